@@ -1,0 +1,269 @@
+/**
+ * The agent core: command line → config → source → parser → encoder → sink, with logging and
+ * exit codes. Input plugins are chosen by the plugin word (`QualysGuard`, `csv`).
+ *
+ * @module
+ */
+
+import { type CliOptions, parseArgv } from "./cli/parse_argv.ts";
+import { usage } from "./cli/options.ts";
+import { defaultConfig, type QualysConfig, readConfig } from "./config/read_config.ts";
+import { ByteBuffer, CommandEncoder } from "./encode/encode_commands.ts";
+import { ExitCode, exitCodeOf, UsageError } from "./errors.ts";
+import { Level, Logger } from "./log/logger.ts";
+import { type ParsedReport, parseReport } from "./report/parse_report.ts";
+import { openCsvFileSink, stdoutSink } from "./sink/csv_file_sink.ts";
+import type { CommandSink } from "./sink/command_sink.ts";
+import { VERSION } from "./version.ts";
+
+/** The default plugin configuration path. */
+export const DEFAULT_PLUGININFO = "InputPlugins/QualysGuard.yaml";
+
+/** Options for {@linkcode run}. */
+export interface RunOptions {
+  /** How the program was invoked (`process_multiple` behaves as `-multiinfo`). @default {"qualys_connector"} */
+  programName?: string;
+  /** Environment variables. @default {{}} */
+  env?: Record<string, string>;
+}
+
+const encoder = new TextEncoder();
+
+function print(stream: "stdout" | "stderr", text: string): void {
+  const bytes = encoder.encode(text.endsWith("\n") ? text : `${text}\n`);
+  const w = stream === "stdout" ? Deno.stdout : Deno.stderr;
+  let off = 0;
+  while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
+}
+
+/** The version line, as the original printed it. */
+export function versionLine(program = "qualys_connector"): string {
+  return `${program} Ver. ${VERSION}`;
+}
+
+/**
+ * Runs the connector with `argv` and resolves to the exit status. Never exits the process.
+ */
+export async function run(argv: readonly string[], options: RunOptions = {}): Promise<number> {
+  const program = options.programName ?? "qualys_connector";
+  const env = options.env ?? {};
+  if (argv.length === 0 && !program.startsWith("process_multiple")) {
+    print("stdout", `${versionLine(program)}\n${usage(program)}`);
+    return ExitCode.Ok;
+  }
+  let cli: CliOptions;
+  try {
+    cli = parseArgv(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    print("stderr", `${program}: ${error.message}\n\n${usage(program)}`);
+    return error.exitCode;
+  }
+  if (cli.help) {
+    print("stdout", usage(program));
+    return ExitCode.Ok;
+  }
+  if (cli.version) {
+    print("stdout", versionLine(program));
+    return ExitCode.Ok;
+  }
+  if (program.startsWith("process_multiple") && !cli.multiinfo) {
+    print(
+      "stderr",
+      `${program}: -multiinfo <template_id1,template_id2,...> is required when invoked as ${program}`,
+    );
+    return ExitCode.Usage;
+  }
+
+  const csvToStdout = cli.csvfile === "-";
+  let logger: Logger;
+  try {
+    logger = new Logger({
+      level: cli.level,
+      stdout: false,
+      stderr: cli.stderr || (csvToStdout && !cli.logfile && !cli.syslog),
+      logfile: cli.logfile,
+      syslog: cli.syslog,
+      tag: program,
+    });
+  } catch (error) {
+    print("stderr", `${program}: ${(error as Error).message}`);
+    return exitCodeOf(error);
+  }
+  logger.addSecret(cli.password);
+  logger.addSecret(env.QC_PKCS12_PASSWORD);
+  try {
+    return await runWithLogger(cli, logger);
+  } catch (error) {
+    const message = logger.redact((error as Error)?.message ?? String(error));
+    logger.error(message);
+    if (!logger.onTerminalStream) print("stderr", `${program}: ${message}`);
+    const code = exitCodeOf(error);
+    if (code === 1) logger.debug(logger.redact(String((error as Error)?.stack ?? "")));
+    return code;
+  } finally {
+    await logger.close();
+  }
+}
+
+async function runWithLogger(cli: CliOptions, logger: Logger): Promise<number> {
+  if (cli.plugin === "csv") {
+    throw new UsageError(
+      "The csv plugin (sending an existing command file) is not built yet in this version",
+    );
+  }
+  if (cli.check) {
+    throw new UsageError(
+      "-check is not built yet in this version: it arrives with the Qualys and Defense Center sides",
+    );
+  }
+  if (cli.multiinfo) {
+    throw new UsageError(
+      "-multiinfo is not built yet in this version: it needs the Qualys download side; " +
+        "use -report with a saved report",
+    );
+  }
+  if (cli.csvfile !== undefined && cli.server !== undefined) {
+    logger.warn("Both -csvfile and -server are given: -server is ignored, commands go to the CSV");
+  }
+  if (cli.csvfile === undefined) {
+    throw new UsageError(
+      cli.server === undefined
+        ? "Say where the commands go: -server <Defense Center> or -csvfile <file> (- = stdout)"
+        : "Sending to a Defense Center (-server) is not built yet in this version: " +
+          "use -csvfile <file> (- = stdout)",
+    );
+  }
+  if (cli.report === undefined) {
+    throw new UsageError(
+      "Downloading reports from Qualys is not built yet in this version: " +
+        "read a saved report with -report <file> (- = stdin)",
+    );
+  }
+
+  const warn = (m: string) => logger.warn(m);
+  const config: QualysConfig = cli.plugininfo !== undefined
+    ? await readConfig(cli.plugininfo, { credentials: false, templateId: false, onWarning: warn })
+    : await readConfig(DEFAULT_PLUGININFO, {
+      credentials: false,
+      templateId: false,
+      missingIsDefault: true,
+      onWarning: warn,
+    });
+  logger.addSecret(config.password);
+  logger.addSecret(config.proxyPassword);
+  if (config.file === defaultConfig().file) {
+    logger.debug(`No ${DEFAULT_PLUGININFO}: using the default settings`);
+  } else logger.info(`Read the plugin configuration from ${config.file}`);
+
+  const started = performance.now();
+  const report = await readReport(cli.report, config, logger);
+  try {
+    const s = report.stats;
+    logger.info("QualysGuard Report Processing Complete");
+    logger.info(
+      `Parsed an ${report.format} report of ${s.bytes} bytes: ${s.hosts} hosts, ` +
+        `${s.findings} findings to import on ${s.hostsKept} hosts, ${s.glossary} QIDs in the glossary`,
+    );
+    const sink = csvToStdoutSink(cli.csvfile) ?? await openCsvFileSink(cli.csvfile);
+    const written = await writeCommands(report, config, sink, logger);
+    const seconds = ((performance.now() - started) / 1000).toFixed(2);
+    logger.info(
+      `Summary: ${s.hostsKept} hosts and ${s.findings} AddScanResult lines written to ` +
+        `${cli.csvfile === "-" ? "stdout" : cli.csvfile} (${written} bytes); skipped: ` +
+        `${s.hostsOutOfRange} hosts outside ip_ranges, ${s.hostsInvalid} hosts with an invalid ` +
+        `address, ${s.hostsEmpty} hosts without findings, ${s.fixed} fixed findings, ` +
+        `${s.duplicates} duplicates; ${seconds} s`,
+    );
+  } finally {
+    report.dispose();
+  }
+  return ExitCode.Ok;
+}
+
+function csvToStdoutSink(csvfile: string): CommandSink | undefined {
+  return csvfile === "-" ? stdoutSink() : undefined;
+}
+
+async function readReport(
+  path: string,
+  config: QualysConfig,
+  logger: Logger,
+): Promise<ParsedReport> {
+  const options = { ipRanges: config.ipRanges, onWarning: (m: string) => logger.warn(m) };
+  if (path === "-") {
+    logger.info("Reading the Qualys report from standard input");
+    return await parseReport(Deno.stdin, options);
+  }
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    throw new UsageError(
+      `Cannot open the report ${path}: ${(error as Error).message}: check the -report path`,
+      { cause: error },
+    );
+  }
+  logger.info(`Reading the Qualys report ${path}`);
+  try {
+    return await parseReport(file, options);
+  } catch (error) {
+    if (error instanceof Error && error.name === "ReportSyntaxError") {
+      error.message = `${path}: ${error.message}; nothing was written`;
+    }
+    throw error;
+  } finally {
+    file.close();
+  }
+}
+
+/** Encodes a parsed report into `sink`; on failure the sink is aborted. Returns bytes written. */
+export async function writeCommands(
+  report: ParsedReport,
+  config: Pick<QualysConfig, "addHost" | "scannerName" | "sourceName">,
+  sink: CommandSink,
+  logger?: Logger,
+): Promise<number> {
+  const enc = new CommandEncoder(report.glossary, {
+    addHost: config.addHost,
+    scannerName: config.scannerName,
+    sourceName: config.sourceName,
+  });
+  const out = new ByteBuffer(2 << 20);
+  let written = 0;
+  const debug = logger?.enabled(Level.Debug) ?? false;
+  try {
+    out.append(enc.header());
+    await report.forEachHost(async (host) => {
+      if (debug) {
+        for (let k = 0; k < host.count; k++) {
+          const qid = host.qids[k]!;
+          const where = host.protos[k]
+            ? ` ${host.ports[k]}/${host.protos[k] === 1 ? "tcp" : "udp"}`
+            : "";
+          logger!.debug(
+            `Importing QID ${qid}${where} on ${host.ip}: ${report.glossary.get(qid)?.title ?? ""}`,
+          );
+        }
+      }
+      enc.encodeHost(host, out);
+      if (out.length >= 1 << 20) {
+        written += out.length;
+        await sink.write(out.view());
+        out.clear();
+      }
+    });
+    written += out.length;
+    await sink.write(out.view());
+    await sink.close();
+  } catch (error) {
+    await sink.abort();
+    throw error;
+  }
+  if (enc.shortened > 0) {
+    logger?.info(`${enc.shortened} QID(s) had text shortened to keep lines within 4000 bytes`);
+  }
+  return written;
+}
+
+export { usage };

@@ -1,0 +1,157 @@
+/**
+ * The option table (SPEC §2): one record per option, read by both the parser and the usage
+ * text.
+ *
+ * @module
+ */
+
+/** How an option takes its value. */
+export type OptionKind = "flag" | "string" | "integer";
+
+/** One command-line option. */
+export interface OptionSpec {
+  /** The full name, as in `-name`. */
+  readonly name: string;
+  /** The listed abbreviation, an exact alias that always wins; "" when none. */
+  readonly abbrev: string;
+  /** Value kind. */
+  readonly kind: OptionKind;
+  /** Inclusive range for integers. */
+  readonly range?: readonly [number, number];
+  /** Placeholder for the value in the usage text. */
+  readonly arg?: string;
+  /** One-line help. */
+  readonly help: string;
+}
+
+/** Every option the connector accepts: the original's, then the new ones. */
+export const OPTIONS = [
+  {
+    name: "server",
+    abbrev: "se",
+    kind: "string",
+    arg: "host",
+    help: "The Defense Center's IP address or host name",
+  },
+  {
+    name: "port",
+    abbrev: "po",
+    kind: "integer",
+    range: [0, 65535],
+    arg: "n",
+    help: "The Defense Center port (default 8307)",
+  },
+  {
+    name: "plugininfo",
+    abbrev: "pl",
+    kind: "string",
+    arg: "path",
+    help:
+      "QualysGuard: the plugin YAML (default InputPlugins/QualysGuard.yaml); csv: the command file (- = stdin)",
+  },
+  { name: "ipv6", abbrev: "i", kind: "flag", help: "Connect to the Defense Center over IPv6" },
+  {
+    name: "pkcs12",
+    abbrev: "pk",
+    kind: "string",
+    arg: "path",
+    help: "Client certificate (default: the first *.pkcs12 in the current directory)",
+  },
+  {
+    name: "password",
+    abbrev: "pa",
+    kind: "string",
+    arg: "string",
+    help: "Password of the .pkcs12 file (default none; also env QC_PKCS12_PASSWORD)",
+  },
+  {
+    name: "syslog",
+    abbrev: "sy",
+    kind: "flag",
+    help: "Log to syslog (stderr when syslog cannot be reached)",
+  },
+  { name: "stderr", abbrev: "st", kind: "flag", help: "Log to standard error" },
+  {
+    name: "logfile",
+    abbrev: "lo",
+    kind: "string",
+    arg: "path",
+    help: "Append log lines to this file",
+  },
+  {
+    name: "level",
+    abbrev: "le",
+    kind: "integer",
+    range: [0, 3],
+    arg: "0-3",
+    help: "Log level: 3 debug (every vulnerability), 2 info (default), 1 warning, 0 error",
+  },
+  {
+    name: "csvfile",
+    abbrev: "c",
+    kind: "string",
+    arg: "path",
+    help: "Write the commands to this file instead of sending them (- = stdout)",
+  },
+  {
+    name: "multiinfo",
+    abbrev: "m",
+    kind: "string",
+    arg: "id,id,...",
+    help: "Process several report templates one at a time; CSV files are named <id>_<name>",
+  },
+  {
+    name: "report",
+    abbrev: "r",
+    kind: "string",
+    arg: "path",
+    help: "Read a saved Qualys XML report (- = stdin) instead of downloading one",
+  },
+  {
+    name: "check",
+    abbrev: "",
+    kind: "flag",
+    help:
+      "Check config, certificate, Qualys login and the Defense Center connection; import nothing",
+  },
+  {
+    name: "insecure",
+    abbrev: "",
+    kind: "flag",
+    help: "Do not verify the Defense Center's certificate (warned on every run)",
+  },
+  { name: "help", abbrev: "", kind: "flag", help: "Print this usage and exit" },
+  { name: "version", abbrev: "", kind: "flag", help: "Print the version and exit" },
+] as const satisfies readonly OptionSpec[];
+
+/** The option names. */
+export type OptionName = (typeof OPTIONS)[number]["name"];
+
+/** The input plugins, chosen by the plugin word. */
+export const PLUGINS = ["QualysGuard", "csv"] as const;
+
+/** A plugin name. */
+export type PluginName = (typeof PLUGINS)[number];
+
+/** Renders the usage text from the option table. */
+export function usage(program = "qualys_connector"): string {
+  const rows = OPTIONS.map((o: OptionSpec) => {
+    const names = `-${o.name}${o.abbrev ? `|-${o.abbrev}` : ""}${o.arg ? ` <${o.arg}>` : ""}`;
+    return `  ${names.padEnd(32)} ${o.help}`;
+  });
+  return [
+    `Usage: ${program} [options] [plugin]`,
+    `  plugin: QualysGuard (default) or csv`,
+    "",
+    "Options (one or two dashes; -name=value or -name value; any unique prefix works):",
+    ...rows,
+    "",
+    "Examples:",
+    `  ${program} -server=10.10.10.10 -pkcs12=CertFile.pkcs12 -plugininfo=InputPlugins/QualysGuard.yaml`,
+    `  ${program} -c=Output.csv -pl=InputPlugins/QualysGuard.yaml`,
+    `  ${program} -report saved_report.xml -c -`,
+    "",
+    "Exit status: 0 ok, 2 usage or config error, 3 Qualys API error, 4 report could not be parsed,",
+    "5 Defense Center unreachable or TLS/protocol failure, 6 Defense Center rejected commands.",
+  ].join("\n");
+}

@@ -1,0 +1,148 @@
+/**
+ * IPv4/IPv6 addresses and the `ip_ranges` filter: single addresses, CIDR blocks and dashed
+ * ranges, comma separated (as `Net::IP` read them in the original).
+ *
+ * @module
+ */
+
+import ipaddr from "ipaddr.js";
+
+/** A parsed host address: family and numeric value (IPv6 as a bigint). */
+export interface HostAddress {
+  /** 4 or 6. */
+  family: 4 | 6;
+  /** The address as a number (IPv4) or bigint (IPv6). */
+  value: number | bigint;
+  /** The canonical text: dotted quad, or RFC 5952 for IPv6. */
+  text: string;
+}
+
+function parseV4(text: string): number | undefined {
+  let value = 0, part = 0, digits = 0, dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return undefined;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return undefined; // no leading zeros
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return undefined;
+    } else return undefined;
+  }
+  if (dots !== 3 || digits === 0) return undefined;
+  return value * 256 + part;
+}
+
+function v6ToBigint(addr: ipaddr.IPv6): bigint {
+  let v = 0n;
+  for (const part of addr.parts) v = (v << 16n) | BigInt(part);
+  return v;
+}
+
+/**
+ * Parses one IPv4 or IPv6 address (surrounding blanks allowed); undefined when it is not one.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(parseHostAddress(" 10.1.2.3 ")?.text, "10.1.2.3");
+ * assert.equal(parseHostAddress("2001:DB8:0:0::1")?.text, "2001:db8::1");
+ * assert.equal(parseHostAddress("10.1.2.256"), undefined);
+ * ```
+ */
+export function parseHostAddress(input: string): HostAddress | undefined {
+  const text = input.trim();
+  const v4 = parseV4(text);
+  if (v4 !== undefined) return { family: 4, value: v4, text };
+  if (!text.includes(":") || !ipaddr.IPv6.isValid(text)) return undefined;
+  const addr = ipaddr.IPv6.parse(text);
+  if (addr.zoneId) return undefined;
+  return { family: 6, value: v6ToBigint(addr), text: addr.toString() };
+}
+
+interface Range {
+  family: 4 | 6;
+  lo: number | bigint;
+  hi: number | bigint;
+}
+
+/** A set of address ranges; `contains` tells whether a host is inside. */
+export class IpRangeSet {
+  readonly #ranges: readonly Range[];
+  /** The text the set was parsed from, for messages. */
+  readonly source: string;
+
+  private constructor(ranges: Range[], source: string) {
+    this.#ranges = ranges;
+    this.source = source;
+  }
+
+  /**
+   * Parses a comma-separated list; throws a `RangeError` naming the bad item.
+   *
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * const set = IpRangeSet.parse("192.168.1.0/24, 10.1.2.3-10.1.2.10, 42.4.2.1");
+   * assert.equal(set.contains(parseHostAddress("10.1.2.5")!), true);
+   * assert.equal(set.contains(parseHostAddress("10.1.2.11")!), false);
+   * ```
+   */
+  static parse(text: string): IpRangeSet {
+    const ranges: Range[] = [];
+    for (const raw of text.split(",")) {
+      const item = raw.trim();
+      if (item === "") continue;
+      ranges.push(parseRange(item));
+    }
+    if (ranges.length === 0) throw new RangeError("the list is empty");
+    return new IpRangeSet(ranges, text);
+  }
+
+  /** True when `addr` is inside one of the ranges. */
+  contains(addr: HostAddress): boolean {
+    for (const r of this.#ranges) {
+      if (r.family === addr.family && addr.value >= r.lo && addr.value <= r.hi) return true;
+    }
+    return false;
+  }
+}
+
+function parseRange(item: string): Range {
+  const bad = (why: string) =>
+    new RangeError(`"${item}" is not an address, CIDR block or dashed range: ${why}`);
+  const slash = item.indexOf("/");
+  if (slash >= 0) {
+    const base = parseHostAddress(item.slice(0, slash));
+    const bitsText = item.slice(slash + 1).trim();
+    if (!base) throw bad("the address before '/' is not valid");
+    const max = base.family === 4 ? 32 : 128;
+    if (!/^\d{1,3}$/.test(bitsText) || Number(bitsText) > max) {
+      throw bad(`the prefix length must be 0-${max}`);
+    }
+    const bits = Number(bitsText);
+    if (base.family === 4) {
+      const size = 2 ** (32 - bits);
+      const lo = Math.floor((base.value as number) / size) * size;
+      return { family: 4, lo, hi: lo + size - 1 };
+    }
+    const hostBits = BigInt(128 - bits);
+    const lo = ((base.value as bigint) >> hostBits) << hostBits;
+    return { family: 6, lo, hi: lo + (1n << hostBits) - 1n };
+  }
+  const dash = item.indexOf("-");
+  if (dash >= 0) {
+    const a = parseHostAddress(item.slice(0, dash));
+    const b = parseHostAddress(item.slice(dash + 1));
+    if (!a || !b) throw bad("both ends of a range must be addresses");
+    if (a.family !== b.family) throw bad("both ends must be IPv4, or both IPv6");
+    if (a.value > b.value) throw bad("the first address is greater than the second");
+    return { family: a.family, lo: a.value, hi: b.value };
+  }
+  const one = parseHostAddress(item);
+  if (!one) throw bad("not a valid IPv4 or IPv6 address");
+  return { family: one.family, lo: one.value, hi: one.value };
+}

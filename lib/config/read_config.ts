@@ -1,0 +1,339 @@
+/**
+ * The plugin configuration, `InputPlugins/QualysGuard.yaml` (SPEC §3). Read as YAML with every
+ * scalar kept as a string (as Perl's YAML::XS did), then each key converted and validated.
+ * Errors name the file, line and column and say what to change; secret values never appear in
+ * a message.
+ *
+ * @module
+ */
+
+import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
+import { ConfigError } from "../errors.ts";
+import { IpRangeSet } from "./ip_ranges.ts";
+
+/** The validated settings. */
+export interface QualysConfig {
+  /** The file the settings came from ("(defaults)" when none was read). */
+  readonly file: string;
+  /** Qualys username. */
+  readonly userId?: string | undefined;
+  /** Qualys password. */
+  readonly password?: string | undefined;
+  /** Report template ID (digits). */
+  readonly templateId?: string | undefined;
+  /** Qualys API base URL (https). */
+  readonly url: string;
+  /** Emit AddHost before each host's results. */
+  readonly addHost: boolean;
+  /** Only hosts inside these ranges are processed; undefined means all. */
+  readonly ipRanges?: IpRangeSet | undefined;
+  /** Proxy URL (http or https). */
+  readonly proxy?: string | undefined;
+  /** Proxy Basic-auth user. */
+  readonly proxyUsername?: string | undefined;
+  /** Proxy Basic-auth password. */
+  readonly proxyPassword?: string | undefined;
+  /** Extra CA certificates (PEM file) for the Qualys API and the proxy. */
+  readonly caFile?: string | undefined;
+  /** The AddScanResult scanner id. */
+  readonly scannerName: string;
+  /** The SetSource name. */
+  readonly sourceName: string;
+}
+
+/** What a config must contain, which depends on how the connector runs. */
+export interface ConfigRequirements {
+  /** `user_id` and `password` are required (not with `-report`). @default {true} */
+  credentials?: boolean;
+  /** `template_id` is required (not with `-report` or `-multiinfo`). @default {true} */
+  templateId?: boolean;
+  /** Receives warnings (unknown keys). */
+  onWarning?: ((message: string) => void) | undefined;
+}
+
+/** The default Qualys API URL. */
+export const DEFAULT_URL = "https://qualysapi.qualys.com";
+
+const KEYS = [
+  "user_id",
+  "password",
+  "template_id",
+  "url",
+  "add_host",
+  "ip_ranges",
+  "proxy",
+  "proxy_username",
+  "proxy_password",
+  "ca_file",
+  "scanner_name",
+  "source_name",
+] as const;
+type Key = (typeof KEYS)[number];
+const SECRET_KEYS = new Set<string>(["password", "proxy_password", "user_id", "proxy_username"]);
+
+/** The settings used when there is no config file (`-report` without `-plugininfo`). */
+export function defaultConfig(): QualysConfig {
+  return {
+    file: "(defaults)",
+    url: DEFAULT_URL,
+    addHost: false,
+    scannerName: "QualysGuard",
+    sourceName: "QualysGuard Scan Report",
+  };
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[b.length]!;
+}
+
+/**
+ * Parses and validates config text.
+ *
+ * @throws {ConfigError} On bad YAML, a missing required key, or a bad value.
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const cfg = parseConfig("user_id: dirk_g\npassword: 'd0ntp@n1c'\ntemplate_id: 424242\nadd_host: y\n",
+ *   "QualysGuard.yaml");
+ * assert.equal(cfg.templateId, "424242");
+ * assert.equal(cfg.addHost, true);
+ * ```
+ */
+export function parseConfig(
+  text: string,
+  file: string,
+  requirements: ConfigRequirements = {},
+): QualysConfig {
+  const { credentials = true, templateId: needTemplate = true, onWarning } = requirements;
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { schema: "failsafe", lineCounter, prettyErrors: false });
+  const at = (offset: number) => lineCounter.linePos(offset);
+  const lineKey = (line: number) => {
+    const src = text.split("\n")[line - 1] ?? "";
+    return /^\s*([A-Za-z_]+)\s*:/.exec(src)?.[1] ?? "";
+  };
+  const firstError = doc.errors[0];
+  if (firstError) {
+    const pos = at(firstError.pos[0]);
+    const key = lineKey(pos.line);
+    // The YAML library's own message may quote the line (and so a password): never use it whole.
+    const what = firstError.message.split(/ at line | \(|:\n/)[0] ?? firstError.code;
+    const hint = SECRET_KEYS.has(key) || /reserved|indicator|quote/i.test(what)
+      ? `: put the value of "${key || "the key"}" in single quotes, for example ${
+        key || "password"
+      }: 'p@ss,w0rd!' (a single quote inside is written twice: 'it''s')`
+      : firstError.code === "TAB_AS_INDENT"
+      ? ": indent with spaces, not tabs"
+      : firstError.code === "DUPLICATE_KEY"
+      ? ": each key may appear only once"
+      : ": each line must be `key: value`";
+    throw new ConfigError(`Cannot read the YAML (${what})${hint}`, file, pos.line, pos.col);
+  }
+  const values = new Map<Key, { value: string; line: number; col: number }>();
+  const contents = doc.contents;
+  if (contents !== null && contents !== undefined) {
+    if (!isMap(contents)) {
+      const pos = at(contents.range?.[0] ?? 0);
+      throw new ConfigError(
+        "The file must be a list of `key: value` lines (see the sample in the README)",
+        file,
+        pos.line,
+        pos.col,
+      );
+    }
+    for (const pair of contents.items) {
+      const keyNode = pair.key;
+      const keyPos = at(isScalar(keyNode) ? keyNode.range?.[0] ?? 0 : 0);
+      const key = isScalar(keyNode) ? String(keyNode.value).trim() : "";
+      if (!(KEYS as readonly string[]).includes(key)) {
+        const near = KEYS.map((k) => [k, editDistance(key.toLowerCase(), k)] as const)
+          .sort((a, b) => a[1] - b[1])[0]!;
+        onWarning?.(
+          `${file}:${keyPos.line}:${keyPos.col}: Unknown key "${key}" is ignored` +
+            (near[1] <= 3 ? `: did you mean "${near[0]}"?` : ""),
+        );
+        continue;
+      }
+      const valueNode = pair.value;
+      if (valueNode !== null && !isScalar(valueNode)) {
+        const pos = at(offsetOf(valueNode) || offsetOf(keyNode));
+        throw new ConfigError(
+          `"${key}" must be a single value on its line, not a list or a nested map` +
+            (key === "ip_ranges" ? ": write the ranges comma-separated on one line" : ""),
+          file,
+          pos.line,
+          pos.col,
+        );
+      }
+      const pos = valueNode && isScalar(valueNode) && valueNode.range
+        ? at(valueNode.range[0])
+        : keyPos;
+      const value = valueNode && isScalar(valueNode) ? String(valueNode.value) : "";
+      values.set(key as Key, { value, line: pos.line, col: pos.col });
+    }
+  }
+  const fail = (key: Key, message: string): never => {
+    const v = values.get(key);
+    throw new ConfigError(`"${key}" ${message}`, file, v?.line ?? 0, v?.col ?? 0);
+  };
+  const str = (key: Key): string | undefined => {
+    const v = values.get(key)?.value;
+    if (v === undefined) return undefined;
+    const t = SECRET_KEYS.has(key) ? v : v.trim();
+    return t === "" || t === "~" ? undefined : t;
+  };
+  const required = (key: Key, why: string): string => {
+    const v = str(key);
+    if (v === undefined) {
+      throw new ConfigError(
+        `"${key}" is missing or empty: add a line \`${key}: ...\` (${why})`,
+        file,
+        values.get(key)?.line ?? 0,
+        values.get(key)?.col ?? 0,
+      );
+    }
+    return v;
+  };
+
+  const userId = credentials ? required("user_id", "your Qualys username") : str("user_id");
+  const password = credentials ? required("password", "your Qualys password") : str("password");
+  const templateId = needTemplate
+    ? required("template_id", "the report template ID")
+    : str("template_id");
+  if (templateId !== undefined && !/^\d{1,15}$/.test(templateId)) {
+    fail(
+      "template_id",
+      "must be the digits of a report template ID, for example 424242 (from the template's Info URL, id=...)",
+    );
+  }
+
+  const url = str("url") ?? DEFAULT_URL;
+  let parsedUrl: URL | undefined;
+  try {
+    parsedUrl = new URL(url);
+  } catch { /* reported below */ }
+  if (!parsedUrl || parsedUrl.protocol !== "https:") {
+    fail("url", `must be an https:// URL, for example ${DEFAULT_URL}`);
+  }
+
+  const addHostText = str("add_host") ?? "n";
+  const addHostWord = addHostText.toLowerCase();
+  if (!["y", "yes", "n", "no"].includes(addHostWord)) {
+    fail("add_host", "must be y, yes, n or no");
+  }
+  const addHost = addHostWord.startsWith("y");
+
+  let ipRanges: IpRangeSet | undefined;
+  const rangesText = str("ip_ranges");
+  if (rangesText !== undefined && rangesText.toLowerCase() !== "none") {
+    try {
+      ipRanges = IpRangeSet.parse(rangesText);
+    } catch (error) {
+      fail(
+        "ip_ranges",
+        `is not valid: ${(error as Error).message}; ` +
+          "example: 192.168.1.0/24, 10.1.2.3-10.1.2.10, 42.4.2.1",
+      );
+    }
+  }
+
+  const proxy = str("proxy");
+  if (proxy !== undefined) {
+    const m = /^(https?):\/\/(?:[^@/]*@)?(\[[0-9a-fA-F:.]+\]|[^:/?#\s]+)(?::(\d*))?\/?$/i.exec(
+      proxy,
+    );
+    if (!m) {
+      fail("proxy", "must be a URL such as https://192.168.1.100:443 or http://proxy:3128");
+    }
+    if (m![3] !== undefined && (m![3] === "" || Number(m![3]) > 65535)) {
+      fail("proxy", "has a port outside 0-65535");
+    }
+    if (/@/.test(proxy)) {
+      fail("proxy", "must not contain credentials: use proxy_username and proxy_password");
+    }
+  }
+  const proxyUsername = str("proxy_username");
+  const proxyPassword = str("proxy_password");
+  if (proxyPassword !== undefined && proxyUsername === undefined) {
+    fail("proxy_password", "is set but proxy_username is not: set both, or neither");
+  }
+
+  const caFile = str("ca_file");
+  const scannerName = str("scanner_name") ?? "QualysGuard";
+  const sourceName = str("source_name") ?? "QualysGuard Scan Report";
+  return Object.freeze({
+    file,
+    userId,
+    password,
+    templateId,
+    url: url.replace(/\/+$/, ""),
+    addHost,
+    ipRanges,
+    proxy,
+    proxyUsername,
+    proxyPassword,
+    caFile,
+    scannerName,
+    sourceName,
+  });
+}
+
+function offsetOf(node: unknown): number {
+  return (node as { range?: number[] } | null)?.range?.[0] ?? 0;
+}
+
+/** Options for {@linkcode readConfig}. */
+export interface ReadConfigOptions extends ConfigRequirements {
+  /** When the file does not exist, use the defaults instead of failing. @default {false} */
+  missingIsDefault?: boolean;
+}
+
+/**
+ * Reads and validates a config file; warns (through `onWarning`) when others can read it.
+ *
+ * @throws {ConfigError} When the file is missing (unless `missingIsDefault`), unreadable or invalid.
+ */
+export async function readConfig(
+  path: string,
+  options: ReadConfigOptions = {},
+): Promise<QualysConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      if (options.missingIsDefault) return defaultConfig();
+      throw new ConfigError(
+        "The plugin configuration file does not exist: create it (see the sample in the README) " +
+          "or name it with -plugininfo",
+        path,
+      );
+    }
+    throw new ConfigError(
+      `Cannot read the plugin configuration: ${(error as Error).message}`,
+      path,
+      0,
+      0,
+      { cause: error },
+    );
+  }
+  try {
+    const st = await Deno.stat(path);
+    if (st.mode !== null && (st.mode & 0o004) !== 0) {
+      options.onWarning?.(
+        `${path} is readable by other users and holds your Qualys password: run chmod 600 ${path}`,
+      );
+    }
+  } catch { /* stat after read: ignore */ }
+  return parseConfig(text, path, options);
+}

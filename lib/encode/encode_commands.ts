@@ -1,0 +1,228 @@
+/**
+ * Host input command encoding (SPEC §6): `SetSource`, optional `AddHost`, one `AddScanResult`
+ * per finding and `ScanFlush` per host, written as bytes into a reusable buffer. Pure: no I/O,
+ * clock or logging.
+ *
+ * Each QID's glossary part (`,"title","description","cve_ids: …","bugtraq_ids: …"\n`) is built
+ * once and reused; it is fitted so that the line stays within `maxLineBytes` even for the
+ * longest possible prefix (an IPv6 address, a 5-digit port), so a QID reads the same on every
+ * host.
+ *
+ * @module
+ */
+
+import type { GlossaryEntry } from "../report/parse_report.ts";
+import type { HostFindings } from "../report/_spool.ts";
+import { cleanBugtraqIds, cleanCveIds, htmlToText, sanitizeField } from "./sanitize.ts";
+
+/** Options for {@linkcode CommandEncoder}. */
+export interface EncodeOptions {
+  /** The `SetSource` name. @default {"QualysGuard Scan Report"} */
+  sourceName?: string;
+  /** The AddScanResult scanner id. @default {"QualysGuard"} */
+  scannerName?: string;
+  /** Emit `AddHost,<ip>` before each host's results. @default {false} */
+  addHost?: boolean;
+  /** Longest line in bytes, newline included. @default {4000} */
+  maxLineBytes?: number;
+}
+
+const encoder = new TextEncoder();
+const MAX_IP = 39; // longest IPv6 text without zone
+
+/** A growable byte buffer for command text. */
+export class ByteBuffer {
+  /** The bytes; only `[0, length)` is meaningful. */
+  bytes: Uint8Array;
+  /** Number of bytes written. */
+  length = 0;
+
+  /** Creates a buffer of the given initial capacity. */
+  constructor(capacity = 1 << 20) {
+    this.bytes = new Uint8Array(capacity);
+  }
+
+  /** Makes room for `n` more bytes. */
+  reserve(n: number): void {
+    if (this.length + n <= this.bytes.length) return;
+    const bigger = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
+    bigger.set(this.bytes.subarray(0, this.length));
+    this.bytes = bigger;
+  }
+
+  /** Appends bytes. */
+  append(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.bytes.set(b, this.length);
+    this.length += b.length;
+  }
+
+  /** The written bytes as a view (valid until the next write or `clear`). */
+  view(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
+  }
+
+  /** Forgets the content. */
+  clear(): void {
+    this.length = 0;
+  }
+}
+
+/** Encodes hosts into command text; see the module doc. */
+export class CommandEncoder {
+  readonly #glossary: ReadonlyMap<number, GlossaryEntry>;
+  readonly #scanner: string;
+  readonly #source: string;
+  readonly #addHost: boolean;
+  readonly #maxLine: number;
+  readonly #tails = new Map<number, Uint8Array>();
+  readonly #addScanResult = encoder.encode("AddScanResult,");
+  readonly #addHostBytes = encoder.encode("AddHost,");
+  readonly #scanFlush = encoder.encode("ScanFlush\n");
+  readonly #scannerPart: Uint8Array;
+  /** Number of QIDs whose text had to be shortened to fit a line. */
+  shortened = 0;
+
+  /** Creates an encoder over a parsed report's glossary. */
+  constructor(glossary: ReadonlyMap<number, GlossaryEntry>, options: EncodeOptions = {}) {
+    this.#glossary = glossary;
+    this.#scanner = sanitizeField(options.scannerName ?? "QualysGuard");
+    this.#source = sanitizeField(options.sourceName ?? "QualysGuard Scan Report");
+    this.#addHost = options.addHost ?? false;
+    this.#maxLine = options.maxLineBytes ?? 4000;
+    this.#scannerPart = encoder.encode(`,"${this.#scanner}",`);
+  }
+
+  /** The first line: `SetSource,<source name>\n`. */
+  header(): Uint8Array {
+    return encoder.encode(`SetSource,${this.#source}\n`);
+  }
+
+  /** Appends one host's lines (AddHost?, AddScanResult…, ScanFlush) to `out`. */
+  encodeHost(host: HostFindings, out: ByteBuffer): void {
+    const ip = encoder.encode(host.ip);
+    if (this.#addHost) {
+      out.append(this.#addHostBytes);
+      out.append(ip);
+      out.append(NEWLINE);
+    }
+    for (let k = 0; k < host.count; k++) {
+      const qid = host.qids[k]!;
+      const tail = this.#tails.get(qid) ?? this.#makeTail(qid);
+      out.reserve(
+        this.#addScanResult.length + ip.length + this.#scannerPart.length + 24 +
+          tail.length,
+      );
+      const b = out.bytes;
+      let n = out.length;
+      b.set(this.#addScanResult, n);
+      n += this.#addScanResult.length;
+      b.set(ip, n);
+      n += ip.length;
+      b.set(this.#scannerPart, n);
+      n += this.#scannerPart.length;
+      n = writeDigits(b, n, qid);
+      b[n++] = 44; // ,
+      const proto = host.protos[k]!;
+      if (proto !== 0) {
+        n = writeDigits(b, n, host.ports[k]!);
+        b[n++] = 44;
+        if (proto === 1) {
+          b[n++] = 116; // t
+          b[n++] = 99; // c
+          b[n++] = 112; // p
+        } else {
+          b[n++] = 117; // u
+          b[n++] = 100; // d
+          b[n++] = 112; // p
+        }
+      } else {
+        b[n++] = 44;
+      }
+      b.set(tail, n);
+      out.length = n + tail.length;
+    }
+    out.append(this.#scanFlush);
+  }
+
+  /**
+   * Encodes a host to lines of text (without newlines); convenient for tests and logs.
+   *
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * const glossary = new Map([[38170, { qid: 38170, title: "SSL, weak", description: "<P>Bad</P>",
+   *   cves: ["CVE-2014-0160"], bugtraqs: ["66690"] }]]);
+   * const enc = new CommandEncoder(glossary);
+   * const lines = enc.encodeHostToLines({ ip: "10.1.2.3", count: 1,
+   *   qids: new Uint32Array([38170]), ports: new Uint16Array([443]), protos: new Uint8Array([1]) });
+   * assert.deepEqual(lines, [
+   *   'AddScanResult,10.1.2.3,"QualysGuard",38170,443,tcp,"SSL weak","Bad","cve_ids: CVE-2014-0160","bugtraq_ids: 66690"',
+   *   "ScanFlush",
+   * ]);
+   * ```
+   */
+  encodeHostToLines(host: HostFindings): string[] {
+    const out = new ByteBuffer(4096);
+    this.encodeHost(host, out);
+    return new TextDecoder().decode(out.view()).split("\n").slice(0, -1);
+  }
+
+  #makeTail(qid: number): Uint8Array {
+    const entry = this.#glossary.get(qid);
+    let title = sanitizeField(entry?.title ?? "");
+    let desc = sanitizeField(htmlToText(entry?.description ?? ""));
+    const cves = cleanCveIds(entry?.cves ?? []);
+    const bids = cleanBugtraqIds(entry?.bugtraqs ?? []);
+    // Worst-case prefix: AddScanResult,<ip>,"<scanner>",<qid>,<65535>,<tcp>
+    const prefix = this.#addScanResult.length + MAX_IP + this.#scannerPart.length +
+      String(qid).length + 1 + 5 + 1 + 3;
+    const fixed = () =>
+      prefix + 2 + title.length + 3 + desc.length + 3 + idField("cve_ids:", cves).length + 3 +
+      idField("bugtraq_ids:", bids).length + 2; // `,"` … `","` … `"\n`
+    let over = fixed() - this.#maxLine;
+    if (over > 0) {
+      this.shortened++;
+      desc = shorten(desc, over);
+      over = fixed() - this.#maxLine;
+      if (over > 0) title = shorten(title, over);
+      while (fixed() > this.#maxLine && (cves.length > 0 || bids.length > 0)) {
+        if (cves.length >= bids.length) cves.pop();
+        else bids.pop();
+      }
+    }
+    const tail = encoder.encode(
+      `,"${title}","${desc}","${idField("cve_ids:", cves)}","${idField("bugtraq_ids:", bids)}"\n`,
+    );
+    this.#tails.set(qid, tail);
+    return tail;
+  }
+}
+
+const NEWLINE = new Uint8Array([10]);
+
+function idField(header: string, ids: readonly string[]): string {
+  return ids.length === 0 ? header : `${header} ${ids.join(" ")}`;
+}
+
+// Cuts `over` characters (plus room for "...") from the end of an ASCII string.
+function shorten(s: string, over: number): string {
+  if (over <= 0) return s;
+  const keep = s.length - over - 3;
+  return keep > 0 ? `${s.slice(0, keep).trimEnd()}...` : "";
+}
+
+function writeDigits(b: Uint8Array, n: number, value: number): number {
+  if (value < 10) {
+    b[n] = 48 + value;
+    return n + 1;
+  }
+  let digits = 1;
+  for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
+  let v = value;
+  for (let i = n + digits - 1; i >= n; i--) {
+    b[i] = 48 + (v % 10);
+    v = Math.floor(v / 10);
+  }
+  return n + digits;
+}

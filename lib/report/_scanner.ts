@@ -1,0 +1,698 @@
+/**
+ * A streaming, byte-level XML scanner that does just what a Qualys report needs: well-formedness
+ * (tags nest and match, one root, nothing but comments after it), the five predefined entities and
+ * character references, CDATA, comments, processing instructions and a DOCTYPE (internal subset
+ * skipped, never loaded, never expanded). Tag names become integer ids (`_tags.ts`); only the text
+ * a handler asks for is collected, decoded from bytes.
+ *
+ * Input arrives by `push(chunk)` or `readFrom(reader)`; a construct cut by a chunk boundary is
+ * resumed from its `<` when more bytes arrive (text is never rescanned). Memory is one buffer
+ * (1 MiB, doubled only when a single construct is larger than half of it).
+ *
+ * @module
+ */
+
+import { ReportSyntaxError } from "../errors.ts";
+import { lookupTag, tagName } from "./_tags.ts";
+
+/** What the scanner calls for each element. */
+export interface ScanHandler {
+  /** A start tag; attributes are readable with `scanner.attr()` during this call. */
+  open(id: number, scanner: XmlScanner): void;
+  /** An end tag (also after a self-closing start tag); collected text is readable now. */
+  close(id: number, scanner: XmlScanner): void;
+}
+
+/** Something to read bytes from, as `Deno.FsFile` and `Deno.stdin` are. */
+export interface ByteReader {
+  /** Reads into `p`; resolves to the count read, or null at the end. */
+  read(p: Uint8Array): Promise<number | null>;
+}
+
+const LT = 60, GT = 62, AMP = 38, SLASH = 47, BANG = 33, QMARK = 63, LF = 10;
+const MAX_DEPTH = 1000;
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const CDATA_OPEN = [60, 33, 91, 67, 68, 65, 84, 65, 91]; // <![CDATA[
+const COMMENT_OPEN = [60, 33, 45, 45]; // <!--
+const DOCTYPE_OPEN = [60, 33, 68, 79, 67, 84, 89, 80, 69]; // <!DOCTYPE
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 10 || c === 9 || c === 13;
+}
+
+/** Options for {@linkcode XmlScanner}. */
+export interface XmlScannerOptions {
+  /** Initial buffer size in bytes. @default {1048576} */
+  bufferSize?: number;
+}
+
+/** The streaming scanner; see the module doc. */
+export class XmlScanner {
+  #handler: ScanHandler;
+  #buf: Uint8Array;
+  #pos = 0;
+  #fill = 0;
+  #absBase = 0; // absolute offset of #buf[0]
+  #line = 1; // line number at #buf[0]
+  #lineStartAbs = 0; // absolute offset where that line starts
+  #depth = 0;
+  #ids = new Int32Array(64);
+  #nameOff = new Int32Array(64);
+  #nameLen = new Int32Array(64);
+  #names = new Uint8Array(1024);
+  #namesFill = 0;
+  #rootSeen = false;
+  #rootClosed = false;
+  #doctypeSeen = false;
+  #collectDepth = 0; // depth of the element whose text is collected (0: none)
+  #acc = new Uint8Array(4096);
+  #accLen = 0;
+  #attrs = new Int32Array(64); // [nameStart, nameEnd, valStart, valEnd] per attribute
+  #attrCount = 0;
+  #ended = false;
+  #tagStart = 0;
+
+  /** Creates a scanner that reports elements to `handler`. */
+  constructor(handler: ScanHandler, options: XmlScannerOptions = {}) {
+    this.#handler = handler;
+    this.#buf = new Uint8Array(options.bufferSize ?? 1 << 20);
+  }
+
+  /** Depth of the current element (the root is 1), inside `open`/`close` calls. */
+  get depth(): number {
+    return this.#depth;
+  }
+
+  /** Byte offset of the next unscanned byte in the whole input. */
+  get offset(): number {
+    return this.#absBase + this.#pos;
+  }
+
+  /** Asks for the text content of the element just opened (and its descendants). */
+  collectText(): void {
+    this.#collectDepth = this.#depth;
+    this.#accLen = 0;
+  }
+
+  /** The collected text as UTF-8 bytes (a view, valid until the next `collectText`). */
+  textBytes(): Uint8Array {
+    return this.#acc.subarray(0, this.#accLen);
+  }
+
+  /** The collected text as a string; invalid UTF-8 is an error. */
+  text(): string {
+    try {
+      return decoder.decode(this.#acc.subarray(0, this.#accLen));
+    } catch {
+      throw this.#error("Invalid UTF-8 in the text of an element", this.#pos);
+    }
+  }
+
+  /** The collected text as a non-negative integer (surrounding blanks allowed), or -1. */
+  textInt(): number {
+    const a = this.#acc;
+    let i = 0, end = this.#accLen;
+    while (i < end && isSpace(a[i]!)) i++;
+    while (end > i && isSpace(a[end - 1]!)) end--;
+    if (i === end || end - i > 15) return -1;
+    let v = 0;
+    for (; i < end; i++) {
+      const d = a[i]! - 48;
+      if (d < 0 || d > 9) return -1;
+      v = v * 10 + d;
+    }
+    return v;
+  }
+
+  /** True when the collected text equals `word` ignoring ASCII case and surrounding blanks. */
+  textIs(word: string): boolean {
+    const a = this.#acc;
+    let i = 0, end = this.#accLen;
+    while (i < end && isSpace(a[i]!)) i++;
+    while (end > i && isSpace(a[end - 1]!)) end--;
+    if (end - i !== word.length) return false;
+    for (let k = 0; k < word.length; k++) {
+      if ((a[i + k]! | 0x20) !== (word.charCodeAt(k) | 0x20)) return false;
+    }
+    return true;
+  }
+
+  /** The decoded value of attribute `name` of the start tag being reported, or undefined. */
+  attr(name: string): string | undefined {
+    const buf = this.#buf, at = this.#attrs;
+    outer: for (let k = 0; k < this.#attrCount; k++) {
+      const ns = at[k * 4]!, ne = at[k * 4 + 1]!;
+      if (ne - ns !== name.length) continue;
+      for (let j = 0; j < name.length; j++) {
+        if (buf[ns + j] !== name.charCodeAt(j)) continue outer;
+      }
+      return this.#decodeRange(at[k * 4 + 2]!, at[k * 4 + 3]!);
+    }
+    return undefined;
+  }
+
+  /** An error located at the tag being reported (for handlers that reject what they see). */
+  errorHere(message: string): ReportSyntaxError {
+    return this.#error(message, this.#tagStart);
+  }
+
+  /** Feeds the next chunk of the report. */
+  push(chunk: Uint8Array): void {
+    let off = 0;
+    while (off < chunk.length) {
+      this.#makeRoom();
+      const n = Math.min(chunk.length - off, this.#buf.length - this.#fill);
+      this.#buf.set(chunk.subarray(off, off + n), this.#fill);
+      this.#fill += n;
+      off += n;
+      this.#scan(false);
+    }
+  }
+
+  /** Declares the end of input; throws if the document is incomplete. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#scan(true);
+    if (!this.#rootSeen) {
+      throw this.#error("The report is empty: no XML root element was found", this.#pos);
+    }
+    if (this.#depth > 0) {
+      throw this.#error(
+        `The report is truncated: <${
+          this.#openName(this.#depth)
+        }> is not closed when the input ends`,
+        this.#pos,
+      );
+    }
+  }
+
+  /** Reads `reader` to its end into the scanner's own buffer, then calls `end()`. */
+  async readFrom(reader: ByteReader): Promise<void> {
+    for (;;) {
+      this.#makeRoom();
+      const n = await reader.read(this.#buf.subarray(this.#fill));
+      if (n === null) break;
+      this.#fill += n;
+      this.#scan(false);
+    }
+    this.end();
+  }
+
+  // Moves the unscanned tail to the front; doubles the buffer when the tail fills half of it.
+  #makeRoom(): void {
+    const pos = this.#pos;
+    if (pos > 0) {
+      const buf = this.#buf;
+      let line = this.#line, lineStart = this.#lineStartAbs;
+      for (let i = buf.indexOf(LF, 0); i !== -1 && i < pos; i = buf.indexOf(LF, i + 1)) {
+        line++;
+        lineStart = this.#absBase + i + 1;
+      }
+      this.#line = line;
+      this.#lineStartAbs = lineStart;
+      buf.copyWithin(0, pos, this.#fill);
+      this.#fill -= pos;
+      this.#absBase += pos;
+      this.#pos = 0;
+    }
+    if (this.#fill > this.#buf.length >> 1) {
+      const bigger = new Uint8Array(this.#buf.length * 2);
+      bigger.set(this.#buf.subarray(0, this.#fill));
+      this.#buf = bigger;
+    }
+  }
+
+  #error(message: string, at: number): ReportSyntaxError {
+    const buf = this.#buf;
+    let line = this.#line, lineStart = this.#lineStartAbs;
+    const stop = Math.min(at, this.#fill);
+    for (let i = 0; i < stop; i++) {
+      if (buf[i] === LF) {
+        line++;
+        lineStart = this.#absBase + i + 1;
+      }
+    }
+    return new ReportSyntaxError(message, line, this.#absBase + at - lineStart + 1);
+  }
+
+  #openName(depth: number): string {
+    const off = this.#nameOff[depth]!;
+    return new TextDecoder().decode(this.#names.subarray(off, off + this.#nameLen[depth]!));
+  }
+
+  #append(start: number, end: number): void {
+    const len = end - start;
+    if (len <= 0) return;
+    if (this.#accLen + len > this.#acc.length) {
+      const bigger = new Uint8Array(Math.max(this.#acc.length * 2, this.#accLen + len));
+      bigger.set(this.#acc.subarray(0, this.#accLen));
+      this.#acc = bigger;
+    }
+    this.#acc.set(this.#buf.subarray(start, end), this.#accLen);
+    this.#accLen += len;
+  }
+
+  #appendCodePoint(cp: number): void {
+    if (this.#accLen + 4 > this.#acc.length) {
+      const bigger = new Uint8Array(this.#acc.length * 2);
+      bigger.set(this.#acc.subarray(0, this.#accLen));
+      this.#acc = bigger;
+    }
+    const a = this.#acc;
+    let n = this.#accLen;
+    if (cp < 0x80) a[n++] = cp;
+    else if (cp < 0x800) {
+      a[n++] = 0xc0 | (cp >> 6);
+      a[n++] = 0x80 | (cp & 63);
+    } else if (cp < 0x10000) {
+      a[n++] = 0xe0 | (cp >> 12);
+      a[n++] = 0x80 | ((cp >> 6) & 63);
+      a[n++] = 0x80 | (cp & 63);
+    } else {
+      a[n++] = 0xf0 | (cp >> 18);
+      a[n++] = 0x80 | ((cp >> 12) & 63);
+      a[n++] = 0x80 | ((cp >> 6) & 63);
+      a[n++] = 0x80 | (cp & 63);
+    }
+    this.#accLen = n;
+  }
+
+  #scan(final: boolean): void {
+    const buf = this.#buf;
+    const n = this.#fill;
+    let i = this.#pos;
+    if (this.#absBase + i === 0 && n - i > 0) {
+      // Start of input: a UTF-8 BOM is skipped; some other encodings are named.
+      if (n < 3 && !final && buf[0] === 0xef) return;
+      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3;
+      else if (buf[0] === 0x1f && buf[1] === 0x8b) {
+        throw this.#error("The report is gzip-compressed, not XML: decompress it first", 0);
+      } else if (buf[0] === 0xfe || buf[0] === 0xff) {
+        throw this.#error("The report is UTF-16, not UTF-8: convert it to UTF-8", 0);
+      }
+    }
+    while (i < n) {
+      if (buf[i] !== LT) {
+        const next = this.#text(i, n, final);
+        if (next < 0) {
+          // incomplete entity: #text stored the position to resume from
+          return;
+        }
+        i = next;
+        continue;
+      }
+      const next = this.#markup(i, n, final);
+      if (next < 0) break;
+      i = next;
+    }
+    this.#pos = i;
+  }
+
+  // Scans character data from i; returns the index of the next '<' (or n), or -1 when an
+  // entity is cut by the end of the buffer (then #pos is set to the '&').
+  #text(i: number, n: number, final: boolean): number {
+    const buf = this.#buf;
+    const collecting = this.#collectDepth !== 0;
+    let seg = i;
+    const start = i;
+    while (i < n) {
+      const c = buf[i]!;
+      if (c === LT) break;
+      if (c < 39) {
+        if (c === AMP) {
+          if (collecting) this.#append(seg, i);
+          const next = this.#entity(i, n, final, collecting);
+          if (next < 0) {
+            this.#pos = i;
+            return -1;
+          }
+          i = seg = next;
+          continue;
+        }
+        if (c < 32 && c !== 10 && c !== 9 && c !== 13) {
+          throw this.#error(`Character 0x${c.toString(16)} is not allowed in XML`, i);
+        }
+      }
+      i++;
+    }
+    if (collecting) this.#append(seg, i);
+    if (this.#depth === 0) {
+      for (let k = start; k < i; k++) {
+        if (!isSpace(buf[k]!)) {
+          throw this.#error(
+            this.#rootClosed
+              ? "Text after the end of the root element: the report has trailing data"
+              : "Text before the root element: this is not an XML report",
+            k,
+          );
+        }
+      }
+    }
+    return i;
+  }
+
+  // Decodes the entity or character reference at i; returns the index after ';', or -1 when
+  // more input is needed.
+  #entity(i: number, n: number, final: boolean, collecting: boolean): number {
+    const buf = this.#buf;
+    let semi = -1;
+    const limit = Math.min(n, i + 12);
+    for (let k = i + 1; k < limit; k++) {
+      if (buf[k] === 59) {
+        semi = k;
+        break;
+      }
+    }
+    if (semi < 0) {
+      if (!final && n - i < 12) return -1;
+      throw this.#error(
+        "A bare '&' or an unterminated entity: in XML text '&' must be written as &amp;",
+        i,
+      );
+    }
+    let cp = -1;
+    const len = semi - i - 1;
+    const b1 = buf[i + 1]!;
+    if (b1 === 35) { // '#'
+      let v = 0, k = i + 2;
+      const hex = buf[k] === 120; // 'x'
+      if (hex) k++;
+      if (k === semi) cp = -1;
+      else {
+        for (; k < semi; k++) {
+          const c = buf[k]!;
+          let d: number;
+          if (c >= 48 && c <= 57) d = c - 48;
+          else if (hex && (c | 0x20) >= 97 && (c | 0x20) <= 102) d = (c | 0x20) - 87;
+          else {
+            v = -1;
+            break;
+          }
+          v = v * (hex ? 16 : 10) + d;
+          if (v > 0x10ffff) {
+            v = -1;
+            break;
+          }
+        }
+        cp = v;
+      }
+      if (
+        cp < 0 || cp === 0 || (cp < 32 && cp !== 9 && cp !== 10 && cp !== 13) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp === 0xfffe || cp === 0xffff
+      ) {
+        throw this.#error("A character reference names a character XML does not allow", i);
+      }
+    } else if (len === 2 && buf[i + 2] === 116) {
+      if (b1 === 108) cp = 60; // &lt;
+      else if (b1 === 103) cp = 62; // &gt;
+    } else if (len === 3 && b1 === 97 && buf[i + 2] === 109 && buf[i + 3] === 112) cp = 38;
+    else if (len === 4) {
+      if (b1 === 113 && buf[i + 2] === 117 && buf[i + 3] === 111 && buf[i + 4] === 116) cp = 34;
+      else if (b1 === 97 && buf[i + 2] === 112 && buf[i + 3] === 111 && buf[i + 4] === 115) {
+        cp = 39;
+      }
+    }
+    if (cp < 0) {
+      const name = new TextDecoder().decode(buf.subarray(i, semi + 1));
+      throw this.#error(
+        `Undefined entity ${
+          JSON.stringify(name)
+        }: a Qualys report may use only &lt; &gt; &amp; &quot; &apos; and character references`,
+        i,
+      );
+    }
+    if (collecting) this.#appendCodePoint(cp);
+    return semi + 1;
+  }
+
+  // Returns 1 if buf[i..] starts with `bytes`, 0 if it cannot, -1 if the buffer ends first.
+  #startsWith(i: number, n: number, bytes: number[]): number {
+    for (let k = 0; k < bytes.length; k++) {
+      if (i + k >= n) return -1;
+      if (this.#buf[i + k] !== bytes[k]) return 0;
+    }
+    return 1;
+  }
+
+  #incomplete(what: string, i: number, final: boolean): number {
+    if (final) throw this.#error(`The report is truncated inside ${what}`, i);
+    return -1;
+  }
+
+  // Scans the markup starting with '<' at i; returns the index after it, or -1 when cut.
+  #markup(i: number, n: number, final: boolean): number {
+    const buf = this.#buf;
+    if (i + 1 >= n) return this.#incomplete("a tag", i, final);
+    const c1 = buf[i + 1]!;
+    if (c1 === SLASH) return this.#endTag(i, n, final);
+    if (c1 === BANG) {
+      const isComment = this.#startsWith(i, n, COMMENT_OPEN);
+      if (isComment === 1) {
+        const end = this.#find3(i + 4, n, 45, 45, GT);
+        if (end < 0) return this.#incomplete("a comment", i, final);
+        return end + 3;
+      }
+      const isCdata = this.#startsWith(i, n, CDATA_OPEN);
+      if (isCdata === 1) {
+        const end = this.#find3(i + 9, n, 93, 93, GT);
+        if (end < 0) return this.#incomplete("a CDATA section", i, final);
+        if (this.#depth === 0) throw this.#error("CDATA outside the root element", i);
+        if (this.#collectDepth !== 0) this.#append(i + 9, end);
+        return end + 3;
+      }
+      const isDoctype = this.#startsWith(i, n, DOCTYPE_OPEN);
+      if (isDoctype === 1) return this.#doctype(i, n, final);
+      if (isComment < 0 || isCdata < 0 || isDoctype < 0) {
+        return this.#incomplete("a '<!' declaration", i, final);
+      }
+      throw this.#error("Unknown markup after '<!'", i);
+    }
+    if (c1 === QMARK) {
+      const end = this.#find2(i + 2, n, QMARK, GT);
+      if (end < 0) return this.#incomplete("a processing instruction", i, final);
+      return end + 2;
+    }
+    return this.#startTag(i, n, final);
+  }
+
+  #find2(i: number, n: number, a: number, b: number): number {
+    const buf = this.#buf;
+    for (let k = i; k + 1 < n; k++) {
+      if (buf[k] === a && buf[k + 1] === b) return k;
+    }
+    return -1;
+  }
+
+  #find3(i: number, n: number, a: number, b: number, c: number): number {
+    const buf = this.#buf;
+    for (let k = buf.indexOf(c, i + 2); k !== -1 && k < n; k = buf.indexOf(c, k + 1)) {
+      if (buf[k - 1] === b && buf[k - 2] === a && k - 2 >= i) return k - 2;
+    }
+    return -1;
+  }
+
+  #doctype(i: number, n: number, final: boolean): number {
+    if (this.#rootSeen || this.#doctypeSeen) {
+      throw this.#error("A DOCTYPE is only allowed once, before the root element", i);
+    }
+    const buf = this.#buf;
+    let quote = 0, inSubset = false;
+    for (let k = i + 9; k < n; k++) {
+      const c = buf[k]!;
+      if (quote) {
+        if (c === quote) quote = 0;
+      } else if (c === 34 || c === 39) quote = c;
+      else if (inSubset) {
+        if (c === 93) inSubset = false; // ]
+        else if (c === LT && this.#startsWith(k, n, COMMENT_OPEN) === 1) {
+          const end = this.#find3(k + 4, n, 45, 45, GT);
+          if (end < 0) break;
+          k = end + 2;
+        }
+      } else if (c === 91) inSubset = true; // [
+      else if (c === GT) {
+        this.#doctypeSeen = true;
+        return k + 1;
+      }
+    }
+    return this.#incomplete("the DOCTYPE", i, final);
+  }
+
+  #endTag(i: number, n: number, final: boolean): number {
+    const buf = this.#buf;
+    this.#tagStart = i;
+    const nameStart = i + 2;
+    let k = nameStart;
+    while (k < n) {
+      const c = buf[k]!;
+      if (c === GT || isSpace(c)) break;
+      k++;
+    }
+    const nameEnd = k;
+    while (k < n && isSpace(buf[k]!)) k++;
+    if (k >= n) return this.#incomplete("an end tag", i, final);
+    if (buf[k] !== GT) throw this.#error("Malformed end tag", i);
+    const depth = this.#depth;
+    if (depth === 0) throw this.#error("End tag without a matching start tag", i);
+    const off = this.#nameOff[depth]!, len = this.#nameLen[depth]!;
+    let same = len === nameEnd - nameStart;
+    for (let j = 0; same && j < len; j++) same = this.#names[off + j] === buf[nameStart + j];
+    if (!same) {
+      const got = new TextDecoder().decode(buf.subarray(nameStart, nameEnd));
+      throw this.#error(
+        `End tag </${got}> does not match <${this.#openName(depth)}>: the report is malformed`,
+        i,
+      );
+    }
+    this.#closeCurrent();
+    return k + 1;
+  }
+
+  #closeCurrent(): void {
+    const depth = this.#depth;
+    this.#handler.close(this.#ids[depth]!, this);
+    if (this.#collectDepth === depth) this.#collectDepth = 0;
+    this.#namesFill = this.#nameOff[depth]!;
+    this.#depth = depth - 1;
+    if (depth === 1) this.#rootClosed = true;
+  }
+
+  #startTag(i: number, n: number, final: boolean): number {
+    const buf = this.#buf;
+    const nameStart = i + 1;
+    const first = buf[nameStart]!;
+    if (
+      !((first | 0x20) >= 97 && (first | 0x20) <= 122) && first !== 95 && first !== 58 &&
+      first < 0x80
+    ) {
+      throw this.#error("A '<' that does not start a tag: write it as &lt;", i);
+    }
+    let k = nameStart + 1;
+    while (k < n) {
+      const c = buf[k]!;
+      if (c === GT || c === SLASH || isSpace(c)) break;
+      if (c === LT || c === 61 || c === 34 || c === 39) {
+        throw this.#error("Malformed tag name", i);
+      }
+      k++;
+    }
+    const nameEnd = k;
+    // attributes
+    let count = 0;
+    let selfClosing = false;
+    for (;;) {
+      const before = k;
+      while (k < n && isSpace(buf[k]!)) k++;
+      if (k >= n) return this.#incomplete("a start tag", i, final);
+      const c = buf[k]!;
+      if (c === GT) break;
+      if (c === SLASH) {
+        if (k + 1 >= n) return this.#incomplete("a start tag", i, final);
+        if (buf[k + 1] !== GT) throw this.#error("Malformed start tag", i);
+        selfClosing = true;
+        k++;
+        break;
+      }
+      if (k === before) throw this.#error("Attributes must be separated by white space", k);
+      const an = k;
+      while (k < n && buf[k] !== 61 && !isSpace(buf[k]!) && buf[k] !== GT && buf[k] !== SLASH) {
+        k++;
+      }
+      const ane = k;
+      while (k < n && isSpace(buf[k]!)) k++;
+      if (k >= n) return this.#incomplete("a start tag", i, final);
+      if (buf[k] !== 61 || ane === an) {
+        throw this.#error("An attribute without a value in a start tag", an);
+      }
+      k++;
+      while (k < n && isSpace(buf[k]!)) k++;
+      if (k >= n) return this.#incomplete("a start tag", i, final);
+      const q = buf[k]!;
+      if (q !== 34 && q !== 39) throw this.#error("An attribute value must be quoted", k);
+      const vs = ++k;
+      while (k < n && buf[k] !== q) {
+        const c2 = buf[k]!;
+        if (c2 === LT) throw this.#error("'<' is not allowed in an attribute value", k);
+        if (c2 === AMP) {
+          const next = this.#entity(k, n, final, false);
+          if (next < 0) return -1;
+          k = next;
+          continue;
+        }
+        k++;
+      }
+      if (k >= n) return this.#incomplete("an attribute value", i, final);
+      if (count * 4 + 4 > this.#attrs.length) {
+        const bigger = new Int32Array(this.#attrs.length * 2);
+        bigger.set(this.#attrs);
+        this.#attrs = bigger;
+      }
+      this.#attrs[count * 4] = an;
+      this.#attrs[count * 4 + 1] = ane;
+      this.#attrs[count * 4 + 2] = vs;
+      this.#attrs[count * 4 + 3] = k;
+      count++;
+      k++;
+    }
+    // the whole tag is here: k is at its '>'
+    this.#tagStart = i;
+    if (this.#depth === 0 && this.#rootClosed) {
+      throw this.#error("A second root element: the report has trailing data", i);
+    }
+    const depth = this.#depth + 1;
+    if (depth >= MAX_DEPTH) throw this.#error("Elements are nested too deeply", i);
+    if (depth >= this.#ids.length) this.#growStack();
+    const nameLen = nameEnd - nameStart;
+    if (this.#namesFill + nameLen > this.#names.length) {
+      const bigger = new Uint8Array(Math.max(this.#names.length * 2, this.#namesFill + nameLen));
+      bigger.set(this.#names);
+      this.#names = bigger;
+    }
+    this.#names.set(buf.subarray(nameStart, nameEnd), this.#namesFill);
+    this.#nameOff[depth] = this.#namesFill;
+    this.#nameLen[depth] = nameLen;
+    this.#namesFill += nameLen;
+    const id = lookupTag(buf, nameStart, nameEnd);
+    this.#ids[depth] = id;
+    this.#depth = depth;
+    this.#rootSeen = true;
+    this.#attrCount = count;
+    this.#handler.open(id, this);
+    this.#attrCount = 0;
+    if (selfClosing) this.#closeCurrent();
+    return k + 1;
+  }
+
+  #growStack(): void {
+    const grow = (a: Int32Array) => {
+      const b = new Int32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.#ids = grow(this.#ids);
+    this.#nameOff = grow(this.#nameOff);
+    this.#nameLen = grow(this.#nameLen);
+  }
+
+  #decodeRange(start: number, end: number): string {
+    const saved = this.#accLen, savedAcc = this.#acc;
+    this.#acc = new Uint8Array(end - start + 4);
+    this.#accLen = 0;
+    let seg = start;
+    for (let k = start; k < end;) {
+      if (this.#buf[k] === AMP) {
+        this.#append(seg, k);
+        k = seg = this.#entity(k, end, true, true);
+      } else k++;
+    }
+    this.#append(seg, end);
+    const s = this.text();
+    this.#acc = savedAcc;
+    this.#accLen = saved;
+    return s;
+  }
+}
+
+/** The tag name for a tag id, re-exported for the extractor's messages. */
+export { tagName };

@@ -1,0 +1,193 @@
+/**
+ * A compact spool of per-host findings: 8 bytes per finding plus the host's IP. It lives in
+ * memory up to a limit, then in a 0600 temp file, so memory stays flat whatever the report size.
+ * Hosts are replayed in order once the report (and so the glossary) has been read.
+ *
+ * @module
+ */
+
+/** One host's findings, as views that are valid only during the callback that receives them. */
+export interface HostFindings {
+  /** The host's address as written in the report (validated). */
+  ip: string;
+  /** Number of findings. */
+  count: number;
+  /** QID of each finding. */
+  qids: Uint32Array;
+  /** Port of each finding (0: none). */
+  ports: Uint16Array;
+  /** Protocol of each finding: 0 none, 1 tcp, 2 udp. */
+  protos: Uint8Array;
+}
+
+const CHUNK = 1 << 20;
+
+/** Options for {@linkcode FindingSpool}. */
+export interface FindingSpoolOptions {
+  /** Bytes kept in memory before spilling to a temp file. @default {8388608} */
+  memoryLimit?: number;
+  /** Directory for the temp file. @default the system temp directory */
+  tempDir?: string;
+}
+
+/** See the module doc. */
+export class FindingSpool {
+  #chunks: Uint8Array[] = [];
+  #cur = new Uint8Array(CHUNK);
+  #curLen = 0;
+  #memBytes = 0;
+  #memoryLimit: number;
+  #tempDir: string | undefined;
+  #file: Deno.FsFile | undefined;
+  #path: string | undefined;
+  #fileBytes = 0;
+  #encoder = new TextEncoder();
+  /** Number of hosts spooled. */
+  hosts = 0;
+
+  /** Creates an empty spool. */
+  constructor(options: FindingSpoolOptions = {}) {
+    this.#memoryLimit = options.memoryLimit ?? 8 << 20;
+    this.#tempDir = options.tempDir;
+  }
+
+  /** Path of the temp file, once the spool has spilled to disk. */
+  get path(): string | undefined {
+    return this.#path;
+  }
+
+  /** Appends one host record. */
+  addHost(ip: string, count: number, qids: Uint32Array, ports: Uint16Array, protos: Uint8Array) {
+    const ipBytes = this.#encoder.encode(ip);
+    const need = 8 + ((ipBytes.length + 3) & ~3) + count * 8;
+    this.#reserve(need);
+    const view = new DataView(this.#cur.buffer, this.#cur.byteOffset + this.#curLen, need);
+    view.setUint32(0, ipBytes.length, true);
+    view.setUint32(4, count, true);
+    this.#cur.set(ipBytes, this.#curLen + 8);
+    let off = 8 + ((ipBytes.length + 3) & ~3);
+    for (let k = 0; k < count; k++, off += 8) {
+      view.setUint32(off, qids[k]!, true);
+      view.setUint16(off + 4, ports[k]!, true);
+      view.setUint8(off + 6, protos[k]!);
+      view.setUint8(off + 7, 0);
+    }
+    this.#curLen += need;
+    this.hosts++;
+  }
+
+  #reserve(need: number): void {
+    if (this.#curLen + need <= this.#cur.length) return;
+    this.#sealCurrent();
+    this.#cur = new Uint8Array(Math.max(CHUNK, need));
+  }
+
+  #sealCurrent(): void {
+    if (this.#curLen === 0) return;
+    const chunk = this.#cur.subarray(0, this.#curLen);
+    this.#curLen = 0;
+    if (this.#file === undefined && this.#memBytes + chunk.length <= this.#memoryLimit) {
+      this.#chunks.push(chunk);
+      this.#memBytes += chunk.length;
+      return;
+    }
+    if (this.#file === undefined) {
+      this.#path = Deno.makeTempFileSync({
+        prefix: "qualys_connector-spool-",
+        ...(this.#tempDir ? { dir: this.#tempDir } : {}),
+      });
+      Deno.chmodSync(this.#path, 0o600);
+      this.#file = Deno.openSync(this.#path, { read: true, write: true });
+      for (const c of this.#chunks) this.#writeAll(c);
+      this.#chunks = [];
+      this.#memBytes = 0;
+    }
+    this.#writeAll(chunk);
+  }
+
+  #writeAll(bytes: Uint8Array): void {
+    let off = 0;
+    while (off < bytes.length) off += this.#file!.writeSync(bytes.subarray(off));
+    this.#fileBytes += bytes.length;
+  }
+
+  /** Calls `onHost` for every host, in the order they were added. */
+  async replay(onHost: (host: HostFindings) => Promise<void> | void): Promise<void> {
+    this.#sealCurrent();
+    const reader = new RecordReader();
+    let qids = new Uint32Array(256), ports = new Uint16Array(256), protos = new Uint8Array(256);
+    const decoder = new TextDecoder();
+    const emit = async (rec: Uint8Array) => {
+      const view = new DataView(rec.buffer, rec.byteOffset, rec.length);
+      const ipLen = view.getUint32(0, true), count = view.getUint32(4, true);
+      if (count > qids.length) {
+        qids = new Uint32Array(count);
+        ports = new Uint16Array(count);
+        protos = new Uint8Array(count);
+      }
+      let off = 8 + ((ipLen + 3) & ~3);
+      for (let k = 0; k < count; k++, off += 8) {
+        qids[k] = view.getUint32(off, true);
+        ports[k] = view.getUint16(off + 4, true);
+        protos[k] = view.getUint8(off + 6);
+      }
+      const ip = decoder.decode(rec.subarray(8, 8 + ipLen));
+      await onHost({ ip, count, qids, ports, protos });
+    };
+    if (this.#file) {
+      await this.#file.seek(0, Deno.SeekMode.Start);
+      const buf = new Uint8Array(CHUNK);
+      for (;;) {
+        const n = await this.#file.read(buf);
+        if (n === null) break;
+        for (const rec of reader.feed(buf.subarray(0, n))) await emit(rec);
+      }
+    }
+    for (const c of this.#chunks) {
+      for (const rec of reader.feed(c)) await emit(rec);
+    }
+    if (!reader.empty) throw new Error("Internal error: the finding spool ends inside a record");
+  }
+
+  /** Closes and removes the temp file, if any. Safe to call twice. */
+  dispose(): void {
+    try {
+      this.#file?.close();
+    } catch { /* already closed */ }
+    this.#file = undefined;
+    if (this.#path) {
+      try {
+        Deno.removeSync(this.#path);
+      } catch { /* already gone */ }
+      this.#path = undefined;
+    }
+    this.#chunks = [];
+  }
+}
+
+// Splits a byte stream of host records into whole records.
+class RecordReader {
+  #pending = new Uint8Array(0);
+  get empty(): boolean {
+    return this.#pending.length === 0;
+  }
+  *feed(bytes: Uint8Array): Generator<Uint8Array> {
+    let data = bytes;
+    if (this.#pending.length > 0) {
+      const joined = new Uint8Array(this.#pending.length + bytes.length);
+      joined.set(this.#pending);
+      joined.set(bytes, this.#pending.length);
+      data = joined;
+    }
+    let off = 0;
+    while (data.length - off >= 8) {
+      const view = new DataView(data.buffer, data.byteOffset + off, 8);
+      const ipLen = view.getUint32(0, true), count = view.getUint32(4, true);
+      const len = 8 + ((ipLen + 3) & ~3) + count * 8;
+      if (data.length - off < len) break;
+      yield data.subarray(off, off + len);
+      off += len;
+    }
+    this.#pending = data.slice(off);
+  }
+}
