@@ -229,7 +229,9 @@ export async function writeCommands(
     scannerName: config.scannerName,
     sourceName: config.sourceName,
   });
-  const out = new ByteBuffer(2 << 20);
+  // Two buffers: one is written (asynchronously, by the sink) while the other fills.
+  let out = new ByteBuffer(2 << 20), spare = new ByteBuffer(2 << 20);
+  let pending: Promise<void> = Promise.resolve();
   let written = 0;
   const debug = logger?.enabled(Level.Debug) ?? false;
   try {
@@ -248,15 +250,19 @@ export async function writeCommands(
       }
       enc.encodeHost(host, out);
       if (out.length >= 1 << 20) {
+        await pending;
         written += out.length;
-        await sink.write(out.view());
+        pending = sink.write(out.view());
+        [out, spare] = [spare, out];
         out.clear();
       }
     });
+    await pending;
     written += out.length;
     await sink.write(out.view());
     await sink.close();
   } catch (error) {
+    await pending.catch(() => {});
     await sink.abort();
     throw error;
   }

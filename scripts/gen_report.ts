@@ -83,10 +83,10 @@ function glossaryXml(n: number, short: boolean): string {
     const qid = qidAt(i);
     const threat = short
       ? `<P>Threat of QID ${qid}: an attacker, "remotely", can &amp; will.</P>`
-      : `<P>The remote host ${'runs a service, "affected" & exposed; '.repeat(3)}</P><BR>` +
-        `${
-          LOREM.repeat(7)
-        }<A HREF="https://example.invalid/${qid}">advisory</A> caf\u00e9 \u2019quoted\u2019`;
+      // Lengths spread like real THREAT texts (the public samples: mean 625-935, max ~3,900).
+      : `<P>The remote host ${'runs a service, "affected" & exposed; '.repeat(1 + (i % 3))}</P>` +
+        `<BR>${LOREM.repeat(i % 4)}${LOREM.slice(0, (i * 37) % LOREM.length)}` +
+        `<A HREF="https://example.invalid/${qid}">advisory</A> caf\u00e9 \u2019quoted\u2019`;
     const cves = i % 3 === 0
       ? ""
       : `<CVE_ID_LIST>${

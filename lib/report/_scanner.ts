@@ -53,8 +53,14 @@ export class XmlScanner {
   #pos = 0;
   #fill = 0;
   #absBase = 0; // absolute offset of #buf[0]
-  #line = 1; // line number at #buf[0]
-  #lineStartAbs = 0; // absolute offset where that line starts
+  // Line counting is done by the loops that visit the bytes anyway: #line and #lineStartAbs
+  // hold for absolute offset #linePos; a construct's newlines are pending (#pl, #plast) until
+  // it completes, since a construct cut by the buffer end is scanned again.
+  #line = 1;
+  #lineStartAbs = 0;
+  #linePos = 0;
+  #pl = 0;
+  #plast = -1;
   #depth = 0;
   #ids = new Int32Array(64);
   #nameOff = new Int32Array(64);
@@ -204,13 +210,6 @@ export class XmlScanner {
     const pos = this.#pos;
     if (pos > 0) {
       const buf = this.#buf;
-      let line = this.#line, lineStart = this.#lineStartAbs;
-      for (let i = buf.indexOf(LF, 0); i !== -1 && i < pos; i = buf.indexOf(LF, i + 1)) {
-        line++;
-        lineStart = this.#absBase + i + 1;
-      }
-      this.#line = line;
-      this.#lineStartAbs = lineStart;
       buf.copyWithin(0, pos, this.#fill);
       this.#fill -= pos;
       this.#absBase += pos;
@@ -227,7 +226,7 @@ export class XmlScanner {
     const buf = this.#buf;
     let line = this.#line, lineStart = this.#lineStartAbs;
     const stop = Math.min(at, this.#fill);
-    for (let i = 0; i < stop; i++) {
+    for (let i = Math.max(0, this.#linePos - this.#absBase); i < stop; i++) {
       if (buf[i] === LF) {
         line++;
         lineStart = this.#absBase + i + 1;
@@ -249,7 +248,10 @@ export class XmlScanner {
       bigger.set(this.#acc.subarray(0, this.#accLen));
       this.#acc = bigger;
     }
-    this.#acc.set(this.#buf.subarray(start, end), this.#accLen);
+    const acc = this.#acc, buf = this.#buf;
+    if (len < 64) {
+      for (let j = 0, o = this.#accLen; j < len; j++) acc[o + j] = buf[start + j]!;
+    } else acc.set(buf.subarray(start, end), this.#accLen);
     this.#accLen += len;
   }
 
@@ -302,8 +304,15 @@ export class XmlScanner {
         i = next;
         continue;
       }
+      this.#pl = 0;
+      this.#plast = -1;
       const next = this.#markup(i, n, final);
       if (next < 0) break;
+      if (this.#pl > 0) {
+        this.#line += this.#pl;
+        this.#lineStartAbs = this.#absBase + this.#plast + 1;
+      }
+      this.#linePos = this.#absBase + next;
       i = next;
     }
     this.#pos = i;
@@ -316,12 +325,19 @@ export class XmlScanner {
     const collecting = this.#collectDepth !== 0;
     let seg = i;
     const start = i;
+    let lines = 0, last = -1;
     while (i < n) {
       const c = buf[i]!;
       if (c === LT) break;
       if (c < 39) {
-        if (c === AMP) {
+        if (c === LF) {
+          lines++;
+          last = i;
+        } else if (c === AMP) {
           if (collecting) this.#append(seg, i);
+          this.#commitLines(lines, last, i);
+          lines = 0;
+          last = -1;
           const next = this.#entity(i, n, final, collecting);
           if (next < 0) {
             this.#pos = i;
@@ -329,13 +345,14 @@ export class XmlScanner {
           }
           i = seg = next;
           continue;
-        }
-        if (c < 32 && c !== 10 && c !== 9 && c !== 13) {
+        } else if (c < 32 && c !== 9 && c !== 13) {
+          this.#commitLines(lines, last, i);
           throw this.#error(`Character 0x${c.toString(16)} is not allowed in XML`, i);
         }
       }
       i++;
     }
+    this.#commitLines(lines, last, i);
     if (collecting) this.#append(seg, i);
     if (this.#depth === 0) {
       for (let k = start; k < i; k++) {
@@ -350,6 +367,32 @@ export class XmlScanner {
       }
     }
     return i;
+  }
+
+  #commitLines(lines: number, last: number, upTo: number): void {
+    if (lines > 0) {
+      this.#line += lines;
+      this.#lineStartAbs = this.#absBase + last + 1;
+    }
+    this.#linePos = this.#absBase + upTo;
+  }
+
+  // Counts a newline inside the construct being scanned (committed when it completes).
+  #pendLf(k: number): void {
+    this.#pl++;
+    this.#plast = k;
+  }
+
+  // Skips white space from k, counting newlines; returns the first other index.
+  #skipSpace(k: number, n: number): number {
+    const buf = this.#buf;
+    while (k < n) {
+      const c = buf[k]!;
+      if (c === 32 || c === 9 || c === 13) k++;
+      else if (c === LF) this.#pendLf(k++);
+      else break;
+    }
+    return k;
   }
 
   // Decodes the entity or character reference at i; returns the index after ';', or -1 when
@@ -480,14 +523,36 @@ export class XmlScanner {
     const buf = this.#buf;
     for (let k = i; k + 1 < n; k++) {
       if (buf[k] === a && buf[k + 1] === b) return k;
+      if (buf[k] === LF) this.#pendLf(k);
     }
     return -1;
   }
 
-  #find3(i: number, n: number, a: number, b: number, c: number): number {
+  // Finds the bytes a, b, c (a === b here: "]]>" or "-->") from i; returns the index of a.
+  #find3(i: number, n: number, a: number, _b: number, c: number): number {
     const buf = this.#buf;
-    for (let k = buf.indexOf(c, i + 2); k !== -1 && k < n; k = buf.indexOf(c, k + 1)) {
-      if (buf[k - 1] === b && buf[k - 2] === a && k - 2 >= i) return k - 2;
+    let lines = 0, last = -1;
+    for (let k = i; k + 2 < n; k++) {
+      const ch = buf[k]!;
+      if (ch !== a) {
+        if (ch === LF) {
+          lines++;
+          last = k;
+        }
+        continue;
+      }
+      if (buf[k + 1] !== a) continue;
+      let e = k + 2;
+      while (e < n && buf[e] === a) e++; // "]]]>" ends at the last two
+      if (e >= n) return -1;
+      if (buf[e] === c) {
+        if (lines > 0) {
+          this.#pl += lines;
+          this.#plast = last;
+        }
+        return e - 2;
+      }
+      k = e - 1;
     }
     return -1;
   }
@@ -500,6 +565,7 @@ export class XmlScanner {
     let quote = 0, inSubset = false;
     for (let k = i + 9; k < n; k++) {
       const c = buf[k]!;
+      if (c === LF) this.#pendLf(k);
       if (quote) {
         if (c === quote) quote = 0;
       } else if (c === 34 || c === 39) quote = c;
@@ -530,7 +596,7 @@ export class XmlScanner {
       k++;
     }
     const nameEnd = k;
-    while (k < n && isSpace(buf[k]!)) k++;
+    k = this.#skipSpace(k, n);
     if (k >= n) return this.#incomplete("an end tag", i, final);
     if (buf[k] !== GT) throw this.#error("Malformed end tag", i);
     const depth = this.#depth;
@@ -583,7 +649,7 @@ export class XmlScanner {
     let selfClosing = false;
     for (;;) {
       const before = k;
-      while (k < n && isSpace(buf[k]!)) k++;
+      k = this.#skipSpace(k, n);
       if (k >= n) return this.#incomplete("a start tag", i, final);
       const c = buf[k]!;
       if (c === GT) break;
@@ -600,13 +666,13 @@ export class XmlScanner {
         k++;
       }
       const ane = k;
-      while (k < n && isSpace(buf[k]!)) k++;
+      k = this.#skipSpace(k, n);
       if (k >= n) return this.#incomplete("a start tag", i, final);
       if (buf[k] !== 61 || ane === an) {
         throw this.#error("An attribute without a value in a start tag", an);
       }
       k++;
-      while (k < n && isSpace(buf[k]!)) k++;
+      k = this.#skipSpace(k, n);
       if (k >= n) return this.#incomplete("a start tag", i, final);
       const q = buf[k]!;
       if (q !== 34 && q !== 39) throw this.#error("An attribute value must be quoted", k);
@@ -614,6 +680,7 @@ export class XmlScanner {
       while (k < n && buf[k] !== q) {
         const c2 = buf[k]!;
         if (c2 === LT) throw this.#error("'<' is not allowed in an attribute value", k);
+        if (c2 === LF) this.#pendLf(k);
         if (c2 === AMP) {
           const next = this.#entity(k, n, final, false);
           if (next < 0) return -1;
@@ -649,7 +716,8 @@ export class XmlScanner {
       bigger.set(this.#names);
       this.#names = bigger;
     }
-    this.#names.set(buf.subarray(nameStart, nameEnd), this.#namesFill);
+    const names = this.#names;
+    for (let j = 0, o = this.#namesFill; j < nameLen; j++) names[o + j] = buf[nameStart + j]!;
     this.#nameOff[depth] = this.#namesFill;
     this.#nameLen[depth] = nameLen;
     this.#namesFill += nameLen;

@@ -474,18 +474,37 @@ export class ReportParser implements ScanHandler {
       port = 0;
       proto = 0;
     }
-    const key = qid * 262144 + port * 4 + proto;
-    if (this.#seen.has(key)) {
+    if (this.#isDuplicate(qid, port, proto)) {
       this.#stats.duplicates++;
       return;
     }
-    this.#seen.add(key);
     if (this.#count === this.#qids.length) this.#growHost();
     const k = this.#count++;
     this.#qids[k] = qid;
     this.#ports[k] = port;
     this.#protos[k] = proto;
     if (this.#format === "ASSET_DATA_REPORT") this.#missingQidInGlossary.add(qid);
+  }
+
+  // Small hosts are checked by a scan of their findings; big ones through a Set.
+  #isDuplicate(qid: number, port: number, proto: number): boolean {
+    const count = this.#count;
+    if (count < 64) {
+      const q = this.#qids, p = this.#ports, r = this.#protos;
+      for (let k = 0; k < count; k++) {
+        if (q[k] === qid && p[k] === port && r[k] === proto) return true;
+      }
+      return false;
+    }
+    if (this.#seen.size === 0) {
+      for (let k = 0; k < count; k++) {
+        this.#seen.add(this.#qids[k]! * 262144 + this.#ports[k]! * 4 + this.#protos[k]!);
+      }
+    }
+    const key = qid * 262144 + port * 4 + proto;
+    if (this.#seen.has(key)) return true;
+    this.#seen.add(key);
+    return false;
   }
 
   #growHost(): void {
