@@ -28,7 +28,7 @@ export interface QualysErrorBody {
 export function describeQualysError(body: QualysErrorBody): string {
   const { code, text, items } = body;
   const signature = items.map(([k, v]) => `${k}: ${v}`).join("; ");
-  const head = `Qualys answered CODE ${code || "(none)"}: ${text.trim()}${
+  const head = `Qualys answered${code ? ` CODE ${code}` : ""}: ${text.trim()}${
     signature ? ` (${signature})` : ""
   }`;
   const c = Number(code);

@@ -77,6 +77,7 @@ export class XmlScanner {
   #attrCount = 0;
   #ended = false;
   #tagStart = 0;
+  #crPending = false;
 
   /** Creates a scanner that reports elements to `handler`. */
   constructor(handler: ScanHandler, options: XmlScannerOptions = {}) {
@@ -98,6 +99,7 @@ export class XmlScanner {
   collectText(): void {
     this.#collectDepth = this.#depth;
     this.#accLen = 0;
+    this.#crPending = false;
   }
 
   /** The collected text as UTF-8 bytes (a view, valid until the next `collectText`). */
@@ -240,6 +242,9 @@ export class XmlScanner {
     return new TextDecoder().decode(this.#names.subarray(off, off + this.#nameLen[depth]!));
   }
 
+  // Appends raw text or CDATA bytes, normalising line ends as XML does (CR LF and CR → LF).
+  // A CR at the very end of the buffer leaves #crPending, so an LF that starts the next chunk
+  // is dropped.
   #append(start: number, end: number): void {
     const len = end - start;
     if (len <= 0) return;
@@ -249,13 +254,23 @@ export class XmlScanner {
       this.#acc = bigger;
     }
     const acc = this.#acc, buf = this.#buf;
-    if (len < 64) {
-      for (let j = 0, o = this.#accLen; j < len; j++) acc[o + j] = buf[start + j]!;
-    } else acc.set(buf.subarray(start, end), this.#accLen);
-    this.#accLen += len;
+    let o = this.#accLen, j = start;
+    if (this.#crPending && buf[j] === LF) j++;
+    this.#crPending = false;
+    for (; j < end; j++) {
+      const c = buf[j]!;
+      if (c === 13) {
+        acc[o++] = LF;
+        if (j + 1 < end) {
+          if (buf[j + 1] === LF) j++;
+        } else if (end === this.#fill) this.#crPending = true;
+      } else acc[o++] = c;
+    }
+    this.#accLen = o;
   }
 
   #appendCodePoint(cp: number): void {
+    this.#crPending = false;
     if (this.#accLen + 4 > this.#acc.length) {
       const bigger = new Uint8Array(this.#acc.length * 2);
       bigger.set(this.#acc.subarray(0, this.#accLen));
@@ -286,7 +301,7 @@ export class XmlScanner {
     let i = this.#pos;
     if (this.#absBase + i === 0 && n - i > 0) {
       // Start of input: a UTF-8 BOM is skipped; some other encodings are named.
-      if (n < 3 && !final && buf[0] === 0xef) return;
+      if (n < 3 && !final) return;
       if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3;
       else if (buf[0] === 0x1f && buf[1] === 0x8b) {
         throw this.#error("The report is gzip-compressed, not XML: decompress it first", 0);
@@ -501,7 +516,10 @@ export class XmlScanner {
         const end = this.#find3(i + 9, n, 93, 93, GT);
         if (end < 0) return this.#incomplete("a CDATA section", i, final);
         if (this.#depth === 0) throw this.#error("CDATA outside the root element", i);
-        if (this.#collectDepth !== 0) this.#append(i + 9, end);
+        if (this.#collectDepth !== 0) {
+          this.#crPending = false;
+          this.#append(i + 9, end);
+        }
         return end + 3;
       }
       const isDoctype = this.#startsWith(i, n, DOCTYPE_OPEN);

@@ -33,7 +33,8 @@ export interface FindingSpoolOptions {
 /** See the module doc. */
 export class FindingSpool {
   #chunks: Uint8Array[] = [];
-  #cur = new Uint8Array(CHUNK);
+  #chunkSize: number;
+  #cur: Uint8Array;
   #curLen = 0;
   #memBytes = 0;
   #memoryLimit: number;
@@ -48,6 +49,8 @@ export class FindingSpool {
   /** Creates an empty spool. */
   constructor(options: FindingSpoolOptions = {}) {
     this.#memoryLimit = options.memoryLimit ?? 8 << 20;
+    this.#chunkSize = Math.min(CHUNK, this.#memoryLimit);
+    this.#cur = new Uint8Array(this.#chunkSize);
     this.#tempDir = options.tempDir;
   }
 
@@ -79,7 +82,7 @@ export class FindingSpool {
   #reserve(need: number): void {
     if (this.#curLen + need <= this.#cur.length) return;
     this.#sealCurrent();
-    this.#cur = new Uint8Array(Math.max(CHUNK, need));
+    this.#cur = new Uint8Array(Math.max(this.#chunkSize, need));
   }
 
   #sealCurrent(): void {
