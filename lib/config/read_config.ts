@@ -128,14 +128,14 @@ export function parseConfig(
     const key = lineKey(pos.line);
     // The YAML library's own message may quote the line (and so a password): never use it whole.
     const what = firstError.message.split(/ at line | \(|:\n/)[0] ?? firstError.code;
-    const hint = SECRET_KEYS.has(key) || /reserved|indicator|quote/i.test(what)
+    const hint = firstError.code === "TAB_AS_INDENT"
+      ? ": indent with spaces, not tabs"
+      : firstError.code === "DUPLICATE_KEY"
+      ? `: each key may appear only once ("${key}" is repeated)`
+      : SECRET_KEYS.has(key) || /reserved|indicator|quote/i.test(what)
       ? `: put the value of "${key || "the key"}" in single quotes, for example ${
         key || "password"
       }: 'p@ss,w0rd!' (a single quote inside is written twice: 'it''s')`
-      : firstError.code === "TAB_AS_INDENT"
-      ? ": indent with spaces, not tabs"
-      : firstError.code === "DUPLICATE_KEY"
-      ? ": each key may appear only once"
       : ": each line must be `key: value`";
     throw new ConfigError(`Cannot read the YAML (${what})${hint}`, file, pos.line, pos.col);
   }
@@ -160,7 +160,9 @@ export function parseConfig(
           .sort((a, b) => a[1] - b[1])[0]!;
         onWarning?.(
           `${file}:${keyPos.line}:${keyPos.col}: Unknown key "${key}" is ignored` +
-            (near[1] <= 3 ? `: did you mean "${near[0]}"?` : ""),
+            (near[1] <= Math.min(3, Math.ceil(key.length / 3))
+              ? `: did you mean "${near[0]}"?`
+              : ""),
         );
         continue;
       }

@@ -97,6 +97,7 @@ const FOLD: Record<string, string> = {
   "\u00ab": "<<",
   "\u00bb": ">>",
   "\u00d7": "x",
+  "\u0085": " ",
   "\u00df": "ss",
   "\u00e6": "ae",
   "\u00c6": "AE",

@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { OPTIONS, usage } from "../../lib/cli/options.ts";
+import { parseArgv } from "../../lib/cli/parse_argv.ts";
+import { UsageError } from "../../lib/errors.ts";
+
+// Every command line printed in the seed guide, with the program name dropped
+// (perl qualys_connector.pl / perl process_multiple.pl → our binary).
+const SEED_LINES: [string, Record<string, unknown>][] = [
+  ["-server=10.10.10.10", { server: "10.10.10.10", plugin: "QualysGuard" }],
+  [
+    "-server=10.10.10.10 -pkcs12=CertFile.pkcs12 -plugininfo=InputPlugins/QualysGuard.yaml",
+    {
+      server: "10.10.10.10",
+      pkcs12: "CertFile.pkcs12",
+      plugininfo: "InputPlugins/QualysGuard.yaml",
+    },
+  ],
+  [
+    "-csvfile=Output.csv -plugininfo=InputPlugins/QualysGuard.yaml",
+    { csvfile: "Output.csv", plugininfo: "InputPlugins/QualysGuard.yaml" },
+  ],
+  ["-c=Output.csv -pl=InputPlugins/QualysGuard.yaml", {
+    csvfile: "Output.csv",
+    plugininfo: "InputPlugins/QualysGuard.yaml",
+  }],
+  ["-multiinfo 424242,535353 -server=10.10.10.10", {
+    multiinfo: ["424242", "535353"],
+    server: "10.10.10.10",
+  }],
+  [
+    "-multiinfo 424242,535353 -plugininfo=InputPlugins/QualysGuard.yaml -csvfile=Output.csv",
+    {
+      multiinfo: ["424242", "535353"],
+      plugininfo: "InputPlugins/QualysGuard.yaml",
+      csvfile: "Output.csv",
+    },
+  ],
+  [
+    "-server=10.10.10.10 -pkcs12=/usr/local/qualys/CertFile.pkcs12 -plugininfo=/usr/local/qualys/InputPlugins/QualysGuard.yaml",
+    {
+      server: "10.10.10.10",
+      pkcs12: "/usr/local/qualys/CertFile.pkcs12",
+      plugininfo: "/usr/local/qualys/InputPlugins/QualysGuard.yaml",
+    },
+  ],
+  ["-server=10.10.10.10 -syslog", { server: "10.10.10.10", syslog: true }],
+  ["-server=10.10.10.10 -logfile log_name", { server: "10.10.10.10", logfile: "log_name" }],
+  ["-server=10.10.10.10 -level 3", { server: "10.10.10.10", level: 3 }],
+  ["-server=10.10.10.10 QualysGuard", { server: "10.10.10.10", plugin: "QualysGuard" }],
+];
+
+for (const [line, expected] of SEED_LINES) {
+  Deno.test(`parseArgv parses the seed guide's "${line}"`, () => {
+    const o = parseArgv(line.split(" ")) as unknown as Record<string, unknown>;
+    for (const [k, v] of Object.entries(expected)) assert.deepStrictEqual(o[k], v, k);
+  });
+}
+
+Deno.test("parseArgv accepts one or two dashes, = or a space, any order, any case", () => {
+  const forms = [
+    ["--server", "dc", "--level=1", "csv"],
+    ["csv", "-SERVER=dc", "-le", "1"],
+    ["-se", "dc", "csv", "--lev", "1"],
+  ];
+  for (const argv of forms) {
+    const o = parseArgv(argv);
+    assert.equal(o.server, "dc", argv.join(" "));
+    assert.equal(o.level, 1);
+    assert.equal(o.plugin, "csv");
+  }
+});
+
+Deno.test("parseArgv resolves every abbreviation and every full name", () => {
+  for (const spec of OPTIONS) {
+    for (const typed of [spec.name, spec.abbrev].filter((n) => n !== "")) {
+      const argv = spec.kind === "flag"
+        ? [`-${typed}`]
+        : [`-${typed}`, spec.kind === "integer" ? "1" : spec.name === "multiinfo" ? "1,2" : "v"];
+      assert.ok(parseArgv(argv).given.has(spec.name as never), typed);
+    }
+  }
+});
+
+Deno.test("parseArgv lets the listed abbreviations win over longer names", () => {
+  assert.equal(parseArgv(["-c", "-"]).csvfile, "-"); // not -check
+  assert.equal(parseArgv(["-i"]).ipv6, true); // not -insecure
+  assert.equal(parseArgv(["-r", "x.xml"]).report, "x.xml");
+  assert.equal(parseArgv(["-pa", "secret"]).password, "secret");
+  assert.equal(parseArgv(["-ch"]).check, true); // a unique prefix of check
+  assert.equal(parseArgv(["-cs", "f"]).csvfile, "f");
+  assert.equal(parseArgv(["-ins"]).insecure, true);
+  assert.equal(parseArgv(["-h"]).help, true);
+  assert.equal(parseArgv(["-v"]).version, true);
+});
+
+Deno.test("parseArgv names the candidates of an ambiguous option", () => {
+  assert.throws(() => parseArgv(["-s", "x"]), {
+    name: "UsageError",
+    message:
+      'Option "-s" is ambiguous: it could be -server, -syslog, -stderr; type more of the name',
+  });
+  assert.throws(() => parseArgv(["-p", "x"]), /could be -port, -plugininfo, -pkcs12, -password/);
+  assert.throws(() => parseArgv(["-l", "1"]), /could be -logfile, -level/);
+});
+
+Deno.test("parseArgv rejects unknown options with a hint, and bad values", () => {
+  assert.throws(() => parseArgv(["-prot", "1"]), {
+    message: 'Unknown option "-prot": did you mean "-port"?',
+  });
+  assert.throws(() => parseArgv(["-zzzzzzz"]), /Unknown option "-zzzzzzz": see -help/);
+  assert.throws(() => parseArgv(["-level", "4"]), /must be a number from 0 to 3/);
+  assert.throws(() => parseArgv(["-port", "65536"]), /from 0 to 65535/);
+  assert.throws(() => parseArgv(["-level"]), /needs a value/);
+  assert.throws(() => parseArgv(["-syslog=1"]), /does not take a value/);
+  assert.throws(() => parseArgv(["-multiinfo", "1, 2"]), /without spaces/);
+  assert.throws(() => parseArgv(["nessus"]), /Unknown plugin "nessus"/);
+  assert.throws(() => parseArgv(["csv", "csv"]), /Only one plugin word/);
+  for (const bad of [["-prot"], ["-level", "9"]]) {
+    assert.throws(() => parseArgv(bad), (e: UsageError) => e.exitCode === 2);
+  }
+});
+
+Deno.test("parseArgv takes a value that starts with a dash, and stops at --", () => {
+  assert.equal(parseArgv(["-c", "-"]).csvfile, "-");
+  assert.equal(parseArgv(["-password", "-x-"]).password, "-x-");
+  assert.equal(parseArgv(["--", "csv"]).plugin, "csv");
+  assert.throws(() => parseArgv(["--", "-c"]), /Unknown plugin "-c"/);
+});
+
+Deno.test("usage lists every option and abbreviation", () => {
+  const text = usage();
+  for (const o of OPTIONS) {
+    assert.ok(text.includes(`-${o.name}`), o.name);
+    if (o.abbrev) assert.ok(text.includes(`|-${o.abbrev}`), o.abbrev);
+  }
+});

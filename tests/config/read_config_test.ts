@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../../lib/errors.ts";
+import { parseHostAddress } from "../../lib/config/ip_ranges.ts";
+import { parseConfig, readConfig } from "../../lib/config/read_config.ts";
+
+// The seed guide's sample, verbatim.
+const SEED_SAMPLE = `# Required Parameters
+user_id: dirk_g
+password: 'd0ntp@n1c'
+template_id: 424242
+# Optional Parameters
+add_host: y
+ip_ranges: 192.168.1.0/24, 10.1.2.3-10.1.2.10, 42.4.2.1
+proxy: https://192.168.1.100:443
+proxy_username: zaphod
+proxy_password: 't0w3L'
+`;
+
+Deno.test("parseConfig loads the seed guide's sample YAML", () => {
+  const c = parseConfig(SEED_SAMPLE, "QualysGuard.yaml");
+  assert.equal(c.userId, "dirk_g");
+  assert.equal(c.password, "d0ntp@n1c");
+  assert.equal(c.templateId, "424242");
+  assert.equal(c.addHost, true);
+  assert.equal(c.url, "https://qualysapi.qualys.com");
+  assert.equal(c.proxy, "https://192.168.1.100:443");
+  assert.equal(c.proxyUsername, "zaphod");
+  assert.equal(c.proxyPassword, "t0w3L");
+  assert.equal(c.scannerName, "QualysGuard");
+  assert.equal(c.sourceName, "QualysGuard Scan Report");
+  for (
+    const [ip, inside] of [["192.168.1.77", true], ["10.1.2.10", true], ["42.4.2.1", true], [
+      "10.1.2.11",
+      false,
+    ]] as const
+  ) {
+    assert.equal(c.ipRanges!.contains(parseHostAddress(ip)!), inside, ip);
+  }
+  assert.ok(Object.isFrozen(c));
+});
+
+Deno.test("parseConfig keeps every scalar a string, as YAML::XS did", () => {
+  const c = parseConfig("user_id: 0123\npassword: no\ntemplate_id: 0042\n", "q.yaml");
+  assert.equal(c.userId, "0123");
+  assert.equal(c.password, "no");
+  assert.equal(c.templateId, "0042");
+});
+
+Deno.test("parseConfig accepts add_host y/yes/n/no in any case", () => {
+  const base = "user_id: u\npassword: p\ntemplate_id: 1\n";
+  for (
+    const [v, want] of [["y", true], ["YES", true], ["Yes", true], ["n", false], [
+      "No",
+      false,
+    ]] as const
+  ) {
+    assert.equal(parseConfig(`${base}add_host: ${v}\n`, "q.yaml").addHost, want, v);
+  }
+  assert.equal(parseConfig(base, "q.yaml").addHost, false);
+});
+
+const BAD: [string, string, RegExp, number][] = [
+  [
+    "template_id not digits",
+    "template_id: 42a",
+    /q\.yaml:3:14: "template_id" must be the digits/,
+    3,
+  ],
+  ["add_host other word", "add_host: maybe", /"add_host" must be y, yes, n or no/, 4],
+  ["url not https", "url: http://qualysapi.qualys.com", /"url" must be an https:\/\/ URL/, 4],
+  [
+    "ip_ranges bad item",
+    "ip_ranges: 10.0.0.0/33, x",
+    /"ip_ranges" is not valid: "10.0.0.0\/33".*prefix length/,
+    4,
+  ],
+  ["ip_ranges reversed", "ip_ranges: 10.0.0.9-10.0.0.1", /first address is greater/, 4],
+  ["proxy port", "proxy: https://p:70000", /"proxy" has a port outside 0-65535/, 4],
+  ["proxy scheme", "proxy: socks5://p:1080", /"proxy" must be a URL such as/, 4],
+  ["proxy_password alone", "proxy_password: x", /set both, or neither/, 4],
+  ["a list value", "ip_ranges:\n  - 10.0.0.1", /single value.*comma-separated/, 5],
+  ["a tab indent", "\tadd_host: y", /indent with spaces/, 4],
+  ["a duplicate key", "user_id: again", /each key may appear only once/, 4],
+];
+
+for (const [name, line, message, lineNo] of BAD) {
+  Deno.test(`parseConfig rejects ${name} with file, line and the fix`, () => {
+    const text = `user_id: u\npassword: p\ntemplate_id: 1\n${line}\n`.replace(
+      "template_id: 1\ntemplate_id",
+      "template_id",
+    );
+    const src = name === "template_id not digits" ? `user_id: u\npassword: p\n${line}\n` : text;
+    assert.throws(() => parseConfig(src, "q.yaml"), (e: ConfigError) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, message);
+      assert.equal(e.line, lineNo);
+      assert.equal(e.exitCode, 2);
+      return true;
+    });
+  });
+}
+
+Deno.test("parseConfig says to quote a password with punctuation, without printing it", () => {
+  const secret = "@s3cr3t!pw";
+  assert.throws(
+    () => parseConfig(`user_id: u\npassword: ${secret}\ntemplate_id: 1\n`, "q.yaml"),
+    (e: Error) => {
+      assert.match(e.message, /^q\.yaml:2:11: .*put the value of "password" in single quotes/);
+      assert.ok(!e.message.includes("s3cr3t"), e.message);
+      return true;
+    },
+  );
+  assert.throws(() => parseConfig(`user_id: u\npassword: 'it's'\n`, "q.yaml"), (e: Error) => {
+    assert.match(e.message, /single quotes/);
+    assert.ok(!e.message.includes("it's"));
+    return true;
+  });
+});
+
+Deno.test("parseConfig requires the credentials and template_id unless told otherwise", () => {
+  assert.throws(
+    () => parseConfig("password: p\ntemplate_id: 1\n", "q.yaml"),
+    /"user_id" is missing/,
+  );
+  assert.throws(
+    () => parseConfig("user_id: u\ntemplate_id: 1\n", "q.yaml"),
+    /"password" is missing/,
+  );
+  assert.throws(
+    () => parseConfig("user_id: u\npassword: p\n", "q.yaml"),
+    /"template_id" is missing/,
+  );
+  assert.throws(
+    () => parseConfig("user_id: u\npassword: ''\ntemplate_id: 1\n", "q.yaml"),
+    /"password" is missing or empty/,
+  );
+  const c = parseConfig("add_host: yes\n", "q.yaml", { credentials: false, templateId: false });
+  assert.equal(c.userId, undefined);
+  assert.equal(parseConfig("", "q.yaml", { credentials: false, templateId: false }).addHost, false);
+});
+
+Deno.test("parseConfig warns about unknown keys, naming the key and the nearest one", () => {
+  const warnings: string[] = [];
+  parseConfig("user_id: u\npassword: p\ntemplate_id: 1\nadd_hosts: y\nfoo: bar\n", "q.yaml", {
+    onWarning: (m) => warnings.push(m),
+  });
+  assert.deepStrictEqual(warnings, [
+    'q.yaml:4:1: Unknown key "add_hosts" is ignored: did you mean "add_host"?',
+    'q.yaml:5:1: Unknown key "foo" is ignored',
+  ]);
+});
+
+Deno.test("parseConfig treats ip_ranges none as all hosts", () => {
+  assert.equal(
+    parseConfig("ip_ranges: none\n", "q", { credentials: false, templateId: false }).ipRanges,
+    undefined,
+  );
+});
+
+Deno.test("readConfig warns when others can read the file, and names a missing file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/QualysGuard.yaml`;
+    await Deno.writeTextFile(path, SEED_SAMPLE, { mode: 0o644 });
+    await Deno.chmod(path, 0o644);
+    const warnings: string[] = [];
+    await readConfig(path, { onWarning: (m) => warnings.push(m) });
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /readable by other users.*chmod 600/);
+    await Deno.chmod(path, 0o600);
+    warnings.length = 0;
+    await readConfig(path, { onWarning: (m) => warnings.push(m) });
+    assert.deepStrictEqual(warnings, []);
+    await assert.rejects(
+      readConfig(`${dir}/missing.yaml`),
+      /missing\.yaml: The plugin configuration file does not exist/,
+    );
+    const dflt = await readConfig(`${dir}/missing.yaml`, { missingIsDefault: true });
+    assert.equal(dflt.file, "(defaults)");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,259 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { CommandEncoder } from "../../lib/encode/encode_commands.ts";
+import {
+  cleanBugtraqIds,
+  cleanCveIds,
+  htmlToText,
+  sanitizeField,
+} from "../../lib/encode/sanitize.ts";
+import { type GlossaryEntry, ReportParser } from "../../lib/report/parse_report.ts";
+import type { HostFindings } from "../../lib/report/_spool.ts";
+
+function host(ip: string, findings: [number, number, number][]): HostFindings {
+  return {
+    ip,
+    count: findings.length,
+    qids: new Uint32Array(findings.map((f) => f[0])),
+    ports: new Uint16Array(findings.map((f) => f[1])),
+    protos: new Uint8Array(findings.map((f) => f[2])),
+  };
+}
+
+function entry(qid: number, over: Partial<GlossaryEntry> = {}): [number, GlossaryEntry] {
+  return [qid, { qid, title: "", description: "", cves: [], bugtraqs: [], ...over }];
+}
+
+/** Splits a line as Text::CSV (allow_whitespace) does; throws on a malformed field. */
+function csvFields(line: string): string[] {
+  const fields: string[] = [];
+  let i = 0;
+  for (;;) {
+    while (line[i] === " ") i++;
+    let value = "";
+    if (line[i] === '"') {
+      i++;
+      for (;;) {
+        if (i >= line.length) throw new Error(`unterminated quote in ${line}`);
+        if (line[i] === '"') {
+          if (line[i + 1] === '"') {
+            value += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        value += line[i++];
+      }
+      while (line[i] === " ") i++;
+      if (i < line.length && line[i] !== ",") throw new Error(`text after a quote in ${line}`);
+    } else {
+      const end = line.indexOf(",", i);
+      value = line.slice(i, end < 0 ? line.length : end);
+      if (value.includes('"')) throw new Error(`quote inside a bare field in ${line}`);
+      i = end < 0 ? line.length : end;
+    }
+    fields.push(value);
+    if (i >= line.length) return fields;
+    i++; // comma
+  }
+}
+
+Deno.test("sanitizeField applies each rule", async (t) => {
+  const cases: [string, string, string][] = [
+    ["comma becomes space", "a,b,,c", "a b c"],
+    ["double quote becomes single quote", 'say "hi"', "say 'hi'"],
+    ["CR, LF and tab become spaces", "a\r\nb\tc\rd\ne", "a b c d e"],
+    ["white space is collapsed and trimmed", "  a    b  ", "a b"],
+    ["accents are folded", "Café naïve Ångström", "Cafe naive Angstrom"],
+    [
+      "typographic punctuation is folded",
+      "\u201cx\u201d \u2018y\u2019 a\u2013b \u2026",
+      "'x' 'y' a-b ...",
+    ],
+    ["other non-ASCII is dropped", "漢字 ok \u{1F600}", "ok"],
+    ["other control characters become spaces", "a\u0000b\u001fc\u007fd", "a b c d"],
+    ["unicode line separators become spaces", "a\u2028b\u0085c", "a b c"],
+  ];
+  for (const [name, input, output] of cases) {
+    await t.step(name, () => assert.equal(sanitizeField(input), output));
+  }
+});
+
+Deno.test("htmlToText drops tags and decodes entities, also when the markup itself is escaped", () => {
+  assert.equal(
+    sanitizeField(htmlToText('<P>Use <A HREF="x">this</A> &amp; that&nbsp;one.</P><BR>Next')),
+    "Use this & that one. Next",
+  );
+  assert.equal(
+    sanitizeField(htmlToText("&lt;P&gt;the host&apos;s uptime&lt;/P&gt;")),
+    "the host's uptime",
+  );
+  assert.equal(sanitizeField(htmlToText("a < b and c > d")), "a < b and c > d");
+});
+
+Deno.test("cleanCveIds and cleanBugtraqIds keep only well-formed IDs", () => {
+  assert.deepStrictEqual(
+    cleanCveIds([
+      "CVE-2014-0160",
+      "cve-2019-12345",
+      "CAN-1999-0001",
+      "CVE-14-1",
+      "CVE-2014-0160 x",
+    ]),
+    ["CVE-2014-0160", "CVE-2019-12345"],
+  );
+  assert.deepStrictEqual(cleanBugtraqIds(["66690", "BID-1", "1,2", "007"]), ["66690", "007"]);
+});
+
+Deno.test("CommandEncoder writes the lines of SPEC §6", () => {
+  const glossary = new Map([
+    entry(38170, {
+      title: "SSL, cert",
+      description: "<P>Bad &amp; sad</P>",
+      cves: ["CVE-2014-0160", "CVE-2014-0161"],
+      bugtraqs: ["66690"],
+    }),
+    entry(82003, { title: "ICMP" }),
+  ]);
+  const enc = new CommandEncoder(glossary, { addHost: true });
+  assert.equal(new TextDecoder().decode(enc.header()), "SetSource,QualysGuard Scan Report\n");
+  assert.deepStrictEqual(
+    enc.encodeHostToLines(host("10.1.2.3", [[38170, 443, 1], [82003, 0, 0], [82003, 53, 2]])),
+    [
+      "AddHost,10.1.2.3",
+      'AddScanResult,10.1.2.3,"QualysGuard",38170,443,tcp,"SSL cert","Bad & sad","cve_ids: CVE-2014-0160 CVE-2014-0161","bugtraq_ids: 66690"',
+      'AddScanResult,10.1.2.3,"QualysGuard",82003,,,"ICMP","","cve_ids:","bugtraq_ids:"',
+      'AddScanResult,10.1.2.3,"QualysGuard",82003,53,udp,"ICMP","","cve_ids:","bugtraq_ids:"',
+      "ScanFlush",
+    ],
+  );
+});
+
+Deno.test("CommandEncoder uses scanner_name and source_name, sanitised", () => {
+  const enc = new CommandEncoder(new Map(), { scannerName: 'My "QG", eu', sourceName: "Src,1" });
+  assert.equal(new TextDecoder().decode(enc.header()), "SetSource,Src 1\n");
+  assert.deepStrictEqual(enc.encodeHostToLines(host("::1", [[1, 0, 0]])), [
+    `AddScanResult,::1,"My 'QG' eu",1,,,"","","cve_ids:","bugtraq_ids:"`,
+    "ScanFlush",
+  ]);
+});
+
+Deno.test("CommandEncoder keeps every line within 4000 bytes: description first, then title", () => {
+  const long = "word ".repeat(2000);
+  const glossary = new Map([
+    entry(1, { title: "short title", description: long }),
+    entry(2, { title: long, description: long }),
+    entry(3, { title: "t", cves: Array.from({ length: 400 }, (_, k) => `CVE-2020-${10000 + k}`) }),
+  ]);
+  const enc = new CommandEncoder(glossary);
+  const ip = "2001:db8:1234:5678:9abc:def0:1234:5678";
+  const lines = enc.encodeHostToLines(host(ip, [[1, 65535, 1], [2, 0, 0], [3, 1, 2]]));
+  for (const line of lines) assert.ok(line.length + 1 <= 4000, `${line.length + 1} bytes`);
+  const [l1, l2, l3] = lines.map(csvFields);
+  assert.equal(l1![6], "short title");
+  assert.ok(l1![7]!.endsWith("...") && l1![7]!.length > 3000);
+  assert.equal(l2![7], "");
+  assert.ok(l2![6]!.endsWith("..."));
+  assert.match(l3![8]!, /^cve_ids: CVE-2020-10000 /);
+  assert.equal(enc.shortened, 3);
+});
+
+const XML_TEXT = fc.string({
+  unit: fc.oneof(
+    fc.constantFrom(",", '"', "\r", "\n", "\r\n", "\t", "<", ">", "&", "]]>", "'", "#", " ", "\\"),
+    fc.constantFrom("é", "’", "\u2028", "\u0085", "\u00a0", "漢", "\u{1F600}", "\uFEFF"),
+    fc.string({ unit: "grapheme-ascii", maxLength: 3 }),
+  ),
+  maxLength: 40,
+});
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function cdata(s: string): string {
+  return `<![CDATA[${s.replace(/]]>/g, "]]]]><![CDATA[>")}]]>`;
+}
+
+Deno.test("fuzz: no report field can add a line or break a field (fast-check)", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.record({
+          ip: fc.oneof(fc.ipV4(), fc.ipV6(), XML_TEXT),
+          qid: fc.oneof(fc.integer({ min: 0, max: 999999 }).map(String), XML_TEXT),
+          port: fc.oneof(fc.integer({ min: 0, max: 70000 }).map(String), XML_TEXT),
+          proto: fc.oneof(fc.constantFrom("tcp", "UDP", "icmp", ""), XML_TEXT),
+          title: XML_TEXT,
+          threat: XML_TEXT,
+          cve: fc.oneof(fc.constant("CVE-2014-0160"), XML_TEXT),
+          bid: fc.oneof(fc.constant("66690"), XML_TEXT),
+          asCdata: fc.boolean(),
+        }),
+        { minLength: 1, maxLength: 4 },
+      ),
+      fc.boolean(),
+      async (hosts, addHost) => {
+        const text = (s: string, c: boolean) => (c ? cdata(s) : escapeXml(s));
+        const xml = `<ASSET_DATA_REPORT><HOST_LIST>${
+          hosts.map((h) =>
+            `<HOST><IP>${text(h.ip, h.asCdata)}</IP><VULN_INFO_LIST><VULN_INFO><QID>${
+              escapeXml(h.qid)
+            }</QID><PORT>${escapeXml(h.port)}</PORT><PROTOCOL>${
+              escapeXml(h.proto)
+            }</PROTOCOL></VULN_INFO></VULN_INFO_LIST></HOST>`
+          ).join("")
+        }</HOST_LIST><GLOSSARY><VULN_DETAILS_LIST>${
+          hosts.map((h) =>
+            `<VULN_DETAILS id="x"><QID>${escapeXml(h.qid)}</QID><TITLE>${
+              text(h.title, h.asCdata)
+            }</TITLE><THREAT>${text(h.threat, !h.asCdata)}</THREAT><CVE_ID_LIST><CVE_ID><ID>${
+              text(h.cve, h.asCdata)
+            }</ID></CVE_ID></CVE_ID_LIST><BUGTRAQ_ID_LIST><BUGTRAQ_ID><ID>${
+              escapeXml(h.bid)
+            }</ID></BUGTRAQ_ID></BUGTRAQ_ID_LIST></VULN_DETAILS>`
+          ).join("")
+        }</VULN_DETAILS_LIST></GLOSSARY></ASSET_DATA_REPORT>`;
+        const parser = new ReportParser();
+        parser.push(new TextEncoder().encode(xml));
+        let report;
+        try {
+          report = parser.end();
+        } catch (e) {
+          // Only characters XML forbids (from the generator's \uFEFF-free set, none) may fail.
+          throw new Error(`valid XML was rejected: ${e}\n${xml}`);
+        }
+        const enc = new CommandEncoder(report.glossary, { addHost });
+        let expectedLines = 0;
+        const lines: string[] = [];
+        await report.forEachHost((h) => {
+          expectedLines += h.count + 1 + (addHost ? 1 : 0);
+          lines.push(...enc.encodeHostToLines(h));
+        });
+        report.dispose();
+        assert.equal(lines.length, expectedLines);
+        for (const line of lines) {
+          assert.ok(line.length + 1 <= 4000);
+          assert.match(line, /^[\x20-\x7e]*$/, "printable ASCII only");
+          if (line === "ScanFlush" || line.startsWith("AddHost,")) {
+            assert.equal(csvFields(line).length, line === "ScanFlush" ? 1 : 2);
+            continue;
+          }
+          const f = csvFields(line);
+          assert.equal(f.length, 10, line);
+          assert.equal(f[0], "AddScanResult");
+          assert.match(f[3]!, /^\d+$/);
+          assert.ok(
+            (f[4] === "" && f[5] === "") || (/^\d+$/.test(f[4]!) && /^(tcp|udp)$/.test(f[5]!)),
+          );
+          assert.match(f[8]!, /^cve_ids:( CVE-\d{4}-\d{4,})*$/);
+          assert.match(f[9]!, /^bugtraq_ids:( \d+)*$/);
+          for (const field of f) assert.ok(!field.includes('"') && !field.includes(","));
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
