@@ -4,7 +4,7 @@
  */
 
 import { SaxesParser } from "saxes";
-import { IpRangeSet, parseHostAddress } from "../lib/config/ip_ranges.ts";
+import { type IpRangeSet, parseHostAddress } from "../lib/config/ip_ranges.ts";
 import type { GlossaryEntry, ParsedReport } from "../lib/report/parse_report.ts";
 
 export interface XNode {

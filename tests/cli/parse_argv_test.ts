@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { OPTIONS, usage } from "../../lib/cli/options.ts";
 import { parseArgv } from "../../lib/cli/parse_argv.ts";
-import { UsageError } from "../../lib/errors.ts";
+import type { UsageError } from "../../lib/errors.ts";
 
 // Every command line printed in the seed guide, with the program name dropped
 // (perl qualys_connector.pl / perl process_multiple.pl → our binary).
