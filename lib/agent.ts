@@ -266,6 +266,12 @@ export async function writeCommands(
     await sink.abort();
     throw error;
   }
+  if (enc.missingGlossary > 0) {
+    logger?.warn(
+      `${enc.missingGlossary} QID(s) have findings but no glossary entry: they were sent ` +
+        "without title, description, CVE or Bugtraq IDs",
+    );
+  }
   if (enc.shortened > 0) {
     logger?.info(`${enc.shortened} QID(s) had text shortened to keep lines within 4000 bytes`);
   }

@@ -82,6 +82,8 @@ export class CommandEncoder {
   readonly #scannerPart: Uint8Array;
   /** Number of QIDs whose text had to be shortened to fit a line. */
   shortened = 0;
+  /** Number of QIDs that have findings but no glossary entry (sent without text or IDs). */
+  missingGlossary = 0;
 
   /** Creates an encoder over a parsed report's glossary. */
   constructor(glossary: ReadonlyMap<number, GlossaryEntry>, options: EncodeOptions = {}) {
@@ -170,6 +172,7 @@ export class CommandEncoder {
 
   #makeTail(qid: number): Uint8Array {
     const entry = this.#glossary.get(qid);
+    if (!entry) this.missingGlossary++;
     let title = sanitizeField(entry?.title ?? "");
     let desc = sanitizeField(htmlToText(entry?.description ?? ""));
     const cves = cleanCveIds(entry?.cves ?? []);

@@ -505,13 +505,15 @@ export class XmlScanner {
     const c1 = buf[i + 1]!;
     if (c1 === SLASH) return this.#endTag(i, n, final);
     if (c1 === BANG) {
-      const isComment = this.#startsWith(i, n, COMMENT_OPEN);
+      if (i + 2 >= n) return this.#incomplete("a '<!' declaration", i, final);
+      const c2 = buf[i + 2];
+      const isComment = c2 === 45 ? this.#startsWith(i, n, COMMENT_OPEN) : 0;
       if (isComment === 1) {
         const end = this.#find3(i + 4, n, 45, 45, GT);
         if (end < 0) return this.#incomplete("a comment", i, final);
         return end + 3;
       }
-      const isCdata = this.#startsWith(i, n, CDATA_OPEN);
+      const isCdata = c2 === 91 ? this.#startsWith(i, n, CDATA_OPEN) : 0;
       if (isCdata === 1) {
         const end = this.#find3(i + 9, n, 93, 93, GT);
         if (end < 0) return this.#incomplete("a CDATA section", i, final);
@@ -522,7 +524,7 @@ export class XmlScanner {
         }
         return end + 3;
       }
-      const isDoctype = this.#startsWith(i, n, DOCTYPE_OPEN);
+      const isDoctype = c2 === 68 ? this.#startsWith(i, n, DOCTYPE_OPEN) : 0;
       if (isDoctype === 1) return this.#doctype(i, n, final);
       if (isComment < 0 || isCdata < 0 || isDoctype < 0) {
         return this.#incomplete("a '<!' declaration", i, final);
@@ -610,7 +612,7 @@ export class XmlScanner {
     let k = nameStart;
     while (k < n) {
       const c = buf[k]!;
-      if (c === GT || isSpace(c)) break;
+      if (c < 65 && (c === GT || isSpace(c))) break;
       k++;
     }
     const nameEnd = k;
@@ -655,6 +657,10 @@ export class XmlScanner {
     let k = nameStart + 1;
     while (k < n) {
       const c = buf[k]!;
+      if (c >= 65) { // letters and '_', the usual case: nothing else to check
+        k++;
+        continue;
+      }
       if (c === GT || c === SLASH || isSpace(c)) break;
       if (c === LT || c === 61 || c === 34 || c === 39) {
         throw this.#error("Malformed tag name", i);

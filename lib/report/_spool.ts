@@ -6,6 +6,8 @@
  * @module
  */
 
+import { onCleanup } from "../cleanup.ts";
+
 /** One host's findings, as views that are valid only during the callback that receives them. */
 export interface HostFindings {
   /** The host's address as written in the report (validated). */
@@ -42,6 +44,7 @@ export class FindingSpool {
   #file: Deno.FsFile | undefined;
   #path: string | undefined;
   #fileBytes = 0;
+  #unregister: (() => void) | undefined;
   #encoder = new TextEncoder();
   /** Number of hosts spooled. */
   hosts = 0;
@@ -100,6 +103,7 @@ export class FindingSpool {
         ...(this.#tempDir ? { dir: this.#tempDir } : {}),
       });
       Deno.chmodSync(this.#path, 0o600);
+      this.#unregister = onCleanup(() => this.dispose());
       this.#file = Deno.openSync(this.#path, { read: true, write: true });
       for (const c of this.#chunks) this.#writeAll(c);
       this.#chunks = [];
@@ -154,6 +158,8 @@ export class FindingSpool {
 
   /** Closes and removes the temp file, if any. Safe to call twice. */
   dispose(): void {
+    this.#unregister?.();
+    this.#unregister = undefined;
     try {
       this.#file?.close();
     } catch { /* already closed */ }

@@ -145,7 +145,6 @@ export class ReportParser implements ScanHandler {
     bytes: 0,
   };
   #warnings = 0;
-  #missingQidInGlossary = new Set<number>();
 
   // current host
   #hostDepth = 0;
@@ -218,16 +217,6 @@ export class ReportParser implements ScanHandler {
           ` (the input is a Qualys ${this.#format} error response, not a report)`,
         this.#code,
       );
-    }
-    if (this.#missingQidInGlossary.size > 0) {
-      let missing = 0;
-      for (const qid of this.#missingQidInGlossary) if (!this.#glossary.has(qid)) missing++;
-      if (missing > 0) {
-        this.#warn(
-          `${missing} QID(s) have findings but no glossary entry: they are sent without title, ` +
-            "description, CVE or Bugtraq IDs",
-        );
-      }
     }
     this.#stats.glossary = this.#glossary.size;
     return new ParsedReport(
@@ -483,7 +472,6 @@ export class ReportParser implements ScanHandler {
     this.#qids[k] = qid;
     this.#ports[k] = port;
     this.#protos[k] = proto;
-    if (this.#format === "ASSET_DATA_REPORT") this.#missingQidInGlossary.add(qid);
   }
 
   // Small hosts are checked by a scan of their findings; big ones through a Set.

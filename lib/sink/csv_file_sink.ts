@@ -6,6 +6,7 @@
  */
 
 import { ConfigError } from "../errors.ts";
+import { onCleanup } from "../cleanup.ts";
 import type { CommandSink } from "./command_sink.ts";
 
 export type { CommandSink };
@@ -18,6 +19,8 @@ function dirOf(path: string): string {
 function baseOf(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
+
+const SYNC_EVERY = 64 << 20;
 
 async function writeAll(w: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {
   let off = 0;
@@ -58,15 +61,32 @@ export async function openCsvFileSink(path: string): Promise<CommandSink & { tem
   }
   const file = await Deno.open(tempPath, { write: true, truncate: true });
   let done = false;
+  const unregister = onCleanup(() => {
+    try {
+      Deno.removeSync(tempPath);
+    } catch { /* gone */ }
+  });
+  // Sync in the background every SYNC_EVERY bytes, so the final sync (before the rename) has
+  // little left to flush and the disk works while the encoder runs.
+  let unsynced = 0;
+  let syncing: Promise<void> = Promise.resolve();
   return {
     tempPath,
     async write(bytes) {
       await writeAll(file, bytes);
+      unsynced += bytes.length;
+      if (unsynced >= SYNC_EVERY) {
+        unsynced = 0;
+        await syncing;
+        syncing = file.syncData();
+      }
     },
     async close() {
       if (done) return;
       done = true;
+      unregister();
       try {
+        await syncing;
         await file.syncData();
         file.close();
         await Deno.rename(tempPath, path);
@@ -86,6 +106,8 @@ export async function openCsvFileSink(path: string): Promise<CommandSink & { tem
     async abort() {
       if (done) return;
       done = true;
+      unregister();
+      await syncing.catch(() => {});
       try {
         file.close();
       } catch { /* closed */ }

@@ -257,3 +257,17 @@ Deno.test("fuzz: no report field can add a line or break a field (fast-check)", 
     { numRuns: 300 },
   );
 });
+
+Deno.test("CommandEncoder sends a QID without a glossary entry with empty text and counts it", () => {
+  const enc = new CommandEncoder(new Map([entry(1, { title: "known" })]));
+  assert.deepStrictEqual(
+    enc.encodeHostToLines(host("10.0.0.1", [[1, 0, 0], [2, 0, 0], [2, 80, 1]])),
+    [
+      'AddScanResult,10.0.0.1,"QualysGuard",1,,,"known","","cve_ids:","bugtraq_ids:"',
+      'AddScanResult,10.0.0.1,"QualysGuard",2,,,"","","cve_ids:","bugtraq_ids:"',
+      'AddScanResult,10.0.0.1,"QualysGuard",2,80,tcp,"","","cve_ids:","bugtraq_ids:"',
+      "ScanFlush",
+    ],
+  );
+  assert.equal(enc.missingGlossary, 1);
+});

@@ -1,0 +1,189 @@
+/**
+ * `deno task bench`: speed and memory of report file → command file, on synthetic reports of
+ * ≈25 MB and ≈250 MB (12,500 hosts × 40 findings, glossary after the hosts; `--big` adds
+ * ≈2.5 GB), measured side by side in the same run with `xmlwf -r` (expat, parse only; installed
+ * with apt when missing) and saxes (parse only). Medians of 3 (`--runs N`). Prints figures,
+ * ratios and the targets of issue #2; it never fails on a missed target.
+ *
+ * Peak RSS is read with getrusage(RUSAGE_CHILDREN) through python3, so no extra tool is needed.
+ *
+ * @module
+ */
+
+import { writeReport } from "./gen_report.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const DATA = `${ROOT}bench-data`;
+const args = Deno.args;
+const runs = args.includes("--runs") ? Number(args[args.indexOf("--runs") + 1]) : 3;
+const big = args.includes("--big");
+
+interface Measure {
+  seconds: number;
+  rssMiB: number;
+}
+
+const RUSAGE = "import resource,subprocess,sys,time\n" +
+  "t=time.perf_counter();rc=subprocess.call(sys.argv[1:],stdout=subprocess.DEVNULL)\n" +
+  "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)";
+
+async function measure(cmd: string[]): Promise<Measure> {
+  const out = await new Deno.Command("python3", { // getrusage of the child, no extra tool
+    args: ["-c", RUSAGE, ...cmd],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const [seconds, rssKiB, rc] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
+  if (rc !== 0) throw new Error(`${cmd.join(" ")} exited with ${rc}`);
+  return { seconds: seconds!, rssMiB: rssKiB! / 1024 };
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function medianOf(cmd: string[], n: number): Promise<Measure> {
+  await measure(cmd); // warm-up: page cache, Deno's transpile cache
+  const all: Measure[] = [];
+  for (let i = 0; i < n; i++) all.push(await measure(cmd));
+  return {
+    seconds: median(all.map((m) => m.seconds)),
+    rssMiB: Math.max(...all.map((m) => m.rssMiB)),
+  };
+}
+
+async function haveCommand(name: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("sh", { args: ["-c", `command -v ${name}`] }).output();
+    return out.code === 0;
+  } catch {
+    return false;
+  }
+}
+
+async function ensureXmlwf(): Promise<boolean> {
+  if (await haveCommand("xmlwf")) return true;
+  console.log("xmlwf is missing: installing Debian's expat package (apt-get install -y expat)");
+  for (const cmd of [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "expat"]]) {
+    try {
+      await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stdout: "null", stderr: "null" })
+        .output();
+    } catch { /* reported below */ }
+  }
+  return await haveCommand("xmlwf");
+}
+
+async function ensureReport(name: string, hosts: number): Promise<{ path: string; bytes: number }> {
+  const path = `${DATA}/${name}.xml`;
+  try {
+    const st = await Deno.stat(`${path}.done`);
+    if (st.isFile) return { path, bytes: (await Deno.stat(path)).size };
+  } catch { /* generate it */ }
+  console.log(`generating ${path} (${hosts} hosts × 40 findings, glossary after the hosts)...`);
+  const counts = await writeReport(path, { hosts, findingsPerHost: 40, qids: 5000, seed: 3 });
+  await Deno.writeTextFile(`${path}.done`, JSON.stringify(counts));
+  return { path, bytes: counts.bytes };
+}
+
+const deno = Deno.execPath();
+const connector = (report: string, out: string) => [
+  deno,
+  "run",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--v8-flags=--max-semi-space-size=1",
+  `${ROOT}main.ts`,
+  "-report",
+  report,
+  "-csvfile",
+  out,
+  "-level",
+  "1",
+];
+const saxes = (report: string, direct = false) => [
+  deno,
+  "run",
+  "--allow-read",
+  `${ROOT}scripts/bench_saxes.ts`,
+  report,
+  ...(direct ? ["--direct"] : []),
+];
+
+await Deno.mkdir(DATA, { recursive: true });
+const xmlwf = await ensureXmlwf();
+if (!xmlwf) console.log("SKIP: xmlwf could not be installed: no expat ratio");
+
+const sizes: [string, number][] = [["r25", 1250], ["r250", 12500]];
+if (big) sizes.push(["r2500", 125000]);
+
+console.log(
+  `\nreport file → command file, medians of ${runs} (peak RSS: the largest of the runs)\n`,
+);
+const rows: string[] = [];
+const rss: number[] = [];
+let ratios = { mbps: 0, vsXmlwf: 0, vsSaxes: 0, vsSaxesDirect: 0 };
+for (const [name, hosts] of sizes) {
+  const { path, bytes } = await ensureReport(name, hosts);
+  const mb = bytes / 1e6;
+  const out = `${DATA}/${name}.csv`;
+  const ours = await medianOf(connector(path, out), runs);
+  const outBytes = (await Deno.stat(out)).size;
+  await Deno.remove(out);
+  const ex = xmlwf ? await medianOf(["xmlwf", "-r", path], runs) : undefined;
+  const sx = await medianOf(saxes(path), name === "r2500" ? 1 : runs);
+  const sxd = await medianOf(saxes(path, true), name === "r2500" ? 1 : runs);
+  const mbps = mb / ours.seconds;
+  rss.push(ours.rssMiB);
+  rows.push(
+    `${name.padEnd(6)} ${mb.toFixed(0).padStart(5)} MB in, ${
+      (outBytes / 1e6).toFixed(0).padStart(5)
+    } MB out | ` +
+      `connector ${mbps.toFixed(0).padStart(4)} MB/s, ${ours.rssMiB.toFixed(0)} MiB | ` +
+      (ex
+        ? `xmlwf -r ${(mb / ex.seconds).toFixed(0).padStart(4)} MB/s (×${
+          (ex.seconds / ours.seconds).toFixed(2)
+        }) | `
+        : "xmlwf -r n/a | ") +
+      `saxes ${(mb / sx.seconds).toFixed(0).padStart(3)} MB/s, ${sx.rssMiB.toFixed(0)} MiB (×${
+        (sx.seconds / ours.seconds).toFixed(2)
+      }) | ` +
+      `saxes direct ${(mb / sxd.seconds).toFixed(0).padStart(3)} MB/s (×${
+        (sxd.seconds / ours.seconds).toFixed(2)
+      })`,
+  );
+  console.log(rows[rows.length - 1]);
+  if (name === "r250") {
+    ratios = {
+      mbps,
+      vsXmlwf: ex ? ex.seconds / ours.seconds : NaN,
+      vsSaxes: sx.seconds / ours.seconds,
+      vsSaxesDirect: sxd.seconds / ours.seconds,
+    };
+  }
+}
+
+const flat = Math.max(...rss) <= 100;
+console.log("\ntargets on the ≈250 MB report (issue #2):");
+console.log(
+  `  end to end ≥ 150 MB/s:        ${ratios.mbps.toFixed(0)} MB/s ${
+    ratios.mbps >= 150 ? "MET" : "MISSED"
+  }`,
+);
+console.log(
+  `  ≥ 0.7× xmlwf -r:              ×${ratios.vsXmlwf.toFixed(2)} ${
+    ratios.vsXmlwf >= 0.7 ? "MET" : "MISSED"
+  }`,
+);
+console.log(
+  `  ≥ 2.5× saxes:                 ×${ratios.vsSaxes.toFixed(2)} ${
+    ratios.vsSaxes >= 2.5 ? "MET" : "MISSED"
+  }`,
+);
+console.log(
+  `  peak RSS ≤ 100 MiB at every size: ${rss.map((r) => r.toFixed(0)).join(" / ")} MiB ${
+    flat ? "MET" : "MISSED"
+  }`,
+);
+if (!big) console.log("  (run `deno task bench --big` for the ≈2.5 GB report)");
