@@ -12,6 +12,7 @@ import { ByteBuffer, CommandEncoder } from "./encode/encode_commands.ts";
 import { ExitCode, exitCodeOf, UsageError } from "./errors.ts";
 import { Level, Logger } from "./log/logger.ts";
 import { type ParsedReport, parseReport } from "./report/parse_report.ts";
+import { withProgress } from "./log/progress.ts";
 import { openCsvFileSink, stdoutSink } from "./sink/csv_file_sink.ts";
 import type { CommandSink } from "./sink/command_sink.ts";
 import { VERSION } from "./version.ts";
@@ -193,7 +194,12 @@ async function readReport(
   const options = { ipRanges: config.ipRanges, onWarning: (m: string) => logger.warn(m) };
   if (path === "-") {
     logger.info("Reading the Qualys report from standard input");
-    return await parseReport(Deno.stdin, options);
+    const progress = withProgress(Deno.stdin, { label: "Parsing the report from stdin" });
+    try {
+      return await parseReport(progress.reader, options);
+    } finally {
+      progress.done();
+    }
   }
   let file: Deno.FsFile;
   try {
@@ -205,14 +211,17 @@ async function readReport(
     );
   }
   logger.info(`Reading the Qualys report ${path}`);
+  const size = (await file.stat()).size;
+  const progress = withProgress(file, { label: `Parsing ${path}`, total: size });
   try {
-    return await parseReport(file, options);
+    return await parseReport(progress.reader, options);
   } catch (error) {
     if (error instanceof Error && error.name === "ReportSyntaxError") {
       error.message = `${path}: ${error.message}; nothing was written`;
     }
     throw error;
   } finally {
+    progress.done();
     file.close();
   }
 }
