@@ -9,10 +9,13 @@ import { type CliOptions, parseArgv } from "./cli/parse_argv.ts";
 import { usage } from "./cli/options.ts";
 import { defaultConfig, type QualysConfig, readConfig } from "./config/read_config.ts";
 import { ByteBuffer, CommandEncoder } from "./encode/encode_commands.ts";
-import { ExitCode, exitCodeOf, UsageError } from "./errors.ts";
+import { ConfigError, ExitCode, exitCodeOf, UsageError } from "./errors.ts";
 import { Level, Logger } from "./log/logger.ts";
 import { type ParsedReport, parseReport } from "./report/parse_report.ts";
-import { withProgress } from "./log/progress.ts";
+import { ProgressLine, withProgress } from "./log/progress.ts";
+import { checkQualys } from "./qualys/check.ts";
+import { QualysClient } from "./qualys/client.ts";
+import { downloadReport } from "./qualys/download_report.ts";
 import { openCsvFileSink, stdoutSink } from "./sink/csv_file_sink.ts";
 import type { CommandSink } from "./sink/command_sink.ts";
 import { VERSION } from "./version.ts";
@@ -94,7 +97,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   logger.addSecret(cli.password);
   logger.addSecret(env.QC_PKCS12_PASSWORD);
   try {
-    return await runWithLogger(cli, logger);
+    return await runWithLogger(cli, logger, program);
   } catch (error) {
     const message = logger.redact((error as Error)?.message ?? String(error));
     logger.error(message);
@@ -107,26 +110,20 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   }
 }
 
-async function runWithLogger(cli: CliOptions, logger: Logger): Promise<number> {
+async function runWithLogger(
+  cli: CliOptions,
+  logger: Logger,
+  program: string,
+): Promise<number> {
   if (cli.plugin === "csv") {
     throw new UsageError(
       "The csv plugin (sending an existing command file) is not built yet in this version",
     );
   }
-  if (cli.check) {
-    throw new UsageError(
-      "-check is not built yet in this version: it arrives with the Qualys and Defense Center sides",
-    );
-  }
-  if (cli.multiinfo) {
-    throw new UsageError(
-      "-multiinfo is not built yet in this version: it needs the Qualys download side; " +
-        "use -report with a saved report",
-    );
-  }
   if (cli.csvfile !== undefined && cli.server !== undefined) {
     logger.warn("Both -csvfile and -server are given: -server is ignored, commands go to the CSV");
   }
+  if (cli.check) return await runCheck(cli, logger);
   if (cli.csvfile === undefined) {
     throw new UsageError(
       cli.server === undefined
@@ -135,30 +132,151 @@ async function runWithLogger(cli: CliOptions, logger: Logger): Promise<number> {
           "use -csvfile <file> (- = stdout)",
     );
   }
-  if (cli.report === undefined) {
+  if (cli.multiinfo && cli.report !== undefined) {
     throw new UsageError(
-      "Downloading reports from Qualys is not built yet in this version: " +
-        "read a saved report with -report <file> (- = stdin)",
+      "-multiinfo downloads one report per template: it cannot be used with -report",
     );
   }
+  const config = await loadConfig(cli, logger);
+  if (cli.report !== undefined) {
+    const report = await readReport(cli.report, config, logger);
+    await convert(report, config, cli.csvfile, logger);
+    return ExitCode.Ok;
+  }
+  const client = openClient(config, await readCaFile(config), logger);
+  try {
+    if (!cli.multiinfo) {
+      await convert(
+        await download(client, config.templateId!, config, logger),
+        config,
+        cli.csvfile,
+        logger,
+      );
+      return ExitCode.Ok;
+    }
+    // -multiinfo (process_multiple): every template is attempted; the worst status wins.
+    let worst: number = ExitCode.Ok;
+    for (const id of cli.multiinfo) {
+      const csv = csvPathFor(cli.csvfile, id);
+      try {
+        logger.info(
+          `Template ${id}: downloading its report; commands go to ${csv === "-" ? "stdout" : csv}`,
+        );
+        await convert(await download(client, id, config, logger), config, csv, logger);
+      } catch (error) {
+        const code = exitCodeOf(error);
+        const message = logger.redact((error as Error)?.message ?? String(error));
+        logger.error(`Template ${id} failed: ${message}`);
+        if (!logger.onTerminalStream) print("stderr", `${program}: template ${id}: ${message}`);
+        worst = Math.max(worst, code);
+      }
+    }
+    return worst;
+  } finally {
+    await client.close();
+  }
+}
 
+/** `-multiinfo` names each template's CSV `<id>_<name>` in the named file's directory. */
+export function csvPathFor(csvfile: string, templateId: string): string {
+  if (csvfile === "-") return "-";
+  const slash = csvfile.lastIndexOf("/");
+  return `${csvfile.slice(0, slash + 1)}${templateId}_${csvfile.slice(slash + 1)}`;
+}
+
+async function loadConfig(cli: CliOptions, logger: Logger): Promise<QualysConfig> {
   const warn = (m: string) => logger.warn(m);
+  const offline = cli.report !== undefined;
+  const requirements = {
+    credentials: !offline,
+    templateId: !offline && !cli.multiinfo,
+    onWarning: warn,
+  };
   const config: QualysConfig = cli.plugininfo !== undefined
-    ? await readConfig(cli.plugininfo, { credentials: false, templateId: false, onWarning: warn })
-    : await readConfig(DEFAULT_PLUGININFO, {
-      credentials: false,
-      templateId: false,
-      missingIsDefault: true,
-      onWarning: warn,
-    });
+    ? await readConfig(cli.plugininfo, requirements)
+    : await readConfig(DEFAULT_PLUGININFO, { ...requirements, missingIsDefault: offline });
   logger.addSecret(config.password);
   logger.addSecret(config.proxyPassword);
   if (config.file === defaultConfig().file) {
     logger.debug(`No ${DEFAULT_PLUGININFO}: using the default settings`);
   } else logger.info(`Read the plugin configuration from ${config.file}`);
+  return config;
+}
 
+async function readCaFile(config: QualysConfig): Promise<string | undefined> {
+  if (!config.caFile) return undefined;
+  try {
+    const pem = await Deno.readTextFile(config.caFile);
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+      throw new ConfigError(
+        `ca_file ${config.caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+        config.file,
+      );
+    }
+    return pem;
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(
+      `cannot read ca_file ${config.caFile}: ${(error as Error).message}`,
+      config.file,
+      0,
+      0,
+      { cause: error },
+    );
+  }
+}
+
+function openClient(
+  config: QualysConfig,
+  caPem: string | undefined,
+  logger: Logger,
+): QualysClient {
+  return QualysClient.open({
+    url: config.url,
+    userId: config.userId ?? "",
+    password: config.password ?? "",
+    caPem,
+    proxy: config.proxy,
+    proxyUsername: config.proxyUsername,
+    proxyPassword: config.proxyPassword,
+    log: {
+      warn: (m) => logger.warn(m),
+      info: (m) => logger.info(m),
+      debug: (m) => logger.debug(m),
+    },
+  });
+}
+
+async function download(
+  client: QualysClient,
+  templateId: string,
+  config: QualysConfig,
+  logger: Logger,
+): Promise<ParsedReport> {
+  logger.info(`Launching a report of template ${templateId} on ${client.host}`);
+  const line = new ProgressLine();
+  try {
+    const report = await downloadReport(client, templateId, {
+      parse: { ipRanges: config.ipRanges, onWarning: (m: string) => logger.warn(m) },
+      maxWaitMs: config.maxReportWaitMinutes * 60_000,
+      firstPollMs: config.pollIntervalSeconds * 1000,
+      onProgress: (phase, detail) =>
+        line.update(phase === "wait" ? `Waiting: ${detail}` : `Downloading ${detail}`),
+    });
+    logger.info(`Downloaded the report of template ${templateId} (${report.stats.bytes} bytes)`);
+    return report;
+  } finally {
+    line.done();
+  }
+}
+
+async function convert(
+  report: ParsedReport,
+  config: QualysConfig,
+  csvfile: string,
+  logger: Logger,
+): Promise<void> {
   const started = performance.now();
-  const report = await readReport(cli.report, config, logger);
   try {
     const s = report.stats;
     logger.info("QualysGuard Report Processing Complete");
@@ -166,12 +284,12 @@ async function runWithLogger(cli: CliOptions, logger: Logger): Promise<number> {
       `Parsed an ${report.format} report of ${s.bytes} bytes: ${s.hosts} hosts, ` +
         `${s.findings} findings to import on ${s.hostsKept} hosts, ${s.glossary} QIDs in the glossary`,
     );
-    const sink = csvToStdoutSink(cli.csvfile) ?? await openCsvFileSink(cli.csvfile);
+    const sink = csvToStdoutSink(csvfile) ?? await openCsvFileSink(csvfile);
     const written = await writeCommands(report, config, sink, logger);
     const seconds = ((performance.now() - started) / 1000).toFixed(2);
     logger.info(
       `Summary: ${s.hostsKept} hosts and ${s.findings} AddScanResult lines written to ` +
-        `${cli.csvfile === "-" ? "stdout" : cli.csvfile} (${written} bytes); skipped: ` +
+        `${csvfile === "-" ? "stdout" : csvfile} (${written} bytes); skipped: ` +
         `${s.hostsOutOfRange} hosts outside ip_ranges, ${s.hostsInvalid} hosts with an invalid ` +
         `address, ${s.hostsEmpty} hosts without findings, ${s.fixed} fixed findings, ` +
         `${s.duplicates} duplicates; ${seconds} s`,
@@ -179,7 +297,38 @@ async function runWithLogger(cli: CliOptions, logger: Logger): Promise<number> {
   } finally {
     report.dispose();
   }
-  return ExitCode.Ok;
+}
+
+async function runCheck(cli: CliOptions, logger: Logger): Promise<number> {
+  let worst: number = ExitCode.Ok;
+  const line = (ok: boolean | "skip", what: string, detail: string) => {
+    print("stdout", `${ok === "skip" ? "SKIP" : ok ? "OK  " : "FAIL"} ${what}: ${detail}`);
+  };
+  let config: QualysConfig;
+  let caPem: string | undefined;
+  try {
+    config = await loadConfig(cli, logger);
+    caPem = await readCaFile(config);
+    line(true, "configuration", config.file);
+  } catch (error) {
+    line(false, "configuration", (error as Error).message);
+    return exitCodeOf(error);
+  }
+  if (cli.report !== undefined) {
+    line("skip", "Qualys", "-report reads a saved report, so no Qualys login is needed");
+  } else {
+    for (const step of await checkQualys(config, caPem)) {
+      line(step.ok, step.what, step.detail);
+      if (!step.ok) worst = Math.max(worst, ExitCode.Qualys);
+    }
+  }
+  if (cli.csvfile !== undefined) {
+    line("skip", "Defense Center", "-csvfile is given, so nothing is sent");
+  } else {
+    line(false, "Defense Center", "sending to a Defense Center is not built yet in this version");
+    worst = Math.max(worst, ExitCode.Dc);
+  }
+  return worst;
 }
 
 function csvToStdoutSink(csvfile: string): CommandSink | undefined {

@@ -15,6 +15,7 @@ Deno.test("the compiled binary prints its version and converts the sample (SKIP 
         "--allow-read",
         "--allow-write",
         "--allow-env",
+        "--allow-net",
         "--allow-run=logger",
         "--v8-flags=--max-semi-space-size=1",
         "--output",

@@ -39,6 +39,10 @@ export interface QualysConfig {
   readonly scannerName: string;
   /** The SetSource name. */
   readonly sourceName: string;
+  /** Longest wait for a launched report to finish, in minutes. */
+  readonly maxReportWaitMinutes: number;
+  /** First interval between report status polls, in seconds (later ones grow to 60 s). */
+  readonly pollIntervalSeconds: number;
 }
 
 /** What a config must contain, which depends on how the connector runs. */
@@ -67,6 +71,8 @@ const KEYS = [
   "ca_file",
   "scanner_name",
   "source_name",
+  "max_report_wait",
+  "poll_interval",
 ] as const;
 type Key = (typeof KEYS)[number];
 const SECRET_KEYS = new Set<string>(["password", "proxy_password", "user_id", "proxy_username"]);
@@ -79,6 +85,8 @@ export function defaultConfig(): QualysConfig {
     addHost: false,
     scannerName: "QualysGuard",
     sourceName: "QualysGuard Scan Report",
+    maxReportWaitMinutes: 180,
+    pollIntervalSeconds: 5,
   };
 }
 
@@ -271,6 +279,16 @@ export function parseConfig(
   }
 
   const caFile = str("ca_file");
+  const positive = (key: Key, fallback: number, unit: string, max: number): number => {
+    const v = str(key);
+    if (v === undefined) return fallback;
+    if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0 || Number(v) > max) {
+      fail(key, `must be a number of ${unit} greater than 0 and at most ${max}`);
+    }
+    return Number(v);
+  };
+  const maxReportWaitMinutes = positive("max_report_wait", 180, "minutes", 10080);
+  const pollIntervalSeconds = positive("poll_interval", 5, "seconds", 3600);
   const scannerName = str("scanner_name") ?? "QualysGuard";
   const sourceName = str("source_name") ?? "QualysGuard Scan Report";
   return Object.freeze({
@@ -287,6 +305,8 @@ export function parseConfig(
     caFile,
     scannerName,
     sourceName,
+    maxReportWaitMinutes,
+    pollIntervalSeconds,
   });
 }
 

@@ -23,6 +23,43 @@ export interface ProgressOptions {
   intervalMs?: number;
 }
 
+/** A self-overwriting status line on a terminal; does nothing when disabled. */
+export class ProgressLine {
+  readonly #out: { writeSync(p: Uint8Array): number } | undefined;
+  readonly #interval: number;
+  #last = 0;
+  #shown = false;
+
+  /** Enabled only when stderr is a terminal, unless told otherwise. */
+  constructor(
+    options: {
+      enabled?: boolean;
+      output?: { writeSync(p: Uint8Array): number };
+      intervalMs?: number;
+    } = {},
+  ) {
+    const enabled = options.enabled ?? Deno.stderr.isTerminal();
+    this.#out = enabled ? options.output ?? Deno.stderr : undefined;
+    this.#interval = options.intervalMs ?? 250;
+  }
+
+  /** Shows `text` (at most every `intervalMs`). */
+  update(text: string): void {
+    if (!this.#out) return;
+    const now = Date.now();
+    if (now - this.#last < this.#interval) return;
+    this.#last = now;
+    this.#out.writeSync(encoder.encode(`\r${text}  `));
+    this.#shown = true;
+  }
+
+  /** Clears the line. */
+  done(): void {
+    if (this.#shown) this.#out?.writeSync(encoder.encode("\r\x1b[K"));
+    this.#shown = false;
+  }
+}
+
 /**
  * Wraps a reader so that reading it shows bytes, percentage and rate. Returns the reader itself
  * when progress is off, and a `done()` that clears the line.
@@ -31,40 +68,30 @@ export function withProgress(
   reader: ByteReader,
   options: ProgressOptions,
 ): { reader: ByteReader; done: () => void } {
-  const enabled = options.enabled ?? Deno.stderr.isTerminal();
-  if (!enabled) return { reader, done: () => {} };
-  const out = options.output ?? Deno.stderr;
-  const interval = options.intervalMs ?? 250;
+  const line = new ProgressLine({
+    ...(options.enabled !== undefined ? { enabled: options.enabled } : {}),
+    ...(options.output ? { output: options.output } : {}),
+    intervalMs: options.intervalMs ?? 250,
+  });
+  if (!(options.enabled ?? Deno.stderr.isTerminal())) return { reader, done: () => {} };
   const started = Date.now();
-  let bytes = 0, last = 0, shown = false;
-  const show = () => {
-    const seconds = Math.max((Date.now() - started) / 1000, 0.001);
-    const mb = bytes / 1e6;
-    const pct = options.total ? ` (${Math.floor((bytes / options.total) * 100)}%)` : "";
-    out.writeSync(
-      encoder.encode(
-        `\r${options.label}: ${mb.toFixed(1)} MB${pct}, ${(mb / seconds).toFixed(0)} MB/s  `,
-      ),
-    );
-    shown = true;
-  };
+  let bytes = 0;
   return {
     reader: {
       async read(p: Uint8Array): Promise<number | null> {
         const n = await reader.read(p);
         if (n !== null) {
           bytes += n;
-          const now = Date.now();
-          if (now - last >= interval) {
-            last = now;
-            show();
-          }
+          const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+          const mb = bytes / 1e6;
+          const pct = options.total ? ` (${Math.floor((bytes / options.total) * 100)}%)` : "";
+          line.update(
+            `${options.label}: ${mb.toFixed(1)} MB${pct}, ${(mb / seconds).toFixed(0)} MB/s`,
+          );
         }
         return n;
       },
     },
-    done: () => {
-      if (shown) out.writeSync(encoder.encode("\r\x1b[K"));
-    },
+    done: () => line.done(),
   };
 }

@@ -84,18 +84,21 @@ export class FindingSpool {
 
   #reserve(need: number): void {
     if (this.#curLen + need <= this.#cur.length) return;
-    this.#sealCurrent();
-    this.#cur = new Uint8Array(Math.max(this.#chunkSize, need));
+    const sealed = this.#sealCurrent();
+    // Once on disk, the chunk was written synchronously and can be reused: no garbage.
+    if (sealed === "memory" || need > this.#cur.length) {
+      this.#cur = new Uint8Array(Math.max(this.#chunkSize, need));
+    }
   }
 
-  #sealCurrent(): void {
-    if (this.#curLen === 0) return;
+  #sealCurrent(): "memory" | "file" | "empty" {
+    if (this.#curLen === 0) return "empty";
     const chunk = this.#cur.subarray(0, this.#curLen);
     this.#curLen = 0;
     if (this.#file === undefined && this.#memBytes + chunk.length <= this.#memoryLimit) {
       this.#chunks.push(chunk);
       this.#memBytes += chunk.length;
-      return;
+      return "memory";
     }
     if (this.#file === undefined) {
       this.#path = Deno.makeTempFileSync({
@@ -110,6 +113,7 @@ export class FindingSpool {
       this.#memBytes = 0;
     }
     this.#writeAll(chunk);
+    return "file";
   }
 
   #writeAll(bytes: Uint8Array): void {
@@ -143,15 +147,18 @@ export class FindingSpool {
     };
     if (this.#file) {
       await this.#file.seek(0, Deno.SeekMode.Start);
-      const buf = new Uint8Array(CHUNK);
-      for (;;) {
-        const n = await this.#file.read(buf);
-        if (n === null) break;
-        for (const rec of reader.feed(buf.subarray(0, n))) await emit(rec);
-      }
+      const file = this.#file;
+      await reader.drain((buf) => file.read(buf), emit);
     }
     for (const c of this.#chunks) {
-      for (const rec of reader.feed(c)) await emit(rec);
+      let off = 0;
+      await reader.drain((into) => {
+        if (off >= c.length) return Promise.resolve(null);
+        const n = Math.min(into.length, c.length - off);
+        into.set(c.subarray(off, off + n));
+        off += n;
+        return Promise.resolve(n);
+      }, emit);
     }
     if (!reader.empty) throw new Error("Internal error: the finding spool ends inside a record");
   }
@@ -174,29 +181,37 @@ export class FindingSpool {
   }
 }
 
-// Splits a byte stream of host records into whole records.
+// Splits a byte stream of host records into whole records, in one reusable buffer.
 class RecordReader {
-  #pending = new Uint8Array(0);
+  #buf = new Uint8Array(CHUNK * 2);
+  #fill = 0;
   get empty(): boolean {
-    return this.#pending.length === 0;
+    return this.#fill === 0;
   }
-  *feed(bytes: Uint8Array): Generator<Uint8Array> {
-    let data = bytes;
-    if (this.#pending.length > 0) {
-      const joined = new Uint8Array(this.#pending.length + bytes.length);
-      joined.set(this.#pending);
-      joined.set(bytes, this.#pending.length);
-      data = joined;
+  async drain(
+    read: (into: Uint8Array) => Promise<number | null>,
+    emit: (record: Uint8Array) => Promise<void>,
+  ): Promise<void> {
+    for (;;) {
+      if (this.#buf.length - this.#fill < CHUNK) {
+        const bigger = new Uint8Array(this.#buf.length * 2);
+        bigger.set(this.#buf.subarray(0, this.#fill));
+        this.#buf = bigger;
+      }
+      const n = await read(this.#buf.subarray(this.#fill));
+      if (n === null) return;
+      this.#fill += n;
+      let off = 0;
+      while (this.#fill - off >= 8) {
+        const view = new DataView(this.#buf.buffer, this.#buf.byteOffset + off, 8);
+        const ipLen = view.getUint32(0, true), count = view.getUint32(4, true);
+        const len = 8 + ((ipLen + 3) & ~3) + count * 8;
+        if (this.#fill - off < len) break;
+        await emit(this.#buf.subarray(off, off + len));
+        off += len;
+      }
+      this.#buf.copyWithin(0, off, this.#fill);
+      this.#fill -= off;
     }
-    let off = 0;
-    while (data.length - off >= 8) {
-      const view = new DataView(data.buffer, data.byteOffset + off, 8);
-      const ipLen = view.getUint32(0, true), count = view.getUint32(4, true);
-      const len = 8 + ((ipLen + 3) & ~3) + count * 8;
-      if (data.length - off < len) break;
-      yield data.subarray(off, off + len);
-      off += len;
-    }
-    this.#pending = data.slice(off);
   }
 }

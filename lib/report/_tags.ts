@@ -44,6 +44,12 @@ const NAMES = [
   "KEY",
   "VALUE",
   "RETURN",
+  "REPORT_LIST_OUTPUT",
+  "REPORT",
+  "STATUS",
+  "STATE",
+  "MESSAGE",
+  "PERCENT",
 ] as const;
 
 /** Tag ids; `Other` (0) is any name not listed. */

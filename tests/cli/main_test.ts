@@ -16,7 +16,16 @@ async function runMain(
   options: { stdin?: string; cwd?: string; env?: Record<string, string> } = {},
 ): Promise<Result> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-run", MAIN, ...args],
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-run",
+      "--allow-net",
+      MAIN,
+      ...args,
+    ],
     cwd: options.cwd,
     env: { NO_COLOR: "1", ...options.env },
     stdin: options.stdin === undefined ? "null" : "piped",
@@ -130,10 +139,20 @@ Deno.test("main exits 2 with a clear message for usage errors and parts not buil
     [["-bogus"], /Unknown option "-bogus"/],
     [["-s", "x"], /ambiguous: it could be -server, -syslog, -stderr/],
     [["-server=10.10.10.10"], /Sending to a Defense Center .* not built yet.*use -csvfile/],
-    [["-c", "-"], /Downloading reports from Qualys is not built yet.*-report/],
-    [["-check", "-c", "-"], /-check is not built yet/],
+    [["-c", "-"], /InputPlugins\/QualysGuard\.yaml: The plugin configuration file does not exist/],
+    [
+      ["-check", "-c", "-"],
+      /FAIL configuration: InputPlugins\/QualysGuard\.yaml: The plugin configuration/,
+    ],
     [["-c", "-", "csv"], /csv plugin .* not built yet/],
-    [["-multiinfo", "1,2", "-c", "x.csv"], /-multiinfo is not built yet/],
+    [
+      ["-multiinfo", "1,2", "-c", "x.csv"],
+      /QualysGuard\.yaml: The plugin configuration file does not exist/,
+    ],
+    [
+      ["-multiinfo", "1,2", "-c", "x.csv", "-r", "x.xml"],
+      /-multiinfo .* cannot be used with -report/,
+    ],
     [["-report", "/nonexistent/r.xml", "-c", "-"], /Cannot open the report \/nonexistent\/r.xml/],
     [
       ["-report", SAMPLE, "-c", "-", "-pl", "/nonexistent/q.yaml"],

@@ -35,7 +35,7 @@ Deno.test("withProgress shows bytes, percent and rate on a terminal, then clears
   assert.equal(written.at(-1), "\r\x1b[K");
 });
 
-Deno.test("withProgress is silent when disabled (cron, pipes)", async () => {
+Deno.test("withProgress is silent when disabled (cron, pipes)", () => {
   const source = chunks(2, 10);
   const { reader, done } = withProgress(source, { label: "x", enabled: false });
   assert.equal(reader, source);

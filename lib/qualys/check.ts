@@ -1,0 +1,138 @@
+/**
+ * The Qualys part of `-check` (SPEC §2): DNS, TLS to the API (through the proxy when one is
+ * configured) and the login, one step at a time, each OK or FAIL with the fix. No report is
+ * launched.
+ *
+ * @module
+ */
+
+import type { QualysConfig } from "../config/read_config.ts";
+import { QualysClient } from "./client.ts";
+import { classifyNetworkError } from "./network_errors.ts";
+import { startProxyTunnel } from "./proxy_tunnel.ts";
+
+/** One checked step. */
+export interface CheckStep {
+  /** Passed. */
+  ok: boolean;
+  /** What was checked. */
+  what: string;
+  /** The result, or what to fix. */
+  detail: string;
+}
+
+function isAddress(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(":");
+}
+
+async function resolves(host: string): Promise<string> {
+  if (isAddress(host)) return `${host} is an address`;
+  const found: string[] = [];
+  for (const type of ["A", "AAAA"] as const) {
+    try {
+      found.push(...await Deno.resolveDns(host, type));
+    } catch { /* try the other type */ }
+  }
+  if (found.length === 0) {
+    throw new Error(`dns error: failed to lookup address information for ${host}`);
+  }
+  return `${host} is ${found.slice(0, 3).join(", ")}`;
+}
+
+/** Runs the checks; stops at the first failure (later steps depend on it). */
+export async function checkQualys(config: QualysConfig, caPem?: string): Promise<CheckStep[]> {
+  const steps: CheckStep[] = [];
+  const api = new URL(config.url);
+  const host = api.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(api.port || 443);
+  const caCerts = caPem ? [caPem] : undefined;
+  const proxy = config.proxy ? new URL(config.proxy) : undefined;
+  const dnsHost = proxy ? proxy.hostname.replace(/^\[|\]$/g, "") : host;
+  try {
+    steps.push({
+      ok: true,
+      what: `DNS ${proxy ? "of the proxy " : ""}${dnsHost}`,
+      detail: await resolves(dnsHost),
+    });
+  } catch (error) {
+    const f = classifyNetworkError(error, { host: dnsHost });
+    steps.push({ ok: false, what: `DNS ${dnsHost}`, detail: f.message });
+    return steps;
+  }
+  const what = `TLS to ${host}:${port}${proxy ? ` through ${proxy.protocol}//${proxy.host}` : ""}`;
+  const tunnel = proxy
+    ? startProxyTunnel({
+      proxy: config.proxy!,
+      username: config.proxyUsername,
+      password: config.proxyPassword,
+      target: `${api.hostname}:${port}`,
+      caCerts,
+    })
+    : undefined;
+  try {
+    let conn: Deno.TlsConn;
+    if (tunnel) {
+      const local = new URL(tunnel.url);
+      const raw = await Deno.connect({ hostname: local.hostname, port: Number(local.port) });
+      const enc = new TextEncoder();
+      await raw.write(
+        enc.encode(
+          `CONNECT ${api.hostname}:${port} HTTP/1.1\r\nHost: ${api.hostname}:${port}\r\n\r\n`,
+        ),
+      );
+      const buf = new Uint8Array(1024);
+      const n = await raw.read(buf) ?? 0;
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(new TextDecoder().decode(buf.subarray(0, n)))
+        ?.[1];
+      if (status !== "200") {
+        raw.close();
+        throw new Error(tunnel.lastFailure() ?? `the proxy answered ${status ?? "nothing"}`);
+      }
+      conn = await Deno.startTls(raw, { hostname: host, ...(caCerts ? { caCerts } : {}) });
+    } else {
+      conn = await Deno.connectTls({ hostname: host, port, ...(caCerts ? { caCerts } : {}) });
+    }
+    const info = await conn.handshake();
+    conn.close();
+    steps.push({
+      ok: true,
+      what,
+      detail: `handshake done${info.alpnProtocol ? ` (${info.alpnProtocol})` : ""}`,
+    });
+  } catch (error) {
+    const f = classifyNetworkError(error, { host, port, proxyFailure: tunnel?.lastFailure() });
+    steps.push({ ok: false, what, detail: f.message });
+    await tunnel?.close();
+    return steps;
+  }
+  await tunnel?.close();
+  const client = QualysClient.open({
+    url: config.url,
+    userId: config.userId ?? "",
+    password: config.password ?? "",
+    caPem,
+    proxy: config.proxy,
+    proxyUsername: config.proxyUsername,
+    proxyPassword: config.proxyPassword,
+    maxRetries: 1,
+    maxLimitWaits: 0,
+  });
+  try {
+    // A list of reports that expired before 2000 is empty: it proves the login, costs one call.
+    await client.call({ action: "list", expires_before_datetime: "2000-01-01" });
+    steps.push({
+      ok: true,
+      what: `Qualys login of ${config.userId}`,
+      detail: "accepted (no report launched)",
+    });
+  } catch (error) {
+    steps.push({
+      ok: false,
+      what: `Qualys login of ${config.userId}`,
+      detail: (error as Error).message,
+    });
+  } finally {
+    await client.close();
+  }
+  return steps;
+}

@@ -1,0 +1,348 @@
+/**
+ * The Qualys API v2 client (SPEC §4): Basic auth and `X-Requested-With` on every call; every
+ * answer read from its body whatever the HTTP status; rate and concurrency limits waited out as
+ * the headers or ITEMs say; transient network failures and 5xx retried with backoff and jitter;
+ * all bounded.
+ *
+ * @module
+ */
+
+import { QualysApiError } from "../errors.ts";
+import { describeQualysError } from "./describe_error.ts";
+import { classifyNetworkError } from "./network_errors.ts";
+import { type ProxyTunnel, startProxyTunnel } from "./proxy_tunnel.ts";
+import { itemValue, parseQualysResponse, type QualysResponse } from "./responses.ts";
+import { VERSION } from "../version.ts";
+
+/** Where the client reports what it does. */
+export interface ClientLog {
+  /** Warnings (low rate limit, retries). */
+  warn(message: string): void;
+  /** Progress of the flow. */
+  info(message: string): void;
+  /** Details. */
+  debug(message: string): void;
+}
+
+/** Options for {@linkcode QualysClient.open}. */
+export interface QualysClientOptions {
+  /** API base URL (https). */
+  url: string;
+  /** Qualys username. */
+  userId: string;
+  /** Qualys password. */
+  password: string;
+  /** PEM text of extra CA certificates (ca_file), for the API and the proxy. */
+  caPem?: string | undefined;
+  /** Proxy URL, http:// or https://. */
+  proxy?: string | undefined;
+  /** Proxy Basic-auth user. */
+  proxyUsername?: string | undefined;
+  /** Proxy Basic-auth password. */
+  proxyPassword?: string | undefined;
+  /** Where to log. */
+  log?: ClientLog | undefined;
+  /** How to wait; tests pass a fake clock. @default a real timer */
+  sleep?: ((ms: number) => Promise<void>) | undefined;
+  /** Random numbers in [0, 1) for jitter. @default Math.random */
+  random?: (() => number) | undefined;
+  /** Retries of a failed connection, 5xx or cut download. @default {4} */
+  maxRetries?: number;
+  /** Waits for rate or concurrency limits before giving up. @default {10} */
+  maxLimitWaits?: number;
+  /** Longest single wait for a limit, in seconds; a longer one is an error. @default {900} */
+  maxLimitWaitSeconds?: number;
+  /** Per-request time limit for headers of small calls, in ms. @default {120000} */
+  timeoutMs?: number;
+}
+
+const NOOP_LOG: ClientLog = { warn() {}, info() {}, debug() {} };
+
+/** A fetched report body: the stream and its declared length. */
+export interface ReportDownload {
+  /** The body. */
+  body: ReadableStream<Uint8Array>;
+  /** Content-Length, when the server gave one. */
+  contentLength: number | undefined;
+}
+
+/** See the module doc. */
+export class QualysClient {
+  readonly #endpoint: string;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #auth: string;
+  readonly #http: Deno.HttpClient;
+  readonly #tunnel: ProxyTunnel | undefined;
+  readonly #log: ClientLog;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #random: () => number;
+  readonly #maxRetries: number;
+  readonly #maxLimitWaits: number;
+  readonly #maxLimitWait: number;
+  readonly #timeoutMs: number;
+  #warnedRemaining = false;
+
+  private constructor(options: QualysClientOptions) {
+    const base = new URL(options.url);
+    this.#endpoint = new URL("/api/2.0/fo/report/", base).href;
+    this.#host = base.hostname.replace(/^\[|\]$/g, "");
+    this.#port = Number(base.port || 443);
+    const bytes = new TextEncoder().encode(`${options.userId}:${options.password}`);
+    this.#auth = `Basic ${btoa(String.fromCharCode(...bytes))}`;
+    const caCerts = options.caPem ? [options.caPem] : undefined;
+    if (options.proxy) {
+      this.#tunnel = startProxyTunnel({
+        proxy: options.proxy,
+        username: options.proxyUsername,
+        password: options.proxyPassword,
+        target: `${base.hostname}:${this.#port}`,
+        caCerts,
+      });
+    }
+    this.#http = Deno.createHttpClient({
+      ...(caCerts ? { caCerts } : {}),
+      ...(this.#tunnel ? { proxy: { url: this.#tunnel.url } } : {}),
+    });
+    this.#log = options.log ?? NOOP_LOG;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.#random = options.random ?? Math.random;
+    this.#maxRetries = options.maxRetries ?? 4;
+    this.#maxLimitWaits = options.maxLimitWaits ?? 10;
+    this.#maxLimitWait = options.maxLimitWaitSeconds ?? 900;
+    this.#timeoutMs = options.timeoutMs ?? 120_000;
+  }
+
+  /** Creates a client (and the proxy forwarder, when a proxy is configured). */
+  static open(options: QualysClientOptions): QualysClient {
+    return new QualysClient(options);
+  }
+
+  /** The API host, for messages. */
+  get host(): string {
+    return this.#host;
+  }
+
+  /** Closes the HTTP client and the proxy forwarder. */
+  async close(): Promise<void> {
+    this.#http.close();
+    await this.#tunnel?.close();
+  }
+
+  #backoff(attempt: number): number {
+    const base = Math.min(1000 * 2 ** attempt, 30_000);
+    return Math.round(base / 2 + this.#random() * base / 2);
+  }
+
+  #networkFailure(error: unknown) {
+    return classifyNetworkError(error, {
+      host: this.#host,
+      port: this.#port,
+      proxyFailure: this.#tunnel?.lastFailure(),
+    });
+  }
+
+  #checkRemaining(headers: Headers): void {
+    const remaining = headers.get("x-ratelimit-remaining");
+    if (remaining !== null && Number(remaining) <= 10 && !this.#warnedRemaining) {
+      this.#warnedRemaining = true;
+      this.#log.warn(
+        `Only ${remaining} Qualys API calls are left in this rate-limit window ` +
+          `(${headers.get("x-ratelimit-limit") ?? "?"} per ${
+            headers.get("x-ratelimit-window-sec") ?? "?"
+          } s): other scripts share this account's limit`,
+      );
+    }
+  }
+
+  // How long a rate or concurrency limit says to wait, in seconds.
+  #limitWait(headers: Headers, r: QualysResponse | undefined): number {
+    const toWait = Number(headers.get("x-ratelimit-towait-sec") ?? NaN);
+    if (Number.isFinite(toWait) && toWait > 0) return toWait;
+    const seconds = Number(r ? itemValue(r, "SECONDS_TO_WAIT") ?? NaN : NaN);
+    if (Number.isFinite(seconds) && seconds > 0) return seconds;
+    return 30; // concurrency (1960) and unexplained 409s: Qualys's own clients wait 30 s
+  }
+
+  async #waitForLimit(seconds: number, waits: number, why: string): Promise<void> {
+    if (waits >= this.#maxLimitWaits) {
+      throw new QualysApiError(
+        `${why}: still limited after ${waits} waits; run the connector later, or less often`,
+      );
+    }
+    if (seconds > this.#maxLimitWait) {
+      throw new QualysApiError(
+        `${why}: Qualys asks to wait ${
+          Math.round(seconds)
+        } s, longer than ${this.#maxLimitWait} s; ` +
+          "run the connector later",
+      );
+    }
+    this.#log.warn(`${why}: waiting ${Math.round(seconds)} s as Qualys asks, then trying again`);
+    await this.#sleep(seconds * 1000);
+  }
+
+  #request(params: Record<string, string>, signal?: AbortSignal): Promise<Response> {
+    return fetch(this.#endpoint, {
+      method: "POST",
+      client: this.#http,
+      headers: {
+        "Authorization": this.#auth,
+        "X-Requested-With": `qualys_connector ${VERSION}`,
+        "Content-Type": "application/x-www-form-urlencoded",
+      },
+      body: new URLSearchParams(params).toString(),
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  /**
+   * Makes one API call and returns its answer; waits out limits and retries transient
+   * failures. A SIMPLE_RETURN with an error CODE (other than those in `accept`) is thrown as a
+   * {@linkcode QualysApiError} whose message says what to fix.
+   */
+  async call(
+    params: Record<string, string>,
+    options: { accept?: readonly string[] } = {},
+  ): Promise<QualysResponse> {
+    let retries = 0, waits = 0;
+    for (;;) {
+      let response: Response;
+      let body: Uint8Array;
+      try {
+        response = await this.#request(params, AbortSignal.timeout(this.#timeoutMs));
+        body = new Uint8Array(await response.arrayBuffer());
+      } catch (error) {
+        const f = this.#networkFailure(error);
+        if (!f.transient || retries >= this.#maxRetries) {
+          throw new QualysApiError(`${f.message} (action=${params.action})`, "", { cause: error });
+        }
+        const delay = this.#backoff(retries++);
+        this.#log.warn(`${f.message}; retrying in ${Math.round(delay / 1000)} s`);
+        await this.#sleep(delay);
+        continue;
+      }
+      this.#checkRemaining(response.headers);
+      let parsed: QualysResponse | undefined;
+      try {
+        parsed = parseQualysResponse(body);
+        if (parsed.root === "") parsed = undefined; // XML, but not a Qualys answer (an HTML page)
+      } catch { /* not XML: judged by status below */ }
+      const code = parsed?.code ?? "";
+      if (response.status === 409 || code === "1960" || code === "1965") {
+        const why = code === "1965"
+          ? "Qualys API rate limit reached (1965)"
+          : code === "1960"
+          ? "Qualys API concurrency limit reached (1960)"
+          : "Qualys API limit reached (HTTP 409)";
+        await this.#waitForLimit(this.#limitWait(response.headers, parsed), waits++, why);
+        continue;
+      }
+      const fatal999 = code === "999" &&
+        /invalid report/i.test(parsed?.items.map(([, v]) => v).join(" ") ?? "");
+      if ((response.status >= 500 || !parsed) && !fatal999) {
+        if (retries >= this.#maxRetries) {
+          throw new QualysApiError(
+            parsed
+              ? describeQualysError(parsed)
+              : `Qualys answered HTTP ${response.status} with a body that is not XML (action=${params.action}): ` +
+                "check that url is the Qualys API server of your platform",
+          );
+        }
+        const delay = this.#backoff(retries++);
+        this.#log.warn(
+          `Qualys answered HTTP ${response.status}${code ? ` CODE ${code}` : ""}; retrying in ${
+            Math.round(delay / 1000)
+          } s`,
+        );
+        await this.#sleep(delay);
+        continue;
+      }
+      if (
+        parsed!.root === "SIMPLE_RETURN" && code !== "" && !(options.accept ?? []).includes(code)
+      ) {
+        throw new QualysApiError(describeQualysError(parsed!), code);
+      }
+      if (parsed!.root === "GENERIC_RETURN" && code !== "") {
+        throw new QualysApiError(describeQualysError(parsed!), code);
+      }
+      return parsed!;
+    }
+  }
+
+  /**
+   * Starts a fetch and returns the body stream; waits out limits and retries connection
+   * failures and 5xx like {@linkcode call}. A body that is a SIMPLE_RETURN (7001 and others) is
+   * returned as it is: the report parser recognises it.
+   */
+  async fetchReport(id: string): Promise<ReportDownload> {
+    let retries = 0, waits = 0;
+    for (;;) {
+      let response: Response;
+      try {
+        response = await this.#request({ action: "fetch", id });
+      } catch (error) {
+        const f = this.#networkFailure(error);
+        if (!f.transient || retries >= this.#maxRetries) {
+          throw new QualysApiError(`${f.message} (action=fetch)`, "", { cause: error });
+        }
+        const delay = this.#backoff(retries++);
+        this.#log.warn(`${f.message}; retrying in ${Math.round(delay / 1000)} s`);
+        await this.#sleep(delay);
+        continue;
+      }
+      this.#checkRemaining(response.headers);
+      if (response.status === 409 || response.status >= 500) {
+        const body = new Uint8Array(await response.arrayBuffer());
+        let parsed: QualysResponse | undefined;
+        try {
+          parsed = parseQualysResponse(body);
+          if (parsed.root === "") parsed = undefined;
+        } catch { /* judged by status */ }
+        if (response.status === 409) {
+          await this.#waitForLimit(
+            this.#limitWait(response.headers, parsed),
+            waits++,
+            "Qualys API limit reached while fetching the report",
+          );
+          continue;
+        }
+        if (retries >= this.#maxRetries) {
+          throw new QualysApiError(
+            parsed
+              ? describeQualysError(parsed)
+              : `Qualys answered HTTP ${response.status} to fetch`,
+          );
+        }
+        const delay = this.#backoff(retries++);
+        this.#log.warn(
+          `Qualys answered HTTP ${response.status} to fetch; retrying in ${
+            Math.round(delay / 1000)
+          } s`,
+        );
+        await this.#sleep(delay);
+        continue;
+      }
+      const length = response.headers.get("content-length");
+      return {
+        body: response.body ?? new ReadableStream({ start: (c) => c.close() }),
+        contentLength: length !== null && /^\d+$/.test(length) ? Number(length) : undefined,
+      };
+    }
+  }
+
+  /** Classifies an error seen while reading a body (a cut download). */
+  describeBodyError(error: unknown): { message: string; transient: boolean } {
+    return this.#networkFailure(error);
+  }
+
+  /** Waits `ms` with the client's clock (real or fake). */
+  wait(ms: number): Promise<void> {
+    return this.#sleep(ms);
+  }
+
+  /** Random number for jitter (real or fake). */
+  jitter(): number {
+    return this.#random();
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * A loopback CONNECT forwarder that keeps proxy credentials where they belong.
+ *
+ * `Deno.createHttpClient` with an `http://` proxy and Basic auth also sends `Proxy-Authorization`
+ * to the origin inside the TLS tunnel (`deno_platform.md` §3). So `fetch` is pointed at this
+ * forwarder instead, with no credentials at all; the forwarder alone opens the CONNECT to the
+ * real proxy (http:// or https://) with `Proxy-Authorization`, answers `fetch` with 200 and then
+ * copies bytes both ways. The TLS session still runs end to end between `fetch` and Qualys.
+ *
+ * The forwarder listens on 127.0.0.1 only, tunnels only to the one host:port it is told
+ * (the Qualys API), lives only while the connector runs, and records why the proxy refused, so
+ * the error message can say what to fix.
+ *
+ * @module
+ */
+
+/** Options for {@linkcode startProxyTunnel}. */
+export interface ProxyTunnelOptions {
+  /** The real proxy: `http://host:port` or `https://host:port`. */
+  proxy: string;
+  /** Proxy Basic-auth user. */
+  username?: string | undefined;
+  /** Proxy Basic-auth password. */
+  password?: string | undefined;
+  /** The only CONNECT target allowed, as `host:port`. */
+  target: string;
+  /** Extra CA certificates (PEM) for an https:// proxy; system roots stay trusted. */
+  caCerts?: string[] | undefined;
+}
+
+/** A running forwarder. */
+export interface ProxyTunnel {
+  /** The URL to give `Deno.createHttpClient({ proxy: { url } })`. */
+  url: string;
+  /** Why the last tunnel failed at the proxy, in words that say what to fix. */
+  lastFailure(): string | undefined;
+  /** Stops listening and closes open tunnels. */
+  close(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+async function readHead(conn: Deno.Conn): Promise<{ head: string; rest: Uint8Array } | undefined> {
+  const buf = new Uint8Array(16384);
+  let n = 0;
+  while (n < buf.length) {
+    const got = await conn.read(buf.subarray(n));
+    if (got === null) return undefined;
+    n += got;
+    const text = decoder.decode(buf.subarray(0, n));
+    const end = text.indexOf("\r\n\r\n");
+    if (end >= 0) {
+      const headBytes = encoder.encode(text.slice(0, end + 4)).length;
+      return { head: text.slice(0, end), rest: buf.slice(headBytes, n) };
+    }
+  }
+  return undefined;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+function basic(username: string, password: string): string {
+  const bytes = encoder.encode(`${username}:${password}`);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+/** Starts the forwarder; see the module doc. */
+export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
+  const proxy = new URL(options.proxy);
+  const proxyTls = proxy.protocol === "https:";
+  const proxyHost = proxy.hostname.replace(/^\[|\]$/g, "");
+  const proxyPort = Number(proxy.port || (proxyTls ? 443 : 80));
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  let failure: string | undefined;
+  const where = `the proxy ${proxy.protocol}//${proxyHost}:${proxyPort}`;
+
+  const connectUpstream = async (): Promise<Deno.Conn> => {
+    try {
+      return proxyTls
+        ? await Deno.connectTls({
+          hostname: proxyHost,
+          port: proxyPort,
+          ...(options.caCerts ? { caCerts: options.caCerts } : {}),
+        })
+        : await Deno.connect({ hostname: proxyHost, port: proxyPort });
+    } catch (error) {
+      const text = `${(error as Error)?.name}: ${(error as Error)?.message}`;
+      failure = /refused/i.test(text)
+        ? `Connection to ${where} was refused: check proxy in the plugin YAML (host and port)`
+        : /lookup|dns|resolve|not known/i.test(text)
+        ? `Cannot resolve the proxy host ${proxyHost}: check proxy in the plugin YAML`
+        : /certificate|tls|handshake/i.test(text)
+        ? `TLS failure talking to ${where}: its certificate is not trusted; put its CA in ca_file, ` +
+          "or use the http:// address of the proxy"
+        : `Cannot reach ${where}: ${text}`;
+      throw error;
+    }
+  };
+
+  const handle = async (client: Deno.Conn) => {
+    open.add(client);
+    let upstream: Deno.Conn | undefined;
+    try {
+      const request = await readHead(client);
+      const line = request?.head.split("\r\n")[0] ?? "";
+      const m = /^CONNECT (\S+) HTTP\/1\.[01]$/.exec(line);
+      if (!m || m[1] !== options.target) {
+        await writeAll(
+          client,
+          encoder.encode("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"),
+        );
+        return;
+      }
+      try {
+        upstream = await connectUpstream();
+      } catch {
+        await writeAll(
+          client,
+          encoder.encode("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"),
+        );
+        return;
+      }
+      open.add(upstream);
+      const auth = options.username !== undefined
+        ? `Proxy-Authorization: Basic ${basic(options.username, options.password ?? "")}\r\n`
+        : "";
+      await writeAll(
+        upstream,
+        encoder.encode(
+          `CONNECT ${options.target} HTTP/1.1\r\nHost: ${options.target}\r\n${auth}\r\n`,
+        ),
+      );
+      const answer = await readHead(upstream);
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(answer?.head ?? "")?.[1] ?? 0);
+      if (status !== 200) {
+        failure = status === 407
+          ? `${where} refused the credentials (407 Proxy Authentication Required): check ` +
+            "proxy_username and proxy_password (quote a password with punctuation)"
+          : status === 0
+          ? `${where} closed the connection instead of answering CONNECT: check that it is a web proxy`
+          : `${where} refused to open a tunnel to ${options.target} (HTTP ${status}): ask its ` +
+            "administrator to allow HTTPS to the Qualys API";
+        await writeAll(
+          client,
+          encoder.encode(`HTTP/1.1 ${status || 502} Proxy Refused\r\nContent-Length: 0\r\n\r\n`),
+        );
+        return;
+      }
+      failure = undefined;
+      await writeAll(client, encoder.encode("HTTP/1.1 200 Connection established\r\n\r\n"));
+      if (request!.rest.length) await writeAll(upstream, request!.rest);
+      if (answer!.rest.length) await writeAll(client, answer!.rest);
+      const up = upstream;
+      await Promise.allSettled([
+        client.readable.pipeTo(up.writable, { preventClose: false }),
+        up.readable.pipeTo(client.writable, { preventClose: false }),
+      ]);
+    } catch {
+      /* a dropped tunnel: fetch sees the error */
+    } finally {
+      for (const c of [client, upstream]) {
+        if (!c) continue;
+        open.delete(c);
+        try {
+          c.close();
+        } catch { /* closed by pipeTo */ }
+      }
+    }
+  };
+
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) handle(conn);
+    } catch { /* listener closed */ }
+  })();
+
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    lastFailure: () => failure,
+    async close() {
+      try {
+        listener.close();
+      } catch { /* closed */ }
+      for (const c of open) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await accepting;
+    },
+  };
+}
