@@ -41,6 +41,8 @@ export interface QualysSimScript {
   fetchSimpleReturn?: { code: string; text: string };
   /** X-RateLimit-Remaining sent on every answer. @default {250} */
   rateLimitRemaining?: number;
+  /** A session cookie value set on every answer (a secret the connector must never log). */
+  sessionCookie?: string;
 }
 
 /** One request the simulator saw. */
@@ -112,6 +114,9 @@ export async function startQualysSim(
     "X-RateLimit-Remaining": String(s.rateLimitRemaining ?? 250),
     "X-Concurrency-Limit-Limit": "2",
     "X-Concurrency-Limit-Running": "1",
+    ...(s.sessionCookie
+      ? { "Set-Cookie": `QualysSession=${s.sessionCookie}; path=/api; secure` }
+      : {}),
     ...extra,
   });
   const xml = (body: string, status = 200, extra: Record<string, string> = {}) =>
