@@ -165,6 +165,49 @@ for (const [name, hosts] of sizes) {
   }
 }
 
+// Download → parse → command file, the ≈250 MB report served by the Qualys API simulator
+// (HTTPS on loopback, streamed from disk) in this process; the connector in a child process.
+const { startQualysSim } = await import("./sim/qualys_api.ts");
+const r250 = `${DATA}/r250.xml`;
+const sim = await startQualysSim({ reports: { "1": r250 }, runningPolls: 0 });
+const work = await Deno.makeTempDir({ prefix: "qc-bench-" });
+try {
+  await Deno.mkdir(`${work}/InputPlugins`);
+  await Deno.writeTextFile(`${work}/ca.pem`, sim.caPem);
+  await Deno.writeTextFile(
+    `${work}/InputPlugins/QualysGuard.yaml`,
+    `user_id: sim_user\npassword: sim_pass\ntemplate_id: 1\nurl: ${sim.url}\nca_file: ${work}/ca.pem\npoll_interval: 0.01\n`,
+    { mode: 0o600 },
+  );
+  const cmd = [
+    deno,
+    "run",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-net",
+    "--v8-flags=--max-semi-space-size=1",
+    `${ROOT}main.ts`,
+    "-plugininfo",
+    `${work}/InputPlugins/QualysGuard.yaml`,
+    "-csvfile",
+    `${work}/out.csv`,
+    "-level",
+    "1",
+  ];
+  const dl = await medianOf(cmd, Math.min(runs, 3));
+  const mb = (await Deno.stat(r250)).size / 1e6;
+  rss.push(dl.rssMiB);
+  console.log(
+    `\ndownload from the Qualys simulator → parse → command file, ${mb.toFixed(0)} MB report: ` +
+      `${(mb / dl.seconds).toFixed(0)} MB/s, peak RSS ${dl.rssMiB.toFixed(0)} MiB ` +
+      `(launched ${sim.launched.length}, deleted ${sim.deleted.length})`,
+  );
+} finally {
+  await sim.shutdown();
+  await Deno.remove(work, { recursive: true });
+}
+
 const flat = Math.max(...rss) <= 100;
 console.log("\ntargets on the ≈250 MB report (issue #2):");
 console.log(
@@ -178,13 +221,15 @@ console.log(
   }`,
 );
 console.log(
-  `  ≥ 2.5× saxes:                 ×${ratios.vsSaxes.toFixed(2)} ${
-    ratios.vsSaxes >= 2.5 ? "MET" : "MISSED"
+  `  ≥ 2.5× saxes (fed as fast_scanning.md did: readable → TextDecoderStream): ×${
+    ratios.vsSaxes.toFixed(2)
+  } ${ratios.vsSaxes >= 2.5 ? "MET" : "MISSED"}; against saxes fed by direct 1 MiB reads: ×${
+    ratios.vsSaxesDirect.toFixed(2)
   }`,
 );
 console.log(
-  `  peak RSS ≤ 100 MiB at every size: ${rss.map((r) => r.toFixed(0)).join(" / ")} MiB ${
-    flat ? "MET" : "MISSED"
-  }`,
+  `  peak RSS ≤ 100 MiB, every size and the download: ${
+    rss.map((r) => r.toFixed(0)).join(" / ")
+  } MiB ${flat ? "MET" : "MISSED"}`,
 );
 if (!big) console.log("  (run `deno task bench --big` for the ≈2.5 GB report)");

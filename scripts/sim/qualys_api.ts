@@ -223,11 +223,21 @@ export async function startQualysSim(
         if (r.fetches <= (s.fetch7001 ?? 0)) {
           return xml(simpleReturn("Report cannot be fetched.", "7001"));
         }
-        const bytes = await reportBytes(r.template);
         const fileHeaders = headers({
           "Content-Type": "application/xml",
           "Content-Disposition": `attachment; filename=Scan_Report_sim_${params.id}.xml`,
         });
+        const src = s.reports[r.template]!;
+        const faulty = (s.truncatedBody ?? 0) > 0 || (s.resetMidDownload ?? 0) > 0 || s.slowBodyMs;
+        if (typeof src === "string" && !faulty) {
+          // A big report is streamed from disk, never held whole in the simulator's memory.
+          const file = await Deno.open(src);
+          const size = (await file.stat()).size;
+          return new Response(file.readable, {
+            headers: { ...fileHeaders, "Content-Length": String(size) },
+          });
+        }
+        const bytes = await reportBytes(r.template);
         if (s.truncatedBody && s.truncatedBody > 0) {
           s.truncatedBody--;
           const half = bytes.subarray(0, bytes.length >> 1);
