@@ -21,7 +21,8 @@ const big = args.includes("--big");
 
 interface Measure {
   seconds: number;
-  rssMiB: number;
+  rssMiB: number; // the largest of the runs
+  rssMedianMiB?: number;
 }
 
 const RUSAGE = "import resource,subprocess,sys,time\n" +
@@ -51,6 +52,7 @@ async function medianOf(cmd: string[], n: number): Promise<Measure> {
   return {
     seconds: median(all.map((m) => m.seconds)),
     rssMiB: Math.max(...all.map((m) => m.rssMiB)),
+    rssMedianMiB: median(all.map((m) => m.rssMiB)),
   };
 }
 
@@ -141,7 +143,9 @@ for (const [name, hosts] of sizes) {
     `${name.padEnd(6)} ${mb.toFixed(0).padStart(5)} MB in, ${
       (outBytes / 1e6).toFixed(0).padStart(5)
     } MB out | ` +
-      `connector ${mbps.toFixed(0).padStart(4)} MB/s, ${ours.rssMiB.toFixed(0)} MiB | ` +
+      `connector ${mbps.toFixed(0).padStart(4)} MB/s, ${ours.rssMedianMiB!.toFixed(0)}/${
+        ours.rssMiB.toFixed(0)
+      } MiB (median/max) | ` +
       (ex
         ? `xmlwf -r ${(mb / ex.seconds).toFixed(0).padStart(4)} MB/s (×${
           (ex.seconds / ours.seconds).toFixed(2)

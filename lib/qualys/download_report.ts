@@ -212,6 +212,7 @@ async function fetchAndParse(
   try {
     await Deno.chmod(path, 0o600);
     let lastShown = 0;
+    const started = Date.now();
     for (;;) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
@@ -230,7 +231,13 @@ async function fetchAndParse(
       parser.push(data);
       if (options.onProgress && bytes - lastShown >= 1 << 20) {
         lastShown = bytes;
-        options.onProgress("download", `report ${id}: ${(bytes / 1e6).toFixed(1)} MB`);
+        const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+        options.onProgress(
+          "download",
+          `report ${id}: ${(bytes / 1e6).toFixed(1)} MB, ${
+            (bytes / 1e6 / seconds).toFixed(1)
+          } MB/s`,
+        );
       }
     }
     if (download.contentLength !== undefined && bytes !== download.contentLength) {

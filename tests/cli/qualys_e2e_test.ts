@@ -110,10 +110,10 @@ Deno.test("-check prints one line per step and launches no report", async () => 
   await withSetup({}, "", async (dir, sim) => {
     const ok = await runMain(["-check", "-c", "-"], dir);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-    assert.match(ok.stdout, /^OK   configuration: InputPlugins\/QualysGuard\.yaml$/m);
-    assert.match(ok.stdout, /^OK   DNS 127\.0\.0\.1: 127\.0\.0\.1 is an address$/m);
-    assert.match(ok.stdout, /^OK   TLS to 127\.0\.0\.1:\d+: handshake done/m);
-    assert.match(ok.stdout, /^OK   Qualys login of sim_user: accepted \(no report launched\)$/m);
+    assert.match(ok.stdout, /^OK {3}configuration: InputPlugins\/QualysGuard\.yaml$/m);
+    assert.match(ok.stdout, /^OK {3}DNS 127\.0\.0\.1: 127\.0\.0\.1 is an address$/m);
+    assert.match(ok.stdout, /^OK {3}TLS to 127\.0\.0\.1:\d+: handshake done/m);
+    assert.match(ok.stdout, /^OK {3}Qualys login of sim_user: accepted \(no report launched\)$/m);
     assert.match(ok.stdout, /^SKIP Defense Center: -csvfile is given/m);
     assert.deepStrictEqual(sim.launched, []);
   });
@@ -132,6 +132,36 @@ Deno.test("-check prints one line per step and launches no report", async () => 
       /^FAIL Qualys login of sim_user: Qualys answered CODE 2000: .*check user_id and password/m,
     );
   });
+});
+
+Deno.test("-check goes through the proxy, and names a proxy that refuses the credentials", async () => {
+  const proxy = startConnectProxy({ username: "zaphod", password: "right" });
+  try {
+    for (const [password, code] of [["right", 0], ["wrong", 3]] as const) {
+      await withSetup(
+        {},
+        `proxy: ${proxy.url}\nproxy_username: zaphod\nproxy_password: '${password}'\n`,
+        async (dir) => {
+          const r = await runMain(["-check", "-c", "-"], dir);
+          assert.equal(r.code, code, r.stdout + r.stderr);
+          if (code === 0) {
+            assert.match(
+              r.stdout,
+              /^OK {3}TLS to 127\.0\.0\.1:\d+ through http:\/\/127\.0\.0\.1:\d+: handshake done/m,
+            );
+            assert.match(r.stdout, /^OK {3}Qualys login of sim_user/m);
+          } else {
+            assert.match(
+              r.stdout,
+              /^FAIL TLS to .*refused the credentials \(407 Proxy Authentication Required\)/m,
+            );
+          }
+        },
+      );
+    }
+  } finally {
+    await proxy.close();
+  }
 });
 
 Deno.test("-check names a DNS failure with its fix", async () => {
