@@ -14,6 +14,11 @@ import { Level, Logger } from "./log/logger.ts";
 import { type ParsedReport, parseReport } from "./report/parse_report.ts";
 import { ProgressLine, withProgress } from "./log/progress.ts";
 import { checkQualys } from "./qualys/check.ts";
+import { checkCommandLine } from "./dc/commands.ts";
+import { DcClient } from "./dc/dc_client.ts";
+import { type ClientIdentity, findDefaultPkcs12, readPkcs12 } from "./dc/pkcs12.ts";
+import { readLines, sendCommands } from "./dc/send_commands.ts";
+import { openSpoolFile } from "./sink/spool_file_sink.ts";
 import { QualysClient } from "./qualys/client.ts";
 import { downloadReport } from "./qualys/download_report.ts";
 import { openCsvFileSink, stdoutSink } from "./sink/csv_file_sink.ts";
@@ -97,7 +102,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   logger.addSecret(cli.password);
   logger.addSecret(env.QC_PKCS12_PASSWORD);
   try {
-    return await runWithLogger(cli, logger, program);
+    return await runWithLogger(cli, logger, program, env);
   } catch (error) {
     const message = logger.redact((error as Error)?.message ?? String(error));
     logger.error(message);
@@ -110,27 +115,38 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   }
 }
 
+/** Where the commands go: a CSV file (or stdout), or a Defense Center. */
+type Destination = { csvfile: string } | { dc: DcTarget };
+
+interface DcTarget {
+  host: string;
+  port: number;
+  ipv6: boolean;
+  insecure: boolean;
+  identity: ClientIdentity;
+}
+
 async function runWithLogger(
   cli: CliOptions,
   logger: Logger,
   program: string,
+  env: Record<string, string>,
 ): Promise<number> {
-  if (cli.plugin === "csv") {
-    throw new UsageError(
-      "The csv plugin (sending an existing command file) is not built yet in this version",
-    );
-  }
   if (cli.csvfile !== undefined && cli.server !== undefined) {
     logger.warn("Both -csvfile and -server are given: -server is ignored, commands go to the CSV");
   }
-  if (cli.check) return await runCheck(cli, logger);
-  if (cli.csvfile === undefined) {
+  if (cli.check) return await runCheck(cli, logger, env);
+  if (cli.csvfile === undefined && cli.server === undefined) {
     throw new UsageError(
-      cli.server === undefined
-        ? "Say where the commands go: -server <Defense Center> or -csvfile <file> (- = stdout)"
-        : "Sending to a Defense Center (-server) is not built yet in this version: " +
-          "use -csvfile <file> (- = stdout)",
+      "Say where the commands go: -server <Defense Center> or -csvfile <file> (- = stdout)",
     );
+  }
+  const dc = cli.csvfile === undefined ? await dcTarget(cli, logger, env) : undefined;
+  const destination = (csvfile: string | undefined): Destination =>
+    dc ? { dc } : { csvfile: csvfile! };
+  if (cli.plugin === "csv") {
+    await runCsvPlugin(cli, destination(cli.csvfile), logger);
+    return ExitCode.Ok;
   }
   if (cli.multiinfo && cli.report !== undefined) {
     throw new UsageError(
@@ -140,29 +156,27 @@ async function runWithLogger(
   const config = await loadConfig(cli, logger);
   if (cli.report !== undefined) {
     const report = await readReport(cli.report, config, logger);
-    await convert(report, config, cli.csvfile, logger);
+    await convert(report, config, destination(cli.csvfile), logger);
     return ExitCode.Ok;
   }
   const client = openClient(config, await readCaFile(config), logger);
   try {
     if (!cli.multiinfo) {
-      await convert(
-        await download(client, config.templateId!, config, logger),
-        config,
-        cli.csvfile,
-        logger,
-      );
+      const report = await download(client, config.templateId!, config, logger);
+      await convert(report, config, destination(cli.csvfile), logger);
       return ExitCode.Ok;
     }
     // -multiinfo (process_multiple): every template is attempted; the worst status wins.
     let worst: number = ExitCode.Ok;
     for (const id of cli.multiinfo) {
-      const csv = csvPathFor(cli.csvfile, id);
+      const csv = cli.csvfile === undefined ? undefined : csvPathFor(cli.csvfile, id);
       try {
         logger.info(
-          `Template ${id}: downloading its report; commands go to ${csv === "-" ? "stdout" : csv}`,
+          `Template ${id}: downloading its report; commands go to ${
+            dc ? `the Defense Center ${dc.host}` : csv === "-" ? "stdout" : csv
+          }`,
         );
-        await convert(await download(client, id, config, logger), config, csv, logger);
+        await convert(await download(client, id, config, logger), config, destination(csv), logger);
       } catch (error) {
         const code = exitCodeOf(error);
         const message = logger.redact((error as Error)?.message ?? String(error));
@@ -174,6 +188,173 @@ async function runWithLogger(
     return worst;
   } finally {
     await client.close();
+  }
+}
+
+async function loadIdentity(
+  cli: CliOptions,
+  logger: Logger,
+  env: Record<string, string>,
+): Promise<{ identity: ClientIdentity; path: string }> {
+  let path = cli.pkcs12;
+  if (path === undefined) {
+    const found = findDefaultPkcs12(".");
+    path = found.path;
+    if (found.others.length > 0) {
+      logger.warn(
+        `Several .pkcs12 files here: using ${path}, not ${found.others.join(", ")}; ` +
+          "name the right one with -pkcs12",
+      );
+    }
+  }
+  const password = cli.password ?? env.QC_PKCS12_PASSWORD;
+  const identity = await readPkcs12(path, { password });
+  const days = Math.floor((identity.notAfter.getTime() - Date.now()) / 86400_000);
+  if (days < 30) {
+    logger.warn(
+      `The client certificate in ${path} expires in ${days} days: download a new one soon`,
+    );
+  }
+  return { identity, path };
+}
+
+async function dcTarget(
+  cli: CliOptions,
+  logger: Logger,
+  env: Record<string, string>,
+): Promise<DcTarget> {
+  const { identity, path } = await loadIdentity(cli, logger, env);
+  logger.info(
+    `Client certificate ${path}: ${identity.subject}, valid until ${identity.notAfter.toISOString()}` +
+      (identity.caPems.length
+        ? ""
+        : "; it holds no CA, so the Defense Center is checked against the system roots"),
+  );
+  if (cli.insecure) {
+    logger.warn(
+      "-insecure: the Defense Center's certificate is NOT verified; anyone on the path can pose as it",
+    );
+  }
+  return { host: cli.server!, port: cli.port, ipv6: cli.ipv6, insecure: cli.insecure, identity };
+}
+
+async function runCsvPlugin(
+  cli: CliOptions,
+  destination: Destination,
+  logger: Logger,
+): Promise<void> {
+  const input = cli.plugininfo;
+  if (input === undefined) {
+    throw new UsageError("The csv plugin sends the command file named by -plugininfo (- = stdin)");
+  }
+  let reader: Deno.FsFile | typeof Deno.stdin;
+  try {
+    reader = input === "-" ? Deno.stdin : await Deno.open(input);
+  } catch (error) {
+    throw new UsageError(`Cannot open the command file ${input}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const spool = await openSpoolFile();
+  try {
+    const problems: string[] = [];
+    let n = 0, lines = 0;
+    const out: string[] = [];
+    const encoder = new TextEncoder();
+    for await (const line of readLines(reader)) {
+      n++;
+      const problem = checkCommandLine(line);
+      if (problem) {
+        if (problems.length < 20) {
+          problems.push(`${input === "-" ? "stdin" : input}:${n}: ${problem}`);
+        } else if (problems.length === 20) problems.push("(more problems are not shown)");
+        continue;
+      }
+      if (/^\s*(#|$)/.test(line)) continue;
+      lines++;
+      out.push(`${line}\n`);
+      if (out.length >= 4096) await spool.write(encoder.encode(out.splice(0).join("")));
+    }
+    await spool.write(encoder.encode(out.join("")));
+    await spool.close();
+    if (problems.length > 0) {
+      throw new ConfigError(
+        `${
+          problems.length > 20 ? "20+" : problems.length
+        } line(s) are not host input commands; nothing was sent:\n  ${problems.join("\n  ")}`,
+        input === "-" ? "stdin" : input,
+      );
+    }
+    logger.info(`Checked ${n} lines of ${input === "-" ? "stdin" : input}: ${lines} commands`);
+    if ("csvfile" in destination) {
+      const sink = destination.csvfile === "-"
+        ? stdoutSink()
+        : await openCsvFileSink(destination.csvfile);
+      const file = await spool.open();
+      try {
+        const buf = new Uint8Array(1 << 20);
+        for (let r = await file.read(buf); r !== null; r = await file.read(buf)) {
+          await sink.write(buf.subarray(0, r));
+        }
+        await sink.close();
+      } catch (error) {
+        await sink.abort();
+        throw error;
+      } finally {
+        file.close();
+      }
+      return;
+    }
+    await sendSpool(spool.path, destination.dc, logger);
+  } finally {
+    if (reader !== Deno.stdin) (reader as Deno.FsFile).close();
+    await spool.remove();
+  }
+}
+
+async function sendSpool(path: string, dc: DcTarget, logger: Logger): Promise<void> {
+  const started = performance.now();
+  const line = new ProgressLine();
+  const client = await DcClient.connect({
+    host: dc.host,
+    port: dc.port,
+    ipv6: dc.ipv6,
+    insecure: dc.insecure,
+    identity: dc.identity,
+    log: {
+      warn: (m) => logger.warn(m),
+      error: (m) => logger.error(m),
+      debug: (m) => logger.debug(m),
+    },
+  });
+  logger.info(`Connected to the Defense Center ${dc.host}:${dc.port} (MAX_SIZE ${client.maxSize})`);
+  const file = await Deno.open(path);
+  try {
+    await sendCommands(client, file, {
+      log: {
+        warn: (m) => logger.warn(m),
+        error: (m) => logger.error(m),
+        debug: (m) => logger.debug(m),
+      },
+      onProgress: (t) => {
+        const seconds = Math.max((performance.now() - started) / 1000, 0.001);
+        line.update(
+          `Sending: ${t.messages} messages, ${t.lines} lines, ${
+            Math.round(t.lines / seconds)
+          } lines/s`,
+        );
+      },
+    });
+  } finally {
+    line.done();
+    file.close();
+    client.close();
+    const t = client.totals;
+    logger.info(
+      `Sent ${t.lines} lines in ${t.messages} messages to ${dc.host}:${dc.port}; the Defense Center ` +
+        `processed ${t.processed} commands, rejected ${t.failures}; ${t.reconnects} reconnects; ` +
+        `${((performance.now() - started) / 1000).toFixed(2)} s`,
+    );
   }
 }
 
@@ -273,7 +454,7 @@ async function download(
 async function convert(
   report: ParsedReport,
   config: QualysConfig,
-  csvfile: string,
+  destination: Destination,
   logger: Logger,
 ): Promise<void> {
   const started = performance.now();
@@ -284,22 +465,42 @@ async function convert(
       `Parsed an ${report.format} report of ${s.bytes} bytes: ${s.hosts} hosts, ` +
         `${s.findings} findings to import on ${s.hostsKept} hosts, ${s.glossary} QIDs in the glossary`,
     );
-    const sink = csvToStdoutSink(csvfile) ?? await openCsvFileSink(csvfile);
-    const written = await writeCommands(report, config, sink, logger);
-    const seconds = ((performance.now() - started) / 1000).toFixed(2);
-    logger.info(
-      `Summary: ${s.hostsKept} hosts and ${s.findings} AddScanResult lines written to ` +
-        `${csvfile === "-" ? "stdout" : csvfile} (${written} bytes); skipped: ` +
-        `${s.hostsOutOfRange} hosts outside ip_ranges, ${s.hostsInvalid} hosts with an invalid ` +
-        `address, ${s.hostsEmpty} hosts without findings, ${s.fixed} fixed findings, ` +
-        `${s.duplicates} duplicates; ${seconds} s`,
-    );
+    const skipped =
+      `skipped: ${s.hostsOutOfRange} hosts outside ip_ranges, ${s.hostsInvalid} hosts ` +
+      `with an invalid address, ${s.hostsEmpty} hosts without findings, ${s.fixed} fixed findings, ` +
+      `${s.duplicates} duplicates`;
+    if ("csvfile" in destination) {
+      const csvfile = destination.csvfile;
+      const sink = csvToStdoutSink(csvfile) ?? await openCsvFileSink(csvfile);
+      const written = await writeCommands(report, config, sink, logger);
+      logger.info(
+        `Summary: ${s.hostsKept} hosts and ${s.findings} AddScanResult lines written to ` +
+          `${csvfile === "-" ? "stdout" : csvfile} (${written} bytes); ${skipped}; ` +
+          `${((performance.now() - started) / 1000).toFixed(2)} s`,
+      );
+      return;
+    }
+    // Nothing is sent before the whole report has parsed: the commands go to a 0600 spool first.
+    const spool = await openSpoolFile();
+    try {
+      await writeCommands(report, config, spool, logger);
+      logger.info(
+        `Summary: ${s.hostsKept} hosts and ${s.findings} AddScanResult lines to send; ${skipped}`,
+      );
+      await sendSpool(spool.path, destination.dc, logger);
+    } finally {
+      await spool.remove();
+    }
   } finally {
     report.dispose();
   }
 }
 
-async function runCheck(cli: CliOptions, logger: Logger): Promise<number> {
+async function runCheck(
+  cli: CliOptions,
+  logger: Logger,
+  env: Record<string, string>,
+): Promise<number> {
   let worst: number = ExitCode.Ok;
   const line = (ok: boolean | "skip", what: string, detail: string) => {
     print("stdout", `${ok === "skip" ? "SKIP" : ok ? "OK  " : "FAIL"} ${what}: ${detail}`);
@@ -324,11 +525,85 @@ async function runCheck(cli: CliOptions, logger: Logger): Promise<number> {
   }
   if (cli.csvfile !== undefined) {
     line("skip", "Defense Center", "-csvfile is given, so nothing is sent");
+  } else if (cli.server === undefined) {
+    line(false, "Defense Center", "give -server <Defense Center> (or -csvfile to write a file)");
+    worst = Math.max(worst, ExitCode.Usage);
   } else {
-    line(false, "Defense Center", "sending to a Defense Center is not built yet in this version");
-    worst = Math.max(worst, ExitCode.Dc);
+    for (const step of await checkDc(cli, logger, env)) {
+      line(step.ok, step.what, step.detail);
+      if (!step.ok) worst = Math.max(worst, step.code ?? ExitCode.Dc);
+    }
   }
   return worst;
+}
+
+async function checkDc(
+  cli: CliOptions,
+  logger: Logger,
+  env: Record<string, string>,
+): Promise<{ ok: boolean; what: string; detail: string; code?: number }[]> {
+  const steps: { ok: boolean; what: string; detail: string; code?: number }[] = [];
+  let identity: ClientIdentity;
+  try {
+    const loaded = await loadIdentity(cli, logger, env);
+    identity = loaded.identity;
+    steps.push({
+      ok: true,
+      what: `certificate ${loaded.path}`,
+      detail: `${identity.subject}, valid ${identity.notBefore.toISOString().slice(0, 10)} to ` +
+        `${
+          identity.notAfter.toISOString().slice(0, 10)
+        }, ${identity.caPems.length} CA certificate(s)`,
+    });
+  } catch (error) {
+    steps.push({
+      ok: false,
+      what: "certificate",
+      detail: (error as Error).message,
+      code: exitCodeOf(error),
+    });
+    return steps;
+  }
+  const where = `${cli.server}:${cli.port}`;
+  try {
+    const conn = await Deno.connect({
+      hostname: cli.server!.replace(/^\[|\]$/g, ""),
+      port: cli.port,
+    });
+    conn.close();
+    steps.push({ ok: true, what: `TCP to ${where}`, detail: "connected" });
+  } catch (error) {
+    steps.push({
+      ok: false,
+      what: `TCP to ${where}`,
+      detail: `${(error as Error).message}: check -server and -port, and that no firewall blocks ` +
+        `port ${cli.port} (telnet ${cli.server} ${cli.port})`,
+    });
+    return steps;
+  }
+  try {
+    const client = await DcClient.connect({
+      host: cli.server!,
+      port: cli.port,
+      ipv6: cli.ipv6,
+      insecure: cli.insecure,
+      identity,
+    });
+    steps.push({
+      ok: true,
+      what: `TLS and host input version with ${where}`,
+      detail:
+        `client certificate accepted, version 1 accepted, MAX_SIZE ${client.maxSize}; no data sent`,
+    });
+    client.close();
+  } catch (error) {
+    steps.push({
+      ok: false,
+      what: `TLS and host input version with ${where}`,
+      detail: (error as Error).message,
+    });
+  }
+  return steps;
 }
 
 function csvToStdoutSink(csvfile: string): CommandSink | undefined {

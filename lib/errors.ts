@@ -67,6 +67,20 @@ export class ReportSyntaxError extends SyntaxError {
   }
 }
 
+/** The Defense Center cannot be reached, or TLS or the protocol failed; or the certificate is unusable. Exit 5. */
+export class DcError extends Error {
+  override name = "DcError";
+  /** Exit status for this error. */
+  readonly exitCode: number = ExitCode.Dc;
+}
+
+/** The Defense Center rejected one or more commands (the run completed). Exit 6. */
+export class DcRejectedError extends Error {
+  override name = "DcRejectedError";
+  /** Exit status for this error. */
+  readonly exitCode: number = ExitCode.DcRejected;
+}
+
 /** Returns the exit status that belongs to an error thrown by this library (1 when unknown). */
 export function exitCodeOf(error: unknown): number {
   if (error && typeof error === "object" && "exitCode" in error) {

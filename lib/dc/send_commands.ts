@@ -1,0 +1,79 @@
+/**
+ * Streams a spooled command file to the Defense Center: lines → payloads (MessagePacker) →
+ * DcClient, one acknowledged message at a time, with failures logged and counted.
+ *
+ * @module
+ */
+
+import { DcRejectedError } from "../errors.ts";
+import type { ByteReader } from "../report/parse_report.ts";
+import type { DcClient, DcLog } from "./dc_client.ts";
+import { MessagePacker } from "./protocol.ts";
+
+/** Reads lines from a byte reader, in bounded memory. */
+export async function* readLines(reader: ByteReader): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  const buf = new Uint8Array(1 << 20);
+  let pending = "";
+  for (;;) {
+    const n = await reader.read(buf);
+    if (n === null) break;
+    pending += decoder.decode(buf.subarray(0, n), { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    for (const l of lines) yield l.endsWith("\r") ? l.slice(0, -1) : l;
+  }
+  pending += decoder.decode();
+  if (pending) yield pending;
+}
+
+/**
+ * Sends every line of `reader` and returns the totals.
+ *
+ * @throws {DcRejectedError} (exit 6) After the whole file was sent, when the DC rejected any
+ * command; {@linkcode DcError} (exit 5) when the DC cannot be reached.
+ */
+export async function sendCommands(
+  client: DcClient,
+  reader: ByteReader,
+  options: { log: DcLog; onProgress?: (totals: DcClient["totals"]) => void },
+): Promise<DcClient["totals"]> {
+  const { log } = options;
+  let dropped = 0;
+  const packer = new MessagePacker({
+    maxSize: client.maxSize,
+    onShortened: (l) =>
+      log.debug(`Shortened to fit MAX_SIZE ${client.maxSize}: ${l.slice(0, 120)}...`),
+    onDropped: (l) => {
+      dropped++;
+      log.error(
+        `A line longer than MAX_SIZE ${client.maxSize} cannot be shortened and is not sent: ${
+          l.slice(0, 120)
+        }...`,
+      );
+    },
+  });
+  const flush = async () => {
+    for (const payload of packer.take()) {
+      const failures = await client.send(payload);
+      for (const f of failures) log.error(`Defense Center: ${f}`);
+      options.onProgress?.(client.totals);
+    }
+  };
+  for await (const line of readLines(reader)) {
+    packer.add(line);
+    await flush();
+  }
+  packer.finish();
+  await flush();
+  const t = client.totals;
+  if (t.failures > 0 || dropped > 0) {
+    throw new DcRejectedError(
+      `The Defense Center rejected ${t.failures} command(s)${
+        dropped ? ` and ${dropped} line(s) were too long to send` : ""
+      } ` +
+        `(${t.processed} processed in ${t.messages} messages): see the errors above`,
+    );
+  }
+  return t;
+}
