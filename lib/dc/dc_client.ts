@@ -292,7 +292,10 @@ export class DcClient {
    * Sends one DATA payload and reads its response; on a dropped connection, reconnects and
    * sends it again (it was not acknowledged). Returns the response's failure lines.
    */
-  async send(payload: Uint8Array): Promise<string[]> {
+  async send(
+    payload: Uint8Array,
+    options: { onReconnect?: (payload: Uint8Array) => Uint8Array } = {},
+  ): Promise<string[]> {
     const max = this.#o.maxReconnects ?? 5;
     const sleep = this.#o.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
     for (let attempt = 0;; attempt++) {
@@ -326,6 +329,7 @@ export class DcClient {
           throw error instanceof DcError ? error : this.#failure(error, "data");
         }
         this.totals.reconnects++;
+        if (options.onReconnect) payload = options.onReconnect(payload);
         const delay = Math.min(500 * 2 ** attempt, 15_000);
         this.#log.warn(
           `The connection to the Defense Center dropped (${

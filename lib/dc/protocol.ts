@@ -115,6 +115,14 @@ const HEADER = /^(SetSource|SetSourceType|SetMap|SetDomain)\s*,/;
 const GROUP_END = /^(ScanFlush|ScanUpdate)\s*(,.*)?$/;
 const encoder = new TextEncoder();
 
+/** One DATA payload. */
+export interface Payload {
+  /** The payload bytes: whole lines. */
+  bytes: Uint8Array;
+  /** It starts inside a host's group (the previous payload ended before that host's ScanFlush). */
+  continuesGroup: boolean;
+}
+
 /** Options for {@linkcode MessagePacker}. */
 export interface PackOptions {
   /** Largest DATA payload, from the DC's MAX_SIZE. */
@@ -140,7 +148,8 @@ export class MessagePacker {
   #curBytes = 0;
   #group: string[] = [];
   #groupBytes = 0;
-  #out: Uint8Array[] = [];
+  #out: Payload[] = [];
+  #open = false; // the last payload ended inside a group
 
   /** Creates a packer. */
   constructor(options: PackOptions) {
@@ -184,7 +193,7 @@ export class MessagePacker {
   }
 
   /** Takes the payloads made so far. */
-  take(): Uint8Array[] {
+  take(): Payload[] {
     const out = this.#out;
     this.#out = [];
     return out;
@@ -225,7 +234,7 @@ export class MessagePacker {
         size += bytes(l);
         this.#groupBytes -= bytes(l);
       }
-      this.#emit(take);
+      this.#emit(take, true);
     }
   }
 
@@ -236,13 +245,30 @@ export class MessagePacker {
     this.#curBytes = 0;
   }
 
-  #emit(lines: string[]): void {
-    this.#out.push(encoder.encode([...this.#header, ...lines].map((l) => `${l}\n`).join("")));
+  #emit(lines: string[], endsInsideGroup = false): void {
+    this.#out.push({
+      bytes: encoder.encode([...this.#header, ...lines].map((l) => `${l}\n`).join("")),
+      continuesGroup: this.#open,
+    });
+    this.#open = endsInsideGroup;
   }
 }
 
 function bytes(line: string): number {
   return encoder.encode(line).length + 1;
+}
+
+/**
+ * Turns the first ScanFlush of a payload into ScanUpdate: the end of a host whose first lines
+ * went on a connection that has since dropped (the DC applied them as an update when it
+ * dropped, so a replace now would lose them).
+ */
+export function flushToUpdate(payload: Uint8Array): Uint8Array {
+  const text = new TextDecoder().decode(payload);
+  const i = text.search(/^ScanFlush\s*$/m);
+  return i < 0
+    ? payload
+    : encoder.encode(`${text.slice(0, i)}ScanUpdate${text.slice(i + "ScanFlush".length)}`);
 }
 
 /** Splits a host input line into its fields (Text::CSV rules, as the DC reads it). */

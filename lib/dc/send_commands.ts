@@ -8,7 +8,7 @@
 import { DcRejectedError } from "../errors.ts";
 import type { ByteReader } from "../report/parse_report.ts";
 import type { DcClient, DcLog } from "./dc_client.ts";
-import { MessagePacker } from "./protocol.ts";
+import { flushToUpdate, MessagePacker } from "./protocol.ts";
 
 /** Reads lines from a byte reader, in bounded memory. */
 export async function* readLines(reader: ByteReader): AsyncGenerator<string> {
@@ -53,9 +53,27 @@ export async function sendCommands(
       );
     },
   });
+  // A host whose lines span payloads must not end in ScanFlush (replace) once the connection
+  // dropped after its first part was acknowledged: the DC applied that part as an update when
+  // the connection went, and a replace would now drop it. It ends in ScanUpdate instead.
+  let dropInsideGroup = false;
   const flush = async () => {
-    for (const payload of packer.take()) {
-      const failures = await client.send(payload);
+    for (const p of packer.take()) {
+      if (!p.continuesGroup) dropInsideGroup = false;
+      let bytes = dropInsideGroup ? flushToUpdate(p.bytes) : p.bytes;
+      const failures = await client.send(bytes, {
+        onReconnect: (payload) => {
+          if (!p.continuesGroup) return payload;
+          if (!dropInsideGroup) {
+            log.warn(
+              "The connection dropped inside a host's results: that host ends with ScanUpdate " +
+                "(merge) this time, so results Qualys no longer reports stay until the next run",
+            );
+          }
+          dropInsideGroup = true;
+          return (bytes = flushToUpdate(payload));
+        },
+      });
       for (const f of failures) log.error(`Defense Center: ${f}`);
       options.onProgress?.(client.totals);
     }

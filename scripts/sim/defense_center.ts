@@ -60,8 +60,10 @@ export interface DcSim {
   hosts: Set<string>;
   /** DATA messages processed (not dropped). */
   messages: number;
-  /** DATA payloads received, processed or not (for duplicate checks). */
+  /** DATA payloads received, processed or not. */
   payloads: string[];
+  /** DATA payloads processed (answered), in order: a duplicate here is a message sent twice. */
+  processed: string[];
   /** Connections accepted. */
   connections: number;
   /** Issues a client `.pkcs12` (RSA, AES-256 or 3DES) as the Host Input Client page does. */
@@ -156,6 +158,7 @@ export async function startDcSim(
   const map = new Map<string, Map<string, Map<string, MapResult>>>();
   const hosts = new Set<string>();
   const payloads: string[] = [];
+  const processed: string[] = [];
   let messageCount = 0, received = 0, connections = 0;
   const sockets = new Set<tls.TLSSocket>();
 
@@ -324,7 +327,9 @@ export async function startDcSim(
             sock.destroy(); // a drop in transit: this message is never processed
             return;
           }
-          const result = handleText(new TextDecoder().decode(value), queue);
+          const text = new TextDecoder().decode(value);
+          const result = handleText(text, queue);
+          processed.push(text);
           messageCount++;
           if (script.slowResponseMs) await new Promise((r) => setTimeout(r, script.slowResponseMs));
           sock.write(frame(3, new TextEncoder().encode(result)));
@@ -353,6 +358,7 @@ export async function startDcSim(
       return messageCount;
     },
     payloads,
+    processed,
     get connections() {
       return connections;
     },

@@ -1,0 +1,292 @@
+import assert from "node:assert/strict";
+import { DcError, DcRejectedError } from "../../lib/errors.ts";
+import { DcClient } from "../../lib/dc/dc_client.ts";
+import { loadPkcs12 } from "../../lib/dc/pkcs12.ts";
+import {
+  MessagePacker,
+  parseDcResponse,
+  shortenLine,
+  splitCsvLine,
+} from "../../lib/dc/protocol.ts";
+import { sendCommands } from "../../lib/dc/send_commands.ts";
+import { ByteBuffer, CommandEncoder } from "../../lib/encode/encode_commands.ts";
+import { ReportParser } from "../../lib/report/parse_report.ts";
+import { generateReport } from "../../scripts/gen_report.ts";
+import { type DcSim, type DcSimScript, startDcSim } from "../../scripts/sim/defense_center.ts";
+import { createTestCa } from "../../scripts/sim/pki.ts";
+
+const CA = createTestCa("dc test CA");
+const dec = new TextDecoder();
+
+/** The commands of a synthetic report, as -csvfile would write them. */
+async function commandsFor(hosts: number, findings: number): Promise<string> {
+  const parser = new ReportParser();
+  const gen = generateReport({ hosts, findingsPerHost: findings, qids: 40, seed: 11 });
+  for (let r = gen.next(); !r.done; r = gen.next()) parser.push(r.value);
+  const report = parser.end();
+  const enc = new CommandEncoder(report.glossary, { addHost: true });
+  const out = new ByteBuffer();
+  out.append(enc.header());
+  await report.forEachHost((h) => enc.encodeHost(h, out));
+  report.dispose();
+  return dec.decode(out.view());
+}
+
+function reader(text: string) {
+  const bytes = new TextEncoder().encode(text);
+  let off = 0;
+  return {
+    read(p: Uint8Array): Promise<number | null> {
+      if (off >= bytes.length) return Promise.resolve(null);
+      const n = Math.min(p.length, bytes.length - off);
+      p.set(bytes.subarray(off, off + n));
+      off += n;
+      return Promise.resolve(n);
+    },
+  };
+}
+
+/** What the DC's map must hold after a CSV is imported (each host once, ScanFlush per host). */
+function expectedMap(csv: string) {
+  const out: Record<string, Record<string, Record<string, unknown>[]>> = {};
+  for (const line of csv.split("\n")) {
+    if (!line.startsWith("AddScanResult,")) continue;
+    const f = splitCsvLine(line)!;
+    const [ip, scanner] = [f[1]!, f[2]!];
+    ((out[ip] ??= {})[scanner] ??= []).push({
+      vulnId: f[3],
+      port: f[4],
+      proto: f[5],
+      name: f[6],
+      desc: f[7],
+      cves: f[8]!.replace(/^cve_ids:\s*/, "").split(" ").filter((x) => x),
+      bugtraqs: f[9]!.replace(/^bugtraq_ids:\s*/, "").split(" ").filter((x) => x),
+    });
+  }
+  const sorted: typeof out = {};
+  for (const ip of Object.keys(out).sort()) {
+    sorted[ip] = {};
+    for (const [s, list] of Object.entries(out[ip]!)) {
+      sorted[ip][s] = list.sort((a, b) =>
+        `${a.vulnId}/${a.port}/${a.proto}`.localeCompare(`${b.vulnId}/${b.port}/${b.proto}`)
+      );
+    }
+  }
+  return sorted;
+}
+
+async function withDc(script: DcSimScript, body: (sim: DcSim) => Promise<void>): Promise<void> {
+  const sim = await startDcSim(script, { ca: CA });
+  try {
+    await body(sim);
+  } finally {
+    await sim.shutdown();
+  }
+}
+
+const quiet = { warn() {}, error() {}, debug() {} };
+const noWait = () => Promise.resolve();
+
+function identityOf(sim: DcSim, password = "pw") {
+  return loadPkcs12(sim.issueClient({ password }), { password, file: "client.pkcs12" });
+}
+
+Deno.test("parseDcResponse counts failures and the Done total", () => {
+  const text =
+    "Failed to recognize IP address: x\nFailed to Execute Command:  Command: AddHost ip_address: x\n" +
+    "[SetOS]: Must set source application\nWARN: ignoring unknown key 'Foo'. Line: Foo\n" +
+    "CSV Error: can not find the header cve_ids:\nDone processing 7 commands.\n";
+  const r = parseDcResponse(text);
+  assert.equal(r.done, 7);
+  assert.equal(r.failures.length, 5);
+});
+
+Deno.test("MessagePacker keeps lines whole, repeats the headers and keeps a host with its ScanFlush", () => {
+  const host = (ip: string, n: number) => [
+    `AddHost,${ip}`,
+    ...Array.from(
+      { length: n },
+      (_, k) => `AddScanResult,${ip},"QualysGuard",${k},,,"t","d","cve_ids:","bugtraq_ids:"`,
+    ),
+    "ScanFlush",
+  ];
+  const lines = [
+    "SetSource,QualysGuard Scan Report",
+    ...host("10.0.0.1", 3),
+    ...host("10.0.0.2", 3),
+    ...host("10.0.0.3", 40),
+  ];
+  const packer = new MessagePacker({ maxSize: 600 });
+  for (const l of lines) packer.add(l);
+  packer.finish();
+  const taken = packer.take();
+  const payloads = taken.map((p) => dec.decode(p.bytes));
+  assert.ok(taken.some((p) => p.continuesGroup), "the 40-result host spans payloads");
+  for (const p of payloads) {
+    assert.ok(new TextEncoder().encode(p).length <= 600);
+    assert.ok(p.startsWith("SetSource,QualysGuard Scan Report\n"));
+    assert.ok(p.endsWith("\n"));
+  }
+  assert.match(payloads[0]!, /10\.0\.0\.1,.*\nScanFlush\n/s);
+  assert.ok(!payloads[0]!.includes("10.0.0.2") || payloads[0]!.includes('10.0.0.2"') === false);
+  const body = payloads.map((p) => p.split("\n").slice(1).join("\n")).join("");
+  assert.equal(body, lines.slice(1).map((l) => `${l}\n`).join(""), "every line once, in order");
+});
+
+Deno.test("shortenLine cuts the description first, then the title", () => {
+  const line = `AddScanResult,10.0.0.1,"QG",1,443,tcp,"${"T".repeat(100)}","${
+    "D".repeat(500)
+  }","cve_ids: CVE-2014-0160","bugtraq_ids:"`;
+  const short = shortenLine(line, 300);
+  assert.ok(new TextEncoder().encode(short).length + 1 <= 300);
+  const f = splitCsvLine(short)!;
+  assert.equal(f[6], "T".repeat(100));
+  assert.ok(f[7]!.endsWith("..."));
+  const shorter = splitCsvLine(shortenLine(line, 150))!;
+  assert.equal(shorter[7], "");
+  assert.ok(shorter[6]!.endsWith("..."));
+  assert.equal(shorter[8], "cve_ids: CVE-2014-0160");
+});
+
+Deno.test("sendCommands imports exactly what the CSV says (small MAX_SIZE, slow responses)", async () => {
+  const csv = await commandsFor(40, 8);
+  await withDc({ maxSize: 1500, slowResponseMs: 2 }, async (sim) => {
+    const client = await DcClient.connect({
+      host: sim.host,
+      port: sim.port,
+      identity: identityOf(sim),
+      log: quiet,
+    });
+    assert.equal(client.maxSize, 1500);
+    const totals = await sendCommands(client, reader(csv), { log: quiet });
+    client.close();
+    assert.deepStrictEqual(sim.dump(), expectedMap(csv));
+    assert.equal(totals.messages, sim.messages);
+    assert.ok(totals.messages > 10);
+    assert.equal(totals.failures, 0);
+    assert.equal(
+      totals.processed,
+      csv.split("\n").filter((l) => /^(AddHost|AddScanResult)/.test(l)).length,
+    );
+    assert.equal(sim.hosts.size, 40);
+  });
+});
+
+Deno.test("sendCommands survives 50 dropped connections: nothing lost, no acknowledged message twice", async () => {
+  const csv = await commandsFor(300, 6);
+  const drops = new Set(Array.from({ length: 50 }, (_, k) => 3 + k * 4));
+  await withDc({ maxSize: 2048, dropOnMessages: drops }, async (sim) => {
+    const client = await DcClient.connect({
+      host: sim.host,
+      port: sim.port,
+      identity: identityOf(sim),
+      log: quiet,
+      sleep: noWait,
+    });
+    const totals = await sendCommands(client, reader(csv), { log: quiet });
+    client.close();
+    assert.equal(totals.reconnects, 50);
+    assert.equal(sim.connections, 51);
+    assert.equal(sim.processed.length, totals.messages);
+    assert.equal(new Set(sim.processed).size, sim.processed.length, "no message processed twice");
+    assert.deepStrictEqual(sim.dump(), expectedMap(csv), "nothing lost");
+  });
+});
+
+Deno.test("sendCommands gives up after too many drops of one message, with exit 5", async () => {
+  await withDc({ dropOnMessages: new Set([1, 2, 3, 4]) }, async (sim) => {
+    const client = await DcClient.connect({
+      host: sim.host,
+      port: sim.port,
+      identity: identityOf(sim),
+      log: quiet,
+      sleep: noWait,
+      maxReconnects: 3,
+    });
+    await assert.rejects(
+      sendCommands(client, reader("SetSource,x\nAddHost,10.0.0.1\n"), { log: quiet }),
+      (e: DcError) => {
+        assert.equal(e.exitCode, 5);
+        assert.match(e.message, /Lost the connection|closed while the response/);
+        return true;
+      },
+    );
+    client.close();
+  });
+});
+
+Deno.test("sendCommands reports what the DC rejected, logs each failure, and exits 6", async () => {
+  const errors: string[] = [];
+  await withDc({}, async (sim) => {
+    const client = await DcClient.connect({
+      host: sim.host,
+      port: sim.port,
+      identity: identityOf(sim),
+      log: quiet,
+    });
+    const csv =
+      'SetSource,x\nAddHost,10.0.0.999\nAddScanResult,10.0.0.1,"QG",1,80,icmp,"t","d","cve_ids:","bugtraq_ids:"\n' +
+      'AddScanResult,10.0.0.1,"QG",2,80,tcp,"t","d"\nAddScanResult,10.0.0.1,"QG",3,80,tcp,"t","d","cve_ids:","bugtraq_ids:"\nScanFlush\n';
+    await assert.rejects(
+      sendCommands(client, reader(csv), {
+        log: { ...quiet, error: (m: string) => errors.push(m) },
+      }),
+      (e: DcRejectedError) => e.exitCode === 6 && /rejected 6 command/.test(e.message),
+    );
+    client.close();
+    assert.ok(errors.some((m) => /Failed to recognize IP address: 10\.0\.0\.999/.test(m)));
+    assert.ok(errors.some((m) => /Wrong protocol icmp entered/.test(m)));
+    assert.ok(errors.some((m) => /can not find the header cve_ids/.test(m)));
+    assert.deepStrictEqual(Object.keys(sim.dump()["10.0.0.1"]!["QG"]!), ["0"]);
+  });
+});
+
+Deno.test("DcClient names refusal, version rejection, certificate rejection and a foreign DC apart (exit 5)", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closed = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  await withDc({}, async (sim) => {
+    const id = identityOf(sim);
+    await assert.rejects(
+      DcClient.connect({ host: "127.0.0.1", port: closed, identity: id }),
+      /refused: check -server and -port.*telnet 127\.0\.0\.1/,
+    );
+    const foreign = { ...id, caPems: [createTestCa("another DC").caPem] };
+    await assert.rejects(
+      DcClient.connect({ host: sim.host, port: sim.port, identity: foreign }),
+      /not signed by the CA in the \.pkcs12.*-insecure/,
+    );
+    const noCa = { ...id, caPems: [] };
+    await assert.rejects(
+      DcClient.connect({ host: sim.host, port: sim.port, identity: noCa }),
+      DcError,
+    );
+    const insecure = await DcClient.connect({
+      host: sim.host,
+      port: sim.port,
+      identity: foreign,
+      insecure: true,
+    });
+    assert.equal(insecure.maxSize, 65535);
+    insecure.close();
+  });
+  await withDc({ rejectVersion: true }, async (sim) => {
+    await assert.rejects(
+      DcClient.connect({ host: sim.host, port: sim.port, identity: identityOf(sim) }),
+      (e: DcError) => {
+        assert.equal(e.exitCode, 5);
+        assert.match(
+          e.message,
+          /closed the connection after the version exchange: it rejected host input protocol version 1/,
+        );
+        return true;
+      },
+    );
+  });
+  await withDc({ rejectCertificate: true }, async (sim) => {
+    await assert.rejects(
+      DcClient.connect({ host: sim.host, port: sim.port, identity: identityOf(sim) }),
+      /rejected the client certificate .*revoked or issued for another host; re-download it from the Host Input Client page/,
+    );
+  });
+});
