@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DcError, DcRejectedError } from "../../lib/errors.ts";
+import { DcError, type DcRejectedError } from "../../lib/errors.ts";
 import { DcClient } from "../../lib/dc/dc_client.ts";
 import { loadPkcs12 } from "../../lib/dc/pkcs12.ts";
 import {

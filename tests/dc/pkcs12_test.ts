@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, DcError } from "../../lib/errors.ts";
+import { type ConfigError, DcError } from "../../lib/errors.ts";
 import { findDefaultPkcs12, loadPkcs12, readPkcs12 } from "../../lib/dc/pkcs12.ts";
 import { createTestCa } from "../../scripts/sim/pki.ts";
 
