@@ -60,7 +60,7 @@ export interface SendTotals {
   lines: number;
   /** Sum of the DC's `Done processing N commands`. */
   processed: number;
-  /** Failure lines the DC returned. */
+  /** Commands the DC rejected. */
   failures: number;
   /** Reconnections made. */
   reconnects: number;
@@ -316,7 +316,7 @@ export class DcClient {
         const failures = response.type === MsgType.Error && parsed.failures.length === 0
           ? [text.trim() || "the Defense Center answered with an ERROR message"]
           : parsed.failures;
-        this.totals.failures += failures.length;
+        this.totals.failures += parsed.failures.length === 0 ? failures.length : parsed.rejected;
         return failures;
       } catch (error) {
         try {

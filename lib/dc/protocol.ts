@@ -79,6 +79,8 @@ export interface DcResponse {
   failures: string[];
   /** N of `Done processing N commands`, when present. */
   done: number | undefined;
+  /** Commands rejected: a reason line and its `Failed to Execute Command` count once. */
+  rejected: number;
 }
 
 /**
@@ -89,7 +91,7 @@ export interface DcResponse {
  * ```ts
  * import assert from "node:assert/strict";
  * const r = parseDcResponse("Wrong protocol 1 entered\nDone processing 3 commands.\n");
- * assert.deepEqual(r, { failures: ["Wrong protocol 1 entered"], done: 3 });
+ * assert.deepEqual(r, { failures: ["Wrong protocol 1 entered"], done: 3, rejected: 1 });
  * ```
  */
 export function parseDcResponse(text: string): DcResponse {
@@ -104,11 +106,16 @@ export function parseDcResponse(text: string): DcResponse {
       continue;
     }
     if (
-      /^(Failed to|Failure to|Wrong |WARN: ignoring unknown key|CSV Error)/.test(line) ||
-      /Must set source/.test(line)
+      /^(Failed to|Failure to|Wrong |WARN: ignoring unknown key|CSV Error|Text::CSV::parse\(\) failed)/
+        .test(line) || /Must set source/.test(line)
     ) failures.push(line);
   }
-  return { failures, done };
+  const standalone =
+    failures.filter((l) =>
+      /^(Failed to Execute Command|WARN: ignoring unknown key|Text::CSV::parse\(\) failed|Failure to Run Scan API)/
+        .test(l) || /Must set source/.test(l)
+    ).length;
+  return { failures, done, rejected: standalone > 0 ? standalone : failures.length };
 }
 
 const HEADER = /^(SetSource|SetSourceType|SetMap|SetDomain)\s*,/;

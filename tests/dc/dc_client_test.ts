@@ -99,6 +99,7 @@ Deno.test("parseDcResponse counts failures and the Done total", () => {
   const r = parseDcResponse(text);
   assert.equal(r.done, 7);
   assert.equal(r.failures.length, 5);
+  assert.equal(r.rejected, 3);
 });
 
 Deno.test("MessagePacker keeps lines whole, repeats the headers and keeps a host with its ScanFlush", () => {
@@ -231,7 +232,7 @@ Deno.test("sendCommands reports what the DC rejected, logs each failure, and exi
       sendCommands(client, reader(csv), {
         log: { ...quiet, error: (m: string) => errors.push(m) },
       }),
-      (e: DcRejectedError) => e.exitCode === 6 && /rejected 6 command/.test(e.message),
+      (e: DcRejectedError) => e.exitCode === 6 && /rejected 3 command/.test(e.message),
     );
     client.close();
     assert.ok(errors.some((m) => /Failed to recognize IP address: 10\.0\.0\.999/.test(m)));
