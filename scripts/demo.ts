@@ -1,13 +1,16 @@
 /**
  * `deno task demo`: the main job end to end on loopback, with no set-up. It starts the Qualys
- * API simulator (HTTPS, a CA made on the fly) serving the bundled sample report, writes an
- * `InputPlugins/QualysGuard.yaml` pointing at it in a temp directory, and runs the connector
- * there exactly as a user would (`-csvfile -`): launch, poll, download, parse, delete, and the
- * commands on stdout. Sending to a Defense Center arrives with issue #4.
+ * API simulator (HTTPS) serving the bundled sample report and the Defense Center simulator
+ * (mutual TLS, the host input protocol), each with certificates made on the fly; writes an
+ * `InputPlugins/QualysGuard.yaml` and a `CertFile.pkcs12` (as the DC's Host Input Client page
+ * issues it) in a temp directory; runs the connector there exactly as the guide's cron line does
+ * (`-server=... -pkcs12=CertFile.pkcs12 -plugininfo=InputPlugins/QualysGuard.yaml`): launch,
+ * poll, download, parse, delete, send; and prints what the DC's network map now holds.
  *
  * @module
  */
 
+import { startDcSim } from "./sim/defense_center.ts";
 import { startQualysSim } from "./sim/qualys_api.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -15,6 +18,7 @@ const sim = await startQualysSim({
   reports: { "424242": `${ROOT}fixtures/sample_report.xml` },
   runningPolls: 2,
 });
+const dc = await startDcSim({});
 const dir = await Deno.makeTempDir({ prefix: "qualys_connector-demo-" });
 let code = 1;
 try {
@@ -27,8 +31,18 @@ try {
       `ca_file: ${dir}/qualys-sim-ca.pem\nadd_host: y\npoll_interval: 0.5\n`,
     { mode: 0o600 },
   );
-  console.error(`demo: Qualys API simulator on ${sim.url}; running in ${dir}:`);
-  console.error("demo:   qualys_connector -csvfile - -plugininfo InputPlugins/QualysGuard.yaml\n");
+  await Deno.writeFile(`${dir}/CertFile.pkcs12`, dc.issueClient({ password: "demo" }));
+  const args = [
+    `-server=${dc.host}`,
+    `-port=${dc.port}`,
+    "-pkcs12=CertFile.pkcs12",
+    "-password=demo",
+    "-plugininfo=InputPlugins/QualysGuard.yaml",
+  ];
+  console.log(
+    `demo: Qualys API simulator on ${sim.url}, Defense Center simulator on ${dc.host}:${dc.port}`,
+  );
+  console.log(`demo: in ${dir}: qualys_connector ${args.join(" ")}\n`);
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -37,25 +51,37 @@ try {
       "--allow-env",
       "--allow-net",
       `${ROOT}main.ts`,
-      "-csvfile",
-      "-",
-      "-plugininfo",
-      "InputPlugins/QualysGuard.yaml",
+      ...args,
     ],
     cwd: dir,
     stdout: "inherit",
     stderr: "inherit",
   }).output();
   code = out.code;
-  console.error(
-    `\ndemo: the simulator saw ${sim.requests.length} API calls ` +
+  console.log(
+    `\ndemo: the Qualys simulator saw ${sim.requests.length} API calls ` +
       `(${
         sim.requests.map((r) => r.action).join(", ")
       }); reports launched ${sim.launched.length}, ` +
-      `deleted ${sim.deleted.length}; exit status ${code}`,
+      `deleted ${sim.deleted.length}. The DC processed ${dc.messages} messages; exit status ${code}.`,
   );
+  console.log(
+    "\ndemo: what the Defense Center's network map now holds (host → scanner → results):",
+  );
+  for (const [ip, byScanner] of Object.entries(dc.dump())) {
+    for (const [scanner, results] of Object.entries(byScanner)) {
+      console.log(`  ${ip}  ${scanner}: ${results.length} results`);
+      for (const r of results) {
+        console.log(
+          `    QID ${r.vulnId.padEnd(6)} ${(r.port ? `${r.port}/${r.proto}` : "-").padEnd(9)} ` +
+            `${r.name.slice(0, 60)}${r.cves.length ? `  [${r.cves.join(" ")}]` : ""}`,
+        );
+      }
+    }
+  }
 } finally {
   await sim.shutdown();
+  await dc.shutdown();
   await Deno.remove(dir, { recursive: true });
 }
 Deno.exit(code);

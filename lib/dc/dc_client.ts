@@ -171,36 +171,32 @@ export class DcClient {
     }
   }
 
-  async #connectTls(): Promise<ByteStream> {
+  // node:tls rather than Deno.connectTls: it can set TCP_NODELAY (Deno's TLS connections cannot,
+  // and Nagle's algorithm then holds the tail of every message for the peer's delayed ACK: 40 ms
+  // a message), it can skip verification for -insecure, and it presents the client certificate.
+  async #connectTls(maxVersion?: "TLSv1.2"): Promise<ByteStream> {
     const hostname = await this.#resolve();
     const { identity } = this.#o;
-    if (this.#o.insecure) {
-      const socket = tls.connect({
-        host: hostname,
-        port: this.#port,
-        cert: identity.certPem,
-        key: identity.keyPem,
-        rejectUnauthorized: false,
-        ...(/^[\d.]+$|:/.test(hostname) ? {} : { servername: hostname }),
-      });
-      await new Promise<void>((resolve, reject) => {
-        socket.once("secureConnect", () => resolve());
-        socket.once("error", reject);
-      });
-      return nodeStream(socket);
-    }
-    const verifiedByBundledCa = identity.caPems.length > 0;
-    const conn = await Deno.connectTls({
-      hostname,
+    const bundled = identity.caPems.length > 0;
+    const socket = tls.connect({
+      host: hostname,
       port: this.#port,
       cert: identity.certPem,
       key: identity.keyPem,
-      ...(verifiedByBundledCa
-        ? { caCerts: identity.caPems, unsafelyDisableHostnameVerification: true }
-        : {}),
+      minVersion: "TLSv1.2",
+      ...(maxVersion ? { maxVersion } : {}),
+      rejectUnauthorized: !this.#o.insecure,
+      // Verified against the DC's own CA from the .pkcs12: the name need not match (cron lines
+      // use IPs). Without a bundled CA: the default roots and the usual name check.
+      ...(bundled ? { ca: identity.caPems, checkServerIdentity: () => undefined } : {}),
+      ...(/^[\d.]+$|:/.test(hostname) ? {} : { servername: hostname }),
     });
-    await conn.handshake();
-    return conn;
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("secureConnect", () => resolve());
+      socket.once("error", reject);
+    });
+    return nodeStream(socket);
   }
 
   #failure(error: unknown, stage: "connect" | "version" | "data"): DcError {
@@ -218,9 +214,10 @@ export class DcClient {
       return new DcError(`Cannot resolve ${this.#o.host}: check -server`, { cause: error });
     }
     if (
-      /UnknownIssuer|certificate not valid|invalid peer certificate|BadSignature|NotValidFor/i.test(
-        text,
-      )
+      /UnknownIssuer|certificate not valid|invalid peer certificate|BadSignature|NotValidFor|unable to verify|self[- ]signed certificate|UNABLE_TO_GET_ISSUER|CERT_SIGNATURE_FAILURE|ERR_TLS_CERT/i
+        .test(
+          text,
+        )
     ) {
       return new DcError(
         `The Defense Center's certificate at ${this.#where} is not signed by the CA in the ` +
@@ -230,7 +227,7 @@ export class DcClient {
     }
     if (
       stage !== "data" &&
-      /alert|close_notify|reset|CertificateRequired|UnknownCA|BadCertificate|revoked|handshake|ECONNRESET/i
+      /alert|close_notify|reset|CertificateRequired|UnknownCA|BadCertificate|revoked|handshake|ECONNRESET|disconnected before secure TLS/i
         .test(text)
     ) {
       return new DcError(
@@ -284,7 +281,28 @@ export class DcClient {
       try {
         conn.close();
       } catch { /* closed */ }
+      if (error instanceof EndOfStream) throw await this.#diagnoseClose(error);
       throw this.#failure(error, "version");
+    }
+  }
+
+  // With TLS 1.3 a rejected client certificate shows up only as the connection closing after the
+  // handshake, like a rejected version. A TLS 1.2 handshake tells them apart: there the DC checks
+  // the certificate inside the handshake.
+  async #diagnoseClose(original: EndOfStream): Promise<DcError> {
+    let probe: ByteStream | undefined;
+    try {
+      probe = await this.#connectTls("TLSv1.2");
+      await writeAll(probe, frame(MsgType.Version, new Uint8Array([0, 0, 0, PROTOCOL_VERSION])));
+      await readMessage(probe, "MAX_SIZE", 1024);
+      return this.#failure(original, "version");
+    } catch (error) {
+      if (error instanceof EndOfStream) return this.#failure(original, "version");
+      return this.#failure(error, "connect");
+    } finally {
+      try {
+        probe?.close();
+      } catch { /* closed */ }
     }
   }
 

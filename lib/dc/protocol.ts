@@ -288,17 +288,16 @@ export function splitCsvLine(line: string): string[] | undefined {
     if (line[i] === '"') {
       i++;
       for (;;) {
-        if (i >= line.length) return undefined;
-        if (line[i] === '"') {
-          if (line[i + 1] === '"') {
-            value += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
+        const q = line.indexOf('"', i);
+        if (q < 0) return undefined;
+        if (line[q + 1] === '"') { // "" is a literal quote
+          value += line.slice(i, q + 1);
+          i = q + 2;
+          continue;
         }
-        value += line[i++];
+        value += line.slice(i, q);
+        i = q + 1;
+        break;
       }
       while (line[i] === " " || line[i] === "\t") i++;
       if (i < line.length && line[i] !== ",") return undefined;

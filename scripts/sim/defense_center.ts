@@ -46,6 +46,10 @@ export interface DcSimScript {
   rejectCertificate?: boolean;
   /** Milliseconds before each response. */
   slowResponseMs?: number;
+  /** Keep every payload text in `payloads`/`processed` (tests of resends). @default {false} */
+  recordPayloads?: boolean;
+  /** Store results in the network map (the bench turns it off to stay small). @default {true} */
+  storeResults?: boolean;
 }
 
 /** A running simulator. */
@@ -163,6 +167,7 @@ export async function startDcSim(
   const sockets = new Set<tls.TLSSocket>();
 
   const apply = (queue: Map<string, MapResult[]>, replace: boolean) => {
+    if (script.storeResults === false) return queue.clear();
     for (const [key, results] of queue) {
       const [scanner, ip] = JSON.parse(key) as [string, string];
       const byScanner = map.get(ip) ?? new Map<string, Map<string, MapResult>>();
@@ -250,6 +255,10 @@ export async function startDcSim(
               continue;
             }
           }
+          if (script.storeResults === false) {
+            done++;
+            continue;
+          }
           const key = JSON.stringify([scanner, ip]);
           const list = queue.get(key) ?? [];
           list.push({
@@ -284,6 +293,7 @@ export async function startDcSim(
   const onConnection = (sock: tls.TLSSocket) => {
     connections++;
     sockets.add(sock);
+    sock.setNoDelay(true); // answers go out at once, as a DC's do
     const queue = new Map<string, MapResult[]>();
     let buf = new Uint8Array(0);
     let versioned = false;
@@ -294,10 +304,13 @@ export async function startDcSim(
       sockets.delete(sock);
     });
     sock.on("data", (d: Uint8Array) => {
-      const joined = new Uint8Array(buf.length + d.length);
-      joined.set(buf);
-      joined.set(d, buf.length);
-      buf = joined;
+      if (buf.length === 0) buf = new Uint8Array(d);
+      else {
+        const joined = new Uint8Array(buf.length + d.length);
+        joined.set(buf);
+        joined.set(d, buf.length);
+        buf = joined;
+      }
       busy = busy.then(async () => {
         while (buf.length >= 8) {
           const v = new DataView(buf.buffer, buf.byteOffset);
@@ -318,7 +331,7 @@ export async function startDcSim(
           }
           if (type !== 3) continue;
           received++;
-          payloads.push(new TextDecoder().decode(value));
+          if (script.recordPayloads) payloads.push(new TextDecoder().decode(value));
           if (value.length > (script.maxSize ?? 65535)) {
             sock.write(frame(4, new TextEncoder().encode("Data block exceeds the maximum size\n")));
             continue;
@@ -329,7 +342,7 @@ export async function startDcSim(
           }
           const text = new TextDecoder().decode(value);
           const result = handleText(text, queue);
-          processed.push(text);
+          if (script.recordPayloads) processed.push(text);
           messageCount++;
           if (script.slowResponseMs) await new Promise((r) => setTimeout(r, script.slowResponseMs));
           sock.write(frame(3, new TextEncoder().encode(result)));

@@ -134,17 +134,17 @@ Deno.test("main leaves the previous CSV untouched and no temp file when the repo
   });
 });
 
-Deno.test("main exits 2 with a clear message for usage errors and parts not built yet", async () => {
+Deno.test("main exits 2 with a clear message for usage and set-up errors", async () => {
   const cases: [string[], RegExp][] = [
     [["-bogus"], /Unknown option "-bogus"/],
     [["-s", "x"], /ambiguous: it could be -server, -syslog, -stderr/],
-    [["-server=10.10.10.10"], /Sending to a Defense Center .* not built yet.*use -csvfile/],
+    [["-server=10.10.10.10"], /No \*\.pkcs12 certificate in the current directory/],
     [["-c", "-"], /InputPlugins\/QualysGuard\.yaml: The plugin configuration file does not exist/],
     [
       ["-check", "-c", "-"],
       /FAIL configuration: InputPlugins\/QualysGuard\.yaml: The plugin configuration/,
     ],
-    [["-c", "-", "csv"], /csv plugin .* not built yet/],
+    [["-c", "-", "csv"], /The csv plugin sends the command file named by -plugininfo/],
     [
       ["-multiinfo", "1,2", "-c", "x.csv"],
       /QualysGuard\.yaml: The plugin configuration file does not exist/,

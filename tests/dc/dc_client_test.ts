@@ -176,7 +176,7 @@ Deno.test("sendCommands imports exactly what the CSV says (small MAX_SIZE, slow 
 Deno.test("sendCommands survives 50 dropped connections: nothing lost, no acknowledged message twice", async () => {
   const csv = await commandsFor(300, 6);
   const drops = new Set(Array.from({ length: 50 }, (_, k) => 3 + k * 4));
-  await withDc({ maxSize: 2048, dropOnMessages: drops }, async (sim) => {
+  await withDc({ maxSize: 2048, dropOnMessages: drops, recordPayloads: true }, async (sim) => {
     const client = await DcClient.connect({
       host: sim.host,
       port: sim.port,
