@@ -15,9 +15,8 @@ import { type ParsedReport, parseReport } from "./report/parse_report.ts";
 import { ProgressLine, withProgress } from "./log/progress.ts";
 import { checkQualys } from "./qualys/check.ts";
 import { checkCommandLine } from "./dc/commands.ts";
-import { DcClient } from "./dc/dc_client.ts";
-import { type ClientIdentity, findDefaultPkcs12, readPkcs12 } from "./dc/pkcs12.ts";
-import { readLines, sendCommands } from "./dc/send_commands.ts";
+import type { ClientIdentity } from "./dc/pkcs12.ts";
+import { readLines } from "./dc/send_commands.ts";
 import { openSpoolFile } from "./sink/spool_file_sink.ts";
 import { QualysClient } from "./qualys/client.ts";
 import { downloadReport } from "./qualys/download_report.ts";
@@ -196,6 +195,8 @@ async function loadIdentity(
   logger: Logger,
   env: Record<string, string>,
 ): Promise<{ identity: ClientIdentity; path: string }> {
+  // node-forge and node:tls are loaded only when a Defense Center is involved.
+  const { findDefaultPkcs12, readPkcs12 } = await import("./dc/pkcs12.ts");
   let path = cli.pkcs12;
   if (path === undefined) {
     const found = findDefaultPkcs12(".");
@@ -313,6 +314,8 @@ async function runCsvPlugin(
 }
 
 async function sendSpool(path: string, dc: DcTarget, logger: Logger): Promise<void> {
+  const { DcClient } = await import("./dc/dc_client.ts");
+  const { sendCommands } = await import("./dc/send_commands.ts");
   const started = performance.now();
   const line = new ProgressLine();
   const client = await DcClient.connect({
@@ -582,6 +585,7 @@ async function checkDc(
     return steps;
   }
   try {
+    const { DcClient } = await import("./dc/dc_client.ts");
     const client = await DcClient.connect({
       host: cli.server!,
       port: cli.port,

@@ -20,6 +20,7 @@ import {
   PROTOCOL_VERSION,
   readMessage,
   writeAll,
+  writeMessage,
 } from "./protocol.ts";
 
 /** Where the client reports what it does. */
@@ -75,7 +76,7 @@ function nodeStream(socket: tls.TLSSocket): ByteStream {
   let ended = false, failure: Error | undefined;
   let wake: (() => void) | undefined;
   socket.on("data", (d: Uint8Array) => {
-    chunks.push(new Uint8Array(d));
+    chunks.push(d);
     wake?.();
   });
   socket.on("end", () => {
@@ -324,7 +325,7 @@ export class DcClient {
             `A message of ${payload.length} bytes is over the DC's MAX_SIZE ${this.#session.maxSize}`,
           );
         }
-        await writeAll(this.#session.conn, frame(MsgType.Data, payload));
+        await writeMessage(this.#session.conn, MsgType.Data, payload);
         const response = await readMessage(this.#session.conn, "the response to a DATA message");
         const text = dec.decode(response.value);
         const parsed = parseDcResponse(text);

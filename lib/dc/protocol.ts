@@ -38,6 +38,20 @@ export function frame(type: number, value: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Writes a message: its 8-byte header, then the value as it is (no copy of a large value). */
+export async function writeMessage(
+  conn: ByteStream,
+  type: number,
+  value: Uint8Array,
+): Promise<void> {
+  const head = new Uint8Array(8);
+  const view = new DataView(head.buffer);
+  view.setUint32(0, type, false);
+  view.setUint32(4, value.length, false);
+  await writeAll(conn, head);
+  await writeAll(conn, value);
+}
+
 /** Writes all of `bytes`. */
 export async function writeAll(conn: ByteStream, bytes: Uint8Array): Promise<void> {
   let off = 0;
@@ -118,9 +132,10 @@ export function parseDcResponse(text: string): DcResponse {
   return { failures, done, rejected: standalone > 0 ? standalone : failures.length };
 }
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const HEADER = /^(SetSource|SetSourceType|SetMap|SetDomain)\s*,/;
 const GROUP_END = /^(ScanFlush|ScanUpdate)\s*(,.*)?$/;
-const encoder = new TextEncoder();
 
 /** One DATA payload. */
 export interface Payload {
@@ -140,61 +155,123 @@ export interface PackOptions {
   onDropped?: (line: string) => void;
 }
 
+// The kind of a line, from its first bytes: 0 body, 1 header (Set*), 2 group end, 3 skip.
+function lineKind(b: Uint8Array, s: number, e: number): number {
+  let i = s;
+  while (i < e && (b[i] === 32 || b[i] === 9)) i++;
+  if (i === e || b[i] === 35) return 3; // blank or # comment
+  const c = b[i];
+  if (c === 83 && b[i + 1] === 101 && b[i + 2] === 116) { // "Set"
+    return HEADER.test(decoder.decode(b.subarray(s, Math.min(e, s + 32)))) ? 1 : 0;
+  }
+  if (c === 83 && b[i + 1] === 99 && b[i + 2] === 97 && b[i + 3] === 110) { // "Scan"
+    return GROUP_END.test(decoder.decode(b.subarray(i, e)).trimEnd()) ? 2 : 0;
+  }
+  return 0;
+}
+
 /**
  * Packs command lines into DATA payloads (SPEC §7): whole lines, each payload at most
  * `maxSize` bytes, the Set* header lines repeated at the top of every payload, and a host's
- * lines up to its ScanFlush kept in one payload when they fit. Memory stays within a few
- * payloads.
+ * lines up to its ScanFlush kept in one payload when they fit. Works on bytes (no strings but for
+ * a line that must be shortened), and memory stays within a few payloads.
  */
 export class MessagePacker {
   readonly #max: number;
   readonly #options: PackOptions;
-  #header: string[] = [];
-  #headerBytes = 0;
-  #cur: string[] = [];
-  #curBytes = 0;
-  #group: string[] = [];
-  #groupBytes = 0;
+  #header = new Uint8Array(0);
+  #sawBody = false;
+  #cur: Uint8Array;
+  #curLen = 0;
+  #group: Uint8Array;
+  #groupLen = 0;
+  #groupEnds: number[] = []; // end offset (after the newline) of each line in #group
   #out: Payload[] = [];
   #open = false; // the last payload ended inside a group
+  #carry = new Uint8Array(0);
+  #pool: Uint8Array[] = []; // payload buffers handed back with release()
 
   /** Creates a packer. */
   constructor(options: PackOptions) {
     this.#max = options.maxSize;
     this.#options = options;
+    this.#cur = new Uint8Array(options.maxSize);
+    this.#group = new Uint8Array(Math.min(options.maxSize * 2, 1 << 20));
   }
 
-  /** Adds one line (without its newline). */
+  /** Adds one line given as text (without its newline). */
   add(line: string): void {
-    if (line.trim() === "" || /^\s*#/.test(line)) return;
-    if (HEADER.test(line)) {
+    const b = encoder.encode(line);
+    this.addLine(b, 0, b.length);
+  }
+
+  /** Adds the lines of a chunk of command text; a last partial line waits for the next chunk. */
+  push(chunk: Uint8Array): void {
+    let s = 0;
+    if (this.#carry.length > 0) { // only the one line cut by the chunk boundary is copied
+      const nl = chunk.indexOf(10);
+      const part = nl === -1 ? chunk : chunk.subarray(0, nl);
+      const joined = new Uint8Array(this.#carry.length + part.length);
+      joined.set(this.#carry);
+      joined.set(part, this.#carry.length);
+      if (nl === -1) {
+        this.#carry = joined;
+        return;
+      }
+      this.#carry = new Uint8Array(0);
+      const e = joined.length > 0 && joined[joined.length - 1] === 13
+        ? joined.length - 1
+        : joined.length;
+      this.addLine(joined, 0, e);
+      s = nl + 1;
+    }
+    for (let nl = chunk.indexOf(10, s); nl !== -1; nl = chunk.indexOf(10, s)) {
+      this.addLine(chunk, s, nl > s && chunk[nl - 1] === 13 ? nl - 1 : nl);
+      s = nl + 1;
+    }
+    this.#carry = chunk.slice(s);
+  }
+
+  /** Adds one line: bytes `[s, e)` of `b`, without its newline. */
+  addLine(b: Uint8Array, s: number, e: number): void {
+    const kind = lineKind(b, s, e);
+    if (kind === 3) return;
+    if (kind === 1) {
       this.#flushGroup();
       this.#flushCur();
-      if (this.#header.length > 0 && this.#sawBody) this.#header = [];
+      const line = b.subarray(s, e);
+      const header = this.#sawBody ? new Uint8Array(0) : this.#header;
+      this.#header = new Uint8Array(header.length + line.length + 1);
+      this.#header.set(header);
+      this.#header.set(line, header.length);
+      this.#header[this.#header.length - 1] = 10;
       this.#sawBody = false;
-      this.#header.push(line);
-      this.#headerBytes = this.#header.reduce((n, l) => n + bytes(l), 0);
       return;
     }
     this.#sawBody = true;
-    let fitted = line;
-    if (this.#headerBytes + bytes(line) > this.#max) {
-      fitted = shortenLine(line, this.#max - this.#headerBytes);
-      if (this.#headerBytes + bytes(fitted) > this.#max) {
-        this.#options.onDropped?.(line);
+    let line = b.subarray(s, e);
+    if (this.#header.length + line.length + 1 > this.#max) {
+      const text = decoder.decode(line);
+      const fitted = encoder.encode(shortenLine(text, this.#max - this.#header.length));
+      if (this.#header.length + fitted.length + 1 > this.#max) {
+        this.#options.onDropped?.(text);
         return;
       }
-      this.#options.onShortened?.(line);
+      this.#options.onShortened?.(text);
+      line = fitted;
     }
-    this.#group.push(fitted);
-    this.#groupBytes += bytes(fitted);
-    if (GROUP_END.test(line)) this.#flushGroup();
-    else if (this.#headerBytes + this.#groupBytes > this.#max) this.#spillGroup();
+    this.#appendGroup(line);
+    if (kind === 2) this.#flushGroup();
+    else if (this.#header.length + this.#groupLen > this.#max) this.#spillGroup();
   }
-  #sawBody = false;
 
   /** Ends the input. */
   finish(): void {
+    if (this.#carry.length > 0) {
+      const last = this.#carry;
+      this.#carry = new Uint8Array(0);
+      this.addLine(last, 0, last.length);
+    }
     this.#flushGroup();
     this.#flushCur();
   }
@@ -206,57 +283,68 @@ export class MessagePacker {
     return out;
   }
 
+  /** Hands a sent payload's buffer back for reuse (no garbage per message). */
+  release(payload: Payload): void {
+    if (payload.bytes.buffer.byteLength === this.#max && this.#pool.length < 64) {
+      this.#pool.push(new Uint8Array(payload.bytes.buffer));
+    }
+  }
+
+  #appendGroup(line: Uint8Array): void {
+    const need = this.#groupLen + line.length + 1;
+    if (need > this.#group.length) {
+      const bigger = new Uint8Array(Math.max(this.#group.length * 2, need));
+      bigger.set(this.#group.subarray(0, this.#groupLen));
+      this.#group = bigger;
+    }
+    this.#group.set(line, this.#groupLen);
+    this.#group[this.#groupLen + line.length] = 10;
+    this.#groupLen = need;
+    this.#groupEnds.push(need);
+  }
+
   // A complete group: into the current payload if it fits, else a payload of its own, else split.
   #flushGroup(): void {
-    if (this.#group.length === 0) return;
-    if (this.#headerBytes + this.#curBytes + this.#groupBytes <= this.#max) {
-      this.#cur.push(...this.#group);
-      this.#curBytes += this.#groupBytes;
-    } else {
+    if (this.#groupLen === 0) return;
+    const h = this.#header.length;
+    if (h + this.#curLen + this.#groupLen > this.#max) {
       this.#flushCur();
-      if (this.#headerBytes + this.#groupBytes <= this.#max) {
-        this.#cur = this.#group;
-        this.#curBytes = this.#groupBytes;
-        this.#group = [];
-        this.#groupBytes = 0;
-        return;
-      }
-      this.#spillGroup();
-      this.#cur = this.#group;
-      this.#curBytes = this.#groupBytes;
+      if (h + this.#groupLen > this.#max) this.#spillGroup();
     }
-    this.#group = [];
-    this.#groupBytes = 0;
+    this.#cur.set(this.#group.subarray(0, this.#groupLen), this.#curLen);
+    this.#curLen += this.#groupLen;
+    this.#groupLen = 0;
+    this.#groupEnds = [];
   }
 
   // A group too big for one payload: emit full payloads from its start, keep the rest.
   #spillGroup(): void {
     this.#flushCur();
-    while (this.#group.length > 0 && this.#headerBytes + this.#groupBytes > this.#max) {
-      const take: string[] = [];
-      let size = this.#headerBytes;
-      while (this.#group.length > 0 && size + bytes(this.#group[0]!) <= this.#max) {
-        const l = this.#group.shift()!;
-        take.push(l);
-        size += bytes(l);
-        this.#groupBytes -= bytes(l);
+    const h = this.#header.length;
+    while (this.#groupLen > 0 && h + this.#groupLen > this.#max) {
+      let cut = 0, k = 0;
+      while (k < this.#groupEnds.length && h + this.#groupEnds[k]! <= this.#max) {
+        cut = this.#groupEnds[k++]!;
       }
-      this.#emit(take, true);
+      this.#emit(this.#group.subarray(0, cut), true);
+      this.#group.copyWithin(0, cut, this.#groupLen);
+      this.#groupLen -= cut;
+      this.#groupEnds = this.#groupEnds.slice(k).map((x) => x - cut);
     }
   }
 
   #flushCur(): void {
-    if (this.#cur.length === 0) return;
-    this.#emit(this.#cur);
-    this.#cur = [];
-    this.#curBytes = 0;
+    if (this.#curLen === 0) return;
+    this.#emit(this.#cur.subarray(0, this.#curLen), false);
+    this.#curLen = 0;
   }
 
-  #emit(lines: string[], endsInsideGroup = false): void {
-    this.#out.push({
-      bytes: encoder.encode([...this.#header, ...lines].map((l) => `${l}\n`).join("")),
-      continuesGroup: this.#open,
-    });
+  #emit(body: Uint8Array, endsInsideGroup: boolean): void {
+    const buffer = this.#pool.pop() ?? new Uint8Array(this.#max);
+    const bytes = buffer.subarray(0, this.#header.length + body.length);
+    bytes.set(this.#header);
+    bytes.set(body, this.#header.length);
+    this.#out.push({ bytes, continuesGroup: this.#open });
     this.#open = endsInsideGroup;
   }
 }

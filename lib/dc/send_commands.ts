@@ -74,12 +74,14 @@ export async function sendCommands(
           return (bytes = flushToUpdate(payload));
         },
       });
+      packer.release(p);
       for (const f of failures) log.error(`Defense Center: ${f}`);
       options.onProgress?.(client.totals);
     }
   };
-  for await (const line of readLines(reader)) {
-    packer.add(line);
+  const buf = new Uint8Array(1 << 20);
+  for (let n = await reader.read(buf); n !== null; n = await reader.read(buf)) {
+    packer.push(buf.subarray(0, n));
     await flush();
   }
   packer.finish();

@@ -50,6 +50,8 @@ export interface DcSimScript {
   recordPayloads?: boolean;
   /** Store results in the network map (the bench turns it off to stay small). @default {true} */
   storeResults?: boolean;
+  /** Address to listen on: 127.0.0.1 or ::1. @default {"127.0.0.1"} */
+  hostname?: "127.0.0.1" | "::1";
 }
 
 /** A running simulator. */
@@ -359,11 +361,15 @@ export async function startDcSim(
     rejectUnauthorized: true,
   }, onConnection);
   srv.on("tlsClientError", () => {});
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const hostname = script.hostname ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    srv.once("error", reject);
+    srv.listen(0, hostname, () => resolve());
+  });
   const port = (srv.address() as { port: number }).port;
 
   const sim: DcSim = {
-    host: "127.0.0.1",
+    host: hostname,
     port,
     map,
     hosts,

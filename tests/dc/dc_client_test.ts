@@ -291,3 +291,62 @@ Deno.test("DcClient names refusal, version rejection, certificate rejection and 
     );
   });
 });
+
+Deno.test("the shared fixtures round-trip through the DC simulator: its map equals the CSV", async () => {
+  const { sharedFixtures } = await import("../_oracle.ts");
+  const dir = sharedFixtures();
+  if (!dir) return;
+  for (
+    const file of [
+      "defectdojo/Qualys_Sample_Report.xml",
+      "ruby-qualys/asset_data_report_2hosts.xml",
+      "defectdojo/qualys_infrascan_webgui_multiple.xml",
+    ]
+  ) {
+    const parser = new ReportParser();
+    parser.push(await Deno.readFile(dir + file));
+    const report = parser.end();
+    const enc = new CommandEncoder(report.glossary, {});
+    const out = new ByteBuffer();
+    out.append(enc.header());
+    await report.forEachHost((h) => enc.encodeHost(h, out));
+    report.dispose();
+    const csv = dec.decode(out.view());
+    await withDc({ maxSize: 8192 }, async (sim) => {
+      const client = await DcClient.connect({
+        host: sim.host,
+        port: sim.port,
+        identity: identityOf(sim),
+        log: quiet,
+      });
+      await sendCommands(client, reader(csv), { log: quiet });
+      client.close();
+      assert.deepStrictEqual(sim.dump(), expectedMap(csv), file);
+      assert.ok(Object.keys(sim.dump()).length > 0, file);
+    });
+  }
+});
+
+Deno.test("DcClient -ipv6 connects to an IPv6 literal (SKIP without IPv6 loopback)", async () => {
+  let sim: DcSim;
+  try {
+    sim = await startDcSim({ hostname: "::1" }, { ca: CA });
+  } catch (error) {
+    console.log(`SKIP: cannot listen on ::1 here (${(error as Error).message})`);
+    return;
+  }
+  try {
+    const client = await DcClient.connect({
+      host: "::1",
+      port: sim.port,
+      ipv6: true,
+      identity: identityOf(sim),
+      log: quiet,
+    });
+    await sendCommands(client, reader("SetSource,x\nAddHost,2001:db8::7\n"), { log: quiet });
+    client.close();
+    assert.ok(sim.hosts.has("2001:db8::7"));
+  } finally {
+    await sim.shutdown();
+  }
+});
