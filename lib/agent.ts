@@ -18,7 +18,7 @@ import { checkCommandLine } from "./dc/commands.ts";
 import type { ClientIdentity } from "./dc/pkcs12.ts";
 import { readLines } from "./dc/send_commands.ts";
 import { openSpoolFile } from "./sink/spool_file_sink.ts";
-import { QualysClient } from "./qualys/client.ts";
+import { clientOptionsFromConfig, QualysClient } from "./qualys/client.ts";
 import { downloadReport } from "./qualys/download_report.ts";
 import { openCsvFileSink, stdoutSink } from "./sink/csv_file_sink.ts";
 import type { CommandSink } from "./sink/command_sink.ts";
@@ -324,21 +324,13 @@ async function sendSpool(path: string, dc: DcTarget, logger: Logger): Promise<vo
     ipv6: dc.ipv6,
     insecure: dc.insecure,
     identity: dc.identity,
-    log: {
-      warn: (m) => logger.warn(m),
-      error: (m) => logger.error(m),
-      debug: (m) => logger.debug(m),
-    },
+    log: logger,
   });
   logger.info(`Connected to the Defense Center ${dc.host}:${dc.port} (MAX_SIZE ${client.maxSize})`);
   const file = await Deno.open(path);
   try {
     await sendCommands(client, file, {
-      log: {
-        warn: (m) => logger.warn(m),
-        error: (m) => logger.error(m),
-        debug: (m) => logger.debug(m),
-      },
+      log: logger,
       onProgress: (t) => {
         const seconds = Math.max((performance.now() - started) / 1000, 0.001);
         line.update(
@@ -415,20 +407,7 @@ function openClient(
   caPem: string | undefined,
   logger: Logger,
 ): QualysClient {
-  return QualysClient.open({
-    url: config.url,
-    userId: config.userId ?? "",
-    password: config.password ?? "",
-    caPem,
-    proxy: config.proxy,
-    proxyUsername: config.proxyUsername,
-    proxyPassword: config.proxyPassword,
-    log: {
-      warn: (m) => logger.warn(m),
-      info: (m) => logger.info(m),
-      debug: (m) => logger.debug(m),
-    },
-  });
+  return QualysClient.open({ ...clientOptionsFromConfig(config, caPem), log: logger });
 }
 
 async function download(

@@ -7,7 +7,7 @@
  */
 
 import type { QualysConfig } from "../config/read_config.ts";
-import { QualysClient } from "./client.ts";
+import { clientOptionsFromConfig, QualysClient } from "./client.ts";
 import { classifyNetworkError } from "./network_errors.ts";
 import { startProxyTunnel } from "./proxy_tunnel.ts";
 
@@ -107,13 +107,7 @@ export async function checkQualys(config: QualysConfig, caPem?: string): Promise
   }
   await tunnel?.close();
   const client = QualysClient.open({
-    url: config.url,
-    userId: config.userId ?? "",
-    password: config.password ?? "",
-    caPem,
-    proxy: config.proxy,
-    proxyUsername: config.proxyUsername,
-    proxyPassword: config.proxyPassword,
+    ...clientOptionsFromConfig(config, caPem),
     maxRetries: 1,
     maxLimitWaits: 0,
   });

@@ -66,6 +66,29 @@ export interface ReportDownload {
   contentLength: number | undefined;
 }
 
+/** The client options a plugin configuration gives (url, credentials, proxy). */
+export function clientOptionsFromConfig(
+  config: {
+    url: string;
+    userId?: string | undefined;
+    password?: string | undefined;
+    proxy?: string | undefined;
+    proxyUsername?: string | undefined;
+    proxyPassword?: string | undefined;
+  },
+  caPem: string | undefined,
+): QualysClientOptions {
+  return {
+    url: config.url,
+    userId: config.userId ?? "",
+    password: config.password ?? "",
+    caPem,
+    proxy: config.proxy,
+    proxyUsername: config.proxyUsername,
+    proxyPassword: config.proxyPassword,
+  };
+}
+
 /** See the module doc. */
 export class QualysClient {
   readonly #endpoint: string;

@@ -4,40 +4,16 @@ import { createTestCa } from "../../scripts/sim/pki.ts";
 import { type DcSim, startDcSim } from "../../scripts/sim/defense_center.ts";
 import { type QualysSim, startQualysSim } from "../../scripts/sim/qualys_api.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { runMain as run } from "../_cli.ts";
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
 const CA = createTestCa("dc e2e CA");
-const dec = new TextDecoder();
 
-async function runMain(
+function runMain(
   args: string[],
   cwd: string,
   options: { env?: Record<string, string>; stdin?: string } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-net",
-      "--allow-run",
-      MAIN,
-      ...args,
-    ],
-    cwd,
-    env: { NO_COLOR: "1", ...options.env },
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(options.stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+) {
+  return run(args, { cwd, ...options });
 }
 
 function mapOf(csv: string) {

@@ -1,45 +1,8 @@
 import assert from "node:assert/strict";
 import { VERSION } from "../../lib/version.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { MAIN, runMain } from "../_cli.ts";
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
-const dec = new TextDecoder();
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function runMain(
-  args: string[],
-  options: { stdin?: string; cwd?: string; env?: Record<string, string> } = {},
-): Promise<Result> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-run",
-      "--allow-net",
-      MAIN,
-      ...args,
-    ],
-    cwd: options.cwd,
-    env: { NO_COLOR: "1", ...options.env },
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(options.stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "qc-test-" });

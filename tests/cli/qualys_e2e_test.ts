@@ -3,40 +3,12 @@ import { createTestCa } from "../../scripts/sim/pki.ts";
 import { startConnectProxy } from "../../scripts/sim/connect_proxy.ts";
 import { type QualysSimScript, startQualysSim } from "../../scripts/sim/qualys_api.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { runMain as run } from "../_cli.ts";
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
 const CA = createTestCa("e2e CA");
-const dec = new TextDecoder();
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function runMain(
-  args: string[],
-  cwd: string,
-  env: Record<string, string> = {},
-): Promise<Result> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-net",
-      "--allow-run",
-      MAIN,
-      ...args,
-    ],
-    cwd,
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function runMain(args: string[], cwd: string, env: Record<string, string> = {}) {
+  return run(args, { cwd, env });
 }
 
 /** A working directory laid out as the guide says: InputPlugins/QualysGuard.yaml (0600). */
