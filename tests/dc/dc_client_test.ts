@@ -350,3 +350,27 @@ Deno.test("DcClient -ipv6 connects to an IPv6 literal (SKIP without IPv6 loopbac
     await sim.shutdown();
   }
 });
+
+Deno.test("a line longer than MAX_SIZE is shortened (description, then title) and sent, never fatal", async () => {
+  const long = `AddScanResult,10.0.0.5,"QG",9,443,tcp,"${"T".repeat(150)}","${
+    "D".repeat(900)
+  }","cve_ids: CVE-2014-0160","bugtraq_ids:"`;
+  const shortened: string[] = [];
+  await withDc({ maxSize: 400 }, async (sim) => {
+    const client = await DcClient.connect({
+      host: sim.host,
+      port: sim.port,
+      identity: identityOf(sim),
+      log: quiet,
+    });
+    await sendCommands(client, reader(`SetSource,x\n${long}\nScanFlush\n`), {
+      log: { ...quiet, debug: (m: string) => shortened.push(m) },
+    });
+    client.close();
+    const r = sim.dump()["10.0.0.5"]!["QG"]![0]!;
+    assert.equal(r.name, "T".repeat(150));
+    assert.ok(r.desc.endsWith("...") && r.desc.length < 900);
+    assert.deepStrictEqual(r.cves, ["CVE-2014-0160"]);
+    assert.equal(shortened.length, 1);
+  });
+});
