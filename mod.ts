@@ -1,6 +1,7 @@
 /**
  * qualys_connector as a library: parse Qualys reports, encode host input commands, read the
- * plugin configuration and the command line, and run the whole agent.
+ * plugin configuration and the command line, download reports from the Qualys API, send
+ * commands to a Defense Center, and run the whole agent.
  *
  * @module
  */
@@ -16,4 +17,12 @@ export * from "./lib/encode/sanitize.ts";
 export * from "./lib/encode/encode_commands.ts";
 export * from "./lib/sink/csv_file_sink.ts";
 export * from "./lib/log/logger.ts";
-export { DEFAULT_PLUGININFO, run, versionLine, writeCommands } from "./lib/agent.ts";
+export { csvPathFor, DEFAULT_PLUGININFO, run, versionLine, writeCommands } from "./lib/agent.ts";
+export { QualysClient, type QualysClientOptions } from "./lib/qualys/client.ts";
+export { type DownloadOptions, downloadReport } from "./lib/qualys/download_report.ts";
+export { describeQualysError } from "./lib/qualys/describe_error.ts";
+export { type ClientIdentity, loadPkcs12, readPkcs12 } from "./lib/dc/pkcs12.ts";
+export { DcClient, type DcOptions } from "./lib/dc/dc_client.ts";
+export { MessagePacker, parseDcResponse } from "./lib/dc/protocol.ts";
+export { sendCommands } from "./lib/dc/send_commands.ts";
+export { checkCommandLine } from "./lib/dc/commands.ts";

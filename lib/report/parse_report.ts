@@ -513,7 +513,6 @@ export class ReportParser implements ScanHandler {
     let addr: HostAddress | undefined;
     if (raw === undefined || !(addr = parseHostAddress(raw))) {
       this.#stats.hostsInvalid++;
-      this.#stats.findings += 0;
       this.#warn(
         raw === undefined
           ? `A host without an IP address is skipped (${count} finding(s))`
