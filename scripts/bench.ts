@@ -90,21 +90,20 @@ async function ensureReport(name: string, hosts: number): Promise<{ path: string
 }
 
 const deno = Deno.execPath();
-const connector = (report: string, out: string) => [
+// The connector as the bench runs it: the compile task's V8 flag, every permission it may need.
+const connectorCmd = (...args: string[]) => [
   deno,
   "run",
   "--allow-read",
   "--allow-write",
   "--allow-env",
+  "--allow-net",
   "--v8-flags=--max-semi-space-size=1",
   `${ROOT}main.ts`,
-  "-report",
-  report,
-  "-csvfile",
-  out,
-  "-level",
-  "1",
+  ...args,
 ];
+const connector = (report: string, out: string) =>
+  connectorCmd("-report", report, "-csvfile", out, "-level", "1");
 const saxes = (report: string, direct = false) => [
   deno,
   "run",
@@ -183,22 +182,14 @@ try {
     `user_id: sim_user\npassword: sim_pass\ntemplate_id: 1\nurl: ${sim.url}\nca_file: ${work}/ca.pem\npoll_interval: 0.01\n`,
     { mode: 0o600 },
   );
-  const cmd = [
-    deno,
-    "run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-    "--allow-net",
-    "--v8-flags=--max-semi-space-size=1",
-    `${ROOT}main.ts`,
+  const cmd = connectorCmd(
     "-plugininfo",
     `${work}/InputPlugins/QualysGuard.yaml`,
     "-csvfile",
     `${work}/out.csv`,
     "-level",
     "1",
-  ];
+  );
   const dl = await medianOf(cmd, Math.min(runs, 3));
   const mb = (await Deno.stat(r250)).size / 1e6;
   rss.push(dl.rssMiB);
@@ -224,20 +215,14 @@ try {
     args: [
       "-c",
       RUSAGE.replace("stdout=subprocess.DEVNULL", "stdout=sys.stderr"),
-      deno,
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-net",
-      "--v8-flags=--max-semi-space-size=1",
-      `${ROOT}main.ts`,
-      "-report",
-      r250,
-      `-server=${dc.host}`,
-      `-port=${dc.port}`,
-      `-pkcs12=${dcWork}/c.pkcs12`,
-      "-password=b",
+      ...connectorCmd(
+        "-report",
+        r250,
+        `-server=${dc.host}`,
+        `-port=${dc.port}`,
+        `-pkcs12=${dcWork}/c.pkcs12`,
+        "-password=b",
+      ),
     ],
     stdout: "piped",
     stderr: "piped",
