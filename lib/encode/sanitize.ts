@@ -126,16 +126,38 @@ const FOLD: Record<string, string> = {
  * ```
  */
 export function sanitizeField(text: string): string {
-  let s = text;
-  if (/[^\x20-\x7e]/.test(s)) {
-    s = s.normalize("NFKD").replace(/[\u0300-\u036f]/g, "");
-    // deno-lint-ignore no-control-regex
-    s = s.replace(/[^\x00-\x7f]/g, (ch) => FOLD[ch] ?? (/\s/.test(ch) ? " " : ""));
-    // deno-lint-ignore no-control-regex
-    s = s.replace(/[\x00-\x1f\x7f]/g, " ");
+  // One pass into a reusable byte buffer (the result is printable ASCII): these run over every
+  // QID's THREAT text, and the chain of replace() calls this replaces left megabytes of garbage.
+  const s = /[^\x20-\x7e]/.test(text) ? text.normalize("NFKD") : text;
+  if (scratch.length < s.length * 4 + 16) scratch = new Uint8Array(s.length * 4 + 16);
+  const out = scratch;
+  let n = 0, space = false;
+  const put = (c: number) => {
+    if (c === 44 || c === 32) { // comma or space: one space, only between words
+      space = true;
+      return;
+    }
+    if (space && n > 0) out[n++] = 32;
+    space = false;
+    out[n++] = c === 34 ? 39 : c; // " becomes '
+  };
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 && c <= 0x7e) put(c);
+    else if (c >= 0x300 && c <= 0x36f) continue; // combining marks left by NFKD (é → e)
+    else if (c < 0x20 || c === 0x7f) space = true; // CR, LF, tab and other controls
+    else {
+      const fold = FOLD[s[i]!];
+      if (fold !== undefined) { for (let k = 0; k < fold.length; k++) put(fold.charCodeAt(k)); }
+      else if (/\s/.test(s[i]!)) space = true;
+      // anything else non-ASCII is dropped
+    }
   }
-  return s.replace(/,/g, " ").replace(/"/g, "'").replace(/ {2,}/g, " ").trim();
+  return latin1.decode(out.subarray(0, n));
 }
+
+let scratch = new Uint8Array(4096);
+const latin1 = new TextDecoder("latin1");
 
 /**
  * Keeps the well-formed CVE IDs (`CVE-YYYY-NNNN...`, upper-cased), without repeats, in order.
