@@ -53,14 +53,17 @@ export class XmlScanner {
   #pos = 0;
   #fill = 0;
   #absBase = 0; // absolute offset of #buf[0]
-  // Line counting is done by the loops that visit the bytes anyway: #line and #lineStartAbs
-  // hold for absolute offset #linePos; a construct's newlines are pending (#pl, #plast) until
-  // it completes, since a construct cut by the buffer end is scanned again.
+  #words: Uint32Array; // #buf a word at a time, for skipping CDATA
+  // Lines are counted by the loops that visit the bytes anyway: #line is the line of #pos.
+  // Slower methods count the newlines of the construct they scan in #pl, added when it
+  // completes (a construct cut by the buffer end is scanned again). For messages, #curLine is
+  // the line of buffer index #curFrom, and #lineStartAbs the start of the line #buf[0] is on;
+  // columns are found by looking back from the fault.
   #line = 1;
   #lineStartAbs = 0;
-  #linePos = 0;
+  #curLine = 1;
+  #curFrom = 0;
   #pl = 0;
-  #plast = -1;
   #depth = 0;
   #ids = new Int32Array(64);
   #nameOff = new Int32Array(64);
@@ -82,7 +85,9 @@ export class XmlScanner {
   /** Creates a scanner that reports elements to `handler`. */
   constructor(handler: ScanHandler, options: XmlScannerOptions = {}) {
     this.#handler = handler;
-    this.#buf = new Uint8Array(options.bufferSize ?? 1 << 20);
+    // a whole number of words, so that #words covers it
+    this.#buf = new Uint8Array(Math.max(16, ((options.bufferSize ?? 1 << 20) + 7) & ~7));
+    this.#words = new Uint32Array(this.#buf.buffer);
   }
 
   /** Depth of the current element (the root is 1), inside `open`/`close` calls. */
@@ -112,7 +117,7 @@ export class XmlScanner {
     try {
       return decoder.decode(this.#acc.subarray(0, this.#accLen));
     } catch {
-      throw this.#error("Invalid UTF-8 in the text of an element", this.#pos);
+      throw this.#error("Invalid UTF-8 in the text of an element", this.#tagStart);
     }
   }
 
@@ -212,6 +217,8 @@ export class XmlScanner {
     const pos = this.#pos;
     if (pos > 0) {
       const buf = this.#buf;
+      const lastLf = buf.lastIndexOf(LF, pos - 1);
+      if (lastLf >= 0) this.#lineStartAbs = this.#absBase + lastLf + 1;
       buf.copyWithin(0, pos, this.#fill);
       this.#fill -= pos;
       this.#absBase += pos;
@@ -221,19 +228,18 @@ export class XmlScanner {
       const bigger = new Uint8Array(this.#buf.length * 2);
       bigger.set(this.#buf.subarray(0, this.#fill));
       this.#buf = bigger;
+      this.#words = new Uint32Array(bigger.buffer);
     }
   }
 
+  // An error at buffer index `at` (not before #curFrom), with its line and column.
   #error(message: string, at: number): ReportSyntaxError {
     const buf = this.#buf;
-    let line = this.#line, lineStart = this.#lineStartAbs;
-    const stop = Math.min(at, this.#fill);
-    for (let i = Math.max(0, this.#linePos - this.#absBase); i < stop; i++) {
-      if (buf[i] === LF) {
-        line++;
-        lineStart = this.#absBase + i + 1;
-      }
-    }
+    at = Math.min(at, this.#fill);
+    let line = this.#curLine;
+    for (let k = this.#curFrom; k < at; k++) if (buf[k] === LF) line++;
+    const lastLf = at > 0 ? buf.lastIndexOf(LF, at - 1) : -1;
+    const lineStart = lastLf >= 0 ? this.#absBase + lastLf + 1 : this.#lineStartAbs;
     return new ReportSyntaxError(message, line, this.#absBase + at - lineStart + 1);
   }
 
@@ -295,8 +301,13 @@ export class XmlScanner {
     this.#accLen = n;
   }
 
+  // The hot loop. Character data, start tags, end tags and CDATA are scanned inline with the
+  // line count in a local; comments, PIs, the DOCTYPE, attributes, entities and every error
+  // go through the slower methods below. A construct cut by the end of the buffer is left
+  // for the next call (`#pos` stays at its '<', the line count at its value there).
   #scan(final: boolean): void {
     const buf = this.#buf;
+    const words = this.#words;
     const n = this.#fill;
     let i = this.#pos;
     if (this.#absBase + i === 0 && n - i > 0) {
@@ -309,93 +320,220 @@ export class XmlScanner {
         throw this.#error("The report is UTF-16, not UTF-8: convert it to UTF-8", 0);
       }
     }
-    while (i < n) {
-      if (buf[i] !== LT) {
-        const next = this.#text(i, n, final);
-        if (next < 0) {
-          // incomplete entity: #text stored the position to resume from
-          return;
+    let ln = this.#line;
+    outer: while (i < n) {
+      let c = buf[i]!;
+      if (c !== LT) {
+        // character data, up to the next '<'
+        const start = i;
+        const collecting = this.#collectDepth !== 0;
+        let seg = i;
+        while (c !== LT) {
+          if (c < 39) {
+            if (c === LF) ln++;
+            else if (c === AMP) {
+              if (collecting) this.#append(seg, i);
+              this.#mark(ln, i);
+              const next = this.#entity(i, n, final, collecting);
+              if (next < 0) break outer; // cut entity: resume at its '&'
+              i = seg = next;
+              if (i >= n) break;
+              c = buf[i]!;
+              continue;
+            } else if (c < 32 && c !== 9 && c !== 13) {
+              this.#mark(ln, i);
+              throw this.#error(`Character 0x${c.toString(16)} is not allowed in XML`, i);
+            }
+          }
+          if (++i >= n) break;
+          c = buf[i]!;
         }
+        if (collecting) this.#append(seg, i);
+        if (this.#depth === 0) this.#checkOutsideRoot(start, i, ln);
+        continue;
+      }
+      const start = i;
+      const ln0 = ln;
+      if (i + 1 >= n) {
+        if (final) throw this.#truncated("a tag", start, ln0);
+        break;
+      }
+      c = buf[i + 1]!;
+      if (c === SLASH) {
+        // end tag: the common case (the open name, then '>') inline, the rest in #endTag
+        const depth = this.#depth;
+        const off = this.#nameOff[depth]!, len = this.#nameLen[depth]!;
+        const k = i + 2;
+        let same = depth > 0 && k + len < n && buf[k + len] === GT;
+        if (same) {
+          const names = this.#names;
+          for (let j = 0; j < len; j++) {
+            if (names[off + j] !== buf[k + j]) {
+              same = false;
+              break;
+            }
+          }
+        }
+        let next = k + len + 1;
+        if (!same) {
+          this.#mark(ln0, start);
+          this.#pl = 0;
+          next = this.#endTag(i, n, final);
+          if (next < 0) break;
+          ln += this.#pl;
+        }
+        this.#tagStart = start;
+        this.#mark(ln0, start);
+        this.#closeCurrent();
         i = next;
         continue;
       }
-      this.#pl = 0;
-      this.#plast = -1;
-      const next = this.#markup(i, n, final);
-      if (next < 0) break;
-      if (this.#pl > 0) {
-        this.#line += this.#pl;
-        this.#lineStartAbs = this.#absBase + this.#plast + 1;
+      if (c === BANG || c === QMARK) {
+        if (
+          c === BANG && i + 9 < n && buf[i + 2] === 91 && buf[i + 3] === 67 &&
+          buf[i + 4] === 68 && buf[i + 5] === 65 && buf[i + 6] === 84 && buf[i + 7] === 65 &&
+          buf[i + 8] === 91
+        ) {
+          // CDATA: find "]]>" a word at a time while no ']' or LF is in sight
+          let k = i + 9, end = -1;
+          const wordLimit = (n - 3) >> 2;
+          for (;;) {
+            if ((k & 3) === 0) {
+              let wi = k >> 2;
+              while (wi < wordLimit) {
+                const x = words[wi]!;
+                const a = x ^ 0x5d5d5d5d, b = x ^ 0x0a0a0a0a;
+                if ((((a - 0x01010101) & ~a) | ((b - 0x01010101) & ~b)) & 0x80808080) break;
+                wi++;
+              }
+              k = wi << 2;
+            }
+            if (k + 2 >= n) break;
+            const ch = buf[k]!;
+            if (ch === 93 && buf[k + 1] === 93) {
+              let e = k + 2;
+              while (e < n && buf[e] === 93) e++; // "]]]>" ends at the last two
+              if (e >= n) break;
+              if (buf[e] === GT) {
+                end = e - 2;
+                break;
+              }
+              k = e;
+              continue;
+            }
+            if (ch === LF) ln++;
+            k++;
+          }
+          if (end < 0) {
+            if (final) throw this.#truncated("a CDATA section", start, ln0);
+            ln = ln0;
+            break;
+          }
+          if (this.#depth === 0) {
+            this.#mark(ln0, start);
+            throw this.#error("CDATA outside the root element", start);
+          }
+          if (this.#collectDepth !== 0) {
+            this.#crPending = false;
+            this.#append(i + 9, end);
+          }
+          i = end + 3;
+          continue;
+        }
+        this.#mark(ln0, start);
+        this.#pl = 0;
+        const next = this.#markup(i, n, final);
+        if (next < 0) break;
+        ln += this.#pl;
+        i = next;
+        continue;
       }
-      this.#linePos = this.#absBase + next;
-      i = next;
+      // start tag
+      const nameStart = i + 1;
+      if (
+        !((c | 0x20) >= 97 && (c | 0x20) <= 122) && c !== 95 && c !== 58 && c < 0x80
+      ) {
+        this.#mark(ln0, start);
+        throw this.#error("A '<' that does not start a tag: write it as &lt;", i);
+      }
+      let k = nameStart + 1;
+      for (; k < n; k++) {
+        c = buf[k]!;
+        if (c >= 65) continue; // letters and '_', the usual case: nothing else to check
+        if (c === GT || c === SLASH || c === 32 || c === LF || c === 9 || c === 13) break;
+        if (c === LT || c === 61 || c === 34 || c === 39) {
+          this.#mark(ln0, start);
+          throw this.#error("Malformed tag name", i);
+        }
+      }
+      if (k >= n) {
+        if (final) throw this.#truncated("a start tag", start, ln0);
+        break;
+      }
+      const nameEnd = k;
+      let selfClosing = false;
+      this.#attrCount = 0;
+      if (c === SLASH) {
+        if (k + 1 >= n) {
+          if (final) throw this.#truncated("a start tag", start, ln0);
+          break;
+        }
+        if (buf[k + 1] !== GT) {
+          this.#mark(ln0, start);
+          throw this.#error("Malformed start tag", i);
+        }
+        selfClosing = true;
+        k++;
+      } else if (c !== GT) {
+        this.#mark(ln0, start);
+        this.#pl = 0;
+        k = this.#attributes(i, k, n, final);
+        if (k < 0) break;
+        ln += this.#pl;
+        selfClosing = buf[k - 1] === SLASH;
+      }
+      // the whole tag is here: k is at its '>'
+      this.#tagStart = start;
+      this.#mark(ln0, start);
+      this.#openElement(nameStart, nameEnd);
+      if (selfClosing) this.#closeCurrent();
+      i = k + 1;
     }
     this.#pos = i;
+    this.#line = ln;
+    this.#mark(ln, i);
   }
 
-  // Scans character data from i; returns the index of the next '<' (or n), or -1 when an
-  // entity is cut by the end of the buffer (then #pos is set to the '&').
-  #text(i: number, n: number, final: boolean): number {
+  // Text outside the root element may only be white space.
+  #checkOutsideRoot(start: number, end: number, line: number): void {
     const buf = this.#buf;
-    const collecting = this.#collectDepth !== 0;
-    let seg = i;
-    const start = i;
-    let lines = 0, last = -1;
-    while (i < n) {
-      const c = buf[i]!;
-      if (c === LT) break;
-      if (c < 39) {
-        if (c === LF) {
-          lines++;
-          last = i;
-        } else if (c === AMP) {
-          if (collecting) this.#append(seg, i);
-          this.#commitLines(lines, last, i);
-          lines = 0;
-          last = -1;
-          const next = this.#entity(i, n, final, collecting);
-          if (next < 0) {
-            this.#pos = i;
-            return -1;
-          }
-          i = seg = next;
-          continue;
-        } else if (c < 32 && c !== 9 && c !== 13) {
-          this.#commitLines(lines, last, i);
-          throw this.#error(`Character 0x${c.toString(16)} is not allowed in XML`, i);
-        }
-      }
-      i++;
-    }
-    this.#commitLines(lines, last, i);
-    if (collecting) this.#append(seg, i);
-    if (this.#depth === 0) {
-      for (let k = start; k < i; k++) {
-        if (!isSpace(buf[k]!)) {
-          throw this.#error(
-            this.#rootClosed
-              ? "Text after the end of the root element: the report has trailing data"
-              : "Text before the root element: this is not an XML report",
-            k,
-          );
-        }
+    for (let k = start; k < end; k++) {
+      if (!isSpace(buf[k]!)) {
+        this.#mark(line, start);
+        throw this.#error(
+          this.#rootClosed
+            ? "Text after the end of the root element: the report has trailing data"
+            : "Text before the root element: this is not an XML report",
+          k,
+        );
       }
     }
-    return i;
   }
 
-  #commitLines(lines: number, last: number, upTo: number): void {
-    if (lines > 0) {
-      this.#line += lines;
-      this.#lineStartAbs = this.#absBase + last + 1;
-    }
-    this.#linePos = this.#absBase + upTo;
+  // Records a position whose line is known, for #error (buffer index `from` is on `line`).
+  #mark(line: number, from: number): void {
+    this.#curLine = line;
+    this.#curFrom = from;
+  }
+
+  #truncated(what: string, at: number, line: number): ReportSyntaxError {
+    this.#mark(line, at);
+    return this.#error(`The report is truncated inside ${what}`, at);
   }
 
   // Counts a newline inside the construct being scanned (committed when it completes).
-  #pendLf(k: number): void {
+  #pendLf(_k: number): void {
     this.#pl++;
-    this.#plast = k;
   }
 
   // Skips white space from k, counting newlines; returns the first other index.
@@ -498,12 +636,10 @@ export class XmlScanner {
     return -1;
   }
 
-  // Scans the markup starting with '<' at i; returns the index after it, or -1 when cut.
+  // Scans the '<!' or '<?' markup at i; returns the index after it, or -1 when cut.
   #markup(i: number, n: number, final: boolean): number {
     const buf = this.#buf;
-    if (i + 1 >= n) return this.#incomplete("a tag", i, final);
     const c1 = buf[i + 1]!;
-    if (c1 === SLASH) return this.#endTag(i, n, final);
     if (c1 === BANG) {
       if (i + 2 >= n) return this.#incomplete("a '<!' declaration", i, final);
       const c2 = buf[i + 2];
@@ -531,12 +667,9 @@ export class XmlScanner {
       }
       throw this.#error("Unknown markup after '<!'", i);
     }
-    if (c1 === QMARK) {
-      const end = this.#find2(i + 2, n, QMARK, GT);
-      if (end < 0) return this.#incomplete("a processing instruction", i, final);
-      return end + 2;
-    }
-    return this.#startTag(i, n, final);
+    const end = this.#find2(i + 2, n, QMARK, GT);
+    if (end < 0) return this.#incomplete("a processing instruction", i, final);
+    return end + 2;
   }
 
   #find2(i: number, n: number, a: number, b: number): number {
@@ -551,14 +684,11 @@ export class XmlScanner {
   // Finds the bytes a, b, c (a === b here: "]]>" or "-->") from i; returns the index of a.
   #find3(i: number, n: number, a: number, _b: number, c: number): number {
     const buf = this.#buf;
-    let lines = 0, last = -1;
+    let lines = 0;
     for (let k = i; k + 2 < n; k++) {
       const ch = buf[k]!;
       if (ch !== a) {
-        if (ch === LF) {
-          lines++;
-          last = k;
-        }
+        if (ch === LF) lines++;
         continue;
       }
       if (buf[k + 1] !== a) continue;
@@ -566,10 +696,7 @@ export class XmlScanner {
       while (e < n && buf[e] === a) e++; // "]]]>" ends at the last two
       if (e >= n) return -1;
       if (buf[e] === c) {
-        if (lines > 0) {
-          this.#pl += lines;
-          this.#plast = last;
-        }
+        this.#pl += lines;
         return e - 2;
       }
       k = e - 1;
@@ -605,9 +732,10 @@ export class XmlScanner {
     return this.#incomplete("the DOCTYPE", i, final);
   }
 
+  // The end tag at i, when it is not simply `</name>` of the open element: white space before
+  // the '>', a cut, or an error. Returns the index after it, or -1 when cut.
   #endTag(i: number, n: number, final: boolean): number {
     const buf = this.#buf;
-    this.#tagStart = i;
     const nameStart = i + 2;
     let k = nameStart;
     while (k < n) {
@@ -631,7 +759,6 @@ export class XmlScanner {
         i,
       );
     }
-    this.#closeCurrent();
     return k + 1;
   }
 
@@ -644,33 +771,11 @@ export class XmlScanner {
     if (depth === 1) this.#rootClosed = true;
   }
 
-  #startTag(i: number, n: number, final: boolean): number {
+  // The attributes of the start tag at i, from k (white space after the name). Records them
+  // in #attrs and returns the index of the tag's '>', or -1 when cut.
+  #attributes(i: number, k: number, n: number, final: boolean): number {
     const buf = this.#buf;
-    const nameStart = i + 1;
-    const first = buf[nameStart]!;
-    if (
-      !((first | 0x20) >= 97 && (first | 0x20) <= 122) && first !== 95 && first !== 58 &&
-      first < 0x80
-    ) {
-      throw this.#error("A '<' that does not start a tag: write it as &lt;", i);
-    }
-    let k = nameStart + 1;
-    while (k < n) {
-      const c = buf[k]!;
-      if (c >= 65) { // letters and '_', the usual case: nothing else to check
-        k++;
-        continue;
-      }
-      if (c === GT || c === SLASH || isSpace(c)) break;
-      if (c === LT || c === 61 || c === 34 || c === 39) {
-        throw this.#error("Malformed tag name", i);
-      }
-      k++;
-    }
-    const nameEnd = k;
-    // attributes
     let count = 0;
-    let selfClosing = false;
     for (;;) {
       const before = k;
       k = this.#skipSpace(k, n);
@@ -680,7 +785,6 @@ export class XmlScanner {
       if (c === SLASH) {
         if (k + 1 >= n) return this.#incomplete("a start tag", i, final);
         if (buf[k + 1] !== GT) throw this.#error("Malformed start tag", i);
-        selfClosing = true;
         k++;
         break;
       }
@@ -726,13 +830,18 @@ export class XmlScanner {
       count++;
       k++;
     }
-    // the whole tag is here: k is at its '>'
-    this.#tagStart = i;
+    this.#attrCount = count;
+    return k;
+  }
+
+  // Pushes the element whose name is buf[nameStart, nameEnd) and reports it to the handler.
+  #openElement(nameStart: number, nameEnd: number): void {
+    const buf = this.#buf;
     if (this.#depth === 0 && this.#rootClosed) {
-      throw this.#error("A second root element: the report has trailing data", i);
+      throw this.#error("A second root element: the report has trailing data", this.#tagStart);
     }
     const depth = this.#depth + 1;
-    if (depth >= MAX_DEPTH) throw this.#error("Elements are nested too deeply", i);
+    if (depth >= MAX_DEPTH) throw this.#error("Elements are nested too deeply", this.#tagStart);
     if (depth >= this.#ids.length) this.#growStack();
     const nameLen = nameEnd - nameStart;
     if (this.#namesFill + nameLen > this.#names.length) {
@@ -749,11 +858,8 @@ export class XmlScanner {
     this.#ids[depth] = id;
     this.#depth = depth;
     this.#rootSeen = true;
-    this.#attrCount = count;
     this.#handler.open(id, this);
     this.#attrCount = 0;
-    if (selfClosing) this.#closeCurrent();
-    return k + 1;
   }
 
   #growStack(): void {

@@ -1,0 +1,110 @@
+/**
+ * Property tests for the scanner's fast paths: CDATA skipped a word at a time (any alignment,
+ * any mix of `]`, `>`, CR and LF), and the line and column of a fault, whatever the chunking.
+ */
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ReportSyntaxError } from "../../lib/errors.ts";
+import { ReportParser } from "../../lib/report/parse_report.ts";
+import { fromParsed, oracleExtract } from "../_oracle.ts";
+
+const enc = new TextEncoder();
+
+function feedChunks(bytes: Uint8Array, sizes: number[]) {
+  const parser = new ReportParser();
+  let off = 0, k = 0;
+  while (off < bytes.length) {
+    const size = sizes[k++ % sizes.length]!;
+    parser.push(bytes.subarray(off, off + size));
+    off += size;
+  }
+  return parser.end();
+}
+
+// CDATA-safe text: no "]]>" inside, but plenty of ']', '>', CR, LF and '<'.
+const cdataText = fc.string({
+  unit: fc.constantFrom("x", "]", ">", "\n", "\r", "<", "&", "é", " "),
+  maxLength: 40,
+}).map((s) => s.replaceAll("]]>", "]] >"));
+const padding = fc.string({ unit: fc.constantFrom(" ", "\n", "\r\n"), maxLength: 7 });
+const chunkSizes = fc.array(fc.integer({ min: 1, max: 70 }), { minLength: 1, maxLength: 5 });
+
+function report(pad: string, title: string, result: string, threat: string[]): string {
+  return `<?xml version="1.0"?>${pad}<ASSET_DATA_REPORT>${pad}<HOST_LIST><HOST><IP>10.0.0.1</IP>` +
+    `<VULN_INFO_LIST><VULN_INFO><QID>7</QID><RESULT><![CDATA[${result}]]></RESULT>` +
+    `${pad}</VULN_INFO></VULN_INFO_LIST></HOST></HOST_LIST><GLOSSARY><VULN_DETAILS_LIST>` +
+    `<VULN_DETAILS id="qid_7"><TITLE><![CDATA[${title}]]></TITLE>${pad}<THREAT>` +
+    threat.map((t) => `<![CDATA[${t}]]>`).join("x\n") +
+    `</THREAT></VULN_DETAILS></VULN_DETAILS_LIST></GLOSSARY></ASSET_DATA_REPORT>\n`;
+}
+
+Deno.test("CDATA at any alignment and chunking reads as saxes reads it (fast-check)", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      padding,
+      cdataText,
+      cdataText,
+      fc.array(cdataText, { maxLength: 3 }),
+      chunkSizes,
+      async (pad, title, result, threat, sizes) => {
+        const xml = report(pad, title, result, threat);
+        const parsed = feedChunks(enc.encode(xml), sizes);
+        try {
+          assert.deepEqual(await fromParsed(parsed), oracleExtract(xml));
+        } finally {
+          parsed.dispose();
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+// Where a fault is, counted the obvious way: 1-based line, and column in bytes from the line's
+// start (as the scanner counts).
+function lineAndColumn(text: string, at: number): [number, number] {
+  const before = text.slice(0, at);
+  const line = before.split("\n").length;
+  return [line, enc.encode(before.slice(before.lastIndexOf("\n") + 1)).length + 1];
+}
+
+// [the fault, its message, where in it the error points]
+const FAULTS: [string, RegExp, number][] = [
+  ["&bogus;", /Undefined entity/, 0],
+  ["\u0001", /not allowed in XML/, 0],
+  ["<1x>", /does not start a tag/, 0],
+  ["</NOPE>", /does not match/, 0],
+  ["<A b=c>", /must be quoted/, 5],
+  ["<A\n b=\n'1'c='2'>", /separated by white space/, 10],
+];
+
+Deno.test("A fault's line and column do not depend on chunking or CDATA before it (fast-check)", () => {
+  fc.assert(
+    fc.property(
+      padding,
+      cdataText.map((s) => s.replaceAll("\r", "")),
+      fc.array(
+        fc.constantFrom("\n", " ", "x", "<B/>", "<C a='1\n2'/>", "<!-- \n -->", "<?p \n?>"),
+        {
+          maxLength: 12,
+        },
+      ).map((parts) => parts.join("")),
+      fc.constantFrom(...FAULTS),
+      chunkSizes,
+      (pad, cdata, filler, [fault, message, offset], sizes) => {
+        const head = `<ASSET_DATA_REPORT>${pad}<X><![CDATA[${cdata}]]>${filler}<Y>${pad}`;
+        const xml = `${head}${fault}</Y></X></ASSET_DATA_REPORT>`;
+        const [line, column] = lineAndColumn(xml, head.length + offset);
+        assert.throws(() => feedChunks(enc.encode(xml), sizes).dispose(), (e: Error) => {
+          assert.ok(e instanceof ReportSyntaxError, String(e));
+          assert.match(e.message, message);
+          assert.equal(e.line, line, e.message);
+          assert.equal(e.column, column, e.message);
+          return true;
+        });
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
