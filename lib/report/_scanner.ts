@@ -13,9 +13,13 @@
  */
 
 import { ReportSyntaxError } from "../errors.ts";
-import { lookupTag, tagName } from "./_tags.ts";
+import { lookupTag, TAG_NAME_BYTES, TAG_NAME_OFFSET, tagName } from "./_tags.ts";
 
-/** What the scanner calls for each element. */
+/**
+ * What the scanner calls for each element it reports: the root, and elements whose tag id is
+ * in {@linkcode XmlScannerOptions.tags} (by default every named tag, not `Tag.Other`).
+ * Unreported elements still count in `depth`.
+ */
 export interface ScanHandler {
   /** A start tag; attributes are readable with `scanner.attr()` during this call. */
   open(id: number, scanner: XmlScanner): void;
@@ -31,6 +35,9 @@ export interface ByteReader {
 
 const LT = 60, GT = 62, AMP = 38, SLASH = 47, BANG = 33, QMARK = 63, LF = 10;
 const MAX_DEPTH = 1000;
+// The element stack's names: known names are read from the copy of TAG_NAME_BYTES at the start
+// of #names, other names are copied after it.
+const STATIC_NAMES = TAG_NAME_BYTES.length;
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const CDATA_OPEN = [60, 33, 91, 67, 68, 65, 84, 65, 91]; // <![CDATA[
 const COMMENT_OPEN = [60, 33, 45, 45]; // <!--
@@ -44,6 +51,8 @@ function isSpace(c: number): boolean {
 export interface XmlScannerOptions {
   /** Initial buffer size in bytes. @default {1048576} */
   bufferSize?: number;
+  /** The tag ids to report (besides the root). @default every id but `Tag.Other` */
+  tags?: readonly number[];
 }
 
 /** The streaming scanner; see the module doc. */
@@ -68,8 +77,8 @@ export class XmlScanner {
   #ids = new Int32Array(64);
   #nameOff = new Int32Array(64);
   #nameLen = new Int32Array(64);
-  #names = new Uint8Array(1024);
-  #namesFill = 0;
+  #names = new Uint8Array(STATIC_NAMES + 1024);
+  #namesFill = STATIC_NAMES;
   #rootSeen = false;
   #rootClosed = false;
   #doctypeSeen = false;
@@ -79,12 +88,17 @@ export class XmlScanner {
   #attrs = new Int32Array(64); // [nameStart, nameEnd, valStart, valEnd] per attribute
   #attrCount = 0;
   #ended = false;
+  #reported: Uint8Array; // by tag id: 1 when the handler wants it
   #tagStart = 0;
   #crPending = false;
 
   /** Creates a scanner that reports elements to `handler`. */
   constructor(handler: ScanHandler, options: XmlScannerOptions = {}) {
     this.#handler = handler;
+    this.#names.set(TAG_NAME_BYTES);
+    this.#reported = new Uint8Array(TAG_NAME_OFFSET.length);
+    if (options.tags) { for (const id of options.tags) this.#reported[id] = 1; }
+    else this.#reported.fill(1, 1);
     // a whole number of words, so that #words covers it
     this.#buf = new Uint8Array(Math.max(16, ((options.bufferSize ?? 1 << 20) + 7) & ~7));
     this.#words = new Uint32Array(this.#buf.buffer);
@@ -764,9 +778,11 @@ export class XmlScanner {
 
   #closeCurrent(): void {
     const depth = this.#depth;
-    this.#handler.close(this.#ids[depth]!, this);
+    const id = this.#ids[depth]!;
+    if (this.#reported[id] === 1 || depth === 1) this.#handler.close(id, this);
     if (this.#collectDepth === depth) this.#collectDepth = 0;
-    this.#namesFill = this.#nameOff[depth]!;
+    const off = this.#nameOff[depth]!;
+    if (off >= STATIC_NAMES) this.#namesFill = off;
     this.#depth = depth - 1;
     if (depth === 1) this.#rootClosed = true;
   }
@@ -844,21 +860,24 @@ export class XmlScanner {
     if (depth >= MAX_DEPTH) throw this.#error("Elements are nested too deeply", this.#tagStart);
     if (depth >= this.#ids.length) this.#growStack();
     const nameLen = nameEnd - nameStart;
-    if (this.#namesFill + nameLen > this.#names.length) {
-      const bigger = new Uint8Array(Math.max(this.#names.length * 2, this.#namesFill + nameLen));
-      bigger.set(this.#names);
-      this.#names = bigger;
-    }
-    const names = this.#names;
-    for (let j = 0, o = this.#namesFill; j < nameLen; j++) names[o + j] = buf[nameStart + j]!;
-    this.#nameOff[depth] = this.#namesFill;
-    this.#nameLen[depth] = nameLen;
-    this.#namesFill += nameLen;
     const id = lookupTag(buf, nameStart, nameEnd);
+    if (id !== 0) this.#nameOff[depth] = TAG_NAME_OFFSET[id]!;
+    else {
+      if (this.#namesFill + nameLen > this.#names.length) {
+        const bigger = new Uint8Array(Math.max(this.#names.length * 2, this.#namesFill + nameLen));
+        bigger.set(this.#names);
+        this.#names = bigger;
+      }
+      const names = this.#names;
+      for (let j = 0, o = this.#namesFill; j < nameLen; j++) names[o + j] = buf[nameStart + j]!;
+      this.#nameOff[depth] = this.#namesFill;
+      this.#namesFill += nameLen;
+    }
+    this.#nameLen[depth] = nameLen;
     this.#ids[depth] = id;
     this.#depth = depth;
     this.#rootSeen = true;
-    this.#handler.open(id, this);
+    if (this.#reported[id] === 1 || depth === 1) this.#handler.open(id, this);
     this.#attrCount = 0;
   }
 

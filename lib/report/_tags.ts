@@ -1,7 +1,8 @@
 /**
- * The element names the report extractor cares about, as small integer ids. A tag name is
- * looked up from its bytes (hash on length and first/last byte, then a byte compare), so the
- * scanner never makes a string for a tag name.
+ * Element names as small integer ids: the names the extractors act on, then other names common
+ * in Qualys reports (known names need no copy on the scanner's element stack). A tag name is
+ * looked up from its bytes (a bucket from its length and first and last bytes, then a byte
+ * compare) in flat typed arrays, so the scanner never makes a string for a tag name.
  *
  * @module
  */
@@ -50,6 +51,42 @@ const NAMES = [
   "STATE",
   "MESSAGE",
   "PERCENT",
+  // not acted on, but frequent in reports
+  "TYPE",
+  "SSL",
+  "RESULT",
+  "FIRST_FOUND",
+  "LAST_FOUND",
+  "TIMES_FOUND",
+  "LAST_FIXED",
+  "LAST_TEST",
+  "LAST_UPDATE",
+  "INSTANCE",
+  "FQDN",
+  "CVSS_FINAL",
+  "CVSS3_FINAL",
+  "TICKET_NUMBER",
+  "TICKET_STATE",
+  "SEVERITY",
+  "CATEGORY",
+  "IMPACT",
+  "SOLUTION",
+  "COMPLIANCE",
+  "CORRELATION",
+  "PCI_FLAG",
+  "CVSS_SCORE",
+  "CVSS3_SCORE",
+  "URL",
+  "DNS",
+  "NETBIOS",
+  "OPERATING_SYSTEM",
+  "TRACKING_METHOD",
+  "ASSET_ID",
+  "HOST_ID",
+  "QG_HOSTID",
+  "P",
+  "BR",
+  "A",
 ] as const;
 
 /** Tag ids; `Other` (0) is any name not listed. */
@@ -62,28 +99,43 @@ export function tagName(id: number): string {
   return NAMES[id] ?? "";
 }
 
-const BUCKETS = 256;
-const table: { id: number; bytes: Uint8Array }[][] = Array.from({ length: BUCKETS }, () => []);
+const BUCKETS = 512;
+const encoded = NAMES.map((name) => new TextEncoder().encode(name));
+
+/** All known names' bytes, back to back; id `k`'s name is at `TAG_NAME_OFFSET[k]`. */
+export const TAG_NAME_BYTES: Uint8Array = new Uint8Array(
+  encoded.reduce((n, b) => n + b.length, 0),
+);
+/** Where each id's name starts in {@linkcode TAG_NAME_BYTES}. */
+export const TAG_NAME_OFFSET: Int32Array = new Int32Array(NAMES.length);
+const nameLength = new Int32Array(NAMES.length);
+const bucketHead = new Int16Array(BUCKETS).fill(-1);
+const nextInBucket = new Int16Array(NAMES.length).fill(-1);
 
 function bucketOf(len: number, first: number, last: number): number {
-  return (len * 31 + first * 7 + last) & (BUCKETS - 1);
+  return (len * 67 + first * 13 + last) & (BUCKETS - 1);
 }
 
-for (let id = 1; id < NAMES.length; id++) {
-  const bytes = new TextEncoder().encode(NAMES[id]);
-  table[bucketOf(bytes.length, bytes[0]!, bytes[bytes.length - 1]!)]!.push({ id, bytes });
+for (let id = 1, off = 0; id < NAMES.length; id++) {
+  const bytes = encoded[id]!;
+  TAG_NAME_BYTES.set(bytes, off);
+  TAG_NAME_OFFSET[id] = off;
+  nameLength[id] = bytes.length;
+  off += bytes.length;
+  const b = bucketOf(bytes.length, bytes[0]!, bytes[bytes.length - 1]!);
+  nextInBucket[id] = bucketHead[b]!;
+  bucketHead[b] = id;
 }
 
 /** Returns the id of the tag name in `buf[start, end)`, or `Tag.Other`. */
 export function lookupTag(buf: Uint8Array, start: number, end: number): number {
   const len = end - start;
-  const candidates = table[bucketOf(len, buf[start]!, buf[end - 1]!)]!;
-  outer: for (let k = 0; k < candidates.length; k++) {
-    const cand = candidates[k]!;
-    const bytes = cand.bytes;
-    if (bytes.length !== len) continue;
-    for (let j = 0; j < len; j++) if (bytes[j] !== buf[start + j]) continue outer;
-    return cand.id;
+  let id = bucketHead[bucketOf(len, buf[start]!, buf[end - 1]!)]!;
+  outer: for (; id > 0; id = nextInBucket[id]!) {
+    if (nameLength[id] !== len) continue;
+    const off = TAG_NAME_OFFSET[id]!;
+    for (let j = 0; j < len; j++) if (TAG_NAME_BYTES[off + j] !== buf[start + j]) continue outer;
+    return id;
   }
   return 0;
 }

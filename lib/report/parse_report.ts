@@ -109,6 +109,34 @@ export class ParsedReport {
 
 const MAX_WARNINGS = 20;
 
+// The elements the extractor acts on; the scanner does not report the others (RESULT, TYPE…).
+const REPORTED_TAGS = [
+  Tag.HOST,
+  Tag.IP,
+  Tag.VULN_INFO,
+  Tag.QID,
+  Tag.PORT,
+  Tag.PROTOCOL,
+  Tag.VULN_STATUS,
+  Tag.VULN_DETAILS,
+  Tag.TITLE,
+  Tag.THREAT,
+  Tag.CVE_ID_LIST,
+  Tag.BUGTRAQ_ID_LIST,
+  Tag.ID,
+  Tag.CAT,
+  Tag.VULN,
+  Tag.INFO,
+  Tag.SERVICE,
+  Tag.PRACTICE,
+  Tag.DIAGNOSIS,
+  Tag.CODE,
+  Tag.TEXT,
+  Tag.KEY,
+  Tag.VALUE,
+  Tag.RETURN,
+];
+
 /**
  * The push parser: `push()` chunks of any size, then `end()`.
  *
@@ -183,7 +211,7 @@ export class ReportParser implements ScanHandler {
   /** Creates a parser. */
   constructor(options: ParseReportOptions = {}) {
     this.#options = options;
-    this.#scanner = new XmlScanner(this);
+    this.#scanner = new XmlScanner(this, { tags: REPORTED_TAGS });
     this.#spool = new FindingSpool({
       ...(options.tempDir ? { tempDir: options.tempDir } : {}),
       ...(options.spoolMemoryLimit ? { memoryLimit: options.spoolMemoryLimit } : {}),
