@@ -75,11 +75,13 @@ export class CommandEncoder {
   readonly #source: string;
   readonly #addHost: boolean;
   readonly #maxLine: number;
-  readonly #tails = new Map<number, Uint8Array>();
+  readonly #qidText = new Map<number, QidText>();
+  readonly #portText = new Map<number, Uint8Array>();
   readonly #addScanResult = encoder.encode("AddScanResult,");
   readonly #addHostBytes = encoder.encode("AddHost,");
   readonly #scanFlush = encoder.encode("ScanFlush\n");
   readonly #scannerPart: Uint8Array;
+  #prefix: Uint8Array;
   /** Number of QIDs whose text had to be shortened to fit a line. */
   shortened = 0;
   /** Number of QIDs that have findings but no glossary entry (sent without text or IDs). */
@@ -93,6 +95,7 @@ export class CommandEncoder {
     this.#addHost = options.addHost ?? false;
     this.#maxLine = options.maxLineBytes ?? 4000;
     this.#scannerPart = encoder.encode(`,"${this.#scanner}",`);
+    this.#prefix = this.#newPrefix(MAX_IP);
   }
 
   /** The first line: `SetSource,<source name>\n`. */
@@ -102,45 +105,30 @@ export class CommandEncoder {
 
   /** Appends one host's lines (AddHost?, AddScanResult…, ScanFlush) to `out`. */
   encodeHost(host: HostFindings, out: ByteBuffer): void {
-    const ip = encoder.encode(host.ip);
+    // `AddScanResult,<ip>,"<scanner>",` once per host
+    let prefix = this.#prefix;
+    if (host.ip.length > MAX_IP) prefix = this.#prefix = this.#newPrefix(host.ip.length * 3);
+    let p = this.#addScanResult.length;
+    p += encoder.encodeInto(host.ip, prefix.subarray(p)).written;
+    prefix.set(this.#scannerPart, p);
+    p += this.#scannerPart.length;
     if (this.#addHost) {
       out.append(this.#addHostBytes);
-      out.append(ip);
+      out.append(prefix.subarray(this.#addScanResult.length, p - this.#scannerPart.length));
       out.append(NEWLINE);
     }
+    const qidTexts = this.#qidText, portTexts = this.#portText;
     for (let k = 0; k < host.count; k++) {
       const qid = host.qids[k]!;
-      const tail = this.#tails.get(qid) ?? this.#makeTail(qid);
-      out.reserve(
-        this.#addScanResult.length + ip.length + this.#scannerPart.length + 24 +
-          tail.length,
-      );
+      const { head, tail } = qidTexts.get(qid) ?? this.#makeQidText(qid);
+      const portKey = host.ports[k]! * 4 + host.protos[k]!;
+      const port = portTexts.get(portKey) ?? this.#makePortText(portKey);
+      out.reserve(p + head.length + port.length + tail.length);
       const b = out.bytes;
       let n = out.length;
-      b.set(this.#addScanResult, n);
-      n += this.#addScanResult.length;
-      b.set(ip, n);
-      n += ip.length;
-      b.set(this.#scannerPart, n);
-      n += this.#scannerPart.length;
-      n = writeDigits(b, n, qid);
-      b[n++] = 44; // ,
-      const proto = host.protos[k]!;
-      if (proto !== 0) {
-        n = writeDigits(b, n, host.ports[k]!);
-        b[n++] = 44;
-        if (proto === 1) {
-          b[n++] = 116; // t
-          b[n++] = 99; // c
-          b[n++] = 112; // p
-        } else {
-          b[n++] = 117; // u
-          b[n++] = 100; // d
-          b[n++] = 112; // p
-        }
-      } else {
-        b[n++] = 44;
-      }
+      for (let j = 0; j < p; j++) b[n++] = prefix[j]!;
+      for (let j = 0; j < head.length; j++) b[n++] = head[j]!;
+      for (let j = 0; j < port.length; j++) b[n++] = port[j]!;
       b.set(tail, n);
       out.length = n + tail.length;
     }
@@ -170,7 +158,22 @@ export class CommandEncoder {
     return new TextDecoder().decode(out.view()).split("\n").slice(0, -1);
   }
 
-  #makeTail(qid: number): Uint8Array {
+  // Room for `AddScanResult,<ip>,"<scanner>",` with an IP of up to `ipBytes` bytes.
+  #newPrefix(ipBytes: number): Uint8Array {
+    const prefix = new Uint8Array(this.#addScanResult.length + ipBytes + this.#scannerPart.length);
+    prefix.set(this.#addScanResult);
+    return prefix;
+  }
+
+  // `<port>,<protocol>` or `,` (what goes between `<qid>,` and the tail's `,"<title>"…`)
+  #makePortText(key: number): Uint8Array {
+    const proto = key & 3, port = key >> 2;
+    const text = encoder.encode(proto === 0 ? "," : `${port},${proto === 1 ? "tcp" : "udp"}`);
+    this.#portText.set(key, text);
+    return text;
+  }
+
+  #makeQidText(qid: number): QidText {
     const entry = this.#glossary.get(qid);
     if (!entry) this.missingGlossary++;
     let title = sanitizeField(entry?.title ?? "");
@@ -197,12 +200,19 @@ export class CommandEncoder {
     const tail = encoder.encode(
       `,"${title}","${desc}","${idField("cve_ids:", cves)}","${idField("bugtraq_ids:", bids)}"\n`,
     );
-    this.#tails.set(qid, tail);
-    return tail;
+    const text = { head: encoder.encode(`${qid},`), tail };
+    this.#qidText.set(qid, text);
+    return text;
   }
 }
 
 const NEWLINE = new Uint8Array([10]);
+
+// A QID's part of an AddScanResult line: `<qid>,` before the port, the rest after it.
+interface QidText {
+  head: Uint8Array;
+  tail: Uint8Array;
+}
 
 function idField(header: string, ids: readonly string[]): string {
   return ids.length === 0 ? header : `${header} ${ids.join(" ")}`;
@@ -213,19 +223,4 @@ function shorten(s: string, over: number): string {
   if (over <= 0) return s;
   const keep = s.length - over - 3;
   return keep > 0 ? `${s.slice(0, keep).trimEnd()}...` : "";
-}
-
-function writeDigits(b: Uint8Array, n: number, value: number): number {
-  if (value < 10) {
-    b[n] = 48 + value;
-    return n + 1;
-  }
-  let digits = 1;
-  for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
-  let v = value;
-  for (let i = n + digits - 1; i >= n; i--) {
-    b[i] = 48 + (v % 10);
-    v = Math.floor(v / 10);
-  }
-  return n + digits;
 }

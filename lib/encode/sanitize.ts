@@ -127,30 +127,36 @@ const FOLD: Record<string, string> = {
  */
 export function sanitizeField(text: string): string {
   // One pass into a reusable byte buffer (the result is printable ASCII): these run over every
-  // QID's THREAT text, and the chain of replace() calls this replaces left megabytes of garbage.
-  const s = /[^\x20-\x7e]/.test(text) ? text.normalize("NFKD") : text;
-  if (scratch.length < s.length * 4 + 16) scratch = new Uint8Array(s.length * 4 + 16);
+  // QID's THREAT text. Non-ASCII characters go through foldChar, once per distinct character.
+  if (scratch.length < text.length * 4 + 16) scratch = new Uint8Array(text.length * 4 + 16);
   const out = scratch;
   let n = 0, space = false;
-  const put = (c: number) => {
-    if (c === 44 || c === 32) { // comma or space: one space, only between words
-      space = true;
-      return;
-    }
-    if (space && n > 0) out[n++] = 32;
-    space = false;
-    out[n++] = c === 34 ? 39 : c; // " becomes '
-  };
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x20 && c <= 0x7e) put(c);
-    else if (c >= 0x300 && c <= 0x36f) continue; // combining marks left by NFKD (é → e)
-    else if (c < 0x20 || c === 0x7f) space = true; // CR, LF, tab and other controls
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x20 && c < 0x7f && c !== 44) {
+      if (space && n > 0) out[n++] = 32;
+      space = false;
+      out[n++] = c === 34 ? 39 : c; // " becomes '
+    } else if (c < 0x80) space = true; // space, comma, CR, LF, tab and other controls
     else {
-      const fold = FOLD[s[i]!];
-      if (fold !== undefined) { for (let k = 0; k < fold.length; k++) put(fold.charCodeAt(k)); }
-      else if (/\s/.test(s[i]!)) space = true;
-      // anything else non-ASCII is dropped
+      let cp = c;
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+        const low = text.charCodeAt(i + 1);
+        if (low >= 0xdc00 && low <= 0xdfff) {
+          cp = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+          i++;
+        }
+      }
+      const folded = foldCache.get(cp) ?? foldChar(cp);
+      for (let k = 0; k < folded.length; k++) {
+        const f = folded.charCodeAt(k);
+        if (f === 32) space = true;
+        else {
+          if (space && n > 0) out[n++] = 32;
+          space = false;
+          out[n++] = f;
+        }
+      }
     }
   }
   return latin1.decode(out.subarray(0, n));
@@ -158,6 +164,28 @@ export function sanitizeField(text: string): string {
 
 let scratch = new Uint8Array(4096);
 const latin1 = new TextDecoder("latin1");
+const foldCache = new Map<number, string>();
+
+// What a non-ASCII character becomes: its NFKD decomposition (é → e + accent, ™ → TM), with
+// combining accents dropped, FOLD applied, white space and controls as " ", and anything else
+// dropped. The result holds only printable ASCII other than `,` and `"`, and " " for a break.
+// (Decomposing one character at a time gives what decomposing the whole text gives: only
+// combining marks are reordered, and they are dropped.)
+function foldChar(cp: number): string {
+  const nfkd = String.fromCodePoint(cp).normalize("NFKD");
+  let folded = "";
+  for (let i = 0; i < nfkd.length; i++) {
+    const ch = nfkd[i]!, c = nfkd.charCodeAt(i);
+    if (c === 44 || c < 0x21 || c === 0x7f) folded += " ";
+    else if (c < 0x7f) folded += c === 34 ? "'" : ch;
+    else if (c >= 0x300 && c <= 0x36f) continue; // combining accents (é → e)
+    else if (FOLD[ch] !== undefined) folded += FOLD[ch];
+    else if (/\s/.test(ch)) folded += " ";
+    // anything else non-ASCII is dropped
+  }
+  foldCache.set(cp, folded);
+  return folded;
+}
 
 /**
  * Keeps the well-formed CVE IDs (`CVE-YYYY-NNNN...`, upper-cased), without repeats, in order.
