@@ -396,9 +396,7 @@ export class XmlScanner {
           if (next < 0) break;
           ln += this.#pl;
         }
-        this.#tagStart = start;
-        this.#mark(ln0, start);
-        this.#closeCurrent();
+        this.#closeCurrent(start, ln0);
         i = next;
         continue;
       }
@@ -507,10 +505,8 @@ export class XmlScanner {
         selfClosing = buf[k - 1] === SLASH;
       }
       // the whole tag is here: k is at its '>'
-      this.#tagStart = start;
-      this.#mark(ln0, start);
-      this.#openElement(nameStart, nameEnd);
-      if (selfClosing) this.#closeCurrent();
+      this.#openElement(nameStart, nameEnd, start, ln0);
+      if (selfClosing) this.#closeCurrent(start, ln0);
       i = k + 1;
     }
     this.#pos = i;
@@ -776,10 +772,16 @@ export class XmlScanner {
     return k + 1;
   }
 
-  #closeCurrent(): void {
+  // Pops the element; the handler hears of it when it wants that tag (or it is the root). The
+  // end tag starts at buffer index `start`, on line `line`.
+  #closeCurrent(start: number, line: number): void {
     const depth = this.#depth;
     const id = this.#ids[depth]!;
-    if (this.#reported[id] === 1 || depth === 1) this.#handler.close(id, this);
+    if (this.#reported[id] === 1 || depth === 1) {
+      this.#tagStart = start;
+      this.#mark(line, start);
+      this.#handler.close(id, this);
+    }
     if (this.#collectDepth === depth) this.#collectDepth = 0;
     const off = this.#nameOff[depth]!;
     if (off >= STATIC_NAMES) this.#namesFill = off;
@@ -850,14 +852,19 @@ export class XmlScanner {
     return k;
   }
 
-  // Pushes the element whose name is buf[nameStart, nameEnd) and reports it to the handler.
-  #openElement(nameStart: number, nameEnd: number): void {
+  // Pushes the element whose name is buf[nameStart, nameEnd) and reports it to the handler if
+  // it wants that tag. The start tag begins at buffer index `start`, on line `line`.
+  #openElement(nameStart: number, nameEnd: number, start: number, line: number): void {
     const buf = this.#buf;
     if (this.#depth === 0 && this.#rootClosed) {
-      throw this.#error("A second root element: the report has trailing data", this.#tagStart);
+      this.#mark(line, start);
+      throw this.#error("A second root element: the report has trailing data", start);
     }
     const depth = this.#depth + 1;
-    if (depth >= MAX_DEPTH) throw this.#error("Elements are nested too deeply", this.#tagStart);
+    if (depth >= MAX_DEPTH) {
+      this.#mark(line, start);
+      throw this.#error("Elements are nested too deeply", start);
+    }
     if (depth >= this.#ids.length) this.#growStack();
     const nameLen = nameEnd - nameStart;
     const id = lookupTag(buf, nameStart, nameEnd);
@@ -877,7 +884,11 @@ export class XmlScanner {
     this.#ids[depth] = id;
     this.#depth = depth;
     this.#rootSeen = true;
-    if (this.#reported[id] === 1 || depth === 1) this.#handler.open(id, this);
+    if (this.#reported[id] === 1 || depth === 1) {
+      this.#tagStart = start;
+      this.#mark(line, start);
+      this.#handler.open(id, this);
+    }
     this.#attrCount = 0;
   }
 
