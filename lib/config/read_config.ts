@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
+import type * as Yaml from "yaml";
 import { ConfigError } from "../errors.ts";
 import { IpRangeSet } from "./ip_ranges.ts";
 
@@ -111,17 +111,19 @@ function editDistance(a: string, b: string): number {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * const cfg = parseConfig("user_id: dirk_g\npassword: 'd0ntp@n1c'\ntemplate_id: 424242\nadd_host: y\n",
+ * const cfg = await parseConfig("user_id: dirk_g\npassword: 'd0ntp@n1c'\ntemplate_id: 424242\nadd_host: y\n",
  *   "QualysGuard.yaml");
  * assert.equal(cfg.templateId, "424242");
  * assert.equal(cfg.addHost, true);
  * ```
  */
-export function parseConfig(
+export async function parseConfig(
   text: string,
   file: string,
   requirements: ConfigRequirements = {},
-): QualysConfig {
+): Promise<QualysConfig> {
+  // The YAML library is loaded on first use: a run without a config file does not pay for it.
+  const { isMap, isScalar, LineCounter, parseDocument }: typeof Yaml = await import("yaml");
   const { credentials = true, templateId: needTemplate = true, onWarning } = requirements;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { schema: "failsafe", lineCounter, prettyErrors: false });
@@ -357,5 +359,5 @@ export async function readConfig(
       );
     }
   } catch { /* stat after read: ignore */ }
-  return parseConfig(text, path, options);
+  return await parseConfig(text, path, options);
 }

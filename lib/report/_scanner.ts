@@ -104,6 +104,12 @@ export class XmlScanner {
     this.#words = new Uint32Array(this.#buf.buffer);
   }
 
+  /** Sets the tag ids reported from now on (besides the root), e.g. once the root is known. */
+  reportTags(ids: readonly number[]): void {
+    this.#reported.fill(0);
+    for (const id of ids) this.#reported[id] = 1;
+  }
+
   /** Depth of the current element (the root is 1), inside `open`/`close` calls. */
   get depth(): number {
     return this.#depth;

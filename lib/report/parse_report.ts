@@ -109,8 +109,9 @@ export class ParsedReport {
 
 const MAX_WARNINGS = 20;
 
-// The elements the extractor acts on; the scanner does not report the others (RESULT, TYPE…).
-const REPORTED_TAGS = [
+// The elements each kind of document's extractor acts on: the scanner reports only these
+// (and the root), not RESULT, TYPE, FIRST_FOUND and the like.
+const ADR_TAGS = [
   Tag.HOST,
   Tag.IP,
   Tag.VULN_INFO,
@@ -124,18 +125,22 @@ const REPORTED_TAGS = [
   Tag.CVE_ID_LIST,
   Tag.BUGTRAQ_ID_LIST,
   Tag.ID,
+];
+const SCAN_TAGS = [
+  Tag.IP,
   Tag.CAT,
   Tag.VULN,
   Tag.INFO,
   Tag.SERVICE,
   Tag.PRACTICE,
+  Tag.QID,
+  Tag.TITLE,
   Tag.DIAGNOSIS,
-  Tag.CODE,
-  Tag.TEXT,
-  Tag.KEY,
-  Tag.VALUE,
-  Tag.RETURN,
+  Tag.CVE_ID_LIST,
+  Tag.BUGTRAQ_ID_LIST,
+  Tag.ID,
 ];
+const RETURN_TAGS = [Tag.CODE, Tag.TEXT, Tag.KEY, Tag.VALUE, Tag.RETURN];
 
 /**
  * The push parser: `push()` chunks of any size, then `end()`.
@@ -211,7 +216,7 @@ export class ReportParser implements ScanHandler {
   /** Creates a parser. */
   constructor(options: ParseReportOptions = {}) {
     this.#options = options;
-    this.#scanner = new XmlScanner(this, { tags: REPORTED_TAGS });
+    this.#scanner = new XmlScanner(this, { tags: [] }); // the root picks the tags
     this.#spool = new FindingSpool({
       ...(options.tempDir ? { tempDir: options.tempDir } : {}),
       ...(options.spoolMemoryLimit ? { memoryLimit: options.spoolMemoryLimit } : {}),
@@ -308,14 +313,16 @@ export class ReportParser implements ScanHandler {
     if (id === Tag.ASSET_DATA_REPORT) this.#format = "ASSET_DATA_REPORT";
     else if (id === Tag.SCAN) this.#format = "SCAN";
     else if (id === Tag.SIMPLE_RETURN) this.#format = "SIMPLE_RETURN";
-    else if (id === Tag.GENERIC_RETURN) {
-      this.#format = "GENERIC_RETURN";
-    } else {
+    else if (id === Tag.GENERIC_RETURN) this.#format = "GENERIC_RETURN";
+    else {
       throw s.errorHere(
         "Not a Qualys vulnerability report: the root element is not ASSET_DATA_REPORT or SCAN " +
           "(use a scan report template with XML output)",
       );
     }
+    s.reportTags(
+      id === Tag.ASSET_DATA_REPORT ? ADR_TAGS : id === Tag.SCAN ? SCAN_TAGS : RETURN_TAGS,
+    );
   }
 
   // ---- ASSET_DATA_REPORT ----

@@ -16,8 +16,8 @@ proxy_username: zaphod
 proxy_password: 't0w3L'
 `;
 
-Deno.test("parseConfig loads the seed guide's sample YAML", () => {
-  const c = parseConfig(SEED_SAMPLE, "QualysGuard.yaml");
+Deno.test("parseConfig loads the seed guide's sample YAML", async () => {
+  const c = await parseConfig(SEED_SAMPLE, "QualysGuard.yaml");
   assert.equal(c.userId, "dirk_g");
   assert.equal(c.password, "d0ntp@n1c");
   assert.equal(c.templateId, "424242");
@@ -39,14 +39,14 @@ Deno.test("parseConfig loads the seed guide's sample YAML", () => {
   assert.ok(Object.isFrozen(c));
 });
 
-Deno.test("parseConfig keeps every scalar a string, as YAML::XS did", () => {
-  const c = parseConfig("user_id: 0123\npassword: no\ntemplate_id: 0042\n", "q.yaml");
+Deno.test("parseConfig keeps every scalar a string, as YAML::XS did", async () => {
+  const c = await parseConfig("user_id: 0123\npassword: no\ntemplate_id: 0042\n", "q.yaml");
   assert.equal(c.userId, "0123");
   assert.equal(c.password, "no");
   assert.equal(c.templateId, "0042");
 });
 
-Deno.test("parseConfig accepts add_host y/yes/n/no in any case", () => {
+Deno.test("parseConfig accepts add_host y/yes/n/no in any case", async () => {
   const base = "user_id: u\npassword: p\ntemplate_id: 1\n";
   for (
     const [v, want] of [["y", true], ["YES", true], ["Yes", true], ["n", false], [
@@ -54,9 +54,9 @@ Deno.test("parseConfig accepts add_host y/yes/n/no in any case", () => {
       false,
     ]] as const
   ) {
-    assert.equal(parseConfig(`${base}add_host: ${v}\n`, "q.yaml").addHost, want, v);
+    assert.equal((await parseConfig(`${base}add_host: ${v}\n`, "q.yaml")).addHost, want, v);
   }
-  assert.equal(parseConfig(base, "q.yaml").addHost, false);
+  assert.equal((await parseConfig(base, "q.yaml")).addHost, false);
 });
 
 const BAD: [string, string, RegExp, number][] = [
@@ -84,13 +84,13 @@ const BAD: [string, string, RegExp, number][] = [
 ];
 
 for (const [name, line, message, lineNo] of BAD) {
-  Deno.test(`parseConfig rejects ${name} with file, line and the fix`, () => {
+  Deno.test(`parseConfig rejects ${name} with file, line and the fix`, async () => {
     const text = `user_id: u\npassword: p\ntemplate_id: 1\n${line}\n`.replace(
       "template_id: 1\ntemplate_id",
       "template_id",
     );
     const src = name === "template_id not digits" ? `user_id: u\npassword: p\n${line}\n` : text;
-    assert.throws(() => parseConfig(src, "q.yaml"), (e: ConfigError) => {
+    await assert.rejects(() => parseConfig(src, "q.yaml"), (e: ConfigError) => {
       assert.ok(e instanceof ConfigError);
       assert.match(e.message, message);
       assert.equal(e.line, lineNo);
@@ -100,9 +100,9 @@ for (const [name, line, message, lineNo] of BAD) {
   });
 }
 
-Deno.test("parseConfig says to quote a password with punctuation, without printing it", () => {
+Deno.test("parseConfig says to quote a password with punctuation, without printing it", async () => {
   const secret = "@s3cr3t!pw";
-  assert.throws(
+  await assert.rejects(
     () => parseConfig(`user_id: u\npassword: ${secret}\ntemplate_id: 1\n`, "q.yaml"),
     (e: Error) => {
       assert.match(e.message, /^q\.yaml:2:11: .*put the value of "password" in single quotes/);
@@ -110,38 +110,47 @@ Deno.test("parseConfig says to quote a password with punctuation, without printi
       return true;
     },
   );
-  assert.throws(() => parseConfig(`user_id: u\npassword: 'it's'\n`, "q.yaml"), (e: Error) => {
-    assert.match(e.message, /single quotes/);
-    assert.ok(!e.message.includes("it's"));
-    return true;
-  });
+  await assert.rejects(
+    () => parseConfig(`user_id: u\npassword: 'it's'\n`, "q.yaml"),
+    (e: Error) => {
+      assert.match(e.message, /single quotes/);
+      assert.ok(!e.message.includes("it's"));
+      return true;
+    },
+  );
 });
 
-Deno.test("parseConfig requires the credentials and template_id unless told otherwise", () => {
-  assert.throws(
+Deno.test("parseConfig requires the credentials and template_id unless told otherwise", async () => {
+  await assert.rejects(
     () => parseConfig("password: p\ntemplate_id: 1\n", "q.yaml"),
     /"user_id" is missing/,
   );
-  assert.throws(
+  await assert.rejects(
     () => parseConfig("user_id: u\ntemplate_id: 1\n", "q.yaml"),
     /"password" is missing/,
   );
-  assert.throws(
+  await assert.rejects(
     () => parseConfig("user_id: u\npassword: p\n", "q.yaml"),
     /"template_id" is missing/,
   );
-  assert.throws(
+  await assert.rejects(
     () => parseConfig("user_id: u\npassword: ''\ntemplate_id: 1\n", "q.yaml"),
     /"password" is missing or empty/,
   );
-  const c = parseConfig("add_host: yes\n", "q.yaml", { credentials: false, templateId: false });
+  const c = await parseConfig("add_host: yes\n", "q.yaml", {
+    credentials: false,
+    templateId: false,
+  });
   assert.equal(c.userId, undefined);
-  assert.equal(parseConfig("", "q.yaml", { credentials: false, templateId: false }).addHost, false);
+  assert.equal(
+    (await parseConfig("", "q.yaml", { credentials: false, templateId: false })).addHost,
+    false,
+  );
 });
 
-Deno.test("parseConfig warns about unknown keys, naming the key and the nearest one", () => {
+Deno.test("parseConfig warns about unknown keys, naming the key and the nearest one", async () => {
   const warnings: string[] = [];
-  parseConfig("user_id: u\npassword: p\ntemplate_id: 1\nadd_hosts: y\nfoo: bar\n", "q.yaml", {
+  await parseConfig("user_id: u\npassword: p\ntemplate_id: 1\nadd_hosts: y\nfoo: bar\n", "q.yaml", {
     onWarning: (m) => warnings.push(m),
   });
   assert.deepStrictEqual(warnings, [
@@ -150,9 +159,10 @@ Deno.test("parseConfig warns about unknown keys, naming the key and the nearest 
   ]);
 });
 
-Deno.test("parseConfig treats ip_ranges none as all hosts", () => {
+Deno.test("parseConfig treats ip_ranges none as all hosts", async () => {
   assert.equal(
-    parseConfig("ip_ranges: none\n", "q", { credentials: false, templateId: false }).ipRanges,
+    (await parseConfig("ip_ranges: none\n", "q", { credentials: false, templateId: false }))
+      .ipRanges,
     undefined,
   );
 });
