@@ -13,7 +13,7 @@
 
 import type { GlossaryEntry } from "../report/parse_report.ts";
 import type { HostFindings } from "../report/_spool.ts";
-import { cleanBugtraqIds, cleanCveIds, htmlToText, sanitizeField } from "./sanitize.ts";
+import { cleanBugtraqIds, cleanCveIds, sanitizeField, sanitizeHtml } from "./sanitize.ts";
 
 /** Options for {@linkcode CommandEncoder}. */
 export interface EncodeOptions {
@@ -177,7 +177,7 @@ export class CommandEncoder {
     const entry = this.#glossary.get(qid);
     if (!entry) this.missingGlossary++;
     let title = sanitizeField(entry?.title ?? "");
-    let desc = sanitizeField(htmlToText(entry?.description ?? ""));
+    let desc = sanitizeHtml(entry?.description ?? "");
     const cves = cleanCveIds(entry?.cves ?? []);
     const bids = cleanBugtraqIds(entry?.bugtraqs ?? []);
     // Worst-case prefix: AddScanResult,<ip>,"<scanner>",<qid>,<65535>,<tcp>

@@ -6,6 +6,7 @@ import {
   cleanCveIds,
   htmlToText,
   sanitizeField,
+  sanitizeHtml,
 } from "../../lib/encode/sanitize.ts";
 import { type GlossaryEntry, ReportParser } from "../../lib/report/parse_report.ts";
 import type { HostFindings } from "../../lib/report/_spool.ts";
@@ -178,6 +179,61 @@ Deno.test("sanitizeField gives what the replace() chain gave, on any text (fast-
       assert.equal(sanitizeField(text), sanitizeReference(text));
     }),
     { numRuns: 2000 },
+  );
+});
+
+Deno.test("sanitizeHtml gives what sanitizeField(htmlToText()) gives, on any text (fast-check)", () => {
+  const unit = fc.oneof(
+    fc.constantFrom(
+      "<",
+      ">",
+      "&",
+      ";",
+      "#",
+      "x",
+      "X",
+      "/",
+      "!--",
+      "-->",
+      "<P>",
+      "</a>",
+      "<BR/>",
+      '<A HREF="x>y">',
+      "<!-- c -->",
+      "&amp;",
+      "&AMP;",
+      "&nbsp;",
+      "&hellip;",
+      "&rsquo;",
+      "&eacute;",
+      "&bogus1234;",
+      "&abcdefghij;",
+      "&#233;",
+      "&#x41;",
+      "&#X20AC;",
+      "&#0;",
+      "&#xD800;",
+      "&#12345678;",
+      "&#x1234567;",
+      "&#x0000e9;",
+      "&#0000233;",
+      "&#x;",
+      "&lt;b&gt;",
+      "é",
+      "’",
+      "\u{1F600}",
+      ",",
+      '"',
+      " ",
+      "\n",
+    ),
+    fc.string({ unit: "grapheme-ascii", maxLength: 3 }),
+  );
+  fc.assert(
+    fc.property(fc.string({ unit, maxLength: 40 }), (html) => {
+      assert.equal(sanitizeHtml(html), sanitizeField(htmlToText(html)));
+    }),
+    { numRuns: 3000 },
   );
 });
 
