@@ -158,7 +158,17 @@ export async function fromParsed(report: ParsedReport): Promise<Extracted> {
     for (let k = 0; k < h.count; k++) findings.push([h.qids[k]!, h.ports[k]!, h.protos[k]!]);
     hosts.push({ ip: h.ip, findings });
   });
-  return { format: report.format, hosts, glossary: new Map(report.glossary) };
+  const glossary = new Map<number, GlossaryEntry>();
+  for (const [qid, e] of report.glossary) {
+    glossary.set(qid, {
+      qid: e.qid,
+      title: e.title,
+      description: e.description,
+      cves: e.cves,
+      bugtraqs: e.bugtraqs,
+    });
+  }
+  return { format: report.format, hosts, glossary };
 }
 
 /** Where the shared fixtures live, or undefined (with a printed SKIP reason) when absent. */

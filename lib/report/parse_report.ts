@@ -18,7 +18,10 @@ import { Tag } from "./_tags.ts";
 export type { ByteReader, HostFindings };
 export { IpRangeSet };
 
-/** What the glossary says about one QID. Text is raw: HTML and all, not yet sanitised. */
+/**
+ * What the glossary says about one QID. Text is raw: HTML and all, not yet sanitised. (The
+ * parser's entries keep `description` as UTF-8 and decode it on each read.)
+ */
 export interface GlossaryEntry {
   /** The QID. */
   qid: number;
@@ -30,6 +33,37 @@ export interface GlossaryEntry {
   cves: string[];
   /** Bugtraq IDs as written. */
   bugtraqs: string[];
+}
+
+const utf8 = new TextDecoder();
+const EMPTY = new Uint8Array(0);
+
+// A glossary entry as the parser keeps it: the description (kilobytes of HTML per QID, often
+// with non-ASCII characters that would make it a two-byte string) as UTF-8 bytes, decoded
+// each time it is read.
+class StoredEntry implements GlossaryEntry {
+  readonly qid: number;
+  readonly title: string;
+  readonly cves: string[];
+  readonly bugtraqs: string[];
+  readonly #description: Uint8Array;
+
+  constructor(
+    qid: number,
+    title: string,
+    description: Uint8Array,
+    ids: { cves: string[]; bugtraqs: string[] },
+  ) {
+    this.qid = qid;
+    this.title = title;
+    this.#description = description;
+    this.cves = ids.cves;
+    this.bugtraqs = ids.bugtraqs;
+  }
+
+  get description(): string {
+    return utf8.decode(this.#description);
+  }
 }
 
 /** The two report formats. */
@@ -201,7 +235,7 @@ export class ReportParser implements ScanHandler {
   #vdQid = -1;
   #building = false;
   #title = "";
-  #description = "";
+  #description: Uint8Array = EMPTY; // UTF-8, checked
   #cves: string[] = [];
   #bugtraqs: string[] = [];
   #listKind = 0; // Tag.CVE_ID_LIST or Tag.BUGTRAQ_ID_LIST while inside one
@@ -435,7 +469,7 @@ export class ReportParser implements ScanHandler {
     this.#vdDepth = d;
     this.#vdQid = qid;
     this.#title = "";
-    this.#description = "";
+    this.#description = EMPTY;
     this.#cves = [];
     this.#bugtraqs = [];
     this.#listKind = 0;
@@ -459,19 +493,21 @@ export class ReportParser implements ScanHandler {
         return;
       }
       if (!this.#glossary.has(qid)) {
-        this.#glossary.set(qid, {
+        this.#glossary.set(
           qid,
-          title: this.#title,
-          description: this.#description,
-          cves: this.#cves,
-          bugtraqs: this.#bugtraqs,
-        });
+          new StoredEntry(qid, this.#title, this.#description, {
+            cves: this.#cves,
+            bugtraqs: this.#bugtraqs,
+          }),
+        );
       }
     } else if (rel === 1) {
       if (id === Tag.QID && this.#vdQid < 0) this.#vdQid = s.textInt();
       else if (id === Tag.TITLE) this.#title = s.text();
-      else if (id === descriptionTag) this.#description = s.text();
-      else if (id === this.#listKind) this.#listKind = 0;
+      else if (id === descriptionTag) {
+        s.text(); // invalid UTF-8 is an error here, where its line is known
+        this.#description = s.textBytes().slice();
+      } else if (id === this.#listKind) this.#listKind = 0;
     } else if (rel === 3 && id === Tag.ID && this.#listKind !== 0) {
       const value = s.text().trim();
       if (value) (this.#listKind === Tag.CVE_ID_LIST ? this.#cves : this.#bugtraqs).push(value);

@@ -371,3 +371,21 @@ Deno.test("ReportParser counts what the shared fixtures' README says they hold",
     report.dispose();
   }
 });
+
+Deno.test("Invalid UTF-8 in a kept THREAT or TITLE is a syntax error at its element", () => {
+  for (const tag of ["THREAT", "TITLE"]) {
+    const xml = ADR(HOST("10.0.0.1", VI(1)), VD(1, "t@", "d@")).replace(`<${tag}>`, `\n<${tag}>`);
+    const bytes = enc.encode(xml); // ASCII: string and byte offsets agree
+    const at = xml.indexOf("@", xml.indexOf(`<${tag}>`));
+    // "@" becomes 0xC3 0x28: a lead byte without its continuation
+    const bad = new Uint8Array([...bytes.subarray(0, at), 0xc3, 0x28, ...bytes.subarray(at + 1)]);
+    for (const size of [1, 7, 1 << 20]) {
+      assert.throws(() => feed(bad, size).dispose(), (e: Error) => {
+        assert.ok(e instanceof ReportSyntaxError, String(e));
+        assert.match(e.message, /Invalid UTF-8/);
+        assert.equal((e as ReportSyntaxError).line, 3, `${tag}: ${e.message}`);
+        return true;
+      });
+    }
+  }
+});
