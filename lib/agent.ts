@@ -646,7 +646,7 @@ export async function writeCommands(
     sourceName: config.sourceName,
   });
   // Two buffers: one is written (asynchronously, by the sink) while the other fills.
-  let out = new ByteBuffer(2 << 20), spare = new ByteBuffer(2 << 20);
+  let out = new ByteBuffer(1 << 20), spare = new ByteBuffer(1 << 20);
   let pending: Promise<void> = Promise.resolve();
   let written = 0;
   const debug = logger?.enabled(Level.Debug) ?? false;
@@ -665,7 +665,7 @@ export async function writeCommands(
         }
       }
       enc.encodeHost(host, out);
-      if (out.length >= 1 << 20) {
+      if (out.length >= 960 << 10) {
         await pending;
         written += out.length;
         pending = sink.write(out.view());

@@ -124,6 +124,9 @@ export class QualysClient {
       });
     }
     this.#http = Deno.createHttpClient({
+      // HTTP/1.1 only: over HTTP/2 the client takes up to a whole flow-control window of a
+      // multi-GB report ahead of the parser (several MiB of RSS), over HTTP/1.1 TCP holds it back.
+      http2: false,
       ...(caCerts ? { caCerts } : {}),
       ...(this.#tunnel ? { proxy: { url: this.#tunnel.url } } : {}),
     });
