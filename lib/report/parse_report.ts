@@ -175,6 +175,7 @@ const SCAN_TAGS = [
   Tag.ID,
 ];
 const RETURN_TAGS = [Tag.CODE, Tag.TEXT, Tag.KEY, Tag.VALUE, Tag.RETURN];
+const ADR = 1, SCAN = 2, RETURN = 3;
 
 /**
  * The push parser: `push()` chunks of any size, then `end()`.
@@ -197,6 +198,7 @@ export class ReportParser implements ScanHandler {
   #options: ParseReportOptions;
   #spool: FindingSpool;
   #format: ReportFormat | "SIMPLE_RETURN" | "GENERIC_RETURN" | "" = "";
+  #kind = 0; // ADR, SCAN or RETURN once the root is known
   #glossary = new Map<number, GlossaryEntry>();
   #stats: ReportStats = {
     hosts: 0,
@@ -315,32 +317,19 @@ export class ReportParser implements ScanHandler {
   /** @internal Scanner callback. */
   open(id: number, s: XmlScanner): void {
     const d = s.depth;
-    if (d === 1) {
-      this.#setFormat(id, s);
-      return;
-    }
-    switch (this.#format) {
-      case "ASSET_DATA_REPORT":
-        return this.#openAdr(id, d, s);
-      case "SCAN":
-        return this.#openScan(id, d, s);
-      default:
-        return this.#openReturn(id, s);
-    }
+    const kind = this.#kind;
+    if (kind === ADR) this.#openAdr(id, d, s);
+    else if (d === 1) this.#setFormat(id, s);
+    else if (kind === SCAN) this.#openScan(id, d, s);
+    else this.#openReturn(id, s);
   }
 
   /** @internal Scanner callback. */
   close(id: number, s: XmlScanner): void {
-    const d = s.depth;
-    switch (this.#format) {
-      case "ASSET_DATA_REPORT":
-        return this.#closeAdr(id, d, s);
-      case "SCAN":
-        return this.#closeScan(id, d, s);
-      case "SIMPLE_RETURN":
-      case "GENERIC_RETURN":
-        return this.#closeReturn(id, s);
-    }
+    const kind = this.#kind;
+    if (kind === ADR) this.#closeAdr(id, s.depth, s);
+    else if (kind === SCAN) this.#closeScan(id, s.depth, s);
+    else if (kind === RETURN) this.#closeReturn(id, s);
   }
 
   #setFormat(id: number, s: XmlScanner): void {
@@ -354,9 +343,8 @@ export class ReportParser implements ScanHandler {
           "(use a scan report template with XML output)",
       );
     }
-    s.reportTags(
-      id === Tag.ASSET_DATA_REPORT ? ADR_TAGS : id === Tag.SCAN ? SCAN_TAGS : RETURN_TAGS,
-    );
+    this.#kind = id === Tag.ASSET_DATA_REPORT ? ADR : id === Tag.SCAN ? SCAN : RETURN;
+    s.reportTags(this.#kind === ADR ? ADR_TAGS : this.#kind === SCAN ? SCAN_TAGS : RETURN_TAGS);
   }
 
   // ---- ASSET_DATA_REPORT ----
