@@ -469,6 +469,8 @@ async function convert(
       logger.info(
         `Summary: ${s.hostsKept} hosts and ${s.findings} AddScanResult lines to send; ${skipped}`,
       );
+      report.dispose(); // the parse's memory is not needed to send
+      (globalThis as { gc?: () => void }).gc?.();
       await sendSpool(spool.path, destination.dc, logger);
     } finally {
       await spool.remove();

@@ -98,7 +98,7 @@ const connectorCmd = (...args: string[]) => [
   "--allow-write",
   "--allow-env",
   "--allow-net",
-  "--v8-flags=--max-semi-space-size=1",
+  "--v8-flags=--max-semi-space-size=1,--expose-gc",
   `${ROOT}main.ts`,
   ...args,
 ];

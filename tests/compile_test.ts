@@ -17,7 +17,7 @@ Deno.test("the compiled binary prints its version and converts the sample (SKIP 
         "--allow-env",
         "--allow-net",
         "--allow-run=logger",
-        "--v8-flags=--max-semi-space-size=1",
+        "--v8-flags=--max-semi-space-size=1,--expose-gc",
         "--output",
         bin,
         `${ROOT}main.ts`,

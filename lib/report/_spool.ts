@@ -23,6 +23,7 @@ export interface HostFindings {
 }
 
 const CHUNK = 1 << 20;
+const EMPTY = new Uint8Array(0);
 
 /** Options for {@linkcode FindingSpool}. */
 export interface FindingSpoolOptions {
@@ -178,6 +179,8 @@ export class FindingSpool {
       this.#path = undefined;
     }
     this.#chunks = [];
+    this.#cur = EMPTY;
+    this.#curLen = 0;
   }
 }
 

@@ -116,6 +116,7 @@ export class ParsedReport {
   /** Counts. */
   readonly stats: Readonly<ReportStats>;
   #spool: FindingSpool;
+  #glossary: Map<number, GlossaryEntry>;
 
   /** @internal Made by {@linkcode ReportParser.end}. */
   constructor(
@@ -125,7 +126,7 @@ export class ParsedReport {
     spool: FindingSpool,
   ) {
     this.format = format;
-    this.glossary = glossary;
+    this.glossary = this.#glossary = glossary;
     this.stats = stats;
     this.#spool = spool;
   }
@@ -135,9 +136,13 @@ export class ParsedReport {
     return this.#spool.replay(onHost);
   }
 
-  /** Removes the spool's temp file. */
+  /**
+   * Removes the spool's temp file and lets go of the findings and the glossary (which empties),
+   * so that their memory can be reclaimed while the commands are sent. Safe to call twice.
+   */
   dispose(): void {
     this.#spool.dispose();
+    this.#glossary.clear();
   }
 }
 

@@ -389,3 +389,16 @@ Deno.test("Invalid UTF-8 in a kept THREAT or TITLE is a syntax error at its elem
     }
   }
 });
+
+Deno.test("ParsedReport.dispose lets go of the glossary and the findings", async () => {
+  const report = feed(enc.encode(ADR(HOST("10.0.0.1", VI(1, 80, "tcp")), VD(1, "t"))), 64);
+  assert.equal(report.glossary.size, 1);
+  report.dispose();
+  report.dispose(); // twice is fine
+  assert.equal(report.glossary.size, 0);
+  let hosts = 0;
+  await report.forEachHost(() => {
+    hosts++;
+  });
+  assert.equal(hosts, 0);
+});
