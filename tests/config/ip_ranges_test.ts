@@ -1,0 +1,92 @@
+/**
+ * The hand-written IPv6 parser and RFC 5952 formatter against ipaddr.js (the oracle), on
+ * addresses written every way RFC 4291 allows and on arbitrary strings.
+ */
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import ipaddr from "ipaddr.js";
+import { IpRangeSet, parseHostAddress } from "../../lib/config/ip_ranges.ts";
+
+function oracle(text: string): string | undefined {
+  if (!ipaddr.IPv6.isValid(text)) return undefined;
+  const addr = ipaddr.IPv6.parse(text);
+  return addr.zoneId ? undefined : addr.toString();
+}
+
+// Eight groups, zeros likely, written with random case and leading zeros, and "::" over any
+// run of zero groups (not only the longest).
+const written = fc.record({
+  groups: fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff })), {
+    minLength: 8,
+    maxLength: 8,
+  }),
+  pad: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 8, maxLength: 8 }),
+  upper: fc.boolean(),
+  pick: fc.nat(),
+  dotted: fc.boolean(),
+}).map(({ groups, pad, upper, pick, dotted }) => {
+  let parts = groups.map((g, i) => {
+    const hex = g.toString(16);
+    return (upper ? hex.toUpperCase() : hex).padStart(Math.min(4, hex.length + pad[i]!), "0");
+  });
+  // The last 32 bits as a dotted quad (not after a zero prefix: ipaddr.js reads "::a.b.c.d" as
+  // IPv4-mapped, RFC 4291 as IPv4-compatible).
+  const v4 = dotted && groups.slice(0, 6).some((g) => g !== 0);
+  if (v4) {
+    const [a, b] = [groups[6]!, groups[7]!];
+    parts = [...parts.slice(0, 6), `${a >> 8}.${a & 255}.${b >> 8}.${b & 255}`];
+  }
+  const runs: [number, number][] = [];
+  for (let i = 0; i < parts.length;) {
+    if (groups[i] !== 0 || (v4 && i >= 6)) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < parts.length && groups[j] === 0 && !(v4 && j >= 6)) j++;
+    runs.push([i, j]);
+    i = j;
+  }
+  if (runs.length === 0 || pick % 3 === 0) return parts.join(":");
+  const [i, j] = runs[pick % runs.length]!;
+  return `${parts.slice(0, i).join(":")}::${parts.slice(j).join(":")}`;
+});
+
+Deno.test("parseHostAddress reads IPv6 as ipaddr.js does and writes RFC 5952 (fast-check)", () => {
+  fc.assert(
+    fc.property(written, (text) => {
+      assert.equal(parseHostAddress(text)?.text, oracle(text), text);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("parseHostAddress rejects what ipaddr.js rejects, on arbitrary strings (fast-check)", () => {
+  const unit = fc.constantFrom("0", "1", "a", "F", "ffff", "12345", "g", ":", "::", ":::");
+  fc.assert(
+    fc.property(fc.string({ unit, maxLength: 14 }), (text) => {
+      if (!text.includes(":")) return;
+      assert.equal(parseHostAddress(text)?.text, oracle(text), text);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("parseHostAddress: the cases ipaddr.js reads loosely are refused or read as RFC 4291", () => {
+  assert.equal(parseHostAddress("fe80::1%eth0"), undefined); // a zone: not a host address
+  assert.equal(parseHostAddress("::ffff:1.2.3.04"), undefined); // a leading zero in the quad
+  assert.equal(parseHostAddress("::ffff:0x1.2.3.4"), undefined); // hex in the quad
+  assert.equal(parseHostAddress("::1.2.3.4")?.text, "::102:304"); // IPv4-compatible, not mapped
+  assert.equal(parseHostAddress("::ffff:1.2.3.4")?.text, "::ffff:102:304");
+  assert.equal(parseHostAddress(" 2001:DB8::1 ")?.value, 0x20010db8000000000000000000000001n);
+});
+
+Deno.test("IpRangeSet takes IPv6 CIDR blocks and ranges", () => {
+  const set = IpRangeSet.parse("2001:db8::/32, fe80::1-fe80::ff");
+  assert.equal(set.contains(parseHostAddress("2001:db8:ffff::1")!), true);
+  assert.equal(set.contains(parseHostAddress("2001:db9::1")!), false);
+  assert.equal(set.contains(parseHostAddress("fe80::80")!), true);
+  assert.equal(set.contains(parseHostAddress("fe80::100")!), false);
+  assert.equal(set.contains(parseHostAddress("10.0.0.1")!), false);
+});
