@@ -77,6 +77,11 @@ export class CommandEncoder {
   readonly #maxLine: number;
   readonly #qidText = new Map<number, QidText>();
   readonly #portText = new Map<number, Uint8Array>();
+  // Direct-mapped caches in front of the two maps (a Map lookup per line showed in profiles).
+  readonly #qidKeys = new Float64Array(QID_CACHE).fill(-1);
+  readonly #qidVals: QidText[] = new Array(QID_CACHE);
+  readonly #portKeys = new Int32Array(PORT_CACHE).fill(-1);
+  readonly #portVals: Uint8Array[] = new Array(PORT_CACHE);
   readonly #addScanResult = encoder.encode("AddScanResult,");
   readonly #addHostBytes = encoder.encode("AddHost,");
   readonly #scanFlush = encoder.encode("ScanFlush\n");
@@ -117,12 +122,15 @@ export class CommandEncoder {
       out.append(prefix.subarray(this.#addScanResult.length, p - this.#scannerPart.length));
       out.append(NEWLINE);
     }
-    const qidTexts = this.#qidText, portTexts = this.#portText;
+    const qidKeys = this.#qidKeys, qidVals = this.#qidVals;
+    const portKeys = this.#portKeys, portVals = this.#portVals;
     for (let k = 0; k < host.count; k++) {
       const qid = host.qids[k]!;
-      const { head, tail } = qidTexts.get(qid) ?? this.#makeQidText(qid);
+      const qs = qid & (QID_CACHE - 1);
+      const { head, tail } = qidKeys[qs] === qid ? qidVals[qs]! : this.#qidTextOf(qid, qs);
       const portKey = host.ports[k]! * 4 + host.protos[k]!;
-      const port = portTexts.get(portKey) ?? this.#makePortText(portKey);
+      const ps = portKey & (PORT_CACHE - 1);
+      const port = portKeys[ps] === portKey ? portVals[ps]! : this.#portTextOf(portKey, ps);
       out.reserve(p + head.length + port.length + tail.length);
       const b = out.bytes;
       let n = out.length;
@@ -163,6 +171,20 @@ export class CommandEncoder {
     const prefix = new Uint8Array(this.#addScanResult.length + ipBytes + this.#scannerPart.length);
     prefix.set(this.#addScanResult);
     return prefix;
+  }
+
+  #qidTextOf(qid: number, slot: number): QidText {
+    const text = this.#qidText.get(qid) ?? this.#makeQidText(qid);
+    this.#qidKeys[slot] = qid;
+    this.#qidVals[slot] = text;
+    return text;
+  }
+
+  #portTextOf(key: number, slot: number): Uint8Array {
+    const text = this.#portText.get(key) ?? this.#makePortText(key);
+    this.#portKeys[slot] = key;
+    this.#portVals[slot] = text;
+    return text;
   }
 
   // `<port>,<protocol>` or `,` (what goes between `<qid>,` and the tail's `,"<title>"…`)
@@ -207,6 +229,8 @@ export class CommandEncoder {
 }
 
 const NEWLINE = new Uint8Array([10]);
+const QID_CACHE = 1 << 13;
+const PORT_CACHE = 1 << 10;
 
 // A QID's part of an AddScanResult line: `<qid>,` before the port, the rest after it.
 interface QidText {

@@ -427,3 +427,25 @@ Deno.test("CommandEncoder sends a QID without a glossary entry with empty text a
   );
   assert.equal(enc.missingGlossary, 1);
 });
+
+Deno.test("CommandEncoder keeps QIDs and ports apart that share a cache slot", () => {
+  const big = 0xfffffffe; // QIDs are unsigned 32-bit
+  const qids = [1, 8193, 1 + 2 * 8192, big, big - 8192, 1];
+  const glossary = new Map(qids.map((q) => entry(q, { title: `t${q}` })));
+  const enc = new CommandEncoder(glossary);
+  const ports: [number, number][] = [[80, 1], [80 + 256, 1], [80, 2], [0, 0], [1104, 1], [80, 1]];
+  const lines = enc.encodeHostToLines(
+    host(
+      "10.0.0.1",
+      qids.map((q, i) => [q, ports[i]![0], ports[i]![1]] as [number, number, number]),
+    ),
+  );
+  assert.deepEqual(lines.slice(0, -1).map((l) => csvFields(l).slice(3, 7)), [
+    ["1", "80", "tcp", "t1"],
+    ["8193", "336", "tcp", "t8193"],
+    ["16385", "80", "udp", "t16385"],
+    [String(big), "", "", `t${big}`],
+    [String(big - 8192), "1104", "tcp", `t${big - 8192}`],
+    ["1", "80", "tcp", "t1"],
+  ]);
+});
