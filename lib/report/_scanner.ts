@@ -13,7 +13,15 @@
  */
 
 import { ReportSyntaxError } from "../errors.ts";
-import { lookupTag, TAG_NAME_BYTES, TAG_NAME_OFFSET, tagName } from "./_tags.ts";
+import {
+  lookupTag,
+  TAG_BUCKETS,
+  TAG_NAME_BYTES,
+  TAG_NAME_OFFSET,
+  tagBucket,
+  tagBucketOfId,
+  tagName,
+} from "./_tags.ts";
 
 /**
  * What the scanner calls for each element it reports: the root, and elements whose tag id is
@@ -89,6 +97,7 @@ export class XmlScanner {
   #attrCount = 0;
   #ended = false;
   #reported: Uint8Array; // by tag id: 1 when the handler wants it
+  #maybeReported = new Uint8Array(TAG_BUCKETS); // by name bucket: 1 when a wanted tag is in it
   #tagStart = 0;
   #crPending = false;
 
@@ -97,8 +106,9 @@ export class XmlScanner {
     this.#handler = handler;
     this.#names.set(TAG_NAME_BYTES);
     this.#reported = new Uint8Array(TAG_NAME_OFFSET.length);
-    if (options.tags) { for (const id of options.tags) this.#reported[id] = 1; }
-    else this.#reported.fill(1, 1);
+    this.reportTags(
+      options.tags ?? Array.from({ length: TAG_NAME_OFFSET.length - 1 }, (_, i) => i + 1),
+    );
     // a whole number of words, so that #words covers it
     this.#buf = new Uint8Array(Math.max(16, ((options.bufferSize ?? 1 << 20) + 7) & ~7));
     this.#words = new Uint32Array(this.#buf.buffer);
@@ -107,7 +117,11 @@ export class XmlScanner {
   /** Sets the tag ids reported from now on (besides the root), e.g. once the root is known. */
   reportTags(ids: readonly number[]): void {
     this.#reported.fill(0);
-    for (const id of ids) this.#reported[id] = 1;
+    this.#maybeReported.fill(0);
+    for (const id of ids) {
+      this.#reported[id] = 1;
+      this.#maybeReported[tagBucketOfId(id)] = 1;
+    }
   }
 
   /** Depth of the current element (the root is 1), inside `open`/`close` calls. */
@@ -327,7 +341,6 @@ export class XmlScanner {
   // for the next call (`#pos` stays at its '<', the line count at its value there).
   #scan(final: boolean): void {
     const buf = this.#buf;
-    const words = this.#words;
     const n = this.#fill;
     let i = this.#pos;
     if (this.#absBase + i === 0 && n - i > 0) {
@@ -412,41 +425,13 @@ export class XmlScanner {
           buf[i + 4] === 68 && buf[i + 5] === 65 && buf[i + 6] === 84 && buf[i + 7] === 65 &&
           buf[i + 8] === 91
         ) {
-          // CDATA: find "]]>" a word at a time while no ']' or LF is in sight
-          let k = i + 9, end = -1;
-          const wordLimit = (n - 3) >> 2;
-          for (;;) {
-            if ((k & 3) === 0) {
-              let wi = k >> 2;
-              while (wi < wordLimit) {
-                const x = words[wi]!;
-                const a = x ^ 0x5d5d5d5d, b = x ^ 0x0a0a0a0a;
-                if ((((a - 0x01010101) & ~a) | ((b - 0x01010101) & ~b)) & 0x80808080) break;
-                wi++;
-              }
-              k = wi << 2;
-            }
-            if (k + 2 >= n) break;
-            const ch = buf[k]!;
-            if (ch === 93 && buf[k + 1] === 93) {
-              let e = k + 2;
-              while (e < n && buf[e] === 93) e++; // "]]]>" ends at the last two
-              if (e >= n) break;
-              if (buf[e] === GT) {
-                end = e - 2;
-                break;
-              }
-              k = e;
-              continue;
-            }
-            if (ch === LF) ln++;
-            k++;
-          }
+          this.#pl = 0;
+          const end = this.#cdataEnd(i + 9, n);
           if (end < 0) {
             if (final) throw this.#truncated("a CDATA section", start, ln0);
-            ln = ln0;
             break;
           }
+          ln += this.#pl;
           if (this.#depth === 0) {
             this.#mark(ln0, start);
             throw this.#error("CDATA outside the root element", start);
@@ -511,6 +496,19 @@ export class XmlScanner {
         selfClosing = buf[k - 1] === SLASH;
       }
       // the whole tag is here: k is at its '>'
+      if (
+        !selfClosing && this.#collectDepth === 0 && this.#depth > 0 &&
+        this.#maybeReported[tagBucket(buf, nameStart, nameEnd)] === 0
+      ) {
+        // an element the handler does not want: skipped whole if it holds only text and CDATA
+        this.#pl = 0;
+        const next = this.#skipLeaf(nameStart, nameEnd, k + 1, n);
+        if (next >= 0) {
+          ln += this.#pl;
+          i = next;
+          continue;
+        }
+      }
       this.#openElement(nameStart, nameEnd, start, ln0);
       if (selfClosing) this.#closeCurrent(start, ln0);
       i = k + 1;
@@ -518,6 +516,79 @@ export class XmlScanner {
     this.#pos = i;
     this.#line = ln;
     this.#mark(ln, i);
+  }
+
+  // Finds the "]]>" of a CDATA section whose content starts at k, a word at a time while no ']'
+  // or LF is in sight; returns the index of "]]>", or -1 when the buffer ends first. Newlines
+  // are counted in #pl.
+  #cdataEnd(k: number, n: number): number {
+    const buf = this.#buf, words = this.#words;
+    const wordLimit = (n - 3) >> 2;
+    let lines = 0;
+    for (;;) {
+      if ((k & 3) === 0) {
+        let wi = k >> 2;
+        while (wi < wordLimit) {
+          const x = words[wi]!;
+          const a = x ^ 0x5d5d5d5d, b = x ^ 0x0a0a0a0a;
+          if ((((a - 0x01010101) & ~a) | ((b - 0x01010101) & ~b)) & 0x80808080) break;
+          wi++;
+        }
+        k = wi << 2;
+      }
+      if (k + 2 >= n) return -1;
+      const ch = buf[k]!;
+      if (ch === 93 && buf[k + 1] === 93) {
+        let e = k + 2;
+        while (e < n && buf[e] === 93) e++; // "]]]>" ends at the last two
+        if (e >= n) return -1;
+        if (buf[e] === GT) {
+          this.#pl += lines;
+          return e - 2;
+        }
+        k = e;
+        continue;
+      }
+      if (ch === LF) lines++;
+      k++;
+    }
+  }
+
+  // The content and end tag of an element the handler does not want, from j (after its start
+  // tag): returns the index after `</name>` when the content is plain text and CDATA, with its
+  // newlines in #pl; -1 for anything else (child elements, entities, comments, a fault, the
+  // end of the buffer), which the ordinary path then scans.
+  #skipLeaf(nameStart: number, nameEnd: number, j: number, n: number): number {
+    const buf = this.#buf;
+    let lines = 0;
+    while (j < n) {
+      const c = buf[j]!;
+      if (c === LT) {
+        if (j + 9 >= n) return -1;
+        const c1 = buf[j + 1]!;
+        if (c1 === SLASH) {
+          const len = nameEnd - nameStart, k = j + 2;
+          if (k + len >= n || buf[k + len] !== GT) return -1;
+          for (let q = 0; q < len; q++) if (buf[k + q] !== buf[nameStart + q]) return -1;
+          this.#pl += lines;
+          return k + len + 1;
+        }
+        if (
+          c1 !== BANG || buf[j + 2] !== 91 || buf[j + 3] !== 67 || buf[j + 4] !== 68 ||
+          buf[j + 5] !== 65 || buf[j + 6] !== 84 || buf[j + 7] !== 65 || buf[j + 8] !== 91
+        ) return -1;
+        const end = this.#cdataEnd(j + 9, n);
+        if (end < 0) return -1;
+        j = end + 3;
+        continue;
+      }
+      if (c < 39) {
+        if (c === LF) lines++;
+        else if (c === AMP || (c < 32 && c !== 9 && c !== 13)) return -1;
+      }
+      j++;
+    }
+    return -1;
   }
 
   // Text outside the root element may only be white space.

@@ -127,6 +127,23 @@ for (let id = 1, off = 0; id < NAMES.length; id++) {
   bucketHead[b] = id;
 }
 
+/** Number of name buckets ({@linkcode tagBucket}). */
+export const TAG_BUCKETS = BUCKETS;
+
+/**
+ * The bucket of the name in `buf[start, end)`: names in different buckets differ, so a bucket
+ * holding no wanted tag proves a name unwanted without comparing it.
+ */
+export function tagBucket(buf: Uint8Array, start: number, end: number): number {
+  return bucketOf(end - start, buf[start]!, buf[end - 1]!);
+}
+
+/** The bucket of a known tag id's name. */
+export function tagBucketOfId(id: number): number {
+  const off = TAG_NAME_OFFSET[id]!, len = nameLength[id]!;
+  return bucketOf(len, TAG_NAME_BYTES[off]!, TAG_NAME_BYTES[off + len - 1]!);
+}
+
 /** Returns the id of the tag name in `buf[start, end)`, or `Tag.Other`. */
 export function lookupTag(buf: Uint8Array, start: number, end: number): number {
   const len = end - start;
