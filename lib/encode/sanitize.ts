@@ -126,40 +126,7 @@ const FOLD: Record<string, string> = {
  * ```
  */
 export function sanitizeField(text: string): string {
-  // One pass into a reusable byte buffer (the result is printable ASCII): these run over every
-  // QID's THREAT text. Non-ASCII characters go through foldChar, once per distinct character.
-  if (scratch.length < text.length * 4 + 16) scratch = new Uint8Array(text.length * 4 + 16);
-  const out = scratch;
-  let n = 0, space = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c > 0x20 && c < 0x7f && c !== 44) {
-      if (space && n > 0) out[n++] = 32;
-      space = false;
-      out[n++] = c === 34 ? 39 : c; // " becomes '
-    } else if (c < 0x80) space = true; // space, comma, CR, LF, tab and other controls
-    else {
-      let cp = c;
-      if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-        const low = text.charCodeAt(i + 1);
-        if (low >= 0xdc00 && low <= 0xdfff) {
-          cp = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
-          i++;
-        }
-      }
-      const folded = foldCache.get(cp) ?? foldChar(cp);
-      for (let k = 0; k < folded.length; k++) {
-        const f = folded.charCodeAt(k);
-        if (f === 32) space = true;
-        else {
-          if (space && n > 0) out[n++] = 32;
-          space = false;
-          out[n++] = f;
-        }
-      }
-    }
-  }
-  return ascii.decode(out.subarray(0, n));
+  return sanitize(text, false);
 }
 
 let scratch = new Uint8Array(4096);
@@ -203,43 +170,39 @@ const ESCAPED_TAG = /&lt;\/?[a-z][^&]*?&gt;/i;
  * ```
  */
 export function sanitizeHtml(html: string): string {
-  if (ESCAPED_TAG.test(html)) return sanitizeField(htmlToText(html));
-  const len = html.length;
-  if (scratch.length < len * 4 + 16) scratch = new Uint8Array(len * 4 + 16);
-  const out = scratch;
-  let n = 0, space = false;
-  for (let i = 0; i < len; i++) {
-    let c = html.charCodeAt(i);
-    if (c === 60) { // '<': a comment or a tag becomes a space
-      const end = markupEnd(html, i);
+  return ESCAPED_TAG.test(html) ? sanitizeField(htmlToText(html)) : sanitize(html, true);
+}
+
+// One pass into a reusable byte buffer (the result is printable ASCII): these run over every
+// QID's THREAT text. Non-ASCII characters go through foldChar, once per distinct character.
+function sanitize(text: string, html: boolean): string {
+  if (scratch.length < text.length * 4 + 16) scratch = new Uint8Array(text.length * 4 + 16);
+  const n = sanitizeRun(text, html, scratch, 0, false);
+  return ascii.decode(scratch.subarray(0, n));
+}
+
+// Sanitises `text` into out[n…] after a pending space or not; with `html`, tags and comments
+// become a space and entities are decoded. Returns the new length; the space flag is left in
+// `folded.space`.
+function sanitizeRun(
+  text: string,
+  html: boolean,
+  out: Uint8Array,
+  n: number,
+  space: boolean,
+): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (html && (c === 60 || c === 38)) {
+      const end = c === 60 ? markupEnd(text, i) : entityEnd(text, i);
       if (end > 0) {
-        space = true;
+        if (c === 60) space = true; // '<': a comment or a tag becomes a space
+        else { // '&': the entity's characters are sanitised in turn
+          n = sanitizeRun(decodeHtmlEntities(text.slice(i, end)), false, out, n, space);
+          space = folded.space;
+        }
         i = end - 1;
         continue;
-      }
-    } else if (c === 38) { // '&': an entity is decoded
-      const end = entityEnd(html, i);
-      if (end > 0) {
-        const decoded = decodeHtmlEntities(html.slice(i, end));
-        i = end - 1;
-        if (decoded.length === 1 && decoded.charCodeAt(0) < 0x80) c = decoded.charCodeAt(0);
-        else {
-          for (let k = 0; k < decoded.length; k++) {
-            const d = decoded.charCodeAt(k);
-            if (d > 0x20 && d < 0x7f && d !== 44) {
-              if (space && n > 0) out[n++] = 32;
-              space = false;
-              out[n++] = d === 34 ? 39 : d;
-            } else if (d < 0x80) space = true;
-            else {
-              const r = foldInto(decoded, k, out, n, space);
-              n = r >> 2;
-              space = (r & 1) === 1;
-              if (r & 2) k++;
-            }
-          }
-          continue;
-        }
       }
     }
     if (c > 0x20 && c < 0x7f && c !== 44) {
@@ -248,30 +211,33 @@ export function sanitizeHtml(html: string): string {
       out[n++] = c === 34 ? 39 : c; // " becomes '
     } else if (c < 0x80) space = true; // space, comma, CR, LF, tab and other controls
     else {
-      const r = foldInto(html, i, out, n, space);
-      n = r >> 2;
-      space = (r & 1) === 1;
-      if (r & 2) i++;
+      i += foldInto(text, i, out, n, space) - 1;
+      n = folded.n;
+      space = folded.space;
     }
   }
-  return ascii.decode(out.subarray(0, n));
+  folded.space = space;
+  return n;
 }
 
-// Folds the non-ASCII character at text[i] into out[n…]; returns the new n shifted left by 2,
-// bit 0 the space flag, bit 1 set when a surrogate pair was read.
+// Where foldInto leaves the output: its length and whether a space is pending.
+const folded = { n: 0, space: false };
+
+// Folds the non-ASCII character at text[i] into out[n…] (see foldChar), leaving the new length
+// and space flag in `folded`; returns the UTF-16 units read (2 for a surrogate pair).
 function foldInto(text: string, i: number, out: Uint8Array, n: number, space: boolean): number {
   const c = text.charCodeAt(i);
-  let cp = c, pair = 0;
+  let cp = c, units = 1;
   if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
     const low = text.charCodeAt(i + 1);
     if (low >= 0xdc00 && low <= 0xdfff) {
       cp = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
-      pair = 2;
+      units = 2;
     }
   }
-  const folded = foldCache.get(cp) ?? foldChar(cp);
-  for (let k = 0; k < folded.length; k++) {
-    const f = folded.charCodeAt(k);
+  const text2 = foldCache.get(cp) ?? foldChar(cp);
+  for (let k = 0; k < text2.length; k++) {
+    const f = text2.charCodeAt(k);
     if (f === 32) space = true;
     else {
       if (space && n > 0) out[n++] = 32;
@@ -279,7 +245,9 @@ function foldInto(text: string, i: number, out: Uint8Array, n: number, space: bo
       out[n++] = f;
     }
   }
-  return (n << 2) | pair | (space ? 1 : 0);
+  folded.n = n;
+  folded.space = space;
+  return units;
 }
 
 // The end of the comment or tag at html[i] ('<'), as htmlToText's pattern
