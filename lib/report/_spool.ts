@@ -27,7 +27,7 @@ const EMPTY = new Uint8Array(0);
 
 /** Options for {@linkcode FindingSpool}. */
 export interface FindingSpoolOptions {
-  /** Bytes kept in memory before spilling to a temp file. @default {8388608} */
+  /** Bytes kept in memory before spilling to a temp file. @default {2097152} */
   memoryLimit?: number;
   /** Directory for the temp file. @default the system temp directory */
   tempDir?: string;
@@ -52,7 +52,7 @@ export class FindingSpool {
 
   /** Creates an empty spool. */
   constructor(options: FindingSpoolOptions = {}) {
-    this.#memoryLimit = options.memoryLimit ?? 8 << 20;
+    this.#memoryLimit = options.memoryLimit ?? 2 << 20;
     this.#chunkSize = Math.min(CHUNK, this.#memoryLimit);
     this.#cur = new Uint8Array(this.#chunkSize);
     this.#tempDir = options.tempDir;

@@ -103,7 +103,7 @@ export interface ParseReportOptions {
   onWarning?: ((message: string) => void) | undefined;
   /** Directory for the spool's temp file. @default the system temp directory */
   tempDir?: string | undefined;
-  /** Spool bytes kept in memory before spilling to disk. @default {8388608} */
+  /** Spool bytes kept in memory before spilling to disk. @default {2097152} */
   spoolMemoryLimit?: number | undefined;
 }
 
