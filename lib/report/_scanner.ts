@@ -885,17 +885,18 @@ export class XmlScanner {
       }
       if (k === before) throw this.#error("Attributes must be separated by white space", k);
       const an = k;
-      while (k < n && buf[k] !== 61 && !isSpace(buf[k]!) && buf[k] !== GT && buf[k] !== SLASH) {
-        k++;
+      for (; k < n; k++) {
+        const ch = buf[k]!;
+        if (ch === 61 || ch === GT || ch === SLASH || (ch <= 32 && isSpace(ch))) break;
       }
       const ane = k;
-      k = this.#skipSpace(k, n);
+      if (buf[k] !== 61) k = this.#skipSpace(k, n); // name="value" needs no skipping
       if (k >= n) return this.#incomplete("a start tag", i, final);
       if (buf[k] !== 61 || ane === an) {
         throw this.#error("An attribute without a value in a start tag", an);
       }
       k++;
-      k = this.#skipSpace(k, n);
+      if (k < n && buf[k] !== 34 && buf[k] !== 39) k = this.#skipSpace(k, n);
       if (k >= n) return this.#incomplete("a start tag", i, final);
       const q = buf[k]!;
       if (q !== 34 && q !== 39) throw this.#error("An attribute value must be quoted", k);
