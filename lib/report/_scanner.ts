@@ -619,7 +619,7 @@ export class XmlScanner {
   }
 
   // Counts a newline inside the construct being scanned (committed when it completes).
-  #pendLf(_k: number): void {
+  #pendLf(): void {
     this.#pl++;
   }
 
@@ -629,8 +629,10 @@ export class XmlScanner {
     while (k < n) {
       const c = buf[k]!;
       if (c === 32 || c === 9 || c === 13) k++;
-      else if (c === LF) this.#pendLf(k++);
-      else break;
+      else if (c === LF) {
+        this.#pendLf();
+        k++;
+      } else break;
     }
     return k;
   }
@@ -732,13 +734,13 @@ export class XmlScanner {
       const c2 = buf[i + 2];
       const isComment = c2 === 45 ? this.#startsWith(i, n, COMMENT_OPEN) : 0;
       if (isComment === 1) {
-        const end = this.#find3(i + 4, n, 45, 45, GT);
+        const end = this.#commentEnd(i + 4, n);
         if (end < 0) return this.#incomplete("a comment", i, final);
         return end + 3;
       }
       const isCdata = c2 === 91 ? this.#startsWith(i, n, CDATA_OPEN) : 0;
       if (isCdata === 1) {
-        const end = this.#find3(i + 9, n, 93, 93, GT);
+        const end = this.#cdataEnd(i + 9, n);
         if (end < 0) return this.#incomplete("a CDATA section", i, final);
         if (this.#depth === 0) throw this.#error("CDATA outside the root element", i);
         if (this.#collectDepth !== 0) {
@@ -763,13 +765,15 @@ export class XmlScanner {
     const buf = this.#buf;
     for (let k = i; k + 1 < n; k++) {
       if (buf[k] === a && buf[k + 1] === b) return k;
-      if (buf[k] === LF) this.#pendLf(k);
+      if (buf[k] === LF) this.#pendLf();
     }
     return -1;
   }
 
-  // Finds the bytes a, b, c (a === b here: "]]>" or "-->") from i; returns the index of a.
-  #find3(i: number, n: number, a: number, _b: number, c: number): number {
+  // Finds "-->" from i (a run of dashes ends at its last two); returns the index of its first
+  // '-', or -1 when the buffer ends first. Newlines are counted in #pl.
+  #commentEnd(i: number, n: number): number {
+    const a = 45, c = GT;
     const buf = this.#buf;
     let lines = 0;
     for (let k = i; k + 2 < n; k++) {
@@ -799,14 +803,14 @@ export class XmlScanner {
     let quote = 0, inSubset = false;
     for (let k = i + 9; k < n; k++) {
       const c = buf[k]!;
-      if (c === LF) this.#pendLf(k);
+      if (c === LF) this.#pendLf();
       if (quote) {
         if (c === quote) quote = 0;
       } else if (c === 34 || c === 39) quote = c;
       else if (inSubset) {
         if (c === 93) inSubset = false; // ]
         else if (c === LT && this.#startsWith(k, n, COMMENT_OPEN) === 1) {
-          const end = this.#find3(k + 4, n, 45, 45, GT);
+          const end = this.#commentEnd(k + 4, n);
           if (end < 0) break;
           k = end + 2;
         }
@@ -904,7 +908,7 @@ export class XmlScanner {
       while (k < n && buf[k] !== q) {
         const c2 = buf[k]!;
         if (c2 === LT) throw this.#error("'<' is not allowed in an attribute value", k);
-        if (c2 === LF) this.#pendLf(k);
+        if (c2 === LF) this.#pendLf();
         if (c2 === AMP) {
           const next = this.#entity(k, n, final, false);
           if (next < 0) return -1;
