@@ -12,7 +12,7 @@
  */
 
 import type { GlossaryEntry } from "../report/parse_report.ts";
-import type { HostFindings } from "../report/_spool.ts";
+import type { HostFindings } from "../findings/finding_spool.ts";
 import { cleanBugtraqIds, cleanCveIds, sanitizeField, sanitizeHtml } from "./sanitize.ts";
 
 /** Options for {@linkcode CommandEncoder}. */

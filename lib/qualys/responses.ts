@@ -5,8 +5,8 @@
  * @module
  */
 
-import { type ScanHandler, XmlScanner } from "../report/_scanner.ts";
-import { Tag } from "../report/_tags.ts";
+import { type ScanHandler, XmlScanner } from "../xml/scanner.ts";
+import { Tag } from "../xml/tags.ts";
 
 /** One REPORT of a report list. */
 export interface ReportStatus {

@@ -11,9 +11,9 @@
 import { QualysApiError, ReportSyntaxError } from "../errors.ts";
 import { describeQualysError } from "../qualys/describe_error.ts";
 import { type HostAddress, IpRangeSet, parseHostAddress } from "../config/ip_ranges.ts";
-import { type ByteReader, type ScanHandler, XmlScanner } from "./_scanner.ts";
-import { FindingSpool, type HostFindings } from "./_spool.ts";
-import { Tag } from "./_tags.ts";
+import { type ByteReader, type ScanHandler, XmlScanner } from "../xml/scanner.ts";
+import { FindingSpool, type HostFindings } from "../findings/finding_spool.ts";
+import { Tag } from "../xml/tags.ts";
 
 export type { ByteReader, HostFindings };
 export { IpRangeSet };

@@ -9,7 +9,7 @@ import {
   sanitizeHtml,
 } from "../../lib/encode/sanitize.ts";
 import { type GlossaryEntry, ReportParser } from "../../lib/report/parse_report.ts";
-import type { HostFindings } from "../../lib/report/_spool.ts";
+import type { HostFindings } from "../../lib/findings/finding_spool.ts";
 
 function host(ip: string, findings: [number, number, number][]): HostFindings {
   return {

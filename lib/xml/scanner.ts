@@ -2,7 +2,7 @@
  * A streaming, byte-level XML scanner that does just what a Qualys report needs: well-formedness
  * (tags nest and match, one root, nothing but comments after it), the five predefined entities and
  * character references, CDATA, comments, processing instructions and a DOCTYPE (internal subset
- * skipped, never loaded, never expanded). Tag names become integer ids (`_tags.ts`); only the text
+ * skipped, never loaded, never expanded). Tag names become integer ids (`tags.ts`); only the text
  * a handler asks for is collected, decoded from bytes.
  *
  * Input arrives by `push(chunk)` or `readFrom(reader)`; a construct cut by a chunk boundary is
@@ -21,7 +21,7 @@ import {
   tagBucket,
   tagBucketOfId,
   tagName,
-} from "./_tags.ts";
+} from "./tags.ts";
 
 /**
  * What the scanner calls for each element it reports: the root, and elements whose tag id is
