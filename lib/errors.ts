@@ -1,14 +1,17 @@
 /**
- * Error classes, one per exit-code family (SPEC §2). Library code throws these; only `main.ts`
- * prints them and exits with their `exitCode`.
+ * Error classes, one per exit-status family, each carrying the facts a caller branches on
+ * (`retryable`, `truncated`, `file`, `line`, `column`, `code`) in fields. Library code throws
+ * them; `run()` in `agent.ts` logs the message and turns the error into the exit status.
  *
  * @module
  */
 
-/** Exit statuses documented in the README and SPEC §2. */
+/** Exit statuses, as the README's table documents them. */
 export const ExitCode = {
   /** Success. */
   Ok: 0,
+  /** An unexpected internal error (a bug: please report it). */
+  Internal: 1,
   /** Usage or configuration error. */
   Usage: 2,
   /** Qualys API error (login, template, limits exhausted, download). */
@@ -21,11 +24,21 @@ export const ExitCode = {
   DcRejected: 6,
 } as const;
 
-/** A wrong command line: unknown or ambiguous option, bad value. Exit 2. */
+/** A wrong command line: unknown or ambiguous option, bad value, missing input. Exit 2. */
 export class UsageError extends Error {
   override name = "UsageError";
   /** Exit status for this error. */
   readonly exitCode: number = ExitCode.Usage;
+}
+
+/** Where in a configuration file a problem is, for {@linkcode ConfigError}. */
+export interface ConfigErrorOptions extends ErrorOptions {
+  /** The file. */
+  file: string;
+  /** 1-based line, when known. */
+  line?: number;
+  /** 1-based column, when known. */
+  column?: number;
 }
 
 /** A configuration file that cannot be used. Exit 2. */
@@ -33,27 +46,68 @@ export class ConfigError extends Error {
   override name = "ConfigError";
   /** Exit status for this error. */
   readonly exitCode: number = ExitCode.Usage;
-  /** Creates the error; `file`, `line` and `column` are prefixed as `file:line:column: `. */
-  constructor(
-    message: string,
-    readonly file: string,
-    readonly line = 0,
-    readonly column = 0,
-    options?: ErrorOptions,
-  ) {
+  /** The configuration file. */
+  readonly file: string;
+  /** 1-based line of the problem; 0 when it concerns the whole file. */
+  readonly line: number;
+  /** 1-based column of the problem; 0 when it concerns the whole file. */
+  readonly column: number;
+
+  /**
+   * Creates the error; the message is prefixed with `file:line:column: ` (or `file: `).
+   *
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * const e = new ConfigError('"url" must be https', { file: "q.yaml", line: 4, column: 6 });
+   * assert.equal(e.message, 'q.yaml:4:6: "url" must be https');
+   * ```
+   */
+  constructor(message: string, options: ConfigErrorOptions) {
+    const { file, line = 0, column = 0 } = options;
     super(`${file}${line ? `:${line}:${column}` : ""}: ${message}`, options);
+    this.file = file;
+    this.line = line;
+    this.column = column;
   }
 }
 
-/** An answer from Qualys that means the job cannot go on (SIMPLE_RETURN with a CODE). Exit 3. */
+/** A local file that cannot be read or written (log file, output directory, certificate). */
+export class LocalIoError extends Error {
+  override name = "LocalIoError";
+  /** Exit status for this error. */
+  readonly exitCode: number = ExitCode.Usage;
+  /** The file or directory concerned. */
+  readonly path: string;
+
+  /** Creates the error; the message is prefixed with `path: `. */
+  constructor(message: string, options: ErrorOptions & { path: string }) {
+    super(`${options.path}: ${message}`, options);
+    this.path = options.path;
+  }
+}
+
+/** An answer from Qualys (or the way to it) that means the job cannot go on. Exit 3. */
 export class QualysApiError extends Error {
   override name = "QualysApiError";
   /** Exit status for this error. */
   readonly exitCode: number = ExitCode.Qualys;
-  /** Creates the error with the Qualys CODE (or v1 number) it carries, when known. */
-  constructor(message: string, readonly code = "", options?: ErrorOptions) {
+  /** The Qualys CODE (or v1 number) of the answer; "" when there was none. */
+  readonly code: string;
+
+  /** Creates the error with the Qualys CODE it carries, when known. */
+  constructor(message: string, options: ErrorOptions & { code?: string } = {}) {
     super(message, options);
+    this.code = options.code ?? "";
   }
+}
+
+/** Facts of a {@linkcode ReportSyntaxError}. */
+export interface ReportSyntaxErrorOptions extends ErrorOptions {
+  /** The input ended inside the document (a cut download, a partial file). @default {false} */
+  truncated?: boolean;
+  /** The file the report came from; named in the message. */
+  file?: string | undefined;
 }
 
 /** A report that is truncated, malformed or not a Qualys vulnerability report. Exit 4. */
@@ -61,10 +115,52 @@ export class ReportSyntaxError extends SyntaxError {
   override name = "ReportSyntaxError";
   /** Exit status for this error. */
   readonly exitCode: number = ExitCode.Report;
-  /** Creates the error; the position is appended as `at line L, column C`. */
-  constructor(message: string, readonly line: number, readonly column: number) {
-    super(line > 0 ? `${message} at line ${line}, column ${column}` : message);
+  /** The input ended inside the document. */
+  readonly truncated: boolean;
+  /** The file named in the message, if any. */
+  readonly file: string | undefined;
+  /** What is wrong, without the position and the file. */
+  readonly reason: string;
+
+  /**
+   * Creates the error; the position is appended as `at line L, column C`, and a file is named
+   * as `file: … ; nothing was written`.
+   *
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * const e = new ReportSyntaxError("Undefined entity", 3, 9);
+   * assert.equal(e.message, "Undefined entity at line 3, column 9");
+   * assert.equal(e.inFile("r.xml").message, "r.xml: Undefined entity at line 3, column 9; nothing was written");
+   * ```
+   */
+  constructor(
+    message: string,
+    readonly line: number,
+    readonly column: number,
+    options: ReportSyntaxErrorOptions = {},
+  ) {
+    const where = line > 0 ? `${message} at line ${line}, column ${column}` : message;
+    super(options.file ? `${options.file}: ${where}; nothing was written` : where, options);
+    this.reason = message;
+    this.truncated = options.truncated ?? false;
+    this.file = options.file;
   }
+
+  /** The same error, naming the file it came from. */
+  inFile(file: string): ReportSyntaxError {
+    return new ReportSyntaxError(this.reason, this.line, this.column, {
+      truncated: this.truncated,
+      file,
+      cause: this,
+    });
+  }
+}
+
+/** Facts of a {@linkcode DcError}. */
+export interface DcErrorOptions extends ErrorOptions {
+  /** Trying again on a new connection may succeed (a dropped or lost connection). @default {false} */
+  retryable?: boolean;
 }
 
 /** The Defense Center cannot be reached, or TLS or the protocol failed; or the certificate is unusable. Exit 5. */
@@ -72,6 +168,14 @@ export class DcError extends Error {
   override name = "DcError";
   /** Exit status for this error. */
   readonly exitCode: number = ExitCode.Dc;
+  /** Trying again on a new connection may succeed. */
+  readonly retryable: boolean;
+
+  /** Creates the error. */
+  constructor(message: string, options: DcErrorOptions = {}) {
+    super(message, options);
+    this.retryable = options.retryable ?? false;
+  }
 }
 
 /** The Defense Center rejected one or more commands (the run completed). Exit 6. */
@@ -81,11 +185,20 @@ export class DcRejectedError extends Error {
   readonly exitCode: number = ExitCode.DcRejected;
 }
 
-/** Returns the exit status that belongs to an error thrown by this library (1 when unknown). */
+/**
+ * Returns the exit status that belongs to an error thrown by this library (1 when unknown).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(exitCodeOf(new UsageError("bad")), 2);
+ * assert.equal(exitCodeOf(new TypeError("bug")), 1);
+ * ```
+ */
 export function exitCodeOf(error: unknown): number {
   if (error && typeof error === "object" && "exitCode" in error) {
     const code = (error as { exitCode: unknown }).exitCode;
     if (typeof code === "number") return code;
   }
-  return 1;
+  return ExitCode.Internal;
 }

@@ -8,6 +8,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { nearest } from "../util/text.ts";
 import { type OptionName, OPTIONS, type OptionSpec, type PluginName, PLUGINS } from "./options.ts";
 
 /** The parsed command line. */
@@ -70,27 +71,11 @@ function resolve(typed: string): OptionSpec {
       }; type more of the name`,
     );
   }
-  const near = all
-    .map((o) => [o, distance(lower, o.name)] as const)
-    .sort((a, b) => a[1] - b[1])[0];
+  const near = nearest(lower, all.map((o) => o.name));
   throw new UsageError(
     `Unknown option "-${typed}"` +
-      (near && near[1] <= 3 ? `: did you mean "-${near[0].name}"?` : ": see -help for the options"),
+      (near.distance <= 3 ? `: did you mean "-${near.name}"?` : ": see -help for the options"),
   );
-}
-
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return d[b.length]!;
 }
 
 /**

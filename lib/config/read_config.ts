@@ -10,6 +10,7 @@
 import type * as Yaml from "yaml";
 import { ConfigError } from "../errors.ts";
 import { IpRangeSet } from "./ip_ranges.ts";
+import { nearest } from "../util/text.ts";
 
 /** The validated settings. */
 export interface QualysConfig {
@@ -90,20 +91,6 @@ export function defaultConfig(): QualysConfig {
   };
 }
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return d[b.length]!;
-}
-
 /**
  * Parses and validates config text.
  *
@@ -147,7 +134,11 @@ export async function parseConfig(
         key || "password"
       }: 'p@ss,w0rd!' (a single quote inside is written twice: 'it''s')`
       : ": each line must be `key: value`";
-    throw new ConfigError(`Cannot read the YAML (${what})${hint}`, file, pos.line, pos.col);
+    throw new ConfigError(`Cannot read the YAML (${what})${hint}`, {
+      file,
+      line: pos.line,
+      column: pos.col,
+    });
   }
   const values = new Map<Key, { value: string; line: number; col: number }>();
   const contents = doc.contents;
@@ -156,9 +147,7 @@ export async function parseConfig(
       const pos = at(contents.range?.[0] ?? 0);
       throw new ConfigError(
         "The file must be a list of `key: value` lines (see the sample in the README)",
-        file,
-        pos.line,
-        pos.col,
+        { file, line: pos.line, column: pos.col },
       );
     }
     for (const pair of contents.items) {
@@ -166,12 +155,11 @@ export async function parseConfig(
       const keyPos = at(isScalar(keyNode) ? keyNode.range?.[0] ?? 0 : 0);
       const key = isScalar(keyNode) ? String(keyNode.value).trim() : "";
       if (!(KEYS as readonly string[]).includes(key)) {
-        const near = KEYS.map((k) => [k, editDistance(key.toLowerCase(), k)] as const)
-          .sort((a, b) => a[1] - b[1])[0]!;
+        const near = nearest(key, KEYS);
         onWarning?.(
           `${file}:${keyPos.line}:${keyPos.col}: Unknown key "${key}" is ignored` +
-            (near[1] <= Math.min(3, Math.ceil(key.length / 3))
-              ? `: did you mean "${near[0]}"?`
+            (near.distance <= Math.min(3, Math.ceil(key.length / 3))
+              ? `: did you mean "${near.name}"?`
               : ""),
         );
         continue;
@@ -182,9 +170,7 @@ export async function parseConfig(
         throw new ConfigError(
           `"${key}" must be a single value on its line, not a list or a nested map` +
             (key === "ip_ranges" ? ": write the ranges comma-separated on one line" : ""),
-          file,
-          pos.line,
-          pos.col,
+          { file, line: pos.line, column: pos.col },
         );
       }
       const pos = valueNode && isScalar(valueNode) && valueNode.range
@@ -196,7 +182,7 @@ export async function parseConfig(
   }
   const fail = (key: Key, message: string): never => {
     const v = values.get(key);
-    throw new ConfigError(`"${key}" ${message}`, file, v?.line ?? 0, v?.col ?? 0);
+    throw new ConfigError(`"${key}" ${message}`, { file, line: v?.line, column: v?.col });
   };
   const str = (key: Key): string | undefined => {
     const v = values.get(key)?.value;
@@ -209,9 +195,7 @@ export async function parseConfig(
     if (v === undefined) {
       throw new ConfigError(
         `"${key}" is missing or empty: add a line \`${key}: ...\` (${why})`,
-        file,
-        values.get(key)?.line ?? 0,
-        values.get(key)?.col ?? 0,
+        { file, line: values.get(key)?.line, column: values.get(key)?.col },
       );
     }
     return v;
@@ -340,15 +324,12 @@ export async function readConfig(
       throw new ConfigError(
         "The plugin configuration file does not exist: create it (see the sample in the README) " +
           "or name it with -plugininfo",
-        path,
+        { file: path },
       );
     }
     throw new ConfigError(
       `Cannot read the plugin configuration: ${(error as Error).message}`,
-      path,
-      0,
-      0,
-      { cause: error },
+      { file: path, cause: error },
     );
   }
   try {

@@ -1,5 +1,5 @@
 /**
- * Sending commands to a Defense Center (SPEC §7): mutual TLS with the `.pkcs12` identity
+ * Sending commands to a Defense Center (docs/host_input.md): mutual TLS with the `.pkcs12` identity
  * (server chain verified against the CA in the `.pkcs12`; the host name is not required to match
  * then, since cron lines name the DC by IP), VERSION/MAX_SIZE, then one DATA message at a time
  * with its response read before the next. A dropped connection is re-established and the
@@ -10,6 +10,7 @@
 
 import tls from "node:tls";
 import { DcError } from "../errors.ts";
+import { unbracket } from "../util/text.ts";
 import type { ClientIdentity } from "./pkcs12.ts";
 import {
   type ByteStream,
@@ -124,7 +125,11 @@ interface Session {
   maxSize: number;
 }
 
-/** See the module doc. */
+/**
+ * A host input session with a Defense Center: `connect()` (TLS, VERSION, MAX_SIZE), then
+ * `send()` one DATA payload at a time; a dropped connection is re-established for the
+ * unacknowledged payload.
+ */
 export class DcClient {
   readonly #o: DcOptions;
   readonly #log: DcLog;
@@ -158,7 +163,7 @@ export class DcClient {
 
   async #resolve(): Promise<string> {
     if (this.#address) return this.#address;
-    const host = this.#o.host.replace(/^\[|\]$/g, "");
+    const host = unbracket(this.#o.host);
     if (!this.#o.ipv6 || host.includes(":")) return (this.#address = host);
     try {
       const found = await Deno.resolveDns(host, "AAAA");
@@ -248,9 +253,7 @@ export class DcClient {
     }
     return new DcError(
       `Lost the connection to the Defense Center at ${this.#where}: ${(error as Error)?.message}`,
-      {
-        cause: error,
-      },
+      { cause: error, retryable: true },
     );
   }
 
@@ -342,8 +345,7 @@ export class DcClient {
           this.#session?.conn.close();
         } catch { /* closed */ }
         this.#session = undefined;
-        const permanent = error instanceof DcError &&
-          /refused|rejected|not signed|MAX_SIZE|resolve|IPv6/.test(error.message);
+        const permanent = error instanceof DcError && !error.retryable;
         if (permanent || attempt >= max) {
           throw error instanceof DcError ? error : this.#failure(error, "data");
         }

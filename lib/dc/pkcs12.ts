@@ -8,7 +8,7 @@
  */
 
 import forge from "node-forge";
-import { ConfigError, DcError } from "../errors.ts";
+import { DcError, LocalIoError } from "../errors.ts";
 
 // forge checks the MAC with the password as UTF-16 (right) but hands the JS string to PBKDF2
 // (wrong for non-ASCII): encode it as UTF-8 there (deno_platform.md §1).
@@ -171,7 +171,7 @@ export function loadPkcs12(
  * Finds the default `.pkcs12`: the first `*.pkcs12` by name in `dir`; also returns the others
  * (for a warning).
  *
- * @throws {ConfigError} (exit 2) When there is none.
+ * @throws {LocalIoError} (exit 2) When there is none.
  */
 export function findDefaultPkcs12(dir = "."): { path: string; others: string[] } {
   const names = [...Deno.readDirSync(dir)]
@@ -179,10 +179,10 @@ export function findDefaultPkcs12(dir = "."): { path: string; others: string[] }
     .map((e) => e.name)
     .sort();
   if (names.length === 0) {
-    throw new ConfigError(
+    throw new LocalIoError(
       "No *.pkcs12 certificate in the current directory: download one from the Defense Center's " +
         "Host Input Client page, put it here, or name it with -pkcs12",
-      dir,
+      { path: dir },
     );
   }
   return { path: dir === "." ? names[0]! : `${dir}/${names[0]}`, others: names.slice(1) };
@@ -191,7 +191,7 @@ export function findDefaultPkcs12(dir = "."): { path: string; others: string[] }
 /**
  * Reads a `.pkcs12` file.
  *
- * @throws {ConfigError} (exit 2) When the file does not exist; {@linkcode DcError} otherwise.
+ * @throws {LocalIoError} (exit 2) When the file cannot be read; {@linkcode DcError} otherwise.
  */
 export async function readPkcs12(
   path: string,
@@ -201,12 +201,9 @@ export async function readPkcs12(
   try {
     bytes = await Deno.readFile(path);
   } catch (error) {
-    throw new ConfigError(
+    throw new LocalIoError(
       `Cannot read the client certificate: ${(error as Error).message}: check -pkcs12`,
-      path,
-      0,
-      0,
-      { cause: error },
+      { path, cause: error },
     );
   }
   return loadPkcs12(bytes, { ...options, file: path });

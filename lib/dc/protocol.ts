@@ -7,6 +7,11 @@
  * @module
  */
 
+import { shortenLine } from "../encode/command_line.ts";
+import { grow, writeAll } from "../util/bytes.ts";
+
+export { writeAll };
+
 /** Message types. */
 export const MsgType = { MaxSize: 1, Version: 2, Data: 3, Error: 4 } as const;
 
@@ -50,12 +55,6 @@ export async function writeMessage(
   view.setUint32(4, value.length, false);
   await writeAll(conn, head);
   await writeAll(conn, value);
-}
-
-/** Writes all of `bytes`. */
-export async function writeAll(conn: ByteStream, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
 
 /** Reads exactly `n` bytes (short reads handled); EOF first is an {@linkcode EndOfStream}. */
@@ -292,11 +291,7 @@ export class MessagePacker {
 
   #appendGroup(line: Uint8Array): void {
     const need = this.#groupLen + line.length + 1;
-    if (need > this.#group.length) {
-      const bigger = new Uint8Array(Math.max(this.#group.length * 2, need));
-      bigger.set(this.#group.subarray(0, this.#groupLen));
-      this.#group = bigger;
-    }
+    this.#group = grow(this.#group, need, this.#groupLen);
     this.#group.set(line, this.#groupLen);
     this.#group[this.#groupLen + line.length] = 10;
     this.#groupLen = need;
@@ -349,10 +344,6 @@ export class MessagePacker {
   }
 }
 
-function bytes(line: string): number {
-  return encoder.encode(line).length + 1;
-}
-
 /**
  * Turns the first ScanFlush of a payload into ScanUpdate: the end of a host whose first lines
  * went on a connection that has since dropped (the DC applied them as an update when it
@@ -364,56 +355,4 @@ export function flushToUpdate(payload: Uint8Array): Uint8Array {
   return i < 0
     ? payload
     : encoder.encode(`${text.slice(0, i)}ScanUpdate${text.slice(i + "ScanFlush".length)}`);
-}
-
-/** Splits a host input line into its fields (Text::CSV rules, as the DC reads it). */
-export function splitCsvLine(line: string): string[] | undefined {
-  const fields: string[] = [];
-  let i = 0;
-  for (;;) {
-    while (line[i] === " " || line[i] === "\t") i++;
-    let value = "";
-    if (line[i] === '"') {
-      i++;
-      for (;;) {
-        const q = line.indexOf('"', i);
-        if (q < 0) return undefined;
-        if (line[q + 1] === '"') { // "" is a literal quote
-          value += line.slice(i, q + 1);
-          i = q + 2;
-          continue;
-        }
-        value += line.slice(i, q);
-        i = q + 1;
-        break;
-      }
-      while (line[i] === " " || line[i] === "\t") i++;
-      if (i < line.length && line[i] !== ",") return undefined;
-    } else {
-      const end = line.indexOf(",", i);
-      value = line.slice(i, end < 0 ? line.length : end).trimEnd();
-      if (value.includes('"')) return undefined;
-      i = end < 0 ? line.length : end;
-    }
-    fields.push(value);
-    if (i >= line.length) return fields;
-    i++;
-  }
-}
-
-/** Shortens an AddScanResult line to `max` bytes (newline included): description, then title. */
-export function shortenLine(line: string, max: number): string {
-  const f = splitCsvLine(line);
-  if (!f || f[0] !== "AddScanResult" || f.length < 9) return line;
-  const build = () =>
-    `${f.slice(0, 2).join(",")},"${f[2]}",${f.slice(3, 6).join(",")},"${f[6]}","${f[7]}","${
-      f[8]
-    }","${f[9] ?? "bugtraq_ids:"}"`;
-  for (const idx of [7, 6]) {
-    const over = bytes(build()) - max;
-    if (over <= 0) break;
-    const text = f[idx]!;
-    f[idx] = text.length > over + 3 ? `${text.slice(0, text.length - over - 3)}...` : "";
-  }
-  return build();
 }

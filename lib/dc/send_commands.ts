@@ -6,26 +6,9 @@
  */
 
 import { DcRejectedError } from "../errors.ts";
-import type { ByteReader } from "../report/parse_report.ts";
+import type { ByteReader } from "../util/bytes.ts";
 import type { DcClient, DcLog } from "./dc_client.ts";
 import { flushToUpdate, MessagePacker } from "./protocol.ts";
-
-/** Reads lines from a byte reader, in bounded memory. */
-export async function* readLines(reader: ByteReader): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  const buf = new Uint8Array(1 << 20);
-  let pending = "";
-  for (;;) {
-    const n = await reader.read(buf);
-    if (n === null) break;
-    pending += decoder.decode(buf.subarray(0, n), { stream: true });
-    const lines = pending.split("\n");
-    pending = lines.pop()!;
-    for (const l of lines) yield l.endsWith("\r") ? l.slice(0, -1) : l;
-  }
-  pending += decoder.decode();
-  if (pending) yield pending;
-}
 
 /**
  * Sends every line of `reader` and returns the totals.

@@ -1,6 +1,6 @@
 /**
- * Host input command encoding (SPEC §6): `SetSource`, optional `AddHost`, one `AddScanResult`
- * per finding and `ScanFlush` per host, written as bytes into a reusable buffer. Pure: no I/O,
+ * Host input command encoding (README "What is written"): `SetSource`, optional `AddHost`, one
+ * `AddScanResult` per finding and `ScanFlush` per host, written as bytes into a reusable buffer. Pure: no I/O,
  * clock or logging.
  *
  * Each QID's glossary part (`,"title","description","cve_ids: …","bugtraq_ids: …"\n`) is built
@@ -11,8 +11,8 @@
  * @module
  */
 
-import type { GlossaryEntry } from "../report/parse_report.ts";
-import type { HostFindings } from "../findings/finding_spool.ts";
+import type { GlossaryEntry, HostFindings } from "../findings/finding_source.ts";
+import { grow } from "../util/bytes.ts";
 import { cleanBugtraqIds, cleanCveIds, sanitizeField, sanitizeHtml } from "./sanitize.ts";
 
 /** Options for {@linkcode CommandEncoder}. */
@@ -44,10 +44,9 @@ export class ByteBuffer {
 
   /** Makes room for `n` more bytes. */
   reserve(n: number): void {
-    if (this.length + n <= this.bytes.length) return;
-    const bigger = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
-    bigger.set(this.bytes.subarray(0, this.length));
-    this.bytes = bigger;
+    if (this.length + n > this.bytes.length) {
+      this.bytes = grow(this.bytes, this.length + n, this.length);
+    }
   }
 
   /** Appends bytes. */
@@ -68,7 +67,24 @@ export class ByteBuffer {
   }
 }
 
-/** Encodes hosts into command text; see the module doc. */
+/**
+ * Encodes hosts into command text: the lines of one host at a time, appended to a
+ * {@linkcode ByteBuffer}, with each QID's and each port's bytes built once per run.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const enc = new CommandEncoder(new Map(), { addHost: true });
+ * const out = new ByteBuffer(1024);
+ * out.append(enc.header());
+ * enc.encodeHost({ ip: "10.0.0.1", count: 1, qids: new Uint32Array([82003]),
+ *   ports: new Uint16Array([0]), protos: new Uint8Array([0]) }, out);
+ * assert.equal(new TextDecoder().decode(out.view()),
+ *   "SetSource,QualysGuard Scan Report\nAddHost,10.0.0.1\n" +
+ *   'AddScanResult,10.0.0.1,"QualysGuard",82003,,,"","","cve_ids:","bugtraq_ids:"\n' +
+ *   "ScanFlush\n");
+ * ```
+ */
 export class CommandEncoder {
   readonly #glossary: ReadonlyMap<number, GlossaryEntry>;
   readonly #scanner: string;

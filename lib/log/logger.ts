@@ -7,7 +7,8 @@
  * @module
  */
 
-import { ConfigError } from "../errors.ts";
+import { LocalIoError } from "../errors.ts";
+import { writeAllSync } from "../util/bytes.ts";
 
 /** Log levels. */
 export const Level = { Error: 0, Warning: 1, Info: 2, Debug: 3 } as const;
@@ -35,11 +36,6 @@ export interface LoggerOptions {
 
 const encoder = new TextEncoder();
 
-function writeSyncAll(w: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
-}
-
 function timestamp(): string {
   const d = new Date();
   const p = (n: number) => String(n).padStart(2, "0");
@@ -62,7 +58,7 @@ export class Logger {
   /**
    * Opens the destinations. With none chosen, logs go to stdout.
    *
-   * @throws {ConfigError} When the log file cannot be opened.
+   * @throws {LocalIoError} When the log file cannot be opened.
    */
   constructor(options: LoggerOptions = {}) {
     this.level = options.level ?? Level.Info;
@@ -77,12 +73,9 @@ export class Logger {
           mode: 0o600,
         });
       } catch (error) {
-        throw new ConfigError(
+        throw new LocalIoError(
           `cannot open the log file: ${(error as Error).message}: check the path and permissions`,
-          options.logfile,
-          0,
-          0,
-          { cause: error },
+          { path: options.logfile, cause: error },
         );
       }
     }
@@ -158,9 +151,9 @@ export class Logger {
     if (level > this.level) return;
     const text = this.redact(message).replace(/[\r\n]+/g, " ");
     const line = encoder.encode(`${timestamp()} [${LABEL[level]}] ${text}\n`);
-    if (this.#stdout) writeSyncAll(Deno.stdout, line);
-    if (this.#stderr) writeSyncAll(Deno.stderr, line);
-    if (this.#file) writeSyncAll(this.#file, line);
+    if (this.#stdout) writeAllSync(Deno.stdout, line);
+    if (this.#stderr) writeAllSync(Deno.stderr, line);
+    if (this.#file) writeAllSync(this.#file, line);
     if (this.#syslog) {
       this.#syslog.writer.write(encoder.encode(`<${SYSLOG_PRIORITY[level]}>${text}\n`)).catch(
         () => {},

@@ -1,11 +1,11 @@
 /**
- * Progress on a terminal (SPEC §9): one self-overwriting line on stderr, at most a few times a
+ * Progress on a terminal: one self-overwriting line on stderr, at most a few times a
  * second, and nothing at all when stderr is not a terminal (cron, pipes, files).
  *
  * @module
  */
 
-import type { ByteReader } from "../report/parse_report.ts";
+import type { ByteReader } from "../util/bytes.ts";
 
 const encoder = new TextEncoder();
 

@@ -13,6 +13,7 @@ import { classifyNetworkError } from "./network_errors.ts";
 import { type ProxyTunnel, startProxyTunnel } from "./proxy_tunnel.ts";
 import { itemValue, parseQualysResponse, type QualysResponse } from "./responses.ts";
 import { VERSION } from "../version.ts";
+import { basicAuth, unbracket } from "../util/text.ts";
 
 /** Where the client reports what it does. */
 export interface ClientLog {
@@ -57,6 +58,13 @@ export interface QualysClientOptions {
 }
 
 const NOOP_LOG: ClientLog = { warn() {}, info() {}, debug() {} };
+
+// What an answer means for the exchange: the result, a limit to wait out, or a transient
+// failure to retry (with the error to throw once the retries are used up).
+type Verdict<T> =
+  | { done: T }
+  | { limit: { seconds: number; why: string } }
+  | { retry: { what: string; giveUp: () => QualysApiError } };
 
 /** A fetched report body: the stream and its declared length. */
 export interface ReportDownload {
@@ -109,10 +117,9 @@ export class QualysClient {
   private constructor(options: QualysClientOptions) {
     const base = new URL(options.url);
     this.#endpoint = new URL("/api/2.0/fo/report/", base).href;
-    this.#host = base.hostname.replace(/^\[|\]$/g, "");
+    this.#host = unbracket(base.hostname);
     this.#port = Number(base.port || 443);
-    const bytes = new TextEncoder().encode(`${options.userId}:${options.password}`);
-    this.#auth = `Basic ${btoa(String.fromCharCode(...bytes))}`;
+    this.#auth = basicAuth(options.userId, options.password);
     const caCerts = options.caPem ? [options.caPem] : undefined;
     if (options.proxy) {
       this.#tunnel = startProxyTunnel({
@@ -223,37 +230,71 @@ export class QualysClient {
   }
 
   /**
-   * Makes one API call and returns its answer; waits out limits and retries transient
-   * failures. A SIMPLE_RETURN with an error CODE (other than those in `accept`) is thrown as a
-   * {@linkcode QualysApiError} whose message says what to fix.
+   * Sends `params` until an answer is judged final: network failures and what `judge` calls
+   * transient are retried with backoff and jitter, rate and concurrency limits are waited out;
+   * both bounded.
    */
-  async call(
+  async #exchange<T>(
     params: Record<string, string>,
-    options: { accept?: readonly string[] } = {},
-  ): Promise<QualysResponse> {
+    judge: (response: Response) => Promise<Verdict<T>>,
+    timeoutMs?: number,
+  ): Promise<T> {
     let retries = 0, waits = 0;
     for (;;) {
       let response: Response;
-      let body: Uint8Array;
+      let verdict: Verdict<T>;
       try {
-        response = await this.#request(params, AbortSignal.timeout(this.#timeoutMs));
-        body = new Uint8Array(await response.arrayBuffer());
+        response = await this.#request(
+          params,
+          timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
+        );
+        verdict = await judge(response);
       } catch (error) {
+        if (error instanceof QualysApiError) throw error;
         const f = this.#networkFailure(error);
         if (!f.transient || retries >= this.#maxRetries) {
-          throw new QualysApiError(`${f.message} (action=${params.action})`, "", { cause: error });
+          throw new QualysApiError(`${f.message} (action=${params.action})`, { cause: error });
         }
         const delay = this.#backoff(retries++);
         this.#log.warn(`${f.message}; retrying in ${Math.round(delay / 1000)} s`);
         await this.#sleep(delay);
         continue;
       }
+      if ("done" in verdict) return verdict.done;
+      if ("limit" in verdict) {
+        await this.#waitForLimit(verdict.limit.seconds, waits++, verdict.limit.why);
+        continue;
+      }
+      if (retries >= this.#maxRetries) throw verdict.retry.giveUp();
+      const delay = this.#backoff(retries++);
+      this.#log.warn(`${verdict.retry.what}; retrying in ${Math.round(delay / 1000)} s`);
+      await this.#sleep(delay);
+    }
+  }
+
+  // The answer as a Qualys response, or undefined when it is not one (not XML, an HTML page).
+  #parse(body: Uint8Array): QualysResponse | undefined {
+    try {
+      const parsed = parseQualysResponse(body);
+      return parsed.root === "" ? undefined : parsed;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Makes one API call and returns its answer; waits out limits and retries transient
+   * failures. A SIMPLE_RETURN with an error CODE (other than those in `accept`) is thrown as a
+   * {@linkcode QualysApiError} whose message says what to fix.
+   */
+  call(
+    params: Record<string, string>,
+    options: { accept?: readonly string[] } = {},
+  ): Promise<QualysResponse> {
+    return this.#exchange<QualysResponse>(params, async (response) => {
+      const body = new Uint8Array(await response.arrayBuffer());
       this.#checkRemaining(response.headers);
-      let parsed: QualysResponse | undefined;
-      try {
-        parsed = parseQualysResponse(body);
-        if (parsed.root === "") parsed = undefined; // XML, but not a Qualys answer (an HTML page)
-      } catch { /* not XML: judged by status below */ }
+      const parsed = this.#parse(body);
       const code = parsed?.code ?? "";
       if (response.status === 409 || code === "1960" || code === "1965") {
         const why = code === "1965"
@@ -261,39 +302,33 @@ export class QualysClient {
           : code === "1960"
           ? "Qualys API concurrency limit reached (1960)"
           : "Qualys API limit reached (HTTP 409)";
-        await this.#waitForLimit(this.#limitWait(response.headers, parsed), waits++, why);
-        continue;
+        return { limit: { seconds: this.#limitWait(response.headers, parsed), why } };
       }
       const fatal999 = code === "999" &&
         /invalid report/i.test(parsed?.items.map(([, v]) => v).join(" ") ?? "");
       if ((response.status >= 500 || !parsed) && !fatal999) {
-        if (retries >= this.#maxRetries) {
-          throw new QualysApiError(
-            parsed
-              ? describeQualysError(parsed)
-              : `Qualys answered HTTP ${response.status} with a body that is not XML (action=${params.action}): ` +
-                "check that url is the Qualys API server of your platform",
-          );
-        }
-        const delay = this.#backoff(retries++);
-        this.#log.warn(
-          `Qualys answered HTTP ${response.status}${code ? ` CODE ${code}` : ""}; retrying in ${
-            Math.round(delay / 1000)
-          } s`,
-        );
-        await this.#sleep(delay);
-        continue;
+        return {
+          retry: {
+            what: `Qualys answered HTTP ${response.status}${code ? ` CODE ${code}` : ""}`,
+            giveUp: () =>
+              new QualysApiError(
+                parsed
+                  ? describeQualysError(parsed)
+                  : `Qualys answered HTTP ${response.status} with a body that is not XML (action=${params.action}): ` +
+                    "check that url is the Qualys API server of your platform",
+              ),
+          },
+        };
       }
       if (
-        parsed!.root === "SIMPLE_RETURN" && code !== "" && !(options.accept ?? []).includes(code)
+        (parsed!.root === "SIMPLE_RETURN" && code !== "" &&
+          !(options.accept ?? []).includes(code)) ||
+        (parsed!.root === "GENERIC_RETURN" && code !== "")
       ) {
-        throw new QualysApiError(describeQualysError(parsed!), code);
+        throw new QualysApiError(describeQualysError(parsed!), { code });
       }
-      if (parsed!.root === "GENERIC_RETURN" && code !== "") {
-        throw new QualysApiError(describeQualysError(parsed!), code);
-      }
-      return parsed!;
-    }
+      return { done: parsed! };
+    }, this.#timeoutMs);
   }
 
   /**
@@ -301,60 +336,39 @@ export class QualysClient {
    * failures and 5xx like {@linkcode call}. A body that is a SIMPLE_RETURN (7001 and others) is
    * returned as it is: the report parser recognises it.
    */
-  async fetchReport(id: string): Promise<ReportDownload> {
-    let retries = 0, waits = 0;
-    for (;;) {
-      let response: Response;
-      try {
-        response = await this.#request({ action: "fetch", id });
-      } catch (error) {
-        const f = this.#networkFailure(error);
-        if (!f.transient || retries >= this.#maxRetries) {
-          throw new QualysApiError(`${f.message} (action=fetch)`, "", { cause: error });
-        }
-        const delay = this.#backoff(retries++);
-        this.#log.warn(`${f.message}; retrying in ${Math.round(delay / 1000)} s`);
-        await this.#sleep(delay);
-        continue;
-      }
+  fetchReport(id: string): Promise<ReportDownload> {
+    return this.#exchange<ReportDownload>({ action: "fetch", id }, async (response) => {
       this.#checkRemaining(response.headers);
       if (response.status === 409 || response.status >= 500) {
-        const body = new Uint8Array(await response.arrayBuffer());
-        let parsed: QualysResponse | undefined;
-        try {
-          parsed = parseQualysResponse(body);
-          if (parsed.root === "") parsed = undefined;
-        } catch { /* judged by status */ }
+        const parsed = this.#parse(new Uint8Array(await response.arrayBuffer()));
         if (response.status === 409) {
-          await this.#waitForLimit(
-            this.#limitWait(response.headers, parsed),
-            waits++,
-            "Qualys API limit reached while fetching the report",
-          );
-          continue;
+          return {
+            limit: {
+              seconds: this.#limitWait(response.headers, parsed),
+              why: "Qualys API limit reached while fetching the report",
+            },
+          };
         }
-        if (retries >= this.#maxRetries) {
-          throw new QualysApiError(
-            parsed
-              ? describeQualysError(parsed)
-              : `Qualys answered HTTP ${response.status} to fetch`,
-          );
-        }
-        const delay = this.#backoff(retries++);
-        this.#log.warn(
-          `Qualys answered HTTP ${response.status} to fetch; retrying in ${
-            Math.round(delay / 1000)
-          } s`,
-        );
-        await this.#sleep(delay);
-        continue;
+        return {
+          retry: {
+            what: `Qualys answered HTTP ${response.status} to fetch`,
+            giveUp: () =>
+              new QualysApiError(
+                parsed
+                  ? describeQualysError(parsed)
+                  : `Qualys answered HTTP ${response.status} to fetch`,
+              ),
+          },
+        };
       }
       const length = response.headers.get("content-length");
       return {
-        body: response.body ?? new ReadableStream({ start: (c) => c.close() }),
-        contentLength: length !== null && /^\d+$/.test(length) ? Number(length) : undefined,
+        done: {
+          body: response.body ?? new ReadableStream({ start: (c) => c.close() }),
+          contentLength: length !== null && /^\d+$/.test(length) ? Number(length) : undefined,
+        },
       };
-    }
+    });
   }
 
   /** Classifies an error seen while reading a body (a cut download). */

@@ -1,34 +1,39 @@
 /**
- * The report flow of SPEC §4: launch the template's report, poll the list until it is Finished
- * (bounded), fetch it straight into the parser while spooling the raw bytes to a 0600 temp file,
- * and delete the report we launched, also when anything fails.
+ * The report flow: launch the template's report, poll the list until it is Finished (bounded),
+ * fetch it straight into a push parser, and delete the report we launched, also when anything
+ * fails. A fetch that is cut or truncated is tried again with a fresh parser (bounded), so a
+ * report is never imported in part.
  *
  * @module
  */
 
 import { QualysApiError, ReportSyntaxError } from "../errors.ts";
-import { onCleanup } from "../cleanup.ts";
-import {
-  type ParsedReport,
-  type ParseReportOptions,
-  ReportParser,
-} from "../report/parse_report.ts";
 import type { QualysClient } from "./client.ts";
 import { itemValue } from "./responses.ts";
 import { VERSION } from "../version.ts";
 
+/** What a download streams into: a push parser, made fresh for every fetch. */
+export interface StreamParser<T> {
+  /** Takes the next chunk (which the caller reuses afterwards). */
+  push(chunk: Uint8Array): void;
+  /** Ends the input; returns the result or throws what is wrong with the document. */
+  end(): T;
+  /** Lets go of what was parsed so far (the fetch failed). */
+  abort(): void;
+}
+
 /** Options for {@linkcode downloadReport}. */
-export interface DownloadOptions {
-  /** Options for the report parser (ip_ranges, warnings, temp dir). */
-  parse?: ParseReportOptions;
+export interface DownloadOptions<T> {
+  /** Makes the parser each fetch streams into. */
+  parser: () => StreamParser<T>;
+  /** Receives warnings (waits, retries, a report that could not be deleted). */
+  onWarning?: ((message: string) => void) | undefined;
   /** Longest total wait for the report to finish, in ms. @default {10800000} (3 h) */
   maxWaitMs?: number;
   /** First poll interval in ms; later ones grow ×1.5 up to `maxPollMs`. @default {5000} */
   firstPollMs?: number;
   /** Longest poll interval in ms. @default {60000} */
   maxPollMs?: number;
-  /** Directory for the raw download's temp file. @default the system temp directory */
-  tempDir?: string | undefined;
   /** Called while waiting and downloading (for progress on a terminal). */
   onProgress?: ((phase: "wait" | "download", detail: string) => void) | undefined;
   /** Times a fetch is tried again after 7001, a cut download or a truncated one. @default {5} */
@@ -47,12 +52,12 @@ export function reportTitle(templateId: string, now = new Date()): string {
  * @throws {QualysApiError} For every Qualys or network outcome that ends the job (exit 3).
  * @throws {ReportSyntaxError} When the downloaded report cannot be parsed (exit 4).
  */
-export async function downloadReport(
+export async function downloadReport<T>(
   client: QualysClient,
   templateId: string,
-  options: DownloadOptions = {},
-): Promise<ParsedReport> {
-  const log = options.parse?.onWarning;
+  options: DownloadOptions<T>,
+): Promise<T> {
+  const log = options.onWarning;
   const id = await launch(client, templateId, log);
   let deleted = false;
   try {
@@ -113,7 +118,7 @@ async function remove(client: QualysClient, id: string, warn?: (m: string) => vo
   }
 }
 
-async function waitFinished(client: QualysClient, id: string, options: DownloadOptions) {
+async function waitFinished<T>(client: QualysClient, id: string, options: DownloadOptions<T>) {
   const maxWait = options.maxWaitMs ?? 3 * 3600_000;
   let interval = options.firstPollMs ?? 5000;
   const maxInterval = options.maxPollMs ?? 60_000;
@@ -158,11 +163,11 @@ async function waitFinished(client: QualysClient, id: string, options: DownloadO
   }
 }
 
-async function waitAndFetch(
+async function waitAndFetch<T>(
   client: QualysClient,
   id: string,
-  options: DownloadOptions,
-): Promise<ParsedReport> {
+  options: DownloadOptions<T>,
+): Promise<T> {
   const maxFetches = options.maxFetches ?? 5;
   for (let attempt = 1;; attempt++) {
     await waitFinished(client, id, options);
@@ -171,11 +176,11 @@ async function waitAndFetch(
     } catch (error) {
       const again = attempt < maxFetches;
       if (error instanceof QualysApiError && error.code === "7001" && again) {
-        options.parse?.onWarning?.(`Report ${id} cannot be fetched yet (7001): polling again`);
+        options.onWarning?.(`Report ${id} cannot be fetched yet (7001): polling again`);
         continue;
       }
       if (error instanceof DownloadCut && again) {
-        options.parse?.onWarning?.(`${error.message}; fetching report ${id} again`);
+        options.onWarning?.(`${error.message}; fetching report ${id} again`);
         await client.wait(2000 * attempt);
         continue;
       }
@@ -192,28 +197,20 @@ class DownloadCut extends Error {
   override name = "DownloadCut";
 }
 
-async function fetchAndParse(
+async function fetchAndParse<T>(
   client: QualysClient,
   id: string,
-  options: DownloadOptions,
-): Promise<ParsedReport> {
+  options: DownloadOptions<T>,
+): Promise<T> {
   const download = await client.fetchReport(id);
-  const path = await Deno.makeTempFile({
-    prefix: "qualys_connector-report-",
-    suffix: ".xml",
-    ...(options.tempDir ? { dir: options.tempDir } : {}),
-  });
-  const unregister = onCleanup(() => Deno.removeSync(path));
-  const file = await Deno.open(path, { write: true });
-  const parser = new ReportParser(options.parse ?? {});
+  const parser = options.parser();
   let bytes = 0;
-  let parsed: ParsedReport | undefined;
+  let parsed = false;
   // A BYOB reader filling one reused buffer: the default reader hands over a new buffer per
   // chunk, and the dead ones (tens of MiB between collections) raised the peak RSS.
   const reader = download.body.getReader({ mode: "byob" });
   let buffer = new Uint8Array(256 << 10);
   try {
-    await Deno.chmod(path, 0o600);
     let lastShown = 0;
     const started = Date.now();
     for (;;) {
@@ -229,8 +226,6 @@ async function fetchAndParse(
       if (chunk.done) break;
       const data = chunk.value;
       buffer = new Uint8Array(data.buffer as ArrayBuffer); // the read took it over; it is back
-      let off = 0;
-      while (off < data.length) off += await file.write(data.subarray(off));
       bytes += data.length;
       parser.push(data);
       if (options.onProgress && bytes - lastShown >= 1 << 20) {
@@ -250,25 +245,18 @@ async function fetchAndParse(
       );
     }
     try {
-      parsed = parser.end();
+      const result = parser.end();
+      parsed = true;
+      return result;
     } catch (error) {
-      if (error instanceof ReportSyntaxError && /truncated/.test(error.message)) {
+      if (error instanceof ReportSyntaxError && error.truncated) {
         throw new DownloadCut(`The downloaded report ${id} is truncated (${error.message})`);
       }
       throw error;
     }
-    return parsed;
   } catch (error) {
     await reader.cancel().catch(() => {});
-    if (!parsed) {
-      try {
-        parser.end().dispose();
-      } catch { /* end() released the spool */ }
-    }
+    if (!parsed) parser.abort();
     throw error;
-  } finally {
-    file.close();
-    unregister();
-    await Deno.remove(path).catch(() => {});
   }
 }

@@ -14,6 +14,9 @@
  * @module
  */
 
+import { writeAll } from "../util/bytes.ts";
+import { basicAuth, unbracket } from "../util/text.ts";
+
 /** Options for {@linkcode startProxyTunnel}. */
 export interface ProxyTunnelOptions {
   /** The real proxy: `http://host:port` or `https://host:port`. */
@@ -58,23 +61,11 @@ async function readHead(conn: Deno.Conn): Promise<{ head: string; rest: Uint8Arr
   return undefined;
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-}
-
-function basic(username: string, password: string): string {
-  const bytes = encoder.encode(`${username}:${password}`);
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin);
-}
-
 /** Starts the forwarder; see the module doc. */
 export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
   const proxy = new URL(options.proxy);
   const proxyTls = proxy.protocol === "https:";
-  const proxyHost = proxy.hostname.replace(/^\[|\]$/g, "");
+  const proxyHost = unbracket(proxy.hostname);
   const proxyPort = Number(proxy.port || (proxyTls ? 443 : 80));
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Set<Deno.Conn>();
@@ -129,7 +120,7 @@ export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
       }
       open.add(upstream);
       const auth = options.username !== undefined
-        ? `Proxy-Authorization: Basic ${basic(options.username, options.password ?? "")}\r\n`
+        ? `Proxy-Authorization: ${basicAuth(options.username, options.password ?? "")}\r\n`
         : "";
       await writeAll(
         upstream,

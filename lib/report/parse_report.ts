@@ -13,27 +13,11 @@ import { describeQualysError } from "../qualys/describe_error.ts";
 import { type HostAddress, IpRangeSet, parseHostAddress } from "../config/ip_ranges.ts";
 import { type ByteReader, type ScanHandler, XmlScanner } from "../xml/scanner.ts";
 import { FindingSpool, type HostFindings } from "../findings/finding_spool.ts";
+import type { FindingSource, GlossaryEntry } from "../findings/finding_source.ts";
 import { Tag } from "../xml/tags.ts";
 
-export type { ByteReader, HostFindings };
+export type { ByteReader, GlossaryEntry, HostFindings };
 export { IpRangeSet };
-
-/**
- * What the glossary says about one QID. Text is raw: HTML and all, not yet sanitised. (The
- * parser's entries keep `description` as UTF-8 and decode it on each read.)
- */
-export interface GlossaryEntry {
-  /** The QID. */
-  qid: number;
-  /** TITLE. */
-  title: string;
-  /** THREAT (ASSET_DATA_REPORT) or DIAGNOSIS (SCAN), HTML included. */
-  description: string;
-  /** CVE IDs as written. */
-  cves: string[];
-  /** Bugtraq IDs as written. */
-  bugtraqs: string[];
-}
 
 const utf8 = new TextDecoder();
 const EMPTY = new Uint8Array(0);
@@ -108,7 +92,7 @@ export interface ParseReportOptions {
 }
 
 /** A fully parsed report: its glossary, counts, and the hosts to replay. */
-export class ParsedReport {
+export class ParsedReport implements FindingSource {
   /** Which format the report was. */
   readonly format: ReportFormat;
   /** QID → glossary entry. */
@@ -269,6 +253,11 @@ export class ReportParser implements ScanHandler {
     this.#guard(() => this.#scanner.push(chunk));
   }
 
+  /** Gives up on the input: lets go of the findings spooled so far (and their temp file). */
+  abort(): void {
+    this.#spool.dispose();
+  }
+
   /** Reads `reader` to its end (into the parser's own buffer) and returns the result. */
   async readFrom(reader: ByteReader): Promise<ParsedReport> {
     try {
@@ -289,7 +278,7 @@ export class ReportParser implements ScanHandler {
       throw new QualysApiError(
         `${describeQualysError({ code: this.#code, text: this.#text, items: this.#items })}` +
           ` (the input is a Qualys ${this.#format} error response, not a report)`,
-        this.#code,
+        { code: this.#code },
       );
     }
     this.#stats.glossary = this.#glossary.size;

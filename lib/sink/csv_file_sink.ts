@@ -5,9 +5,10 @@
  * @module
  */
 
-import { ConfigError } from "../errors.ts";
+import { LocalIoError } from "../errors.ts";
 import { onCleanup } from "../cleanup.ts";
-import type { CommandSink } from "./command_sink.ts";
+import { writeAll } from "../util/bytes.ts";
+import type { CloseOptions, CommandSink } from "./command_sink.ts";
 
 export type { CommandSink };
 
@@ -22,27 +23,36 @@ function baseOf(path: string): string {
 
 const SYNC_EVERY = 64 << 20;
 
-async function writeAll(w: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {
-  let off = 0;
-  while (off < bytes.length) off += await w.write(bytes.subarray(off));
-}
-
 /**
  * Opens `path` for an atomic write. Nothing appears at `path` until `close()`; a new file is
  * created 0600 (it lists vulnerabilities), an existing file keeps its mode.
  *
- * @throws {ConfigError} When the directory cannot take the temp file.
+ * @throws {LocalIoError} When `path` is a directory or its directory cannot take the temp file.
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * const sink = await openCsvFileSink(`${dir}/out.csv`);
+ * await sink.write(new TextEncoder().encode("ScanFlush\n"));
+ * let summary = "";
+ * await sink.close({ onComplete: (where) => (summary = where) });
+ * assert.equal(await Deno.readTextFile(`${dir}/out.csv`), "ScanFlush\n");
+ * assert.equal(summary, `written to ${dir}/out.csv (10 bytes)`);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function openCsvFileSink(path: string): Promise<CommandSink & { tempPath: string }> {
   const dir = dirOf(path);
   let mode = 0o600;
   try {
     const st = await Deno.stat(path);
-    if (st.isDirectory) throw new ConfigError("is a directory: name a file for -csvfile", path);
+    if (st.isDirectory) {
+      throw new LocalIoError("is a directory: name a file for -csvfile", { path });
+    }
     if (st.mode !== null) mode = st.mode & 0o777;
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) {
-      if (error instanceof ConfigError) throw error;
+      if (error instanceof LocalIoError) throw error;
     }
   }
   let tempPath: string;
@@ -50,17 +60,15 @@ export async function openCsvFileSink(path: string): Promise<CommandSink & { tem
     tempPath = await Deno.makeTempFile({ dir, prefix: `.${baseOf(path)}.`, suffix: ".tmp" });
     await Deno.chmod(tempPath, mode);
   } catch (error) {
-    throw new ConfigError(
+    throw new LocalIoError(
       `cannot create a file in ${dir}: ${(error as Error).message}: ` +
         "check that the directory exists and is writable",
-      path,
-      0,
-      0,
-      { cause: error },
+      { path, cause: error },
     );
   }
   const file = await Deno.open(tempPath, { write: true, truncate: true });
   let done = false;
+
   const unregister = onCleanup(() => {
     try {
       Deno.removeSync(tempPath);
@@ -68,20 +76,21 @@ export async function openCsvFileSink(path: string): Promise<CommandSink & { tem
   });
   // Sync in the background every SYNC_EVERY bytes, so the final sync (before the rename) has
   // little left to flush and the disk works while the encoder runs.
-  let unsynced = 0;
+  let unsynced = 0, total = 0;
   let syncing: Promise<void> = Promise.resolve();
   return {
     tempPath,
     async write(bytes) {
       await writeAll(file, bytes);
       unsynced += bytes.length;
+      total += bytes.length;
       if (unsynced >= SYNC_EVERY) {
         unsynced = 0;
         await syncing;
         syncing = file.syncData();
       }
     },
-    async close() {
+    async close(options: CloseOptions = {}) {
       if (done) return;
       done = true;
       unregister();
@@ -94,14 +103,12 @@ export async function openCsvFileSink(path: string): Promise<CommandSink & { tem
         try {
           await Deno.remove(tempPath);
         } catch { /* gone */ }
-        throw new ConfigError(
-          `cannot write the CSV file: ${(error as Error).message}`,
+        throw new LocalIoError(`cannot write the CSV file: ${(error as Error).message}`, {
           path,
-          0,
-          0,
-          { cause: error },
-        );
+          cause: error,
+        });
       }
+      options.onComplete?.(`written to ${path} (${total} bytes)`, true);
     },
     async abort() {
       if (done) return;
@@ -120,11 +127,14 @@ export async function openCsvFileSink(path: string): Promise<CommandSink & { tem
 
 /** A sink that writes to stdout (`-csvfile -`). `abort` cannot take back what was written. */
 export function stdoutSink(): CommandSink {
+  let total = 0;
   return {
     async write(bytes) {
       await writeAll(Deno.stdout, bytes);
+      total += bytes.length;
     },
-    close() {
+    close(options: CloseOptions = {}) {
+      options.onComplete?.(`written to stdout (${total} bytes)`, true);
       return Promise.resolve();
     },
     abort() {

@@ -13,6 +13,7 @@
  */
 
 import { ReportSyntaxError } from "../errors.ts";
+import type { ByteReader } from "../util/bytes.ts";
 import {
   lookupTag,
   TAG_BUCKETS,
@@ -33,12 +34,6 @@ export interface ScanHandler {
   open(id: number, scanner: XmlScanner): void;
   /** An end tag (also after a self-closing start tag); collected text is readable now. */
   close(id: number, scanner: XmlScanner): void;
-}
-
-/** Something to read bytes from, as `Deno.FsFile` and `Deno.stdin` are. */
-export interface ByteReader {
-  /** Reads into `p`; resolves to the count read, or null at the end. */
-  read(p: Uint8Array): Promise<number | null>;
 }
 
 const LT = 60, GT = 62, AMP = 38, SLASH = 47, BANG = 33, QMARK = 63, LF = 10;
@@ -230,6 +225,7 @@ export class XmlScanner {
           this.#openName(this.#depth)
         }> is not closed when the input ends`,
         this.#pos,
+        true,
       );
     }
   }
@@ -267,14 +263,14 @@ export class XmlScanner {
   }
 
   // An error at buffer index `at` (not before #curFrom), with its line and column.
-  #error(message: string, at: number): ReportSyntaxError {
+  #error(message: string, at: number, truncated = false): ReportSyntaxError {
     const buf = this.#buf;
     at = Math.min(at, this.#fill);
     let line = this.#curLine;
     for (let k = this.#curFrom; k < at; k++) if (buf[k] === LF) line++;
     const lastLf = at > 0 ? buf.lastIndexOf(LF, at - 1) : -1;
     const lineStart = lastLf >= 0 ? this.#absBase + lastLf + 1 : this.#lineStartAbs;
-    return new ReportSyntaxError(message, line, this.#absBase + at - lineStart + 1);
+    return new ReportSyntaxError(message, line, this.#absBase + at - lineStart + 1, { truncated });
   }
 
   #openName(depth: number): string {
@@ -615,7 +611,7 @@ export class XmlScanner {
 
   #truncated(what: string, at: number, line: number): ReportSyntaxError {
     this.#mark(line, at);
-    return this.#error(`The report is truncated inside ${what}`, at);
+    return this.#error(`The report is truncated inside ${what}`, at, true);
   }
 
   // Counts a newline inside the construct being scanned (committed when it completes).
@@ -721,7 +717,7 @@ export class XmlScanner {
   }
 
   #incomplete(what: string, i: number, final: boolean): number {
-    if (final) throw this.#error(`The report is truncated inside ${what}`, i);
+    if (final) throw this.#error(`The report is truncated inside ${what}`, i, true);
     return -1;
   }
 
@@ -1006,3 +1002,4 @@ export class XmlScanner {
 
 /** The tag name for a tag id, re-exported for the extractor's messages. */
 export { tagName };
+export type { ByteReader };

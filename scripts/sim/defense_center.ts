@@ -14,7 +14,7 @@
 import tls from "node:tls";
 import forge from "node-forge";
 import { createTestCa, type TestCa } from "./pki.ts";
-import { splitCsvLine } from "../../lib/dc/protocol.ts";
+import { splitCsvLine } from "../../lib/encode/command_line.ts";
 
 /** One scan result in the network map. */
 export interface MapResult {

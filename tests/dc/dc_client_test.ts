@@ -2,12 +2,8 @@ import assert from "node:assert/strict";
 import { DcError, type DcRejectedError } from "../../lib/errors.ts";
 import { DcClient } from "../../lib/dc/dc_client.ts";
 import { loadPkcs12 } from "../../lib/dc/pkcs12.ts";
-import {
-  MessagePacker,
-  parseDcResponse,
-  shortenLine,
-  splitCsvLine,
-} from "../../lib/dc/protocol.ts";
+import { MessagePacker, parseDcResponse } from "../../lib/dc/protocol.ts";
+import { shortenLine, splitCsvLine } from "../../lib/encode/command_line.ts";
 import { sendCommands } from "../../lib/dc/send_commands.ts";
 import { ByteBuffer, CommandEncoder } from "../../lib/encode/encode_commands.ts";
 import { ReportParser } from "../../lib/report/parse_report.ts";

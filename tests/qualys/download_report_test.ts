@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { QualysApiError, ReportSyntaxError } from "../../lib/errors.ts";
 import { QualysClient, type QualysClientOptions } from "../../lib/qualys/client.ts";
 import { downloadReport } from "../../lib/qualys/download_report.ts";
-import type { ParsedReport } from "../../lib/report/parse_report.ts";
+import { type ParsedReport, ReportParser } from "../../lib/report/parse_report.ts";
 import { startConnectProxy } from "../../scripts/sim/connect_proxy.ts";
 import { createTestCa } from "../../scripts/sim/pki.ts";
 import {
@@ -63,7 +63,8 @@ async function count(report: ParsedReport): Promise<number> {
 
 const opts = (run: Run) => ({
   firstPollMs: 1000,
-  parse: { onWarning: (m: string) => run.warnings.push(m) },
+  parser: () => new ReportParser({ onWarning: (m: string) => run.warnings.push(m) }),
+  onWarning: (m: string) => run.warnings.push(m),
 });
 
 Deno.test("downloadReport runs launch, list, fetch and delete with Basic auth and X-Requested-With", async () => {

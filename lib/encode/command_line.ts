@@ -1,0 +1,133 @@
+/**
+ * The host input command language as the Defense Center reads it (docs/host_input.md): the
+ * command table, splitting a line into fields with Text::CSV's rules, checking a line (the
+ * `csv` plugin's check: a known command, case-sensitive, with no more fields than it takes),
+ * and shortening an AddScanResult line to a byte limit.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/** Fields after the command name, by command. */
+export const COMMAND_FIELDS: Readonly<Record<string, number>> = {
+  SetSourceType: 1,
+  SetSource: 2,
+  SetMap: 1,
+  SetDomain: 1,
+  AddHost: 2,
+  DeleteHost: 2,
+  SetOS: 15,
+  UnsetOS: 1,
+  AddService: 14,
+  SetService: 14,
+  UnsetService: 3,
+  DeleteService: 3,
+  AddClientApp: 4,
+  DeleteClientApp: 4,
+  DeleteClientAppPayload: 6,
+  AddProtocol: 4,
+  DeleteProtocol: 4,
+  AddFix: 4,
+  RemoveFix: 4,
+  AddHostAttribute: 2,
+  DeleteHostAttribute: 1,
+  SetAttributeValue: 3,
+  DeleteAttributeValue: 2,
+  SetValidVuln: 5,
+  SetInvalidVuln: 5,
+  AddScanResult: 9,
+  DeleteScanResult: 5,
+  ScanUpdate: 0,
+  ScanFlush: 0,
+};
+
+/**
+ * Checks one command line; returns what is wrong, or undefined. Blank lines and `#` comments
+ * are fine.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(checkCommandLine("ScanFlush"), undefined);
+ * assert.match(checkCommandLine("Addhost,1.2.3.4")!, /unknown command "Addhost"/);
+ * ```
+ */
+export function checkCommandLine(line: string): string | undefined {
+  if (/^\s*(#|$)/.test(line)) return undefined;
+  const fields = splitCsvLine(line);
+  if (!fields) return "the quoting is broken (a field has an unmatched or stray double quote)";
+  const cmd = (fields[0] ?? "").trim();
+  const take = COMMAND_FIELDS[cmd];
+  if (take === undefined) {
+    const near = Object.keys(COMMAND_FIELDS).find((c) => c.toLowerCase() === cmd.toLowerCase());
+    return `unknown command "${cmd}"${
+      near ? `: did you mean "${near}" (names are case-sensitive)?` : ""
+    }`;
+  }
+  if (fields.length - 1 > take) {
+    return `${cmd} takes at most ${take} field(s) but the line has ${fields.length - 1}`;
+  }
+  if (cmd === "AddScanResult" && (fields[3] ?? "").trim() !== "") {
+    if (!/^\s*cve_ids:/.test(fields[8] ?? "") || !/^\s*bugtraq_ids:/.test(fields[9] ?? "")) {
+      return 'AddScanResult with a vuln_id needs the fields "cve_ids: ..." and "bugtraq_ids: ..." (they may be empty after the header)';
+    }
+  }
+  return undefined;
+}
+
+/** Splits a host input line into its fields (Text::CSV rules, as the DC reads it). */
+export function splitCsvLine(line: string): string[] | undefined {
+  const fields: string[] = [];
+  let i = 0;
+  for (;;) {
+    while (line[i] === " " || line[i] === "\t") i++;
+    let value = "";
+    if (line[i] === '"') {
+      i++;
+      for (;;) {
+        const q = line.indexOf('"', i);
+        if (q < 0) return undefined;
+        if (line[q + 1] === '"') { // "" is a literal quote
+          value += line.slice(i, q + 1);
+          i = q + 2;
+          continue;
+        }
+        value += line.slice(i, q);
+        i = q + 1;
+        break;
+      }
+      while (line[i] === " " || line[i] === "\t") i++;
+      if (i < line.length && line[i] !== ",") return undefined;
+    } else {
+      const end = line.indexOf(",", i);
+      value = line.slice(i, end < 0 ? line.length : end).trimEnd();
+      if (value.includes('"')) return undefined;
+      i = end < 0 ? line.length : end;
+    }
+    fields.push(value);
+    if (i >= line.length) return fields;
+    i++;
+  }
+}
+
+function byteLength(line: string): number {
+  return encoder.encode(line).length + 1;
+}
+
+/** Shortens an AddScanResult line to `max` bytes (newline included): description, then title. */
+export function shortenLine(line: string, max: number): string {
+  const f = splitCsvLine(line);
+  if (!f || f[0] !== "AddScanResult" || f.length < 9) return line;
+  const build = () =>
+    `${f.slice(0, 2).join(",")},"${f[2]}",${f.slice(3, 6).join(",")},"${f[6]}","${f[7]}","${
+      f[8]
+    }","${f[9] ?? "bugtraq_ids:"}"`;
+  for (const idx of [7, 6]) {
+    const over = byteLength(build()) - max;
+    if (over <= 0) break;
+    const text = f[idx]!;
+    f[idx] = text.length > over + 3 ? `${text.slice(0, text.length - over - 3)}...` : "";
+  }
+  return build();
+}

@@ -1,0 +1,113 @@
+/**
+ * Parsed findings → command text → a writer: the encoder's output is handed over 1 MiB at a
+ * time, and one buffer fills while the writer takes the other.
+ *
+ * @module
+ */
+
+import type { FindingSource } from "../findings/finding_source.ts";
+import { ByteBuffer, CommandEncoder, type EncodeOptions } from "./encode_commands.ts";
+
+/** Where {@linkcode writeCommands} reports what it did. */
+export interface WriteLog {
+  /** Summaries (shortened texts). */
+  info(message: string): void;
+  /** Problems that did not stop the run (QIDs without a glossary entry). */
+  warn(message: string): void;
+  /** Every vulnerability imported (-level 3); leave out to skip the cost of building the lines. */
+  debug?: ((message: string) => void) | undefined;
+}
+
+/** Options for {@linkcode writeCommands}. */
+export interface WriteCommandsOptions
+  extends Pick<EncodeOptions, "addHost" | "scannerName" | "sourceName"> {
+  /** Where to log. @default nowhere */
+  log?: WriteLog | undefined;
+}
+
+/** Something that takes command text, as every `CommandSink` does. */
+export interface CommandWriter {
+  /** Writes bytes (whole lines); resolves once written. */
+  write(bytes: Uint8Array): Promise<void>;
+}
+
+/**
+ * Encodes every host of `findings` into `out`, after the `SetSource` header. Resolves to the
+ * number of bytes written; finishing (or abandoning) the output is the caller's.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ReportParser } from "../report/parse_report.ts";
+ * const xml = "<ASSET_DATA_REPORT><HOST_LIST><HOST><IP>10.0.0.1</IP><VULN_INFO_LIST>" +
+ *   "<VULN_INFO><QID id='qid_6'>6</QID></VULN_INFO></VULN_INFO_LIST></HOST></HOST_LIST>" +
+ *   "</ASSET_DATA_REPORT>";
+ * const parser = new ReportParser();
+ * parser.push(new TextEncoder().encode(xml));
+ * const report = parser.end();
+ * const chunks: Uint8Array[] = [];
+ * await writeCommands(report, { write: (b) => Promise.resolve(void chunks.push(b.slice())) });
+ * assert.equal(new TextDecoder().decode(chunks[0]),
+ *   "SetSource,QualysGuard Scan Report\n" +
+ *   'AddScanResult,10.0.0.1,"QualysGuard",6,,,"","","cve_ids:","bugtraq_ids:"\nScanFlush\n');
+ * ```
+ */
+export async function writeCommands(
+  findings: FindingSource,
+  out: CommandWriter,
+  options: WriteCommandsOptions = {},
+): Promise<number> {
+  const { log } = options;
+  const enc = new CommandEncoder(findings.glossary, {
+    addHost: options.addHost ?? false,
+    scannerName: options.scannerName ?? "QualysGuard",
+    sourceName: options.sourceName ?? "QualysGuard Scan Report",
+  });
+  // Two buffers: one is written (asynchronously) while the other fills.
+  let buffer = new ByteBuffer(1 << 20), spare = new ByteBuffer(1 << 20);
+  let pending: Promise<void> = Promise.resolve();
+  let written = 0;
+  const debug = log?.debug;
+  try {
+    buffer.append(enc.header());
+    await findings.forEachHost(async (host) => {
+      if (debug) {
+        for (let k = 0; k < host.count; k++) {
+          const qid = host.qids[k]!;
+          const where = host.protos[k]
+            ? ` ${host.ports[k]}/${host.protos[k] === 1 ? "tcp" : "udp"}`
+            : "";
+          debug(
+            `Importing QID ${qid}${where} on ${host.ip}: ${
+              findings.glossary.get(qid)?.title ?? ""
+            }`,
+          );
+        }
+      }
+      enc.encodeHost(host, buffer);
+      if (buffer.length >= 960 << 10) {
+        await pending;
+        written += buffer.length;
+        pending = out.write(buffer.view());
+        [buffer, spare] = [spare, buffer];
+        buffer.clear();
+      }
+    });
+    await pending;
+    written += buffer.length;
+    await out.write(buffer.view());
+  } catch (error) {
+    await pending.catch(() => {});
+    throw error;
+  }
+  if (enc.missingGlossary > 0) {
+    log?.warn(
+      `${enc.missingGlossary} QID(s) have findings but no glossary entry: they were sent ` +
+        "without title, description, CVE or Bugtraq IDs",
+    );
+  }
+  if (enc.shortened > 0) {
+    log?.info(`${enc.shortened} QID(s) had text shortened to keep lines within 4000 bytes`);
+  }
+  return written;
+}

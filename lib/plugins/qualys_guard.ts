@@ -1,0 +1,256 @@
+/**
+ * The `QualysGuard` input plugin (the default): reads the plugin YAML, then either reads a saved
+ * report (`-report`) or has Qualys generate one from a report template and downloads it; with
+ * `-multiinfo`, one job per template. Each report is parsed whole before any command is written,
+ * then encoded into the job's sink, with a summary of what was kept and skipped.
+ *
+ * @module
+ */
+
+import { checkQualys } from "../qualys/check.ts";
+import { clientOptionsFromConfig, QualysClient } from "../qualys/client.ts";
+import { downloadReport } from "../qualys/download_report.ts";
+import { defaultConfig, type QualysConfig, readConfig } from "../config/read_config.ts";
+import { ConfigError, ExitCode, exitCodeOf, ReportSyntaxError, UsageError } from "../errors.ts";
+import { writeCommands } from "../encode/write_commands.ts";
+import { Level, type Logger } from "../log/logger.ts";
+import { ProgressLine, withProgress } from "../log/progress.ts";
+import { type ParsedReport, parseReport, ReportParser } from "../report/parse_report.ts";
+import type { CheckStep, CommandSink, InputPlugin, Job, PluginContext } from "./plugin.ts";
+
+/** The default plugin configuration path. */
+export const DEFAULT_PLUGININFO = "InputPlugins/QualysGuard.yaml";
+
+/** Reads and validates the plugin YAML for this run; registers its secrets with the logger. */
+async function loadConfig(context: PluginContext): Promise<QualysConfig> {
+  const { cli, log } = context;
+  const offline = cli.report !== undefined;
+  const requirements = {
+    credentials: !offline,
+    templateId: !offline && !cli.multiinfo,
+    onWarning: (m: string) => log.warn(m),
+  };
+  const config: QualysConfig = cli.plugininfo !== undefined
+    ? await readConfig(cli.plugininfo, requirements)
+    : await readConfig(DEFAULT_PLUGININFO, { ...requirements, missingIsDefault: offline });
+  log.addSecret(config.password);
+  log.addSecret(config.proxyPassword);
+  if (config.file === defaultConfig().file) {
+    log.debug(`No ${DEFAULT_PLUGININFO}: using the default settings`);
+  } else log.info(`Read the plugin configuration from ${config.file}`);
+  return config;
+}
+
+/** The PEM text of `ca_file`, when one is set. */
+async function readCaFile(config: QualysConfig): Promise<string | undefined> {
+  if (!config.caFile) return undefined;
+  let pem: string;
+  try {
+    pem = await Deno.readTextFile(config.caFile);
+  } catch (error) {
+    throw new ConfigError(`cannot read ca_file ${config.caFile}: ${(error as Error).message}`, {
+      file: config.file,
+      cause: error,
+    });
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new ConfigError(
+      `ca_file ${config.caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+      { file: config.file },
+    );
+  }
+  return pem;
+}
+
+function parseOptions(config: QualysConfig, log: Logger) {
+  return { ipRanges: config.ipRanges, onWarning: (m: string) => log.warn(m) };
+}
+
+/** Parses a saved report (`-report PATH`, `-` = stdin). */
+async function readReport(path: string, config: QualysConfig, log: Logger): Promise<ParsedReport> {
+  const options = parseOptions(config, log);
+  if (path === "-") {
+    log.info("Reading the Qualys report from standard input");
+    const progress = withProgress(Deno.stdin, { label: "Parsing the report from stdin" });
+    try {
+      return await parseReport(progress.reader, options);
+    } finally {
+      progress.done();
+    }
+  }
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    throw new UsageError(
+      `Cannot open the report ${path}: ${(error as Error).message}: check the -report path`,
+      { cause: error },
+    );
+  }
+  log.info(`Reading the Qualys report ${path}`);
+  const size = (await file.stat()).size;
+  const progress = withProgress(file, { label: `Parsing ${path}`, total: size });
+  try {
+    return await parseReport(progress.reader, options);
+  } catch (error) {
+    throw error instanceof ReportSyntaxError ? error.inFile(path) : error;
+  } finally {
+    progress.done();
+    file.close();
+  }
+}
+
+/** Launches the template's report, waits for it, and parses it as it downloads. */
+async function download(
+  client: QualysClient,
+  templateId: string,
+  config: QualysConfig,
+  log: Logger,
+): Promise<ParsedReport> {
+  log.info(`Launching a report of template ${templateId} on ${client.host}`);
+  const line = new ProgressLine();
+  try {
+    const report = await downloadReport(client, templateId, {
+      parser: () => new ReportParser(parseOptions(config, log)),
+      onWarning: (m) => log.warn(m),
+      maxWaitMs: config.maxReportWaitMinutes * 60_000,
+      firstPollMs: config.pollIntervalSeconds * 1000,
+      onProgress: (phase, detail) =>
+        line.update(phase === "wait" ? `Waiting: ${detail}` : `Downloading ${detail}`),
+    });
+    log.info(`Downloaded the report of template ${templateId} (${report.stats.bytes} bytes)`);
+    return report;
+  } finally {
+    line.done();
+  }
+}
+
+/** Encodes a parsed report into the sink the job opens, and logs the summary. */
+async function deliver(
+  report: ParsedReport,
+  config: QualysConfig,
+  openSink: () => Promise<CommandSink>,
+  log: Logger,
+): Promise<void> {
+  const started = performance.now();
+  try {
+    const s = report.stats;
+    log.info("QualysGuard Report Processing Complete");
+    log.info(
+      `Parsed an ${report.format} report of ${s.bytes} bytes: ${s.hosts} hosts, ` +
+        `${s.findings} findings to import on ${s.hostsKept} hosts, ${s.glossary} QIDs in the glossary`,
+    );
+    const skipped =
+      `skipped: ${s.hostsOutOfRange} hosts outside ip_ranges, ${s.hostsInvalid} hosts ` +
+      `with an invalid address, ${s.hostsEmpty} hosts without findings, ${s.fixed} fixed findings, ` +
+      `${s.duplicates} duplicates`;
+    const sink = await openSink();
+    try {
+      await writeCommands(report, sink, {
+        addHost: config.addHost,
+        scannerName: config.scannerName,
+        sourceName: config.sourceName,
+        log: {
+          info: (m) => log.info(m),
+          warn: (m) => log.warn(m),
+          debug: log.enabled(Level.Debug) ? (m) => log.debug(m) : undefined,
+        },
+      });
+    } catch (error) {
+      await sink.abort();
+      throw error;
+    }
+    await sink.close({
+      onComplete(where, delivered) {
+        log.info(
+          `Summary: ${s.hostsKept} hosts and ${s.findings} AddScanResult lines ${where}; ` +
+            `${skipped}${
+              delivered ? `; ${((performance.now() - started) / 1000).toFixed(2)} s` : ""
+            }`,
+        );
+        report.dispose(); // what is left to do needs none of the parse's memory
+      },
+    });
+  } finally {
+    report.dispose();
+  }
+}
+
+/** The `QualysGuard` plugin. */
+export const qualysGuardPlugin: InputPlugin = {
+  name: "QualysGuard",
+
+  async *jobs(context: PluginContext): AsyncGenerator<Job> {
+    const { cli, log } = context;
+    if (cli.multiinfo && cli.report !== undefined) {
+      throw new UsageError(
+        "-multiinfo downloads one report per template: it cannot be used with -report",
+      );
+    }
+    const config = await loadConfig(context);
+    if (cli.report !== undefined) {
+      const path = cli.report;
+      yield {
+        run: async (openSink) =>
+          deliver(await readReport(path, config, log), config, openSink, log),
+      };
+      return;
+    }
+    const client = QualysClient.open({
+      ...clientOptionsFromConfig(config, await readCaFile(config)),
+      log,
+    });
+    try {
+      if (!cli.multiinfo) {
+        const templateId = config.templateId!;
+        yield {
+          run: async (openSink) =>
+            deliver(await download(client, templateId, config, log), config, openSink, log),
+        };
+        return;
+      }
+      // -multiinfo (process_multiple): one job per template; the agent tries every one.
+      for (const id of cli.multiinfo) {
+        yield {
+          name: `template ${id}`,
+          intro: `Template ${id}: downloading its report`,
+          variant: id,
+          run: async (openSink) =>
+            deliver(await download(client, id, config, log), config, openSink, log),
+        };
+      }
+    } finally {
+      await client.close();
+    }
+  },
+
+  async check(context: PluginContext): Promise<CheckStep[]> {
+    let config: QualysConfig;
+    let caPem: string | undefined;
+    try {
+      config = await loadConfig(context);
+      caPem = await readCaFile(config);
+    } catch (error) {
+      return [{
+        ok: false,
+        what: "configuration",
+        detail: (error as Error).message,
+        code: exitCodeOf(error),
+        fatal: true,
+      }];
+    }
+    const steps: CheckStep[] = [{ ok: true, what: "configuration", detail: config.file }];
+    if (context.cli.report !== undefined) {
+      steps.push({
+        ok: "skip",
+        what: "Qualys",
+        detail: "-report reads a saved report, so no Qualys login is needed",
+      });
+      return steps;
+    }
+    for (const step of await checkQualys(config, caPem)) {
+      steps.push({ ...step, code: ExitCode.Qualys });
+    }
+    return steps;
+  },
+};

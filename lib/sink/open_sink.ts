@@ -1,0 +1,64 @@
+/**
+ * Picks the sink for a destination: the CSV file (or stdout for `-csvfile -`) or the Defense
+ * Center. With `-multiinfo`, each template writes its own file, `<id>_<name>` beside the named
+ * one.
+ *
+ * @module
+ */
+
+import type { DcOptions } from "../dc/dc_client.ts";
+import type { CommandSink } from "./command_sink.ts";
+import { openCsvFileSink, stdoutSink } from "./csv_file_sink.ts";
+import type { DcSinkLog } from "./dc_sink.ts";
+
+/** Where the commands go: a CSV file (`-` = stdout), or a Defense Center. */
+export type Destination = { csvfile: string } | { dc: DcOptions };
+
+/** Options for {@linkcode openSink} and {@linkcode destinationName}. */
+export interface OpenSinkOptions {
+  /** The variant of the destination a job writes (-multiinfo: the template ID). */
+  variant?: string | undefined;
+}
+
+/**
+ * `-multiinfo` names each template's CSV `<id>_<name>` in the named file's directory.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(csvPathFor("out/Output.csv", "424242"), "out/424242_Output.csv");
+ * assert.equal(csvPathFor("-", "424242"), "-");
+ * ```
+ */
+export function csvPathFor(csvfile: string, templateId: string): string {
+  if (csvfile === "-") return "-";
+  const slash = csvfile.lastIndexOf("/");
+  return `${csvfile.slice(0, slash + 1)}${templateId}_${csvfile.slice(slash + 1)}`;
+}
+
+function csvPath(csvfile: string, variant: string | undefined): string {
+  return variant === undefined ? csvfile : csvPathFor(csvfile, variant);
+}
+
+/** The destination in words, for messages: a file, "stdout", or "the Defense Center <host>". */
+export function destinationName(destination: Destination, options: OpenSinkOptions = {}): string {
+  if ("dc" in destination) return `the Defense Center ${destination.dc.host}`;
+  const path = csvPath(destination.csvfile, options.variant);
+  return path === "-" ? "stdout" : path;
+}
+
+/**
+ * Opens the sink for `destination`. The Defense Center's modules (TLS, the protocol) load only
+ * when one is used.
+ */
+export async function openSink(
+  destination: Destination,
+  options: OpenSinkOptions & { log: DcSinkLog },
+): Promise<CommandSink> {
+  if ("dc" in destination) {
+    const { openDcSink } = await import("./dc_sink.ts");
+    return await openDcSink(destination.dc, { log: options.log });
+  }
+  const path = csvPath(destination.csvfile, options.variant);
+  return path === "-" ? stdoutSink() : await openCsvFileSink(path);
+}

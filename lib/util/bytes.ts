@@ -1,0 +1,70 @@
+/**
+ * Byte helpers shared by every writer and buffer: write a whole buffer to a writer that may
+ * take part of it, and grow a typed array.
+ *
+ * @module
+ */
+
+/** Something to read bytes from, as `Deno.FsFile` and `Deno.stdin` are. */
+export interface ByteReader {
+  /** Reads into `p`; resolves to the count read, or null at the end. */
+  read(p: Uint8Array): Promise<number | null>;
+}
+
+/** Something that takes bytes and says how many it took, as `Deno.FsFile` and `Deno.Conn` do. */
+export interface ByteWriter {
+  /** Writes from `p`; resolves to the number of bytes taken. */
+  write(p: Uint8Array): Promise<number>;
+}
+
+/** The synchronous form of {@linkcode ByteWriter}, as `Deno.stdout` is. */
+export interface SyncByteWriter {
+  /** Writes from `p`; returns the number of bytes taken. */
+  writeSync(p: Uint8Array): number;
+}
+
+/**
+ * Writes all of `bytes`, however many calls the writer needs.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const taken: number[] = [];
+ * await writeAll({ write: (p) => Promise.resolve(taken.push(p[0]!) && 1) }, new Uint8Array([7, 8]));
+ * assert.deepEqual(taken, [7, 8]);
+ * ```
+ */
+export async function writeAll(writer: ByteWriter, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await writer.write(bytes.subarray(off));
+}
+
+/** Writes all of `bytes` synchronously. */
+export function writeAllSync(writer: SyncByteWriter, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += writer.writeSync(bytes.subarray(off));
+}
+
+/** A typed array of one of the kinds the connector grows. */
+export type GrowableArray = Uint8Array | Uint16Array | Uint32Array | Int32Array;
+
+/**
+ * Returns `array` if it holds at least `need` elements, else a new array of the same kind, at
+ * least twice as long, with the first `keep` elements copied.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const a = grow(new Uint16Array([1, 2]), 3, 2);
+ * assert.equal(a.length, 4);
+ * assert.deepEqual([...a.subarray(0, 2)], [1, 2]);
+ * ```
+ */
+export function grow<T extends GrowableArray>(array: T, need: number, keep = array.length): T {
+  if (need <= array.length) return array;
+  const bigger = new (array.constructor as new (n: number) => T)(
+    Math.max(array.length * 2, need),
+  );
+  bigger.set(array.subarray(0, keep));
+  return bigger;
+}
