@@ -170,15 +170,3 @@ export async function fromParsed(report: ParsedReport): Promise<Extracted> {
   }
   return { format: report.format, hosts, glossary };
 }
-
-/** Where the shared fixtures live, or undefined (with a printed SKIP reason) when absent. */
-export function sharedFixtures(): string | undefined {
-  const dir = new URL("../../shared/fixtures/qualys-public/", import.meta.url).pathname;
-  try {
-    Deno.statSync(dir);
-    return dir;
-  } catch {
-    console.log(`SKIP: ${dir} is absent (a user's checkout): shared fixture tests not run`);
-    return undefined;
-  }
-}

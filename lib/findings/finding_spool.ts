@@ -7,6 +7,7 @@
  */
 
 import { onCleanup } from "../cleanup.ts";
+import { grow, writeAllSync } from "../util/bytes.ts";
 
 /** One host's findings, as views that are valid only during the callback that receives them. */
 export interface HostFindings {
@@ -33,7 +34,7 @@ export interface FindingSpoolOptions {
   tempDir?: string;
 }
 
-/** See the module doc. */
+/** Per-host findings, 8 bytes each, in memory up to a limit and then in a 0600 temp file. */
 export class FindingSpool {
   #chunks: Uint8Array[] = [];
   #chunkSize: number;
@@ -118,8 +119,7 @@ export class FindingSpool {
   }
 
   #writeAll(bytes: Uint8Array): void {
-    let off = 0;
-    while (off < bytes.length) off += this.#file!.writeSync(bytes.subarray(off));
+    writeAllSync(this.#file!, bytes);
     this.#fileBytes += bytes.length;
   }
 
@@ -196,11 +196,7 @@ class RecordReader {
     emit: (record: Uint8Array) => Promise<void>,
   ): Promise<void> {
     for (;;) {
-      if (this.#buf.length - this.#fill < CHUNK) {
-        const bigger = new Uint8Array(this.#buf.length * 2);
-        bigger.set(this.#buf.subarray(0, this.#fill));
-        this.#buf = bigger;
-      }
+      this.#buf = grow(this.#buf, this.#fill + CHUNK, this.#fill);
       const n = await read(this.#buf.subarray(this.#fill));
       if (n === null) return;
       this.#fill += n;

@@ -43,7 +43,7 @@ function timestamp(): string {
     `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-/** See the module doc. */
+/** Writes log lines to the chosen destinations, below a level, with secrets masked. */
 export class Logger {
   readonly level: number;
   #stdout: boolean;

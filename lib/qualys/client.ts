@@ -97,7 +97,7 @@ export function clientOptionsFromConfig(
   };
 }
 
-/** See the module doc. */
+/** Makes Qualys API v2 calls, with authentication, limits, retries and the proxy handled. */
 export class QualysClient {
   readonly #endpoint: string;
   readonly #host: string;

@@ -15,6 +15,7 @@ import { type ByteReader, type ScanHandler, XmlScanner } from "../xml/scanner.ts
 import { FindingSpool, type HostFindings } from "../findings/finding_spool.ts";
 import type { FindingSource, GlossaryEntry } from "../findings/finding_source.ts";
 import { Tag } from "../xml/tags.ts";
+import { grow } from "../util/bytes.ts";
 
 export type { ByteReader, GlossaryEntry, HostFindings };
 export { IpRangeSet };
@@ -549,14 +550,10 @@ export class ReportParser implements ScanHandler {
   }
 
   #growHost(): void {
-    const n = this.#qids.length * 2;
-    const q = new Uint32Array(n), p = new Uint16Array(n), r = new Uint8Array(n);
-    q.set(this.#qids);
-    p.set(this.#ports);
-    r.set(this.#protos);
-    this.#qids = q;
-    this.#ports = p;
-    this.#protos = r;
+    const need = this.#qids.length + 1;
+    this.#qids = grow(this.#qids, need);
+    this.#ports = grow(this.#ports, need);
+    this.#protos = grow(this.#protos, need);
   }
 
   #endHost(): void {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { VERSION } from "../../lib/version.ts";
-
 import { MAIN, runMain } from "../_cli.ts";
+import { ignoreUnless, NO_SHARED_FIXTURES, SHARED_FIXTURES } from "../_skip.ts";
+
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
 
 async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
@@ -163,19 +164,22 @@ Deno.test("main -level 3 logs every vulnerability imported", async () => {
   });
 });
 
-Deno.test("main -syslog without a reachable syslog logs to stderr and says so once", async () => {
-  const haveSyslog = (() => {
-    try {
-      Deno.statSync("/dev/log");
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-  if (haveSyslog) {
-    console.log("SKIP: /dev/log exists here, so the fallback cannot be shown");
-    return;
-  }
+const SYSLOG_FALLBACK = "main -syslog without a reachable syslog logs to stderr and says so once";
+Deno.test({
+  name: SYSLOG_FALLBACK,
+  ignore: ignoreUnless(
+    (() => {
+      try {
+        Deno.statSync("/dev/log");
+        return false;
+      } catch {
+        return true;
+      }
+    })(),
+    SYSLOG_FALLBACK,
+    "/dev/log exists here, so the fallback to stderr cannot be shown",
+  ),
+}, async () => {
   await withTempDir(async (dir) => {
     const r = await runMain(["-report", SAMPLE, "-c", `${dir}/o.csv`, "-syslog"], { cwd: dir });
     assert.equal(r.code, 0);
@@ -270,6 +274,13 @@ Deno.test("main exits 143 on SIGTERM while it waits for the report", async () =>
   assert.equal(status.code, 143);
 });
 
+async function assertEmptyReport(report: string, dir: string): Promise<void> {
+  const r = await runMain(["-report", report, "-c", "-"], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "SetSource,QualysGuard Scan Report\n");
+  assert.match(r.stderr, /Summary: 0 hosts and 0 AddScanResult lines/);
+}
+
 Deno.test("main turns an empty report into just SetSource, exit 0", async () => {
   await withTempDir(async (dir) => {
     const empty = `${dir}/empty.xml`;
@@ -277,21 +288,17 @@ Deno.test("main turns an empty report into just SetSource, exit 0", async () => 
       empty,
       `<?xml version="1.0"?><ASSET_DATA_REPORT><HEADER/><APPENDICES/></ASSET_DATA_REPORT>\n`,
     );
-    const shared =
-      new URL("../../../shared/fixtures/qualys-public/defectdojo/empty.xml", import.meta.url)
-        .pathname;
-    const reports = [empty];
-    try {
-      Deno.statSync(shared);
-      reports.push(shared);
-    } catch {
-      console.log(`SKIP: ${shared} is absent: only the project's own empty report is run`);
-    }
-    for (const report of reports) {
-      const r = await runMain(["-report", report, "-c", "-"], { cwd: dir });
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout, "SetSource,QualysGuard Scan Report\n");
-      assert.match(r.stderr, /Summary: 0 hosts and 0 AddScanResult lines/);
-    }
+    await assertEmptyReport(empty, dir);
+  });
+});
+
+const EMPTY_SHARED =
+  "main turns Qualys's own empty report (the public fixture) into just SetSource";
+Deno.test({
+  name: EMPTY_SHARED,
+  ignore: ignoreUnless(SHARED_FIXTURES !== undefined, EMPTY_SHARED, NO_SHARED_FIXTURES),
+}, async () => {
+  await withTempDir(async (dir) => {
+    await assertEmptyReport(`${SHARED_FIXTURES}defectdojo/empty.xml`, dir);
   });
 });

@@ -10,6 +10,7 @@ import { ReportParser } from "../../lib/report/parse_report.ts";
 import { generateReport } from "../../scripts/gen_report.ts";
 import { type DcSim, type DcSimScript, startDcSim } from "../../scripts/sim/defense_center.ts";
 import { createTestCa } from "../../scripts/sim/pki.ts";
+import { ignoreUnless, NO_SHARED_FIXTURES, SHARED_FIXTURES } from "../_skip.ts";
 
 const CA = createTestCa("dc test CA");
 const dec = new TextDecoder();
@@ -288,10 +289,13 @@ Deno.test("DcClient names refusal, version rejection, certificate rejection and 
   });
 });
 
-Deno.test("the shared fixtures round-trip through the DC simulator: its map equals the CSV", async () => {
-  const { sharedFixtures } = await import("../_oracle.ts");
-  const dir = sharedFixtures();
-  if (!dir) return;
+const ROUND_TRIP =
+  "the shared fixtures round-trip through the DC simulator: its map equals the CSV";
+Deno.test({
+  name: ROUND_TRIP,
+  ignore: ignoreUnless(SHARED_FIXTURES !== undefined, ROUND_TRIP, NO_SHARED_FIXTURES),
+}, async () => {
+  const dir = SHARED_FIXTURES!;
   for (
     const file of [
       "defectdojo/Qualys_Sample_Report.xml",
@@ -323,14 +327,22 @@ Deno.test("the shared fixtures round-trip through the DC simulator: its map equa
   }
 });
 
-Deno.test("DcClient -ipv6 connects to an IPv6 literal (SKIP without IPv6 loopback)", async () => {
-  let sim: DcSim;
-  try {
-    sim = await startDcSim({ hostname: "::1" }, { ca: CA });
-  } catch (error) {
-    console.log(`SKIP: cannot listen on ::1 here (${(error as Error).message})`);
-    return;
-  }
+const IPV6_TEST = "DcClient -ipv6 connects to an IPv6 literal";
+const noIpv6 = ignoreUnless(
+  (() => {
+    try {
+      Deno.listen({ hostname: "::1", port: 0 }).close();
+      return true;
+    } catch {
+      return false;
+    }
+  })(),
+  IPV6_TEST,
+  "this machine cannot listen on ::1 (no IPv6 loopback)",
+);
+
+Deno.test({ name: IPV6_TEST, ignore: noIpv6 }, async () => {
+  const sim = await startDcSim({ hostname: "::1" }, { ca: CA });
   try {
     const client = await DcClient.connect({
       host: "::1",

@@ -2,18 +2,16 @@ import assert from "node:assert/strict";
 import { type ConfigError, DcError } from "../../lib/errors.ts";
 import { findDefaultPkcs12, loadPkcs12, readPkcs12 } from "../../lib/dc/pkcs12.ts";
 import { createTestCa } from "../../scripts/sim/pki.ts";
+import { haveCommand, ignoreUnless } from "../_skip.ts";
 
 const CA = createTestCa("pkcs12 test CA");
 
-async function haveOpenssl(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .output())
-      .success;
-  } catch {
-    return false;
-  }
-}
+const OPENSSL_VARIANTS = "loadPkcs12 reads every variant OpenSSL writes";
+const noOpenssl = ignoreUnless(
+  await haveCommand("openssl", ["version"]),
+  OPENSSL_VARIANTS,
+  "openssl is not installed: the OpenSSL-made PKCS#12 variants are not tested",
+);
 
 async function openssl(args: string[], cwd: string): Promise<void> {
   const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
@@ -23,11 +21,7 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
-Deno.test("loadPkcs12 reads every variant OpenSSL writes (SKIP without openssl)", async (t) => {
-  if (!await haveOpenssl()) {
-    console.log("SKIP: openssl is not installed: the OpenSSL-made PKCS#12 variants are not tested");
-    return;
-  }
+Deno.test({ name: OPENSSL_VARIANTS, ignore: noOpenssl }, async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "qc-p12-" });
   try {
     const client = CA.issue({ cn: "rsa-client", usage: "client" });

@@ -3,7 +3,8 @@ import { QualysApiError, ReportSyntaxError } from "../../lib/errors.ts";
 import { IpRangeSet } from "../../lib/config/ip_ranges.ts";
 import { type ParsedReport, ReportParser } from "../../lib/report/parse_report.ts";
 import { generateReport } from "../../scripts/gen_report.ts";
-import { fromParsed, oracleExtract, sharedFixtures } from "../_oracle.ts";
+import { fromParsed, oracleExtract } from "../_oracle.ts";
+import { ignoreUnless, NO_SHARED_FIXTURES, SHARED_FIXTURES } from "../_skip.ts";
 
 const enc = new TextEncoder();
 
@@ -323,9 +324,13 @@ Deno.test("ReportParser reports a SIMPLE_RETURN body as the Qualys error it is",
   assert.throws(() => feed(enc.encode(v1), 5), { name: "QualysApiError", code: "2007" });
 });
 
-Deno.test("ReportParser matches the oracle on every shared fixture, in chunks down to 1 byte", async (t) => {
-  const dir = sharedFixtures();
-  if (!dir) return;
+const ORACLE_TEST =
+  "ReportParser matches the oracle on every shared fixture, in chunks down to 1 byte";
+Deno.test({
+  name: ORACLE_TEST,
+  ignore: ignoreUnless(SHARED_FIXTURES !== undefined, ORACLE_TEST, NO_SHARED_FIXTURES),
+}, async (t) => {
+  const dir = SHARED_FIXTURES!;
   const files = [...Deno.readDirSync(dir)].filter((d) => d.isDirectory).flatMap((d) =>
     [...Deno.readDirSync(`${dir}${d.name}`)].filter((f) => f.name.endsWith(".xml"))
       .map((f) => `${dir}${d.name}/${f.name}`)
@@ -350,9 +355,12 @@ Deno.test("ReportParser matches the oracle on every shared fixture, in chunks do
   }
 });
 
-Deno.test("ReportParser counts what the shared fixtures' README says they hold", async () => {
-  const dir = sharedFixtures();
-  if (!dir) return;
+const COUNT_TEST = "ReportParser counts what the shared fixtures' README says they hold";
+Deno.test({
+  name: COUNT_TEST,
+  ignore: ignoreUnless(SHARED_FIXTURES !== undefined, COUNT_TEST, NO_SHARED_FIXTURES),
+}, async () => {
+  const dir = SHARED_FIXTURES!;
   // [hosts with findings, VULN_INFO elements (README), AddScanResult lines]
   const expect: Record<string, [number, number, number]> = {
     "defectdojo/Qualys_Sample_Report.xml": [7, 301, 301],

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { Logger } from "../../lib/log/logger.ts";
+import { parseArgv } from "../../lib/cli/parse_argv.ts";
+import { csvPlugin, readLines } from "../../lib/plugins/csv.ts";
+import type { CommandSink } from "../../lib/plugins/plugin.ts";
+
+function readerOf(text: string, chunk: number) {
+  const bytes = new TextEncoder().encode(text);
+  let off = 0;
+  return {
+    read(p: Uint8Array): Promise<number | null> {
+      if (off >= bytes.length) return Promise.resolve(null);
+      const n = Math.min(chunk, p.length, bytes.length - off);
+      p.set(bytes.subarray(off, off + n));
+      off += n;
+      return Promise.resolve(n);
+    },
+  };
+}
+
+Deno.test("readLines joins lines cut by reads and splits UTF-8 correctly, in any chunking", async () => {
+  const text = "SetSource,Ré\r\nAddHost,10.0.0.1\n\nScanFlush";
+  for (const chunk of [1, 2, 3, 7, 1024]) {
+    assert.deepEqual(await Array.fromAsync(readLines(readerOf(text, chunk))), [
+      "SetSource,Ré",
+      "AddHost,10.0.0.1",
+      "",
+      "ScanFlush",
+    ]);
+  }
+});
+
+async function withCommandFile(text: string, body: (path: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "qc-csvplugin-" });
+  try {
+    await Deno.writeTextFile(`${dir}/cmds.csv`, text);
+    await body(`${dir}/cmds.csv`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function context(args: string[]) {
+  return { cli: parseArgv(args), log: new Logger({ level: 0, stderr: true }), env: {} };
+}
+
+Deno.test("csv plugin -check names the command file's bad lines and fails", async () => {
+  await withCommandFile("SetSource,x\nAddhost,10.0.0.1\n", async (path) => {
+    const steps = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
+    assert.equal(steps.length, 1);
+    assert.equal(steps[0]!.ok, false);
+    assert.equal(steps[0]!.code, 2);
+    assert.match(
+      steps[0]!.detail,
+      /cmds\.csv:2: unknown command "Addhost": did you mean "AddHost"/,
+    );
+  });
+});
+
+Deno.test("csv plugin -check counts lines and commands of a good file", async () => {
+  await withCommandFile("# header\nSetSource,x\nAddHost,10.0.0.1\n", async (path) => {
+    const steps = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
+    assert.deepEqual(steps.map((s) => [s.ok, s.detail]), [[true, "3 lines, 2 commands"]]);
+  });
+});
+
+Deno.test("csv plugin writes only commands (no comments or blank lines) into the sink, then closes it", async () => {
+  await withCommandFile("# header\n\nSetSource,x\r\nAddHost,10.0.0.1\n", async (path) => {
+    const written: string[] = [];
+    let closed = false;
+    const sink: CommandSink = {
+      write: (b) => Promise.resolve(void written.push(new TextDecoder().decode(b))),
+      close: () => Promise.resolve(void (closed = true)),
+      abort: () => Promise.reject(new Error("not aborted")),
+    };
+    for await (const job of csvPlugin.jobs(context(["csv", "-pl", path, "-c", "-"]))) {
+      await job.run(() => Promise.resolve(sink));
+    }
+    assert.equal(written.join(""), "SetSource,x\nAddHost,10.0.0.1\n");
+    assert.ok(closed);
+  });
+});
