@@ -120,6 +120,27 @@ export const OPTIONS = [
     kind: "flag",
     help: "Do not verify the Defense Center's certificate (warned on every run)",
   },
+  {
+    name: "pin",
+    abbrev: "",
+    kind: "string",
+    arg: "sha256:hex",
+    help: "Trust exactly this Defense Center certificate (its SHA-256 fingerprint)",
+  },
+  {
+    name: "timeout",
+    abbrev: "",
+    kind: "integer",
+    range: [1, 3600],
+    arg: "seconds",
+    help: "Longest wait for any one network step (connect, TLS, each whole answer)",
+  },
+  {
+    name: "full",
+    abbrev: "",
+    kind: "flag",
+    help: "With source: detections, a full resync instead of an incremental one",
+  },
   { name: "help", abbrev: "", kind: "flag", help: "Print this usage and exit" },
   { name: "version", abbrev: "", kind: "flag", help: "Print the version and exit" },
 ] as const satisfies readonly OptionSpec[];

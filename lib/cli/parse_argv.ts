@@ -9,6 +9,7 @@
 
 import { UsageError } from "../errors.ts";
 import { nearest } from "../util/text.ts";
+import { parseFingerprint } from "../config/values.ts";
 import { type OptionName, OPTIONS, type OptionSpec, type PluginName, PLUGINS } from "./options.ts";
 
 /** The parsed command line. */
@@ -43,6 +44,12 @@ export interface CliOptions {
   check: boolean;
   /** Do not verify the DC certificate. */
   insecure: boolean;
+  /** The SHA-256 (lower-case hex) of the one DC certificate to trust (`-pin`). */
+  pin?: string;
+  /** Longest wait for any one network step, in seconds (`-timeout`). */
+  timeout?: number;
+  /** Full resync of the detection source (`-full`). */
+  full: boolean;
   /** Print usage. */
   help: boolean;
   /** Print the version. */
@@ -101,6 +108,7 @@ export function parseArgv(argv: readonly string[]): CliOptions {
     level: 2,
     check: false,
     insecure: false,
+    full: false,
     help: false,
     version: false,
     plugin: "QualysGuard",
@@ -179,6 +187,16 @@ function apply(out: CliOptions, spec: OptionSpec, value: string | undefined): vo
       );
     }
     out.multiinfo = ids;
+    return;
+  }
+  if (spec.name === "pin") {
+    try {
+      out.pin = parseFingerprint(v);
+    } catch (error) {
+      throw new UsageError(
+        `Value "${v}" is not valid for option "-pin": it ${(error as Error).message}`,
+      );
+    }
     return;
   }
   if (v === "" && spec.name !== "password") {

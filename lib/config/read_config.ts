@@ -11,6 +11,16 @@ import type * as Yaml from "yaml";
 import { ConfigError } from "../errors.ts";
 import { IpRangeSet } from "./ip_ranges.ts";
 import { nearest } from "../util/text.ts";
+import {
+  parseDcName,
+  parseDomain,
+  parseFingerprint,
+  parseIdList,
+  parseSeverities,
+  parseVulnTypes,
+  parseYesNo,
+  type VulnType,
+} from "./values.ts";
 
 /** The validated settings. */
 export interface QualysConfig {
@@ -44,13 +54,29 @@ export interface QualysConfig {
   readonly maxReportWaitMinutes: number;
   /** First interval between report status polls, in seconds (later ones grow to 60 s). */
   readonly pollIntervalSeconds: number;
+  /** Where the findings come from: a report template, or host detections (VMDR). */
+  readonly source: "report" | "detections";
+  /** Detections only: the severities to import (1-5); undefined means all. */
+  readonly severities?: readonly number[] | undefined;
+  /** Detections only: the detection types to import. */
+  readonly vulnTypes: readonly VulnType[];
+  /** Detections only: only hosts in these asset groups; undefined means all. */
+  readonly assetGroupIds?: readonly string[] | undefined;
+  /** The Defense Center domain (UUID or path) for `SetDomain`; undefined on a single-domain FMC. */
+  readonly domain?: string | undefined;
+  /** The SHA-256 (lower-case hex) of the one Defense Center certificate to trust. */
+  readonly dcFingerprint?: string | undefined;
+  /** Send each host's operating system (`SetOS`). */
+  readonly setOs: boolean;
+  /** Clear, on the Defense Center, hosts the source lists without an open finding. */
+  readonly clearCleanHosts: boolean;
 }
 
 /** What a config must contain, which depends on how the connector runs. */
 export interface ConfigRequirements {
   /** `user_id` and `password` are required (not with `-report`). @default {true} */
   credentials?: boolean;
-  /** `template_id` is required (not with `-report` or `-multiinfo`). @default {true} */
+  /** `template_id` is required (not with `-report`, `-multiinfo` or `source: detections`). @default {true} */
   templateId?: boolean;
   /** Receives warnings (unknown keys). */
   onWarning?: ((message: string) => void) | undefined;
@@ -74,7 +100,16 @@ const KEYS = [
   "source_name",
   "max_report_wait",
   "poll_interval",
+  "source",
+  "severities",
+  "vuln_types",
+  "asset_group_ids",
+  "domain",
+  "dc_fingerprint",
+  "set_os",
+  "clear_clean_hosts",
 ] as const;
+const DETECTION_KEYS: readonly Key[] = ["severities", "vuln_types", "asset_group_ids"];
 type Key = (typeof KEYS)[number];
 const SECRET_KEYS = new Set<string>(["password", "proxy_password", "user_id", "proxy_username"]);
 
@@ -88,6 +123,10 @@ export function defaultConfig(): QualysConfig {
     sourceName: "QualysGuard Scan Report",
     maxReportWaitMinutes: 180,
     pollIntervalSeconds: 5,
+    source: "report",
+    vulnTypes: ["confirmed", "potential"],
+    setOs: false,
+    clearCleanHosts: true,
   };
 }
 
@@ -201,9 +240,37 @@ export async function parseConfig(
     return v;
   };
 
+  // A value through one of the parsers of values.ts, failing with the key's position.
+  const parsed = <T>(key: Key, parse: (text: string) => T): T | undefined => {
+    const v = values.get(key)?.value;
+    if (v === undefined) return undefined;
+    try {
+      return parse(v);
+    } catch (error) {
+      if (error instanceof RangeError) fail(key, error.message);
+      throw error;
+    }
+  };
+
+  const sourceText = str("source")?.toLowerCase() ?? "report";
+  if (sourceText !== "report" && sourceText !== "detections") {
+    fail("source", "must be report (a report template) or detections (VMDR host detections)");
+  }
+  const source = sourceText as "report" | "detections";
+  if (source === "report") {
+    for (const key of DETECTION_KEYS) {
+      const v = values.get(key);
+      if (v) {
+        onWarning?.(
+          `${file}:${v.line}:${v.col}: "${key}" applies only with source: detections: it is ignored`,
+        );
+      }
+    }
+  }
+
   const userId = credentials ? required("user_id", "your Qualys username") : str("user_id");
   const password = credentials ? required("password", "your Qualys password") : str("password");
-  const templateId = needTemplate
+  const templateId = needTemplate && source === "report"
     ? required("template_id", "the report template ID")
     : str("template_id");
   if (templateId !== undefined && !/^\d{1,15}$/.test(templateId)) {
@@ -222,12 +289,9 @@ export async function parseConfig(
     fail("url", `must be an https:// URL, for example ${DEFAULT_URL}`);
   }
 
-  const addHostText = str("add_host") ?? "n";
-  const addHostWord = addHostText.toLowerCase();
-  if (!["y", "yes", "n", "no"].includes(addHostWord)) {
-    fail("add_host", "must be y, yes, n or no");
-  }
-  const addHost = addHostWord.startsWith("y");
+  const yesNo = (key: Key, fallback: boolean): boolean =>
+    str(key) === undefined ? fallback : parsed(key, parseYesNo)!;
+  const addHost = yesNo("add_host", false);
 
   let ipRanges: IpRangeSet | undefined;
   const rangesText = str("ip_ranges");
@@ -275,8 +339,22 @@ export async function parseConfig(
   };
   const maxReportWaitMinutes = positive("max_report_wait", 180, "minutes", 10080);
   const pollIntervalSeconds = positive("poll_interval", 5, "seconds", 3600);
-  const scannerName = str("scanner_name") ?? "QualysGuard";
-  const sourceName = str("source_name") ?? "QualysGuard Scan Report";
+  const dcName = (text: string) => parseDcName(text.trim() === "~" ? "" : text);
+  const scannerName = parsed("scanner_name", dcName) ?? "QualysGuard";
+  const sourceName = parsed("source_name", dcName) ?? "QualysGuard Scan Report";
+  const severities = str("severities") === undefined
+    ? undefined
+    : parsed("severities", parseSeverities);
+  const vulnTypes = str("vuln_types") === undefined
+    ? ["confirmed" as const, "potential" as const]
+    : parsed("vuln_types", parseVulnTypes)!;
+  const assetGroupIds = str("asset_group_ids") === undefined
+    ? undefined
+    : parsed("asset_group_ids", parseIdList);
+  const domain = parsed("domain", parseDomain);
+  const dcFingerprint = str("dc_fingerprint") === undefined
+    ? undefined
+    : parsed("dc_fingerprint", parseFingerprint);
   return Object.freeze({
     file,
     userId,
@@ -293,6 +371,14 @@ export async function parseConfig(
     sourceName,
     maxReportWaitMinutes,
     pollIntervalSeconds,
+    source,
+    severities,
+    vulnTypes,
+    assetGroupIds,
+    domain,
+    dcFingerprint,
+    setOs: yesNo("set_os", false),
+    clearCleanHosts: yesNo("clear_clean_hosts", true),
   });
 }
 

@@ -70,12 +70,14 @@ Deno.test("parseArgv accepts one or two dashes, = or a space, any order, any cas
   }
 });
 
+const VALUE: Record<string, string> = { multiinfo: "1,2", pin: `sha256:${"0".repeat(64)}` };
+
 Deno.test("parseArgv resolves every abbreviation and every full name", () => {
   for (const spec of OPTIONS) {
     for (const typed of [spec.name, spec.abbrev].filter((n) => n !== "")) {
       const argv = spec.kind === "flag"
         ? [`-${typed}`]
-        : [`-${typed}`, spec.kind === "integer" ? "1" : spec.name === "multiinfo" ? "1,2" : "v"];
+        : [`-${typed}`, VALUE[spec.name] ?? (spec.kind === "integer" ? "1" : "v")];
       assert.ok(parseArgv(argv).given.has(spec.name as never), typed);
     }
   }
@@ -133,4 +135,22 @@ Deno.test("usage lists every option and abbreviation", () => {
     assert.ok(text.includes(`-${o.name}`), o.name);
     if (o.abbrev) assert.ok(text.includes(`|-${o.abbrev}`), o.abbrev);
   }
+});
+
+Deno.test("parseArgv takes -timeout in seconds, -full, and -pin as sha256 with or without colons", () => {
+  assert.equal(parseArgv(["-timeout", "90"]).timeout, 90);
+  assert.equal(parseArgv(["-t", "5"]).timeout, 5); // no other option starts with t
+  assert.throws(() => parseArgv(["-timeout", "0"]), /must be a number from 1 to 3600/);
+  assert.equal(parseArgv(["-full"]).full, true);
+  assert.equal(parseArgv([]).full, false);
+  const hex = "0123456789abcdef".repeat(4);
+  assert.equal(parseArgv(["-pin", `sha256:${hex}`]).pin, hex);
+  assert.equal(
+    parseArgv(["-pin", `SHA256:${hex.toUpperCase().match(/../g)!.join(":")}`]).pin,
+    hex,
+  );
+  assert.throws(() => parseArgv(["-pin", "abc"]), {
+    name: "UsageError",
+    message: /"-pin": it must be sha256: followed by the certificate's 64 hex digits/,
+  });
 });

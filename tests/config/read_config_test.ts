@@ -191,3 +191,81 @@ Deno.test("readConfig warns when others can read the file, and names a missing f
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const CREDENTIALS = "user_id: dirk_g\npassword: 'd0ntp@n1c'\n";
+
+Deno.test("parseConfig reads the detection source's keys; template_id is not needed there", async () => {
+  const c = await parseConfig(
+    `${CREDENTIALS}source: detections\nseverities: 3-5\nvuln_types: confirmed, potential, info\n` +
+      "asset_group_ids: 1234, 5678\nip_ranges: 10.0.0.0/8\n",
+    "q.yaml",
+  );
+  assert.equal(c.source, "detections");
+  assert.equal(c.templateId, undefined);
+  assert.deepEqual(c.severities, [3, 4, 5]);
+  assert.deepEqual(c.vulnTypes, ["confirmed", "potential", "info"]);
+  assert.deepEqual(c.assetGroupIds, ["1234", "5678"]);
+  const d = await parseConfig(`${CREDENTIALS}source: detections\nseverities: 3,4,5\n`, "q.yaml");
+  assert.deepEqual(d.severities, [3, 4, 5]);
+  assert.deepEqual(d.vulnTypes, ["confirmed", "potential"]);
+  assert.equal(d.assetGroupIds, undefined);
+});
+
+Deno.test("parseConfig defaults: source report, set_os n, clear_clean_hosts y, no domain or pin", async () => {
+  const c = await parseConfig(`${CREDENTIALS}template_id: 42\n`, "q.yaml");
+  assert.equal(c.source, "report");
+  assert.equal(c.setOs, false);
+  assert.equal(c.clearCleanHosts, true);
+  assert.equal(c.domain, undefined);
+  assert.equal(c.dcFingerprint, undefined);
+  const d = await parseConfig(
+    `${CREDENTIALS}template_id: 42\nset_os: Y\nclear_clean_hosts: no\n` +
+      `domain: Global \\ Branch A\ndc_fingerprint: sha256:${"AB".repeat(32)}\n`,
+    "q.yaml",
+  );
+  assert.equal(d.setOs, true);
+  assert.equal(d.clearCleanHosts, false);
+  assert.equal(d.domain, "Global \\ Branch A");
+  assert.equal(d.dcFingerprint, "ab".repeat(32));
+});
+
+Deno.test("parseConfig rejects bad values of the new keys, naming the key and its line (exit 2)", async (t) => {
+  const cases: [string, string, RegExp][] = [
+    ["source: scans", "source", /must be report .* or detections/],
+    ["source: detections\nseverities: 0-5", "severities", /severities 1 to 5/],
+    ["source: detections\nseverities: 5-3", "severities", /severities 1 to 5/],
+    ["source: detections\nvuln_types: confirmed, fixed", "vuln_types", /"fixed" is none of them/],
+    ["source: detections\nasset_group_ids: 12, lab", "asset_group_ids", /"lab" is not one/],
+    ["template_id: 1\nset_os: true", "set_os", /must be y, yes, n or no/],
+    ["template_id: 1\nclear_clean_hosts: 1", "clear_clean_hosts", /must be y, yes, n or no/],
+    ["template_id: 1\ndomain: 'Global, Branch'", "domain", /without quotes or commas/],
+    ["template_id: 1\ndc_fingerprint: sha1:abcd", "dc_fingerprint", /64 hex digits/],
+    ['template_id: 1\nscanner_name: "O\'Brien"', "scanner_name", /quote characters/],
+    ["template_id: 1\nscanner_name: Qualys, EU", "scanner_name", /commas/],
+    ["template_id: 1\nscanner_name: '12345'", "scanner_name", /all digits/],
+    ["template_id: 1\nscanner_name: ''", "scanner_name", /must not be empty/],
+    ["template_id: 1\nsource_name: 'a\"b'", "source_name", /quote characters/],
+  ];
+  for (const [yaml, key, message] of cases) {
+    await t.step(yaml.replaceAll("\n", " | "), async () => {
+      const line = CREDENTIALS.split("\n").length - 1 + yaml.split("\n").length;
+      await assert.rejects(parseConfig(`${CREDENTIALS}${yaml}\n`, "q.yaml"), (e: ConfigError) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, new RegExp(`^q\\.yaml:${line}:\\d+: "${key}" `));
+        assert.match(e.message, message);
+        assert.equal(e.line, line);
+        return true;
+      });
+    });
+  }
+});
+
+Deno.test("parseConfig warns that detection keys are ignored with source: report", async () => {
+  const warnings: string[] = [];
+  await parseConfig(`${CREDENTIALS}template_id: 42\nseverities: 3-5\n`, "q.yaml", {
+    onWarning: (m) => warnings.push(m),
+  });
+  assert.deepEqual(warnings, [
+    'q.yaml:4:13: "severities" applies only with source: detections: it is ignored',
+  ]);
+});
