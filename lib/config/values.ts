@@ -7,6 +7,14 @@
  * @module
  */
 
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 /**
  * `y`, `yes`, `n` or `no`, in any case.
  *
@@ -106,7 +114,7 @@ export function parseIdList(text: string): string[] {
  */
 export function parseFingerprint(text: string): string {
   const m = /^\s*sha256:((?:[0-9a-f]{2}:?){31}[0-9a-f]{2})\s*$/i.exec(text);
-  const hex = m?.[1]!.replaceAll(":", "").toLowerCase();
+  const hex = m?.[1]?.replaceAll(":", "").toLowerCase();
   if (!hex || hex.length !== 64) {
     throw new RangeError(
       "must be sha256: followed by the certificate's 64 hex digits (the connector prints them " +
@@ -140,7 +148,7 @@ export function parseDcName(text: string): string {
       "must not be all digits (the Defense Center would take it as the ID of an existing source)",
     );
   }
-  if (/[\x00-\x1f\x7f]/.test(name)) throw new RangeError("must not contain control characters");
+  if (hasControl(name)) throw new RangeError("must not contain control characters");
   return name;
 }
 
@@ -157,7 +165,7 @@ export function parseDcName(text: string): string {
 export function parseDomain(text: string): string {
   const domain = text.trim();
   if (domain === "") throw new RangeError("must not be empty");
-  if (/["'`,]|[\x00-\x1f\x7f]/.test(domain)) {
+  if (/["'`,]/.test(domain) || hasControl(domain)) {
     throw new RangeError(
       "must be a domain UUID or a path such as Global \\ Branch A, without quotes or commas",
     );
