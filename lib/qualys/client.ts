@@ -1,8 +1,8 @@
 /**
- * The Qualys API v2 client (SPEC §4): Basic auth and `X-Requested-With` on every call; every
- * answer read from its body whatever the HTTP status; rate and concurrency limits waited out as
- * the headers or ITEMs say; transient network failures and 5xx retried with backoff and jitter;
- * all bounded.
+ * The Qualys API v2 client (docs/qualys_api.md, sections 2-5): Basic auth and `X-Requested-With`
+ * on every call; every answer read from its body whatever the HTTP status; rate and concurrency
+ * limits waited out as the headers or ITEMs say; transient network failures and 5xx retried with
+ * backoff and jitter; all bounded.
  *
  * @module
  */
