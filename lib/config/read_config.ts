@@ -1,6 +1,7 @@
 /**
- * The plugin configuration, `InputPlugins/QualysGuard.yaml` (SPEC §3). Read as YAML with every
- * scalar kept as a string (as Perl's YAML::XS did), then each key converted and validated.
+ * The plugin configuration, `InputPlugins/QualysGuard.yaml` (README: Configuration). Read as YAML
+ * with every scalar kept as a string (as Perl's YAML::XS did; docs/platform.md, "YAML"), then each
+ * key converted and validated.
  * Errors name the file, line and column and say what to change; secret values never appear in
  * a message.
  *
