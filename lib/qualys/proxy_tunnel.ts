@@ -62,7 +62,7 @@ async function readHead(conn: Deno.Conn): Promise<{ head: string; rest: Uint8Arr
   return undefined;
 }
 
-/** Starts the forwarder; see the module doc. */
+/** Starts the forwarder on a free port of 127.0.0.1; `fetch`'s proxy is set to its `url`. */
 export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
   const proxy = new URL(options.proxy);
   const proxyTls = proxy.protocol === "https:";
