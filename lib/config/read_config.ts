@@ -79,7 +79,7 @@ export interface ConfigRequirements {
   credentials?: boolean;
   /** `template_id` is required (not with `-report`, `-multiinfo` or `source: detections`). @default {true} */
   templateId?: boolean;
-  /** Receives warnings (unknown keys; from `readConfig`, also a file others can read). */
+  /** Receives warnings: unknown keys, keys that do not apply, a file others can read. */
   onWarning?: ((message: string) => void) | undefined;
 }
 
