@@ -1,6 +1,6 @@
 /**
  * Clean-up on exit and on SIGINT/SIGTERM: temp files register a remover here, and `main.ts`
- * runs them all before exiting on a signal.
+ * runs them all before it exits, whether the run ended or a signal came.
  *
  * @module
  */

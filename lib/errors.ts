@@ -6,7 +6,7 @@
  * @module
  */
 
-/** Exit statuses, as the README's table documents them. */
+/** Exit statuses: the README's table (README: Exit status), and 1 for an internal error. */
 export const ExitCode = {
   /** Success. */
   Ok: 0,
@@ -26,6 +26,7 @@ export const ExitCode = {
 
 /** A wrong command line: unknown or ambiguous option, bad value, missing input. Exit 2. */
 export class UsageError extends Error {
+  /** The error's name, "UsageError". */
   override name = "UsageError";
   /** Exit status for this error. */
   readonly exitCode: number = ExitCode.Usage;
@@ -43,6 +44,7 @@ export interface ConfigErrorOptions extends ErrorOptions {
 
 /** A configuration file that cannot be used. Exit 2. */
 export class ConfigError extends Error {
+  /** The error's name, "ConfigError". */
   override name = "ConfigError";
   /** Exit status for this error. */
   readonly exitCode: number = ExitCode.Usage;
@@ -72,8 +74,9 @@ export class ConfigError extends Error {
   }
 }
 
-/** A local file that cannot be read or written (log file, output directory, certificate). */
+/** A local file that cannot be read or written (log file, output, certificate). Exit 2. */
 export class LocalIoError extends Error {
+  /** The error's name, "LocalIoError". */
   override name = "LocalIoError";
   /** Exit status for this error. */
   readonly exitCode: number = ExitCode.Usage;
@@ -89,6 +92,7 @@ export class LocalIoError extends Error {
 
 /** An answer from Qualys (or the way to it) that means the job cannot go on. Exit 3. */
 export class QualysApiError extends Error {
+  /** The error's name, "QualysApiError". */
   override name = "QualysApiError";
   /** Exit status for this error. */
   readonly exitCode: number = ExitCode.Qualys;
@@ -112,6 +116,7 @@ export interface ReportSyntaxErrorOptions extends ErrorOptions {
 
 /** A report that is truncated, malformed or not a Qualys vulnerability report. Exit 4. */
 export class ReportSyntaxError extends SyntaxError {
+  /** The error's name, "ReportSyntaxError". */
   override name = "ReportSyntaxError";
   /** Exit status for this error. */
   readonly exitCode: number = ExitCode.Report;
@@ -165,6 +170,7 @@ export interface DcErrorOptions extends ErrorOptions {
 
 /** The Defense Center cannot be reached, or TLS or the protocol failed; or the certificate is unusable. Exit 5. */
 export class DcError extends Error {
+  /** The error's name, "DcError". */
   override name = "DcError";
   /** Exit status for this error. */
   readonly exitCode: number = ExitCode.Dc;
@@ -180,6 +186,7 @@ export class DcError extends Error {
 
 /** The Defense Center rejected one or more commands (the run completed). Exit 6. */
 export class DcRejectedError extends Error {
+  /** The error's name, "DcRejectedError". */
   override name = "DcRejectedError";
   /** Exit status for this error. */
   readonly exitCode: number = ExitCode.DcRejected;

@@ -3,7 +3,8 @@
  * ≈25 MB and ≈250 MB (12,500 hosts × 40 findings, glossary after the hosts; `--big` adds
  * ≈2.5 GB), measured side by side in the same run with `xmlwf -r` (expat, parse only; installed
  * with apt when missing) and saxes (parse only). Medians of 5 (`--runs N`). Prints figures,
- * ratios and the targets of issue #2; it never fails on a missed target.
+ * ratios and the targets (docs/platform.md, "The bench's targets"); it never fails on a missed
+ * target.
  *
  * Peak RSS is read with getrusage(RUSAGE_CHILDREN) through python3, so no extra tool is needed.
  *

@@ -1,8 +1,8 @@
 /**
  * Bench helper: parse a report with saxes only (minimal handlers), the library a naive
- * implementation would use. Fed as in `fast_scanning.md` (`FsFile.readable` →
- * `TextDecoderStream`, the harness the issue's targets were set against), or with `--direct`
- * from 1 MiB reads through a streaming TextDecoder (faster).
+ * implementation would use. Fed through `FsFile.readable` → `TextDecoderStream` (the harness the
+ * "≥ 2.5× saxes" target was set against: docs/platform.md, "The bench's targets"), or with
+ * `--direct` from 1 MiB reads through a streaming TextDecoder (faster).
  *
  * Usage: deno run --allow-read scripts/bench_saxes.ts REPORT.xml [--direct]
  *

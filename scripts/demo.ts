@@ -3,7 +3,7 @@
  * API simulator (HTTPS) serving the bundled sample report and the Defense Center simulator
  * (mutual TLS, the host input protocol), each with certificates made on the fly; writes an
  * `InputPlugins/QualysGuard.yaml` and a `CertFile.pkcs12` (as the DC's Host Input Client page
- * issues it) in a temp directory; runs the connector there exactly as the guide's cron line does
+ * issues it) in a temp directory; runs the connector there as the original cron line does
  * (`-server=... -pkcs12=CertFile.pkcs12 -plugininfo=InputPlugins/QualysGuard.yaml`): launch,
  * poll, download, parse, delete, send; and prints what the DC's network map now holds.
  *

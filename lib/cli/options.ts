@@ -1,6 +1,6 @@
 /**
- * The option table (SPEC §2): one record per option, read by both the parser and the usage
- * text.
+ * The option table (README: Usage): one record per option, read by both the parser and the
+ * usage text.
  *
  * @module
  */

@@ -1,10 +1,10 @@
 /**
  * IPv4/IPv6 addresses and the `ip_ranges` filter: single addresses, CIDR blocks and dashed
- * ranges, comma separated (as `Net::IP` read them in the original).
+ * ranges, comma separated (README: Configuration).
  *
  * The parsers are written here rather than taken from ipaddr.js (which the tests use as an
  * oracle): they run for every host of every report, and loading that CommonJS package costs
- * about 18 ms of Node-compatibility start-up on every run.
+ * about 18 ms of Node-compatibility start-up on every run (docs/platform.md, "Start-up").
  *
  * @module
  */

@@ -1,6 +1,7 @@
 /**
- * The plugin configuration, `InputPlugins/QualysGuard.yaml` (SPEC §3). Read as YAML with every
- * scalar kept as a string (as Perl's YAML::XS did), then each key converted and validated.
+ * The plugin configuration, `InputPlugins/QualysGuard.yaml` (README: Configuration). Read as YAML
+ * with every scalar kept as a string (as Perl's YAML::XS did; docs/platform.md, "YAML"), then each
+ * key converted and validated.
  * Errors name the file, line and column and say what to change; secret values never appear in
  * a message.
  *
@@ -78,7 +79,7 @@ export interface ConfigRequirements {
   credentials?: boolean;
   /** `template_id` is required (not with `-report`, `-multiinfo` or `source: detections`). @default {true} */
   templateId?: boolean;
-  /** Receives warnings (unknown keys). */
+  /** Receives warnings: unknown keys, keys that do not apply, a file others can read. */
   onWarning?: ((message: string) => void) | undefined;
 }
 

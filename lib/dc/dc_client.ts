@@ -1,9 +1,10 @@
 /**
- * Sending commands to a Defense Center (docs/host_input.md): mutual TLS with the `.pkcs12` identity
- * (server chain verified against the CA in the `.pkcs12`; the host name is not required to match
- * then, since cron lines name the DC by IP), VERSION/MAX_SIZE, then one DATA message at a time
- * with its response read before the next. A dropped connection is re-established and the
- * unacknowledged message sent again (bounded, with backoff); an acknowledged one never is.
+ * Sending commands to a Defense Center (docs/host_input.md, section 7): mutual TLS with the
+ * `.pkcs12` identity (server chain verified against the CA in the `.pkcs12`; the host name is not
+ * required to match then, since cron lines name the DC by IP; `-insecure` skips verification),
+ * VERSION/MAX_SIZE, then one DATA message at a time with its response read before the next. A
+ * dropped connection is re-established and the unacknowledged message sent again (bounded, with
+ * backoff); an acknowledged one never is.
  *
  * @module
  */
@@ -26,7 +27,7 @@ import {
 
 /** Where the client reports what it does. */
 export interface DcLog {
-  /** Warnings (reconnects, -insecure). */
+  /** Warnings (reconnects). */
   warn(message: string): void;
   /** Errors (failed commands). */
   error(message: string): void;
@@ -71,7 +72,7 @@ export interface SendTotals {
 const NOLOG: DcLog = { warn() {}, error() {}, debug() {} };
 const dec = new TextDecoder();
 
-// node:tls socket as a ByteStream (for -insecure, where Deno.connectTls cannot skip the chain).
+// A node:tls socket as a ByteStream (every DC connection is a node:tls one: see #connectTls).
 function nodeStream(socket: tls.TLSSocket): ByteStream {
   const chunks: Uint8Array[] = [];
   let ended = false, failure: Error | undefined;
@@ -178,8 +179,9 @@ export class DcClient {
   }
 
   // node:tls rather than Deno.connectTls: it can set TCP_NODELAY (Deno's TLS connections cannot,
-  // and Nagle's algorithm then holds the tail of every message for the peer's delayed ACK: 40 ms
-  // a message), it can skip verification for -insecure, and it presents the client certificate.
+  // and Nagle's algorithm then holds the tail of every message for the peer's delayed ACK: 44 ms
+  // a message on loopback), it can skip verification for -insecure, and it presents the client
+  // certificate (docs/platform.md, "TLS to the Defense Center").
   async #connectTls(maxVersion?: "TLSv1.2"): Promise<ByteStream> {
     const hostname = await this.#resolve();
     const { identity } = this.#o;

@@ -1,8 +1,9 @@
 /**
  * The client certificate from the Defense Center's Host Input Client page: a `.pkcs12` read
- * in-process (SPEC §7) with node-forge, which reads every variant (OpenSSL 3's AES-256/PBKDF2 and
- * the legacy RC2-40/3DES with a SHA-1 MAC), with or without a password. The leaf certificate is
- * the one whose key is in the file; the other certificates are the DC's CA.
+ * in-process (no openssl) with node-forge, which reads every variant (OpenSSL 3's AES-256/PBKDF2
+ * and the legacy RC2-40/3DES with a SHA-1 MAC), with or without a password. The leaf certificate
+ * is the one whose key is in the file; the other certificates are the DC's CA (README: How sending
+ * to the Defense Center works; docs/platform.md, "PKCS#12").
  *
  * @module
  */
@@ -11,7 +12,7 @@ import forge from "node-forge";
 import { DcError, LocalIoError } from "../errors.ts";
 
 // forge checks the MAC with the password as UTF-16 (right) but hands the JS string to PBKDF2
-// (wrong for non-ASCII): encode it as UTF-8 there (deno_platform.md §1).
+// (wrong for non-ASCII): encode it as UTF-8 there (docs/platform.md, "PKCS#12").
 // deno-lint-ignore no-explicit-any
 const pbe = (forge.pki as any).pbe;
 if (!pbe.__qcUtf8) {

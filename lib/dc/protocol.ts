@@ -1,8 +1,8 @@
 /**
- * The host input wire protocol on TCP 8307 (`hostinput.md` §3): big-endian TLV messages
- * (type u32, length u32, value), VERSION 1 from the client, MAX_SIZE from the server, then DATA
- * messages of whole command lines, one response per DATA message. Plus the pure parts: reading
- * the response text, and packing lines into messages.
+ * The host input wire protocol on TCP 8307 (docs/host_input.md, section 7): big-endian TLV
+ * messages (type u32, length u32, value), VERSION 1 from the client, MAX_SIZE from the server,
+ * then DATA messages of whole command lines, one response per DATA message. Plus the pure parts:
+ * reading the response text, and packing lines into messages.
  *
  * @module
  */
@@ -18,7 +18,7 @@ export const MsgType = { MaxSize: 1, Version: 2, Data: 3, Error: 4 } as const;
 /** The protocol version this client speaks. */
 export const PROTOCOL_VERSION = 1;
 
-/** A byte stream: Deno.Conn and the -insecure adapter both are one. */
+/** A byte stream: the `node:tls` adapter in `dc_client.ts` is one, and so is a `Deno.Conn`. */
 export interface ByteStream {
   /** Reads into `p`; null at the end. */
   read(p: Uint8Array): Promise<number | null>;
@@ -30,6 +30,7 @@ export interface ByteStream {
 
 /** The connection ended where a message was due. */
 export class EndOfStream extends Error {
+  /** The error's name, "EndOfStream". */
   override name = "EndOfStream";
 }
 
@@ -97,8 +98,10 @@ export interface DcResponse {
 }
 
 /**
- * Reads a response text (SPEC §7): failures are lines with `Failed to ...`, `Failure to ...`,
- * `Wrong ...`, `WARN: ignoring unknown key`, `Must set source`, `CSV Error`.
+ * Reads a response text (docs/host_input.md, "The answer to each DATA message"): failures are
+ * lines with `Failed to ...`, `Failure to ...`, `Wrong ...`, `WARN: ignoring unknown key`,
+ * `Must set source`, `CSV Error`, `Text::CSV::parse() failed`; `Done processing N commands` is
+ * totalled.
  *
  * @example Usage
  * ```ts
@@ -170,10 +173,11 @@ function lineKind(b: Uint8Array, s: number, e: number): number {
 }
 
 /**
- * Packs command lines into DATA payloads (SPEC §7): whole lines, each payload at most
- * `maxSize` bytes, the Set* header lines repeated at the top of every payload, and a host's
- * lines up to its ScanFlush kept in one payload when they fit. Works on bytes (no strings but for
- * a line that must be shortened), and memory stays within a few payloads.
+ * Packs command lines into DATA payloads (docs/host_input.md, "Packing lines into messages"):
+ * whole lines, each payload at most `maxSize` bytes, the Set* header lines repeated at the top of
+ * every payload, and a host's lines up to its ScanFlush kept in one payload when they fit. Works
+ * on bytes (no strings but for a line that must be shortened), and memory stays within a few
+ * payloads.
  */
 export class MessagePacker {
   readonly #max: number;

@@ -1,6 +1,7 @@
 /**
  * Streams a spooled command file to the Defense Center: lines → payloads (MessagePacker) →
- * DcClient, one acknowledged message at a time, with failures logged and counted.
+ * DcClient, one acknowledged message at a time, with failures logged and counted. A host cut by
+ * a dropped connection ends in ScanUpdate (docs/host_input.md, section 5).
  *
  * @module
  */
@@ -14,7 +15,8 @@ import { flushToUpdate, MessagePacker } from "./protocol.ts";
  * Sends every line of `reader` and returns the totals.
  *
  * @throws {DcRejectedError} (exit 6) After the whole file was sent, when the DC rejected any
- * command; {@linkcode DcError} (exit 5) when the DC cannot be reached.
+ * command or a line was too long to send; {@linkcode DcError} (exit 5) when the DC cannot be
+ * reached.
  */
 export async function sendCommands(
   client: DcClient,

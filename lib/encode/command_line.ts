@@ -1,8 +1,9 @@
 /**
- * The host input command language as the Defense Center reads it (docs/host_input.md): the
- * command table, splitting a line into fields with Text::CSV's rules, checking a line (the
- * `csv` plugin's check: a known command, case-sensitive, with no more fields than it takes),
- * and shortening an AddScanResult line to a byte limit.
+ * The host input command language as the Defense Center reads it (docs/host_input.md, sections
+ * 1-3): the command table, splitting a line into fields with Text::CSV's rules, checking a line
+ * (the `csv` plugin's check: quoting that parses, a known command, case-sensitive, with no more
+ * fields than it takes, and an AddScanResult with a vuln_id has its `cve_ids:` and
+ * `bugtraq_ids:` fields), and shortening an AddScanResult line to a byte limit.
  *
  * @module
  */

@@ -1,12 +1,12 @@
 /**
- * Host input command encoding (README "What is written"): `SetSource`, optional `AddHost`, one
- * `AddScanResult` per finding and `ScanFlush` per host, written as bytes into a reusable buffer. Pure: no I/O,
- * clock or logging.
+ * Host input command encoding (README: What is written; docs/host_input.md, section 3):
+ * `SetSource`, optional `AddHost`, one `AddScanResult` per finding and `ScanFlush` per host,
+ * written as bytes into a reusable buffer. Pure: no I/O, clock or logging.
  *
  * Each QID's glossary part (`,"title","description","cve_ids: …","bugtraq_ids: …"\n`) is built
  * once and reused; it is fitted so that the line stays within `maxLineBytes` even for the
  * longest possible prefix (an IPv6 address, a 5-digit port), so a QID reads the same on every
- * host.
+ * host: the description is shortened first, then the title, then IDs are dropped.
  *
  * @module
  */

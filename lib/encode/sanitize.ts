@@ -1,6 +1,7 @@
 /**
- * Pure text rules for host input fields (SPEC §6, `hostinput.md` §2.1): HTML to text, and the
- * sanitising that makes any report text safe inside a double-quoted CSV field of one line.
+ * Pure text rules for host input fields (docs/host_input.md, section 4; README: What is
+ * written): HTML to text, and the sanitising that makes any report text safe inside a
+ * double-quoted CSV field of one line.
  *
  * @module
  */
@@ -287,7 +288,8 @@ function entityEnd(html: string, i: number): number {
       for (; k < html.length && isDigit(html.charCodeAt(k)); k++) run++;
     }
     if (run === 0 && hex) {
-      // "&#x" without hex digits: "&#x1;" failed, but "&#" + digits cannot follow an 'x'
+      // "&#x" without hex digits matches no alternative of the pattern ("&#" + digits cannot
+      // start with an 'x')
       return -1;
     }
   } else {

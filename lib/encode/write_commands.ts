@@ -1,6 +1,7 @@
 /**
- * Parsed findings → command text → a writer: the encoder's output is handed over 1 MiB at a
- * time, and one buffer fills while the writer takes the other.
+ * Parsed findings → command text → a writer: the encoder's output is handed over in chunks of
+ * about 1 MiB (a buffer is written once it holds 960 KiB), and one buffer fills while the writer
+ * takes the other.
  *
  * @module
  */

@@ -11,7 +11,7 @@ import { grow, writeAllSync } from "../util/bytes.ts";
 
 /** One host's findings, as views that are valid only during the callback that receives them. */
 export interface HostFindings {
-  /** The host's address as written in the report (validated). */
+  /** The host's address, validated and canonical: a dotted quad, or RFC 5952 text for IPv6. */
   ip: string;
   /** Number of findings. */
   count: number;

@@ -1,8 +1,8 @@
 /**
- * Logging as the original did it (SPEC §2): stdout by default, `-stderr`, `-logfile` (append),
- * `-syslog` (through the system `logger` command; when syslog cannot be reached, stderr, with
- * one warning). Levels 0 error, 1 warning, 2 info, 3 debug. Registered secrets are masked in
- * every line, whatever the level.
+ * Logging as the original did it (README: Usage): stdout by default, `-stderr`, `-logfile`
+ * (append), `-syslog` (through the system `logger` command; when syslog cannot be reached,
+ * stderr, with one warning). Levels 0 error, 1 warning, 2 info, 3 debug. Registered secrets are
+ * masked in every line, whatever the level.
  *
  * @module
  */
@@ -45,6 +45,7 @@ function timestamp(): string {
 
 /** Writes log lines to the chosen destinations, below a level, with secrets masked. */
 export class Logger {
+  /** The highest level written: 0 error, 1 warning, 2 info, 3 debug. */
   readonly level: number;
   #stdout: boolean;
   #stderr: boolean;

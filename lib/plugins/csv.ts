@@ -1,8 +1,8 @@
 /**
  * The `csv` input plugin: passes on an existing host input command file (`-plugininfo FILE`, or
- * `-` for stdin), as the Cisco SDK's csv plugin did, but checks every line first (a known
- * command, case-sensitive, with no more fields than it takes) and sends nothing when a line is
- * wrong.
+ * `-` for stdin), as the Cisco SDK's csv plugin did, but checks every line first
+ * (`checkCommandLine`: a known command, case-sensitive, with no more fields than it takes, and an
+ * AddScanResult's ID headers) and sends nothing when a line is wrong.
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The Qualys part of `-check` (SPEC §2): DNS, TLS to the API (through the proxy when one is
+ * The Qualys part of `-check` (README: Usage): DNS, TLS to the API (through the proxy when one is
  * configured) and the login, one step at a time, each OK or FAIL with the fix. No report is
  * launched.
  *

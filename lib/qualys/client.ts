@@ -1,8 +1,8 @@
 /**
- * The Qualys API v2 client (SPEC §4): Basic auth and `X-Requested-With` on every call; every
- * answer read from its body whatever the HTTP status; rate and concurrency limits waited out as
- * the headers or ITEMs say; transient network failures and 5xx retried with backoff and jitter;
- * all bounded.
+ * The Qualys API v2 client (docs/qualys_api.md, sections 2-5): Basic auth and `X-Requested-With`
+ * on every call; every answer read from its body whatever the HTTP status; rate and concurrency
+ * limits waited out as the headers or ITEMs say; transient network failures and 5xx retried with
+ * backoff and jitter; all bounded.
  *
  * @module
  */
@@ -19,9 +19,9 @@ import { basicAuth, unbracket } from "../util/text.ts";
 export interface ClientLog {
   /** Warnings (low rate limit, retries). */
   warn(message: string): void;
-  /** Progress of the flow. */
+  /** Progress messages (the client itself logs none today). */
   info(message: string): void;
-  /** Details. */
+  /** Details (the client itself logs none today). */
   debug(message: string): void;
 }
 
@@ -47,13 +47,13 @@ export interface QualysClientOptions {
   sleep?: ((ms: number) => Promise<void>) | undefined;
   /** Random numbers in [0, 1) for jitter. @default Math.random */
   random?: (() => number) | undefined;
-  /** Retries of a failed connection, 5xx or cut download. @default {4} */
+  /** Retries of a failed connection, a 5xx or an answer that is not XML. @default {4} */
   maxRetries?: number;
   /** Waits for rate or concurrency limits before giving up. @default {10} */
   maxLimitWaits?: number;
   /** Longest single wait for a limit, in seconds; a longer one is an error. @default {900} */
   maxLimitWaitSeconds?: number;
-  /** Per-request time limit for headers of small calls, in ms. @default {120000} */
+  /** Time limit for a whole call other than the report download, in ms. @default {120000} */
   timeoutMs?: number;
 }
 

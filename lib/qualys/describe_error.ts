@@ -1,6 +1,6 @@
 /**
  * Turns a Qualys SIMPLE_RETURN / GENERIC_RETURN error into a message that says what to fix
- * (`reference/qualys_api.md` §4, the seed guide's troubleshooting).
+ * (docs/qualys_api.md, section 4; README: Troubleshooting).
  *
  * @module
  */

@@ -36,7 +36,7 @@ export interface DownloadOptions<T> {
   maxPollMs?: number;
   /** Called while waiting and downloading (for progress on a terminal). */
   onProgress?: ((phase: "wait" | "download", detail: string) => void) | undefined;
-  /** Times a fetch is tried again after 7001, a cut download or a truncated one. @default {5} */
+  /** Most fetches of the report; another follows 7001, a cut or a truncated one. @default {5} */
   maxFetches?: number;
 }
 

@@ -1,7 +1,7 @@
 /**
- * Turns a failed connection into a message that says what to fix (SPEC §4: DNS failure, refused
- * connection, TLS failure and proxy refusal each get their own), and says whether a retry can
- * help.
+ * Turns a failed connection into a message that says what to fix (DNS failure, refused
+ * connection, TLS failure and proxy refusal each get their own; README: Troubleshooting), and says
+ * whether a retry can help.
  *
  * @module
  */

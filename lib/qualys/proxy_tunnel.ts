@@ -2,10 +2,11 @@
  * A loopback CONNECT forwarder that keeps proxy credentials where they belong.
  *
  * `Deno.createHttpClient` with an `http://` proxy and Basic auth also sends `Proxy-Authorization`
- * to the origin inside the TLS tunnel (`deno_platform.md` §3). So `fetch` is pointed at this
- * forwarder instead, with no credentials at all; the forwarder alone opens the CONNECT to the
- * real proxy (http:// or https://) with `Proxy-Authorization`, answers `fetch` with 200 and then
- * copies bytes both ways. The TLS session still runs end to end between `fetch` and Qualys.
+ * to the origin inside the TLS tunnel (docs/platform.md, "Proxy credentials"). So `fetch` is
+ * pointed at this forwarder instead, with no credentials at all; the forwarder alone opens the
+ * CONNECT to the real proxy (http:// or https://) with `Proxy-Authorization`, answers `fetch` with
+ * 200 and then copies bytes both ways. The TLS session still runs end to end between `fetch` and
+ * Qualys.
  *
  * The forwarder listens on 127.0.0.1 only, tunnels only to the one host:port it is told
  * (the Qualys API), lives only while the connector runs, and records why the proxy refused, so
@@ -61,7 +62,7 @@ async function readHead(conn: Deno.Conn): Promise<{ head: string; rest: Uint8Arr
   return undefined;
 }
 
-/** Starts the forwarder; see the module doc. */
+/** Starts the forwarder on a free port of 127.0.0.1; `fetch`'s proxy is set to its `url`. */
 export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
   const proxy = new URL(options.proxy);
   const proxyTls = proxy.protocol === "https:";

@@ -1,6 +1,6 @@
 /**
- * Small text helpers: the closest of a set of names (for "did you mean" hints), and a host name
- * without the brackets of an IPv6 literal.
+ * Small text helpers: edit distance and the closest of a set of names (for "did you mean"
+ * hints), a host name without the brackets of an IPv6 literal, and a Basic auth header value.
  *
  * @module
  */

@@ -58,7 +58,7 @@ export interface XmlScannerOptions {
   tags?: readonly number[];
 }
 
-/** The streaming scanner; see the module doc. */
+/** The streaming scanner: feed it with `push` and `end`, or `readFrom`; it calls the handler. */
 export class XmlScanner {
   #handler: ScanHandler;
   #buf: Uint8Array;
@@ -1000,6 +1000,6 @@ export class XmlScanner {
   }
 }
 
-/** The tag name for a tag id, re-exported for the extractor's messages. */
+/** The tag name for a tag id (for messages), re-exported so that handlers need only this module. */
 export { tagName };
 export type { ByteReader };
