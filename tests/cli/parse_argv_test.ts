@@ -3,7 +3,7 @@ import { OPTIONS, usage } from "../../lib/cli/options.ts";
 import { parseArgv } from "../../lib/cli/parse_argv.ts";
 import type { UsageError } from "../../lib/errors.ts";
 
-// Every command line printed in the seed guide, with the program name dropped
+// Every command line printed in the original user guide, with the program name dropped
 // (perl qualys_connector.pl / perl process_multiple.pl → our binary).
 const SEED_LINES: [string, Record<string, unknown>][] = [
   ["-server=10.10.10.10", { server: "10.10.10.10", plugin: "QualysGuard" }],
@@ -50,7 +50,7 @@ const SEED_LINES: [string, Record<string, unknown>][] = [
 ];
 
 for (const [line, expected] of SEED_LINES) {
-  Deno.test(`parseArgv parses the seed guide's "${line}"`, () => {
+  Deno.test(`parseArgv parses the original guide's "${line}"`, () => {
     const o = parseArgv(line.split(" ")) as unknown as Record<string, unknown>;
     for (const [k, v] of Object.entries(expected)) assert.deepStrictEqual(o[k], v, k);
   });

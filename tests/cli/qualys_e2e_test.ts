@@ -11,7 +11,7 @@ function runMain(args: string[], cwd: string, env: Record<string, string> = {}) 
   return run(args, { cwd, env });
 }
 
-/** A working directory laid out as the guide says: InputPlugins/QualysGuard.yaml (0600). */
+/** A working directory laid out as the original user guide says: InputPlugins/QualysGuard.yaml (0600). */
 async function withSetup(
   script: Partial<QualysSimScript>,
   yamlExtra: string,

@@ -3,7 +3,7 @@ import { ConfigError } from "../../lib/errors.ts";
 import { parseHostAddress } from "../../lib/config/ip_ranges.ts";
 import { parseConfig, readConfig } from "../../lib/config/read_config.ts";
 
-// The seed guide's sample, verbatim.
+// The original user guide's sample, verbatim.
 const SEED_SAMPLE = `# Required Parameters
 user_id: dirk_g
 password: 'd0ntp@n1c'
@@ -16,7 +16,7 @@ proxy_username: zaphod
 proxy_password: 't0w3L'
 `;
 
-Deno.test("parseConfig loads the seed guide's sample YAML", async () => {
+Deno.test("parseConfig loads the original user guide's sample YAML", async () => {
   const c = await parseConfig(SEED_SAMPLE, "QualysGuard.yaml");
   assert.equal(c.userId, "dirk_g");
   assert.equal(c.password, "d0ntp@n1c");

@@ -263,7 +263,7 @@ Deno.test("cleanCveIds and cleanBugtraqIds keep only well-formed IDs", () => {
   assert.deepStrictEqual(cleanBugtraqIds(["66690", "BID-1", "1,2", "007"]), ["66690", "007"]);
 });
 
-Deno.test("CommandEncoder writes the lines of SPEC §6", () => {
+Deno.test("CommandEncoder writes the lines the README shows (What is written)", () => {
   const glossary = new Map([
     entry(38170, {
       title: "SSL, cert",

@@ -66,7 +66,7 @@ const VD = (qid: number, title: string, threat = "", cves: string[] = [], bids: 
     : "") +
   `</VULN_DETAILS>`;
 
-// Edge cases from fast_scanning.md ("Correctness the fast path must keep"), inside a report.
+// Edge cases the fast paths must keep (docs/platform.md "XML"), inside a report.
 const EDGE_CASES: Record<string, string> = {
   "CDATA holding <, & and a split ]]>": ADR(
     HOST("10.0.0.1", VI(1, 443, "tcp")),
@@ -366,7 +366,7 @@ Deno.test({
     "defectdojo/Qualys_Sample_Report.xml": [7, 301, 301],
     "ruby-qualys/asset_data_report_2hosts.xml": [2, 19, 19],
     "ruby-qualys/asset_data_report_1host.xml": [1, 16, 16],
-    // PORT without PROTOCOL: SPEC §6 sends no port, so the three ports become one line
+    // PORT without PROTOCOL: no port is sent (README: What is written), so the three ports become one line
     "defectdojo/qualys_same_qid_different_ports.xml": [1, 3, 1],
     "defectdojo/empty.xml": [0, 0, 0],
   };
