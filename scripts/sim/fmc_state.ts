@@ -327,7 +327,8 @@ export class FmcState {
  * there is none (`"06"` is 6, `"6abc"` is 6, `"tcp"` is 0).
  */
 export function perlNum(s: string | undefined): number {
-  if (s === undefined) return 0;
+  if (s === undefined || s === "") return 0;
+  if (/^\d{1,15}$/.test(s)) return Number(s);
   const m = /^[ \t\n\r\f\v]*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)/.exec(s);
   if (m) return Number(m[1]);
   const special = /^[ \t\n\r\f\v]*([+-]?)(inf(?:inity)?|nan)/i.exec(s);

@@ -226,8 +226,8 @@ interface MappingItem {
   proto: string | undefined;
   name: string | undefined;
   desc: string | undefined;
-  cves: string[];
-  bugtraqs: string[];
+  cveField: string | undefined; // parsed when stored (the header is checked when handled)
+  bugtraqField: string | undefined;
   idList: string | undefined; // DeleteScanResult
 }
 
@@ -246,8 +246,12 @@ function truthy(v: string | undefined): v is string {
 }
 
 const PERL_SPACE = "[ \\t\\n\\r\\f\\v]";
+const HEADERS: Record<string, RegExp> = {
+  "cve_ids:": new RegExp(`cve_ids:${PERL_SPACE}*`),
+  "bugtraq_ids:": new RegExp(`bugtraq_ids:${PERL_SPACE}*`),
+};
 const SKIP_LINE = new RegExp(`^${PERL_SPACE}*#|^${PERL_SPACE}$`);
-const BINARY = /[^\t\x20-\x7e]/;
+const BINARY = /[\x00-\x08\x0a-\x1f\x7f-\uffff]/; // all but TAB and printable ASCII
 
 /**
  * Splits a line as `Text::CSV->new({ allow_whitespace => 1 })->parse` does: `"` quotes, `""` a
@@ -263,8 +267,8 @@ const BINARY = /[^\t\x20-\x7e]/;
  */
 export function parseCsvLine(line: string): string[] | undefined {
   if (BINARY.test(line)) return undefined;
-  const fields: string[] = [];
   const n = line.length;
+  const fields: string[] = [];
   let i = 0;
   for (;;) {
     while (i < n && (line[i] === " " || line[i] === "\t")) i++;
@@ -443,16 +447,17 @@ export class HostInputSession {
   #parse(text: string): Cmd[] {
     const cmds: Cmd[] = [];
     for (const line of text.split("\n")) {
-      if (line === "" || SKIP_LINE.test(line)) continue;
+      const c0 = line.charCodeAt(0);
+      if (line === "" || (!(c0 >= 65 && c0 <= 90) && SKIP_LINE.test(line))) continue;
       let list = parseCsvLine(line);
       if (!list) {
         this.#log(`Text::CSV::parse() failed on line: ${line}, argument: ${line}`, 285);
         list = [];
       }
       let customMap: string | undefined;
-      const head = /^SetMap:(.*)$/.exec(list[0] ?? "");
-      if (head) {
-        customMap = truthy(head[1]) ? head[1] : undefined;
+      if (list[0]?.startsWith("SetMap:")) {
+        const name = list[0].slice("SetMap:".length);
+        customMap = truthy(name) ? name : undefined;
         list = list.slice(1);
       }
       const cmd = list[0] ?? "";
@@ -462,7 +467,7 @@ export class HostInputSession {
         continue;
       }
       const params: Params = {};
-      fields.forEach((f, k) => (params[f] = list[k + 1]));
+      for (let k = 0; k < fields.length; k++) params[fields[k]!] = list[k + 1];
       cmds.push({ cmd, params, customMap });
     }
     return cmds;
@@ -728,18 +733,16 @@ export class HostInputSession {
     }
     const vulnId = p.vuln_id;
     if (truthy(vulnId) && p.cve_id_list !== undefined && p.bugtraq_id_list !== undefined) {
-      const cves = this.#idList(p.cve_id_list, "cve_ids:", "CVE-");
-      if (!cves) return -1;
-      const bugtraqs = this.#idList(p.bugtraq_id_list, "bugtraq_ids:", undefined);
-      if (!bugtraqs) return -1;
+      if (!this.#hasHeader(p.cve_id_list, "cve_ids:")) return -1;
+      if (!this.#hasHeader(p.bugtraq_id_list, "bugtraq_ids:")) return -1;
       c.mapping = {
         vulnId,
         port: p.port,
         proto: p.proto,
         name: p.name,
         desc: p.desc,
-        cves,
-        bugtraqs,
+        cveField: p.cve_id_list,
+        bugtraqField: p.bugtraq_id_list,
         idList: undefined,
       };
       return 0;
@@ -757,18 +760,11 @@ export class HostInputSession {
     return -1;
   }
 
-  // parseStringList: the header anywhere (not anchored), every sub-header removed, split.
-  #idList(s: string, header: string, sub: string | undefined): string[] | undefined {
-    const at = new RegExp(`${header}[ \\t\\n\\r\\f\\v]*`);
-    if (!at.test(s)) {
-      this.#log(`CSV Error: can not find the header: '${header}' string in '${s}'`, 3546);
-      return undefined;
-    }
-    let rest = s.replace(at, "");
-    if (sub !== undefined) { while (rest.includes(sub)) rest = rest.replace(sub, ""); }
-    const list = rest.split(/[ \t\n\r\f\v]+/);
-    while (list.length > 0 && list[list.length - 1] === "") list.pop();
-    return list;
+  // parseStringList, first part: the header must be there, anywhere (not anchored).
+  #hasHeader(s: string, header: "cve_ids:" | "bugtraq_ids:"): boolean {
+    if (HEADERS[header]!.test(s)) return true;
+    this.#log(`CSV Error: can not find the header: '${header}' string in '${s}'`, 3546);
+    return false;
   }
 
   // ProcessDeleteScan: picks what a DeleteScanResult deletes (at queue time, as the module).
@@ -786,8 +782,8 @@ export class HostInputSession {
         proto: p.proto,
         name: undefined,
         desc: undefined,
-        cves: [],
-        bugtraqs: [],
+        cveField: undefined,
+        bugtraqField: undefined,
         idList: truthy(p.id_list) ? p.id_list : this.#findVulnList(row?.name, p, netmap),
       };
     } else if (!truthy(p.scanner_id) && port && proto) {
@@ -882,7 +878,7 @@ export class HostInputSession {
           if (row && this.fmc.storeResults) {
             netmap.applyResults(ip, row.name, [
               ...mapped.map(toResult),
-              ...generic.map((g) => toResult({ ...g, vulnId: "", cves: [], bugtraqs: [] })),
+              ...generic.map((g) => toResult({ ...g, vulnId: "" })),
             ], action === "flush");
           }
         }
@@ -954,15 +950,27 @@ function matchesDelete(r: MapResult, mapped: MappingItem[], generic: GenericItem
   );
 }
 
-function toResult(m: Omit<MappingItem, "idList">): MapResult {
+// parseStringList, second part: the first header and every sub-header removed, then split.
+function idList(s: string | undefined, header: "cve_ids:" | "bugtraq_ids:", sub?: string) {
+  if (s === undefined) return [];
+  let rest = s.replace(HEADERS[header]!, "");
+  if (sub !== undefined) { while (rest.includes(sub)) rest = rest.replace(sub, ""); }
+  const list = rest.split(/[ \t\n\r\f\v]+/);
+  while (list.length > 0 && list[list.length - 1] === "") list.pop();
+  return list;
+}
+
+function toResult(
+  m: Omit<MappingItem, "idList" | "cveField" | "bugtraqField"> & Partial<MappingItem>,
+): MapResult {
   return {
     vulnId: m.vulnId,
     port: m.port ?? "",
     proto: protoName(m.proto),
     name: m.name ?? "",
     desc: m.desc ?? "",
-    cves: m.cves.map((c) => `CVE-${c}`),
-    bugtraqs: m.bugtraqs,
+    cves: idList(m.cveField, "cve_ids:", "CVE-").map((c) => `CVE-${c}`),
+    bugtraqs: idList(m.bugtraqField, "bugtraq_ids:"),
   };
 }
 
