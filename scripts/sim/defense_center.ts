@@ -28,6 +28,7 @@ import {
 import { HostInputSession } from "./host_input_module.ts";
 import { createTestCa, type TestCa } from "./pki.ts";
 
+/** A small domain tree for {@linkcode DcSimScript.domains}: East, and West with Lab and Prod. */
 export { SAMPLE_DOMAINS } from "./fmc_state.ts";
 
 /** One scan result in a network map. */
@@ -151,7 +152,12 @@ function serialKey(hex: string): string {
   return hex.toLowerCase().replace(/^0+(?=.)/, "");
 }
 
-/** Starts the simulator. */
+/**
+ * Starts the simulator on `script.hostname`, port 0 (a free port): a TLS server that requires a
+ * client certificate from its CA (`options.ca`, or a new one), answers VERSION with MAX_SIZE and
+ * each DATA message with the host input module's answer. Stop it with
+ * {@linkcode DcSim.shutdown}.
+ */
 export async function startDcSim(
   script: DcSimScript = {},
   options: { ca?: TestCa } = {},

@@ -251,7 +251,7 @@ const HEADERS: Record<string, RegExp> = {
   "bugtraq_ids:": new RegExp(`bugtraq_ids:${PERL_SPACE}*`),
 };
 const SKIP_LINE = new RegExp(`^${PERL_SPACE}*#|^${PERL_SPACE}$`);
-const BINARY = /[\x00-\x08\x0a-\x1f\x7f-\uffff]/; // all but TAB and printable ASCII
+const BINARY = /[^\t\x20-\x7e]/; // binary off: TAB and printable ASCII only
 
 /**
  * Splits a line as `Text::CSV->new({ allow_whitespace => 1 })->parse` does: `"` quotes, `""` a
@@ -492,7 +492,8 @@ export class HostInputSession {
           continue;
         }
         if (c.cmd === "SetSourceType") {
-          sourceType = SOURCE_TYPES[(p.source_type_name ?? "").toLowerCase()];
+          const name = (p.source_type_name ?? "").toLowerCase();
+          sourceType = Object.hasOwn(SOURCE_TYPES, name) ? SOURCE_TYPES[name] : undefined;
           continue;
         }
         if (c.cmd === "SetDomain") {
