@@ -1,38 +1,38 @@
 /**
- * Defense Center simulator: a real mutual-TLS server on 127.0.0.1 that issues client
+ * Defense Center simulator: a real mutual-TLS server on 127.0.0.1 (or ::1) that issues client
  * certificates as the Host Input Client page does (a `.pkcs12` with the client certificate, its
- * key and the DC's CA), speaks the TLV protocol, and applies the server semantics of
- * `hostinput.md` §2: the command table, Text::CSV-style parsing, SetSource rules (per message),
- * AddScanResult validation (headers, protocols), per-connection queues, ScanFlush (replace) and
- * ScanUpdate (merge, also at disconnect), and result text with failures and
- * `Done processing N commands.`. It keeps a network map (host → scanner → results) and takes
- * scriptable faults. For tests and `deno task demo`.
+ * key and the DC's CA, for a chosen domain), speaks the TLV protocol, and hands each DATA message
+ * to the host input module's semantics (`host_input_module.ts`: what the real
+ * `SF::SFDataCorrelator::HostInput` does, as listed in `fmc_server_checks.md`), one session per
+ * connection; the connection's end runs what is still queued as ScanUpdate. It keeps one network
+ * map per leaf domain (a single-domain FMC by default, or a small domain tree given in the
+ * script) and takes scriptable faults. For tests and `deno task demo`.
+ *
+ * The domain of a client certificate is remembered by its serial number when it is issued, as
+ * the FMC's `ssl_peer` table does; a certificate the simulator did not issue counts as Global.
  *
  * @module
  */
 
 import tls from "node:tls";
 import forge from "node-forge";
+import {
+  type Domain,
+  type DomainSpec,
+  FmcState,
+  type MapResult,
+  type NetworkMap,
+  type OsRecord,
+  type ResultsDump,
+} from "./fmc_state.ts";
+import { HostInputSession } from "./host_input_module.ts";
 import { createTestCa, type TestCa } from "./pki.ts";
-import { splitCsvLine } from "../../lib/encode/command_line.ts";
 
-/** One scan result in the network map. */
-export interface MapResult {
-  /** vuln_id. */
-  vulnId: string;
-  /** Port (or ""). */
-  port: string;
-  /** Protocol (or ""). */
-  proto: string;
-  /** name. */
-  name: string;
-  /** description. */
-  desc: string;
-  /** CVE IDs. */
-  cves: string[];
-  /** Bugtraq IDs. */
-  bugtraqs: string[];
-}
+/** A small domain tree for {@linkcode DcSimScript.domains}: East, and West with Lab and Prod. */
+export { SAMPLE_DOMAINS } from "./fmc_state.ts";
+
+/** One scan result in a network map. */
+export type { MapResult } from "./fmc_state.ts";
 
 /** Faults and settings. */
 export interface DcSimScript {
@@ -52,19 +52,58 @@ export interface DcSimScript {
   storeResults?: boolean;
   /** Address to listen on: 127.0.0.1 or ::1. @default {"127.0.0.1"} */
   hostname?: "127.0.0.1" | "::1";
+  /**
+   * Global's sub-domains (a multi-domain FMC, one network map per leaf domain), e.g.
+   * {@linkcode SAMPLE_DOMAINS}; none makes a single-domain FMC, where Global is the leaf.
+   * @default {[]}
+   */
+  domains?: readonly DomainSpec[];
+  /** Names of the third-party maps that exist (SetMap and `SetMap:` find only these). @default {[]} */
+  maps?: readonly string[];
+}
+
+/** Options for {@linkcode DcSim.issueClient}. */
+export interface IssueClientOptions {
+  /** The `.pkcs12` password. @default {""} */
+  password?: string;
+  /** The certificate's common name. @default {"qualys-connector-host"} */
+  cn?: string;
+  /** Validity end. @default in one year */
+  notAfter?: Date;
+  /** PKCS#12 encryption. @default {"aes256"} */
+  algorithm?: "aes256" | "3des";
+  /**
+   * The domain the certificate is issued for: a UUID or a name path such as
+   * `Global \ West \ Lab` (or `West \ Lab`). @default {"Global"}
+   */
+  domain?: string;
+}
+
+/** One leaf domain's network map as plain data (see {@linkcode DcSim.dumpAll}). */
+export interface NetworkMapDump {
+  /** Hosts added with AddHost (IP addresses; a MAC-only host by its MAC), sorted. */
+  hosts: string[];
+  /** SetOS data by IP address. */
+  os: Record<string, OsRecord>;
+  /** Scan results: host → scanner → results. */
+  results: ResultsDump;
 }
 
 /** A running simulator. */
 export interface DcSim {
-  /** 127.0.0.1 */
+  /** 127.0.0.1 or ::1 */
   host: string;
   /** The port. */
   port: number;
-  /** host → scanner → key → result. */
+  /** The FMC's data: domain tree, network maps, sources and scanners, third-party maps. */
+  fmc: FmcState;
+  /** The default domain: Global on a single-domain FMC, else the first leaf of the tree. */
+  defaultDomain: Domain;
+  /** The default domain's results: host → scanner → `vulnId/port/proto` → result. */
   map: Map<string, Map<string, Map<string, MapResult>>>;
-  /** Hosts added with AddHost. */
+  /** The default domain's hosts added with AddHost (a MAC-only host by its MAC). */
   hosts: Set<string>;
-  /** DATA messages processed (not dropped). */
+  /** DATA messages processed and answered (not dropped, not ended by a module death). */
   messages: number;
   /** DATA payloads received, processed or not. */
   payloads: string[];
@@ -72,74 +111,32 @@ export interface DcSim {
   processed: string[];
   /** Connections accepted. */
   connections: number;
+  /**
+   * Each time the host input module died (a quote in a source or scanner name broke its SQL):
+   * why. The client saw its connection close without an answer.
+   */
+  moduleDeaths: string[];
+  /** The result text of each disconnect (queued results run as ScanUpdate); nobody receives it. */
+  closings: string[];
   /** Issues a client `.pkcs12` (RSA, AES-256 or 3DES) as the Host Input Client page does. */
-  issueClient(
-    options?: { password?: string; cn?: string; notAfter?: Date; algorithm?: "aes256" | "3des" },
-  ): Uint8Array;
+  issueClient(options?: IssueClientOptions): Uint8Array;
   /** The DC's CA, PEM. */
   caPem: string;
-  /** The map as plain data, for comparisons and printing. */
-  dump(): Record<string, Record<string, MapResult[]>>;
+  /** A leaf domain's network map (UUID or name path; default {@linkcode DcSim.defaultDomain}). */
+  netmap(domain?: string): NetworkMap;
+  /** A leaf domain's results as plain data: host → scanner → results, sorted. */
+  dump(domain?: string): ResultsDump;
+  /** A leaf domain's SetOS data: IP address → vendor, product and version strings. */
+  dumpOs(domain?: string): Record<string, OsRecord>;
+  /** Every leaf domain's network map, by the domain's full name (`Global \ West \ Lab`). */
+  dumpAll(): Record<string, NetworkMapDump>;
+  /**
+   * Resolves once no connection is open: each accepted connection has closed and its queued
+   * results have run (tests await it after closing their client, instead of waiting blindly).
+   */
+  idle(): Promise<void>;
   /** Stops the server. */
   shutdown(): Promise<void>;
-}
-
-const FIELDS: Record<string, string[]> = {
-  SetSourceType: ["source_type_name"],
-  SetSource: ["source_name", "option"],
-  SetMap: ["map_name"],
-  SetDomain: ["domain"],
-  AddHost: ["ip_address", "mac_address"],
-  DeleteHost: ["ip_address", "mac_address"],
-  SetOS: ["ip_address", "vendor_str", "product_str", "version_str"],
-  UnsetOS: ["ip_address"],
-  AddService: ["ip_address", "port", "proto", "service"],
-  SetService: ["ip_address", "port", "proto", "service"],
-  UnsetService: ["ip_address", "port", "proto"],
-  DeleteService: ["ip_address", "port", "proto"],
-  AddClientApp: ["ip_address", "app_name", "app_type", "version"],
-  DeleteClientApp: ["ip_address", "app_name", "app_type", "version"],
-  AddProtocol: ["ip_address", "mac_address", "proto", "type"],
-  DeleteProtocol: ["ip_address", "mac_address", "proto", "type"],
-  AddFix: ["ip_address", "port", "proto", "fix_id"],
-  RemoveFix: ["ip_address", "port", "proto", "fix_id"],
-  AddHostAttribute: ["attribute_name", "attribute_type"],
-  DeleteHostAttribute: ["attribute_name"],
-  SetAttributeValue: ["ip_address", "attribute", "value"],
-  DeleteAttributeValue: ["ip_address", "attribute"],
-  SetValidVuln: ["ip_address", "port", "proto", "type", "vuln_id"],
-  SetInvalidVuln: ["ip_address", "port", "proto", "type", "vuln_id"],
-  AddScanResult: [
-    "ip_address",
-    "scanner_id",
-    "vuln_id",
-    "port",
-    "proto",
-    "name",
-    "desc",
-    "cve_id_list",
-    "bugtraq_id_list",
-  ],
-  DeleteScanResult: ["ip_address", "scanner_id", "id_list", "port", "proto"],
-  ScanUpdate: [],
-  ScanFlush: [],
-};
-const NO_SOURCE_NEEDED = new Set([
-  "AddScanResult",
-  "DeleteScanResult",
-  "ScanUpdate",
-  "ScanFlush",
-  "SetSource",
-  "SetSourceType",
-  "SetMap",
-  "SetDomain",
-]);
-
-function validIp(s: string): boolean {
-  if (/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(s)) {
-    return s.split(".").every((p) => Number(p) <= 255);
-  }
-  return /^[0-9a-fA-F:]+$/.test(s) && s.includes(":");
 }
 
 function frame(type: number, value: Uint8Array): Uint8Array {
@@ -151,7 +148,16 @@ function frame(type: number, value: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Starts the simulator. */
+function serialKey(hex: string): string {
+  return hex.toLowerCase().replace(/^0+(?=.)/, "");
+}
+
+/**
+ * Starts the simulator on `script.hostname`, port 0 (a free port): a TLS server that requires a
+ * client certificate from its CA (`options.ca`, or a new one), answers VERSION with MAX_SIZE and
+ * each DATA message with the host input module's answer. Stop it with
+ * {@linkcode DcSim.shutdown}.
+ */
 export async function startDcSim(
   script: DcSimScript = {},
   options: { ca?: TestCa } = {},
@@ -161,149 +167,43 @@ export async function startDcSim(
   // against the bundled CA without a host name match, as with a real FMC reached by IP.
   const server = ca.issue({ cn: "fmc.example.internal", sans: ["fmc.example.internal"] });
   const verifyCa = script.rejectCertificate ? createTestCa("another CA").caPem : ca.caPem;
-  const map = new Map<string, Map<string, Map<string, MapResult>>>();
-  const hosts = new Set<string>();
+  const fmc = new FmcState({
+    domains: script.domains ?? [],
+    maps: script.maps ?? [],
+    storeResults: script.storeResults ?? true,
+  });
+  const defaultDomain = fmc.domains.leaves()[0]!;
+  const defaultMap = fmc.netmaps.get(defaultDomain.uuid)!;
+  const certDomains = new Map<string, string>(); // certificate serial → domain UUID
   const payloads: string[] = [];
   const processed: string[] = [];
+  const moduleDeaths: string[] = [];
+  const closings: string[] = [];
   let messageCount = 0, received = 0, connections = 0;
   const sockets = new Set<tls.TLSSocket>();
-
-  const apply = (queue: Map<string, MapResult[]>, replace: boolean) => {
-    if (script.storeResults === false) return queue.clear();
-    for (const [key, results] of queue) {
-      const [scanner, ip] = JSON.parse(key) as [string, string];
-      const byScanner = map.get(ip) ?? new Map<string, Map<string, MapResult>>();
-      map.set(ip, byScanner);
-      const current = replace ? new Map<string, MapResult>() : byScanner.get(scanner) ?? new Map();
-      for (const r of results) current.set(`${r.vulnId}/${r.port}/${r.proto}`, r);
-      byScanner.set(scanner, current);
-    }
-    queue.clear();
-  };
-
-  const handleText = (text: string, queue: Map<string, MapResult[]>): string => {
-    const out: string[] = [];
-    let done = 0;
-    let source: string | undefined; // per message, as the server's HandleCmds keeps it
-    for (const raw of text.split("\n")) {
-      const line = raw.replace(/\r$/, "");
-      if (/^\s*#/.test(line) || /^\s*$/.test(line)) continue;
-      const f = splitCsvLine(line);
-      if (!f) {
-        out.push(`Text::CSV::parse() failed on line: ${line}`);
-        continue;
-      }
-      const cmd = f[0]!.trim();
-      if (!(cmd in FIELDS)) {
-        out.push(`WARN: ignoring unknown key '${cmd}'. Line: ${line}`);
-        continue;
-      }
-      if (!NO_SOURCE_NEEDED.has(cmd) && source === undefined) {
-        out.push(`[${cmd}]: Must set source application`);
-        continue;
-      }
-      const fail = (why: string) =>
-        out.push(`${why}\nFailed to Execute Command:  Command: ${cmd} ip_address: ${f[1] ?? ""}`);
-      switch (cmd) {
-        case "SetSource":
-          source = f[1];
-          continue;
-        case "SetSourceType":
-        case "SetMap":
-        case "SetDomain":
-          continue;
-        case "AddHost":
-          if (!validIp(f[1] ?? "")) fail(`Failed to recognize IP address: ${f[1] ?? ""}`);
-          else hosts.add(f[1]!);
-          done++;
-          continue;
-        case "AddScanResult": {
-          const [
-            ,
-            ip = "",
-            scanner = "",
-            vulnId = "",
-            port = "",
-            proto = "",
-            name = "",
-            desc = "",
-            cveList,
-            bidList,
-          ] = f;
-          if (!validIp(ip)) {
-            fail(`Failed to recognize IP address: ${ip}`);
-            done++;
-            continue;
-          }
-          if (!["", "tcp", "udp", "6", "17"].includes(proto)) {
-            fail(`Wrong protocol ${proto} entered`);
-            done++;
-            continue;
-          }
-          if (port !== "" && !(/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) {
-            fail(`Wrong port ${port} entered`);
-            done++;
-            continue;
-          }
-          if (vulnId !== "") {
-            if (cveList === undefined || !/^\s*cve_ids:/.test(cveList)) {
-              fail("CSV Error: can not find the header cve_ids:");
-              done++;
-              continue;
-            }
-            if (bidList === undefined || !/^\s*bugtraq_ids:/.test(bidList)) {
-              fail("CSV Error: can not find the header bugtraq_ids:");
-              done++;
-              continue;
-            }
-          }
-          if (script.storeResults === false) {
-            done++;
-            continue;
-          }
-          const key = JSON.stringify([scanner, ip]);
-          const list = queue.get(key) ?? [];
-          list.push({
-            vulnId,
-            port,
-            proto,
-            name,
-            desc,
-            cves: (cveList ?? "").replace(/cve_ids:\s*/, "").replace(/CVE-/g, "").split(/\s+/)
-              .filter((x) => x)
-              .map((x) => `CVE-${x}`),
-            bugtraqs: (bidList ?? "").replace(/bugtraq_ids:\s*/, "").split(/\s+/).filter((x) => x),
-          });
-          queue.set(key, list);
-          done++;
-          continue;
-        }
-        case "ScanFlush":
-          apply(queue, true);
-          continue;
-        case "ScanUpdate":
-          apply(queue, false);
-          continue;
-        default:
-          done++; // accepted, not modelled
-      }
-    }
-    out.push(`Done processing ${done} commands.`);
-    return out.join("\n") + "\n";
-  };
+  let idleWaiters: (() => void)[] = [];
+  const encoder = new TextEncoder(), decoder = new TextDecoder();
 
   const onConnection = (sock: tls.TLSSocket) => {
     connections++;
     sockets.add(sock);
     sock.setNoDelay(true); // answers go out at once, as a DC's do
-    const queue = new Map<string, MapResult[]>();
+    const serial = sock.getPeerCertificate()?.serialNumber;
+    const session = new HostInputSession(fmc, {
+      certDomain: (serial && certDomains.get(serialKey(serial))) || fmc.domains.global.uuid,
+    });
     let buf = new Uint8Array(0);
     let versioned = false;
     let busy = Promise.resolve();
     sock.on("error", () => {});
     sock.on("close", () => {
-      apply(queue, false); // queued results run as ScanUpdate when the client goes
+      // socketCleanUp: queued results run as ScanUpdate when the client goes.
+      if (!session.died) closings.push(session.disconnect());
       sockets.delete(sock);
+      if (sockets.size === 0) {
+        for (const w of idleWaiters) w();
+        idleWaiters = [];
+      }
     });
     sock.on("data", (d: Uint8Array) => {
       if (buf.length === 0) buf = new Uint8Array(d);
@@ -331,23 +231,28 @@ export async function startDcSim(
             sock.write(frame(1, ms));
             continue;
           }
-          if (type !== 3) continue;
+          if (type !== 3 || session.died) continue;
           received++;
-          if (script.recordPayloads) payloads.push(new TextDecoder().decode(value));
+          if (script.recordPayloads) payloads.push(decoder.decode(value));
           if (value.length > (script.maxSize ?? 65535)) {
-            sock.write(frame(4, new TextEncoder().encode("Data block exceeds the maximum size\n")));
+            sock.write(frame(4, encoder.encode("Data block exceeds the maximum size\n")));
             continue;
           }
           if (script.dropOnMessages?.has(received)) {
             sock.destroy(); // a drop in transit: this message is never processed
             return;
           }
-          const text = new TextDecoder().decode(value);
-          const result = handleText(text, queue);
+          const text = decoder.decode(value);
+          const outcome = session.handle(text);
+          if (outcome.died !== undefined) {
+            moduleDeaths.push(outcome.died);
+            sock.destroy(); // the module died: no answer, the connection closes
+            return;
+          }
           if (script.recordPayloads) processed.push(text);
           messageCount++;
           if (script.slowResponseMs) await new Promise((r) => setTimeout(r, script.slowResponseMs));
-          sock.write(frame(3, new TextEncoder().encode(result)));
+          sock.write(frame(3, encoder.encode(outcome.answer)));
         }
       });
     });
@@ -367,12 +272,15 @@ export async function startDcSim(
     srv.listen(0, hostname, () => resolve());
   });
   const port = (srv.address() as { port: number }).port;
+  const netmap = (domain?: string) => (domain === undefined ? defaultMap : fmc.netmap(domain));
 
   const sim: DcSim = {
     host: hostname,
     port,
-    map,
-    hosts,
+    fmc,
+    defaultDomain,
+    map: defaultMap.results,
+    hosts: defaultMap.hosts,
     get messages() {
       return messageCount;
     },
@@ -381,36 +289,44 @@ export async function startDcSim(
     get connections() {
       return connections;
     },
+    moduleDeaths,
+    closings,
     caPem: ca.caPem,
     issueClient(o = {}) {
+      const domain = fmc.domains.find(o.domain ?? "Global");
       const issued = ca.issue({
         cn: o.cn ?? "qualys-connector-host",
         usage: "client",
         ...(o.notAfter ? { notAfter: o.notAfter } : {}),
       });
+      const cert = forge.pki.certificateFromPem(issued.certPem);
+      certDomains.set(serialKey(cert.serialNumber), domain.uuid);
       const key = forge.pki.privateKeyFromPem(issued.keyPem);
-      const certs = [
-        forge.pki.certificateFromPem(issued.certPem),
-        forge.pki.certificateFromPem(ca.caPem),
-      ];
-      const asn1 = forge.pkcs12.toPkcs12Asn1(key, certs, o.password ?? "", {
-        algorithm: o.algorithm ?? "aes256",
-        friendlyName: "host input client",
-      });
+      const asn1 = forge.pkcs12.toPkcs12Asn1(
+        key,
+        [cert, forge.pki.certificateFromPem(ca.caPem)],
+        o.password ?? "",
+        { algorithm: o.algorithm ?? "aes256", friendlyName: "host input client" },
+      );
       const der = forge.asn1.toDer(asn1).getBytes();
       return Uint8Array.from(der, (c) => c.charCodeAt(0));
     },
-    dump() {
-      const out: Record<string, Record<string, MapResult[]>> = {};
-      for (const ip of [...map.keys()].sort()) {
-        out[ip] = {};
-        for (const [scanner, results] of map.get(ip)!) {
-          out[ip][scanner] = [...results.values()].sort((a, b) =>
-            `${a.vulnId}/${a.port}/${a.proto}`.localeCompare(`${b.vulnId}/${b.port}/${b.proto}`)
-          );
-        }
+    netmap,
+    dump(domain) {
+      return netmap(domain).dump();
+    },
+    dumpOs(domain) {
+      return netmap(domain).dumpOs();
+    },
+    dumpAll() {
+      const out: Record<string, NetworkMapDump> = {};
+      for (const m of fmc.netmaps.values()) {
+        out[m.domain.path] = { hosts: [...m.hosts].sort(), os: m.dumpOs(), results: m.dump() };
       }
       return out;
+    },
+    idle() {
+      return sockets.size === 0 ? Promise.resolve() : new Promise<void>((r) => idleWaiters.push(r));
     },
     async shutdown() {
       for (const s of sockets) s.destroy();
