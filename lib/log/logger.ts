@@ -7,7 +7,7 @@
  * @module
  */
 
-import { LocalIoError } from "../errors.ts";
+import { isWrongPath, LocalIoError } from "../errors.ts";
 import { writeAllSync } from "../util/bytes.ts";
 
 /** Log levels. */
@@ -75,7 +75,7 @@ export class Logger {
       } catch (error) {
         throw new LocalIoError(
           `cannot open the log file: ${(error as Error).message}: check the path and permissions`,
-          { path: options.logfile, cause: error },
+          { path: options.logfile, cause: error, usage: isWrongPath(error) },
         );
       }
     }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { LocalIoError } from "../errors.ts";
+import { isWrongPath, LocalIoError } from "../errors.ts";
 import { onCleanup } from "../cleanup.ts";
 import { writeAll } from "../util/bytes.ts";
 import type { CloseOptions, CommandSink } from "./command_sink.ts";
@@ -47,7 +47,7 @@ export async function openCsvFileSink(path: string): Promise<CommandSink & { tem
   try {
     const st = await Deno.stat(path);
     if (st.isDirectory) {
-      throw new LocalIoError("is a directory: name a file for -csvfile", { path });
+      throw new LocalIoError("is a directory: name a file for -csvfile", { path, usage: true });
     }
     if (st.mode !== null) mode = st.mode & 0o777;
   } catch (error) {
@@ -63,7 +63,7 @@ export async function openCsvFileSink(path: string): Promise<CommandSink & { tem
     throw new LocalIoError(
       `cannot create a file in ${dir}: ${(error as Error).message}: ` +
         "check that the directory exists and is writable",
-      { path, cause: error },
+      { path, cause: error, usage: isWrongPath(error) },
     );
   }
   const file = await Deno.open(tempPath, { write: true, truncate: true });
