@@ -37,10 +37,10 @@ const PLUGINS: Record<PluginName, InputPlugin> = {
 const encoder = new TextEncoder();
 
 function print(stream: "stdout" | "stderr", text: string): void {
-  writeAllSync(
-    stream === "stdout" ? Deno.stdout : Deno.stderr,
-    encoder.encode(text.endsWith("\n") ? text : `${text}\n`),
-  );
+  try {
+    const to = stream === "stdout" ? Deno.stdout : Deno.stderr;
+    writeAllSync(to, encoder.encode(text.endsWith("\n") ? text : `${text}\n`));
+  } catch { /* a closed stream: there is nobody left to tell */ }
 }
 
 /**
@@ -119,19 +119,12 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   log.addSecret(cli.password);
   log.addSecret(env.QC_PKCS12_PASSWORD);
   const fail = (error: unknown, prefix = "") => {
-    const message = log.redact((error as Error)?.message ?? String(error));
-    log.error(
-      `${prefix ? `${prefix[0]!.toUpperCase()}${prefix.slice(1)} failed: ` : ""}${message}`,
-    );
-    if (!log.onTerminalStream) {
-      print("stderr", `${program}: ${prefix ? `${prefix}: ` : ""}${message}`);
-    }
-    const code = exitCodeOf(error);
-    if (code === ExitCode.Internal) log.debug(log.redact(String((error as Error)?.stack ?? "")));
-    return code;
+    log.fatal((error as Error)?.message ?? String(error), prefix);
+    if (exitCodeOf(error) === ExitCode.Internal) log.debug(String((error as Error)?.stack ?? ""));
+    return exitCodeOf(error);
   };
   try {
-    return await drive({ cli, log, env }, fail);
+    return (await drive({ cli, log, env }, fail)) || (log.failure?.exitCode ?? ExitCode.Ok);
   } catch (error) {
     return fail(error);
   } finally {
@@ -213,7 +206,7 @@ async function check(plugin: InputPlugin, context: PluginContext): Promise<numbe
   let worst: number = ExitCode.Ok;
   const show = (step: CheckStep, code: number) => {
     const mark = step.ok === "skip" ? "SKIP" : step.ok ? "OK  " : "FAIL";
-    print("stdout", `${mark} ${step.what}: ${step.detail}`);
+    print("stdout", log.clean(`${mark} ${step.what}: ${step.detail}`));
     if (step.ok === false) worst = Math.max(worst, step.code ?? code);
   };
   for (const step of await plugin.check(context)) {

@@ -8,7 +8,9 @@
 
 import assert from "node:assert/strict";
 import { type CliResult, MAIN, runMain } from "../_cli.ts";
+import { haveCommand, ignoreUnless } from "../_skip.ts";
 
+const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
 const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env", "--allow-net", "--allow-run"];
 const decoder = new TextDecoder();
 
@@ -91,6 +93,20 @@ Deno.test("main exits 7 when TMPDIR cannot take the spool at all", async () => {
   });
 });
 
+Deno.test("main exits 7 and says so on stderr when the log file's file system is full", async () => {
+  await withTempDir(async (dir) => {
+    const r = await runInShell(
+      FULL_DISK,
+      ["-r", SAMPLE, "-c", "-", "-le", "3", "-logfile", "qc.log"],
+      { cwd: dir },
+    );
+    assert.equal(r.code, 7, r.stderr);
+    assert.equal(r.stdout.split("\n").filter((l) => l.startsWith("AddScanResult")).length, 23);
+    assert.equal(r.stderr.match(/cannot write the log/g)?.length, 1, r.stderr);
+    assert.match(r.stderr, /^qualys_connector: qc\.log: cannot write the log: File too large/m);
+  });
+});
+
 Deno.test("main -report DIRECTORY and csv -plugininfo DIRECTORY are usage errors naming it", async () => {
   await withTempDir(async (dir) => {
     for (
@@ -107,5 +123,89 @@ Deno.test("main -report DIRECTORY and csv -plugininfo DIRECTORY are usage errors
       assert.match(r.stderr, message);
       assert.ok(r.stderr.includes(dir), r.stderr);
     }
+  });
+});
+
+// ---- errors reach stderr ----
+
+Deno.test("main prints an error to stderr too when logs go to stdout (cron: >/dev/null)", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/bad.xml`, "<ASSET_DATA_REPORT><HOST_LIST>");
+    const r = await runMain(["-r", "bad.xml", "-c", "Output.csv"], { cwd: dir });
+    assert.equal(r.code, 4);
+    assert.match(r.stdout, /\[ERROR\] bad\.xml: The report is truncated/);
+    assert.match(
+      r.stderr,
+      /^qualys_connector: bad\.xml: The report is truncated.*nothing was written\n$/,
+    );
+  });
+});
+
+Deno.test("main prints an error once when stdout and stderr are the same file (>log 2>&1)", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/bad.xml`, "<ASSET_DATA_REPORT><HOST_LIST>");
+    const r = await runInShell("exec >out.log 2>&1", ["-r", "bad.xml", "-c", "Output.csv"], {
+      cwd: dir,
+    });
+    assert.equal(r.code, 4);
+    const log = await Deno.readTextFile(`${dir}/out.log`);
+    assert.equal(log.match(/The report is truncated/g)?.length, 1, log);
+  });
+});
+
+const ON_TERMINAL = "main prints an error once on a terminal";
+Deno.test({
+  name: ON_TERMINAL,
+  ignore: ignoreUnless(
+    await haveCommand("script", ["-qec", "true", "/dev/null"]),
+    ON_TERMINAL,
+    "script(1) from util-linux is missing, so no terminal can be given to the child",
+  ),
+}, async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/bad.xml`, "<ASSET_DATA_REPORT><HOST_LIST>");
+    await runMain(["-version"]);
+    const command = [Deno.execPath(), "run", ...PERMISSIONS, MAIN, "-r", "bad.xml", "-c", "o.csv"]
+      .map((a) => `'${a}'`).join(" ");
+    const out = await new Deno.Command("script", {
+      args: ["-qec", command, "/dev/null"],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = decoder.decode(out.stdout);
+    assert.equal(text.match(/The report is truncated/g)?.length, 1, text);
+  });
+});
+
+// ---- secrets and control characters in the log ----
+
+Deno.test("main with a one-letter password logs ordinary lines ungarbled", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/p`);
+    await Deno.writeTextFile(`${dir}/p/q.yaml`, "user_id: u\npassword: p\ntemplate_id: 1\n", {
+      mode: 0o600,
+    });
+    const r = await runMain(["-r", SAMPLE, "-c", "-", "-pl", `${dir}/p/q.yaml`], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stderr.includes(`Read the plugin configuration from ${dir}/p/q.yaml`), r.stderr);
+    assert.doesNotMatch(r.stderr, /\*\*\*\*/);
+  });
+});
+
+Deno.test("main -level 3 shows control characters of a report's titles as \\xHH", async () => {
+  await withTempDir(async (dir) => {
+    const xml = (await Deno.readTextFile(SAMPLE)).replace(
+      "<TITLE><![CDATA[ICMP Timestamp Request]]>",
+      "<TITLE><![CDATA[ICMP \x1b[2J\x1b]0;owned\x07 Timestamp\x9b Request]]>",
+    );
+    await Deno.writeTextFile(`${dir}/r.xml`, xml);
+    const r = await runMain(["-r", "r.xml", "-c", "Output.csv", "-le", "3"], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Importing QID 82003 on 10\.0\.0\.\d: ICMP \\x1b\[2J\\x1b]0;owned\\x07/);
+    // deno-lint-ignore no-control-regex -- control characters are what must not be there
+    assert.doesNotMatch(r.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
   });
 });
