@@ -1,15 +1,16 @@
 /**
  * Picks the sink for a destination: the CSV file (or stdout for `-csvfile -`) or the Defense
  * Center. With `-multiinfo`, each template writes its own file, `<id>_<name>` beside the named
- * one.
+ * one. Also checks a destination before a job's long work ({@linkcode probeSink}).
  *
  * @module
  */
 
 import type { DcOptions } from "../dc/dc_client.ts";
 import type { CommandSink } from "./command_sink.ts";
-import { openCsvFileSink, stdoutSink } from "./csv_file_sink.ts";
+import { openCsvFileSink, probeCsvFile, stdoutSink } from "./csv_file_sink.ts";
 import type { DcSinkLog } from "./dc_sink.ts";
+import { probeSpoolDir } from "./spool_file.ts";
 
 /** Where the commands go: a CSV file (`-` = stdout), or a Defense Center. */
 export type Destination = { csvfile: string } | { dc: DcOptions };
@@ -61,4 +62,20 @@ export async function openSink(
   }
   const path = csvPath(destination.csvfile, options.variant);
   return path === "-" ? stdoutSink() : await openCsvFileSink(path);
+}
+
+/**
+ * Checks that a job's destination can be written before its long download or parse: the CSV
+ * (its kind, and that its directory takes a new file), or for a Defense Center the spool
+ * directory (`TMPDIR`). Leaves nothing behind.
+ *
+ * @throws {LocalIoError} When it cannot be written (exit 7; 2 for a path that does not exist or
+ * names the wrong kind of file).
+ */
+export async function probeSink(
+  destination: Destination,
+  options: OpenSinkOptions = {},
+): Promise<void> {
+  if ("dc" in destination) await probeSpoolDir();
+  else await probeCsvFile(csvPath(destination.csvfile, options.variant));
 }

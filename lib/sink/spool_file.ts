@@ -84,6 +84,15 @@ export async function openSpoolFile(tempDir?: string): Promise<SpoolFile> {
   };
 }
 
+/**
+ * Checks that the spool directory takes a file (one is created and removed at once).
+ *
+ * @throws {LocalIoError} When it does not.
+ */
+export async function probeSpoolDir(tempDir?: string): Promise<void> {
+  await (await openSpoolFile(tempDir)).remove();
+}
+
 /** Copies the whole of `from` into `to`, 1 MiB at a time. */
 export async function copyAll(
   from: { read(p: Uint8Array): Promise<number | null> },

@@ -60,7 +60,102 @@ function commandFile(hosts: number): string {
   return `${lines.join("\n")}\n`;
 }
 
+// ---- -csvfile: what the path names ----
+
+Deno.test("main -csvfile through a symlink replaces the target and keeps the link", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/real.csv`, "previous\n");
+    await Deno.symlink("real.csv", `${dir}/Output.csv`);
+    const r = await runMain(["-r", SAMPLE, "-c", "Output.csv", "-le", "0"], { cwd: dir });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal((await Deno.lstat(`${dir}/Output.csv`)).isSymlink, true);
+    assert.match(
+      await Deno.readTextFile(`${dir}/real.csv`),
+      /^SetSource,QualysGuard Scan Report\n/,
+    );
+  });
+});
+
+Deno.test("main -csvfile into a FIFO: its reader gets the commands, the FIFO stays", async () => {
+  await withTempDir(async (dir) => {
+    const fifo = `${dir}/commands.fifo`;
+    assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+    const reader = new Deno.Command("cat", { args: [fifo], stdout: "piped" }).spawn();
+    try {
+      const r = await runMain(["-r", SAMPLE, "-c", fifo], { cwd: dir });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /lines written to .*commands\.fifo \(4649 bytes\)/);
+      assert.equal((await Deno.lstat(fifo)).isFifo, true);
+      const got = decoder.decode((await reader.output()).stdout);
+      assert.equal(got.split("\n").filter((l) => l.startsWith("AddScanResult")).length, 23);
+    } finally {
+      try {
+        reader.kill();
+      } catch { /* ended */ }
+      await reader.status;
+    }
+  });
+});
+
+Deno.test("main -csvfile /dev/stdout (or a link to it) writes to stdout like -c -", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.symlink("/dev/stdout", `${dir}/out.csv`);
+    for (const target of ["/dev/stdout", `${dir}/out.csv`]) {
+      const r = await runMain(["-r", SAMPLE, "-c", target, "-le", "0"], { cwd: dir });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^SetSource,QualysGuard Scan Report\n(AddScanResult|ScanFlush)/);
+      assert.equal((await Deno.lstat(`${dir}/out.csv`)).isSymlink, true);
+    }
+    const r = await runMain(["-r", SAMPLE, "-c", "/dev/stdout"], { cwd: dir });
+    assert.ok(r.stdout.split("\n").every((l) => !l.includes("[INFO]")), "logs go to stderr");
+    assert.match(r.stderr, /Summary: 4 hosts and 23 AddScanResult lines written to stdout/);
+  });
+});
+
+Deno.test("main -csvfile refuses a socket before reading the report (exit 2)", async () => {
+  await withTempDir(async (dir) => {
+    const listener = Deno.listen({ transport: "unix", path: `${dir}/s.sock` });
+    try {
+      const r = await runMain(["-r", SAMPLE, "-c", "s.sock"], { cwd: dir });
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(r.stdout, /s\.sock: is a socket: -csvfile writes a regular file, a FIFO/);
+      assert.doesNotMatch(r.stdout, /Reading the Qualys report/);
+      assert.equal((await Deno.lstat(`${dir}/s.sock`)).isSocket, true);
+    } finally {
+      listener.close();
+    }
+  });
+});
+
+Deno.test("main checks that the CSV can be written before it reads the report", async () => {
+  await withTempDir(async (dir) => {
+    // The report on stdin is empty: reading it first would fail with exit 4 instead.
+    const r = await runMain(["-r", "-", "-c", `${dir}/missing/Output.csv`], {
+      cwd: dir,
+      stdin: "",
+    });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, /missing\/Output\.csv: cannot create a file in .*missing: .*exists/);
+    assert.doesNotMatch(r.stdout, /Reading the Qualys report/);
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  });
+});
+
 // ---- local I/O failures: exit 7 with the file and the fix ----
+
+Deno.test("main exits 7 naming the CSV when its file system is full; the old file stays", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/Output.csv`, "previous good file\n");
+    const r = await runInShell(FULL_DISK, ["-r", SAMPLE, "-c", "Output.csv"], { cwd: dir });
+    assert.equal(r.code, 7, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /^qualys_connector: Output\.csv: cannot write the commands: File too large \(os error 27\): free space on the file system of \. or name another -csvfile$/m,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/Output.csv`), "previous good file\n");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["Output.csv"]);
+  });
+});
 
 Deno.test("main exits 7 naming the spool and TMPDIR when the temp directory is full", async () => {
   await withTempDir(async (dir) => {
@@ -123,6 +218,30 @@ Deno.test("main -report DIRECTORY and csv -plugininfo DIRECTORY are usage errors
       assert.match(r.stderr, message);
       assert.ok(r.stderr.includes(dir), r.stderr);
     }
+  });
+});
+
+Deno.test("main ends quietly with exit 7 when the reader of stdout goes away (-c - | head)", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/cmds.csv`, commandFile(200_000)); // far more than a pipe holds
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PERMISSIONS, MAIN, "csv", "-pl", "cmds.csv", "-c", "-"],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.getReader();
+    const first = await reader.read(); // like head: take the first lines, then close the pipe
+    await reader.cancel();
+    const [status, stderr] = await Promise.all([
+      child.status,
+      new Response(child.stderr).text(),
+    ]);
+    assert.match(decoder.decode(first.value), /^SetSource,Bulk\n/);
+    assert.equal(status.code, 7);
+    assert.doesNotMatch(stderr, /ERROR|Broken pipe|qualys_connector:/);
   });
 });
 
