@@ -152,6 +152,7 @@ async function drive(
     );
   }
   const destination = await chooseDestination(cli, log, env);
+  await sinks.removeStaleTempFiles(destination, { log });
   let worst: number = ExitCode.Ok;
   for await (const job of plugin.jobs(context)) {
     const run = async () => {

@@ -1,7 +1,7 @@
 /**
  * A 0600 temp file that holds commands until they can all be delivered (nothing is sent to a
  * Defense Center before the whole input has been read cleanly); removed on exit and on
- * SIGINT/SIGTERM. A failure to create, write or read it is a `LocalIoError` (exit 7) that
+ * SIGINT/SIGTERM/SIGHUP. A failure to create, write or read it is a `LocalIoError` (exit 7) that
  * names the file and says to point `TMPDIR` elsewhere.
  *
  * @module

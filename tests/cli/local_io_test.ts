@@ -328,3 +328,102 @@ Deno.test("main -level 3 shows control characters of a report's titles as \\xHH"
     assert.doesNotMatch(r.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
   });
 });
+
+// ---- signals and the temp files of killed runs ----
+
+Deno.test("main on SIGHUP removes its temp files and exits 129", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/tmp`);
+    const watcher = Deno.watchFs(`${dir}/tmp`);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PERMISSIONS, MAIN, "csv", "-pl", "-", "-c", "out.csv"],
+      cwd: dir,
+      env: { NO_COLOR: "1", TMPDIR: `${dir}/tmp` },
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      // The csv plugin opens its spool (made 0600 once its remover is registered: that chmod is
+      // the "modify"), then waits for the commands on stdin.
+      for await (const event of watcher) {
+        if (event.kind === "modify" && event.paths.some((p) => p.includes("commands-"))) break;
+      }
+      assert.equal([...Deno.readDirSync(`${dir}/tmp`)].length, 1);
+      child.kill("SIGHUP");
+      assert.equal((await child.status).code, 129);
+      assert.deepEqual([...Deno.readDirSync(`${dir}/tmp`)], []);
+    } finally {
+      watcher.close();
+      await child.stdin.close().catch(() => {});
+    }
+  });
+});
+
+const DAY = 86400_000;
+
+async function touch(path: string, ageMs: number): Promise<void> {
+  await Deno.writeTextFile(path, "left behind\n");
+  const when = new Date(Date.now() - ageMs);
+  await Deno.utime(path, when, when);
+}
+
+Deno.test("main removes this program's temp files older than a day, and nothing else", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/tmp`);
+    await Deno.mkdir(`${dir}/out`);
+    const stale = [
+      "tmp/qualys_connector-spool-0a1b2c3d4e5f6a7b",
+      "tmp/qualys_connector-commands-0a1b2c3d4e5f6a7b",
+      "out/.Output.csv.0a1b2c3d4e5f6a7b.tmp",
+    ];
+    const kept = [
+      "tmp/qualys_connector-spool-1a1b2c3d4e5f6a7b", // fresh: a run in progress
+      "tmp/qualys_connector-report.xml", // not a name this program makes
+      "tmp/other-spool-0a1b2c3d4e5f6a7b",
+      "out/.Other.csv.0a1b2c3d4e5f6a7b.tmp", // another CSV's
+      "out/Output.csv.bak",
+    ];
+    for (const f of stale) await touch(`${dir}/${f}`, 2 * DAY);
+    for (const f of kept) await touch(`${dir}/${f}`, f.includes("1a1b") ? DAY / 2 : 2 * DAY);
+    await Deno.symlink(`${dir}/out/Output.csv.bak`, `${dir}/tmp/qualys_connector-spool-2a1b`);
+    const r = await runMain(["-r", SAMPLE, "-c", `${dir}/out/Output.csv`], {
+      cwd: dir,
+      env: { TMPDIR: `${dir}/tmp` },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    for (const f of stale) assert.throws(() => Deno.lstatSync(`${dir}/${f}`), Deno.errors.NotFound);
+    for (const f of kept) Deno.lstatSync(`${dir}/${f}`);
+    assert.ok(Deno.lstatSync(`${dir}/tmp/qualys_connector-spool-2a1b`).isSymlink);
+    assert.match(
+      r.stdout,
+      /\[INFO\] Removed the temp files a killed run left behind: .*spool-0a1b/,
+    );
+  });
+});
+
+const CHOWN = "main leaves stale temp files of other users alone";
+const canChown = await (async () => {
+  const probe = await Deno.makeTempFile({ prefix: "qc-chown-" });
+  try {
+    await Deno.chown(probe, 65534, 65534);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await Deno.remove(probe);
+  }
+})();
+Deno.test({
+  name: CHOWN,
+  ignore: ignoreUnless(canChown, CHOWN, "only root can give a file to another user"),
+}, async () => {
+  await withTempDir(async (dir) => {
+    const theirs = `${dir}/qualys_connector-spool-0a1b2c3d4e5f6a7b`;
+    await touch(theirs, 2 * DAY);
+    await Deno.chown(theirs, 65534, 65534);
+    const r = await runMain(["-r", SAMPLE, "-c", "-"], { cwd: dir, env: { TMPDIR: dir } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(Deno.lstatSync(theirs).uid, 65534);
+  });
+});
