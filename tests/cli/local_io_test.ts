@@ -1,13 +1,12 @@
 /**
  * Local files and streams, end to end: what `-csvfile` names (links, FIFOs, devices), failures
  * to read or write (exit 7, or 2 for a wrong path), a closed stdout pipe, errors on stderr,
- * SIGHUP and the temp files of killed runs. A full disk is simulated with RLIMIT_FSIZE (`ulimit
- * -f`, SIGXFSZ ignored): a write past the limit fails with EFBIG, as one on a full disk fails
- * with ENOSPC.
+ * SIGHUP and the temp files of killed runs. A full disk: see tests/_shell.ts.
  */
 
 import assert from "node:assert/strict";
 import { type CliResult, MAIN, runMain } from "../_cli.ts";
+import { FULL_DISK, runInShell } from "../_shell.ts";
 import { haveCommand, ignoreUnless } from "../_skip.ts";
 
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
@@ -23,34 +22,15 @@ async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> 
   }
 }
 
-/** Runs main.ts in a shell that first applies `setup` (e.g. `ulimit -f 1`). */
-async function runInShell(
+/** Runs main.ts in `sh` after `setup` (see tests/_shell.ts). */
+async function runMainInShell(
   setup: string,
   args: string[],
   options: { cwd: string; env?: Record<string, string> },
 ): Promise<CliResult> {
   await runMain(["-version"]); // compiled and cached before any limit applies to Deno itself
-  const out = await new Deno.Command("sh", {
-    args: [
-      "-c",
-      `${setup}; exec "$@"`,
-      "sh",
-      Deno.execPath(),
-      "run",
-      ...PERMISSIONS,
-      MAIN,
-      ...args,
-    ],
-    cwd: options.cwd,
-    env: { NO_COLOR: "1", ...options.env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+  return await runInShell(setup, [Deno.execPath(), "run", ...PERMISSIONS, MAIN, ...args], options);
 }
-
-const FULL_DISK = "trap '' XFSZ; ulimit -f 1"; // 1 KiB: the sample's commands take 4.6 KB
 
 function commandFile(hosts: number): string {
   const lines = ["SetSource,Bulk"];
@@ -146,7 +126,7 @@ Deno.test("main checks that the CSV can be written before it reads the report", 
 Deno.test("main exits 7 naming the CSV when its file system is full; the old file stays", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/Output.csv`, "previous good file\n");
-    const r = await runInShell(FULL_DISK, ["-r", SAMPLE, "-c", "Output.csv"], { cwd: dir });
+    const r = await runMainInShell(FULL_DISK, ["-r", SAMPLE, "-c", "Output.csv"], { cwd: dir });
     assert.equal(r.code, 7, r.stdout + r.stderr);
     assert.match(
       r.stderr,
@@ -161,7 +141,7 @@ Deno.test("main exits 7 naming the spool and TMPDIR when the temp directory is f
   await withTempDir(async (dir) => {
     await Deno.mkdir(`${dir}/tmp`);
     await Deno.writeTextFile(`${dir}/cmds.csv`, commandFile(200));
-    const r = await runInShell(FULL_DISK, ["csv", "-pl", "cmds.csv", "-c", "-"], {
+    const r = await runMainInShell(FULL_DISK, ["csv", "-pl", "cmds.csv", "-c", "-"], {
       cwd: dir,
       env: { TMPDIR: `${dir}/tmp` },
     });
@@ -190,7 +170,7 @@ Deno.test("main exits 7 when TMPDIR cannot take the spool at all", async () => {
 
 Deno.test("main exits 7 and says so on stderr when the log file's file system is full", async () => {
   await withTempDir(async (dir) => {
-    const r = await runInShell(
+    const r = await runMainInShell(
       FULL_DISK,
       ["-r", SAMPLE, "-c", "-", "-le", "3", "-logfile", "qc.log"],
       { cwd: dir },
@@ -263,7 +243,7 @@ Deno.test("main prints an error to stderr too when logs go to stdout (cron: >/de
 Deno.test("main prints an error once when stdout and stderr are the same file (>log 2>&1)", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/bad.xml`, "<ASSET_DATA_REPORT><HOST_LIST>");
-    const r = await runInShell("exec >out.log 2>&1", ["-r", "bad.xml", "-c", "Output.csv"], {
+    const r = await runMainInShell("exec >out.log 2>&1", ["-r", "bad.xml", "-c", "Output.csv"], {
       cwd: dir,
     });
     assert.equal(r.code, 4);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { LocalIoError } from "../../lib/errors.ts";
 import { FindingSpool } from "../../lib/findings/finding_spool.ts";
+import { FULL_DISK, runInShell } from "../_shell.ts";
 
 const one = [new Uint32Array([6]), new Uint16Array([0]), new Uint8Array([0])] as const;
 
@@ -27,8 +28,7 @@ Deno.test("FindingSpool names the temp directory and the fix when it cannot spil
 });
 
 Deno.test("FindingSpool says which file and what to do when the file system is full", async () => {
-  // A child process whose files cannot grow past 1 KiB (RLIMIT_FSIZE, SIGXFSZ ignored): its
-  // writes fail with EFBIG, as on a full disk with ENOSPC.
+  // A child process on a full disk (see tests/_shell.ts).
   const dir = await Deno.makeTempDir({ prefix: "qc-fspool-" });
   try {
     const module = new URL("../../lib/findings/finding_spool.ts", import.meta.url).href;
@@ -45,17 +45,14 @@ Deno.test("FindingSpool says which file and what to do when the file system is f
         spool.dispose();
       }`,
     );
-    const out = await new Deno.Command("sh", {
-      args: [
-        "-c",
-        `trap '' XFSZ; ulimit -f 1; exec "$0" run --allow-read --allow-write "$1"`,
-        Deno.execPath(),
-        `${dir}/child.ts`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const got = JSON.parse(new TextDecoder().decode(out.stdout));
+    const { stdout } = await runInShell(FULL_DISK, [
+      Deno.execPath(),
+      "run",
+      "--allow-read",
+      "--allow-write",
+      `${dir}/child.ts`,
+    ]);
+    const got = JSON.parse(stdout);
     assert.equal(got.name, "LocalIoError");
     assert.equal(got.code, 7);
     assert.match(

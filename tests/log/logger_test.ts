@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Logger } from "../../lib/log/logger.ts";
+import { FULL_DISK, runInShell } from "../_shell.ts";
 
 async function logLines(
   secrets: string[],
@@ -62,8 +63,7 @@ Deno.test("Logger.clean shows a message as the log would, for the stderr copy of
 });
 
 Deno.test("Logger says on stderr once when the log file fails, and keeps the failure (exit 7)", async () => {
-  // A child process whose log file cannot grow past 1 KiB (RLIMIT_FSIZE; SIGXFSZ ignored, so
-  // the write fails with EFBIG as on a full disk).
+  // A child process on a full disk (see tests/_shell.ts).
   const dir = await Deno.makeTempDir({ prefix: "qc-logger-" });
   try {
     const logger = new URL("../../lib/log/logger.ts", import.meta.url).href;
@@ -73,18 +73,13 @@ Deno.test("Logger says on stderr once when the log file fails, and keeps the fai
       await log.close();
       console.log(JSON.stringify({ path: log.failure?.path, code: log.failure?.exitCode }));`;
     await Deno.writeTextFile(`${dir}/child.ts`, script);
-    const out = await new Deno.Command("sh", {
-      args: [
-        "-c",
-        `trap '' XFSZ; ulimit -f 1; exec "$0" run --allow-read --allow-write "$1"`,
-        Deno.execPath(),
-        `${dir}/child.ts`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    const stderr = new TextDecoder().decode(out.stderr);
+    const { stdout, stderr } = await runInShell(FULL_DISK, [
+      Deno.execPath(),
+      "run",
+      "--allow-read",
+      "--allow-write",
+      `${dir}/child.ts`,
+    ]);
     assert.deepEqual(JSON.parse(stdout), { path: `${dir}/qc.log`, code: 7 });
     assert.equal(stderr.match(/cannot write the log/g)?.length, 1, stderr);
     assert.match(
