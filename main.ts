@@ -1,6 +1,6 @@
 /**
  * qualys_connector: command-line entry. Wiring only: run the agent, clean up temp files on
- * SIGINT/SIGTERM, exit with the agent's status.
+ * SIGINT/SIGTERM/SIGHUP (a closed terminal or SSH session), exit with the agent's status.
  *
  * @module
  */
@@ -12,7 +12,7 @@ if (import.meta.main) {
   const programName = (Deno.execPath().endsWith("/deno") || Deno.execPath().endsWith("/deno.exe"))
     ? "qualys_connector"
     : Deno.execPath().split("/").pop()!.replace(/\.exe$/, "");
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
     Deno.addSignalListener(signal, () => {
       runCleanups();
       Deno.exit(code);

@@ -11,12 +11,12 @@ import type { PluginName } from "./cli/options.ts";
 import { usage } from "./cli/options.ts";
 import { checkDc } from "./dc/check.ts";
 import { loadIdentity } from "./dc/identity.ts";
-import { ExitCode, exitCodeOf, UsageError } from "./errors.ts";
+import { ExitCode, exitCodeOf, LocalIoError, UsageError } from "./errors.ts";
 import { Logger } from "./log/logger.ts";
 import { csvPlugin } from "./plugins/csv.ts";
 import type { CheckStep, InputPlugin, PluginContext } from "./plugins/plugin.ts";
 import { qualysGuardPlugin } from "./plugins/qualys_guard.ts";
-import { type Destination, destinationName, openSink } from "./sink/open_sink.ts";
+import * as sinks from "./sink/open_sink.ts";
 import { writeAllSync } from "./util/bytes.ts";
 import { VERSION } from "./version.ts";
 
@@ -37,10 +37,10 @@ const PLUGINS: Record<PluginName, InputPlugin> = {
 const encoder = new TextEncoder();
 
 function print(stream: "stdout" | "stderr", text: string): void {
-  writeAllSync(
-    stream === "stdout" ? Deno.stdout : Deno.stderr,
-    encoder.encode(text.endsWith("\n") ? text : `${text}\n`),
-  );
+  try {
+    const to = stream === "stdout" ? Deno.stdout : Deno.stderr;
+    writeAllSync(to, encoder.encode(text.endsWith("\n") ? text : `${text}\n`));
+  } catch { /* a closed stream: there is nobody left to tell */ }
 }
 
 /**
@@ -101,7 +101,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     return ExitCode.Usage;
   }
 
-  const csvToStdout = cli.csvfile === "-";
+  const csvToStdout = cli.csvfile === "-" || cli.csvfile === "/dev/stdout";
   let log: Logger;
   try {
     log = new Logger({
@@ -119,19 +119,15 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   log.addSecret(cli.password);
   log.addSecret(env.QC_PKCS12_PASSWORD);
   const fail = (error: unknown, prefix = "") => {
-    const message = log.redact((error as Error)?.message ?? String(error));
-    log.error(
-      `${prefix ? `${prefix[0]!.toUpperCase()}${prefix.slice(1)} failed: ` : ""}${message}`,
-    );
-    if (!log.onTerminalStream) {
-      print("stderr", `${program}: ${prefix ? `${prefix}: ` : ""}${message}`);
-    }
-    const code = exitCodeOf(error);
-    if (code === ExitCode.Internal) log.debug(log.redact(String((error as Error)?.stack ?? "")));
-    return code;
+    const message = (error as Error)?.message ?? String(error);
+    // A reader that closed the pipe (`-c - | head`) ends the run quietly, as SIGPIPE would: exit 7.
+    if (error instanceof LocalIoError && error.brokenPipe) log.debug(`Stopped: ${message}`);
+    else log.fatal(message, prefix);
+    if (exitCodeOf(error) === ExitCode.Internal) log.debug(String((error as Error)?.stack ?? ""));
+    return exitCodeOf(error);
   };
   try {
-    return await drive({ cli, log, env }, fail);
+    return (await drive({ cli, log, env }, fail)) || (log.failure?.exitCode ?? ExitCode.Ok);
   } catch (error) {
     return fail(error);
   } finally {
@@ -156,21 +152,25 @@ async function drive(
     );
   }
   const destination = await chooseDestination(cli, log, env);
+  await sinks.removeStaleTempFiles(destination, { log });
   let worst: number = ExitCode.Ok;
   for await (const job of plugin.jobs(context)) {
-    const open = () => openSink(destination, { variant: job.variant, log });
+    const run = async () => {
+      await sinks.probeSink(destination, { variant: job.variant }); // before the long work
+      await job.run(() => sinks.openSink(destination, { variant: job.variant, log }));
+    };
     if (job.name === undefined) {
-      await job.run(open);
+      await run();
       continue;
     }
     // One of several independent jobs (-multiinfo): every one is tried; the worst status wins.
     try {
       log.info(
         `${job.intro ?? job.name}; commands go to ${
-          destinationName(destination, { variant: job.variant })
+          sinks.destinationName(destination, { variant: job.variant })
         }`,
       );
-      await job.run(open);
+      await run();
     } catch (error) {
       worst = Math.max(worst, fail(error, job.name));
     }
@@ -183,7 +183,7 @@ async function chooseDestination(
   cli: CliOptions,
   log: Logger,
   env: Readonly<Record<string, string>>,
-): Promise<Destination> {
+): Promise<sinks.Destination> {
   if (cli.csvfile !== undefined) return { csvfile: cli.csvfile };
   const { identity, path } = await loadIdentity({
     pkcs12: cli.pkcs12,
@@ -213,7 +213,7 @@ async function check(plugin: InputPlugin, context: PluginContext): Promise<numbe
   let worst: number = ExitCode.Ok;
   const show = (step: CheckStep, code: number) => {
     const mark = step.ok === "skip" ? "SKIP" : step.ok ? "OK  " : "FAIL";
-    print("stdout", `${mark} ${step.what}: ${step.detail}`);
+    print("stdout", log.clean(`${mark} ${step.what}: ${step.detail}`));
     if (step.ok === false) worst = Math.max(worst, step.code ?? code);
   };
   for (const step of await plugin.check(context)) {

@@ -1,9 +1,12 @@
 /**
- * Clean-up on exit and on SIGINT/SIGTERM: temp files register a remover here, and `main.ts`
- * runs them all before it exits, whether the run ended or a signal came.
+ * Clean-up on exit and on SIGINT/SIGTERM/SIGHUP: temp files register a remover here, and
+ * `main.ts` runs them all before exiting on a signal. What a killed run (SIGKILL, a crash, a
+ * power cut) left behind is removed by a later run: {@linkcode removeStaleFiles}.
  *
  * @module
  */
+
+import { LocalIoError } from "./errors.ts";
 
 const actions = new Set<() => void>();
 
@@ -21,4 +24,93 @@ export function runCleanups(): void {
       action();
     } catch { /* best effort */ }
   }
+}
+
+/**
+ * The error for a temp file in `TMPDIR` (a spool) or its directory that cannot be created,
+ * written or read: it names the path and says to point `TMPDIR` elsewhere (exit 7).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const e = tempFileError("write the command spool", "/tmp/x", new Error("No space left on device"));
+ * assert.equal(e.message, "/tmp/x: cannot write the command spool: No space left on device: " +
+ *   "set TMPDIR to a writable directory on a file system with more free space");
+ * ```
+ */
+export function tempFileError(what: string, path: string, error: unknown): LocalIoError {
+  return new LocalIoError(
+    `cannot ${what}: ${(error as Error).message}: set TMPDIR to a writable directory on a file ` +
+      "system with more free space",
+    { path, cause: error },
+  );
+}
+
+/**
+ * The directory temp files go to when none is given: `$TMPDIR`, else `/tmp` (as
+ * `Deno.makeTempFile` does), for messages and the stale-file sweep.
+ */
+export function systemTempDir(): string {
+  try {
+    return Deno.env.get("TMPDIR") || "/tmp";
+  } catch {
+    return "/tmp";
+  }
+}
+
+/** Options for {@linkcode removeStaleFiles}. */
+export interface RemoveStaleOptions {
+  /** Only files last modified longer ago than this are removed. @default {86400000} (a day) */
+  olderThanMs?: number;
+  /** The current time. @default now */
+  now?: Date;
+}
+
+/**
+ * Removes the regular files in `dir` whose name `match`es, that this user owns and that were
+ * last modified more than a day ago: the temp files of earlier runs that were killed before they
+ * could clean up. Never follows a symbolic link; failures are skipped. Who "this user" is comes
+ * from a file created there and removed at once (no `--allow-sys` needed); when none can be
+ * created, none could be removed either. Resolves to the paths removed.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/old.tmp`, "");
+ * await Deno.utime(`${dir}/old.tmp`, new Date("2020-01-01"), new Date("2020-01-01"));
+ * await Deno.writeTextFile(`${dir}/new.tmp`, "");
+ * assert.deepEqual(await removeStaleFiles(dir, (name) => name.endsWith(".tmp")), [`${dir}/old.tmp`]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function removeStaleFiles(
+  dir: string,
+  match: (name: string) => boolean,
+  options: RemoveStaleOptions = {},
+): Promise<string[]> {
+  const { olderThanMs = 86400_000, now = new Date() } = options;
+  const removed: string[] = [];
+  let uid: number | null;
+  try {
+    const mine = await Deno.makeTempFile({ dir, prefix: ".qualys_connector-owner-" });
+    uid = (await Deno.lstat(mine)).uid;
+    await Deno.remove(mine);
+  } catch {
+    return removed; // no such directory, or not writable: nothing could be removed there
+  }
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isFile || !match(entry.name)) continue;
+      const path = `${dir}/${entry.name}`;
+      try {
+        const info = await Deno.lstat(path);
+        const age = now.getTime() - (info.mtime?.getTime() ?? now.getTime());
+        if (!info.isFile || info.uid !== uid || age <= olderThanMs) continue;
+        await Deno.remove(path);
+        removed.push(path);
+      } catch { /* gone, or not ours to remove */ }
+    }
+  } catch { /* not readable: nothing to sweep */ }
+  return removed;
 }

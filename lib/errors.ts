@@ -22,6 +22,8 @@ export const ExitCode = {
   Dc: 5,
   /** The DC rejected one or more commands. */
   DcRejected: 6,
+  /** A local file, directory or stream could not be read or written (disk full, permissions). */
+  LocalIo: 7,
 } as const;
 
 /** A wrong command line: unknown or ambiguous option, bad value, missing input. Exit 2. */
@@ -74,20 +76,71 @@ export class ConfigError extends Error {
   }
 }
 
-/** A local file that cannot be read or written (log file, output, certificate). Exit 2. */
+/** Facts of a {@linkcode LocalIoError}. */
+export interface LocalIoErrorOptions extends ErrorOptions {
+  /** The file, directory or stream concerned ("stdout", "stdin" for the streams). */
+  path: string;
+  /**
+   * The path named on the command line does not exist or is the wrong kind of file (a
+   * directory): the command line is wrong, so the exit status is 2, not 7. @default {false}
+   */
+  usage?: boolean;
+}
+
+/**
+ * A local file, directory or stream that cannot be read or written: the CSV, a temp file in
+ * `TMPDIR`, the log file, the input, stdout. Exit 7 (2 when `usage`). The message names the path
+ * and says what to do.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const cause = Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" });
+ * const e = new LocalIoError("cannot write: free some space", { path: "/var/q/out.csv", cause });
+ * assert.equal(e.message, "/var/q/out.csv: cannot write: free some space");
+ * assert.equal(e.code, "ENOSPC");
+ * assert.equal(e.exitCode, 7);
+ * ```
+ */
 export class LocalIoError extends Error {
   /** The error's name, "LocalIoError". */
   override name = "LocalIoError";
-  /** Exit status for this error. */
-  readonly exitCode: number = ExitCode.Usage;
-  /** The file or directory concerned. */
+  /** Exit status for this error: 7, or 2 for a wrong path on the command line. */
+  readonly exitCode: number;
+  /** The file, directory or stream concerned. */
   readonly path: string;
+  /** The system's error code of the cause (`ENOSPC`, `EACCES`, `EPIPE`, ...); "" when none. */
+  readonly code: string;
 
   /** Creates the error; the message is prefixed with `path: `. */
-  constructor(message: string, options: ErrorOptions & { path: string }) {
+  constructor(message: string, options: LocalIoErrorOptions) {
     super(`${options.path}: ${message}`, options);
     this.path = options.path;
+    this.exitCode = options.usage ? ExitCode.Usage : ExitCode.LocalIo;
+    const code = (options.cause as { code?: unknown } | undefined)?.code;
+    this.code = typeof code === "string" ? code : "";
   }
+
+  /** True when a reader closed the pipe (or FIFO) being written: the run ends quietly. */
+  get brokenPipe(): boolean {
+    return this.code === "EPIPE";
+  }
+}
+
+/**
+ * True when a failed open or read means the path names nothing usable: it does not exist, a
+ * directory is on the way, or it is a directory where a file is wanted (a usage error, exit 2).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(isWrongPath(new Deno.errors.NotFound("x")), true);
+ * assert.equal(isWrongPath(new Deno.errors.PermissionDenied("x")), false);
+ * ```
+ */
+export function isWrongPath(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.IsADirectory ||
+    error instanceof Deno.errors.NotADirectory;
 }
 
 /** An answer from Qualys (or the way to it) that means the job cannot go on. Exit 3. */

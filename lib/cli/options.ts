@@ -172,7 +172,8 @@ export function usage(program = "qualys_connector"): string {
     `  ${program} -c=Output.csv -pl=InputPlugins/QualysGuard.yaml`,
     `  ${program} -report saved_report.xml -c -`,
     "",
-    "Exit status: 0 ok, 2 usage or config error, 3 Qualys API error, 4 report could not be parsed,",
-    "5 Defense Center unreachable or TLS/protocol failure, 6 Defense Center rejected commands.",
+    "Exit status: 0 ok, 1 internal error (a bug: report it with the log at -level 3), 2 usage or",
+    "config error, 3 Qualys API error, 4 report could not be parsed, 5 Defense Center unreachable",
+    "or TLS/protocol failure, 6 Defense Center rejected commands, 7 local file or disk error.",
   ].join("\n");
 }

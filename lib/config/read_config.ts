@@ -113,6 +113,31 @@ const KEYS = [
 const DETECTION_KEYS: readonly Key[] = ["severities", "vuln_types", "asset_group_ids"];
 type Key = (typeof KEYS)[number];
 const SECRET_KEYS = new Set<string>(["password", "proxy_password", "user_id", "proxy_username"]);
+const PASSWORD_KEYS = new Set<string>(["password", "proxy_password"]);
+
+/**
+ * How YAML syntax silently changed an unquoted value (so a password would be wrong without a
+ * word): a comment, an anchor, a tag or a block scalar. Undefined when the value is as written.
+ * Says what happened, never what the value is.
+ */
+function yamlRewrites(
+  node: { type?: string; anchor?: string; tag?: string; range?: readonly number[] | null },
+  text: string,
+): string | undefined {
+  if (node.anchor !== undefined) return "starts with &, which YAML reads as an anchor name";
+  if (node.tag !== undefined) return "starts with !, which YAML reads as a tag";
+  if (node.type === "BLOCK_LITERAL" || node.type === "BLOCK_FOLDED") {
+    return "starts with | or >, which YAML reads as a block of the following lines";
+  }
+  const end = node.range?.[1];
+  if (node.type === "PLAIN" && end !== undefined) {
+    const eol = text.indexOf("\n", end);
+    if (/^[ \t]+#/.test(text.slice(end, eol < 0 ? undefined : eol))) {
+      return "has a # after a space, which YAML reads as the start of a comment (dropped)";
+    }
+  }
+  return undefined;
+}
 
 /** The settings used when there is no config file (`-report` without `-plugininfo`). */
 export function defaultConfig(): QualysConfig {
@@ -150,7 +175,9 @@ export async function parseConfig(
   requirements: ConfigRequirements = {},
 ): Promise<QualysConfig> {
   // The YAML library is loaded on first use: a run without a config file does not pay for it.
-  const { isMap, isScalar, LineCounter, parseDocument }: typeof Yaml = await import("yaml");
+  const { isAlias, isMap, isScalar, LineCounter, parseDocument }: typeof Yaml = await import(
+    "yaml"
+  );
   const { credentials = true, templateId: needTemplate = true, onWarning } = requirements;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { schema: "failsafe", lineCounter, prettyErrors: false });
@@ -163,8 +190,11 @@ export async function parseConfig(
   if (firstError) {
     const pos = at(firstError.pos[0]);
     const key = lineKey(pos.line);
-    // The YAML library's own message may quote the line (and so a password): never use it whole.
-    const what = firstError.message.split(/ at line | \(|:\n/)[0] ?? firstError.code;
+    // The YAML library's own message may quote the line (and so a password): never use it whole,
+    // and on the line of a secret not at all ("Invalid escape sequence \q" is part of it).
+    const what = SECRET_KEYS.has(key)
+      ? "its value is not valid YAML as written"
+      : firstError.message.split(/ at line | \(|:\n/)[0] ?? firstError.code;
     const hint = firstError.code === "TAB_AS_INDENT"
       ? ": indent with spaces, not tabs"
       : firstError.code === "DUPLICATE_KEY"
@@ -205,10 +235,26 @@ export async function parseConfig(
         continue;
       }
       const valueNode = pair.value;
+      const changed = PASSWORD_KEYS.has(key) && isScalar(valueNode)
+        ? yamlRewrites(valueNode, text)
+        : undefined;
+      if (changed) {
+        // Warned, not refused: the original (YAML::XS) read the value the same way, so a file
+        // that works, say with a comment after the password, keeps working.
+        const col = /^\s*[A-Za-z_]+\s*:\s*/.exec(text.split("\n")[keyPos.line - 1] ?? "")?.[0];
+        onWarning?.(
+          `${file}:${keyPos.line}:${(col?.length ?? 0) + 1}: the value of "${key}" ${changed}: ` +
+            "if that is part of the password, put the whole value in single quotes, for example " +
+            `${key}: 'p@ss #1&!*' (a single quote inside is written twice: 'it''s')`,
+        );
+      }
       if (valueNode !== null && !isScalar(valueNode)) {
         const pos = at(offsetOf(valueNode) || offsetOf(keyNode));
         throw new ConfigError(
-          `"${key}" must be a single value on its line, not a list or a nested map` +
+          (isAlias(valueNode)
+            ? `"${key}" starts with *, which YAML reads as a reference to an &anchor: put the ` +
+              "value in single quotes"
+            : `"${key}" must be a single value on its line, not a list or a nested map`) +
             (key === "ip_ranges" ? ": write the ranges comma-separated on one line" : ""),
           { file, line: pos.line, column: pos.col },
         );
@@ -288,6 +334,10 @@ export async function parseConfig(
   } catch { /* reported below */ }
   if (!parsedUrl || parsedUrl.protocol !== "https:") {
     fail("url", `must be an https:// URL, for example ${DEFAULT_URL}`);
+  }
+  if (parsedUrl!.username || parsedUrl!.password) {
+    // It would reach messages and the API host's logs: credentials have their own keys.
+    fail("url", "must not contain credentials (user:password@): use user_id and password");
   }
 
   const yesNo = (key: Key, fallback: boolean): boolean =>

@@ -9,7 +9,7 @@
  */
 
 import forge from "node-forge";
-import { DcError, LocalIoError } from "../errors.ts";
+import { DcError, isWrongPath, LocalIoError } from "../errors.ts";
 
 // forge checks the MAC with the password as UTF-16 (right) but hands the JS string to PBKDF2
 // (wrong for non-ASCII): encode it as UTF-8 there (docs/platform.md, "PKCS#12").
@@ -183,7 +183,7 @@ export function findDefaultPkcs12(dir = "."): { path: string; others: string[] }
     throw new LocalIoError(
       "No *.pkcs12 certificate in the current directory: download one from the Defense Center's " +
         "Host Input Client page, put it here, or name it with -pkcs12",
-      { path: dir },
+      { path: dir, usage: true },
     );
   }
   return { path: dir === "." ? names[0]! : `${dir}/${names[0]}`, others: names.slice(1) };
@@ -192,7 +192,8 @@ export function findDefaultPkcs12(dir = "."): { path: string; others: string[] }
 /**
  * Reads a `.pkcs12` file.
  *
- * @throws {LocalIoError} (exit 2) When the file cannot be read; {@linkcode DcError} otherwise.
+ * @throws {LocalIoError} When the file cannot be read (exit 2 when it does not exist, else 7);
+ * {@linkcode DcError} otherwise.
  */
 export async function readPkcs12(
   path: string,
@@ -204,7 +205,7 @@ export async function readPkcs12(
   } catch (error) {
     throw new LocalIoError(
       `Cannot read the client certificate: ${(error as Error).message}: check -pkcs12`,
-      { path, cause: error },
+      { path, cause: error, usage: isWrongPath(error) },
     );
   }
   return loadPkcs12(bytes, { ...options, file: path });

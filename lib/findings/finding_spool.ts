@@ -6,8 +6,11 @@
  * @module
  */
 
-import { onCleanup } from "../cleanup.ts";
+import { onCleanup, systemTempDir, tempFileError } from "../cleanup.ts";
 import { grow, writeAllSync } from "../util/bytes.ts";
+
+/** The name prefix of finding spool files (the random part and nothing else follows). */
+export const FINDING_SPOOL_PREFIX = "qualys_connector-spool-";
 
 /** One host's findings, as views that are valid only during the callback that receives them. */
 export interface HostFindings {
@@ -34,7 +37,10 @@ export interface FindingSpoolOptions {
   tempDir?: string;
 }
 
-/** Per-host findings, 8 bytes each, in memory up to a limit and then in a 0600 temp file. */
+/**
+ * Per-host findings, 8 bytes each, in memory up to a limit and then in a 0600 temp file. A
+ * failure to create, write or read that file is a `LocalIoError` (exit 7) naming it.
+ */
 export class FindingSpool {
   #chunks: Uint8Array[] = [];
   #chunkSize: number;
@@ -103,13 +109,25 @@ export class FindingSpool {
       return "memory";
     }
     if (this.#file === undefined) {
-      this.#path = Deno.makeTempFileSync({
-        prefix: "qualys_connector-spool-",
-        ...(this.#tempDir ? { dir: this.#tempDir } : {}),
-      });
-      Deno.chmodSync(this.#path, 0o600);
+      try {
+        this.#path = Deno.makeTempFileSync({
+          prefix: FINDING_SPOOL_PREFIX,
+          ...(this.#tempDir ? { dir: this.#tempDir } : {}),
+        });
+      } catch (error) {
+        throw tempFileError(
+          "create the finding spool there",
+          this.#tempDir ?? systemTempDir(),
+          error,
+        );
+      }
       this.#unregister = onCleanup(() => this.dispose());
-      this.#file = Deno.openSync(this.#path, { read: true, write: true });
+      try {
+        Deno.chmodSync(this.#path, 0o600);
+        this.#file = Deno.openSync(this.#path, { read: true, write: true });
+      } catch (error) {
+        throw tempFileError("open the finding spool", this.#path, error);
+      }
       for (const c of this.#chunks) this.#writeAll(c);
       this.#chunks = [];
       this.#memBytes = 0;
@@ -119,7 +137,11 @@ export class FindingSpool {
   }
 
   #writeAll(bytes: Uint8Array): void {
-    writeAllSync(this.#file!, bytes);
+    try {
+      writeAllSync(this.#file!, bytes);
+    } catch (error) {
+      throw tempFileError("write the finding spool", this.#path!, error);
+    }
     this.#fileBytes += bytes.length;
   }
 
@@ -149,7 +171,14 @@ export class FindingSpool {
     if (this.#file) {
       await this.#file.seek(0, Deno.SeekMode.Start);
       const file = this.#file;
-      await reader.drain((buf) => file.read(buf), emit);
+      const path = this.#path!;
+      await reader.drain(
+        (buf) =>
+          file.read(buf).catch((error) => {
+            throw tempFileError("read the finding spool back", path, error);
+          }),
+        emit,
+      );
     }
     for (const c of this.#chunks) {
       let off = 0;

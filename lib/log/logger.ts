@@ -1,13 +1,19 @@
 /**
- * Logging as the original did it (README: Usage): stdout by default, `-stderr`, `-logfile`
- * (append), `-syslog` (through the system `logger` command; when syslog cannot be reached,
- * stderr, with one warning). Levels 0 error, 1 warning, 2 info, 3 debug. Registered secrets are
- * masked in every line, whatever the level.
+ * Logging as the original did it (README: Usage): stdout by default, `-stderr`, `-logfile` (append),
+ * `-syslog` (through the system `logger` command; when syslog cannot be reached, stderr, with
+ * one warning). Levels 0 error, 1 warning, 2 info, 3 debug.
+ *
+ * Every line is made safe for every destination: control characters (ESC, the other C0 and C1
+ * characters, DEL) are shown as `\xHH`, line breaks and tabs become spaces, so a title from a
+ * report cannot drive the terminal or forge a log line. Secrets are kept out of messages where
+ * they are made; as a safety net, registered secrets that cannot be mistaken for ordinary words
+ * are masked where they stand as a whole token (see {@linkcode Logger.addSecret}).
  *
  * @module
  */
 
-import { LocalIoError } from "../errors.ts";
+import { fstatSync } from "node:fs";
+import { isWrongPath, LocalIoError } from "../errors.ts";
 import { writeAllSync } from "../util/bytes.ts";
 
 /** Log levels. */
@@ -36,6 +42,47 @@ export interface LoggerOptions {
 
 const encoder = new TextEncoder();
 
+/**
+ * Makes text safe to write as one log line: CR, LF and tab become spaces; every other control
+ * character (C0, DEL, C1) is written as `\xHH`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(neutralise("Importing QID 6: \x1b[2Jred\x9b\x7f\r\nnext"), "Importing QID 6: \\x1b[2Jred\\x9b\\x7f next");
+ * ```
+ */
+export function neutralise(text: string): string {
+  return text.replace(/[\r\n]+/g, " ").replace(/\t/g, " ").replace(
+    // deno-lint-ignore no-control-regex -- control characters are what this neutralises
+    /[\x00-\x1f\x7f-\x9f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
+/**
+ * Whether the safety net masks `secret`: only one that cannot be an ordinary word of a log line,
+ * at least 8 characters and not letters only (16 when it is). Masking a short or plain-word
+ * password ("p", "report", "password") would garble ordinary lines and, by the gaps, give the
+ * password away.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(isMaskable("d0ntp@n1c"), true);
+ * assert.equal(isMaskable("password"), false);
+ * assert.equal(isMaskable("tmp"), false);
+ * ```
+ */
+export function isMaskable(secret: string): boolean {
+  return secret.length >= 8 && (/[^A-Za-z]/.test(secret) || secret.length >= 16);
+}
+
+function tokenPattern(secret: string): RegExp {
+  const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`(?<![A-Za-z0-9])${escaped}(?![A-Za-z0-9])`, "g");
+}
+
 function timestamp(): string {
   const d = new Date();
   const p = (n: number) => String(n).padStart(2, "0");
@@ -43,7 +90,7 @@ function timestamp(): string {
     `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-/** Writes log lines to the chosen destinations, below a level, with secrets masked. */
+/** Writes log lines to the chosen destinations, below a level, made safe and with secrets masked. */
 export class Logger {
   /** The highest level written: 0 error, 1 warning, 2 info, 3 debug. */
   readonly level: number;
@@ -53,13 +100,16 @@ export class Logger {
   #syslog:
     | { writer: WritableStreamDefaultWriter<Uint8Array>; child: Deno.ChildProcess }
     | undefined;
-  #secrets: string[] = [];
+  #secrets = new Map<string, RegExp>();
   #tag: string;
+  #logfile: string | undefined;
+  #failure: LocalIoError | undefined;
 
   /**
    * Opens the destinations. With none chosen, logs go to stdout.
    *
-   * @throws {LocalIoError} When the log file cannot be opened.
+   * @throws {LocalIoError} When the log file cannot be opened (exit 2 when its directory does not
+   * exist or it is a directory, else 7).
    */
   constructor(options: LoggerOptions = {}) {
     this.level = options.level ?? Level.Info;
@@ -67,6 +117,7 @@ export class Logger {
     this.#stdout = options.stdout ?? false;
     this.#stderr = options.stderr ?? false;
     if (options.logfile !== undefined) {
+      this.#logfile = options.logfile;
       try {
         this.#file = Deno.openSync(options.logfile, {
           append: true,
@@ -76,7 +127,7 @@ export class Logger {
       } catch (error) {
         throw new LocalIoError(
           `cannot open the log file: ${(error as Error).message}: check the path and permissions`,
-          { path: options.logfile, cause: error },
+          { path: options.logfile, cause: error, usage: isWrongPath(error) },
         );
       }
     }
@@ -84,9 +135,23 @@ export class Logger {
     if (!this.#stdout && !this.#stderr && !this.#file && !this.#syslog) this.#stdout = true;
   }
 
-  /** True when log lines reach stdout or stderr (so errors need not be printed again). */
-  get onTerminalStream(): boolean {
-    return this.#stdout || this.#stderr;
+  /**
+   * True when an error logged now is seen by whoever reads stderr, so it need not be printed there
+   * again: stderr is a destination, or stdout is and it is a terminal (where stderr shows too) or
+   * the same file as stderr (`>log 2>&1`). False for the default stdout logging in cron with
+   * `>/dev/null`: {@linkcode Logger.fatal} then prints the error to stderr as well.
+   */
+  get reachesStderr(): boolean {
+    if (this.#stderr) return true;
+    if (!this.#stdout) return false;
+    if (Deno.stdout.isTerminal()) return true;
+    try {
+      // node:fs can fstat the descriptors; Deno's own API would need /proc, out of its sandbox.
+      const out = fstatSync(1), err = fstatSync(2);
+      return out.dev === err.dev && out.ino === err.ino;
+    } catch {
+      return false;
+    }
   }
 
   #openSyslog(socket: string): void {
@@ -110,19 +175,42 @@ export class Logger {
     this.warn(`Cannot reach syslog (${reason}): logging to stderr instead`);
   }
 
-  /** Masks `secret` (when not empty) in every later line. */
+  /**
+   * Registers a secret for the safety net: from now on it is masked, as it is and URL-encoded,
+   * wherever it stands as a whole token (not inside a longer word or number), when
+   * {@linkcode isMaskable} says it cannot be an ordinary word.
+   */
   addSecret(secret: string | undefined): void {
-    if (secret && secret.length > 0 && !this.#secrets.includes(secret)) {
-      this.#secrets.push(secret);
-      this.#secrets.sort((a, b) => b.length - a.length);
+    for (const form of secret ? [secret, encodeURIComponent(secret)] : []) {
+      if (isMaskable(form) && !this.#secrets.has(form)) {
+        this.#secrets.set(form, tokenPattern(form));
+      }
     }
+    // Longest first, so a secret that contains another is masked whole.
+    this.#secrets = new Map([...this.#secrets].sort((a, b) => b[0].length - a[0].length));
   }
 
-  /** Replaces every registered secret in `text` with `****`. */
+  /**
+   * Replaces each registered secret standing as a whole token in `text` with `****`.
+   *
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * const log = new Logger({ level: -1 });
+   * log.addSecret("d0ntp@n1c");
+   * log.addSecret("p");
+   * assert.equal(log.redact("proxy http://u:d0ntp@n1c@proxy, paths /tmp/p"), "proxy http://u:****@proxy, paths /tmp/p");
+   * ```
+   */
   redact(text: string): string {
     let out = text;
-    for (const s of this.#secrets) out = out.split(s).join("****");
+    for (const pattern of this.#secrets.values()) out = out.replace(pattern, "****");
     return out;
+  }
+
+  /** `text` as a log line would show it: secrets masked, control characters neutralised. */
+  clean(text: string): string {
+    return neutralise(this.redact(text));
   }
 
   /** Logs at level 0. */
@@ -147,18 +235,73 @@ export class Logger {
     return level <= this.level;
   }
 
-  /** Writes one line at `level` to every destination. */
+  /**
+   * Writes one line at `level` to every destination. Never throws: a stream whose reader went
+   * away (a closed pipe) is dropped quietly; a destination that fails otherwise (a full disk) is
+   * dropped, the failure is printed to stderr once and kept in {@linkcode Logger.failure}.
+   */
   log(level: number, message: string): void {
     if (level > this.level) return;
-    const text = this.redact(message).replace(/[\r\n]+/g, " ");
+    const text = this.clean(message);
     const line = encoder.encode(`${timestamp()} [${LABEL[level]}] ${text}\n`);
-    if (this.#stdout) writeAllSync(Deno.stdout, line);
-    if (this.#stderr) writeAllSync(Deno.stderr, line);
-    if (this.#file) writeAllSync(this.#file, line);
+    for (const kind of ["stdout", "stderr", "file"] as const) this.#write(kind, line);
     if (this.#syslog) {
       this.#syslog.writer.write(encoder.encode(`<${SYSLOG_PRIORITY[level]}>${text}\n`)).catch(
         () => {},
       );
+    }
+  }
+
+  /**
+   * Logs an error that ends the run (or, with `job`, one of its jobs: "Template 7 failed: ...")
+   * and makes sure whoever reads stderr sees it: unless the log reaches stderr already
+   * ({@linkcode Logger.reachesStderr}), it is printed there as `<program>: [job: ]message`.
+   */
+  fatal(message: string, job = ""): void {
+    this.error(`${job ? `${job[0]!.toUpperCase()}${job.slice(1)} failed: ` : ""}${message}`);
+    if (!this.reachesStderr) this.#toStderr(`${job ? `${job}: ` : ""}${message}`);
+  }
+
+  /** The first failure to write the log (a full disk), if any: the run's exit status is then 7. */
+  get failure(): LocalIoError | undefined {
+    return this.#failure;
+  }
+
+  #toStderr(message: string): void {
+    try {
+      writeAllSync(Deno.stderr, encoder.encode(`${this.#tag}: ${this.clean(message)}\n`));
+    } catch { /* stderr is gone too */ }
+  }
+
+  // Writes a line to one destination; drops the destination when it fails.
+  #write(kind: "stdout" | "stderr" | "file", line: Uint8Array): void {
+    const to = kind === "stdout"
+      ? this.#stdout && Deno.stdout
+      : kind === "stderr"
+      ? this.#stderr && Deno.stderr
+      : this.#file;
+    if (!to) return;
+    try {
+      writeAllSync(to, line);
+    } catch (error) {
+      if (kind === "stdout") this.#stdout = false;
+      else if (kind === "stderr") this.#stderr = false;
+      else {
+        this.#file = undefined;
+        try {
+          (to as Deno.FsFile).close();
+        } catch { /* closed */ }
+      }
+      if (error instanceof Deno.errors.BrokenPipe) return;
+      const failure = new LocalIoError(
+        `cannot write the log: ${(error as Error).message}: ` +
+          (kind === "file"
+            ? "free space on its file system, or name another -logfile"
+            : `free space where ${kind} goes, or log elsewhere (-logfile, -syslog)`),
+        { path: kind === "file" ? this.#logfile! : kind, cause: error },
+      );
+      this.#failure ??= failure;
+      this.#toStderr(failure.message);
     }
   }
 

@@ -8,9 +8,9 @@
  */
 
 import { checkCommandLine } from "../encode/command_line.ts";
-import { ConfigError, ExitCode, UsageError } from "../errors.ts";
+import { ConfigError, exitCodeOf, isWrongPath, LocalIoError, UsageError } from "../errors.ts";
 import { copyAll, openSpoolFile, type SpoolFile } from "../sink/spool_file.ts";
-import type { ByteReader } from "../util/bytes.ts";
+import { type ByteReader, guardReads } from "../util/bytes.ts";
 import type { CheckStep, InputPlugin, Job, PluginContext } from "./plugin.ts";
 
 const MAX_PROBLEMS = 20;
@@ -59,10 +59,19 @@ async function openInput(input: string | undefined): Promise<Deno.FsFile | typeo
   try {
     return input === "-" ? Deno.stdin : await Deno.open(input);
   } catch (error) {
+    if (!isWrongPath(error)) throw cannotRead(input)(error);
     throw new UsageError(`Cannot open the command file ${input}: ${(error as Error).message}`, {
       cause: error,
     });
   }
+}
+
+function cannotRead(input: string) {
+  return (error: unknown) =>
+    new LocalIoError(
+      `cannot read the command file: ${(error as Error).message}: check the -plugininfo path`,
+      { path: inputName(input), cause: error, usage: isWrongPath(error) },
+    );
 }
 
 /** Checks every line of `input` and spools the commands; throws when any line is wrong. */
@@ -76,7 +85,7 @@ async function readChecked(
     let n = 0, commands = 0;
     const out: string[] = [];
     const encoder = new TextEncoder();
-    for await (const line of readLines(reader)) {
+    for await (const line of readLines(guardReads(reader, cannotRead(input)))) {
       n++;
       const problem = checkCommandLine(line);
       if (problem) {
@@ -161,7 +170,7 @@ export const csvPlugin: InputPlugin = {
         ok: false,
         what: "command file",
         detail: (error as Error).message,
-        code: ExitCode.Usage,
+        code: exitCodeOf(error),
         fatal: true,
       }];
     }

@@ -11,11 +11,20 @@ import { checkQualys } from "../qualys/check.ts";
 import { clientOptionsFromConfig, QualysClient } from "../qualys/client.ts";
 import { downloadReport } from "../qualys/download_report.ts";
 import { defaultConfig, type QualysConfig, readConfig } from "../config/read_config.ts";
-import { ConfigError, ExitCode, exitCodeOf, ReportSyntaxError, UsageError } from "../errors.ts";
+import {
+  ConfigError,
+  ExitCode,
+  exitCodeOf,
+  isWrongPath,
+  LocalIoError,
+  ReportSyntaxError,
+  UsageError,
+} from "../errors.ts";
 import { writeCommands } from "../encode/write_commands.ts";
 import { Level, type Logger } from "../log/logger.ts";
 import { ProgressLine, withProgress } from "../log/progress.ts";
 import { type ParsedReport, parseReport, ReportParser } from "../report/parse_report.ts";
+import { guardReads } from "../util/bytes.ts";
 import type { CheckStep, CommandSink, InputPlugin, Job, PluginContext } from "./plugin.ts";
 
 /** The default plugin configuration path. */
@@ -66,12 +75,25 @@ function parseOptions(config: QualysConfig, log: Logger) {
   return { ipRanges: config.ipRanges, onWarning: (m: string) => log.warn(m) };
 }
 
+function cannotRead(path: string) {
+  return (error: unknown) =>
+    new LocalIoError(
+      `cannot read the report: ${(error as Error).message}: check the -report path`,
+      {
+        path,
+        cause: error,
+        usage: isWrongPath(error),
+      },
+    );
+}
+
 /** Parses a saved report (`-report PATH`, `-` = stdin). */
 async function readReport(path: string, config: QualysConfig, log: Logger): Promise<ParsedReport> {
   const options = parseOptions(config, log);
   if (path === "-") {
     log.info("Reading the Qualys report from standard input");
-    const progress = withProgress(Deno.stdin, { label: "Parsing the report from stdin" });
+    const stdin = guardReads(Deno.stdin, cannotRead("stdin"));
+    const progress = withProgress(stdin, { label: "Parsing the report from stdin" });
     try {
       return await parseReport(progress.reader, options);
     } finally {
@@ -82,6 +104,7 @@ async function readReport(path: string, config: QualysConfig, log: Logger): Prom
   try {
     file = await Deno.open(path, { read: true });
   } catch (error) {
+    if (!isWrongPath(error)) throw cannotRead(path)(error);
     throw new UsageError(
       `Cannot open the report ${path}: ${(error as Error).message}: check the -report path`,
       { cause: error },
@@ -89,7 +112,10 @@ async function readReport(path: string, config: QualysConfig, log: Logger): Prom
   }
   log.info(`Reading the Qualys report ${path}`);
   const size = (await file.stat()).size;
-  const progress = withProgress(file, { label: `Parsing ${path}`, total: size });
+  const progress = withProgress(guardReads(file, cannotRead(path)), {
+    label: `Parsing ${path}`,
+    total: size,
+  });
   try {
     return await parseReport(progress.reader, options);
   } catch (error) {

@@ -1,11 +1,21 @@
 /**
- * The `-csvfile` sinks: a file written atomically (temp file in the same directory, synced, then
- * renamed over the target), or stdout for `-csvfile -`.
+ * The `-csvfile` sinks. What the path names decides how it is written:
+ *
+ * - a regular file, or a name not yet taken: atomically (a temp file in the same directory,
+ *   synced, then renamed over the target), so a failed run leaves the previous file in place;
+ * - a symbolic link: followed, and its target replaced atomically; the link stays;
+ * - a FIFO or a character device (`/dev/null`, `/dev/tty`): written straight into, as its reader
+ *   expects; `/dev/stdout` and `/dev/stderr` (also as `/dev/fd/N`) write to this process's own
+ *   streams, whatever they are (Deno opens no other devices without `--allow-all`);
+ * - anything else (a directory, a socket, a block device): refused (exit 2).
+ *
+ * `-csvfile -` writes to stdout. {@linkcode probeCsvFile} checks a destination before the run's
+ * long work, without leaving anything behind.
  *
  * @module
  */
 
-import { LocalIoError } from "../errors.ts";
+import { isWrongPath, LocalIoError } from "../errors.ts";
 import { onCleanup } from "../cleanup.ts";
 import { writeAll } from "../util/bytes.ts";
 import type { CloseOptions, CommandSink } from "./command_sink.ts";
@@ -24,10 +34,162 @@ function baseOf(path: string): string {
 const SYNC_EVERY = 64 << 20;
 
 /**
- * Opens `path` for an atomic write. Nothing appears at `path` until `close()`; a new file is
- * created 0600 (it lists vulnerabilities), an existing file keeps its mode.
+ * Whether `name` is one of this program's CSV temp files for a CSV named `csvName` (with
+ * `-multiinfo`, also `<id>_<csvName>`): `.<name>.<random hex>.tmp`.
  *
- * @throws {LocalIoError} When `path` is a directory or its directory cannot take the temp file.
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(isCsvTempName(".Output.csv.0a1b2c3d.tmp", "Output.csv"), true);
+ * assert.equal(isCsvTempName(".424242_Output.csv.0a1b2c3d.tmp", "Output.csv"), true);
+ * assert.equal(isCsvTempName(".Other.csv.0a1b2c3d.tmp", "Output.csv"), false);
+ * ```
+ */
+export function isCsvTempName(name: string, csvName: string): boolean {
+  const m = /^\.(?:\d+_)?(.+)\.[0-9a-f]+\.tmp$/.exec(name);
+  return m !== null && m[1] === csvName;
+}
+
+/** What a `-csvfile` path names, once symbolic links are followed. */
+export type CsvTarget =
+  /** A regular file, or a name not yet taken: replaced atomically. */
+  | { kind: "file"; path: string; info?: Deno.FileInfo }
+  /** A FIFO or character device: written straight into. */
+  | { kind: "stream"; path: string }
+  /** This process's stdout or stderr (`/dev/stdout`, `/dev/fd/2`, ...). */
+  | { kind: "stdout" | "stderr"; path: string };
+
+// Deno lets no program open these (nor devices other than /dev/null, /dev/tty and a few more)
+// without --allow-all: they are known by name and written through the process's own streams.
+const STD_STREAMS: Readonly<Record<string, "stdout" | "stderr">> = {
+  "/dev/stdout": "stdout",
+  "/dev/fd/1": "stdout",
+  "/proc/self/fd/1": "stdout",
+  "/dev/stderr": "stderr",
+  "/dev/fd/2": "stderr",
+  "/proc/self/fd/2": "stderr",
+};
+
+function describeKind(info: Deno.FileInfo): string {
+  return info.isDirectory
+    ? "a directory"
+    : info.isSocket
+    ? "a socket"
+    : info.isBlockDevice
+    ? "a block device"
+    : "neither a regular file, a FIFO nor a character device";
+}
+
+/**
+ * Follows `path` through symbolic links to what the commands are written into.
+ *
+ * @throws {LocalIoError} (exit 2) When it is a directory, a socket or a block device, or the
+ * links loop; (exit 7) when it cannot be examined.
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.symlink("real.csv", `${dir}/link.csv`);
+ * assert.deepEqual(await resolveCsvTarget(`${dir}/link.csv`), { kind: "file", path: `${dir}/real.csv` });
+ * assert.equal((await resolveCsvTarget("/dev/null")).kind, "stream");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function resolveCsvTarget(path: string): Promise<CsvTarget> {
+  let p = path;
+  for (let hops = 0; hops <= 40; hops++) {
+    const std = STD_STREAMS[p];
+    if (std) return { kind: std, path };
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(p);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return { kind: "file", path: p };
+      const sandbox = error instanceof Deno.errors.NotCapable;
+      throw new LocalIoError(
+        (p === path ? "" : `leads to ${p}: `) +
+          (sandbox
+            ? "out of reach: the connector writes files, FIFOs, /dev/null, /dev/tty, and its " +
+              "stdout (-csvfile -) or stderr (/dev/stderr)"
+            : `cannot examine it: ${(error as Error).message}: check the path`),
+        { path, cause: error, usage: isWrongPath(error) || sandbox },
+      );
+    }
+    if (info.isSymlink) {
+      const link = await Deno.readLink(p);
+      p = link.startsWith("/") ? link : `${dirOf(p)}/${link}`;
+      continue;
+    }
+    if (info.isFile) return { kind: "file", path: p, info };
+    if (info.isFifo || info.isCharDevice) return { kind: "stream", path: p };
+    throw new LocalIoError(
+      `${p === path ? "is" : `leads to ${p}, which is`} ${describeKind(info)}: ` +
+        "-csvfile writes a regular file, a FIFO or a character device; name a file",
+      { path, usage: true },
+    );
+  }
+  throw new LocalIoError("too many levels of symbolic links: name the file itself", {
+    path,
+    usage: true,
+  });
+}
+
+function cannotCreate(path: string, dir: string, error: unknown): LocalIoError {
+  return new LocalIoError(
+    `cannot create a file in ${dir}: ${(error as Error).message}: ` +
+      (isWrongPath(error)
+        ? "check that the directory exists"
+        : "check that the directory is writable and its file system has space"),
+    { path, cause: error, usage: isWrongPath(error) },
+  );
+}
+
+function cannotWrite(path: string, error: unknown, fix: string): LocalIoError {
+  return new LocalIoError(
+    `cannot write the commands: ${(error as Error).message}: ` +
+      (error instanceof Deno.errors.BrokenPipe ? "its reader closed it" : fix),
+    { path, cause: error },
+  );
+}
+
+/**
+ * Checks, before any long download or parse, that `-csvfile path` can be written: the kind of
+ * file it names, and that its directory takes a new file (one is created and removed at once).
+ * Nothing is left behind and nothing is written to a FIFO or device.
+ *
+ * @throws {LocalIoError} When it cannot be written (exit 2 for a path that does not exist or
+ * names the wrong kind of file, else 7).
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await probeCsvFile(`${dir}/out.csv`);
+ * assert.deepEqual([...Deno.readDirSync(dir)], []);
+ * await assert.rejects(probeCsvFile(`${dir}/no/out.csv`), { name: "LocalIoError", exitCode: 2 });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function probeCsvFile(path: string): Promise<void> {
+  if (path === "-") return;
+  const target = await resolveCsvTarget(path);
+  // A FIFO is not opened: that would wait for its reader, and closing it would end its input.
+  if (target.kind !== "file") return;
+  const dir = dirOf(target.path);
+  let probe: string;
+  try {
+    probe = await Deno.makeTempFile({ dir, prefix: `.${baseOf(target.path)}.`, suffix: ".tmp" });
+  } catch (error) {
+    throw cannotCreate(path, dir, error);
+  }
+  await Deno.remove(probe).catch(() => {});
+}
+
+/**
+ * Opens `-csvfile path` for writing as its kind requires (see the module doc). For a file,
+ * nothing appears at the target until `close()`; a new file is created 0600 (it lists
+ * vulnerabilities), an existing file keeps its mode.
+ *
+ * @throws {LocalIoError} When `path` names the wrong kind of file or cannot be written.
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
@@ -41,100 +203,155 @@ const SYNC_EVERY = 64 << 20;
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function openCsvFileSink(path: string): Promise<CommandSink & { tempPath: string }> {
-  const dir = dirOf(path);
-  let mode = 0o600;
-  try {
-    const st = await Deno.stat(path);
-    if (st.isDirectory) {
-      throw new LocalIoError("is a directory: name a file for -csvfile", { path });
-    }
-    if (st.mode !== null) mode = st.mode & 0o777;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) {
-      if (error instanceof LocalIoError) throw error;
-    }
-  }
-  let tempPath: string;
-  try {
-    tempPath = await Deno.makeTempFile({ dir, prefix: `.${baseOf(path)}.`, suffix: ".tmp" });
-    await Deno.chmod(tempPath, mode);
-  } catch (error) {
-    throw new LocalIoError(
-      `cannot create a file in ${dir}: ${(error as Error).message}: ` +
-        "check that the directory exists and is writable",
-      { path, cause: error },
-    );
-  }
-  const file = await Deno.open(tempPath, { write: true, truncate: true });
-  let done = false;
+export async function openCsvFileSink(path: string): Promise<CommandSink> {
+  const target = await resolveCsvTarget(path);
+  if (target.kind === "file") return await openAtomicSink(path, target.path, target.info);
+  if (target.kind === "stream") return await openStreamSink(path, target.path);
+  return stdStreamSink(target.kind);
+}
 
+/** A regular file `target` (the file `path` leads to), replaced atomically. */
+async function openAtomicSink(
+  path: string,
+  target: string,
+  info: Deno.FileInfo | undefined,
+): Promise<CommandSink> {
+  const dir = dirOf(target);
+  const mode = info?.mode != null ? info.mode & 0o777 : 0o600;
+  let tempPath: string;
+  let file: Deno.FsFile;
+  try {
+    tempPath = await Deno.makeTempFile({ dir, prefix: `.${baseOf(target)}.`, suffix: ".tmp" });
+  } catch (error) {
+    throw cannotCreate(path, dir, error);
+  }
   const unregister = onCleanup(() => {
     try {
       Deno.removeSync(tempPath);
     } catch { /* gone */ }
   });
+  try {
+    await Deno.chmod(tempPath, mode);
+    file = await Deno.open(tempPath, { write: true, truncate: true });
+  } catch (error) {
+    unregister();
+    await Deno.remove(tempPath).catch(() => {});
+    throw cannotCreate(path, dir, error);
+  }
+  let done = false;
   // Sync in the background every SYNC_EVERY bytes, so the final sync (before the rename) has
   // little left to flush and the disk works while the encoder runs.
   let unsynced = 0, total = 0;
   let syncing: Promise<void> = Promise.resolve();
+  const where = target === path ? path : `${path} (${target})`;
+  const fix = `free space on the file system of ${dir} or name another -csvfile`;
+  const discard = async () => {
+    done = true;
+    unregister();
+    await syncing.catch(() => {});
+    try {
+      file.close();
+    } catch { /* closed */ }
+    await Deno.remove(tempPath).catch(() => {});
+  };
   return {
-    tempPath,
     async write(bytes) {
-      await writeAll(file, bytes);
-      unsynced += bytes.length;
-      total += bytes.length;
-      if (unsynced >= SYNC_EVERY) {
-        unsynced = 0;
-        await syncing;
-        syncing = file.syncData();
+      try {
+        await writeAll(file, bytes);
+        unsynced += bytes.length;
+        total += bytes.length;
+        if (unsynced >= SYNC_EVERY) {
+          unsynced = 0;
+          await syncing;
+          syncing = file.syncData();
+        }
+      } catch (error) {
+        throw cannotWrite(target, error, fix);
       }
     },
     async close(options: CloseOptions = {}) {
       if (done) return;
-      done = true;
-      unregister();
       try {
         await syncing;
         await file.syncData();
         file.close();
-        await Deno.rename(tempPath, path);
+        done = true;
+        await Deno.rename(tempPath, target);
+        unregister();
       } catch (error) {
-        try {
-          await Deno.remove(tempPath);
-        } catch { /* gone */ }
-        throw new LocalIoError(`cannot write the CSV file: ${(error as Error).message}`, {
-          path,
-          cause: error,
-        });
+        await discard();
+        throw cannotWrite(target, error, fix);
       }
-      options.onComplete?.(`written to ${path} (${total} bytes)`, true);
+      options.onComplete?.(`written to ${where} (${total} bytes)`, true);
     },
     async abort() {
-      if (done) return;
-      done = true;
-      unregister();
-      await syncing.catch(() => {});
-      try {
-        file.close();
-      } catch { /* closed */ }
-      try {
-        await Deno.remove(tempPath);
-      } catch { /* gone */ }
+      if (!done) await discard();
     },
   };
 }
 
-/** A sink that writes to stdout (`-csvfile -`). `abort` cannot take back what was written. */
-export function stdoutSink(): CommandSink {
-  let total = 0;
+/** A FIFO or character device, written straight into; `abort` cannot take anything back. */
+async function openStreamSink(path: string, target: string): Promise<CommandSink> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(target, { write: true }); // a FIFO: this waits for its reader
+  } catch (error) {
+    throw new LocalIoError(`cannot open it for writing: ${(error as Error).message}`, {
+      path,
+      cause: error,
+      usage: isWrongPath(error),
+    });
+  }
+  let total = 0, open = true;
+  const closeFile = () => {
+    if (open) file.close();
+    open = false;
+  };
   return {
     async write(bytes) {
-      await writeAll(Deno.stdout, bytes);
+      try {
+        await writeAll(file, bytes);
+      } catch (error) {
+        throw cannotWrite(path, error, "check the device, or name another -csvfile");
+      }
       total += bytes.length;
     },
     close(options: CloseOptions = {}) {
-      options.onComplete?.(`written to stdout (${total} bytes)`, true);
+      closeFile();
+      options.onComplete?.(`written to ${path} (${total} bytes)`, true);
+      return Promise.resolve();
+    },
+    abort() {
+      closeFile();
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
+ * A sink that writes to stdout (`-csvfile -`). `abort` cannot take back what was written.
+ *
+ * @throws {LocalIoError} From `write`, when stdout cannot take the commands; `brokenPipe` is
+ * set when its reader went away (`-c - | head`).
+ */
+export function stdoutSink(): CommandSink {
+  return stdStreamSink("stdout");
+}
+
+function stdStreamSink(name: "stdout" | "stderr"): CommandSink {
+  const stream = name === "stdout" ? Deno.stdout : Deno.stderr;
+  let total = 0;
+  return {
+    async write(bytes) {
+      try {
+        await writeAll(stream, bytes);
+      } catch (error) {
+        throw cannotWrite(name, error, `free space where ${name} goes, or name a -csvfile`);
+      }
+      total += bytes.length;
+    },
+    close(options: CloseOptions = {}) {
+      options.onComplete?.(`written to ${name} (${total} bytes)`, true);
       return Promise.resolve();
     },
     abort() {

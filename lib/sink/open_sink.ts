@@ -1,15 +1,25 @@
 /**
  * Picks the sink for a destination: the CSV file (or stdout for `-csvfile -`) or the Defense
  * Center. With `-multiinfo`, each template writes its own file, `<id>_<name>` beside the named
- * one.
+ * one. Also checks a destination before a job's long work ({@linkcode probeSink}) and removes
+ * what killed runs left behind ({@linkcode removeStaleTempFiles}).
  *
  * @module
  */
 
+import { removeStaleFiles, systemTempDir } from "../cleanup.ts";
 import type { DcOptions } from "../dc/dc_client.ts";
+import { FINDING_SPOOL_PREFIX } from "../findings/finding_spool.ts";
 import type { CommandSink } from "./command_sink.ts";
-import { openCsvFileSink, stdoutSink } from "./csv_file_sink.ts";
+import {
+  isCsvTempName,
+  openCsvFileSink,
+  probeCsvFile,
+  resolveCsvTarget,
+  stdoutSink,
+} from "./csv_file_sink.ts";
 import type { DcSinkLog } from "./dc_sink.ts";
+import { probeSpoolDir, SPOOL_PREFIX } from "./spool_file.ts";
 
 /** Where the commands go: a CSV file (`-` = stdout), or a Defense Center. */
 export type Destination = { csvfile: string } | { dc: DcOptions };
@@ -61,4 +71,63 @@ export async function openSink(
   }
   const path = csvPath(destination.csvfile, options.variant);
   return path === "-" ? stdoutSink() : await openCsvFileSink(path);
+}
+
+/**
+ * Checks that a job's destination can be written before its long download or parse: the CSV
+ * (its kind, and that its directory takes a new file), or for a Defense Center the spool
+ * directory (`TMPDIR`). Leaves nothing behind.
+ *
+ * @throws {LocalIoError} When it cannot be written (exit 7; 2 for a path that does not exist or
+ * names the wrong kind of file).
+ */
+export async function probeSink(
+  destination: Destination,
+  options: OpenSinkOptions = {},
+): Promise<void> {
+  if ("dc" in destination) await probeSpoolDir();
+  else await probeCsvFile(csvPath(destination.csvfile, options.variant));
+}
+
+/**
+ * Removes this program's temp files that a killed run left behind (older than a day, owned by
+ * this user): finding and command spools in `TMPDIR`, and CSV temp files beside the CSV. Logs
+ * and resolves to the paths removed.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * const old = new Date("2020-01-01");
+ * for (const name of [".Output.csv.0a1b2c.tmp", ".Output.csv.notours"]) {
+ *   await Deno.writeTextFile(`${dir}/${name}`, "");
+ *   await Deno.utime(`${dir}/${name}`, old, old);
+ * }
+ * assert.deepEqual(await removeStaleTempFiles({ csvfile: `${dir}/Output.csv` }, { tempDir: dir }),
+ *   [`${dir}/.Output.csv.0a1b2c.tmp`]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function removeStaleTempFiles(
+  destination: Destination,
+  options: { tempDir?: string; log?: { info(message: string): void } } = {},
+): Promise<string[]> {
+  const spool = new RegExp(`^(?:${SPOOL_PREFIX}|${FINDING_SPOOL_PREFIX})[0-9a-f]+$`);
+  const removed = await removeStaleFiles(
+    options.tempDir ?? systemTempDir(),
+    (name) => spool.test(name),
+  );
+  if ("csvfile" in destination && destination.csvfile !== "-") {
+    const target = await resolveCsvTarget(destination.csvfile).catch(() => undefined);
+    if (target?.kind === "file") {
+      const slash = target.path.lastIndexOf("/");
+      const dir = slash < 0 ? "." : target.path.slice(0, slash) || "/";
+      const name = target.path.slice(slash + 1);
+      removed.push(...await removeStaleFiles(dir, (n) => isCsvTempName(n, name)));
+    }
+  }
+  if (removed.length) {
+    options.log?.info(`Removed the temp files a killed run left behind: ${removed.join(", ")}`);
+  }
+  return removed;
 }

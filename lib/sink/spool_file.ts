@@ -1,13 +1,17 @@
 /**
  * A 0600 temp file that holds commands until they can all be delivered (nothing is sent to a
  * Defense Center before the whole input has been read cleanly); removed on exit and on
- * SIGINT/SIGTERM.
+ * SIGINT/SIGTERM/SIGHUP. A failure to create, write or read it is a `LocalIoError` (exit 7) that
+ * names the file and says to point `TMPDIR` elsewhere.
  *
  * @module
  */
 
-import { onCleanup } from "../cleanup.ts";
+import { onCleanup, systemTempDir, tempFileError } from "../cleanup.ts";
 import { writeAll } from "../util/bytes.ts";
+
+/** The name prefix of command spool files (the random part and nothing else follows). */
+export const SPOOL_PREFIX = "qualys_connector-commands-";
 
 /** A spool file: written, then read back, then removed. */
 export interface SpoolFile {
@@ -38,29 +42,55 @@ export interface SpoolFile {
  * ```
  */
 export async function openSpoolFile(tempDir?: string): Promise<SpoolFile> {
-  const path = await Deno.makeTempFile({
-    prefix: "qualys_connector-commands-",
-    ...(tempDir ? { dir: tempDir } : {}),
-  });
-  await Deno.chmod(path, 0o600);
+  let path: string;
+  try {
+    path = await Deno.makeTempFile({ prefix: SPOOL_PREFIX, ...(tempDir ? { dir: tempDir } : {}) });
+  } catch (error) {
+    throw tempFileError("create the command spool there", tempDir ?? systemTempDir(), error);
+  }
   const unregister = onCleanup(() => Deno.removeSync(path));
-  const file = await Deno.open(path, { write: true, truncate: true });
-  let open = true;
-  const close = () => {
-    if (open) file.close();
-    open = false;
+  let file: Deno.FsFile | undefined;
+  const remove = async () => {
+    file?.close();
+    file = undefined;
+    unregister();
+    await Deno.remove(path).catch(() => {});
   };
+  try {
+    await Deno.chmod(path, 0o600);
+    file = await Deno.open(path, { write: true, truncate: true });
+  } catch (error) {
+    await remove();
+    throw tempFileError("open the command spool", path, error);
+  }
   return {
     path,
-    write: (bytes) => writeAll(file, bytes),
-    close,
-    open: () => Deno.open(path, { read: true }),
-    async remove() {
-      close();
-      unregister();
-      await Deno.remove(path).catch(() => {});
+    async write(bytes) {
+      try {
+        await writeAll(file!, bytes);
+      } catch (error) {
+        throw tempFileError("write the command spool", path, error);
+      }
     },
+    close() {
+      file?.close();
+      file = undefined;
+    },
+    open: () =>
+      Deno.open(path, { read: true }).catch((error) => {
+        throw tempFileError("read the command spool back", path, error);
+      }),
+    remove,
   };
+}
+
+/**
+ * Checks that the spool directory takes a file (one is created and removed at once).
+ *
+ * @throws {LocalIoError} When it does not.
+ */
+export async function probeSpoolDir(tempDir?: string): Promise<void> {
+  await (await openSpoolFile(tempDir)).remove();
 }
 
 /** Copies the whole of `from` into `to`, 1 MiB at a time. */

@@ -11,6 +11,27 @@ export interface ByteReader {
   read(p: Uint8Array): Promise<number | null>;
 }
 
+/**
+ * `reader` with each failed read turned into the error `toError` makes of it (one that names
+ * the file and the fix).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const broken = { read: () => Promise.reject(new Error("Is a directory (os error 21)")) };
+ * const reader = guardReads(broken, (e) => new Error(`r.xml: ${(e as Error).message}`));
+ * await assert.rejects(reader.read(new Uint8Array(1)), { message: "r.xml: Is a directory (os error 21)" });
+ * ```
+ */
+export function guardReads(reader: ByteReader, toError: (error: unknown) => Error): ByteReader {
+  return {
+    read: (p) =>
+      reader.read(p).catch((error) => {
+        throw toError(error);
+      }),
+  };
+}
+
 /** Something that takes bytes and says how many it took, as `Deno.FsFile` and `Deno.Conn` do. */
 export interface ByteWriter {
   /** Writes from `p`; resolves to the number of bytes taken. */

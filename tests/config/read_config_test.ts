@@ -269,3 +269,87 @@ Deno.test("parseConfig warns that detection keys are ignored with source: report
     'q.yaml:4:13: "severities" applies only with source: detections: it is ignored',
   ]);
 });
+
+Deno.test("parseConfig warns when YAML syntax changes an unquoted password, never showing it", async (t) => {
+  const cases: [string, string, RegExp][] = [
+    [
+      "password",
+      "Zq9pw #Xy7tail",
+      /has a # after a space, which YAML reads as the start of a comment/,
+    ],
+    ["password", "&Zq9pw Xy7tail", /starts with &, which YAML reads as an anchor name/],
+    ["password", "!Zq9pw Xy7tail", /starts with !, which YAML reads as a tag/],
+    ["password", "|\n  Zq9pw Xy7tail", /starts with \| or >, which YAML reads as a block/],
+    ["proxy_password", ">-\n  Zq9pw Xy7tail", /starts with \| or >, which YAML reads as a block/],
+  ];
+  for (const [key, value, reason] of cases) {
+    await t.step(`${key}: ${value.replaceAll("\n", " | ")}`, async () => {
+      const warnings: string[] = [];
+      const proxy = key === "proxy_password" ? "proxy: http://p:3128\nproxy_username: z\n" : "";
+      const text =
+        `user_id: u\n${proxy}${key}: ${value}\n${key === "password" ? "" : "password: p\n"}` +
+        "template_id: 1\n";
+      await parseConfig(text, "q.yaml", { onWarning: (m) => warnings.push(m) });
+      assert.equal(warnings.length, 1, warnings.join("\n"));
+      const line = proxy ? 4 : 2;
+      assert.match(
+        warnings[0]!,
+        new RegExp(`^q\\.yaml:${line}:${key.length + 3}: the value of "${key}" `),
+      );
+      assert.match(warnings[0]!, reason);
+      assert.match(warnings[0]!, /put the whole value in single quotes, for example/);
+      assert.ok(!/Zq9|Xy7/.test(warnings[0]!), "the warning shows part of the value");
+    });
+  }
+  await t.step("quoted, or # without a space before it: no warning", async () => {
+    const warnings: string[] = [];
+    for (const value of ["'Zq9pw #Xy7'", '"&Zq9 !Xy7 |"', "Zq9pw#Xy7", "'Zq9' # a comment"]) {
+      const c = await parseConfig(`user_id: u\npassword: ${value}\ntemplate_id: 1\n`, "q.yaml", {
+        onWarning: (m) => warnings.push(m),
+      });
+      assert.ok(/^&?Zq9/.test(c.password ?? ""), "the password is read whole");
+    }
+    assert.deepEqual(warnings, []);
+  });
+});
+
+Deno.test("parseConfig refuses a password that is a YAML alias, never showing it", async () => {
+  await assert.rejects(
+    parseConfig("user_id: u\npassword: *Zq9pw\ntemplate_id: 1\n", "q.yaml"),
+    (e: ConfigError) => {
+      assert.match(e.message, /^q\.yaml:2:11: "password" starts with \*, .*single quotes$/);
+      assert.ok(!e.message.includes("Zq9"), e.message);
+      return true;
+    },
+  );
+});
+
+Deno.test("parseConfig never quotes the YAML library's message on a secret's line", async () => {
+  // The library says "Invalid escape sequence \Zq9": part of the password.
+  await assert.rejects(
+    parseConfig('user_id: u\npassword: "ab\\Zq9"\ntemplate_id: 1\n', "q.yaml"),
+    (e: ConfigError) => {
+      assert.match(e.message, /^q\.yaml:2:\d+: Cannot read the YAML \(its value is not valid YAML/);
+      assert.match(e.message, /put the value of "password" in single quotes/);
+      assert.ok(!e.message.includes("Zq9"), e.message);
+      return true;
+    },
+  );
+});
+
+Deno.test("parseConfig refuses credentials in url, without showing them", async () => {
+  await assert.rejects(
+    parseConfig(
+      "user_id: u\npassword: p\ntemplate_id: 1\nurl: https://u:Zq9pw@qualysapi.qualys.eu\n",
+      "q.yaml",
+    ),
+    (e: ConfigError) => {
+      assert.match(
+        e.message,
+        /^q\.yaml:4:6: "url" must not contain credentials .*user_id and password$/,
+      );
+      assert.ok(!e.message.includes("Zq9"), e.message);
+      return true;
+    },
+  );
+});
