@@ -10,13 +10,13 @@ import { type CliOptions, parseArgv } from "./cli/parse_argv.ts";
 import type { PluginName } from "./cli/options.ts";
 import { usage } from "./cli/options.ts";
 import { checkDc } from "./dc/check.ts";
-import { loadIdentity } from "./dc/identity.ts";
 import { ExitCode, exitCodeOf, LocalIoError, UsageError } from "./errors.ts";
 import { Logger } from "./log/logger.ts";
 import { csvPlugin } from "./plugins/csv.ts";
 import type { CheckStep, InputPlugin, PluginContext } from "./plugins/plugin.ts";
 import { qualysGuardPlugin } from "./plugins/qualys_guard.ts";
 import * as sinks from "./sink/open_sink.ts";
+import { chooseDestination } from "./sink/choose_destination.ts";
 import { writeAllSync } from "./util/bytes.ts";
 import { VERSION } from "./version.ts";
 
@@ -151,7 +151,7 @@ async function drive(
       "Say where the commands go: -server <Defense Center> or -csvfile <file> (- = stdout)",
     );
   }
-  const destination = await chooseDestination(cli, log, env);
+  const destination = await chooseDestination({ ...cli, env, log });
   await sinks.removeStaleTempFiles(destination, { log });
   let worst: number = ExitCode.Ok;
   for await (const job of plugin.jobs(context)) {
@@ -176,35 +176,6 @@ async function drive(
     }
   }
   return worst;
-}
-
-/** The destination of this run; for a Defense Center, with the client identity loaded. */
-async function chooseDestination(
-  cli: CliOptions,
-  log: Logger,
-  env: Readonly<Record<string, string>>,
-): Promise<sinks.Destination> {
-  if (cli.csvfile !== undefined) return { csvfile: cli.csvfile };
-  const { identity, path } = await loadIdentity({
-    pkcs12: cli.pkcs12,
-    password: cli.password,
-    env,
-    log,
-  });
-  log.info(
-    `Client certificate ${path}: ${identity.subject}, valid until ${identity.notAfter.toISOString()}` +
-      (identity.caPems.length
-        ? ""
-        : "; it holds no CA, so the Defense Center is checked against the system roots"),
-  );
-  if (cli.insecure) {
-    log.warn(
-      "-insecure: the Defense Center's certificate is NOT verified; anyone on the path can pose as it",
-    );
-  }
-  return {
-    dc: { host: cli.server!, port: cli.port, ipv6: cli.ipv6, insecure: cli.insecure, identity },
-  };
 }
 
 /** `-check`: one line per step with OK, FAIL or SKIP; resolves to the worst failure's status. */
