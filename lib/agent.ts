@@ -202,9 +202,13 @@ async function chooseDestination(
       "-insecure: the Defense Center's certificate is NOT verified; anyone on the path can pose as it",
     );
   }
-  return {
-    dc: { host: cli.server!, port: cli.port, ipv6: cli.ipv6, insecure: cli.insecure, identity },
-  };
+  return { dc: { ...dcTarget(cli), identity } };
+}
+
+/** The Defense Center of the command line: -server, -port, -ipv6, -insecure, -timeout. */
+function dcTarget(cli: CliOptions) {
+  const { port, ipv6, insecure, timeout } = cli;
+  return { host: cli.server!, port, ipv6, insecure, timeoutMs: timeout && timeout * 1000 };
 }
 
 /** `-check`: one line per step with OK, FAIL or SKIP; resolves to the worst failure's status. */
@@ -232,16 +236,8 @@ async function check(plugin: InputPlugin, context: PluginContext): Promise<numbe
       detail: "give -server <Defense Center> (or -csvfile to write a file)",
     }, ExitCode.Usage);
   } else {
-    const steps = await checkDc({
-      host: cli.server,
-      port: cli.port,
-      ipv6: cli.ipv6,
-      insecure: cli.insecure,
-      pkcs12: cli.pkcs12,
-      password: cli.password,
-      env,
-      log,
-    });
+    const { pkcs12, password } = cli;
+    const steps = await checkDc({ ...dcTarget(cli), pkcs12, password, env, log });
     for (const step of steps) show(step, ExitCode.Dc);
   }
   return worst;
