@@ -36,6 +36,8 @@ export interface FaultyDcScript {
   data?: Misbehaviour;
   /** MAX_SIZE announced. @default {65535} */
   maxSize?: number;
+  /** Only the first N DATA messages (over all connections) get the `data` misbehaviour. @default all */
+  dataFaults?: number;
 }
 
 /** A running fake. */
@@ -120,7 +122,8 @@ export async function startFaultyDc(
           dataMessages++;
           const lines = new TextDecoder().decode(value).split("\n").filter((l) => l).length;
           const done = enc.encode(`Done processing ${lines} commands.\n`);
-          answer(sock, script.data ?? "ok", frame(3, done));
+          const faulty = dataMessages <= (script.dataFaults ?? Infinity);
+          answer(sock, faulty ? script.data ?? "ok" : "ok", frame(3, done));
         }
       }
     });

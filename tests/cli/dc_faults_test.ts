@@ -115,6 +115,23 @@ Deno.test("a DC that never answers DATA, or answers a byte at a time: reconnects
   await Promise.all([silent, trickle]);
 });
 
+Deno.test("a DATA answer that times out once is sent again on a new connection, and the run succeeds", async () => {
+  await withFaultyDc({ data: "silent", dataFaults: 1 }, async (run, dc) => {
+    const r = await run(["-timeout", TIMEOUT]);
+    assert.equal(r.code, 0, all(r));
+    assert.match(
+      all(r),
+      /\[WARNING\] DATA answer 1 timed out: .*; reconnecting in 0\.5 s to send the unacknowledged message again/,
+    );
+    assert.match(
+      all(r),
+      /Sent \d+ lines in 1 messages .*; the Defense Center processed \d+ commands, rejected 0; 1 reconnects/,
+    );
+    assert.equal(dc.connections, 2);
+    assert.equal(dc.dataMessages, 2);
+  });
+});
+
 Deno.test("-check on a DC that answers VERSION a byte at a time: exit 5 naming the MAX_SIZE answer", async () => {
   await withFaultyDc({ version: { trickle: 300 } }, async (run) => {
     const c = await run(["-check", "-timeout", TIMEOUT]);
