@@ -106,7 +106,7 @@ export function parseIdList(text: string): string[] {
  */
 export function parseFingerprint(text: string): string {
   const m = /^\s*sha256:((?:[0-9a-f]{2}:?){31}[0-9a-f]{2})\s*$/i.exec(text);
-  const hex = m?.[1]!.replaceAll(":", "").toLowerCase();
+  const hex = m?.[1]?.replaceAll(":", "").toLowerCase();
   if (!hex || hex.length !== 64) {
     throw new RangeError(
       "must be sha256: followed by the certificate's 64 hex digits (the connector prints them " +
@@ -140,6 +140,7 @@ export function parseDcName(text: string): string {
       "must not be all digits (the Defense Center would take it as the ID of an existing source)",
     );
   }
+  // deno-lint-ignore no-control-regex
   if (/[\x00-\x1f\x7f]/.test(name)) throw new RangeError("must not contain control characters");
   return name;
 }
@@ -157,6 +158,7 @@ export function parseDcName(text: string): string {
 export function parseDomain(text: string): string {
   const domain = text.trim();
   if (domain === "") throw new RangeError("must not be empty");
+  // deno-lint-ignore no-control-regex
   if (/["'`,]|[\x00-\x1f\x7f]/.test(domain)) {
     throw new RangeError(
       "must be a domain UUID or a path such as Global \\ Branch A, without quotes or commas",
