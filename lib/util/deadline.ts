@@ -40,7 +40,8 @@ export function seconds(ms: number): string {
 /**
  * Resolves as `work` does, or rejects with a {@linkcode DeadlineError} for `step` once `ms`
  * have passed. On expiry `onExpire` runs (it closes the connection, so the abandoned work ends
- * too), and whatever `work` does later is ignored.
+ * too; an error it throws, such as closing what is closed already, is ignored), and whatever
+ * `work` does later is ignored.
  *
  * @example Usage
  * ```ts
@@ -64,9 +65,8 @@ export function withDeadline<T>(
     const timer = setTimeout(() => {
       try {
         onExpire?.();
-      } finally {
-        reject(new DeadlineError(step, ms));
-      }
+      } catch { /* what it closes may be closed already */ }
+      reject(new DeadlineError(step, ms));
     }, ms);
     work.then(
       (value) => {
