@@ -93,7 +93,7 @@ export async function checkQualys(
     const open = new Set<Deno.Conn>();
     const info = await withDeadline(
       tlsHandshake({ host, port, caCerts, tunnelUrl: tunnel?.url }, open),
-      { ms: timeoutMs, step: "TLS handshake", onExpire: () => open.forEach((c) => c.close()) },
+      { ms: timeoutMs, step: "TLS handshake", onExpire: () => open.forEach(closeQuietly) },
     );
     steps.push({
       ok: true,
@@ -131,6 +131,12 @@ export async function checkQualys(
     await client.close();
   }
   return steps;
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch { /* closed already */ }
 }
 
 // TLS to the API, directly or through the proxy forwarder; every connection opened is put in
