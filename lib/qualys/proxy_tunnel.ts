@@ -80,24 +80,24 @@ export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
   let failure: NetworkFailure | undefined;
   const where = `the proxy ${proxy.protocol}//${proxyHost}:${proxyPort}`;
   const timeoutMs = options.timeoutMs ?? 120_000;
-  // The steps tunnels are waiting for at the proxy, with when each wait began.
-  const waiting = new Map<symbol, { step: "connect" | "answer"; since: number }>();
-  const stalled = (step: "connect" | "answer", waitedMs: number): NetworkFailure => ({
+  // The steps tunnels are waiting for at the proxy, oldest first.
+  const waiting = new Map<symbol, "connect" | "answer">();
+  const stalled = (step: "connect" | "answer"): NetworkFailure => ({
     message: step === "connect"
-      ? `No connection to ${where} within ${seconds(waitedMs)} s (-timeout): check proxy in the ` +
+      ? `No connection to ${where} within ${seconds(timeoutMs)} s (-timeout): check proxy in the ` +
         "plugin YAML (host and port) and that no firewall drops the way to it"
-      : `${where} did not answer CONNECT to ${options.target} within ${seconds(waitedMs)} s ` +
+      : `${where} did not answer CONNECT to ${options.target} within ${seconds(timeoutMs)} s ` +
         "(-timeout): check that it is a web proxy, and that it can reach the Qualys API",
     transient: true,
   });
   // Runs one step of a tunnel at the proxy within the time limit; `close` ends it on expiry.
   const atProxy = async <T>(step: "connect" | "answer", work: Promise<T>, close: () => void) => {
     const key = Symbol(step);
-    waiting.set(key, { step, since: Date.now() });
+    waiting.set(key, step);
     try {
       return await withDeadline(work, { ms: timeoutMs, step, onExpire: close });
     } catch (error) {
-      if (error instanceof DeadlineError) failure = stalled(step, timeoutMs);
+      if (error instanceof DeadlineError) failure = stalled(step);
       throw error;
     } finally {
       waiting.delete(key);
@@ -234,8 +234,8 @@ export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
   return {
     url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
     lastFailure() {
-      const first = [...waiting.values()].sort((a, b) => a.since - b.since)[0];
-      return first ? stalled(first.step, Date.now() - first.since) : failure;
+      const [first] = waiting.values();
+      return first ? stalled(first) : failure;
     },
     async close() {
       try {
