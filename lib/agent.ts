@@ -151,7 +151,7 @@ async function drive(
       "Say where the commands go: -server <Defense Center> or -csvfile <file> (- = stdout)",
     );
   }
-  const destination = await chooseDestination({ ...cli, env, log });
+  const destination = await chooseDestination({ ...dcTarget(cli), ...cli, env, log });
   await sinks.removeStaleTempFiles(destination, { log });
   let worst: number = ExitCode.Ok;
   for await (const job of plugin.jobs(context)) {
@@ -176,6 +176,12 @@ async function drive(
     }
   }
   return worst;
+}
+
+/** The Defense Center of the command line: -server, -port, -ipv6, -insecure, -timeout. */
+function dcTarget(cli: CliOptions) {
+  const { port, ipv6, insecure, timeout } = cli;
+  return { host: cli.server!, port, ipv6, insecure, timeoutMs: timeout && timeout * 1000 };
 }
 
 /** `-check`: one line per step with OK, FAIL or SKIP; resolves to the worst failure's status. */
@@ -203,16 +209,8 @@ async function check(plugin: InputPlugin, context: PluginContext): Promise<numbe
       detail: "give -server <Defense Center> (or -csvfile to write a file)",
     }, ExitCode.Usage);
   } else {
-    const steps = await checkDc({
-      host: cli.server,
-      port: cli.port,
-      ipv6: cli.ipv6,
-      insecure: cli.insecure,
-      pkcs12: cli.pkcs12,
-      password: cli.password,
-      env,
-      log,
-    });
+    const { pkcs12, password } = cli;
+    const steps = await checkDc({ ...dcTarget(cli), pkcs12, password, env, log });
     for (const step of steps) show(step, ExitCode.Dc);
   }
   return worst;

@@ -219,6 +219,10 @@ export class ReportSyntaxError extends SyntaxError {
 export interface DcErrorOptions extends ErrorOptions {
   /** Trying again on a new connection may succeed (a dropped or lost connection). @default {false} */
   retryable?: boolean;
+  /** The network step that failed ("connect", "TLS handshake", "MAX_SIZE answer", "DATA answer 3"), when known. @default {""} */
+  step?: string;
+  /** The step did not finish within its time limit (`-timeout`). @default {false} */
+  timedOut?: boolean;
 }
 
 /** The Defense Center cannot be reached, or TLS or the protocol failed; or the certificate is unusable. Exit 5. */
@@ -229,11 +233,17 @@ export class DcError extends Error {
   readonly exitCode: number = ExitCode.Dc;
   /** Trying again on a new connection may succeed. */
   readonly retryable: boolean;
+  /** The network step that failed; "" when not known. */
+  readonly step: string;
+  /** The step did not finish within its time limit. */
+  readonly timedOut: boolean;
 
   /** Creates the error. */
   constructor(message: string, options: DcErrorOptions = {}) {
     super(message, options);
     this.retryable = options.retryable ?? false;
+    this.step = options.step ?? "";
+    this.timedOut = options.timedOut ?? false;
   }
 }
 

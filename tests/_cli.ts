@@ -9,11 +9,20 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Options for {@linkcode runMain}. */
+export interface RunMainOptions {
+  /** Working directory. */
+  cwd?: string;
+  /** Environment variables (the only ones the run sees, with NO_COLOR=1). */
+  env?: Record<string, string>;
+  /** Text for stdin; stdin is closed when absent. */
+  stdin?: string;
+  /** Kills the run when aborted: a guard that turns a hang into a failed test. */
+  signal?: AbortSignal;
+}
+
 /** Runs `main.ts` with the connector's permissions; stdin is closed unless `stdin` is given. */
-export async function runMain(
-  args: string[],
-  options: { cwd?: string; env?: Record<string, string>; stdin?: string } = {},
-): Promise<CliResult> {
+export async function runMain(args: string[], options: RunMainOptions = {}): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -28,6 +37,7 @@ export async function runMain(
     ...(options.cwd ? { cwd: options.cwd } : {}),
     env: { NO_COLOR: "1", ...options.env },
     stdin: options.stdin === undefined ? "null" : "piped",
+    ...(options.signal ? { signal: options.signal } : {}),
     stdout: "piped",
     stderr: "piped",
   }).spawn();

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { exitCodeOf } from "../errors.ts";
+import { DcError, exitCodeOf } from "../errors.ts";
+import { seconds } from "../util/deadline.ts";
 import { unbracket } from "../util/text.ts";
 import { type IdentityLog, loadIdentity, type LoadIdentityOptions } from "./identity.ts";
 import type { ClientIdentity } from "./pkcs12.ts";
@@ -34,9 +35,14 @@ export interface CheckDcOptions extends LoadIdentityOptions {
   insecure?: boolean;
   /** Where warnings (expiry) go. */
   log?: IdentityLog;
+  /** The time limit of each network step, in ms (`-timeout`). @default the DcClient's, per step */
+  timeoutMs?: number | undefined;
 }
 
-/** Runs the checks; stops at the first failure (later steps depend on it). */
+/**
+ * Runs the checks; stops at the first failure (later steps depend on it). Each network step has
+ * its own time limit, and a step that runs out says which it was.
+ */
 export async function checkDc(options: CheckDcOptions): Promise<DcCheckStep[]> {
   const steps: DcCheckStep[] = [];
   const port = options.port ?? 8307;
@@ -62,27 +68,39 @@ export async function checkDc(options: CheckDcOptions): Promise<DcCheckStep[]> {
     return steps;
   }
   const where = `${options.host}:${port}`;
+  const { DC_TIMEOUTS, DcClient } = await import("./dc_client.ts");
+  const connectMs = options.timeoutMs ?? DC_TIMEOUTS.connect;
   try {
-    const conn = await Deno.connect({ hostname: unbracket(options.host), port });
+    const conn = await Deno.connect({
+      hostname: unbracket(options.host),
+      port,
+      signal: AbortSignal.timeout(connectMs),
+    });
     conn.close();
     steps.push({ ok: true, what: `TCP to ${where}`, detail: "connected" });
   } catch (error) {
+    const timedOut = (error as Error)?.name === "TimeoutError";
     steps.push({
       ok: false,
       what: `TCP to ${where}`,
-      detail: `${(error as Error).message}: check -server and -port, and that no firewall blocks ` +
-        `port ${port} (telnet ${options.host} ${port})`,
+      detail: `${
+        timedOut
+          ? `Connect timed out: no TCP connection within ${seconds(connectMs)} s`
+          : (error as Error).message
+      }: check -server and -port, and that no firewall blocks port ${port} ` +
+        `(telnet ${options.host} ${port})`,
     });
     return steps;
   }
   try {
-    const { DcClient } = await import("./dc_client.ts");
     const client = await DcClient.connect({
       host: options.host,
       port,
       ipv6: options.ipv6 ?? false,
       insecure: options.insecure ?? false,
       identity,
+      timeoutMs: options.timeoutMs,
+      maxReconnects: 0,
     });
     steps.push({
       ok: true,
@@ -92,9 +110,19 @@ export async function checkDc(options: CheckDcOptions): Promise<DcCheckStep[]> {
     });
     client.close();
   } catch (error) {
+    // Named after the step that failed, when the error knows it.
+    const step = error instanceof DcError ? error.step : "";
     steps.push({
       ok: false,
-      what: `TLS and host input version with ${where}`,
+      what: `${
+        step === "connect"
+          ? "TCP to"
+          : step === "TLS handshake"
+          ? "TLS handshake with"
+          : step === "MAX_SIZE answer"
+          ? "host input version with"
+          : "TLS and host input version with"
+      } ${where}`,
       detail: (error as Error).message,
     });
   }

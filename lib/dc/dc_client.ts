@@ -6,24 +6,49 @@
  * dropped connection is re-established and the unacknowledged message sent again (bounded, with
  * backoff); an acknowledged one never is.
  *
+ * Every network step has a time limit (`-timeout`, else {@linkcode DC_TIMEOUTS}): connect, TLS
+ * handshake, the whole MAX_SIZE answer, and for each DATA message its sending and its whole
+ * answer. A step that runs out is treated like a dropped connection. An answer that is not host
+ * input (not a known message type, an absurd length, DATA text without the "Done processing"
+ * line) is a protocol error, never a success.
+ *
  * @module
  */
 
 import tls from "node:tls";
 import { DcError } from "../errors.ts";
+import { DeadlineError, seconds, withDeadline } from "../util/deadline.ts";
 import { unbracket } from "../util/text.ts";
 import type { ClientIdentity } from "./pkcs12.ts";
 import {
+  answerLimit,
   type ByteStream,
   EndOfStream,
   frame,
   MsgType,
   parseDcResponse,
   PROTOCOL_VERSION,
-  readMessage,
+  readExact,
+  showBytes,
   writeAll,
   writeMessage,
 } from "./protocol.ts";
+
+/**
+ * Time limits per step, in ms, when `-timeout` is not given (the README says why): the FMC
+ * answers TCP, TLS and the version at once, but answers a DATA message only once it has
+ * processed every command in it.
+ */
+export const DC_TIMEOUTS = {
+  /** TCP connect (and the AAAA lookup of -ipv6). */
+  connect: 30_000,
+  /** The TLS handshake, client certificate included. */
+  tls: 30_000,
+  /** Sending VERSION and reading the whole MAX_SIZE answer. */
+  maxSize: 30_000,
+  /** Sending one DATA message and reading its whole answer. */
+  data: 300_000,
+} as const;
 
 /** Where the client reports what it does. */
 export interface DcLog {
@@ -53,6 +78,8 @@ export interface DcOptions {
   maxReconnects?: number;
   /** How to wait (tests pass a fake clock). */
   sleep?: (ms: number) => Promise<void>;
+  /** The time limit of every network step, in ms (`-timeout`). @default {@linkcode DC_TIMEOUTS}, per step */
+  timeoutMs?: number | undefined;
 }
 
 /** Totals of a send. */
@@ -117,7 +144,30 @@ function nodeStream(socket: tls.TLSSocket): ByteStream {
     close() {
       socket.destroy();
     },
+    buffered(max) {
+      const out = new Uint8Array(Math.min(max, chunks.reduce((n, c) => n + c.length, 0)));
+      let at = 0;
+      for (const c of chunks) {
+        if (at >= out.length) break;
+        const part = c.subarray(0, out.length - at);
+        out.set(part, at);
+        at += part.length;
+      }
+      return out;
+    },
   };
+}
+
+/** An answer as it came: its header, and its value when the header was one to read on. */
+interface RawAnswer {
+  type: number;
+  length: number;
+  /** The 8 header bytes. */
+  head: Uint8Array;
+  /** The value; undefined when the header already showed it is not host input. */
+  value: Uint8Array | undefined;
+  /** Bytes that had arrived after a bad header (shown in the error). */
+  after: Uint8Array;
 }
 
 /** A connected session: the stream and the DC's MAX_SIZE. */
@@ -178,12 +228,18 @@ export class DcClient {
     }
   }
 
+  /** The time limit of a step. */
+  #limit(step: keyof typeof DC_TIMEOUTS): number {
+    return this.#o.timeoutMs ?? DC_TIMEOUTS[step];
+  }
+
   // node:tls rather than Deno.connectTls: it can set TCP_NODELAY (Deno's TLS connections cannot,
   // and Nagle's algorithm then holds the tail of every message for the peer's delayed ACK: 44 ms
   // a message on loopback), it can skip verification for -insecure, and it presents the client
   // certificate (docs/platform.md, "TLS to the Defense Center").
   async #connectTls(maxVersion?: "TLSv1.2"): Promise<ByteStream> {
-    const hostname = await this.#resolve();
+    const connectMs = this.#limit("connect"), tlsMs = this.#limit("tls");
+    const hostname = await withDeadline(this.#resolve(), { ms: connectMs, step: "connect" });
     const { identity } = this.#o;
     const bundled = identity.caPems.length > 0;
     const socket = tls.connect({
@@ -200,14 +256,120 @@ export class DcClient {
       ...(/^[\d.]+$|:/.test(hostname) ? {} : { servername: hostname }),
     });
     socket.setNoDelay(true);
-    await new Promise<void>((resolve, reject) => {
-      socket.once("secureConnect", () => resolve());
-      socket.once("error", reject);
-    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const expire = (step: string, ms: number) => () => {
+          socket.destroy();
+          reject(new DeadlineError(step, ms));
+        };
+        timer = setTimeout(expire("connect", connectMs), connectMs);
+        socket.once("connect", () => {
+          clearTimeout(timer);
+          timer = setTimeout(expire("TLS handshake", tlsMs), tlsMs);
+        });
+        socket.once("secureConnect", () => resolve());
+        socket.once("error", reject);
+        socket.once("close", () => reject(new Error("the connection closed in the TLS handshake")));
+      });
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
     return nodeStream(socket);
   }
 
+  // A step that ran out of time, in words that say what to check.
+  #timedOut(e: DeadlineError, got: number, sent = 0): DcError {
+    const s = seconds(e.ms), { host } = this.#o, port = this.#port;
+    const message = e.step === "connect"
+      ? `Connect timed out: no TCP connection to ${this.#where} within ${s} s: check -server and ` +
+        `-port, that the Defense Center is up, and that no firewall silently drops port ${port} ` +
+        `(telnet ${host} ${port})`
+      : e.step === "TLS handshake"
+      ? `TLS handshake timed out: ${this.#where} accepted the connection but did not complete a ` +
+        `TLS handshake within ${s} s: check that ${port} is the Defense Center's host input port ` +
+        "(something else may listen there) and the Defense Center's load"
+      : e.step === "MAX_SIZE answer"
+      ? `MAX_SIZE answer timed out: the Defense Center at ${this.#where} did not answer the ` +
+        `version message whole within ${s} s (${got} bytes came): check that its host input ` +
+        "service runs and the Defense Center's load"
+      : `${e.step} timed out: the Defense Center at ${this.#where} did not answer ` +
+        `${e.step.replace("answer", "message")} (${sent} bytes) whole within ${s} s (${got} ` +
+        "bytes came): it may be overloaded; check its load, or raise -timeout";
+    return new DcError(message, { cause: e, retryable: true, step: e.step, timedOut: true });
+  }
+
+  // Runs one step on `conn` within `ms`: on expiry the connection is closed and the step named.
+  async #step<T>(
+    conn: ByteStream,
+    step: { name: string; ms: number; sent?: number },
+    work: (counted: ByteStream) => Promise<T>,
+  ): Promise<T> {
+    let got = 0;
+    const counted: ByteStream = {
+      read: async (p) => {
+        const n = await conn.read(p);
+        got += n ?? 0;
+        return n;
+      },
+      write: (p) => conn.write(p),
+      close: () => conn.close(),
+      ...(conn.buffered ? { buffered: conn.buffered } : {}),
+    };
+    try {
+      return await withDeadline(work(counted), {
+        ms: step.ms,
+        step: step.name,
+        onExpire: () => conn.close(),
+      });
+    } catch (error) {
+      throw error instanceof DeadlineError ? this.#timedOut(error, got, step.sent) : error;
+    }
+  }
+
+  // Reads an answer's header, and its value when the header is one to read on: `accept` lists
+  // the types whose value is read when at most `limit` bytes long.
+  async #readAnswer(
+    conn: ByteStream,
+    what: string,
+    expect: { accept: readonly number[]; limit: number },
+  ): Promise<RawAnswer> {
+    const head = await readExact(conn, 8, what);
+    const view = new DataView(head.buffer);
+    const type = view.getUint32(0, false), length = view.getUint32(4, false);
+    if (!expect.accept.includes(type) || length > expect.limit) {
+      return {
+        type,
+        length,
+        head,
+        value: undefined,
+        after: conn.buffered?.(160) ?? new Uint8Array(0),
+      };
+    }
+    return {
+      type,
+      length,
+      head,
+      value: await readExact(conn, length, what),
+      after: new Uint8Array(0),
+    };
+  }
+
+  // An answer that is not host input: a protocol error (exit 5) that shows what came back.
+  #notHostInput(to: string, step: string, answer: RawAnswer, why: string): DcError {
+    const shown = answer.value ?? new Uint8Array([...answer.head, ...answer.after]);
+    return new DcError(
+      `The Defense Center at ${this.#where} answered ${to} with something that is not host ` +
+        `input (${why}): ${showBytes(shown)}; check that ${this.#port} is its host input port`,
+      { step },
+    );
+  }
+
   #failure(error: unknown, stage: "connect" | "version" | "data"): DcError {
+    if (error instanceof DeadlineError) return this.#timedOut(error, 0);
     const text = `${(error as Error)?.name}: ${(error as Error)?.message}`;
     if (error instanceof DcError) return error;
     if (/refused/i.test(text)) {
@@ -267,20 +429,7 @@ export class DcClient {
       throw this.#failure(error, "connect");
     }
     try {
-      await writeAll(conn, frame(MsgType.Version, new Uint8Array([0, 0, 0, PROTOCOL_VERSION])));
-      const m = await readMessage(conn, "MAX_SIZE", 1024);
-      if (m.type !== MsgType.MaxSize || m.value.length !== 4) {
-        throw new DcError(
-          `The Defense Center at ${this.#where} answered the version with message type ${m.type} ` +
-            `(${m.value.length} bytes) instead of MAX_SIZE: is ${this.#port} its host input port?`,
-        );
-      }
-      const maxSize = new DataView(m.value.buffer).getUint32(0, false);
-      if (maxSize < 64) {
-        throw new DcError(
-          `The Defense Center announced MAX_SIZE ${maxSize}: too small to send a command`,
-        );
-      }
+      const maxSize = await this.#exchangeVersion(conn);
       this.#log.debug(`Connected to ${this.#where}; MAX_SIZE ${maxSize}`);
       return { conn, maxSize };
     } catch (error) {
@@ -292,6 +441,41 @@ export class DcClient {
     }
   }
 
+  // VERSION out, the whole MAX_SIZE answer in, within the MAX_SIZE step's limit.
+  async #exchangeVersion(conn: ByteStream): Promise<number> {
+    const step = { name: "MAX_SIZE answer", ms: this.#limit("maxSize") };
+    const m = await this.#step(conn, step, async (c) => {
+      await writeAll(c, frame(MsgType.Version, new Uint8Array([0, 0, 0, PROTOCOL_VERSION])));
+      return await this.#readAnswer(c, "MAX_SIZE", {
+        accept: [MsgType.MaxSize, MsgType.Error],
+        limit: 64 << 10,
+      });
+    });
+    if (m.type === MsgType.Error && m.value) {
+      throw new DcError(
+        `The Defense Center at ${this.#where} refused the version exchange with an ERROR answer: ` +
+          `${showBytes(m.value)}; upgrade the Defense Center, or check its host input service`,
+        { step: "MAX_SIZE answer" },
+      );
+    }
+    if (m.type !== MsgType.MaxSize || m.length !== 4 || !m.value) {
+      throw this.#notHostInput(
+        "the version message",
+        step.name,
+        m,
+        `message type ${m.type} with ${m.length} bytes, not MAX_SIZE (type 1 with 4 bytes)`,
+      );
+    }
+    const maxSize = new DataView(m.value.buffer).getUint32(0, false);
+    if (maxSize < 64) {
+      throw new DcError(
+        `The Defense Center announced MAX_SIZE ${maxSize}: too small to send a command`,
+        { step: "MAX_SIZE answer" },
+      );
+    }
+    return maxSize;
+  }
+
   // With TLS 1.3 a rejected client certificate shows up only as the connection closing after the
   // handshake, like a rejected version. A TLS 1.2 handshake tells them apart: there the DC checks
   // the certificate inside the handshake.
@@ -299,11 +483,13 @@ export class DcClient {
     let probe: ByteStream | undefined;
     try {
       probe = await this.#connectTls("TLSv1.2");
-      await writeAll(probe, frame(MsgType.Version, new Uint8Array([0, 0, 0, PROTOCOL_VERSION])));
-      await readMessage(probe, "MAX_SIZE", 1024);
+      await this.#exchangeVersion(probe);
       return this.#failure(original, "version");
     } catch (error) {
-      if (error instanceof EndOfStream) return this.#failure(original, "version");
+      if (error instanceof EndOfStream || error instanceof DeadlineError) {
+        return this.#failure(original, "version");
+      }
+      if (error instanceof DcError) return this.#failure(original, "version");
       return this.#failure(error, "connect");
     } finally {
       try {
@@ -312,9 +498,57 @@ export class DcClient {
     }
   }
 
+  // One DATA message out and its whole answer in, within the DATA step's limit; then the answer
+  // judged: DATA text with its "Done processing" line, or an ERROR; anything else is an error.
+  async #exchangeData(session: Session, payload: Uint8Array, n: number): Promise<string[]> {
+    const step = { name: `DATA answer ${n}`, ms: this.#limit("data"), sent: payload.length };
+    const to = `DATA message ${n}`;
+    const m = await this.#step(session.conn, step, async (c) => {
+      await writeMessage(c, MsgType.Data, payload);
+      return await this.#readAnswer(c, `the answer to ${to}`, {
+        accept: [MsgType.Data, MsgType.Error],
+        limit: answerLimit(session.maxSize),
+      });
+    });
+    if (!m.value) {
+      throw this.#notHostInput(
+        to,
+        step.name,
+        m,
+        m.type !== MsgType.Data && m.type !== MsgType.Error
+          ? `message type ${m.type}, not DATA (3) or ERROR (4)`
+          : `an announced length of ${m.length} bytes, over the limit of ${
+            answerLimit(session.maxSize)
+          }`,
+      );
+    }
+    const text = dec.decode(m.value);
+    const parsed = parseDcResponse(text);
+    if (m.type === MsgType.Data && parsed.done === undefined) {
+      throw this.#notHostInput(
+        to,
+        step.name,
+        m,
+        'DATA text without a "Done processing N commands." line',
+      );
+    }
+    this.totals.messages++;
+    this.totals.lines += count(payload, 10);
+    this.totals.processed += parsed.done ?? 0;
+    if (m.type === MsgType.Error) {
+      // A DC-side failure: the DC says why in its own words, and nothing says what it processed.
+      const said = text.trim() ? showBytes(m.value) : "no text";
+      this.totals.failures += Math.max(parsed.rejected, 1);
+      return [`ERROR answer to ${to}: ${said}`];
+    }
+    this.totals.failures += parsed.rejected;
+    return parsed.failures;
+  }
+
   /**
-   * Sends one DATA payload and reads its response; on a dropped connection, reconnects and
-   * sends it again (it was not acknowledged). Returns the response's failure lines.
+   * Sends one DATA payload and reads its response; on a dropped connection or a step that ran
+   * out of time, reconnects and sends it again (it was not acknowledged). Returns the response's
+   * failure lines.
    */
   async send(
     payload: Uint8Array,
@@ -330,36 +564,32 @@ export class DcClient {
             `A message of ${payload.length} bytes is over the DC's MAX_SIZE ${this.#session.maxSize}`,
           );
         }
-        await writeMessage(this.#session.conn, MsgType.Data, payload);
-        const response = await readMessage(this.#session.conn, "the response to a DATA message");
-        const text = dec.decode(response.value);
-        const parsed = parseDcResponse(text);
-        this.totals.messages++;
-        this.totals.lines += count(payload, 10);
-        this.totals.processed += parsed.done ?? 0;
-        const failures = response.type === MsgType.Error && parsed.failures.length === 0
-          ? [text.trim() || "the Defense Center answered with an ERROR message"]
-          : parsed.failures;
-        this.totals.failures += parsed.failures.length === 0 ? failures.length : parsed.rejected;
-        return failures;
+        return await this.#exchangeData(this.#session, payload, this.totals.messages + 1);
       } catch (error) {
         try {
           this.#session?.conn.close();
         } catch { /* closed */ }
         this.#session = undefined;
-        const permanent = error instanceof DcError && !error.retryable;
-        if (permanent || attempt >= max) {
-          throw error instanceof DcError ? error : this.#failure(error, "data");
+        const failure = error instanceof DcError ? error : this.#failure(error, "data");
+        if (!failure.retryable) throw failure;
+        if (attempt >= max) {
+          throw new DcError(`${failure.message}; gave up after ${max} reconnects`, {
+            cause: failure,
+            retryable: true,
+            step: failure.step,
+            timedOut: failure.timedOut,
+          });
         }
         this.totals.reconnects++;
         if (options.onReconnect) payload = options.onReconnect(payload);
         const delay = Math.min(500 * 2 ** attempt, 15_000);
+        const again = `reconnecting in ${
+          Math.round(delay / 100) / 10
+        } s to send the unacknowledged message again`;
         this.#log.warn(
-          `The connection to the Defense Center dropped (${
-            (error as Error).message
-          }); reconnecting in ${
-            Math.round(delay / 100) / 10
-          } s to send the unacknowledged message again`,
+          failure.timedOut
+            ? `${failure.message}; ${again}`
+            : `The connection to the Defense Center dropped (${failure.message}); ${again}`,
         );
         await sleep(delay);
       }

@@ -26,6 +26,8 @@ export interface ByteStream {
   write(p: Uint8Array): Promise<number>;
   /** Closes the stream. */
   close(): void;
+  /** Up to `max` bytes that have arrived and not been read, without reading them (for messages). */
+  buffered?(max: number): Uint8Array;
 }
 
 /** The connection ended where a message was due. */
@@ -74,17 +76,59 @@ export async function readExact(conn: ByteStream, n: number, what: string): Prom
   return buf;
 }
 
-/** Reads one message; refuses values over `limit` bytes. */
-export async function readMessage(
-  conn: ByteStream,
-  what: string,
-  limit = 64 << 20,
-): Promise<{ type: number; value: Uint8Array }> {
-  const head = await readExact(conn, 8, what);
-  const view = new DataView(head.buffer);
-  const type = view.getUint32(0, false), length = view.getUint32(4, false);
-  if (length > limit) throw new Error(`${what} announces ${length} bytes, more than ${limit}`);
-  return { type, value: await readExact(conn, length, what) };
+/**
+ * The longest answer to a DATA message taken as host input: the DC's text is a line or two per
+ * failed command and the "Done processing" line, so it stays near the size of the message.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(answerLimit(65535), 1 << 20);
+ * assert.equal(answerLimit(1 << 20), 4 << 20);
+ * ```
+ */
+export function answerLimit(maxSize: number): number {
+  return Math.max(1 << 20, maxSize * 4);
+}
+
+/**
+ * Bytes a peer sent, for a message: quoted, control characters and bytes that are not UTF-8
+ * made visible (`\r`, `\n`, `\t`, `\xNN`), shortened to about `max` characters.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const page = new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n");
+ * assert.equal(showBytes(page, 30), '"HTTP/1.1 400 Bad Request\\r\\nSe..." (43 bytes)');
+ * assert.equal(showBytes(new Uint8Array([0, 0, 0, 7, 104, 105])), '"\\x00\\x00\\x00\\x07hi"');
+ * ```
+ */
+export function showBytes(bytes: Uint8Array, max = 160): string {
+  let chars: string[];
+  try {
+    chars = [...new TextDecoder("utf-8", { fatal: true }).decode(bytes)];
+  } catch { // not UTF-8: byte by byte, anything but printable ASCII as \xNN
+    chars = Array.from(bytes, (b) => String.fromCharCode(b < 0x7f ? b : 0));
+    chars = chars.map((ch, i) => (bytes[i]! >= 0x7f ? `\\x${bytes[i]!.toString(16)}` : ch));
+  }
+  let out = "";
+  for (const ch of chars) {
+    const c = ch.length === 1 ? ch.charCodeAt(0) : 0x20;
+    const shown = ch === "\n"
+      ? "\\n"
+      : ch === "\r"
+      ? "\\r"
+      : ch === "\t"
+      ? "\\t"
+      : ch === '"' || ch === "\\"
+      ? `\\${ch}`
+      : c < 0x20 || (c >= 0x7f && c < 0xa0)
+      ? `\\x${c.toString(16).padStart(2, "0")}`
+      : ch;
+    if (out.length + shown.length > max) return `"${out}..." (${bytes.length} bytes)`;
+    out += shown;
+  }
+  return `"${out}"`;
 }
 
 /** What one DC response says. */

@@ -71,6 +71,11 @@ async function readCaFile(config: QualysConfig): Promise<string | undefined> {
   return pem;
 }
 
+/** `-timeout` in ms: the time limit of each network step; the client's defaults without it. */
+function timeoutMs(context: PluginContext): number | undefined {
+  return context.cli.timeout === undefined ? undefined : context.cli.timeout * 1000;
+}
+
 function parseOptions(config: QualysConfig, log: Logger) {
   return { ipRanges: config.ipRanges, onWarning: (m: string) => log.warn(m) };
 }
@@ -225,6 +230,7 @@ export const qualysGuardPlugin: InputPlugin = {
     const client = QualysClient.open({
       ...clientOptionsFromConfig(config, await readCaFile(config)),
       log,
+      timeoutMs: timeoutMs(context),
     });
     try {
       if (!cli.multiinfo) {
@@ -274,7 +280,7 @@ export const qualysGuardPlugin: InputPlugin = {
       });
       return steps;
     }
-    for (const step of await checkQualys(config, caPem)) {
+    for (const step of await checkQualys(config, { caPem, timeoutMs: timeoutMs(context) })) {
       steps.push({ ...step, code: ExitCode.Qualys });
     }
     return steps;

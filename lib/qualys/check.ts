@@ -1,12 +1,13 @@
 /**
  * The Qualys part of `-check` (README: Usage): DNS, TLS to the API (through the proxy when one is
- * configured) and the login, one step at a time, each OK or FAIL with the fix. No report is
- * launched.
+ * configured) and the login, one step at a time, each OK or FAIL with the fix, each within its
+ * own time limit (`-timeout`). No report is launched.
  *
  * @module
  */
 
 import type { QualysConfig } from "../config/read_config.ts";
+import { DeadlineError, seconds, withDeadline } from "../util/deadline.ts";
 import { clientOptionsFromConfig, QualysClient } from "./client.ts";
 import { classifyNetworkError } from "./network_errors.ts";
 import { startProxyTunnel } from "./proxy_tunnel.ts";
@@ -25,22 +26,36 @@ function isAddress(host: string): boolean {
   return /^[\d.]+$/.test(host) || host.includes(":");
 }
 
-async function resolves(host: string): Promise<string> {
+async function resolves(host: string, ms: number): Promise<string> {
   if (isAddress(host)) return `${host} is an address`;
   const found: string[] = [];
+  const signal = AbortSignal.timeout(ms);
   for (const type of ["A", "AAAA"] as const) {
     try {
-      found.push(...await Deno.resolveDns(host, type));
+      found.push(...await Deno.resolveDns(host, type, { signal }));
     } catch { /* try the other type */ }
   }
+  if (found.length === 0 && signal.aborted) throw new DeadlineError("DNS answer", ms);
   if (found.length === 0) {
     throw new Error(`dns error: failed to lookup address information for ${host}`);
   }
   return `${host} is ${found.slice(0, 3).join(", ")}`;
 }
 
+/** Options for {@linkcode checkQualys}. */
+export interface CheckQualysOptions {
+  /** PEM text of ca_file. */
+  caPem?: string | undefined;
+  /** Time limit of each step, in ms (`-timeout`). @default {120000} */
+  timeoutMs?: number | undefined;
+}
+
 /** Runs the checks; stops at the first failure (later steps depend on it). */
-export async function checkQualys(config: QualysConfig, caPem?: string): Promise<CheckStep[]> {
+export async function checkQualys(
+  config: QualysConfig,
+  options: CheckQualysOptions = {},
+): Promise<CheckStep[]> {
+  const { caPem, timeoutMs = 120_000 } = options;
   const steps: CheckStep[] = [];
   const api = new URL(config.url);
   const host = api.hostname.replace(/^\[|\]$/g, "");
@@ -52,11 +67,14 @@ export async function checkQualys(config: QualysConfig, caPem?: string): Promise
     steps.push({
       ok: true,
       what: `DNS ${proxy ? "of the proxy " : ""}${dnsHost}`,
-      detail: await resolves(dnsHost),
+      detail: await resolves(dnsHost, timeoutMs),
     });
   } catch (error) {
-    const f = classifyNetworkError(error, { host: dnsHost });
-    steps.push({ ok: false, what: `DNS ${dnsHost}`, detail: f.message });
+    const detail = error instanceof DeadlineError
+      ? `No DNS answer for ${dnsHost} within ${seconds(timeoutMs)} s (-timeout): check the DNS ` +
+        "servers of this host (/etc/resolv.conf)"
+      : classifyNetworkError(error, { host: dnsHost }).message;
+    steps.push({ ok: false, what: `DNS ${dnsHost}`, detail });
     return steps;
   }
   const what = `TLS to ${host}:${port}${proxy ? ` through ${proxy.protocol}//${proxy.host}` : ""}`;
@@ -67,33 +85,16 @@ export async function checkQualys(config: QualysConfig, caPem?: string): Promise
       password: config.proxyPassword,
       target: `${api.hostname}:${port}`,
       caCerts,
+      timeoutMs,
     })
     : undefined;
   try {
-    let conn: Deno.TlsConn;
-    if (tunnel) {
-      const local = new URL(tunnel.url);
-      const raw = await Deno.connect({ hostname: local.hostname, port: Number(local.port) });
-      const enc = new TextEncoder();
-      await raw.write(
-        enc.encode(
-          `CONNECT ${api.hostname}:${port} HTTP/1.1\r\nHost: ${api.hostname}:${port}\r\n\r\n`,
-        ),
-      );
-      const buf = new Uint8Array(1024);
-      const n = await raw.read(buf) ?? 0;
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(new TextDecoder().decode(buf.subarray(0, n)))
-        ?.[1];
-      if (status !== "200") {
-        raw.close();
-        throw new Error(tunnel.lastFailure() ?? `the proxy answered ${status ?? "nothing"}`);
-      }
-      conn = await Deno.startTls(raw, { hostname: host, ...(caCerts ? { caCerts } : {}) });
-    } else {
-      conn = await Deno.connectTls({ hostname: host, port, ...(caCerts ? { caCerts } : {}) });
-    }
-    const info = await conn.handshake();
-    conn.close();
+    // One limit for the whole step: the connection (through the proxy), and the handshake.
+    const open = new Set<Deno.Conn>();
+    const info = await withDeadline(
+      tlsHandshake({ host, port, caCerts, tunnelUrl: tunnel?.url }, open),
+      { ms: timeoutMs, step: "TLS handshake", onExpire: () => open.forEach(closeQuietly) },
+    );
     steps.push({
       ok: true,
       what,
@@ -110,6 +111,7 @@ export async function checkQualys(config: QualysConfig, caPem?: string): Promise
     ...clientOptionsFromConfig(config, caPem),
     maxRetries: 1,
     maxLimitWaits: 0,
+    timeoutMs,
   });
   try {
     // A list of reports that expired before 2000 is empty: it proves the login, costs one call.
@@ -129,4 +131,46 @@ export async function checkQualys(config: QualysConfig, caPem?: string): Promise
     await client.close();
   }
   return steps;
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch { /* closed already */ }
+}
+
+// TLS to the API, directly or through the proxy forwarder; every connection opened is put in
+// `open`, so the caller can close it when the step runs out of time.
+async function tlsHandshake(
+  to: { host: string; port: number; caCerts: string[] | undefined; tunnelUrl: string | undefined },
+  open: Set<Deno.Conn>,
+): Promise<Deno.TlsHandshakeInfo> {
+  const { host, port, caCerts } = to;
+  let conn: Deno.TlsConn;
+  if (to.tunnelUrl) {
+    const local = new URL(to.tunnelUrl);
+    const raw = await Deno.connect({ hostname: local.hostname, port: Number(local.port) });
+    open.add(raw);
+    const target = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    await raw.write(
+      new TextEncoder().encode(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`),
+    );
+    const buf = new Uint8Array(1024);
+    const n = await raw.read(buf) ?? 0;
+    const status = /^HTTP\/1\.[01] (\d{3})/.exec(new TextDecoder().decode(buf.subarray(0, n)))
+      ?.[1];
+    if (status !== "200") {
+      raw.close();
+      throw new Error(`the proxy answered ${status ?? "nothing"}`);
+    }
+    conn = await Deno.startTls(raw, { hostname: host, ...(caCerts ? { caCerts } : {}) });
+  } else {
+    conn = await Deno.connectTls({ hostname: host, port, ...(caCerts ? { caCerts } : {}) });
+  }
+  open.add(conn);
+  try {
+    return await conn.handshake();
+  } finally {
+    conn.close();
+  }
 }

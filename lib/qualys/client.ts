@@ -8,6 +8,7 @@
  */
 
 import { QualysApiError } from "../errors.ts";
+import { DeadlineError } from "../util/deadline.ts";
 import { describeQualysError } from "./describe_error.ts";
 import { classifyNetworkError } from "./network_errors.ts";
 import { type ProxyTunnel, startProxyTunnel } from "./proxy_tunnel.ts";
@@ -53,8 +54,12 @@ export interface QualysClientOptions {
   maxLimitWaits?: number;
   /** Longest single wait for a limit, in seconds; a longer one is an error. @default {900} */
   maxLimitWaitSeconds?: number;
-  /** Time limit for a whole call other than the report download, in ms. @default {120000} */
-  timeoutMs?: number;
+  /**
+   * Time limit of one network step, in ms (`-timeout`): a small call's whole answer, a fetch's
+   * headers, the longest stall of a report download, each step of the proxy forwarder.
+   * @default {120000}
+   */
+  timeoutMs?: number | undefined;
 }
 
 const NOOP_LOG: ClientLog = { warn() {}, info() {}, debug() {} };
@@ -128,6 +133,7 @@ export class QualysClient {
         password: options.proxyPassword,
         target: `${base.hostname}:${this.#port}`,
         caCerts,
+        timeoutMs: options.timeoutMs ?? 120_000,
       });
     }
     this.#http = Deno.createHttpClient({
@@ -154,6 +160,11 @@ export class QualysClient {
   /** The API host, for messages. */
   get host(): string {
     return this.#host;
+  }
+
+  /** The time limit of one network step, in ms; a report download may stall no longer. */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
   }
 
   /** Closes the HTTP client and the proxy forwarder. */
@@ -215,7 +226,7 @@ export class QualysClient {
     await this.#sleep(seconds * 1000);
   }
 
-  #request(params: Record<string, string>, signal?: AbortSignal): Promise<Response> {
+  #request(params: Record<string, string>, signal: AbortSignal): Promise<Response> {
     return fetch(this.#endpoint, {
       method: "POST",
       client: this.#http,
@@ -225,40 +236,49 @@ export class QualysClient {
         "Content-Type": "application/x-www-form-urlencoded",
       },
       body: new URLSearchParams(params).toString(),
-      ...(signal ? { signal } : {}),
+      signal,
     });
   }
 
   /**
    * Sends `params` until an answer is judged final: network failures and what `judge` calls
    * transient are retried with backoff and jitter, rate and concurrency limits are waited out;
-   * both bounded.
+   * both bounded. The request and `judge` share one time limit: a judge that reads the body
+   * bounds the whole answer, one that hands the body on bounds the headers.
    */
   async #exchange<T>(
     params: Record<string, string>,
     judge: (response: Response) => Promise<Verdict<T>>,
-    timeoutMs?: number,
   ): Promise<T> {
     let retries = 0, waits = 0;
     for (;;) {
       let response: Response;
       let verdict: Verdict<T>;
+      const controller = new AbortController();
+      const step = params.action === "fetch"
+        ? "answer to action=fetch (its headers)"
+        : `whole answer to action=${params.action}`;
+      const timer = setTimeout(
+        () => controller.abort(new DeadlineError(step, this.#timeoutMs)),
+        this.#timeoutMs,
+      );
       try {
-        response = await this.#request(
-          params,
-          timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
-        );
+        response = await this.#request(params, controller.signal);
         verdict = await judge(response);
       } catch (error) {
         if (error instanceof QualysApiError) throw error;
-        const f = this.#networkFailure(error);
+        const cause = controller.signal.aborted ? controller.signal.reason : error;
+        const f = this.#networkFailure(cause);
         if (!f.transient || retries >= this.#maxRetries) {
-          throw new QualysApiError(`${f.message} (action=${params.action})`, { cause: error });
+          const gaveUp = f.transient ? `; gave up after ${retries} retries` : "";
+          throw new QualysApiError(`${f.message} (action=${params.action})${gaveUp}`, { cause });
         }
         const delay = this.#backoff(retries++);
         this.#log.warn(`${f.message}; retrying in ${Math.round(delay / 1000)} s`);
         await this.#sleep(delay);
         continue;
+      } finally {
+        clearTimeout(timer);
       }
       if ("done" in verdict) return verdict.done;
       if ("limit" in verdict) {
@@ -328,7 +348,7 @@ export class QualysClient {
         throw new QualysApiError(describeQualysError(parsed!), { code });
       }
       return { done: parsed! };
-    }, this.#timeoutMs);
+    });
   }
 
   /**

@@ -1,13 +1,15 @@
 /**
  * The report flow: launch the template's report, poll the list until it is Finished (bounded),
  * fetch it straight into a push parser, and delete the report we launched, also when anything
- * fails. A fetch that is cut or truncated is tried again with a fresh parser (bounded), so a
- * report is never imported in part.
+ * fails. A fetch that is cut, truncated or stalls (no data for longer than the client's time
+ * limit, `-timeout`) is tried again with a fresh parser (bounded), so a report is never imported
+ * in part.
  *
  * @module
  */
 
 import { QualysApiError, ReportSyntaxError } from "../errors.ts";
+import { seconds } from "../util/deadline.ts";
 import type { QualysClient } from "./client.ts";
 import { itemValue } from "./responses.ts";
 import { VERSION } from "../version.ts";
@@ -210,6 +212,15 @@ async function fetchAndParse<T>(
   // chunk, and the dead ones (tens of MiB between collections) raised the peak RSS.
   const reader = download.body.getReader({ mode: "byob" });
   let buffer = new Uint8Array(256 << 10);
+  // A big report may take hours, so its time limit is on stalls: no data for longer than the
+  // limit (a watchdog, not a timer per chunk) cancels the read, and the fetch is tried again.
+  const stallMs = client.timeoutMs;
+  let lastData = Date.now(), stalled = false;
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastData < stallMs) return;
+    stalled = true;
+    reader.cancel().catch(() => {});
+  }, Math.min(1000, Math.max(10, stallMs / 4)));
   try {
     let lastShown = 0;
     const started = Date.now();
@@ -218,23 +229,26 @@ async function fetchAndParse<T>(
       try {
         chunk = await reader.read(buffer);
       } catch (error) {
+        if (stalled) throw stall(id, bytes, stallMs);
         const f = client.describeBodyError(error);
         throw new DownloadCut(
           `The download of report ${id} was cut after ${bytes} bytes (${f.message})`,
         );
       }
+      if (stalled) throw stall(id, bytes, stallMs);
       if (chunk.done) break;
+      lastData = Date.now();
       const data = chunk.value;
       buffer = new Uint8Array(data.buffer as ArrayBuffer); // the read took it over; it is back
       bytes += data.length;
       parser.push(data);
       if (options.onProgress && bytes - lastShown >= 1 << 20) {
         lastShown = bytes;
-        const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+        const elapsed = Math.max((Date.now() - started) / 1000, 0.001);
         options.onProgress(
           "download",
           `report ${id}: ${(bytes / 1e6).toFixed(1)} MB, ${
-            (bytes / 1e6 / seconds).toFixed(1)
+            (bytes / 1e6 / elapsed).toFixed(1)
           } MB/s`,
         );
       }
@@ -258,5 +272,14 @@ async function fetchAndParse<T>(
     await reader.cancel().catch(() => {});
     if (!parsed) parser.abort();
     throw error;
+  } finally {
+    clearInterval(watchdog);
   }
+}
+
+function stall(id: string, bytes: number, ms: number): DownloadCut {
+  return new DownloadCut(
+    `The download of report ${id} stalled: no data for ${seconds(ms)} s (-timeout) after ` +
+      `${bytes} bytes`,
+  );
 }

@@ -1,10 +1,12 @@
 /**
  * Turns a failed connection into a message that says what to fix (DNS failure, refused
- * connection, TLS failure and proxy refusal each get their own; README: Troubleshooting), and says
- * whether a retry can help.
+ * connection, TLS failure and proxy refusal each get their own; README: Troubleshooting), and says whether a retry can
+ * help. A step that ran out of time (`-timeout`) is named, and is transient.
  *
  * @module
  */
+
+import { DeadlineError, seconds } from "../util/deadline.ts";
 
 /** A classified network failure. */
 export interface NetworkFailure {
@@ -37,11 +39,18 @@ function chain(error: unknown): string {
  */
 export function classifyNetworkError(
   error: unknown,
-  where: { host: string; port?: number; proxyFailure?: string | undefined },
+  where: { host: string; port?: number; proxyFailure?: NetworkFailure | undefined },
 ): NetworkFailure {
   const text = chain(error);
   const target = `${where.host}:${where.port ?? 443}`;
-  if (where.proxyFailure) return { message: where.proxyFailure, transient: false };
+  if (where.proxyFailure) return where.proxyFailure;
+  if (error instanceof DeadlineError) {
+    return {
+      message: `No ${error.step} from ${target} within ${seconds(error.ms)} s (-timeout): the ` +
+        "network, the proxy or Qualys is slow or stuck; try again later",
+      transient: true,
+    };
+  }
   if (
     /dns error|failed to lookup|Name or service not known|nodename nor servname|NotFound: .*lookup/i
       .test(text)

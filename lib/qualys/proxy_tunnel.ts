@@ -10,13 +10,16 @@
  *
  * The forwarder listens on 127.0.0.1 only, tunnels only to the one host:port it is told
  * (the Qualys API), lives only while the connector runs, and records why the proxy refused, so
- * the error message can say what to fix.
+ * the error message can say what to fix. Reaching the proxy and its answer to CONNECT each have a
+ * time limit (`-timeout`); a proxy that stays silent is named as such, and is a transient failure.
  *
  * @module
  */
 
 import { writeAll } from "../util/bytes.ts";
+import { DeadlineError, seconds, withDeadline } from "../util/deadline.ts";
 import { basicAuth, unbracket } from "../util/text.ts";
+import type { NetworkFailure } from "./network_errors.ts";
 
 /** Options for {@linkcode startProxyTunnel}. */
 export interface ProxyTunnelOptions {
@@ -30,14 +33,19 @@ export interface ProxyTunnelOptions {
   target: string;
   /** Extra CA certificates (PEM) for an https:// proxy; system roots stay trusted. */
   caCerts?: string[] | undefined;
+  /** Time limit, in ms, for reaching the proxy and for its whole answer to CONNECT. @default {120000} */
+  timeoutMs?: number | undefined;
 }
 
 /** A running forwarder. */
 export interface ProxyTunnel {
   /** The URL to give `Deno.createHttpClient({ proxy: { url } })`. */
   url: string;
-  /** Why the last tunnel failed at the proxy, in words that say what to fix. */
-  lastFailure(): string | undefined;
+  /**
+   * Why the last tunnel failed at the proxy, in words that say what to fix; while a tunnel is
+   * still waiting for the proxy, that wait (a caller that gave up first learns why).
+   */
+  lastFailure(): NetworkFailure | undefined;
   /** Stops listening and closes open tunnels. */
   close(): Promise<void>;
 }
@@ -70,21 +78,57 @@ export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
   const proxyPort = Number(proxy.port || (proxyTls ? 443 : 80));
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Set<Deno.Conn>();
-  let failure: string | undefined;
+  let failure: NetworkFailure | undefined;
   const where = `the proxy ${proxy.protocol}//${proxyHost}:${proxyPort}`;
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  // The steps tunnels are waiting for at the proxy, oldest first.
+  const waiting = new Map<symbol, "connect" | "answer">();
+  const stalled = (step: "connect" | "answer"): NetworkFailure => ({
+    message: step === "connect"
+      ? `No connection to ${where} within ${seconds(timeoutMs)} s (-timeout): check proxy in the ` +
+        "plugin YAML (host and port) and that no firewall drops the way to it"
+      : `${where} did not answer CONNECT to ${options.target} within ${seconds(timeoutMs)} s ` +
+        "(-timeout): check that it is a web proxy, and that it can reach the Qualys API",
+    transient: true,
+  });
+  // Runs one step of a tunnel at the proxy within the time limit; `close` ends it on expiry.
+  const atProxy = async <T>(step: "connect" | "answer", work: Promise<T>, close: () => void) => {
+    const key = Symbol(step);
+    waiting.set(key, step);
+    try {
+      return await withDeadline(work, { ms: timeoutMs, step, onExpire: close });
+    } catch (error) {
+      if (error instanceof DeadlineError) failure = stalled(step);
+      throw error;
+    } finally {
+      waiting.delete(key);
+    }
+  };
 
   const connectUpstream = async (): Promise<Deno.Conn> => {
+    const abort = new AbortController();
+    const connecting: Promise<Deno.Conn> = proxyTls
+      ? Deno.connectTls({
+        hostname: proxyHost,
+        port: proxyPort,
+        ...(options.caCerts ? { caCerts: options.caCerts } : {}),
+      })
+      : Deno.connect({ hostname: proxyHost, port: proxyPort, signal: abort.signal });
     try {
-      return proxyTls
-        ? await Deno.connectTls({
-          hostname: proxyHost,
-          port: proxyPort,
-          ...(options.caCerts ? { caCerts: options.caCerts } : {}),
-        })
-        : await Deno.connect({ hostname: proxyHost, port: proxyPort });
+      const conn = await atProxy("connect", connecting, () => abort.abort());
+      if (proxyTls) {
+        await atProxy("connect", (conn as Deno.TlsConn).handshake(), () => conn.close());
+      }
+      return conn;
     } catch (error) {
+      connecting.then((late) => { // a connection that came late, or its handshake did not
+        try {
+          late.close();
+        } catch { /* closed */ }
+      }, () => {});
+      if (error instanceof DeadlineError) throw error;
       const text = `${(error as Error)?.name}: ${(error as Error)?.message}`;
-      failure = /refused/i.test(text)
+      const message = /refused/i.test(text)
         ? `Connection to ${where} was refused: check proxy in the plugin YAML (host and port)`
         : /lookup|dns|resolve|not known/i.test(text)
         ? `Cannot resolve the proxy host ${proxyHost}: check proxy in the plugin YAML`
@@ -92,6 +136,7 @@ export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
         ? `TLS failure talking to ${where}: its certificate is not trusted; put its CA in ca_file, ` +
           "or use the http:// address of the proxy"
         : `Cannot reach ${where}: ${text}`;
+      failure = { message, transient: false };
       throw error;
     }
   };
@@ -129,16 +174,30 @@ export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
           `CONNECT ${options.target} HTTP/1.1\r\nHost: ${options.target}\r\n${auth}\r\n`,
         ),
       );
-      const answer = await readHead(upstream);
+      let answer: Awaited<ReturnType<typeof readHead>>;
+      try {
+        const up = upstream;
+        answer = await atProxy("answer", readHead(up), () => up.close());
+      } catch (error) {
+        if (!(error instanceof DeadlineError)) throw error;
+        await writeAll(
+          client,
+          encoder.encode("HTTP/1.1 504 Gateway Timeout\r\nContent-Length: 0\r\n\r\n"),
+        );
+        return;
+      }
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(answer?.head ?? "")?.[1] ?? 0);
       if (status !== 200) {
-        failure = status === 407
-          ? `${where} refused the credentials (407 Proxy Authentication Required): check ` +
-            "proxy_username and proxy_password (quote a password with punctuation)"
-          : status === 0
-          ? `${where} closed the connection instead of answering CONNECT: check that it is a web proxy`
-          : `${where} refused to open a tunnel to ${options.target} (HTTP ${status}): ask its ` +
-            "administrator to allow HTTPS to the Qualys API";
+        failure = {
+          message: status === 407
+            ? `${where} refused the credentials (407 Proxy Authentication Required): check ` +
+              "proxy_username and proxy_password (quote a password with punctuation)"
+            : status === 0
+            ? `${where} closed the connection instead of answering CONNECT: check that it is a web proxy`
+            : `${where} refused to open a tunnel to ${options.target} (HTTP ${status}): ask its ` +
+              "administrator to allow HTTPS to the Qualys API",
+          transient: false,
+        };
         await writeAll(
           client,
           encoder.encode(`HTTP/1.1 ${status || 502} Proxy Refused\r\nContent-Length: 0\r\n\r\n`),
@@ -175,7 +234,10 @@ export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
 
   return {
     url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    lastFailure: () => failure,
+    lastFailure() {
+      const [first] = waiting.values();
+      return first ? stalled(first) : failure;
+    },
     async close() {
       try {
         listener.close();

@@ -29,6 +29,8 @@ export interface DestinationOptions {
   ipv6?: boolean;
   /** `-insecure`. @default {false} */
   insecure?: boolean;
+  /** `-timeout` in ms: the longest wait for one network step. @default the DC client's per-step defaults */
+  timeoutMs?: number | undefined;
   /** `-pkcs12`. */
   pkcs12?: string | undefined;
   /** `-password`. */
@@ -71,6 +73,7 @@ export async function chooseDestination(options: DestinationOptions): Promise<De
       port: options.port ?? 8307,
       ipv6: options.ipv6 ?? false,
       insecure: options.insecure ?? false,
+      timeoutMs: options.timeoutMs,
       identity,
     },
   };
