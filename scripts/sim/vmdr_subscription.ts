@@ -754,6 +754,7 @@ function grow<T extends Uint8Array | Uint16Array | Int16Array | Uint32Array>(a: 
 // ---------------------------------------------------------------------------------------------
 
 interface Compiled {
+  agMask: number;
   statusMask: number;
   typeMask: number;
   sevMask: number;
@@ -812,6 +813,7 @@ export class VmdrSubscription {
   #kbByQid = new Map<number, number>();
   #byRank: number[] = []; // popularity rank → entry index; later QIDs are appended (rare)
   #freshQids: number[] = []; // entry indices of QIDs added on the current day
+  #compiled = new WeakMap<VmdrQuery, Compiled>(); // queries are not mutated once given
 
   /** Generates the subscription of day 0.
    * @param options Sizes, seed, start clock and change rates.
@@ -989,13 +991,7 @@ export class VmdrSubscription {
     if (query.ipv6 && !(this.#hAddr[index]! & 2 && query.ipv6.includes(this.#ipv6Of(index)))) {
       return false;
     }
-    if (query.agIds) {
-      let mask = 0;
-      ASSET_GROUPS.forEach((g, b) => {
-        if (query.agIds!.includes(g.id)) mask |= 1 << b;
-      });
-      if (!(this.#hAg[index]! & mask)) return false;
-    }
+    if (query.agIds && !(this.#hAg[index]! & this.#compile(query).agMask)) return false;
     if (query.networkIds && !query.networkIds.includes(NETWORKS[this.#hNet[index]!]!)) return false;
     if (query.vmProcessedAfter !== undefined || query.vmProcessedBefore !== undefined) {
       const p = this.hostProcessed(index);
@@ -1723,13 +1719,19 @@ export class VmdrSubscription {
   // ------------------------------------------------------------------------- internals: filters
 
   #compile(q: VmdrQuery): Compiled {
-    let statusMask = 0, typeMask = 0, sevMask = 0;
+    const cached = this.#compiled.get(q);
+    if (cached) return cached;
+    let agMask = 0, statusMask = 0, typeMask = 0, sevMask = 0;
+    ASSET_GROUPS.forEach((g, b) => {
+      if (q.agIds?.includes(g.id)) agMask |= 1 << b;
+    });
     for (const s of q.statuses ?? OPEN_STATUSES) statusMask |= 1 << DETECTION_STATUSES.indexOf(s);
     for (const t of q.types ?? ["Confirmed", "Potential"] as const) {
       typeMask |= 1 << DETECTION_TYPES.indexOf(t);
     }
     for (const s of q.severities ?? [1, 2, 3, 4, 5]) sevMask |= 1 << s;
-    return {
+    const c: Compiled = {
+      agMask,
       statusMask,
       typeMask,
       sevMask,
@@ -1737,6 +1739,8 @@ export class VmdrSubscription {
       updatedSince: q.detectionUpdatedSince,
       updatedBefore: q.detectionUpdatedBefore,
     };
+    this.#compiled.set(q, c);
+    return c;
   }
 
   #detMatches(d: number, c: Compiled, h: number): boolean {
