@@ -432,6 +432,8 @@ export async function startQualysSim(
       return inFlight === 0 ? Promise.resolve() : new Promise((r) => idleWaiters.push(r));
     },
     async shutdown() {
+      vmdr?.releaseWaits();
+      vmdr?.abortAll();
       await httpServer.shutdown();
     },
   };

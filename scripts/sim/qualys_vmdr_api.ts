@@ -170,6 +170,8 @@ export interface VmdrControl {
    * @returns The count.
    */
   running(api: VmdrApi): number;
+  /** Ends the server-side waits (page and KB latency) now under way; those pages go on at once. */
+  releaseWaits(): void;
 }
 
 const PARAMS: Record<VmdrApi, ReadonlySet<string>> = {
@@ -253,7 +255,8 @@ const CUT = Symbol("cut");
 type Part = string | typeof FLUSH | typeof CUT;
 
 /** Turns an async generator of text into a byte stream of about 64 KiB chunks; `FLUSH` sends
- * what is pending, `CUT` sends what is pending and then errors the stream (a reset connection). */
+ * what is pending, `CUT` sends what is pending and then errors the stream (a reset connection).
+ * A generator that ends because `abort` fired ends the stream in an error too, never cleanly. */
 function toStream(parts: AsyncGenerator<Part>, abort: AbortController): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
   let cutNext = false;
@@ -267,6 +270,10 @@ function toStream(parts: AsyncGenerator<Part>, abort: AbortController): Readable
       while (buf.length < 65536) {
         const r = await parts.next();
         if (r.done) {
+          if (abort.signal.aborted) {
+            c.error(new Error("response abandoned"));
+            return;
+          }
           if (buf) c.enqueue(enc.encode(buf));
           c.close();
           return;
@@ -294,16 +301,19 @@ function toStream(parts: AsyncGenerator<Part>, abort: AbortController): Readable
   });
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
+/** Waits `ms`, or less when either signal fires. */
+function sleep(ms: number, signal: AbortSignal, wake: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted || wake.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
       signal.removeEventListener("abort", done);
+      wake.removeEventListener("abort", done);
       resolve();
     };
     const timer = setTimeout(done, ms);
     signal.addEventListener("abort", done);
+    wake.addEventListener("abort", done);
   });
 }
 
@@ -388,6 +398,8 @@ export class VmdrRoutes implements VmdrControl {
   #faults: { fault: VmdrFault; at: number; fired: boolean }[] = [];
   #count: Record<VmdrApi, number> = { detection: 0, host: 0, kb: 0 };
   #running: Record<VmdrApi, number> = { detection: 0, host: 0, kb: 0 };
+  #wake = new AbortController();
+  #bodies = new Set<AbortController>();
   #window: Record<VmdrApi, { start: number; used: number }> = {
     detection: { start: 0, used: 0 },
     host: { start: 0, used: 0 },
@@ -444,6 +456,17 @@ export class VmdrRoutes implements VmdrControl {
    */
   running(api: VmdrApi): number {
     return this.#running[api];
+  }
+
+  /** Ends the server-side waits now under way; those pages go on at once. */
+  releaseWaits(): void {
+    this.#wake.abort();
+    this.#wake = new AbortController();
+  }
+
+  /** Ends every body being sent, in an error (for shutdown). */
+  abortAll(): void {
+    for (const a of this.#bodies) a.abort();
   }
 
   /** Answers one authenticated request.
@@ -569,9 +592,10 @@ export class VmdrRoutes implements VmdrControl {
     }
     w.used++;
     this.#running[api]++;
+    this.#bodies.add(abort);
     ctx.onFinish(() => {
       this.#running[api]--;
-      abort.abort();
+      this.#bodies.delete(abort);
     });
     entry.status = 200;
     return new Response(toStream(body, abort), {
@@ -726,6 +750,7 @@ export class VmdrRoutes implements VmdrControl {
     const user = ctx.user;
     const ordered = ctx.ordered;
     const baseUrl = ctx.baseUrl;
+    const wake = this.#wake.signal; // a page's waits all end when this fires
 
     return (async function* (): AsyncGenerator<Part> {
       yield prolog(root, api === "detection" ? DTD.detection : DTD.host);
@@ -734,11 +759,11 @@ export class VmdrRoutes implements VmdrControl {
       if (keep) yield keepAlive(root);
       yield FLUSH;
       if (latency > 0) {
-        await sleep(keep ? latency / 2 : latency, signal);
+        await sleep(keep ? latency / 2 : latency, signal, wake);
         if (keep && !signal.aborted) {
           yield keepAlive(root);
           yield FLUSH;
-          await sleep(latency / 2, signal);
+          await sleep(latency / 2, signal, wake);
         }
         if (signal.aborted) return;
       }
@@ -884,6 +909,7 @@ export class VmdrRoutes implements VmdrControl {
     const cutAfter = cut ? cut.after ?? Math.floor(qids.length / 2) : -1;
     const clock = sub.clock;
     const path = "/api/2.0/fo/knowledge_base/vuln/";
+    const wake = this.#wake.signal; // a page's waits all end when this fires
     return (async function* (): AsyncGenerator<Part> {
       yield prolog(root, DTD.kb);
       if (echo) yield requestXml(clock, ctx.user, ctx.baseUrl + path, ctx.ordered);
@@ -891,7 +917,7 @@ export class VmdrRoutes implements VmdrControl {
       if (keep) yield keepAlive(root) + keepAlive(root);
       yield FLUSH;
       if (latency > 0) {
-        await sleep(latency, signal);
+        await sleep(latency, signal, wake);
         if (signal.aborted) return;
       }
       if (qids.length) {

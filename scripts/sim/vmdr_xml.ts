@@ -156,6 +156,14 @@ export interface HostXmlOptions {
 
 const SEVERITY_QDS = ["", "LOW", "LOW", "MEDIUM", "HIGH", "CRITICAL"];
 
+function dnsData(fqdn: string): string {
+  const dot = fqdn.indexOf(".");
+  return `        <DNS_DATA>\n` +
+    `          <HOSTNAME>${cdata(fqdn.slice(0, dot))}</HOSTNAME>\n` +
+    `          <DOMAIN>${cdata(fqdn.slice(dot + 1))}</DOMAIN>\n` +
+    `          <FQDN>${cdata(fqdn)}</FQDN>\n        </DNS_DATA>\n`;
+}
+
 function hostHead(h: HostRecord, o: Pick<HostXmlOptions, "showAssetId">): string {
   let x = `      <HOST>\n        <ID>${h.id}</ID>\n`;
   if (o.showAssetId) x += `        <ASSET_ID>${h.assetId}</ASSET_ID>\n`;
@@ -165,13 +173,7 @@ function hostHead(h: HostRecord, o: Pick<HostXmlOptions, "showAssetId">): string
   x += `        <NETWORK_ID>${h.networkId}</NETWORK_ID>\n`;
   x += `        <OS>${cdata(h.os)}</OS>\n`;
   if (h.osCpe) x += `        <OS_CPE>${cdata(h.osCpe)}</OS_CPE>\n`;
-  if (h.fqdn) {
-    const dot = h.fqdn.indexOf(".");
-    x += `        <DNS>${cdata(h.fqdn)}</DNS>\n        <DNS_DATA>\n` +
-      `          <HOSTNAME>${cdata(h.fqdn.slice(0, dot))}</HOSTNAME>\n` +
-      `          <DOMAIN>${cdata(h.fqdn.slice(dot + 1))}</DOMAIN>\n` +
-      `          <FQDN>${cdata(h.fqdn)}</FQDN>\n        </DNS_DATA>\n`;
-  }
+  if (h.fqdn) x += `        <DNS>${cdata(h.fqdn)}</DNS>\n${dnsData(h.fqdn)}`;
   return x;
 }
 
@@ -304,7 +306,8 @@ export function resultsText(d: DetectionRecord, h: HostRecord): string {
   }
 }
 
-/** A Host List `HOST` element (`details=Basic` or `All`).
+/** A Host List `HOST` element (`details=Basic` or `All`). Its order differs from Host List
+ * Detection's: OS comes after DNS and NETBIOS, and the scan date is LAST_VULN_SCAN_DATETIME.
  * @param h The host.
  * @param details Basic or All.
  * @param o Output options.
@@ -315,8 +318,19 @@ export function hostListHostXml(
   details: "Basic" | "All",
   o: Pick<HostXmlOptions, "showAssetId" | "showTags">,
 ): string {
-  let x = hostHead(h, o);
+  let x = `      <HOST>\n        <ID>${h.id}</ID>\n`;
+  if (o.showAssetId) x += `        <ASSET_ID>${h.assetId}</ASSET_ID>\n`;
+  if (h.ip) x += `        <IP>${h.ip}</IP>\n`;
+  if (h.ipv6) x += `        <IPV6>${h.ipv6}</IPV6>\n`;
+  x += `        <TRACKING_METHOD>${h.trackingMethod}</TRACKING_METHOD>\n` +
+    `        <NETWORK_ID>${h.networkId}</NETWORK_ID>\n`;
+  if (h.fqdn) x += `        <DNS>${cdata(h.fqdn)}</DNS>\n${dnsData(h.fqdn)}`;
+  if (h.cloudInstance) {
+    x += `        <EC2_INSTANCE_ID>${cdata(h.cloudInstance)}</EC2_INSTANCE_ID>\n`;
+  }
   if (h.netbios) x += `        <NETBIOS>${cdata(h.netbios)}</NETBIOS>\n`;
+  x += `        <OS>${cdata(h.os)}</OS>\n`;
+  if (h.trackingMethod === "QAGENT") x += `        <QG_HOSTID>${cdata(agentId(h))}</QG_HOSTID>\n`;
   if (details === "All") {
     x +=
       `        <LAST_VULN_SCAN_DATETIME>${
