@@ -9,8 +9,10 @@
  * logged with its parameters, status and body bytes (`log`).
  *
  * Run it alone (`deno run -A scripts/sim/qualys_api.ts --hosts 1000`) to point a client at it:
- * it prints the URL, the login and the CA file, and advances a day on each `advance` line read
- * from stdin.
+ * it prints the URL, the login and the CA file as one JSON line, advances a day on each `advance`
+ * line read from stdin (printing what changed), and stops on `quit`, SIGINT or SIGTERM. Flags:
+ * `--seed`, `--hosts`, `--detections` (per host), `--qids`, `--days` (advanced before serving),
+ * `--latency-ms` (per page), `--concurrency`.
  *
  * @module
  */
@@ -405,7 +407,7 @@ export async function startQualysSim(
         finish(false);
         await reader.cancel(reason).catch(() => {});
       },
-    });
+    }, { highWaterMark: 0 }); // the body's own queue is the buffer: pull only when asked
     return new Response(counted, { status: res.status, headers: res.headers });
   };
 
@@ -467,16 +469,21 @@ if (import.meta.main) {
     ca_file: caFile,
     clock: formatDateTime(subscription.clock),
   }));
+  const stop = async () => {
+    await sim.shutdown();
+    await Deno.remove(caFile).catch(() => {});
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  // commands on stdin; at its end the simulator goes on serving until SIGINT or SIGTERM
   for await (const line of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
     for (const cmd of line.split("\n").map((l) => l.trim()).filter(Boolean)) {
       if (cmd === "advance") {
         const r = subscription.advanceDay();
         console.log(JSON.stringify({ ...r, clock: formatDateTime(r.clock) }));
-      } else if (cmd === "quit") {
-        await sim.shutdown();
-        Deno.exit(0);
-      } else console.log(JSON.stringify({ error: `unknown command ${cmd}: advance or quit` }));
+      } else if (cmd === "quit") await stop();
+      else console.log(JSON.stringify({ error: `unknown command ${cmd}: advance or quit` }));
     }
   }
-  await sim.shutdown();
 }

@@ -3,7 +3,7 @@
  * (`/api/2.0/fo/asset/host/vm/detection/`), Host List (`/api/2.0/fo/asset/host/`) and the
  * KnowledgeBase (`/api/2.0/fo/knowledge_base/vuln/`) over a {@linkcode VmdrSubscription}.
  *
- * Pages are generated while they are sent (a pull stream, about 64 KiB at a time), after a real
+ * Pages are generated while they are sent (a pull stream, about 256 KiB at a time, a few chunks ahead), after a real
  * server-side wait per page when `pageLatencyMs` is set. Paging is Qualys's: a `WARNING` with
  * CODE 1980 and a URL repeating the request's parameters plus `id_min=<next host ID>` while more
  * hosts remain. Each API has its own rate-limit window and concurrency count (`X-RateLimit-*`,
@@ -254,7 +254,9 @@ const FLUSH = Symbol("flush");
 const CUT = Symbol("cut");
 type Part = string | typeof FLUSH | typeof CUT;
 
-/** Turns an async generator of text into a byte stream of about 64 KiB chunks; `FLUSH` sends
+const CHUNK = 256 * 1024;
+
+/** Turns an async generator of text into a byte stream of about 256 KiB chunks; `FLUSH` sends
  * what is pending, `CUT` sends what is pending and then errors the stream (a reset connection).
  * A generator that ends because `abort` fired ends the stream in an error too, never cleanly. */
 function toStream(parts: AsyncGenerator<Part>, abort: AbortController): ReadableStream<Uint8Array> {
@@ -267,7 +269,7 @@ function toStream(parts: AsyncGenerator<Part>, abort: AbortController): Readable
         return;
       }
       let buf = "";
-      while (buf.length < 65536) {
+      while (buf.length < CHUNK) {
         const r = await parts.next();
         if (r.done) {
           if (abort.signal.aborted) {
@@ -298,7 +300,7 @@ function toStream(parts: AsyncGenerator<Part>, abort: AbortController): Readable
     cancel() {
       abort.abort();
     },
-  });
+  }, { highWaterMark: 3 }); // generate a little ahead of the socket
 }
 
 /** Waits `ms`, or less when either signal fires. */
