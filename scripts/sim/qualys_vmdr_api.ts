@@ -652,9 +652,8 @@ export class VmdrRoutes implements VmdrControl {
       q.agIds = q.agIds ? q.agIds.filter((id) => ids.includes(id)) : ids;
     }
     if (p.network_ids !== undefined) {
-      q.networkIds = rangesParam("network_ids", p.network_ids).flatMap(([lo, hi]) =>
-        hi - lo < 1000 ? Array.from({ length: hi - lo + 1 }, (_, i) => lo + i) : []
-      );
+      const ranges = rangesParam("network_ids", p.network_ids);
+      q.networkIds = sub.networkIds.filter((id) => ranges.some(([lo, hi]) => id >= lo && id <= hi));
     }
     if (p.vm_processed_after !== undefined) {
       q.vmProcessedAfter = dateParam("vm_processed_after", p.vm_processed_after);

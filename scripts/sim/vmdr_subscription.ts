@@ -769,6 +769,8 @@ export class VmdrSubscription {
   readonly seed: number;
   /** Its asset groups. */
   readonly assetGroups: readonly AssetGroup[] = ASSET_GROUPS;
+  /** Its network IDs (0 is the default network). */
+  readonly networkIds: readonly number[] = [...new Set(NETWORKS)];
   readonly #opts: Required<Omit<VmdrSubscriptionOptions, "changes">>;
   readonly #changes: DayChanges;
   readonly #start: number;

@@ -75,8 +75,7 @@ async function withVmdr(
     });
   } finally {
     client.close();
-    await sim.idle();
-    await sim.shutdown();
+    await sim.shutdown(); // ends page waits and bodies still going
   }
 }
 
@@ -522,6 +521,13 @@ Deno.test("ids, id_min, id_max, ips, ipv6 and ag_ids select hosts", async () => 
     const byAg = await ids(`ag_ids=${ag.id}`);
     assert.deepStrictEqual(byAg, expectedHosts(sub, { agIds: [ag.id] }));
     assert.deepStrictEqual(await ids(`ag_titles=${encodeURIComponent(ag.title)}`), byAg);
+    const net = sub.networkIds.find((n) => n !== 0)!;
+    assert.deepStrictEqual(
+      await ids(`network_ids=${net}`),
+      expectedHosts(sub, { networkIds: [net] }),
+    );
+    assert.ok((await ids(`network_ids=${net}`)).length > 0);
+    assert.deepStrictEqual(await ids("network_ids=0-4000000000"), expectedHosts(sub, {}));
     assert.ok(byAg.length > 0 && byAg.length < sub.hostCount);
   });
 });
