@@ -4,15 +4,37 @@
  * `/api/2.0/fo/report/` launch, list, fetch, delete), rate-limit and concurrency headers, and
  * scriptable faults. It serves any report file it is given. For tests and `deno task demo`.
  *
+ * With a `vmdr` script it also serves Host List Detection, Host List and the KnowledgeBase over
+ * a simulated subscription (`qualys_vmdr_api.ts`, `vmdr_subscription.ts`). Every request is
+ * logged with its parameters, status and body bytes (`log`).
+ *
+ * Run it alone (`deno run -A scripts/sim/qualys_api.ts --hosts 1000`) to point a client at it:
+ * it prints the URL, the login and the CA file as one JSON line, advances a day on each `advance`
+ * line read from stdin (printing what changed), and stops on `quit`, SIGINT or SIGTERM. Flags:
+ * `--seed`, `--hosts`, `--detections` (per host), `--qids`, `--days` (advanced before serving),
+ * `--latency-ms` (per page), `--concurrency`.
+ *
  * @module
  */
 
 import { createTestCa, type TestCa } from "./pki.ts";
+import {
+  type SimLogEntry,
+  VMDR_PATHS,
+  type VmdrControl,
+  VmdrRoutes,
+  type VmdrSimOptions,
+} from "./qualys_vmdr_api.ts";
+import { formatDateTime, VmdrSubscription } from "./vmdr_subscription.ts";
+
+export type { SimLogEntry, VmdrControl, VmdrFault, VmdrSimOptions } from "./qualys_vmdr_api.ts";
 
 /** Faults to inject; counters are consumed as calls arrive. */
 export interface QualysSimScript {
-  /** template_id → report file path (or bytes) served for it. */
-  reports: Record<string, string | Uint8Array>;
+  /** template_id → report file path (or bytes) served for it. @default {{}} */
+  reports?: Record<string, string | Uint8Array>;
+  /** Serve the VMDR APIs over this subscription, with these limits and faults. */
+  vmdr?: VmdrSimOptions;
   /** Accepted user and password. @default {"sim_user"/"sim_pass"} */
   user?: string;
   /** Accepted password. */
@@ -47,6 +69,8 @@ export interface QualysSimScript {
 
 /** One request the simulator saw. */
 export interface SimRequest {
+  /** URL path. */
+  path: string;
   /** action parameter. */
   action: string;
   /** All parameters. */
@@ -71,6 +95,12 @@ export interface QualysSim {
   launched: string[];
   /** Report IDs deleted. */
   deleted: string[];
+  /** Every request with its status and body bytes, in arrival order (all routes). */
+  log: SimLogEntry[];
+  /** The VMDR routes' controls, when the script has `vmdr`. */
+  vmdr?: VmdrControl;
+  /** Resolves once no response body is being sent (then every log entry is `done`). */
+  idle(): Promise<void>;
   /** Stops the server. */
   shutdown(): Promise<void>;
 }
@@ -105,7 +135,12 @@ export async function startQualysSim(
   const deleted: string[] = [];
   const reports = new Map<string, { template: string; polls: number; fetches: number }>();
   let nextId = 4927942;
-  const s = { ...script, conflicts: [...(script.conflicts ?? [])] };
+  const s = { ...script, reports: script.reports ?? {}, conflicts: [...(script.conflicts ?? [])] };
+  const log: SimLogEntry[] = [];
+  const vmdr = script.vmdr ? new VmdrRoutes(script.vmdr) : undefined;
+  let baseUrl = "";
+  let inFlight = 0;
+  let idleWaiters: (() => void)[] = [];
 
   const headers = (extra: Record<string, string> = {}) => ({
     "Content-Type": "text/xml; charset=UTF-8",
@@ -127,14 +162,24 @@ export async function startQualysSim(
     return typeof src === "string" ? await Deno.readFile(src) : src;
   };
 
-  const handler = async (req: Request): Promise<Response> => {
+  const route = async (
+    req: Request,
+    entry: SimLogEntry,
+    onFinish: (callback: () => void) => void,
+  ): Promise<Response> => {
     const url = new URL(req.url);
     const params: Record<string, string> = Object.fromEntries(url.searchParams);
+    const ordered: [string, string][] = [...url.searchParams];
     if (req.method === "POST") {
-      for (const [k, v] of new URLSearchParams(await req.text())) params[k] = v;
+      for (const [k, v] of new URLSearchParams(await req.text())) {
+        params[k] = v;
+        ordered.push([k, v]);
+      }
     }
+    entry.params = params;
     const authorized = req.headers.get("authorization") === expected;
     const record: SimRequest = {
+      path: url.pathname,
       action: params.action ?? "",
       params,
       authorized,
@@ -142,9 +187,11 @@ export async function startQualysSim(
       proxyAuthorization: req.headers.has("proxy-authorization"),
     };
     requests.push(record);
-    if (url.pathname !== "/api/2.0/fo/report/") {
+    const api = vmdr ? VMDR_PATHS[url.pathname] : undefined;
+    if (url.pathname !== "/api/2.0/fo/report/" && !api) {
       return new Response("Not Found", { status: 404 });
     }
+    entry.api = api ?? "report";
     if (!record.requestedWith) {
       return xml(simpleReturn("Please specify X-Requested-With header.", "1905"), 400);
     }
@@ -152,6 +199,7 @@ export async function startQualysSim(
       const bad = s.badLogin ?? { code: "2000", status: 401 };
       return xml(simpleReturn("Bad Login/Password", bad.code), bad.status);
     }
+    if (api) return vmdr!.handle(api, { entry, ordered, user, baseUrl, onFinish });
     if (s.serverErrors && s.serverErrors > 0) {
       s.serverErrors--;
       return new Response("<html><body>503 Service Unavailable</body></html>", { status: 503 });
@@ -287,6 +335,82 @@ export async function startQualysSim(
     }
   };
 
+  /** Answers one request and keeps its log entry: status, CODE, body bytes as they go out. */
+  const handler = async (req: Request): Promise<Response> => {
+    const entry: SimLogEntry = {
+      seq: log.length + 1,
+      api: "other",
+      method: req.method,
+      path: new URL(req.url).pathname,
+      params: {},
+      status: 0,
+      bytes: 0,
+      done: false,
+      complete: false,
+      startMs: performance.now(),
+    };
+    log.push(entry);
+    inFlight++;
+    const finishers: (() => void)[] = [];
+    let finished = false;
+    const finish = (complete: boolean) => {
+      if (finished) return;
+      finished = true;
+      entry.done = true;
+      entry.complete = complete;
+      entry.endMs = performance.now();
+      for (const f of finishers) f();
+      if (--inFlight === 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    };
+    let res: Response;
+    try {
+      res = await route(req, entry, (f) => finishers.push(f));
+    } catch (e) {
+      finish(false);
+      throw e;
+    }
+    entry.status = res.status;
+    const vmdrApi = entry.api !== "report" && entry.api !== "other";
+    if (!vmdrApi && res.body && !res.headers.get("content-type")?.startsWith("application/")) {
+      // the report flow's small answers are read here to log a SIMPLE_RETURN's CODE; reports
+      // (application/xml) and VMDR pages (which set the CODE themselves) stream untouched
+      const text = await res.text();
+      entry.code = /<CODE>([^<]*)<\/CODE>/.exec(text)?.[1];
+      res = new Response(text, { status: res.status, headers: res.headers });
+    }
+    if (!res.body) {
+      finish(true);
+      return res;
+    }
+    const reader = res.body.getReader();
+    const counted = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        try {
+          const r = await reader.read();
+          if (r.done) {
+            c.close();
+            finish(true);
+            return;
+          }
+          entry.bytes += r.value.byteLength;
+          c.enqueue(r.value);
+        } catch (e) {
+          c.error(e);
+          finish(false);
+        }
+      },
+      async cancel(reason) {
+        finish(false);
+        await reader.cancel(reason).catch(() => {});
+      },
+    }, { highWaterMark: 0 }); // the body's own queue is the buffer: pull only when asked
+    return new Response(counted, { status: res.status, headers: res.headers });
+  };
+
   const { promise: listening, resolve } = Promise.withResolvers<number>();
   const httpServer = Deno.serve({
     hostname: "127.0.0.1",
@@ -297,14 +421,69 @@ export async function startQualysSim(
     onError: () => new Response("error", { status: 500 }),
   }, handler);
   const port = await listening;
+  baseUrl = `https://127.0.0.1:${port}`;
   return {
-    url: `https://127.0.0.1:${port}`,
+    url: baseUrl,
     caPem: ca.caPem,
     requests,
     launched,
     deleted,
+    log,
+    ...(vmdr ? { vmdr } : {}),
+    idle() {
+      return inFlight === 0 ? Promise.resolve() : new Promise((r) => idleWaiters.push(r));
+    },
     async shutdown() {
+      vmdr?.releaseWaits();
+      vmdr?.abortAll();
       await httpServer.shutdown();
     },
   };
+}
+
+if (import.meta.main) {
+  const flag = (name: string, dflt: number): number => {
+    const i = Deno.args.indexOf(`--${name}`);
+    return i >= 0 ? Number(Deno.args[i + 1]) : dflt;
+  };
+  const subscription = new VmdrSubscription({
+    seed: flag("seed", 1),
+    hosts: flag("hosts", 1000),
+    detectionsPerHost: flag("detections", 40),
+    qids: flag("qids", 2000),
+  });
+  for (let d = flag("days", 0); d > 0; d--) subscription.advanceDay();
+  const sim = await startQualysSim({
+    vmdr: {
+      subscription,
+      pageLatencyMs: flag("latency-ms", 0),
+      concurrencyLimit: flag("concurrency", 2),
+    },
+  });
+  const caFile = await Deno.makeTempFile({ prefix: "qualys_sim_ca_", suffix: ".pem" });
+  await Deno.writeTextFile(caFile, sim.caPem);
+  console.log(JSON.stringify({
+    url: sim.url,
+    user_id: "sim_user",
+    password: "sim_pass",
+    ca_file: caFile,
+    clock: formatDateTime(subscription.clock),
+  }));
+  const stop = async () => {
+    await sim.shutdown();
+    await Deno.remove(caFile).catch(() => {});
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  // commands on stdin; at its end the simulator goes on serving until SIGINT or SIGTERM
+  for await (const line of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+    for (const cmd of line.split("\n").map((l) => l.trim()).filter(Boolean)) {
+      if (cmd === "advance") {
+        const r = subscription.advanceDay();
+        console.log(JSON.stringify({ ...r, clock: formatDateTime(r.clock) }));
+      } else if (cmd === "quit") await stop();
+      else console.log(JSON.stringify({ error: `unknown command ${cmd}: advance or quit` }));
+    }
+  }
 }
