@@ -2,7 +2,8 @@
  * The Qualys API v2 client (docs/qualys_api.md, sections 2-5): Basic auth and `X-Requested-With`
  * on every call; every answer read from its body whatever the HTTP status; rate and concurrency
  * limits waited out as the headers or ITEMs say; transient network failures and 5xx retried with
- * backoff and jitter; all bounded.
+ * backoff and jitter; all bounded. Calls go to the report endpoint unless they name another path
+ * of the same API server (`call(params, { path })`, `fetchStream(path, params)`).
  *
  * @module
  */
@@ -79,6 +80,25 @@ export interface ReportDownload {
   contentLength: number | undefined;
 }
 
+/** A streamed answer of any endpoint: the body, its declared length, status and headers. */
+export interface StreamedAnswer extends ReportDownload {
+  /** The HTTP status (the body says what it means: a page, or a SIMPLE_RETURN). */
+  status: number;
+  /** The response headers (`X-Concurrency-Limit-Limit`, `X-RateLimit-*`). */
+  headers: Headers;
+}
+
+/** The report endpoint, where `call` goes unless told otherwise. */
+export const REPORT_PATH = "/api/2.0/fo/report/";
+
+/**
+ * What a call is called in messages: `action=launch` on the report endpoint, else the action and
+ * the path (`action=list on /api/2.0/fo/asset/host/vm/detection/`).
+ */
+export function callLabel(path: string, params: Record<string, string>): string {
+  return path === REPORT_PATH ? `action=${params.action}` : `action=${params.action} on ${path}`;
+}
+
 /** The client options a plugin configuration gives (url, credentials, proxy). */
 export function clientOptionsFromConfig(
   config: {
@@ -104,7 +124,7 @@ export function clientOptionsFromConfig(
 
 /** Makes Qualys API v2 calls, with authentication, limits, retries and the proxy handled. */
 export class QualysClient {
-  readonly #endpoint: string;
+  readonly #base: URL;
   readonly #host: string;
   readonly #port: number;
   readonly #auth: string;
@@ -121,7 +141,7 @@ export class QualysClient {
 
   private constructor(options: QualysClientOptions) {
     const base = new URL(options.url);
-    this.#endpoint = new URL("/api/2.0/fo/report/", base).href;
+    this.#base = base;
     this.#host = unbracket(base.hostname);
     this.#port = Number(base.port || 443);
     this.#auth = basicAuth(options.userId, options.password);
@@ -226,8 +246,8 @@ export class QualysClient {
     await this.#sleep(seconds * 1000);
   }
 
-  #request(params: Record<string, string>, signal: AbortSignal): Promise<Response> {
-    return fetch(this.#endpoint, {
+  #request(path: string, params: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    return fetch(new URL(path, this.#base).href, {
       method: "POST",
       client: this.#http,
       headers: {
@@ -247,23 +267,24 @@ export class QualysClient {
    * bounds the whole answer, one that hands the body on bounds the headers.
    */
   async #exchange<T>(
+    path: string,
     params: Record<string, string>,
     judge: (response: Response) => Promise<Verdict<T>>,
+    streamed = false,
   ): Promise<T> {
     let retries = 0, waits = 0;
+    const label = callLabel(path, params);
     for (;;) {
       let response: Response;
       let verdict: Verdict<T>;
       const controller = new AbortController();
-      const step = params.action === "fetch"
-        ? "answer to action=fetch (its headers)"
-        : `whole answer to action=${params.action}`;
+      const step = streamed ? `answer to ${label} (its headers)` : `whole answer to ${label}`;
       const timer = setTimeout(
         () => controller.abort(new DeadlineError(step, this.#timeoutMs)),
         this.#timeoutMs,
       );
       try {
-        response = await this.#request(params, controller.signal);
+        response = await this.#request(path, params, controller.signal);
         verdict = await judge(response);
       } catch (error) {
         if (error instanceof QualysApiError) throw error;
@@ -271,7 +292,7 @@ export class QualysClient {
         const f = this.#networkFailure(cause);
         if (!f.transient || retries >= this.#maxRetries) {
           const gaveUp = f.transient ? `; gave up after ${retries} retries` : "";
-          throw new QualysApiError(`${f.message} (action=${params.action})${gaveUp}`, { cause });
+          throw new QualysApiError(`${f.message} (${label})${gaveUp}`, { cause });
         }
         const delay = this.#backoff(retries++);
         this.#log.warn(`${f.message}; retrying in ${Math.round(delay / 1000)} s`);
@@ -309,9 +330,10 @@ export class QualysClient {
    */
   call(
     params: Record<string, string>,
-    options: { accept?: readonly string[] } = {},
+    options: { accept?: readonly string[]; path?: string } = {},
   ): Promise<QualysResponse> {
-    return this.#exchange<QualysResponse>(params, async (response) => {
+    const path = options.path ?? REPORT_PATH;
+    return this.#exchange<QualysResponse>(path, params, async (response) => {
       const body = new Uint8Array(await response.arrayBuffer());
       this.#checkRemaining(response.headers);
       const parsed = this.#parse(body);
@@ -334,7 +356,9 @@ export class QualysClient {
               new QualysApiError(
                 parsed
                   ? describeQualysError(parsed)
-                  : `Qualys answered HTTP ${response.status} with a body that is not XML (action=${params.action}): ` +
+                  : `Qualys answered HTTP ${response.status} with a body that is not XML (${
+                    callLabel(path, params)
+                  }): ` +
                     "check that url is the Qualys API server of your platform",
               ),
           },
@@ -356,28 +380,54 @@ export class QualysClient {
    * failures and 5xx like {@linkcode call}. A body that is a SIMPLE_RETURN (7001 and others) is
    * returned as it is: the report parser recognises it.
    */
-  fetchReport(id: string): Promise<ReportDownload> {
-    return this.#exchange<ReportDownload>({ action: "fetch", id }, async (response) => {
+  async fetchReport(id: string): Promise<ReportDownload> {
+    const { body, contentLength } = await this.#stream(REPORT_PATH, { action: "fetch", id }, {
+      limitWhy: "Qualys API limit reached while fetching the report",
+      failWhat: "to fetch",
+    });
+    return { body, contentLength };
+  }
+
+  /**
+   * POSTs `params` to `path` (an endpoint of the API server: Host List Detection, Host List, the
+   * KnowledgeBase) and returns the answer with its body unread, once the headers are in (within
+   * the time limit). HTTP 409 is waited out, connection failures and 5xx are retried, as in
+   * {@linkcode call}; any other answer is returned whatever its status, for the caller's parser
+   * to read (a page, or a SIMPLE_RETURN that says what is wrong).
+   */
+  fetchStream(path: string, params: Record<string, string>): Promise<StreamedAnswer> {
+    return this.#stream(path, params, {});
+  }
+
+  #stream(
+    path: string,
+    params: Record<string, string>,
+    texts: { limitWhy?: string; failWhat?: string },
+  ): Promise<StreamedAnswer> {
+    return this.#exchange<StreamedAnswer>(path, params, async (response) => {
       this.#checkRemaining(response.headers);
       if (response.status === 409 || response.status >= 500) {
         const parsed = this.#parse(new Uint8Array(await response.arrayBuffer()));
+        const label = callLabel(path, params);
         if (response.status === 409) {
+          const code = parsed?.code ?? "";
           return {
             limit: {
               seconds: this.#limitWait(response.headers, parsed),
-              why: "Qualys API limit reached while fetching the report",
+              why: texts.limitWhy ??
+                (code === "1965"
+                  ? `Qualys API rate limit reached (1965, ${label})`
+                  : code === "1960"
+                  ? `Qualys API concurrency limit reached (1960, ${label})`
+                  : `Qualys API limit reached (HTTP 409, ${label})`),
             },
           };
         }
+        const what = `Qualys answered HTTP ${response.status} ${texts.failWhat ?? `to ${label}`}`;
         return {
           retry: {
-            what: `Qualys answered HTTP ${response.status} to fetch`,
-            giveUp: () =>
-              new QualysApiError(
-                parsed
-                  ? describeQualysError(parsed)
-                  : `Qualys answered HTTP ${response.status} to fetch`,
-              ),
+            what,
+            giveUp: () => new QualysApiError(parsed ? describeQualysError(parsed) : what),
           },
         };
       }
@@ -386,9 +436,27 @@ export class QualysClient {
         done: {
           body: response.body ?? new ReadableStream({ start: (c) => c.close() }),
           contentLength: length !== null && /^\d+$/.test(length) ? Number(length) : undefined,
+          status: response.status,
+          headers: response.headers,
         },
       };
-    });
+    }, true);
+  }
+
+  /**
+   * Waits out a rate or concurrency limit that a streamed answer's body reported (a SIMPLE_RETURN
+   * with CODE 1960 or 1965 that came without HTTP 409), as {@linkcode call} does for its own:
+   * `SECONDS_TO_WAIT` or 30 s, throwing once `waits` reaches the limit or the wait is too long.
+   */
+  async waitForBodyLimit(
+    r: Pick<QualysResponse, "code" | "items">,
+    waits: number,
+    label: string,
+  ): Promise<void> {
+    const why = r.code === "1965"
+      ? `Qualys API rate limit reached (1965, ${label})`
+      : `Qualys API concurrency limit reached (${r.code || "1960"}, ${label})`;
+    await this.#waitForLimit(this.#limitWait(new Headers(), r as QualysResponse), waits, why);
   }
 
   /** Classifies an error seen while reading a body (a cut download). */

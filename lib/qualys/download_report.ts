@@ -8,21 +8,13 @@
  * @module
  */
 
-import { QualysApiError, ReportSyntaxError } from "../errors.ts";
-import { seconds } from "../util/deadline.ts";
+import { QualysApiError } from "../errors.ts";
 import type { QualysClient } from "./client.ts";
 import { itemValue } from "./responses.ts";
+import { DownloadCut, readInto, type StreamParser } from "./stream_body.ts";
 import { VERSION } from "../version.ts";
 
-/** What a download streams into: a push parser, made fresh for every fetch. */
-export interface StreamParser<T> {
-  /** Takes the next chunk (which the caller reuses afterwards). */
-  push(chunk: Uint8Array): void;
-  /** Ends the input; returns the result or throws what is wrong with the document. */
-  end(): T;
-  /** Lets go of what was parsed so far (the fetch failed). */
-  abort(): void;
-}
+export type { StreamParser };
 
 /** Options for {@linkcode downloadReport}. */
 export interface DownloadOptions<T> {
@@ -194,92 +186,15 @@ async function waitAndFetch<T>(
   }
 }
 
-/** A download that ended early: retried, then exit 3. */
-class DownloadCut extends Error {
-  override name = "DownloadCut";
-}
-
 async function fetchAndParse<T>(
   client: QualysClient,
   id: string,
   options: DownloadOptions<T>,
 ): Promise<T> {
   const download = await client.fetchReport(id);
-  const parser = options.parser();
-  let bytes = 0;
-  let parsed = false;
-  // A BYOB reader filling one reused buffer: the default reader hands over a new buffer per
-  // chunk, and the dead ones (tens of MiB between collections) raised the peak RSS.
-  const reader = download.body.getReader({ mode: "byob" });
-  let buffer = new Uint8Array(256 << 10);
-  // A big report may take hours, so its time limit is on stalls: no data for longer than the
-  // limit (a watchdog, not a timer per chunk) cancels the read, and the fetch is tried again.
-  const stallMs = client.timeoutMs;
-  let lastData = Date.now(), stalled = false;
-  const watchdog = setInterval(() => {
-    if (Date.now() - lastData < stallMs) return;
-    stalled = true;
-    reader.cancel().catch(() => {});
-  }, Math.min(1000, Math.max(10, stallMs / 4)));
-  try {
-    let lastShown = 0;
-    const started = Date.now();
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read(buffer);
-      } catch (error) {
-        if (stalled) throw stall(id, bytes, stallMs);
-        const f = client.describeBodyError(error);
-        throw new DownloadCut(
-          `The download of report ${id} was cut after ${bytes} bytes (${f.message})`,
-        );
-      }
-      if (stalled) throw stall(id, bytes, stallMs);
-      if (chunk.done) break;
-      lastData = Date.now();
-      const data = chunk.value;
-      buffer = new Uint8Array(data.buffer as ArrayBuffer); // the read took it over; it is back
-      bytes += data.length;
-      parser.push(data);
-      if (options.onProgress && bytes - lastShown >= 1 << 20) {
-        lastShown = bytes;
-        const elapsed = Math.max((Date.now() - started) / 1000, 0.001);
-        options.onProgress(
-          "download",
-          `report ${id}: ${(bytes / 1e6).toFixed(1)} MB, ${
-            (bytes / 1e6 / elapsed).toFixed(1)
-          } MB/s`,
-        );
-      }
-    }
-    if (download.contentLength !== undefined && bytes !== download.contentLength) {
-      throw new DownloadCut(
-        `The download of report ${id} is truncated: ${bytes} of ${download.contentLength} bytes`,
-      );
-    }
-    try {
-      const result = parser.end();
-      parsed = true;
-      return result;
-    } catch (error) {
-      if (error instanceof ReportSyntaxError && error.truncated) {
-        throw new DownloadCut(`The downloaded report ${id} is truncated (${error.message})`);
-      }
-      throw error;
-    }
-  } catch (error) {
-    await reader.cancel().catch(() => {});
-    if (!parsed) parser.abort();
-    throw error;
-  } finally {
-    clearInterval(watchdog);
-  }
-}
-
-function stall(id: string, bytes: number, ms: number): DownloadCut {
-  return new DownloadCut(
-    `The download of report ${id} stalled: no data for ${seconds(ms)} s (-timeout) after ` +
-      `${bytes} bytes`,
-  );
+  const onProgress = options.onProgress;
+  return await readInto(client, download, options.parser(), {
+    what: `report ${id}`,
+    onProgress: onProgress && ((detail) => onProgress("download", detail)),
+  });
 }

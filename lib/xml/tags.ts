@@ -87,6 +87,23 @@ const NAMES = [
   "P",
   "BR",
   "A",
+  // the VMDR answers (Host List Detection, Host List, KnowledgeBase)
+  "HOST_LIST_VM_DETECTION_OUTPUT",
+  "HOST_LIST_OUTPUT",
+  "KNOWLEDGE_BASE_VULN_LIST_OUTPUT",
+  "DATETIME",
+  "WARNING",
+  "IPV6",
+  "DETECTION_LIST",
+  "DETECTION",
+  "ID_SET",
+  "ID_RANGE",
+  "VULN_LIST",
+  "CVE_LIST",
+  "CVE",
+  "BUGTRAQ_LIST",
+  "BUGTRAQ",
+  "LAST_SERVICE_MODIFICATION_DATETIME",
 ] as const;
 
 /** Tag ids; `Other` (0) is any name not listed. */
