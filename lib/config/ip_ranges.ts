@@ -155,6 +155,30 @@ export class IpRangeSet {
     return new IpRangeSet(ranges, text);
   }
 
+  /**
+   * The ranges as Qualys's `ips` parameter takes them (`10.0.0.0-10.255.255.255`, `42.4.2.1`),
+   * or undefined when the set also holds IPv6 ranges: a query narrowed to IPv4 addresses would
+   * leave out the IPv6-only hosts those cover.
+   *
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * assert.deepEqual(IpRangeSet.parse("10.0.0.0/8, 42.4.2.1").ipv4Ranges(),
+   *   ["10.0.0.0-10.255.255.255", "42.4.2.1"]);
+   * assert.equal(IpRangeSet.parse("10.0.0.0/8, 2001:db8::/32").ipv4Ranges(), undefined);
+   * ```
+   */
+  ipv4Ranges(): string[] | undefined {
+    if (this.#ranges.some((r) => r.family === 6)) return undefined;
+    const text = (v: number) =>
+      `${Math.floor(v / 16777216)}.${Math.floor(v / 65536) % 256}.${Math.floor(v / 256) % 256}.${
+        v % 256
+      }`;
+    return this.#ranges.map((r) =>
+      r.lo === r.hi ? text(r.lo as number) : `${text(r.lo as number)}-${text(r.hi as number)}`
+    );
+  }
+
   /** True when `addr` is inside one of the ranges. */
   contains(addr: HostAddress): boolean {
     for (const r of this.#ranges) {

@@ -63,6 +63,8 @@ export interface QualysConfig {
   readonly vulnTypes: readonly VulnType[];
   /** Detections only: only hosts in these asset groups; undefined means all. */
   readonly assetGroupIds?: readonly string[] | undefined;
+  /** Detections only: the directory of the sync state and KB cache, as written (relative: to the YAML's directory). */
+  readonly stateDir?: string | undefined;
   /** The Defense Center domain (UUID or path) for `SetDomain`; undefined on a single-domain FMC. */
   readonly domain?: string | undefined;
   /** The SHA-256 (lower-case hex) of the one Defense Center certificate to trust. */
@@ -105,12 +107,18 @@ const KEYS = [
   "severities",
   "vuln_types",
   "asset_group_ids",
+  "state_dir",
   "domain",
   "dc_fingerprint",
   "set_os",
   "clear_clean_hosts",
 ] as const;
-const DETECTION_KEYS: readonly Key[] = ["severities", "vuln_types", "asset_group_ids"];
+const DETECTION_KEYS: readonly Key[] = [
+  "severities",
+  "vuln_types",
+  "asset_group_ids",
+  "state_dir",
+];
 type Key = (typeof KEYS)[number];
 const SECRET_KEYS = new Set<string>(["password", "proxy_password", "user_id", "proxy_username"]);
 const PASSWORD_KEYS = new Set<string>(["password", "proxy_password"]);
@@ -426,6 +434,7 @@ export async function parseConfig(
     severities,
     vulnTypes,
     assetGroupIds,
+    stateDir: str("state_dir"),
     domain,
     dcFingerprint,
     setOs: yesNo("set_os", false),

@@ -26,6 +26,7 @@ import { ProgressLine, withProgress } from "../log/progress.ts";
 import { type ParsedReport, parseReport, ReportParser } from "../report/parse_report.ts";
 import { guardReads } from "../util/bytes.ts";
 import type { CheckStep, CommandSink, InputPlugin, Job, PluginContext } from "./plugin.ts";
+import { checkDetectionCalls, checkSyncState, detectionJob } from "./qualys_detections.ts";
 
 /** The default plugin configuration path. */
 export const DEFAULT_PLUGININFO = "InputPlugins/QualysGuard.yaml";
@@ -227,12 +228,24 @@ export const qualysGuardPlugin: InputPlugin = {
       };
       return;
     }
+    if (config.source === "detections" && cli.multiinfo) {
+      throw new UsageError(
+        "-multiinfo downloads one report per template: it does not apply with source: detections",
+      );
+    }
+    if (config.source !== "detections" && cli.full) {
+      log.warn("-full applies only with source: detections: it is ignored");
+    }
     const client = QualysClient.open({
       ...clientOptionsFromConfig(config, await readCaFile(config)),
       log,
       timeoutMs: timeoutMs(context),
     });
     try {
+      if (config.source === "detections") {
+        yield detectionJob(context, config, client);
+        return;
+      }
       if (!cli.multiinfo) {
         const templateId = config.templateId!;
         yield {
@@ -280,9 +293,11 @@ export const qualysGuardPlugin: InputPlugin = {
       });
       return steps;
     }
-    for (const step of await checkQualys(config, { caPem, timeoutMs: timeoutMs(context) })) {
-      steps.push({ ...step, code: ExitCode.Qualys });
-    }
+    const detections = config.source === "detections";
+    const login = detections ? (c: QualysClient) => checkDetectionCalls(c, config) : undefined;
+    const qualys = await checkQualys(config, { caPem, timeoutMs: timeoutMs(context), login });
+    for (const step of qualys) steps.push({ ...step, code: ExitCode.Qualys });
+    if (detections) steps.push(await checkSyncState(context, config));
     return steps;
   },
 };

@@ -228,7 +228,12 @@ export class QualysClient {
     return 30; // concurrency (1960) and unexplained 409s: Qualys's own clients wait 30 s
   }
 
-  async #waitForLimit(seconds: number, waits: number, why: string): Promise<void> {
+  async #waitForLimit(
+    seconds: number,
+    waits: number,
+    why: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
     if (waits >= this.#maxLimitWaits) {
       throw new QualysApiError(
         `${why}: still limited after ${waits} waits; run the connector later, or less often`,
@@ -243,7 +248,7 @@ export class QualysClient {
       );
     }
     this.#log.warn(`${why}: waiting ${Math.round(seconds)} s as Qualys asks, then trying again`);
-    await this.#sleep(seconds * 1000);
+    await this.#sleepUnless(seconds * 1000, signal);
   }
 
   #request(path: string, params: Record<string, string>, signal: AbortSignal): Promise<Response> {
@@ -270,14 +275,19 @@ export class QualysClient {
     path: string,
     params: Record<string, string>,
     judge: (response: Response) => Promise<Verdict<T>>,
-    streamed = false,
+    options: { streamed?: boolean; signal?: AbortSignal | undefined } = {},
   ): Promise<T> {
+    const { streamed = false, signal } = options;
     let retries = 0, waits = 0;
     const label = callLabel(path, params);
+    const sleep = (ms: number) => this.#sleepUnless(ms, signal);
     for (;;) {
+      signal?.throwIfAborted();
       let response: Response;
       let verdict: Verdict<T>;
       const controller = new AbortController();
+      const stop = () => controller.abort(signal!.reason);
+      signal?.addEventListener("abort", stop);
       const step = streamed ? `answer to ${label} (its headers)` : `whole answer to ${label}`;
       const timer = setTimeout(
         () => controller.abort(new DeadlineError(step, this.#timeoutMs)),
@@ -288,6 +298,7 @@ export class QualysClient {
         verdict = await judge(response);
       } catch (error) {
         if (error instanceof QualysApiError) throw error;
+        signal?.throwIfAborted();
         const cause = controller.signal.aborted ? controller.signal.reason : error;
         const f = this.#networkFailure(cause);
         if (!f.transient || retries >= this.#maxRetries) {
@@ -296,20 +307,35 @@ export class QualysClient {
         }
         const delay = this.#backoff(retries++);
         this.#log.warn(`${f.message}; retrying in ${Math.round(delay / 1000)} s`);
-        await this.#sleep(delay);
+        await sleep(delay);
         continue;
       } finally {
         clearTimeout(timer);
+        signal?.removeEventListener("abort", stop);
       }
       if ("done" in verdict) return verdict.done;
       if ("limit" in verdict) {
-        await this.#waitForLimit(verdict.limit.seconds, waits++, verdict.limit.why);
+        await this.#waitForLimit(verdict.limit.seconds, waits++, verdict.limit.why, signal);
         continue;
       }
       if (retries >= this.#maxRetries) throw verdict.retry.giveUp();
       const delay = this.#backoff(retries++);
       this.#log.warn(`${verdict.retry.what}; retrying in ${Math.round(delay / 1000)} s`);
-      await this.#sleep(delay);
+      await sleep(delay);
+    }
+  }
+
+  // The client's sleep, cut short (with the signal's reason) when `signal` fires.
+  async #sleepUnless(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    if (!signal) return await this.#sleep(ms);
+    signal.throwIfAborted();
+    const { promise, reject } = Promise.withResolvers<never>();
+    const stop = () => reject(signal.reason);
+    signal.addEventListener("abort", stop);
+    try {
+      await Promise.race([this.#sleep(ms), promise]);
+    } finally {
+      signal.removeEventListener("abort", stop);
     }
   }
 
@@ -395,14 +421,18 @@ export class QualysClient {
    * {@linkcode call}; any other answer is returned whatever its status, for the caller's parser
    * to read (a page, or a SIMPLE_RETURN that says what is wrong).
    */
-  fetchStream(path: string, params: Record<string, string>): Promise<StreamedAnswer> {
-    return this.#stream(path, params, {});
+  fetchStream(
+    path: string,
+    params: Record<string, string>,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<StreamedAnswer> {
+    return this.#stream(path, params, { signal: options.signal });
   }
 
   #stream(
     path: string,
     params: Record<string, string>,
-    texts: { limitWhy?: string; failWhat?: string },
+    texts: { limitWhy?: string; failWhat?: string; signal?: AbortSignal | undefined },
   ): Promise<StreamedAnswer> {
     return this.#exchange<StreamedAnswer>(path, params, async (response) => {
       this.#checkRemaining(response.headers);
@@ -440,7 +470,7 @@ export class QualysClient {
           headers: response.headers,
         },
       };
-    }, true);
+    }, { streamed: true, signal: texts.signal });
   }
 
   /**
@@ -451,12 +481,13 @@ export class QualysClient {
   async waitForBodyLimit(
     r: Pick<QualysResponse, "code" | "items">,
     waits: number,
-    label: string,
+    options: { label: string; signal?: AbortSignal | undefined },
   ): Promise<void> {
     const why = r.code === "1965"
-      ? `Qualys API rate limit reached (1965, ${label})`
-      : `Qualys API concurrency limit reached (${r.code || "1960"}, ${label})`;
-    await this.#waitForLimit(this.#limitWait(new Headers(), r as QualysResponse), waits, why);
+      ? `Qualys API rate limit reached (1965, ${options.label})`
+      : `Qualys API concurrency limit reached (${r.code || "1960"}, ${options.label})`;
+    const seconds = this.#limitWait(new Headers(), r as QualysResponse);
+    await this.#waitForLimit(seconds, waits, why, options.signal);
   }
 
   /** Classifies an error seen while reading a body (a cut download). */
@@ -464,9 +495,9 @@ export class QualysClient {
     return this.#networkFailure(error);
   }
 
-  /** Waits `ms` with the client's clock (real or fake). */
-  wait(ms: number): Promise<void> {
-    return this.#sleep(ms);
+  /** Waits `ms` with the client's clock (real or fake); rejects when `signal` fires first. */
+  wait(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.#sleepUnless(ms, signal);
   }
 
   /** Random number for jitter (real or fake). */

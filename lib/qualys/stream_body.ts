@@ -35,6 +35,8 @@ export interface ReadIntoOptions {
   onProgress?: ((detail: string) => void) | undefined;
   /** Size of the reused read buffer. @default {262144} */
   bufferSize?: number;
+  /** Cancels the read (with the signal's reason) when it fires. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -67,6 +69,9 @@ export async function readInto<T>(
     stalled = true;
     reader.cancel().catch(() => {});
   }, Math.min(1000, Math.max(10, stallMs / 4)));
+  const signal = options.signal;
+  const stop = () => reader.cancel().catch(() => {});
+  signal?.addEventListener("abort", stop);
   try {
     let lastShown = 0;
     const started = Date.now();
@@ -75,12 +80,14 @@ export async function readInto<T>(
       try {
         chunk = await reader.read(buffer);
       } catch (error) {
+        signal?.throwIfAborted();
         if (stalled) throw stall(what, bytes, stallMs);
         const f = client.describeBodyError(error);
         throw new DownloadCut(
           `The download of ${what} was cut after ${bytes} bytes (${f.message})`,
         );
       }
+      signal?.throwIfAborted();
       if (stalled) throw stall(what, bytes, stallMs);
       if (chunk.done) break;
       lastData = Date.now();
@@ -117,6 +124,7 @@ export async function readInto<T>(
     throw error;
   } finally {
     clearInterval(watchdog);
+    signal?.removeEventListener("abort", stop);
   }
 }
 

@@ -27,6 +27,8 @@ export interface DetectionPageStats {
   open: number;
   /** Detections whose STATUS is Fixed. */
   fixed: number;
+  /** Open detections of a TYPE the run does not import (`vuln_types`). */
+  otherType: number;
   /** Detections without a usable QID (skipped). */
   noQid: number;
   /** Bytes of the page. */
@@ -51,6 +53,11 @@ export interface DetectionPageOptions {
   onWarning?: ((message: string) => void) | undefined;
   /** The scanner's first buffer size. @default {262144} */
   bufferSize?: number;
+  /**
+   * The detection TYPEs to import (`vuln_types`: confirmed, potential, info); others are not
+   * findings. A TYPE none of these names is imported. @default all
+   */
+  types?: readonly string[] | undefined;
 }
 
 const TAGS = [
@@ -70,7 +77,9 @@ const TAGS = [
   Tag.PORT,
   Tag.PROTOCOL,
   Tag.STATUS,
+  Tag.TYPE,
 ];
+const TYPE_BITS: Record<string, number> = { confirmed: 1, potential: 2, info: 4 };
 
 /**
  * The push parser of one page: `push()` chunks of any size, then `end()`.
@@ -96,7 +105,8 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
   #kind: "" | "page" | "return" = "";
   #return = new ReturnCollector();
   #listings = new ListingBuffer();
-  #stats: DetectionPageStats = { hosts: 0, open: 0, fixed: 0, noQid: 0, bytes: 0 };
+  #stats: DetectionPageStats = { hosts: 0, open: 0, fixed: 0, otherType: 0, noQid: 0, bytes: 0 };
+  #types: number;
   #datetime = "";
   #warning: { code: string; text: string; url: string } | undefined;
   #warningDepth = 0;
@@ -109,10 +119,14 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
   #port = 0;
   #proto = 0;
   #fixed = false;
+  #type = 0; // TYPE_BITS of the detection's TYPE, 0 when unknown
 
   /** Creates a parser for one page. */
   constructor(options: DetectionPageOptions = {}) {
     this.#options = options;
+    this.#types = options.types
+      ? options.types.reduce((m, t) => m | (TYPE_BITS[t.toLowerCase()] ?? 0), 0)
+      : 7;
     this.#scanner = new XmlScanner(this, { tags: [], bufferSize: options.bufferSize ?? 256 << 10 });
   }
 
@@ -155,7 +169,8 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
       if (this.#detDepth !== 0) {
         if (
           d === this.#detDepth + 1 &&
-          (id === Tag.QID || id === Tag.PORT || id === Tag.PROTOCOL || id === Tag.STATUS)
+          (id === Tag.QID || id === Tag.PORT || id === Tag.PROTOCOL || id === Tag.STATUS ||
+            id === Tag.TYPE)
         ) s.collectText();
       } else if (id === Tag.DETECTION && d === this.#hostDepth + 2) {
         this.#detDepth = d;
@@ -163,6 +178,7 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
         this.#port = 0;
         this.#proto = 0;
         this.#fixed = false;
+        this.#type = 0;
       } else if ((id === Tag.IP || id === Tag.IPV6) && d === this.#hostDepth + 1) {
         s.collectText();
       }
@@ -191,6 +207,15 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
           else if (id === Tag.PORT) this.#port = s.textInt();
           else if (id === Tag.PROTOCOL) this.#proto = s.textIs("tcp") ? 1 : s.textIs("udp") ? 2 : 0;
           else if (id === Tag.STATUS) this.#fixed = s.textIs("fixed");
+          else if (id === Tag.TYPE) {
+            this.#type = s.textIs("confirmed")
+              ? 1
+              : s.textIs("potential")
+              ? 2
+              : s.textIs("info")
+              ? 4
+              : 0;
+          }
         } else if (d === this.#detDepth) this.#endDetection();
       } else if (d === this.#hostDepth + 1 && id === Tag.IP) this.#ip = s.text().trim();
       else if (d === this.#hostDepth + 1 && id === Tag.IPV6) this.#ipv6 = s.text().trim();
@@ -231,6 +256,10 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
     this.#detDepth = 0;
     if (this.#fixed) {
       this.#stats.fixed++;
+      return;
+    }
+    if (this.#type !== 0 && (this.#type & this.#types) === 0) {
+      this.#stats.otherType++;
       return;
     }
     const qid = this.#qid;

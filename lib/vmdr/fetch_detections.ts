@@ -1,0 +1,230 @@
+/**
+ * Fetching every Host List Detection page of a query, concurrently within the API's limit
+ * (docs/qualys_api.md section 7; README: "How the detection source works"):
+ *
+ * 1. one Host List call (`details=None`, the same host filters) gives the host IDs;
+ * 2. they are cut into consecutive ID ranges of `pageSize` hosts that together cover every ID
+ *    (the first open below, the last open above, so a host added meanwhile is not missed);
+ * 3. each range is one chain of Host List Detection calls (`id_min`/`id_max`, POSTed), following
+ *    the `WARNING` (CODE 1980) `id_min` while one comes; the chains run at once, at most
+ *    `X-Concurrency-Limit-Limit` of them (1 until an answer has said).
+ *
+ * Each page is its own document and reaches the host record only once it has parsed whole; a
+ * page that is cut is fetched again. The earliest `DATETIME` of all answers is the run's
+ * checkpoint candidate: every host processed after it is in this run or the next.
+ *
+ * @module
+ */
+
+import { QualysApiError } from "../errors.ts";
+import type { QualysClient } from "../qualys/client.ts";
+import { Tag } from "../xml/tags.ts";
+import { DetectionPageParser } from "./detection_page.ts";
+import {
+  ConcurrencyLimit,
+  fetchParsed,
+  HLD_PATH,
+  HOST_PATH,
+  runPool,
+  type Traffic,
+} from "./fetch_pages.ts";
+import { IdListParser } from "./id_list.ts";
+import type { ListingSink } from "./listings.ts";
+
+/** Options for {@linkcode fetchDetections}. */
+export interface DetectionFetchOptions {
+  /** Host List Detection parameters: the filters (no `action`, paging or ID bounds). */
+  params: Readonly<Record<string, string>>;
+  /** Host List parameters: the host filters of the same query. */
+  hostParams: Readonly<Record<string, string>>;
+  /** Counts calls and bytes. */
+  traffic: Traffic;
+  /** Hosts per page (`truncation_limit`). @default {1000} */
+  pageSize?: number;
+  /** Most calls at once, even when Qualys allows more. @default no cap */
+  maxConcurrency?: number;
+  /** Receives warnings. */
+  onWarning?: ((message: string) => void) | undefined;
+  /** Called after each page with a progress line. */
+  onProgress?: ((detail: string) => void) | undefined;
+}
+
+/** What the pages held. */
+export interface DetectionFetchResult {
+  /** The earliest RESPONSE/DATETIME of the run's answers. */
+  datetime: string;
+  /** Host IDs the Host List gave. */
+  hostIds: number;
+  /** Pages read. */
+  pages: number;
+  /** HOST elements. */
+  hosts: number;
+  /** Open detections. */
+  open: number;
+  /** Fixed detections. */
+  fixed: number;
+  /** Detections without a usable QID. */
+  noQid: number;
+  /** The most Host List Detection calls that ran at once. */
+  concurrency: number;
+}
+
+function earlier(a: string, b: string): string {
+  return a === "" ? b : b === "" || a <= b ? a : b;
+}
+
+/** The `id_min` of a WARNING URL; it must move past `after`. */
+export function nextIdMin(
+  warning: { code: string; url: string },
+  after: number | undefined,
+): number {
+  let text: string | null = null;
+  try {
+    text = new URL(warning.url).searchParams.get("id_min");
+  } catch { /* reported below */ }
+  const next = text !== null && /^\d{1,10}$/.test(text) ? Number(text) : undefined;
+  if (next === undefined || (after !== undefined && next <= after)) {
+    throw new QualysApiError(
+      `Qualys's paging WARNING (CODE ${warning.code || "none"}) gives no id_min past ` +
+        `${after ?? "the start"} in its URL (${
+          JSON.stringify(warning.url.slice(0, 200))
+        }): the pages cannot be followed`,
+    );
+  }
+  return next;
+}
+
+/** The host IDs of the query, ascending, and the answer's DATETIME. */
+async function listHostIds(
+  client: QualysClient,
+  options: DetectionFetchOptions,
+): Promise<{ ids: Uint32Array; datetime: string }> {
+  let datetime = "";
+  const parts: Uint32Array[] = [];
+  let idMin: number | undefined;
+  for (;;) {
+    const params: Record<string, string> = {
+      action: "list",
+      details: "None",
+      truncation_limit: "0",
+      ...options.hostParams,
+      ...(idMin === undefined ? {} : { id_min: String(idMin) }),
+    };
+    const list = await fetchParsed(
+      client,
+      { path: HOST_PATH, params },
+      () => new IdListParser(Tag.HOST_LIST_OUTPUT),
+      { what: "the host ID list", traffic: options.traffic, onWarning: options.onWarning },
+    );
+    datetime = earlier(datetime, list.datetime);
+    parts.push(list.ids.slice());
+    if (!list.warning?.url) break;
+    idMin = nextIdMin(list.warning, idMin);
+  }
+  const ids = new Uint32Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    ids.set(p, off);
+    off += p.length;
+  }
+  ids.sort();
+  return { ids, datetime };
+}
+
+/** ID ranges of about `size` listed hosts each that together cover every ID. */
+function cut(ids: Uint32Array, size: number): { lo?: number; hi?: number }[] {
+  const out: { lo?: number; hi?: number }[] = [];
+  let lo: number | undefined;
+  for (let i = size - 1; i < ids.length - 1; i += size) {
+    const hi = ids[i]!;
+    if (ids[i + 1] === hi) continue; // a repeated ID: never split between two ranges
+    out.push({ ...(lo === undefined ? {} : { lo }), hi });
+    lo = hi + 1;
+  }
+  out.push(lo === undefined ? {} : { lo });
+  return out;
+}
+
+/**
+ * Fetches every page of the query into `sink` (each page whole, in the order the pages complete).
+ *
+ * @throws {QualysApiError} When a call fails for good (exit 3).
+ * @throws {ReportSyntaxError} When a page is not the XML expected (exit 4).
+ */
+export async function fetchDetections(
+  client: QualysClient,
+  sink: ListingSink,
+  options: DetectionFetchOptions,
+): Promise<DetectionFetchResult> {
+  const pageSize = options.pageSize ?? 1000;
+  const list = await listHostIds(client, options);
+  const result: DetectionFetchResult = {
+    datetime: list.datetime,
+    hostIds: list.ids.length,
+    pages: 0,
+    hosts: 0,
+    open: 0,
+    fixed: 0,
+    noQid: 0,
+    concurrency: 0,
+  };
+  const ranges = cut(list.ids, pageSize);
+  const limit = new ConcurrencyLimit(options.maxConcurrency);
+  let running = 0, started = 0, done = 0;
+  await runPool(ranges, limit, async (range, signal) => {
+    let idMin = range.lo;
+    result.concurrency = Math.max(result.concurrency, ++running);
+    try {
+      for (;;) {
+        const n = ++started;
+        const params: Record<string, string> = {
+          action: "list",
+          truncation_limit: String(pageSize),
+          ...options.params,
+          ...(idMin === undefined ? {} : { id_min: String(idMin) }),
+          ...(range.hi === undefined ? {} : { id_max: String(range.hi) }),
+        };
+        const page = await fetchParsed(
+          client,
+          { path: HLD_PATH, params },
+          () => new DetectionPageParser({ onWarning: options.onWarning }),
+          {
+            what: `host detection page ${n}`,
+            traffic: options.traffic,
+            limit,
+            signal,
+            onWarning: options.onWarning,
+          },
+        );
+        if (signal.aborted) return;
+        page.listings.replay(sink);
+        const s = page.stats;
+        result.pages++;
+        result.hosts += s.hosts;
+        result.open += s.open;
+        result.fixed += s.fixed;
+        result.noQid += s.noQid;
+        result.datetime = earlier(result.datetime, page.datetime);
+        options.onProgress?.(
+          `${result.pages} pages, ${result.hosts} hosts (${++done} of at least ${ranges.length})`,
+        );
+        const w = page.warning;
+        if (!w?.url) {
+          if (w && w.code !== "1980") {
+            options.onWarning?.(`Qualys warned on a host detection page: ${w.code} ${w.text}`);
+          }
+          return;
+        }
+        idMin = nextIdMin(w, idMin);
+      }
+    } finally {
+      running--;
+    }
+  });
+  if (result.datetime === "") {
+    throw new QualysApiError(
+      "Qualys's answers carry no RESPONSE/DATETIME: the checkpoint of this run is unknown",
+    );
+  }
+  return result;
+}

@@ -1,0 +1,211 @@
+/**
+ * How the detection source fetches: one streamed answer into a fresh parser, fetched again when it
+ * is cut, truncated or stalls (bounded, never kept in part); the API's concurrency limit as
+ * Qualys announces it (`X-Concurrency-Limit-Limit`); a pool that runs at most that many calls at
+ * once; and the traffic counts of a run.
+ *
+ * @module
+ */
+
+import { QualysApiError, ReportSyntaxError } from "../errors.ts";
+import { callLabel, type QualysClient } from "../qualys/client.ts";
+import { DownloadCut, readInto, type StreamParser } from "../qualys/stream_body.ts";
+
+/** Host List Detection. */
+export const HLD_PATH = "/api/2.0/fo/asset/host/vm/detection/";
+/** Host List. */
+export const HOST_PATH = "/api/2.0/fo/asset/host/";
+/** KnowledgeBase. */
+export const KB_PATH = "/api/2.0/fo/knowledge_base/vuln/";
+
+/** API calls and bytes downloaded, per path and in total. */
+export class Traffic {
+  /** Calls made (each try counts). */
+  calls = 0;
+  /** Body bytes read (each try counts). */
+  bytes = 0;
+  /** The same, per path. */
+  readonly byPath = new Map<string, { calls: number; bytes: number }>();
+
+  /** Counts one call to `path` that read `bytes`. */
+  count(path: string, bytes: number): void {
+    this.calls++;
+    this.bytes += bytes;
+    const p = this.byPath.get(path) ?? { calls: 0, bytes: 0 };
+    p.calls++;
+    p.bytes += bytes;
+    this.byPath.set(path, p);
+  }
+}
+
+/**
+ * The number of calls of one API that may run at once: 1 until an answer's
+ * `X-Concurrency-Limit-Limit` says more (never above `cap`).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const limit = new ConcurrencyLimit(8);
+ * assert.equal(limit.value, 1);
+ * limit.update(new Headers({ "X-Concurrency-Limit-Limit": "2" }));
+ * assert.equal(limit.value, 2);
+ * ```
+ */
+export class ConcurrencyLimit {
+  #value = 1;
+  #cap: number;
+  #known = false;
+  #waiters: (() => void)[] = [];
+
+  /** A limit that never goes above `cap` (at least 1). */
+  constructor(cap = Infinity) {
+    this.#cap = Math.max(1, cap);
+  }
+
+  /** Calls that may run now. */
+  get value(): number {
+    return this.#value;
+  }
+
+  /** Whether an answer has announced the limit. */
+  get known(): boolean {
+    return this.#known;
+  }
+
+  /** Reads the limit from an answer's headers. */
+  update(headers: Headers): void {
+    const text = headers.get("x-concurrency-limit-limit") ??
+      headers.get("x-concurrencylimit-limit");
+    if (text === null || !/^\s*\d+\s*$/.test(text)) return;
+    this.#known = true;
+    const v = Math.min(this.#cap, Math.max(1, Number(text)));
+    if (v === this.#value) return;
+    this.#value = v;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves the next time the value changes. */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+}
+
+/**
+ * Runs `work` on each item, at most `limit.value` at once (read again whenever a call ends or the
+ * limit changes). On the first failure no new item starts, the others are told to stop (the
+ * signal), and the failure is thrown once they have.
+ */
+export async function runPool<T>(
+  items: Iterable<T>,
+  limit: ConcurrencyLimit,
+  work: (item: T, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const it = items[Symbol.iterator]();
+  const controller = new AbortController();
+  const running = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  let exhausted = false;
+  for (;;) {
+    while (!failure && !exhausted && running.size < limit.value) {
+      const next = it.next();
+      if (next.done) {
+        exhausted = true;
+        break;
+      }
+      const p: Promise<void> = work(next.value, controller.signal)
+        .catch((error) => {
+          if (failure) return;
+          failure = { error };
+          controller.abort(new PoolStopped());
+        })
+        .finally(() => running.delete(p));
+      running.add(p);
+    }
+    if (running.size === 0) break;
+    await Promise.race([...running, limit.changed()]);
+  }
+  if (failure) throw failure.error;
+}
+
+/** Why the other calls of a pool stopped: one of them failed. */
+class PoolStopped extends Error {
+  override name = "PoolStopped";
+}
+
+/** Options for {@linkcode fetchParsed}. */
+export interface FetchParsedOptions {
+  /** What is fetched, for messages ("host detection page 3"). */
+  what: string;
+  /** Counts calls and bytes. */
+  traffic: Traffic;
+  /** Updated from each answer's headers. */
+  limit?: ConcurrencyLimit | undefined;
+  /** Stops the fetch. */
+  signal?: AbortSignal | undefined;
+  /** Most fetches of the answer (a cut one is fetched again). @default {5} */
+  maxFetches?: number;
+  /** Receives warnings (a cut answer fetched again). */
+  onWarning?: ((message: string) => void) | undefined;
+}
+
+/**
+ * POSTs `params` to `path` and streams the answer into a parser from `makeParser`, until one
+ * answer parses whole: a cut, truncated or stalled one is fetched again with a fresh parser
+ * (bounded: then exit 3); a Qualys body saying 1960 or 1965 is waited out like the client's own
+ * limits. What the parser throws otherwise ends the fetch.
+ *
+ * @throws {QualysApiError} When the answer cannot be had (exit 3).
+ * @throws {ReportSyntaxError} When it is not the XML expected (exit 4).
+ */
+export async function fetchParsed<T>(
+  client: QualysClient,
+  request: { path: string; params: Record<string, string> },
+  makeParser: () => StreamParser<T>,
+  options: FetchParsedOptions,
+): Promise<T> {
+  const { path, params } = request;
+  const { what, traffic, signal, maxFetches = 5 } = options;
+  let limitWaits = 0;
+  for (let attempt = 1;; attempt++) {
+    const answer = await client.fetchStream(path, params, { signal });
+    options.limit?.update(answer.headers);
+    const inner = makeParser();
+    let bytes = 0;
+    const counting: StreamParser<T> = {
+      push(chunk) {
+        bytes += chunk.length;
+        inner.push(chunk);
+      },
+      end: () => inner.end(),
+      abort: () => inner.abort(),
+    };
+    try {
+      return await readInto(client, answer, counting, { what, signal });
+    } catch (error) {
+      signal?.throwIfAborted();
+      const again = attempt < maxFetches;
+      if (error instanceof DownloadCut) {
+        if (!again) {
+          throw new QualysApiError(`${error.message}; gave up after ${attempt} downloads`);
+        }
+        options.onWarning?.(`${error.message}; fetching it again`);
+        await client.wait(2000 * attempt, signal);
+        continue;
+      }
+      if (error instanceof QualysApiError && (error.code === "1960" || error.code === "1965")) {
+        await client.waitForBodyLimit({ code: error.code, items: [] }, limitWaits++, {
+          label: callLabel(path, params),
+          signal,
+        });
+        attempt--;
+        continue;
+      }
+      if (error instanceof ReportSyntaxError) throw error.inFile(what);
+      throw error;
+    } finally {
+      traffic.count(path, bytes);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The directory of the detection source's state (README: "The state files"): created 0700 when
+ * missing; every file in it is 0600 and written atomically (a temp file in the same directory,
+ * synced, then renamed over the old one), so a crash, a full disk or a kill leaves the old file
+ * whole. A per-destination lock (`flock`, released by the kernel when the process ends, however
+ * it ends) keeps two runs from syncing one destination at once.
+ *
+ * @module
+ */
+
+import { onCleanup, removeStaleFiles } from "../cleanup.ts";
+import { LocalIoError } from "../errors.ts";
+import { writeAll } from "../util/bytes.ts";
+
+/** The prefix of the temp files this module writes (`.<name>.<random>.tmp`). */
+const TEMP = /^\.(?:sync|kb)-[0-9a-f]+\.(?:json|jsonl)\.[0-9a-f]+\.tmp$/;
+
+/** Hex SHA-256 of `text`, shortened to 16 characters: state file names. */
+export async function shortHash(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].slice(0, 8).map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+function stateError(path: string, what: string, error: unknown): LocalIoError {
+  return new LocalIoError(
+    `cannot ${what}: ${(error as Error).message}: check that the state directory is writable ` +
+      "and its file system has space (state_dir in the plugin YAML names another one)",
+    { path, cause: error },
+  );
+}
+
+/**
+ * Creates the state directory (0700) when missing and removes the temp files a killed run left
+ * there more than a day ago.
+ *
+ * @throws {LocalIoError} When it cannot be created (exit 7).
+ */
+export async function prepareStateDir(dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) {
+      throw stateError(dir, "create the state directory", error);
+    }
+  }
+  await removeStaleFiles(dir, (name) => TEMP.test(name));
+}
+
+/** A file being written in place of `path`: `commit()` renames it over, `discard()` drops it. */
+export interface AtomicFile {
+  /** Appends bytes. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Syncs, closes and renames the temp file over the target. */
+  commit(): Promise<void>;
+  /** Closes and removes the temp file; never throws. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Starts writing `path` atomically: a 0600 temp file beside it, removed on a signal or
+ * `discard()`, renamed over `path` on `commit()`.
+ *
+ * @throws {LocalIoError} When the temp file cannot be created or written (exit 7).
+ */
+export async function writeAtomic(path: string): Promise<AtomicFile> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
+  const name = path.slice(slash + 1);
+  let temp: string;
+  let file: Deno.FsFile;
+  try {
+    temp = await Deno.makeTempFile({ dir, prefix: `.${name}.`, suffix: ".tmp" });
+  } catch (error) {
+    throw stateError(path, "create a file in the state directory", error);
+  }
+  const unregister = onCleanup(() => {
+    try {
+      Deno.removeSync(temp);
+    } catch { /* gone */ }
+  });
+  let done = false;
+  const discard = async () => {
+    if (done) return;
+    done = true;
+    try {
+      file.close();
+    } catch { /* closed */ }
+    await Deno.remove(temp).catch(() => {});
+    unregister();
+  };
+  try {
+    await Deno.chmod(temp, 0o600);
+    file = await Deno.open(temp, { write: true });
+  } catch (error) {
+    unregister();
+    await Deno.remove(temp).catch(() => {});
+    throw stateError(path, "open a file in the state directory", error);
+  }
+  return {
+    async write(bytes) {
+      try {
+        await writeAll(file, bytes);
+      } catch (error) {
+        await discard();
+        throw stateError(path, "write the state", error);
+      }
+    },
+    async commit() {
+      if (done) return;
+      try {
+        await file.syncData();
+        file.close();
+        done = true;
+        await Deno.rename(temp, path);
+        unregister();
+      } catch (error) {
+        done = false;
+        await discard();
+        throw stateError(path, "write the state", error);
+      }
+    },
+    discard,
+  };
+}
+
+/** Writes `text` to `path` atomically (0600). */
+export async function writeTextAtomic(path: string, text: string): Promise<void> {
+  const f = await writeAtomic(path);
+  await f.write(new TextEncoder().encode(text));
+  await f.commit();
+}
+
+/**
+ * Takes the lock `path` (created 0600 when missing) for this process, without waiting: the
+ * kernel releases it when the process ends. Resolves to the function that releases it, or to
+ * undefined when another process holds it.
+ *
+ * @throws {LocalIoError} When the lock file cannot be opened (exit 7).
+ */
+export async function tryLock(path: string): Promise<(() => void) | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+  } catch (error) {
+    throw stateError(path, "open the lock file", error);
+  }
+  if (!(await file.tryLock(true))) {
+    file.close();
+    return undefined;
+  }
+  return () => {
+    try {
+      file.close(); // closing releases the lock
+    } catch { /* closed */ }
+  };
+}

@@ -1,0 +1,355 @@
+/**
+ * One run of the detection source for one destination (README: "How the detection source
+ * works"):
+ *
+ * - **Full** (no state for the destination, `-full`, a damaged state, or other filters than the
+ *   last run's): every host with open detections (New, Active, Re-Opened) → its AddScanResults
+ *   and ScanFlush; the hosts the destination got results for before and that are no longer
+ *   listed → cleared (`DeleteScanResult,<ip>,"<scanner>"` + ScanUpdate).
+ * - **Incremental**: the hosts processed after the checkpoint (`vm_processed_after`, statuses
+ *   including Fixed): with open detections → AddScanResults + ScanFlush (the host's results
+ *   become exactly the current set); with none → cleared.
+ *
+ * Every page is fetched and parsed, and the KnowledgeBase joined, before the sink is opened:
+ * nothing is written or sent before the last page has parsed. The state (checkpoint: the earliest
+ * DATETIME of the run's answers; the filters' hash; the hosts with results) is saved only when
+ * the destination took everything: the sink closed, or the Defense Center processed the data
+ * and rejected some commands (exit 6). Any other failure leaves it as it was.
+ *
+ * @module
+ */
+
+import type { QualysConfig } from "../config/read_config.ts";
+import { writeCommands, type WriteLog } from "../encode/write_commands.ts";
+import { sanitizeField } from "../encode/sanitize.ts";
+import { DcRejectedError, LocalIoError } from "../errors.ts";
+import { FindingSpool } from "../findings/finding_spool.ts";
+import type { FindingSource, GlossaryEntry } from "../findings/finding_source.ts";
+import type { QualysClient } from "../qualys/client.ts";
+import type { CommandSink } from "../sink/command_sink.ts";
+import { fetchDetections } from "./fetch_detections.ts";
+import { Traffic } from "./fetch_pages.ts";
+import { joinKnowledgeBase } from "./knowledge_base.ts";
+import { prepareStateDir, shortHash, tryLock } from "./state_dir.ts";
+import { HostRecord, SyncHosts } from "./sync_hosts.ts";
+import {
+  AddressSet,
+  readSyncState,
+  statePath,
+  type SyncState,
+  writeSyncState,
+} from "./sync_state.ts";
+
+/** Where a sync reports. */
+export interface SyncLog extends WriteLog {
+  /** Steps and totals. */
+  info(message: string): void;
+  /** Problems that did not stop the run. */
+  warn(message: string): void;
+}
+
+/** Options for {@linkcode runDetectionSync}. */
+export interface DetectionSyncOptions {
+  /** The Qualys API client. */
+  client: QualysClient;
+  /** The plugin configuration (account, filters, names). */
+  config: QualysConfig;
+  /** The destination's name, which keys its state: `dc 10.0.0.1:8307`, `csv /var/out.csv`. */
+  destination: string;
+  /** The state directory. */
+  stateDir: string;
+  /** `-full`: a full sync whatever the state says. @default {false} */
+  full?: boolean;
+  /** Opens the destination's sink, once everything has parsed. */
+  openSink: () => Promise<CommandSink>;
+  /** Where to log. */
+  log: SyncLog;
+  /** Most calls of one API at once, even when Qualys allows more. @default no cap */
+  maxConcurrency?: number | undefined;
+  /** Hosts per Host List Detection page. @default {1000} */
+  pageSize?: number;
+  /** QIDs per KnowledgeBase call. @default {500} */
+  kbBatchSize?: number;
+  /** Directory of the finding spool. @default the system temp directory */
+  tempDir?: string | undefined;
+  /** Progress lines (on a terminal). */
+  onProgress?: ((detail: string) => void) | undefined;
+}
+
+/** What a run did. */
+export interface SyncSummary {
+  /** Full or incremental, and why. */
+  mode: "full" | "incremental";
+  /** The checkpoint saved (or that would have been). */
+  checkpoint: string;
+  /** Hosts sent with results. */
+  hostsSent: number;
+  /** Hosts cleared. */
+  hostsCleared: number;
+  /** AddScanResult lines. */
+  findings: number;
+  /** API calls and bytes downloaded. */
+  calls: number;
+  /** Bytes downloaded. */
+  bytes: number;
+}
+
+/** The hash of what a run asks for: a state made under another one means a full sync. */
+export function queryHash(config: QualysConfig): Promise<string> {
+  return shortHash(JSON.stringify({
+    url: config.url,
+    user: config.userId ?? "",
+    severities: config.severities ?? "all",
+    types: config.vulnTypes,
+    agIds: config.assetGroupIds ?? "all",
+    ipRanges: config.ipRanges?.source.replace(/\s+/g, "") ?? "all",
+    scanner: config.scannerName,
+  }));
+}
+
+/** The Host List Detection and Host List parameters of a run. */
+export function queryParams(
+  config: QualysConfig,
+  since: string | undefined,
+): { params: Record<string, string>; hostParams: Record<string, string> } {
+  const hostParams: Record<string, string> = {};
+  const ips = config.ipRanges?.ipv4Ranges();
+  if (ips) hostParams.ips = ips.join(",");
+  if (config.assetGroupIds) hostParams.ag_ids = config.assetGroupIds.join(",");
+  if (since !== undefined) hostParams.vm_processed_after = since;
+  const params: Record<string, string> = {
+    ...hostParams,
+    show_results: "0",
+    status: since === undefined ? "New,Active,Re-Opened" : "New,Active,Re-Opened,Fixed",
+  };
+  const types = config.vulnTypes;
+  const confirmed = types.includes("confirmed"), potential = types.includes("potential");
+  if (confirmed !== potential) params.include_vuln_type = confirmed ? "confirmed" : "potential";
+  if (types.includes("info")) params.show_igs = "1";
+  if (config.severities) params.severities = config.severities.join(",");
+  return { params, hostParams };
+}
+
+/**
+ * Runs one sync of the detection source into the destination's sink; resolves to what it did.
+ *
+ * @throws {QualysApiError} A call failed for good (exit 3): nothing is sent, the state stays.
+ * @throws {DcRejectedError} The Defense Center rejected commands (exit 6): the state is saved.
+ * @throws {LocalIoError} Another run holds the destination, or a local file failed (exit 7).
+ */
+export async function runDetectionSync(options: DetectionSyncOptions): Promise<SyncSummary> {
+  const { client, config, log } = options;
+  await prepareStateDir(options.stateDir);
+  const path = await statePath(options.stateDir, options.destination);
+  const unlock = await tryLock(`${path.slice(0, -".json".length)}.lock`);
+  if (!unlock) {
+    throw new LocalIoError(
+      `another run is syncing ${options.destination} now: this one stops (nothing was sent)`,
+      { path },
+    );
+  }
+  const spool = new FindingSpool(options.tempDir ? { tempDir: options.tempDir } : {});
+  try {
+    const state = await readSyncState(
+      path,
+      options.destination,
+      (m) => log.warn(`${m}: this run is a full sync`),
+    );
+    const query = await queryHash(config);
+    let why: string | undefined;
+    if (options.full) why = "-full";
+    else if (!state) why = "no earlier run for this destination";
+    else if (state.checkpoint === "") why = "no earlier run for this destination ended well";
+    else if (state.query !== query) {
+      why = "the account, filters, ip_ranges or scanner_name changed since the last run";
+    }
+    const since = why ? undefined : state!.checkpoint;
+    log.info(
+      why
+        ? `Full sync of ${options.destination} (${why})`
+        : `Incremental sync of ${options.destination}: hosts processed after ${since}`,
+    );
+
+    const warn = (m: string) => log.warn(m);
+    const record = new HostRecord(spool, { ipRanges: config.ipRanges, warn });
+    const hosts = new SyncHosts(record, config.ipRanges);
+    const traffic = new Traffic();
+    const { params, hostParams } = queryParams(config, since);
+    const fetched = await fetchDetections(client, hosts, {
+      params,
+      hostParams,
+      traffic,
+      ...(options.pageSize ? { pageSize: options.pageSize } : {}),
+      maxConcurrency: options.maxConcurrency,
+      onWarning: warn,
+      onProgress: options.onProgress,
+    });
+    log.info(
+      `Host List Detection: ${fetched.pages} pages, ${fetched.hosts} hosts, ${fetched.open} open ` +
+        `and ${fetched.fixed} fixed detections; ${traffic.calls} calls, ${traffic.bytes} bytes, ` +
+        `up to ${fetched.concurrency} at once; Qualys's clock ${fetched.datetime}`,
+    );
+    if (why && state) {
+      // A full run replaces everything: hosts sent before and not listed now lose their results.
+      for (const ip of state.hosts) if (!hosts.listed.has(ip)) hosts.clear(ip);
+    }
+
+    const glossary = new Map<number, GlossaryEntry>();
+    const kb = await joinKnowledgeBase(client, hosts.qids, {
+      cachePath: `${options.stateDir}/kb-${await shortHash(
+        `${config.url}\n${config.userId}`,
+      )}.jsonl`,
+      traffic,
+      glossary: { add: (e) => glossary.has(e.qid) || glossary.set(e.qid, e) },
+      ...(options.kbBatchSize ? { batchSize: options.kbBatchSize } : {}),
+      maxConcurrency: options.maxConcurrency,
+      onWarning: warn,
+    });
+    log.info(
+      `KnowledgeBase: ${kb.needed} QIDs, ${kb.cached} from the cache, ${kb.fetched} fetched, ` +
+        `${kb.missing.length} not in the KnowledgeBase; ${kb.modified} modified since the cache's ` +
+        "last run",
+    );
+    if (kb.missing.length) {
+      log.warn(
+        `${kb.missing.length} QID(s) are not in the KnowledgeBase (${
+          kb.missing.slice(0, 10).join(", ")
+        }${kb.missing.length > 10 ? ", ..." : ""}): their findings go without title or IDs`,
+      );
+    }
+
+    // Hosts sent with results; a full run starts the destination's list afresh.
+    const sent = new AddressSet();
+    const source: FindingSource = {
+      glossary,
+      forEachHost: (onHost) =>
+        spool.replay((host) => {
+          sent.add(host.ip);
+          return onHost(host);
+        }),
+      dispose: () => spool.dispose(),
+    };
+    const sink = await options.openSink();
+    const stats = record.stats;
+    // Whatever becomes of the run now, the destination may hold results of these hosts: a later
+    // full run must be able to clear them, so they are noted even when the checkpoint stays.
+    const noteAttempt = () =>
+      saveAttempt(path, { destination: options.destination, query, old: state, sent }, log);
+    try {
+      await writeCommands(source, sink, {
+        addHost: config.addHost,
+        scannerName: config.scannerName,
+        sourceName: config.sourceName,
+        log,
+      });
+      await writeClears(sink, record.clears, config.scannerName);
+    } catch (error) {
+      await sink.abort();
+      await noteAttempt();
+      throw error;
+    }
+    const known = why ? new AddressSet() : state!.hosts;
+    for (const ip of sent) known.add(ip);
+    for (const ip of record.clears) known.delete(ip);
+    const summary: SyncSummary = {
+      mode: why ? "full" : "incremental",
+      checkpoint: fetched.datetime,
+      hostsSent: stats.hostsKept,
+      hostsCleared: record.clears.length,
+      findings: stats.findings,
+      calls: traffic.calls,
+      bytes: traffic.bytes,
+    };
+    const next: SyncState = {
+      destination: options.destination,
+      checkpoint: fetched.datetime,
+      query,
+      hosts: known,
+    };
+    const skipped = `skipped: ${stats.hostsOutOfRange} hosts outside ip_ranges, ` +
+      `${stats.hostsInvalid} without a valid address, ${stats.duplicates} duplicate findings`;
+    try {
+      await sink.close({
+        onComplete(where) {
+          log.info(
+            `Summary: ${summary.hostsSent} hosts with ${summary.findings} AddScanResult lines and ` +
+              `${summary.hostsCleared} hosts cleared ${where}; ${skipped}; ${summary.calls} API ` +
+              `calls, ${summary.bytes} bytes downloaded`,
+          );
+          spool.dispose();
+          glossary.clear();
+        },
+      });
+    } catch (error) {
+      if (!(error instanceof DcRejectedError)) {
+        await noteAttempt();
+        throw error;
+      }
+      // The Defense Center has the data, and said no to some lines: the next run goes on from here.
+      await saveState(path, next, log);
+      throw error;
+    }
+    await saveState(path, next, log);
+    return summary;
+  } finally {
+    spool.dispose();
+    unlock();
+  }
+}
+
+// After a failure once the sink was open: the checkpoint (and filters) stay as they were, the
+// hosts sent are added to the list a full run clears. Best effort: the run's own error is what
+// the user sees.
+async function saveAttempt(
+  path: string,
+  run: { destination: string; query: string; old: SyncState | undefined; sent: AddressSet },
+  log: SyncLog,
+): Promise<void> {
+  const hosts = run.old?.hosts ?? new AddressSet();
+  const before = hosts.size;
+  for (const ip of run.sent) hosts.add(ip);
+  if (hosts.size === before) return;
+  try {
+    await writeSyncState(path, {
+      destination: run.destination,
+      checkpoint: run.old?.checkpoint ?? "",
+      query: run.old?.query ?? run.query,
+      hosts,
+    });
+  } catch (error) {
+    log.warn(`Could not note the hosts this run sent in ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function saveState(path: string, state: SyncState, log: SyncLog): Promise<void> {
+  try {
+    await writeSyncState(path, state);
+  } catch (error) {
+    throw new LocalIoError(
+      `the destination took every command, but the sync state could not be saved ` +
+        `(${(error as Error).message}): the next run repeats this one's changes`,
+      { path, cause: error },
+    );
+  }
+  log.debug?.(`Saved the sync state ${path}: checkpoint ${state.checkpoint}`);
+}
+
+// `DeleteScanResult,<ip>,"<scanner>"` + `ScanUpdate` for each host to clear: ScanFlush never
+// runs queued deletes, ScanUpdate does (docs/host_input.md section 5).
+async function writeClears(
+  sink: CommandSink,
+  clears: readonly string[],
+  scannerName: string,
+): Promise<void> {
+  const scanner = sanitizeField(scannerName);
+  const enc = new TextEncoder();
+  let text = "";
+  for (const ip of clears) {
+    text += `DeleteScanResult,${ip},"${scanner}"\nScanUpdate\n`;
+    if (text.length >= 1 << 20) {
+      await sink.write(enc.encode(text));
+      text = "";
+    }
+  }
+  if (text) await sink.write(enc.encode(text));
+}

@@ -1,0 +1,188 @@
+/**
+ * The detection source's sync state for one destination (README: "The state files"): the
+ * checkpoint (Qualys's clock when the last run that the destination took whole began), a hash of
+ * what was asked (account, filters, ip_ranges, scanner name: when it changes, the next run is a
+ * full one), and the addresses that hold this connector's results there (a full run clears those
+ * it no longer lists). One JSON file per destination, `sync-<hash of the destination>.json`,
+ * 0600, replaced atomically; a file that cannot be read or makes no sense is reported and
+ * treated as absent (a full sync), never fatal.
+ *
+ * @module
+ */
+
+import { parseHostAddress } from "../config/ip_ranges.ts";
+import { shortHash, writeTextAtomic } from "./state_dir.ts";
+
+/** A set of host addresses (canonical text): IPv4 as numbers, IPv6 as text. */
+export class AddressSet {
+  #v4 = new Set<number>();
+  #v6 = new Set<string>();
+
+  /** Number of addresses. */
+  get size(): number {
+    return this.#v4.size + this.#v6.size;
+  }
+
+  /** Adds a canonical address (a dotted quad, or RFC 5952 IPv6). */
+  add(ip: string): void {
+    const v4 = ipv4Value(ip);
+    if (v4 === undefined) this.#v6.add(ip);
+    else this.#v4.add(v4);
+  }
+
+  /** Whether it holds the canonical address `ip`. */
+  has(ip: string): boolean {
+    const v4 = ipv4Value(ip);
+    return v4 === undefined ? this.#v6.has(ip) : this.#v4.has(v4);
+  }
+
+  /** Removes `ip`. */
+  delete(ip: string): void {
+    const v4 = ipv4Value(ip);
+    if (v4 === undefined) this.#v6.delete(ip);
+    else this.#v4.delete(v4);
+  }
+
+  /** Every address, IPv4 ascending first, then IPv6 in insertion order. */
+  *[Symbol.iterator](): IterableIterator<string> {
+    for (const v of this.#sortedV4()) yield formatV4(v);
+    yield* this.#v6;
+  }
+
+  #sortedV4(): Uint32Array {
+    const a = new Uint32Array(this.#v4.size);
+    let i = 0;
+    for (const v of this.#v4) a[i++] = v;
+    return a.sort();
+  }
+
+  /** The set as JSON-ready data: IPv4 packed (big-endian u32, base64), IPv6 as a list. */
+  toJSON(): { v4: string; v6: string[] } {
+    const sorted = this.#sortedV4();
+    const bytes = new Uint8Array(sorted.length * 4);
+    const view = new DataView(bytes.buffer);
+    sorted.forEach((v, i) => view.setUint32(i * 4, v));
+    return { v4: toBase64(bytes), v6: [...this.#v6] };
+  }
+
+  /** Reads what `toJSON` wrote; throws a `TypeError` on anything else. */
+  static fromJSON(data: unknown): AddressSet {
+    const d = data as { v4?: unknown; v6?: unknown };
+    if (typeof d?.v4 !== "string" || !Array.isArray(d.v6)) throw new TypeError("bad hosts");
+    const set = new AddressSet();
+    const bytes = fromBase64(d.v4);
+    if (bytes.length % 4 !== 0) throw new TypeError("bad hosts");
+    const view = new DataView(bytes.buffer);
+    for (let i = 0; i < bytes.length; i += 4) set.#v4.add(view.getUint32(i));
+    for (const ip of d.v6) {
+      if (typeof ip !== "string" || parseHostAddress(ip)?.text !== ip) {
+        throw new TypeError("bad hosts");
+      }
+      set.#v6.add(ip);
+    }
+    return set;
+  }
+}
+
+function ipv4Value(ip: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  if (!m || +m[1]! > 255 || +m[2]! > 255 || +m[3]! > 255 || +m[4]! > 255) return undefined;
+  return ((+m[1]! * 256 + +m[2]!) * 256 + +m[3]!) * 256 + +m[4]!;
+}
+
+function formatV4(v: number): string {
+  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+function fromBase64(text: string): Uint8Array {
+  const s = atob(text);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+const FORMAT = "qualys_connector detection sync state";
+const DATETIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+
+/** What is kept for one destination. */
+export interface SyncState {
+  /** The destination, as the connector names it (`dc 10.0.0.1:8307`, `csv /var/out.csv`). */
+  destination: string;
+  /**
+   * Qualys's DATETIME at the start of the last run the destination took whole; "" when none did
+   * yet (the state then only lists hosts that may hold results: the next run is a full one).
+   */
+  checkpoint: string;
+  /** Hash of the account, the filters and the scanner name of that run. */
+  query: string;
+  /** Addresses that hold this connector's results at the destination. */
+  hosts: AddressSet;
+}
+
+/** The state file of `destination` in `dir`. */
+export async function statePath(dir: string, destination: string): Promise<string> {
+  return `${dir}/sync-${await shortHash(destination)}.json`;
+}
+
+/**
+ * Reads the state of `destination`: undefined when there is none (a first run), or when the file
+ * cannot be read or makes no sense (`onProblem` says why; the run is then a full one).
+ */
+export async function readSyncState(
+  path: string,
+  destination: string,
+  onProblem: (message: string) => void,
+): Promise<SyncState | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    onProblem(`${path}: cannot read the sync state (${(error as Error).message})`);
+    return undefined;
+  }
+  try {
+    const d = JSON.parse(text);
+    if (d?.format !== FORMAT || d.version !== 1) throw new TypeError("not a sync state");
+    if (d.destination !== destination) throw new TypeError("it is another destination's");
+    if (typeof d.checkpoint !== "string" || !(d.checkpoint === "" || DATETIME.test(d.checkpoint))) {
+      throw new TypeError("bad checkpoint");
+    }
+    if (typeof d.query !== "string") throw new TypeError("bad query");
+    return {
+      destination,
+      checkpoint: d.checkpoint,
+      query: d.query,
+      hosts: AddressSet.fromJSON(d.hosts),
+    };
+  } catch (error) {
+    onProblem(
+      `${path}: the sync state is damaged (${
+        error instanceof SyntaxError ? "not JSON" : (error as Error).message
+      })`,
+    );
+    return undefined;
+  }
+}
+
+/** Writes the state atomically (0600). */
+export async function writeSyncState(path: string, state: SyncState): Promise<void> {
+  const data = {
+    format: FORMAT,
+    version: 1,
+    destination: state.destination,
+    checkpoint: state.checkpoint,
+    query: state.query,
+    saved: new Date().toISOString(),
+    hosts: state.hosts.toJSON(),
+  };
+  await writeTextAtomic(path, JSON.stringify(data, null, 1) + "\n");
+}
