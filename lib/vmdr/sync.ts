@@ -107,10 +107,16 @@ export function queryHash(config: QualysConfig): Promise<string> {
   }));
 }
 
-/** The Host List Detection and Host List parameters of a run. */
+/**
+ * The Host List Detection and Host List parameters of a run: incremental from `since`, else
+ * full; `fixed` asks for Fixed detections too (always in an incremental run; in a full run
+ * that has no list of the hosts the destination holds, so that hosts whose findings are all
+ * fixed are cleared all the same).
+ */
 export function queryParams(
   config: QualysConfig,
   since: string | undefined,
+  fixed = since !== undefined,
 ): { params: Record<string, string>; hostParams: Record<string, string> } {
   const hostParams: Record<string, string> = {};
   const ips = config.ipRanges?.ipv4Ranges();
@@ -120,7 +126,7 @@ export function queryParams(
   const params: Record<string, string> = {
     ...hostParams,
     show_results: "0",
-    status: since === undefined ? "New,Active,Re-Opened" : "New,Active,Re-Opened,Fixed",
+    status: fixed ? "New,Active,Re-Opened,Fixed" : "New,Active,Re-Opened",
   };
   const types = config.vulnTypes;
   const confirmed = types.includes("confirmed"), potential = types.includes("potential");
@@ -174,7 +180,9 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     const record = new HostRecord(spool, { ipRanges: config.ipRanges, warn });
     const hosts = new SyncHosts(record, config.ipRanges);
     const traffic = new Traffic();
-    const { params, hostParams } = queryParams(config, since);
+    // Without the list of hosts the destination holds (a first run, a damaged state), a full run
+    // asks for Fixed detections too: a host listed with all of them fixed is then cleared.
+    const { params, hostParams } = queryParams(config, since, since !== undefined || !state);
     const fetched = await fetchDetections(client, hosts, {
       params,
       hostParams,

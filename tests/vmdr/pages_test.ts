@@ -67,7 +67,14 @@ Deno.test({
         ]],
         ["1.2.2.2", ["38726/0/0", "38739/22/1"]],
       ]);
-      assert.deepEqual(p.stats, { hosts: 2, open: 8, fixed: 0, otherType: 0, noQid: 0, bytes: bytes.length });
+      assert.deepEqual(p.stats, {
+        hosts: 2,
+        open: 8,
+        fixed: 0,
+        otherType: 0,
+        noQid: 0,
+        bytes: bytes.length,
+      });
     }
   },
 });

@@ -1,0 +1,118 @@
+/**
+ * The detection source's central property: for any sequence of days and runs, some of which
+ * fail (Qualys failing for good, the Defense Center unreachable or dropping the connection
+ * half-way, a damaged state, `-full`), replaying every command file the destination received,
+ * in order, through the host input module's semantics gives exactly the open detections of the
+ * day of the last run that the destination took whole.
+ */
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { dcKeys, type Delivery, diff, replayAll, truth, withHarness } from "./_harness.ts";
+
+type Step =
+  | { kind: "run"; delivery: Delivery; cutAt: number; full: boolean }
+  | { kind: "qualys"; where: "detection" | "host" | "kb" }
+  | { kind: "cutPage" }
+  | { kind: "damage" };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant("run" as const),
+      delivery: fc.constantFrom<Delivery>("ok", "ok", "rejected", "cut", "down"),
+      cutAt: fc.double({ min: 0, max: 1, noNaN: true }),
+      full: fc.constantFrom(false, false, false, true),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("qualys" as const),
+      where: fc.constantFrom("detection" as const, "host" as const, "kb" as const),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("cutPage" as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("damage" as const) }) },
+);
+
+const day = fc.record({
+  scanShare: fc.double({ min: 0, max: 0.6, noNaN: true }),
+  fixShare: fc.double({ min: 0, max: 0.5, noNaN: true }),
+  reopenShare: fc.double({ min: 0, max: 0.5, noNaN: true }),
+  allFixedHosts: fc.integer({ min: 0, max: 2 }),
+  newHosts: fc.integer({ min: 0, max: 2 }),
+  modifiedQids: fc.integer({ min: 0, max: 5 }),
+});
+
+Deno.test("detection sync: replaying what the destination received gives the open detections of the last day (fast-check)", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 1_000_000 }),
+      fc.integer({ min: 3, max: 12 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.array(fc.tuple(day, step), { minLength: 1, maxLength: 5 }),
+      async (seed, pageSize, concurrencyLimit, days) => {
+        const model = { seed, hosts: 24, detectionsPerHost: 5, qids: 60 };
+        await withHarness(
+          { model, sim: { concurrencyLimit, keepAlive: "every", pageLatencyMs: 2 } },
+          async (h) => {
+            const expectWhole = () => {
+              const got = dcKeys(replayAll(h.delivered));
+              const want = truth(h.sub);
+              assert.deepEqual(got, want, diff(got, want));
+            };
+            // the first night: a full run that goes through
+            assert.equal((await h.run({ pageSize })).code, 0);
+            expectWhole();
+            for (const [changes, s] of days) {
+              h.sub.advanceDay(changes);
+              const before = await h.checkpoint();
+              if (s.kind === "run") {
+                const r = await h.run({
+                  pageSize,
+                  delivery: s.delivery,
+                  cutAt: s.cutAt,
+                  full: s.full,
+                });
+                const whole = s.delivery === "ok" || s.delivery === "rejected";
+                assert.equal(r.code, whole ? (s.delivery === "ok" ? 0 : 6) : 5, String(r.error));
+                if (whole) expectWhole();
+                else assert.equal(await h.checkpoint(), before);
+              } else if (s.kind === "qualys") {
+                const api = s.where;
+                for (let i = 1; i <= 5; i++) {
+                  h.sim.vmdr!.addFault({ api, kind: "status", status: 503, request: i });
+                }
+                const r = await h.run({ pageSize, maxRetries: 4 });
+                assert.equal(r.code, 3, String(r.error));
+                assert.equal(r.delivered, undefined);
+                assert.equal(await h.checkpoint(), before);
+              } else if (s.kind === "cutPage") {
+                h.sim.vmdr!.addFault({ kind: "cut", request: 1 });
+                assert.equal((await h.run({ pageSize })).code, 0);
+                expectWhole();
+              } else {
+                for (const e of Deno.readDirSync(h.stateDir)) {
+                  if (/^sync-.*\.json$/.test(e.name)) {
+                    await Deno.writeTextFile(`${h.stateDir}/${e.name}`, '{"format":');
+                  }
+                }
+                const r = await h.run({ pageSize });
+                assert.equal(r.code, 0);
+                assert.equal(r.summary?.mode, "full");
+                expectWhole();
+              }
+            }
+            // the last night goes through: the destination holds exactly today's open detections
+            h.sub.advanceDay();
+            assert.equal((await h.run({ pageSize })).code, 0);
+            expectWhole();
+          },
+        );
+      },
+    ),
+    { numRuns: 12 },
+  );
+});

@@ -1,0 +1,317 @@
+import assert from "node:assert/strict";
+import { QualysClient } from "../../lib/qualys/client.ts";
+import { fetchDetections } from "../../lib/vmdr/fetch_detections.ts";
+import { Traffic } from "../../lib/vmdr/fetch_pages.ts";
+import { ListingBuffer } from "../../lib/vmdr/listings.ts";
+import { prepareStateDir, tryLock } from "../../lib/vmdr/state_dir.ts";
+import { statePath } from "../../lib/vmdr/sync_state.ts";
+import type { SimLogEntry } from "../../scripts/sim/qualys_api.ts";
+import { formatDateTime } from "../../scripts/sim/vmdr_subscription.ts";
+import { dcKeys, diff, replayAll, truth, withHarness } from "./_harness.ts";
+
+const detectionCalls = (log: SimLogEntry[]) => log.filter((e) => e.api === "detection");
+
+/** The most log entries of `api` whose bodies overlapped in time. */
+function maxOverlap(log: SimLogEntry[]): number {
+  const events = log.flatMap((e) => [[e.startMs, 1], [e.endMs ?? Infinity, -1]] as const)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let n = 0, max = 0;
+  for (const [, d] of events) max = Math.max(max, n += d);
+  return max;
+}
+
+function addresses(text: string): string[] {
+  return [...text.matchAll(/^AddScanResult,([^,]+),/gm)].map((m) => m[1]!);
+}
+
+Deno.test("detection sync: a full run, then incremental ones, leave the DC with exactly the open detections", async () => {
+  await withHarness({}, async (h) => {
+    const first = await h.run();
+    assert.equal(first.code, 0, String(first.error));
+    assert.equal(first.summary?.mode, "full");
+    assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
+    assert.equal(await h.checkpoint(), formatDateTime(h.sub.clock));
+    const full = detectionCalls(h.sim.log);
+    assert.ok(full.every((e) => e.method === "POST" && e.params.show_results === "0"));
+    assert.ok(full.every((e) => e.params.status === "New,Active,Re-Opened"));
+    assert.ok(full.every((e) => e.params.vm_processed_after === undefined));
+    for (let day = 0; day < 2; day++) {
+      const checkpoint = formatDateTime(h.sub.clock);
+      const report = h.sub.advanceDay({ allFixedHosts: 1 });
+      const before = h.sim.log.length;
+      const r = await h.run();
+      assert.equal(r.code, 0, String(r.error));
+      assert.equal(r.summary?.mode, "incremental");
+      const calls = detectionCalls(h.sim.log.slice(before));
+      assert.ok(calls.length > 0);
+      for (const e of calls) {
+        assert.equal(e.params.vm_processed_after, checkpoint);
+        assert.equal(e.params.status, "New,Active,Re-Opened,Fixed");
+      }
+      // the host whose findings were all fixed is cleared, with ScanUpdate
+      const cleared = report.allFixedHostIds.map((id) =>
+        h.sub.hostAddress(h.sub.hostIndexById(id))
+      );
+      for (const ip of cleared) {
+        assert.match(
+          r.delivered!,
+          new RegExp(`^DeleteScanResult,${ip},"QualysGuard"\nScanUpdate$`, "m"),
+        );
+      }
+      assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
+      assert.equal(await h.checkpoint(), formatDateTime(h.sub.clock));
+    }
+  });
+});
+
+Deno.test("detection sync: ID ranges are fetched at once up to the concurrency limit, never above, each host once", async () => {
+  await withHarness({ sim: { pageLatencyMs: 40, concurrencyLimit: 2 } }, async (h) => {
+    const r = await h.run({ pageSize: 5 });
+    assert.equal(r.code, 0, String(r.error));
+    const calls = detectionCalls(h.sim.log);
+    assert.ok(calls.length >= 8, `${calls.length} pages`);
+    assert.equal(maxOverlap(calls), 2);
+    assert.ok(calls.every((e) => e.status === 200 && e.params.truncation_limit === "5"));
+    const ips = addresses(r.delivered!);
+    assert.equal(new Set(ips).size, h.sub.openDetections().size);
+    assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
+    // QC_MAX_CONCURRENCY's cap: one call at a time
+    const before = h.sim.log.length;
+    assert.equal((await h.run({ pageSize: 5, full: true, maxConcurrency: 1 })).code, 0);
+    assert.equal(maxOverlap(detectionCalls(h.sim.log.slice(before))), 1);
+  });
+});
+
+Deno.test("fetchDetections follows the paging WARNING's id_min until no WARNING comes", async () => {
+  await withHarness({}, async (h) => {
+    const client = QualysClient.open({
+      url: h.sim.url,
+      userId: "sim_user",
+      password: "sim_pass",
+      caPem: h.sim.caPem,
+    });
+    try {
+      const page = new ListingBuffer();
+      // a host list that names no ID leaves one open range: one chain of pages
+      const result = await fetchDetections(client, page, {
+        params: { show_results: "0", status: "New,Active,Re-Opened" },
+        hostParams: { ids: "1" },
+        traffic: new Traffic(),
+        pageSize: 7,
+      });
+      const calls = detectionCalls(h.sim.log);
+      assert.equal(result.pages, Math.ceil(h.sub.openDetections().size / 7));
+      assert.equal(calls.length, result.pages);
+      assert.deepEqual(
+        calls.slice(1).map((e) => Number(e.params.id_min)),
+        calls.slice(0, -1).map((e) => e.nextIdMin),
+      );
+      assert.equal(page.listings, h.sub.openDetections().size);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test("detection sync: a page cut mid-way is fetched again, and none of its hosts is imported twice", async () => {
+  await withHarness({ sim: { concurrencyLimit: 1 } }, async (h) => {
+    h.sim.vmdr!.addFault({ kind: "cut", request: 2, cutAfter: 3 });
+    const r = await h.run({ pageSize: 10 });
+    assert.equal(r.code, 0, String(r.error));
+    assert.ok(r.warnings.some((w) => /was cut after \d+ bytes.*fetching it again/.test(w)));
+    const ips = addresses(r.delivered!);
+    const blocks = r.delivered!.split("ScanFlush\n").length - 1;
+    assert.equal(blocks, new Set(ips).size); // one block per host
+    assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
+  });
+});
+
+Deno.test("detection sync: the KnowledgeBase cache asks only for QIDs it lacks or that changed, and picks up their change", async () => {
+  await withHarness({}, async (h) => {
+    assert.equal((await h.run({ kbBatchSize: 20 })).code, 0);
+    const kb1 = h.sim.log.filter((e) => e.api === "kb");
+    assert.ok(kb1.length >= 2 && kb1.every((e) => e.params.details === "All"));
+    const cacheName = [...Deno.readDirSync(h.stateDir)].find((e) =>
+      e.name.endsWith(".jsonl")
+    )!.name;
+    const cacheFile = `${h.stateDir}/${cacheName}`;
+    assert.equal(Deno.statSync(cacheFile).mode! & 0o777, 0o600);
+    assert.equal(Deno.statSync(h.stateDir).mode! & 0o777, 0o700);
+    const cached = new Set(
+      (await Deno.readTextFile(cacheFile)).split("\n").filter((l) => l.startsWith('{"q":'))
+        .map((l) => JSON.parse(l).q as number),
+    );
+    // titles and CVEs reach the commands
+    const withCve = [...cached].find((q) => h.sub.kbEntry(q)!.cves[0]?.id)!;
+    const cve = h.sub.kbEntry(withCve)!.cves[0]!.id;
+    assert.match(h.delivered[0]!, new RegExp(`,${withCve},[^\\n]*"cve_ids: [^"]*${cve}`));
+
+    const checkpoint = formatDateTime(h.sub.clock);
+    const before = h.sim.log.length;
+    const day = h.sub.advanceDay({ modifiedQids: 30, scanShare: 1, newQids: 2 });
+    const r = await h.run({ kbBatchSize: 20 });
+    assert.equal(r.code, 0, String(r.error));
+    const kb2 = h.sim.log.slice(before).filter((e) => e.api === "kb");
+    assert.equal(kb2[0]!.params.last_modified_after, checkpoint);
+    assert.equal(kb2[0]!.params.details, "None");
+    const asked = new Set(
+      kb2.slice(1).flatMap((e) =>
+        e.params.ids!.split(",").flatMap((p) => {
+          const [lo, hi] = p.split("-").map(Number);
+          return Array.from({ length: (hi ?? lo!) - lo! + 1 }, (_, i) => lo! + i);
+        })
+      ),
+    );
+    const modified = new Set<number>();
+    h.sub.forEachKbQid((q, mod) => mod > h.sub.clock - 86400 && modified.add(q));
+    const used = new Set([...r.delivered!.matchAll(/^AddScanResult,[^,]+,"QualysGuard",(\d+),/gm)]
+      .map((m) => Number(m[1])));
+    const expected = new Set([...used].filter((q) => !cached.has(q) || modified.has(q)));
+    assert.deepEqual(asked, expected);
+    assert.ok(asked.size < used.size, `asked ${asked.size} of ${used.size}`);
+    // a modified QID that hosts have: its new CVE is in the commands
+    const changed = day.modifiedQids.find((q) => used.has(q) && h.sub.kbEntry(q)!.cves.at(-1)?.id);
+    assert.ok(changed !== undefined);
+    const added = h.sub.kbEntry(changed)!.cves.at(-1)!.id;
+    assert.match(r.delivered!, new RegExp(`,${changed},[^\\n]*${added}`));
+    // a damaged cache is said and fetched again
+    await Deno.writeTextFile(cacheFile, '{"q":1,\n');
+    const r3 = await h.run();
+    assert.equal(r3.code, 0);
+    assert.ok(r3.warnings.some((w) => /KnowledgeBase cache is damaged/.test(w)));
+  });
+});
+
+Deno.test("detection sync: -full after incremental runs sends everything again and clears hosts no longer listed", async () => {
+  await withHarness({}, async (h) => {
+    assert.equal((await h.run()).code, 0);
+    h.sub.advanceDay({ allFixedHosts: 2 });
+    // this run fails at the destination: the all-fixed hosts keep their results there
+    assert.equal((await h.run({ delivery: "down" })).code, 5);
+    h.sub.advanceDay({ allFixedHosts: 1, scanShare: 0 });
+    const r = await h.run({ full: true });
+    assert.equal(r.code, 0);
+    assert.equal(r.summary?.mode, "full");
+    assert.ok(r.summary!.hostsCleared >= 3, `${r.summary!.hostsCleared} cleared`);
+    assert.ok(r.infos.some((m) => /Full sync .* \(-full\)/.test(m)));
+    assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
+  });
+});
+
+Deno.test("detection sync: severities, vuln_types, asset groups and IPv4 ip_ranges narrow the query; ip_ranges filters locally too", async () => {
+  const yaml = "severities: 4-5\nvuln_types: confirmed, info\nasset_group_ids: 4601101, 4601104\n" +
+    "ip_ranges: 10.0.0.1-10.0.0.30, 2001:db8::/32\n";
+  await withHarness({ yaml, model: { hosts: 60 } }, async (h) => {
+    const r = await h.run();
+    assert.equal(r.code, 0, String(r.error));
+    const e = detectionCalls(h.sim.log)[0]!;
+    assert.equal(e.params.severities, "4,5");
+    assert.equal(e.params.include_vuln_type, "confirmed");
+    assert.equal(e.params.show_igs, "1");
+    assert.equal(e.params.ag_ids, "4601101,4601104");
+    assert.equal(e.params.ips, undefined); // an IPv6 range: the query cannot be narrowed to IPv4
+    const inRange = (ip: string) => {
+      const last = Number(ip.split(".")[3]);
+      return ip.startsWith("2001:db8:") || (ip.startsWith("10.0.0.") && last >= 1 && last <= 30);
+    };
+    const expected = new Set(
+      [...truth(h.sub, {
+        severities: [4, 5],
+        types: ["Confirmed", "Info"],
+        agIds: [4601101, 4601104],
+      })].filter((k) => inRange(k.split("|")[0]!)),
+    );
+    assert.ok(expected.size > 0);
+    const got = dcKeys(replayAll(h.delivered));
+    assert.deepEqual(got, expected, diff(got, expected));
+  });
+  await withHarness({ yaml: "ip_ranges: 10.0.0.0/29, 10.0.0.20\n" }, async (h) => {
+    assert.equal((await h.run()).code, 0);
+    assert.equal(detectionCalls(h.sim.log)[0]!.params.ips, "10.0.0.0-10.0.0.7,10.0.0.20");
+    assert.equal(
+      h.sim.log.find((e) => e.api === "host")!.params.ips,
+      "10.0.0.0-10.0.0.7,10.0.0.20",
+    );
+    assert.deepEqual(
+      dcKeys(replayAll(h.delivered)),
+      truth(h.sub, { ipv4: [[167772160, 167772167], [167772180, 167772180]] }),
+    );
+  });
+});
+
+Deno.test("detection sync: an IPv6-only host is sent with its IPv6 address, a dual-stack one with its IPv4", async () => {
+  await withHarness({ model: { ipv6OnlyShare: 0.4, dualStackShare: 0.3 } }, async (h) => {
+    const r = await h.run();
+    assert.equal(r.code, 0);
+    const ips = new Set(addresses(r.delivered!));
+    assert.ok([...ips].some((ip) => ip.includes(":")));
+    assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
+  });
+});
+
+Deno.test("detection sync: each failure leaves the checkpoint alone; exit 6 moves it; a damaged state is a full sync", async () => {
+  await withHarness({}, async (h) => {
+    assert.equal((await h.run()).code, 0);
+    const cp = await h.checkpoint();
+    h.sub.advanceDay();
+    // Host List Detection fails for good (5xx beyond the retries): exit 3, nothing delivered
+    for (let i = 1; i <= 5; i++) h.sim.vmdr!.addFault({ kind: "status", status: 503, request: i });
+    let r = await h.run();
+    assert.equal(r.code, 3);
+    assert.equal(r.delivered, undefined);
+    assert.equal(await h.checkpoint(), cp);
+    // a Qualys error in the KnowledgeBase: exit 3
+    h.sim.vmdr!.addFault({
+      api: "kb",
+      kind: "simpleReturn",
+      code: "2000",
+      status: 401,
+      request: 1,
+    });
+    r = await h.run();
+    assert.equal(r.code, 3);
+    assert.match(String(r.error), /CODE 2000: Bad Login\/Password/);
+    assert.equal(await h.checkpoint(), cp);
+    // a Qualys error on a page, with HTTP 200: exit 3
+    h.sim.vmdr!.addFault({ kind: "simpleReturn", code: "999", text: "x", status: 200, request: 1 });
+    r = await h.run();
+    assert.equal(r.code, 3);
+    assert.equal(await h.checkpoint(), cp);
+    // the Defense Center cannot be reached, or drops the connection half-way: exit 5
+    assert.equal((await h.run({ delivery: "down" })).code, 5);
+    assert.equal((await h.run({ delivery: "cut" })).code, 5);
+    assert.equal(await h.checkpoint(), cp);
+    // it rejects some commands: exit 6, the data is there, the checkpoint moves
+    r = await h.run({ delivery: "rejected" });
+    assert.equal(r.code, 6);
+    assert.equal(await h.checkpoint(), formatDateTime(h.sub.clock));
+    assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
+    // a damaged state: a warning and a full sync, never a crash
+    const name = [...Deno.readDirSync(h.stateDir)].find((e) => /^sync-.*json$/.test(e.name))!.name;
+    await Deno.writeTextFile(`${h.stateDir}/${name}`, "{ not json");
+    r = await h.run();
+    assert.equal(r.code, 0);
+    assert.equal(r.summary?.mode, "full");
+    assert.ok(
+      r.warnings.some((w) => /sync state is damaged \(not JSON\): this run is a full sync/.test(w)),
+    );
+  });
+});
+
+Deno.test("detection sync: a run for a destination another run holds stops at once (exit 7)", async () => {
+  await withHarness({}, async (h) => {
+    await prepareStateDir(h.stateDir);
+    const lockPath = (await statePath(h.stateDir, h.destination)).replace(/\.json$/, ".lock");
+    const release = await tryLock(lockPath);
+    assert.ok(release);
+    try {
+      const r = await h.run();
+      assert.equal(r.code, 7);
+      assert.match(String(r.error), /another run is syncing csv .*: this one stops/);
+      assert.equal(h.sim.log.length, 0);
+    } finally {
+      release();
+    }
+    assert.equal((await h.run()).code, 0);
+  });
+});
