@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { GlossaryEntry, HostFindings } from "../findings/finding_source.ts";
+import type { Glossary, HostFindings } from "../findings/finding_source.ts";
 import { grow } from "../util/bytes.ts";
 import { cleanBugtraqIds, cleanCveIds, sanitizeField, sanitizeHtml } from "./sanitize.ts";
 
@@ -86,7 +86,7 @@ export class ByteBuffer {
  * ```
  */
 export class CommandEncoder {
-  readonly #glossary: ReadonlyMap<number, GlossaryEntry>;
+  readonly #glossary: Glossary;
   readonly #scanner: string;
   readonly #source: string;
   readonly #addHost: boolean;
@@ -108,8 +108,8 @@ export class CommandEncoder {
   /** Number of QIDs that have findings but no glossary entry (sent without text or IDs). */
   missingGlossary = 0;
 
-  /** Creates an encoder over a parsed report's glossary. */
-  constructor(glossary: ReadonlyMap<number, GlossaryEntry>, options: EncodeOptions = {}) {
+  /** Creates an encoder over a parsed report's glossary (a `Map` will do). */
+  constructor(glossary: Glossary, options: EncodeOptions = {}) {
     this.#glossary = glossary;
     this.#scanner = sanitizeField(options.scannerName ?? "QualysGuard");
     this.#source = sanitizeField(options.sourceName ?? "QualysGuard Scan Report");
