@@ -4,9 +4,11 @@
  * written as bytes into a reusable buffer. Pure: no I/O, clock or logging.
  *
  * Each QID's glossary part (`,"title","description","cve_ids: …","bugtraq_ids: …"\n`) is built
- * once and reused; it is fitted so that the line stays within `maxLineBytes` even for the
- * longest possible prefix (an IPv6 address, a 5-digit port), so a QID reads the same on every
- * host: the description is shortened first, then the title, then IDs are dropped.
+ * once and reused while it stays in a cache of bounded size (`qidCacheBytes`, oldest out
+ * first), so memory does not grow with the number of distinct QIDs; a QID that left the cache
+ * is built again, to the same bytes. It is fitted so that the line stays within `maxLineBytes`
+ * even for the longest possible prefix (an IPv6 address, a 5-digit port), so a QID reads the
+ * same on every host: the description is shortened first, then the title, then IDs are dropped.
  *
  * @module
  */
@@ -14,6 +16,7 @@
 import type { Glossary, HostFindings } from "../findings/finding_source.ts";
 import { grow } from "../util/bytes.ts";
 import { cleanBugtraqIds, cleanCveIds, sanitizeField, sanitizeHtml } from "./sanitize.ts";
+import { type QidText, QidTextCache } from "./_qid_text_cache.ts";
 
 /** Options for {@linkcode CommandEncoder}. */
 export interface EncodeOptions {
@@ -25,6 +28,11 @@ export interface EncodeOptions {
   addHost?: boolean;
   /** Longest line in bytes, newline included. @default {4000} */
   maxLineBytes?: number;
+  /**
+   * Bytes of encoded QID text kept for reuse; past it the QIDs built first are dropped, and
+   * built again (to the same bytes) when next found. @default {16777216}
+   */
+  qidCacheBytes?: number;
 }
 
 const encoder = new TextEncoder();
@@ -91,11 +99,15 @@ export class CommandEncoder {
   readonly #source: string;
   readonly #addHost: boolean;
   readonly #maxLine: number;
-  readonly #qidText = new Map<number, QidText>();
+  // QID → text, at most `qidCacheBytes` of it, in one arena (oldest out first).
+  readonly #qidText: QidTextCache;
+  // QIDs already counted in `shortened` or `missingGlossary`, so that one built again is not.
+  readonly #counted = new Set<number>();
   readonly #portText = new Map<number, Uint8Array>();
   // Direct-mapped caches in front of the two maps (a Map lookup per line showed in profiles).
+  // A QID in #qidKeys is always in #qidText too: dropped from there, it is dropped here.
   readonly #qidKeys = new Float64Array(QID_CACHE).fill(-1);
-  readonly #qidVals: QidText[] = new Array(QID_CACHE);
+  readonly #qidVals: (QidText | undefined)[] = new Array(QID_CACHE);
   readonly #portKeys = new Int32Array(PORT_CACHE).fill(-1);
   readonly #portVals: Uint8Array[] = new Array(PORT_CACHE);
   readonly #addScanResult = encoder.encode("AddScanResult,");
@@ -111,6 +123,7 @@ export class CommandEncoder {
   /** Creates an encoder over a parsed report's glossary (a `Map` will do). */
   constructor(glossary: Glossary, options: EncodeOptions = {}) {
     this.#glossary = glossary;
+    this.#qidText = new QidTextCache(options.qidCacheBytes ?? 16 << 20);
     this.#scanner = sanitizeField(options.scannerName ?? "QualysGuard");
     this.#source = sanitizeField(options.sourceName ?? "QualysGuard Scan Report");
     this.#addHost = options.addHost ?? false;
@@ -190,11 +203,33 @@ export class CommandEncoder {
   }
 
   #qidTextOf(qid: number, slot: number): QidText {
-    const text = this.#qidText.get(qid) ?? this.#makeQidText(qid);
+    const text = this.#qidText.get(qid);
+    if (text === undefined) {
+      const shortened = this.shortened, missing = this.missingGlossary;
+      const built = this.#makeQidText(qid);
+      if (this.shortened !== shortened || this.missingGlossary !== missing) {
+        if (this.#counted.has(qid)) { // built before and dropped since: counted then
+          this.shortened = shortened;
+          this.missingGlossary = missing;
+        } else this.#counted.add(qid);
+      }
+      // Kept in the cache, but in a slot only from its second line on: a QID found once (in a
+      // report of many QIDs, many are) then leaves no object behind to outlive the young
+      // generation, and the JS heap does not grow with the number of QIDs.
+      return this.#qidText.put(qid, built, this.#dropSlot) ?? built;
+    }
     this.#qidKeys[slot] = qid;
     this.#qidVals[slot] = text;
     return text;
   }
+
+  readonly #dropSlot = (qid: number): void => {
+    const slot = qid & (QID_CACHE - 1);
+    if (this.#qidKeys[slot] === qid) {
+      this.#qidKeys[slot] = -1;
+      this.#qidVals[slot] = undefined;
+    }
+  };
 
   #portTextOf(key: number, slot: number): Uint8Array {
     const text = this.#portText.get(key) ?? this.#makePortText(key);
@@ -238,21 +273,13 @@ export class CommandEncoder {
     const tail = encoder.encode(
       `,"${title}","${desc}","${idField("cve_ids:", cves)}","${idField("bugtraq_ids:", bids)}"\n`,
     );
-    const text = { head: encoder.encode(`${qid},`), tail };
-    this.#qidText.set(qid, text);
-    return text;
+    return { head: encoder.encode(`${qid},`), tail };
   }
 }
 
 const NEWLINE = new Uint8Array([10]);
 const QID_CACHE = 1 << 13;
 const PORT_CACHE = 1 << 10;
-
-// A QID's part of an AddScanResult line: `<qid>,` before the port, the rest after it.
-interface QidText {
-  head: Uint8Array;
-  tail: Uint8Array;
-}
 
 function idField(header: string, ids: readonly string[]): string {
   return ids.length === 0 ? header : `${header} ${ids.join(" ")}`;
