@@ -35,6 +35,12 @@ export interface EncodeOptions {
   qidCacheBytes?: number;
 }
 
+/** Options for {@linkcode CommandEncoder.encodeHostInParts}. */
+export interface EncodeInPartsOptions {
+  /** Pause after a line that leaves `out` holding at least this many bytes. @default {983040} */
+  flushAt?: number;
+}
+
 const encoder = new TextEncoder();
 const MAX_IP = 39; // longest IPv6 text without zone
 
@@ -139,6 +145,42 @@ export class CommandEncoder {
 
   /** Appends one host's lines (AddHost?, AddScanResult…, ScanFlush) to `out`. */
   encodeHost(host: HostFindings, out: ByteBuffer): void {
+    const parts = this.encodeHostInParts(host, out, { flushAt: Infinity });
+    while (!parts.next().done) { /* it never pauses */ }
+  }
+
+  /**
+   * Appends one host's lines as {@linkcode CommandEncoder.encodeHost} does, pausing (yielding)
+   * after each line that leaves `out` holding `flushAt` bytes or more, so that the caller can
+   * hand those bytes on and clear `out` before it resumes: a host with 100,000 findings needs
+   * no 200 MB buffer. The bytes are the same however often it pauses, and the host's
+   * `ScanFlush` comes after its last line.
+   *
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * const enc = new CommandEncoder(new Map());
+   * const host = { ip: "10.0.0.1", count: 3, qids: new Uint32Array([1, 2, 3]),
+   *   ports: new Uint16Array(3), protos: new Uint8Array(3) };
+   * const out = new ByteBuffer(1024);
+   * const parts: string[] = [];
+   * for (const _ of enc.encodeHostInParts(host, out, { flushAt: 1 })) {
+   *   parts.push(new TextDecoder().decode(out.view())); // a sink would write these bytes
+   *   out.clear();
+   * }
+   * parts.push(new TextDecoder().decode(out.view()));
+   * assert.equal(parts.length, 3);
+   * assert.equal(parts.join(""), new TextDecoder().decode(
+   *   (() => { const all = new ByteBuffer(); enc.encodeHost(host, all); return all.view(); })()));
+   * assert.ok(parts[2]!.endsWith("ScanFlush\n"));
+   * ```
+   */
+  *encodeHostInParts(
+    host: HostFindings,
+    out: ByteBuffer,
+    options: EncodeInPartsOptions = {},
+  ): Generator<void, void, void> {
+    const { flushAt = 960 << 10 } = options;
     // `AddScanResult,<ip>,"<scanner>",` once per host
     let prefix = this.#prefix;
     if (host.ip.length > MAX_IP) prefix = this.#prefix = this.#newPrefix(host.ip.length * 3);
@@ -151,9 +193,25 @@ export class CommandEncoder {
       out.append(prefix.subarray(this.#addScanResult.length, p - this.#scannerPart.length));
       out.append(NEWLINE);
     }
+    for (let k = 0; k < host.count;) {
+      k = this.#addScanResults(host, out, { from: k, prefixBytes: p, flushAt });
+      if (k < host.count) yield;
+    }
+    out.append(this.#scanFlush);
+  }
+
+  // Appends the host's AddScanResult lines from finding `from` on, up to the end or to the first
+  // line that leaves `out` holding `flushAt` bytes; returns the next finding. The hot loop stays
+  // a plain method, out of the generator.
+  #addScanResults(
+    host: HostFindings,
+    out: ByteBuffer,
+    { from, prefixBytes: p, flushAt }: { from: number; prefixBytes: number; flushAt: number },
+  ): number {
+    const prefix = this.#prefix;
     const qidKeys = this.#qidKeys, qidVals = this.#qidVals;
     const portKeys = this.#portKeys, portVals = this.#portVals;
-    for (let k = 0; k < host.count; k++) {
+    for (let k = from; k < host.count; k++) {
       const qid = host.qids[k]!;
       const qs = qid & (QID_CACHE - 1);
       const { head, tail } = qidKeys[qs] === qid ? qidVals[qs]! : this.#qidTextOf(qid, qs);
@@ -168,8 +226,9 @@ export class CommandEncoder {
       for (let j = 0; j < port.length; j++) b[n++] = port[j]!;
       b.set(tail, n);
       out.length = n + tail.length;
+      if (out.length >= flushAt) return k + 1;
     }
-    out.append(this.#scanFlush);
+    return host.count;
   }
 
   /**

@@ -585,3 +585,43 @@ Deno.test("CommandEncoder counts a QID once in shortened and missingGlossary, ho
     assert.equal(enc.missingGlossary, 1, `missingGlossary, qidCacheBytes ${qidCacheBytes}`);
   }
 });
+
+Deno.test("CommandEncoder.encodeHostInParts pauses at line ends and writes what encodeHost writes", () => {
+  const glossary = new Map(
+    [1, 2, 3].map((q) => entry(q, { title: `t${q}`, description: "d".repeat(500) })),
+  );
+  const findings: [number, number, number][] = [];
+  for (let k = 0; k < 300; k++) findings.push([1 + (k % 3), k, 1]);
+  const h = host("10.0.0.1", findings);
+  for (const addHost of [false, true]) {
+    const whole = new ByteBuffer();
+    new CommandEncoder(glossary, { addHost }).encodeHost(h, whole);
+    const expected = new TextDecoder().decode(whole.view());
+    for (const flushAt of [1, 700, 5000, 1 << 20, Infinity]) {
+      const enc = new CommandEncoder(glossary, { addHost });
+      const out = new ByteBuffer(64);
+      const parts: string[] = [];
+      for (const _ of enc.encodeHostInParts(h, out, { flushAt })) {
+        assert.ok(out.length >= flushAt, "it pauses only once out holds flushAt bytes");
+        parts.push(new TextDecoder().decode(out.view()));
+        out.clear();
+      }
+      parts.push(new TextDecoder().decode(out.view()));
+      assert.equal(parts.join(""), expected, `flushAt ${flushAt}`);
+      for (const part of parts) assert.ok(part.endsWith("\n"), "every part ends a line");
+      assert.equal(parts.filter((p) => p.includes("ScanFlush")).length, 1);
+      assert.ok(
+        parts.at(-1)!.endsWith('"bugtraq_ids:"\nScanFlush\n'),
+        "ScanFlush after the last line",
+      );
+      const expectedParts = flushAt === 1
+        ? 300
+        : flushAt === Infinity || flushAt === 1 << 20
+        ? 1
+        : undefined;
+      if (expectedParts !== undefined) {
+        assert.equal(parts.length, expectedParts, `flushAt ${flushAt}`);
+      } else assert.ok(parts.length > 1, `flushAt ${flushAt}`);
+    }
+  }
+});
