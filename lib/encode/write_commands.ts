@@ -82,6 +82,16 @@ export async function writeCommands(
     buffer.clear();
   };
   const debug = log?.debug;
+  // A glossary decodes a whole entry on each get: the titles -level 3 logs are kept a while.
+  const titles = new Map<number, string>();
+  const titleOf = (qid: number): string => {
+    let title = titles.get(qid);
+    if (title === undefined) {
+      if (titles.size >= 8192) titles.clear();
+      titles.set(qid, title = findings.glossary.get(qid)?.title ?? "");
+    }
+    return title;
+  };
   try {
     buffer.append(enc.header());
     await findings.forEachHost(async (host) => {
@@ -91,11 +101,7 @@ export async function writeCommands(
           const where = host.protos[k]
             ? ` ${host.ports[k]}/${host.protos[k] === 1 ? "tcp" : "udp"}`
             : "";
-          debug(
-            `Importing QID ${qid}${where} on ${host.ip}: ${
-              findings.glossary.get(qid)?.title ?? ""
-            }`,
-          );
+          debug(`Importing QID ${qid}${where} on ${host.ip}: ${titleOf(qid)}`);
         }
       }
       // The encoder pauses inside a host whose lines fill the buffer.

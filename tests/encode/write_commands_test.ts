@@ -114,3 +114,30 @@ Deno.test("writeCommands passes qidCacheBytes on to the encoder: the same bytes,
   assert.equal(kept.gets, 50, "each QID built once");
   assert.equal(none.gets, 20_005, "each line built anew");
 });
+
+Deno.test("writeCommands logs each finding at debug level, reading each QID's title once", async () => {
+  let gets = 0;
+  const small: FindingSource = {
+    glossary: {
+      size: glossary.size,
+      has: (q) => glossary.has(q),
+      get: (q) => (gets++, glossary.get(q)),
+      [Symbol.iterator]: () => glossary[Symbol.iterator](),
+    },
+    async forEachHost(onHost) {
+      await onHost(makeHost("10.0.0.1", 120, 50));
+      await onHost(makeHost("10.0.0.2", 60, 60)); // QIDs 51 to 60 have no entry
+    },
+    dispose() {},
+  };
+  const lines: string[] = [];
+  const log = { info() {}, warn() {}, debug: (m: string) => void lines.push(m) };
+  await writeCommands(small, { write: () => Promise.resolve() }, { log, qidCacheBytes: 0 });
+  assert.equal(lines.length, 180);
+  assert.equal(lines[0], "Importing QID 1 1/tcp on 10.0.0.1: QID 1");
+  assert.equal(lines[119], "Importing QID 20 3/tcp on 10.0.0.1: QID 20");
+  assert.equal(lines[120], "Importing QID 1 1/tcp on 10.0.0.2: QID 1");
+  assert.equal(lines[174], "Importing QID 55 1/tcp on 10.0.0.2: ");
+  // The log reads 60 titles once each; the encoder, keeping nothing, reads every line's QID.
+  assert.equal(gets, 60 + 180);
+});
