@@ -7,9 +7,12 @@
  * @module
  */
 
-import { onCleanup } from "../cleanup.ts";
+import { onCleanup, systemTempDir, tempFileError } from "../cleanup.ts";
 import { grow, writeAllSync } from "../util/bytes.ts";
 import type { Glossary, GlossaryEntry } from "./finding_source.ts";
+
+/** The name prefix of glossary temp files (the random part and nothing else follows). */
+export const GLOSSARY_STORE_PREFIX = "qualys_connector-glossary-";
 
 /** An entry to add: a {@linkcode GlossaryEntry} whose description may be UTF-8 bytes. */
 export interface GlossaryInput {
@@ -47,7 +50,8 @@ const toUtf8 = new TextEncoder();
  * then all of them go to a 0600 temp file (removed by {@linkcode GlossaryStore.dispose}, and on
  * exit or a signal), and later ones are written there as they fill. Adding never reads the
  * file; `get()` reads one record (one seek and one read once spilled) and decodes a new entry
- * each time, so callers cache what they reuse (the encoder does).
+ * each time, so callers cache what they reuse (the encoder does). A failure to create, write or
+ * read the temp file is a `LocalIoError` (exit 7) naming it.
  *
  * It reads like a `ReadonlyMap<number, GlossaryEntry>` (`get`, `has`, `size`, iteration in the
  * order the QIDs were added); the first entry added for a QID wins.
@@ -87,6 +91,7 @@ export class GlossaryStore implements Glossary {
   #tempDir: string | undefined;
   #file: Deno.FsFile | undefined;
   #path: string | undefined;
+  #fileBytes = 0;
   #fileAtEnd = true; // false after a read moved the file position
   #unregister: (() => void) | undefined;
   #scratch = new Uint8Array(4096);
@@ -214,7 +219,11 @@ export class GlossaryStore implements Glossary {
     this.#chunkStarts = [];
     this.#cur = EMPTY;
     this.#curView = new DataView(EMPTY.buffer);
-    this.#curStart = this.#curLen = this.#memBytes = 0;
+    this.#curStart =
+      this.#curLen =
+      this.#memBytes =
+      this.#fileBytes =
+        0;
     this.#fileAtEnd = true;
   }
 
@@ -242,24 +251,46 @@ export class GlossaryStore implements Glossary {
       return false;
     }
     if (this.#file === undefined) {
-      this.#path = Deno.makeTempFileSync({
-        prefix: "qualys_connector-glossary-",
-        ...(this.#tempDir ? { dir: this.#tempDir } : {}),
-      });
-      Deno.chmodSync(this.#path, 0o600);
+      try {
+        this.#path = Deno.makeTempFileSync({
+          prefix: GLOSSARY_STORE_PREFIX,
+          ...(this.#tempDir ? { dir: this.#tempDir } : {}),
+        });
+      } catch (error) {
+        throw tempFileError(
+          "create the glossary store there",
+          this.#tempDir ?? systemTempDir(),
+          error,
+        );
+      }
       this.#unregister = onCleanup(() => this.dispose());
-      this.#file = Deno.openSync(this.#path, { read: true, write: true });
-      for (const c of this.#chunks) writeAllSync(this.#file, c);
+      try {
+        Deno.chmodSync(this.#path, 0o600);
+        this.#file = Deno.openSync(this.#path, { read: true, write: true });
+      } catch (error) {
+        throw tempFileError("open the glossary store", this.#path, error);
+      }
+      for (const c of this.#chunks) this.#write(c);
       this.#chunks = [];
       this.#chunkStarts = [];
       this.#memBytes = 0;
     }
-    if (!this.#fileAtEnd) {
-      this.#file.seekSync(this.#curStart - len, Deno.SeekMode.Start);
-      this.#fileAtEnd = true;
-    }
-    writeAllSync(this.#file, chunk);
+    this.#write(chunk);
     return true;
+  }
+
+  // Appends bytes to the file, after those already there (a read may have moved the position).
+  #write(bytes: Uint8Array): void {
+    try {
+      if (!this.#fileAtEnd) {
+        this.#file!.seekSync(this.#fileBytes, Deno.SeekMode.Start);
+        this.#fileAtEnd = true;
+      }
+      writeAllSync(this.#file!, bytes);
+    } catch (error) {
+      throw tempFileError("write the glossary store", this.#path!, error);
+    }
+    this.#fileBytes += bytes.length;
   }
 
   // The bytes of a record: a view into memory, or into the scratch buffer read from the file.
@@ -286,17 +317,20 @@ export class GlossaryStore implements Glossary {
       this.#scratch = new Uint8Array(Math.max(len, 2 * this.#scratch.length));
     }
     const file = this.#file!;
-    file.seekSync(off, Deno.SeekMode.Start);
-    this.#fileAtEnd = false;
     const into = this.#scratch.subarray(0, len);
     let got = 0;
-    while (got < len) {
-      const n = file.readSync(into.subarray(got));
-      if (n === null) {
-        throw new Error("Internal error: the glossary temp file ends inside a record");
+    try {
+      this.#fileAtEnd = false;
+      file.seekSync(off, Deno.SeekMode.Start);
+      while (got < len) {
+        const n = file.readSync(into.subarray(got));
+        if (n === null) break;
+        got += n;
       }
-      got += n;
+    } catch (error) {
+      throw tempFileError("read the glossary store back", this.#path!, error);
     }
+    if (got < len) throw new Error("Internal error: the glossary temp file ends inside a record");
     return into;
   }
 

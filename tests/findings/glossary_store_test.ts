@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { runCleanups } from "../../lib/cleanup.ts";
+import { LocalIoError } from "../../lib/errors.ts";
 import type { GlossaryEntry } from "../../lib/findings/finding_source.ts";
 import { type GlossaryInput, GlossaryStore } from "../../lib/findings/glossary_store.ts";
+import { FULL_DISK, runInShell } from "../_shell.ts";
 
 const utf8 = new TextEncoder();
 
@@ -176,5 +178,60 @@ Deno.test("GlossaryStore reads like a Map (first wins), QIDs in any order, in me
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+Deno.test("GlossaryStore names the temp directory and the fix when it cannot spill there", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/not-a-dir`, "");
+    const store = new GlossaryStore({ memoryLimit: 64, tempDir: `${dir}/not-a-dir` });
+    assert.throws(
+      () => {
+        for (let i = 0; i < 100; i++) store.add(entry(i));
+      },
+      (e: LocalIoError) => {
+        assert.ok(e instanceof LocalIoError);
+        assert.match(e.message, /not-a-dir: cannot create the glossary store there: .*set TMPDIR/);
+        assert.equal(e.exitCode, 7);
+        return true;
+      },
+    );
+    store.dispose();
+  });
+});
+
+Deno.test("GlossaryStore says which file and what to do when the file system is full", async () => {
+  // A child process on a full disk (see tests/_shell.ts); it removes its file all the same.
+  await withTempDir(async (dir) => {
+    const module = new URL("../../lib/findings/glossary_store.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${dir}/child.ts`,
+      `import { GlossaryStore } from "${module}";
+      const store = new GlossaryStore({ memoryLimit: 64, tempDir: "${dir}" });
+      try {
+        for (let i = 0; i < 1000; i++) {
+          store.add({ qid: i, title: "t", description: "d".repeat(100), cves: [], bugtraqs: [] });
+        }
+      } catch (e) {
+        console.log(JSON.stringify({ name: e.name, message: e.message, code: e.exitCode }));
+      } finally {
+        store.dispose();
+      }`,
+    );
+    const { stdout } = await runInShell(FULL_DISK, [
+      Deno.execPath(),
+      "run",
+      "--allow-read",
+      "--allow-write",
+      `${dir}/child.ts`,
+    ]);
+    const got = JSON.parse(stdout);
+    assert.equal(got.name, "LocalIoError");
+    assert.equal(got.code, 7);
+    assert.match(
+      got.message,
+      /qualys_connector-glossary-\w+: cannot write the glossary store: File too large .*set TMPDIR/,
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["child.ts"]);
   });
 });
