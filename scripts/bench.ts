@@ -2,16 +2,17 @@
  * `deno task bench`: speed and memory of report file → command file, on synthetic reports of
  * ≈25 MB and ≈250 MB (12,500 hosts × 40 findings, glossary after the hosts; `--big` adds
  * ≈2.5 GB), measured side by side in the same run with `xmlwf -r` (expat, parse only; installed
- * with apt when missing) and saxes (parse only). Medians of 5 (`--runs N`). Prints figures,
- * ratios and the targets (docs/platform.md, "The bench's targets"); it never fails on a missed
- * target.
+ * with apt when missing) and saxes (parse only). Then the memory cases: a glossary of 100,000
+ * QIDs, each found once, and one host with 100,000 findings. Medians of 5 (`--runs N`). Prints
+ * figures, ratios and the targets (docs/platform.md, "The bench's targets"); it never fails on a
+ * missed target.
  *
  * Peak RSS is read with getrusage(RUSAGE_CHILDREN) through python3, so no extra tool is needed.
  *
  * @module
  */
 
-import { writeReport } from "./gen_report.ts";
+import { type GenerateOptions, writeReport } from "./gen_report.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DATA = `${ROOT}bench-data`;
@@ -78,14 +79,20 @@ async function ensureXmlwf(): Promise<boolean> {
   return await haveCommand("xmlwf");
 }
 
-async function ensureReport(name: string, hosts: number): Promise<{ path: string; bytes: number }> {
+async function ensureReport(
+  name: string,
+  options: GenerateOptions,
+): Promise<{ path: string; bytes: number }> {
   const path = `${DATA}/${name}.xml`;
   try {
     const st = await Deno.stat(`${path}.done`);
     if (st.isFile) return { path, bytes: (await Deno.stat(path)).size };
   } catch { /* generate it */ }
-  console.log(`generating ${path} (${hosts} hosts × 40 findings, glossary after the hosts)...`);
-  const counts = await writeReport(path, { hosts, findingsPerHost: 40, qids: 5000, seed: 3 });
+  console.log(
+    `generating ${path} (${options.hosts} hosts × ${options.findingsPerHost} findings, ` +
+      `${options.qids} QIDs${options.cycleQids ? " in turn" : ""}, glossary after the hosts)...`,
+  );
+  const counts = await writeReport(path, { seed: 3, ...options });
   await Deno.writeTextFile(`${path}.done`, JSON.stringify(counts));
   return { path, bytes: counts.bytes };
 }
@@ -128,7 +135,7 @@ const rows: string[] = [];
 const rss: number[] = [];
 let ratios = { mbps: 0, vsXmlwf: 0, vsSaxes: 0, vsSaxesDirect: 0 };
 for (const [name, hosts] of sizes) {
-  const { path, bytes } = await ensureReport(name, hosts);
+  const { path, bytes } = await ensureReport(name, { hosts, findingsPerHost: 40, qids: 5000 });
   const mb = bytes / 1e6;
   const out = `${DATA}/${name}.csv`;
   const ours = await medianOf(connector(path, out), runs);
@@ -167,6 +174,40 @@ for (const [name, hosts] of sizes) {
       vsSaxesDirect: sxd.seconds / ours.seconds,
     };
   }
+}
+
+// The memory cases of the hardening issue (#10): peak RSS must not grow with the number of
+// distinct QIDs, nor with the findings of one host.
+const memoryCases: [string, string, GenerateOptions][] = [
+  ["q100k", "100,000 QIDs, each found once", {
+    hosts: 2500,
+    findingsPerHost: 40,
+    qids: 100_000,
+    cycleQids: true,
+  }],
+  ["h100k", "one host with 100,000 findings", {
+    hosts: 1,
+    findingsPerHost: 100_000,
+    qids: 5000,
+    cycleQids: true,
+  }],
+];
+const manyRss: number[] = [];
+console.log("");
+for (const [name, what, options] of memoryCases) {
+  const { path, bytes } = await ensureReport(name, options);
+  const out = `${DATA}/${name}.csv`;
+  const m = await medianOf(connector(path, out), runs);
+  const outBytes = (await Deno.stat(out)).size;
+  await Deno.remove(out);
+  manyRss.push(m.rssMiB);
+  console.log(
+    `${name.padEnd(6)} ${(bytes / 1e6).toFixed(0).padStart(5)} MB in, ${
+      (outBytes / 1e6).toFixed(0).padStart(5)
+    } MB out | connector ${(bytes / 1e6 / m.seconds).toFixed(0).padStart(4)} MB/s, ${
+      m.rssMedianMiB!.toFixed(0)
+    }/${m.rssMiB.toFixed(0)} MiB (median/max) | ${what}`,
+  );
 }
 
 // Download → parse → command file, the ≈250 MB report served by the Qualys API simulator
@@ -276,5 +317,10 @@ console.log(
   `  ≥ 100,000 AddScanResult lines/s to the DC: ${Math.round(linesPerSecond)} ${
     linesPerSecond >= 100_000 ? "MET" : "MISSED"
   }`,
+);
+console.log(
+  `  peak RSS ≤ 150 MiB with 100,000 QIDs and with one host of 100,000 findings: ${
+    manyRss.map((r) => r.toFixed(0)).join(" / ")
+  } MiB ${Math.max(...manyRss) <= 150 ? "MET" : "MISSED"}`,
 );
 if (!big) console.log("  (run `deno task bench --big` for the ≈2.5 GB report)");

@@ -3,10 +3,12 @@
  * Deterministic for a seed. The reports carry what real ones do and what a parser can trip on:
  * a DOCTYPE with a SYSTEM URL, comments and PIs, CDATA (holding `<`, `&`, `]]>` split across
  * sections, non-ASCII), entities, findings with and without port, Fixed findings, duplicate
- * findings, and the glossary after the hosts (or before, on request).
+ * findings, and the glossary after the hosts (or before, on request). `--cycle-qids` makes the
+ * findings take the QIDs in turn instead, for the memory cases: many distinct QIDs all found
+ * (`--qids 100000 --cycle-qids`), or one host with many findings (`--hosts 1 --findings 100000`).
  *
  * Usage: deno run --allow-write scripts/gen_report.ts OUT.xml [--hosts N] [--findings N]
- *        [--qids N] [--seed N] [--glossary-first] [--short]
+ *        [--qids N] [--seed N] [--glossary-first] [--short] [--cycle-qids]
  *
  * @module
  */
@@ -27,6 +29,12 @@ export interface GenerateOptions {
   short?: boolean;
   /** Bytes of RESULT text per finding. @default {300} */
   resultBytes?: number;
+  /**
+   * Findings take the QIDs in turn, across hosts, instead of at random: every QID is found
+   * (given enough findings), and the port changes on each pass over the QIDs (none on the first,
+   * then 1, 2, … tcp), so there are no duplicates and no Fixed findings. @default {false}
+   */
+  cycleQids?: boolean;
 }
 
 /** What a generated report should produce. */
@@ -128,6 +136,7 @@ export function* generateReport(
     glossaryFirst = false,
     short = false,
     resultBytes = 300,
+    cycleQids = false,
   } = options;
   const enc = new TextEncoder();
   const rand = mulberry32(seed);
@@ -143,7 +152,7 @@ export function* generateReport(
   yield enc.encode("<HOST_LIST>\n");
   const filler = "x".repeat(Math.max(0, resultBytes - 120));
   const parts: string[] = [];
-  let pending = 0;
+  let pending = 0, cycled = 0;
   for (let h = 0; h < hosts; h++) {
     const n = h + 1;
     const ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
@@ -154,9 +163,14 @@ export function* generateReport(
     const seen = new Set<string>();
     let lastKey = "";
     for (let f = 0; f < findingsPerHost; f++) {
-      const dup = f > 0 && rand() < 0.01;
+      const dup = !cycleQids && f > 0 && rand() < 0.01;
       let qid: number, port: number, proto: string;
-      if (dup) {
+      if (cycleQids) {
+        const pass = Math.floor(cycled / qids);
+        qid = qidAt(cycled++ % qids);
+        port = pass === 0 ? 0 : 1 + ((pass - 1) % 65535);
+        proto = port ? "tcp" : "";
+      } else if (dup) {
         const [q, p, r] = lastKey.split("/");
         qid = Number(q);
         port = Number(p);
@@ -167,7 +181,7 @@ export function* generateReport(
         port = withPort ? [22, 80, 443, 8443, 3389, 161][Math.floor(rand() * 6)]! : 0;
         proto = withPort ? (port === 161 ? "udp" : "tcp") : "";
       }
-      const fixed = rand() < 0.05;
+      const fixed = !cycleQids && rand() < 0.05;
       const key = `${qid}/${port}/${proto}`;
       if (fixed) counts.fixed++;
       else if (seen.has(key)) counts.duplicates++;
@@ -232,7 +246,7 @@ if (import.meta.main) {
   const out = args.shift();
   if (!out) {
     console.error(
-      "usage: gen_report.ts OUT.xml [--hosts N] [--findings N] [--qids N] [--seed N] [--glossary-first] [--short]",
+      "usage: gen_report.ts OUT.xml [--hosts N] [--findings N] [--qids N] [--seed N] [--glossary-first] [--short] [--cycle-qids]",
     );
     Deno.exit(2);
   }
@@ -247,6 +261,7 @@ if (import.meta.main) {
     seed: num("--seed", 1),
     glossaryFirst: args.includes("--glossary-first"),
     short: args.includes("--short"),
+    cycleQids: args.includes("--cycle-qids"),
   });
   console.log(JSON.stringify(counts));
 }

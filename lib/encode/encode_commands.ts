@@ -4,16 +4,19 @@
  * written as bytes into a reusable buffer. Pure: no I/O, clock or logging.
  *
  * Each QID's glossary part (`,"title","description","cve_ids: …","bugtraq_ids: …"\n`) is built
- * once and reused; it is fitted so that the line stays within `maxLineBytes` even for the
- * longest possible prefix (an IPv6 address, a 5-digit port), so a QID reads the same on every
- * host: the description is shortened first, then the title, then IDs are dropped.
+ * once and reused while it stays in a cache of bounded size (`qidCacheBytes`, oldest out
+ * first), so memory does not grow with the number of distinct QIDs; a QID that left the cache
+ * is built again, to the same bytes. It is fitted so that the line stays within `maxLineBytes`
+ * even for the longest possible prefix (an IPv6 address, a 5-digit port), so a QID reads the
+ * same on every host: the description is shortened first, then the title, then IDs are dropped.
  *
  * @module
  */
 
-import type { GlossaryEntry, HostFindings } from "../findings/finding_source.ts";
+import type { Glossary, HostFindings } from "../findings/finding_source.ts";
 import { grow } from "../util/bytes.ts";
 import { cleanBugtraqIds, cleanCveIds, sanitizeField, sanitizeHtml } from "./sanitize.ts";
+import { type QidText, QidTextCache } from "./_qid_text_cache.ts";
 
 /** Options for {@linkcode CommandEncoder}. */
 export interface EncodeOptions {
@@ -25,6 +28,17 @@ export interface EncodeOptions {
   addHost?: boolean;
   /** Longest line in bytes, newline included. @default {4000} */
   maxLineBytes?: number;
+  /**
+   * Bytes of encoded QID text kept for reuse; past it the QIDs built first are dropped, and
+   * built again (to the same bytes) when next found. @default {16777216}
+   */
+  qidCacheBytes?: number;
+}
+
+/** Options for {@linkcode CommandEncoder.encodeHostInParts}. */
+export interface EncodeInPartsOptions {
+  /** Pause after a line that leaves `out` holding at least this many bytes. @default {983040} */
+  flushAt?: number;
 }
 
 const encoder = new TextEncoder();
@@ -86,16 +100,20 @@ export class ByteBuffer {
  * ```
  */
 export class CommandEncoder {
-  readonly #glossary: ReadonlyMap<number, GlossaryEntry>;
+  readonly #glossary: Glossary;
   readonly #scanner: string;
   readonly #source: string;
   readonly #addHost: boolean;
   readonly #maxLine: number;
-  readonly #qidText = new Map<number, QidText>();
+  // QID → text, at most `qidCacheBytes` of it, in one arena (oldest out first).
+  readonly #qidText: QidTextCache;
+  // QIDs already counted in `shortened` or `missingGlossary`, so that one built again is not.
+  readonly #counted = new Set<number>();
   readonly #portText = new Map<number, Uint8Array>();
   // Direct-mapped caches in front of the two maps (a Map lookup per line showed in profiles).
+  // A QID in #qidKeys is always in #qidText too: dropped from there, it is dropped here.
   readonly #qidKeys = new Float64Array(QID_CACHE).fill(-1);
-  readonly #qidVals: QidText[] = new Array(QID_CACHE);
+  readonly #qidVals: (QidText | undefined)[] = new Array(QID_CACHE);
   readonly #portKeys = new Int32Array(PORT_CACHE).fill(-1);
   readonly #portVals: Uint8Array[] = new Array(PORT_CACHE);
   readonly #addScanResult = encoder.encode("AddScanResult,");
@@ -108,9 +126,10 @@ export class CommandEncoder {
   /** Number of QIDs that have findings but no glossary entry (sent without text or IDs). */
   missingGlossary = 0;
 
-  /** Creates an encoder over a parsed report's glossary. */
-  constructor(glossary: ReadonlyMap<number, GlossaryEntry>, options: EncodeOptions = {}) {
+  /** Creates an encoder over a parsed report's glossary (a `Map` will do). */
+  constructor(glossary: Glossary, options: EncodeOptions = {}) {
     this.#glossary = glossary;
+    this.#qidText = new QidTextCache(options.qidCacheBytes ?? 16 << 20);
     this.#scanner = sanitizeField(options.scannerName ?? "QualysGuard");
     this.#source = sanitizeField(options.sourceName ?? "QualysGuard Scan Report");
     this.#addHost = options.addHost ?? false;
@@ -126,6 +145,42 @@ export class CommandEncoder {
 
   /** Appends one host's lines (AddHost?, AddScanResult…, ScanFlush) to `out`. */
   encodeHost(host: HostFindings, out: ByteBuffer): void {
+    const parts = this.encodeHostInParts(host, out, { flushAt: Infinity });
+    while (!parts.next().done) { /* it never pauses */ }
+  }
+
+  /**
+   * Appends one host's lines as {@linkcode CommandEncoder.encodeHost} does, pausing (yielding)
+   * after each line that leaves `out` holding `flushAt` bytes or more, so that the caller can
+   * hand those bytes on and clear `out` before it resumes: a host with 100,000 findings needs
+   * no 200 MB buffer. The bytes are the same however often it pauses, and the host's
+   * `ScanFlush` comes after its last line.
+   *
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * const enc = new CommandEncoder(new Map());
+   * const host = { ip: "10.0.0.1", count: 3, qids: new Uint32Array([1, 2, 3]),
+   *   ports: new Uint16Array(3), protos: new Uint8Array(3) };
+   * const out = new ByteBuffer(1024);
+   * const parts: string[] = [];
+   * for (const _ of enc.encodeHostInParts(host, out, { flushAt: 1 })) {
+   *   parts.push(new TextDecoder().decode(out.view())); // a sink would write these bytes
+   *   out.clear();
+   * }
+   * parts.push(new TextDecoder().decode(out.view()));
+   * assert.equal(parts.length, 3);
+   * assert.equal(parts.join(""), new TextDecoder().decode(
+   *   (() => { const all = new ByteBuffer(); enc.encodeHost(host, all); return all.view(); })()));
+   * assert.ok(parts[2]!.endsWith("ScanFlush\n"));
+   * ```
+   */
+  *encodeHostInParts(
+    host: HostFindings,
+    out: ByteBuffer,
+    options: EncodeInPartsOptions = {},
+  ): Generator<void, void, void> {
+    const { flushAt = 960 << 10 } = options;
     // `AddScanResult,<ip>,"<scanner>",` once per host
     let prefix = this.#prefix;
     if (host.ip.length > MAX_IP) prefix = this.#prefix = this.#newPrefix(host.ip.length * 3);
@@ -138,9 +193,25 @@ export class CommandEncoder {
       out.append(prefix.subarray(this.#addScanResult.length, p - this.#scannerPart.length));
       out.append(NEWLINE);
     }
+    for (let k = 0; k < host.count;) {
+      k = this.#addScanResults(host, out, { from: k, prefixBytes: p, flushAt });
+      if (k < host.count) yield;
+    }
+    out.append(this.#scanFlush);
+  }
+
+  // Appends the host's AddScanResult lines from finding `from` on, up to the end or to the first
+  // line that leaves `out` holding `flushAt` bytes; returns the next finding. The hot loop stays
+  // a plain method, out of the generator.
+  #addScanResults(
+    host: HostFindings,
+    out: ByteBuffer,
+    { from, prefixBytes: p, flushAt }: { from: number; prefixBytes: number; flushAt: number },
+  ): number {
+    const prefix = this.#prefix;
     const qidKeys = this.#qidKeys, qidVals = this.#qidVals;
     const portKeys = this.#portKeys, portVals = this.#portVals;
-    for (let k = 0; k < host.count; k++) {
+    for (let k = from; k < host.count; k++) {
       const qid = host.qids[k]!;
       const qs = qid & (QID_CACHE - 1);
       const { head, tail } = qidKeys[qs] === qid ? qidVals[qs]! : this.#qidTextOf(qid, qs);
@@ -155,8 +226,9 @@ export class CommandEncoder {
       for (let j = 0; j < port.length; j++) b[n++] = port[j]!;
       b.set(tail, n);
       out.length = n + tail.length;
+      if (out.length >= flushAt) return k + 1;
     }
-    out.append(this.#scanFlush);
+    return host.count;
   }
 
   /**
@@ -190,11 +262,33 @@ export class CommandEncoder {
   }
 
   #qidTextOf(qid: number, slot: number): QidText {
-    const text = this.#qidText.get(qid) ?? this.#makeQidText(qid);
+    const text = this.#qidText.get(qid);
+    if (text === undefined) {
+      const shortened = this.shortened, missing = this.missingGlossary;
+      const built = this.#makeQidText(qid);
+      if (this.shortened !== shortened || this.missingGlossary !== missing) {
+        if (this.#counted.has(qid)) { // built before and dropped since: counted then
+          this.shortened = shortened;
+          this.missingGlossary = missing;
+        } else this.#counted.add(qid);
+      }
+      // Kept in the cache, but in a slot only from its second line on: a QID found once (in a
+      // report of many QIDs, many are) then leaves no object behind to outlive the young
+      // generation, and the JS heap does not grow with the number of QIDs.
+      return this.#qidText.put(qid, built, this.#dropSlot) ?? built;
+    }
     this.#qidKeys[slot] = qid;
     this.#qidVals[slot] = text;
     return text;
   }
+
+  readonly #dropSlot = (qid: number): void => {
+    const slot = qid & (QID_CACHE - 1);
+    if (this.#qidKeys[slot] === qid) {
+      this.#qidKeys[slot] = -1;
+      this.#qidVals[slot] = undefined;
+    }
+  };
 
   #portTextOf(key: number, slot: number): Uint8Array {
     const text = this.#portText.get(key) ?? this.#makePortText(key);
@@ -238,21 +332,13 @@ export class CommandEncoder {
     const tail = encoder.encode(
       `,"${title}","${desc}","${idField("cve_ids:", cves)}","${idField("bugtraq_ids:", bids)}"\n`,
     );
-    const text = { head: encoder.encode(`${qid},`), tail };
-    this.#qidText.set(qid, text);
-    return text;
+    return { head: encoder.encode(`${qid},`), tail };
   }
 }
 
 const NEWLINE = new Uint8Array([10]);
 const QID_CACHE = 1 << 13;
 const PORT_CACHE = 1 << 10;
-
-// A QID's part of an AddScanResult line: `<qid>,` before the port, the rest after it.
-interface QidText {
-  head: Uint8Array;
-  tail: Uint8Array;
-}
 
 function idField(header: string, ids: readonly string[]): string {
   return ids.length === 0 ? header : `${header} ${ids.join(" ")}`;

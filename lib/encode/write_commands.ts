@@ -1,7 +1,8 @@
 /**
  * Parsed findings → command text → a writer: the encoder's output is handed over in chunks of
  * about 1 MiB (a buffer is written once it holds 960 KiB), and one buffer fills while the writer
- * takes the other.
+ * takes the other. A host whose lines fill a buffer is handed over in parts (the same bytes, its
+ * ScanFlush last), so the buffers stay at about 1 MiB whatever the host.
  *
  * @module
  */
@@ -21,10 +22,12 @@ export interface WriteLog {
 
 /** Options for {@linkcode writeCommands}. */
 export interface WriteCommandsOptions
-  extends Pick<EncodeOptions, "addHost" | "scannerName" | "sourceName"> {
+  extends Pick<EncodeOptions, "addHost" | "scannerName" | "sourceName" | "qidCacheBytes"> {
   /** Where to log. @default nowhere */
   log?: WriteLog | undefined;
 }
+
+const FLUSH_AT = 960 << 10;
 
 /** Something that takes command text, as every `CommandSink` does. */
 export interface CommandWriter {
@@ -63,12 +66,32 @@ export async function writeCommands(
     addHost: options.addHost ?? false,
     scannerName: options.scannerName ?? "QualysGuard",
     sourceName: options.sourceName ?? "QualysGuard Scan Report",
+    ...(options.qidCacheBytes !== undefined ? { qidCacheBytes: options.qidCacheBytes } : {}),
   });
-  // Two buffers: one is written (asynchronously) while the other fills.
-  let buffer = new ByteBuffer(1 << 20), spare = new ByteBuffer(1 << 20);
+  // Two byte arrays: one is written (asynchronously) while the other fills. They trade places
+  // under the one ByteBuffer, which the encoder may hold across a pause inside a host.
+  const buffer = new ByteBuffer(1 << 20);
+  let spare: Uint8Array = new Uint8Array(1 << 20);
   let pending: Promise<void> = Promise.resolve();
   let written = 0;
+  const flush = async () => {
+    await pending;
+    written += buffer.length;
+    pending = out.write(buffer.view());
+    [buffer.bytes, spare] = [spare, buffer.bytes];
+    buffer.clear();
+  };
   const debug = log?.debug;
+  // A glossary decodes a whole entry on each get: the titles -level 3 logs are kept a while.
+  const titles = new Map<number, string>();
+  const titleOf = (qid: number): string => {
+    let title = titles.get(qid);
+    if (title === undefined) {
+      if (titles.size >= 8192) titles.clear();
+      titles.set(qid, title = findings.glossary.get(qid)?.title ?? "");
+    }
+    return title;
+  };
   try {
     buffer.append(enc.header());
     await findings.forEachHost(async (host) => {
@@ -78,21 +101,12 @@ export async function writeCommands(
           const where = host.protos[k]
             ? ` ${host.ports[k]}/${host.protos[k] === 1 ? "tcp" : "udp"}`
             : "";
-          debug(
-            `Importing QID ${qid}${where} on ${host.ip}: ${
-              findings.glossary.get(qid)?.title ?? ""
-            }`,
-          );
+          debug(`Importing QID ${qid}${where} on ${host.ip}: ${titleOf(qid)}`);
         }
       }
-      enc.encodeHost(host, buffer);
-      if (buffer.length >= 960 << 10) {
-        await pending;
-        written += buffer.length;
-        pending = out.write(buffer.view());
-        [buffer, spare] = [spare, buffer];
-        buffer.clear();
-      }
+      // The encoder pauses inside a host whose lines fill the buffer.
+      for (const _ of enc.encodeHostInParts(host, buffer, { flushAt: FLUSH_AT })) await flush();
+      if (buffer.length >= FLUSH_AT) await flush();
     });
     await pending;
     written += buffer.length;

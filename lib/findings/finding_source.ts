@@ -23,10 +23,23 @@ export interface GlossaryEntry {
   bugtraqs: string[];
 }
 
+/**
+ * Read access to a glossary, as the encoder uses it: QID → entry. A `Map<number, GlossaryEntry>`
+ * is one; so is the packed `GlossaryStore` the report parser fills.
+ */
+export interface Glossary extends Iterable<[number, GlossaryEntry]> {
+  /** Number of QIDs. */
+  readonly size: number;
+  /** The QID's entry, or undefined. */
+  get(qid: number): GlossaryEntry | undefined;
+  /** Whether the QID has an entry. */
+  has(qid: number): boolean;
+}
+
 /** Parsed findings, ready to be encoded into commands. */
 export interface FindingSource {
   /** QID → glossary entry. */
-  readonly glossary: ReadonlyMap<number, GlossaryEntry>;
+  readonly glossary: Glossary;
   /** Calls `onHost` for each host, in input order. The views are reused between calls. */
   forEachHost(onHost: (host: HostFindings) => Promise<void> | void): Promise<void>;
   /** Lets go of the findings and the glossary (and their temp files). Safe to call twice. */

@@ -1,7 +1,8 @@
 /**
  * Streaming parser for Qualys vulnerability reports: `ASSET_DATA_REPORT` (what a report template
  * gives) and `SCAN` (scan-1.dtd). It keeps per-host findings in a compact spool and the glossary
- * in memory, so it does not depend on whether the glossary comes before or after the hosts; the
+ * in a packed store (both spill to 0600 temp files past a limit), so it does not depend on
+ * whether the glossary comes before or after the hosts, nor on how many QIDs it holds; the
  * hosts are replayed once the whole report has parsed cleanly. A `SIMPLE_RETURN` /
  * `GENERIC_RETURN` body is reported as the Qualys error it is.
  *
@@ -13,43 +14,13 @@ import { describeQualysError } from "../qualys/describe_error.ts";
 import { type HostAddress, IpRangeSet, parseHostAddress } from "../config/ip_ranges.ts";
 import { type ByteReader, type ScanHandler, XmlScanner } from "../xml/scanner.ts";
 import { FindingSpool, type HostFindings } from "../findings/finding_spool.ts";
-import type { FindingSource, GlossaryEntry } from "../findings/finding_source.ts";
+import type { FindingSource, Glossary, GlossaryEntry } from "../findings/finding_source.ts";
+import { GlossaryStore } from "../findings/glossary_store.ts";
 import { Tag } from "../xml/tags.ts";
 import { grow } from "../util/bytes.ts";
 
-export type { ByteReader, GlossaryEntry, HostFindings };
+export type { ByteReader, Glossary, GlossaryEntry, HostFindings };
 export { IpRangeSet };
-
-const utf8 = new TextDecoder();
-const EMPTY = new Uint8Array(0);
-
-// A glossary entry as the parser keeps it: the description (kilobytes of HTML per QID, often
-// with non-ASCII characters that would make it a two-byte string) as UTF-8 bytes, decoded
-// each time it is read.
-class StoredEntry implements GlossaryEntry {
-  readonly qid: number;
-  readonly title: string;
-  readonly cves: string[];
-  readonly bugtraqs: string[];
-  readonly #description: Uint8Array;
-
-  constructor(
-    qid: number,
-    title: string,
-    description: Uint8Array,
-    ids: { cves: string[]; bugtraqs: string[] },
-  ) {
-    this.qid = qid;
-    this.title = title;
-    this.#description = description;
-    this.cves = ids.cves;
-    this.bugtraqs = ids.bugtraqs;
-  }
-
-  get description(): string {
-    return utf8.decode(this.#description);
-  }
-}
 
 /** The two report formats. */
 export type ReportFormat = "ASSET_DATA_REPORT" | "SCAN";
@@ -90,23 +61,25 @@ export interface ParseReportOptions {
   tempDir?: string | undefined;
   /** Spool bytes kept in memory before spilling to disk. @default {2097152} */
   spoolMemoryLimit?: number | undefined;
+  /** Packed glossary bytes kept in memory before spilling to disk. @default {16777216} */
+  glossaryMemoryLimit?: number | undefined;
 }
 
 /** A fully parsed report: its glossary, counts, and the hosts to replay. */
 export class ParsedReport implements FindingSource {
   /** Which format the report was. */
   readonly format: ReportFormat;
-  /** QID → glossary entry. */
-  readonly glossary: ReadonlyMap<number, GlossaryEntry>;
+  /** QID → glossary entry (packed; each `get` decodes the entry anew). */
+  readonly glossary: Glossary;
   /** Counts. */
   readonly stats: Readonly<ReportStats>;
   #spool: FindingSpool;
-  #glossary: Map<number, GlossaryEntry>;
+  #glossary: GlossaryStore;
 
   /** @internal Made by {@linkcode ReportParser.end}. */
   constructor(
     format: ReportFormat,
-    glossary: Map<number, GlossaryEntry>,
+    glossary: GlossaryStore,
     stats: ReportStats,
     spool: FindingSpool,
   ) {
@@ -122,12 +95,13 @@ export class ParsedReport implements FindingSource {
   }
 
   /**
-   * Removes the spool's temp file and lets go of the findings and the glossary (which empties),
-   * so that their memory can be reclaimed while the commands are sent. Safe to call twice.
+   * Removes the temp files of the spool and the glossary and lets go of the findings and the
+   * glossary (which empties), so that their memory can be reclaimed while the commands are
+   * sent. Safe to call twice.
    */
   dispose(): void {
     this.#spool.dispose();
-    this.#glossary.clear();
+    this.#glossary.dispose();
   }
 }
 
@@ -189,7 +163,7 @@ export class ReportParser implements ScanHandler {
   #spool: FindingSpool;
   #format: ReportFormat | "SIMPLE_RETURN" | "GENERIC_RETURN" | "" = "";
   #kind = 0; // ADR, SCAN or RETURN once the root is known
-  #glossary = new Map<number, GlossaryEntry>();
+  #glossary: GlossaryStore;
   #stats: ReportStats = {
     hosts: 0,
     hostsKept: 0,
@@ -227,7 +201,8 @@ export class ReportParser implements ScanHandler {
   #vdQid = -1;
   #building = false;
   #title = "";
-  #description: Uint8Array = EMPTY; // UTF-8, checked
+  #description = new Uint8Array(4096); // UTF-8, checked; reused from entry to entry
+  #descriptionBytes = 0;
   #cves: string[] = [];
   #bugtraqs: string[] = [];
   #listKind = 0; // Tag.CVE_ID_LIST or Tag.BUGTRAQ_ID_LIST while inside one
@@ -247,6 +222,12 @@ export class ReportParser implements ScanHandler {
       ...(options.tempDir ? { tempDir: options.tempDir } : {}),
       ...(options.spoolMemoryLimit ? { memoryLimit: options.spoolMemoryLimit } : {}),
     });
+    this.#glossary = new GlossaryStore({
+      ...(options.tempDir ? { tempDir: options.tempDir } : {}),
+      ...(options.glossaryMemoryLimit !== undefined
+        ? { memoryLimit: options.glossaryMemoryLimit }
+        : {}),
+    });
   }
 
   /** Feeds the next chunk. */
@@ -254,9 +235,9 @@ export class ReportParser implements ScanHandler {
     this.#guard(() => this.#scanner.push(chunk));
   }
 
-  /** Gives up on the input: lets go of the findings spooled so far (and their temp file). */
+  /** Gives up on the input: lets go of the findings and glossary so far (and their temp files). */
   abort(): void {
-    this.#spool.dispose();
+    this.#dispose();
   }
 
   /** Reads `reader` to its end (into the parser's own buffer) and returns the result. */
@@ -264,7 +245,7 @@ export class ReportParser implements ScanHandler {
     try {
       await this.#scanner.readFrom(reader);
     } catch (error) {
-      this.#spool.dispose();
+      this.#dispose();
       throw error;
     }
     return this.end();
@@ -275,7 +256,7 @@ export class ReportParser implements ScanHandler {
     this.#guard(() => this.#scanner.end());
     this.#stats.bytes = this.#scanner.offset;
     if (this.#format === "SIMPLE_RETURN" || this.#format === "GENERIC_RETURN") {
-      this.#spool.dispose();
+      this.#dispose();
       throw new QualysApiError(
         `${describeQualysError({ code: this.#code, text: this.#text, items: this.#items })}` +
           ` (the input is a Qualys ${this.#format} error response, not a report)`,
@@ -295,9 +276,14 @@ export class ReportParser implements ScanHandler {
     try {
       fn();
     } catch (error) {
-      this.#spool.dispose();
+      this.#dispose();
       throw error;
     }
+  }
+
+  #dispose(): void {
+    this.#spool.dispose();
+    this.#glossary.dispose();
   }
 
   #warn(message: string): void {
@@ -452,7 +438,7 @@ export class ReportParser implements ScanHandler {
     this.#vdDepth = d;
     this.#vdQid = qid;
     this.#title = "";
-    this.#description = EMPTY;
+    this.#descriptionBytes = 0;
     this.#cves = [];
     this.#bugtraqs = [];
     this.#listKind = 0;
@@ -475,21 +461,22 @@ export class ReportParser implements ScanHandler {
         this.#warn("A glossary entry has no QID and is ignored");
         return;
       }
-      if (!this.#glossary.has(qid)) {
-        this.#glossary.set(
-          qid,
-          new StoredEntry(qid, this.#title, this.#description, {
-            cves: this.#cves,
-            bugtraqs: this.#bugtraqs,
-          }),
-        );
-      }
+      this.#glossary.add({ // the first entry for a QID wins
+        qid,
+        title: this.#title,
+        description: this.#description.subarray(0, this.#descriptionBytes),
+        cves: this.#cves,
+        bugtraqs: this.#bugtraqs,
+      });
     } else if (rel === 1) {
       if (id === Tag.QID && this.#vdQid < 0) this.#vdQid = s.textInt();
       else if (id === Tag.TITLE) this.#title = s.text();
       else if (id === descriptionTag) {
         s.text(); // invalid UTF-8 is an error here, where its line is known
-        this.#description = s.textBytes().slice();
+        const bytes = s.textBytes();
+        this.#description = grow(this.#description, bytes.length, 0);
+        this.#description.set(bytes);
+        this.#descriptionBytes = bytes.length;
       } else if (id === this.#listKind) this.#listKind = 0;
     } else if (rel === 3 && id === Tag.ID && this.#listKind !== 0) {
       const value = s.text().trim();

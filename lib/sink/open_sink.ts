@@ -10,6 +10,7 @@
 import { removeStaleFiles, systemTempDir } from "../cleanup.ts";
 import type { DcOptions } from "../dc/dc_client.ts";
 import { FINDING_SPOOL_PREFIX } from "../findings/finding_spool.ts";
+import { GLOSSARY_STORE_PREFIX } from "../findings/glossary_store.ts";
 import type { CommandSink } from "./command_sink.ts";
 import {
   isCsvTempName,
@@ -91,8 +92,8 @@ export async function probeSink(
 
 /**
  * Removes this program's temp files that a killed run left behind (older than a day, owned by
- * this user): finding and command spools in `TMPDIR`, and CSV temp files beside the CSV. Logs
- * and resolves to the paths removed.
+ * this user): finding and command spools and glossary stores in `TMPDIR`, and CSV temp files
+ * beside the CSV. Logs and resolves to the paths removed.
  *
  * @example Usage
  * ```ts
@@ -112,7 +113,9 @@ export async function removeStaleTempFiles(
   destination: Destination,
   options: { tempDir?: string; log?: { info(message: string): void } } = {},
 ): Promise<string[]> {
-  const spool = new RegExp(`^(?:${SPOOL_PREFIX}|${FINDING_SPOOL_PREFIX})[0-9a-f]+$`);
+  const spool = new RegExp(
+    `^(?:${SPOOL_PREFIX}|${FINDING_SPOOL_PREFIX}|${GLOSSARY_STORE_PREFIX})[0-9a-f]+$`,
+  );
   const removed = await removeStaleFiles(
     options.tempDir ?? systemTempDir(),
     (name) => spool.test(name),

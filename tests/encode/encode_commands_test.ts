@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { CommandEncoder } from "../../lib/encode/encode_commands.ts";
+import {
+  ByteBuffer,
+  CommandEncoder,
+  type EncodeOptions,
+} from "../../lib/encode/encode_commands.ts";
 import {
   cleanBugtraqIds,
   cleanCveIds,
@@ -10,6 +14,8 @@ import {
 } from "../../lib/encode/sanitize.ts";
 import { type GlossaryEntry, ReportParser } from "../../lib/report/parse_report.ts";
 import type { HostFindings } from "../../lib/findings/finding_spool.ts";
+import { generateReport } from "../../scripts/gen_report.ts";
+import { ignoreUnless, NO_SHARED_FIXTURES, SHARED_FIXTURES } from "../_skip.ts";
 
 function host(ip: string, findings: [number, number, number][]): HostFindings {
   return {
@@ -448,4 +454,174 @@ Deno.test("CommandEncoder keeps QIDs and ports apart that share a cache slot", (
     [String(big - 8192), "1104", "tcp", `t${big - 8192}`],
     ["1", "80", "tcp", "t1"],
   ]);
+});
+
+// ---- the bounded QID cache ----
+
+function parse(bytes: Uint8Array) {
+  const parser = new ReportParser();
+  parser.push(bytes);
+  return parser.end();
+}
+
+function generatedBytes(options: Parameters<typeof generateReport>[0]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const gen = generateReport(options);
+  for (let r = gen.next(); !r.done; r = gen.next()) parts.push(r.value);
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((off, p) => (bytes.set(p, off), off + p.length), 0);
+  return bytes;
+}
+
+// Every host's lines from one encoder, and the encoder's counts.
+async function encodeAll(xml: Uint8Array, options: EncodeOptions) {
+  const report = parse(xml);
+  try {
+    const enc = new CommandEncoder(report.glossary, options);
+    const out = new ByteBuffer(1 << 16);
+    out.append(enc.header());
+    const hosts: HostFindings[] = [];
+    await report.forEachHost((h) => {
+      enc.encodeHost(h, out);
+      hosts.push({ ...h, qids: h.qids.slice(), ports: h.ports.slice(), protos: h.protos.slice() });
+    });
+    // Each finding's line as an encoder that has cached nothing writes it.
+    const fresh: string[] = [];
+    for (const h of hosts) {
+      for (let k = 0; k < h.count; k++) {
+        const one = new CommandEncoder(report.glossary, { ...options, qidCacheBytes: 0 });
+        fresh.push(
+          one.encodeHostToLines({
+            ip: h.ip,
+            count: 1,
+            qids: h.qids.subarray(k, k + 1),
+            ports: h.ports.subarray(k, k + 1),
+            protos: h.protos.subarray(k, k + 1),
+          })[0]!,
+        );
+      }
+    }
+    return {
+      text: new TextDecoder().decode(out.view()),
+      fresh,
+      shortened: enc.shortened,
+      missing: enc.missingGlossary,
+    };
+  } finally {
+    report.dispose();
+  }
+}
+
+const CACHE_SIZES = [1 << 30, 0, 1, 3000, 20_000];
+
+async function assertCacheSizesAgree(xml: Uint8Array, what: string): Promise<void> {
+  const all = await encodeAll(xml, { qidCacheBytes: CACHE_SIZES[0]! });
+  const lines = all.text.split("\n").filter((l) => l.startsWith("AddScanResult,"));
+  assert.deepStrictEqual(lines, all.fresh, `${what}: cached lines are the lines built afresh`);
+  for (const qidCacheBytes of CACHE_SIZES.slice(1)) {
+    const bounded = await encodeAll(xml, { qidCacheBytes });
+    assert.equal(bounded.text, all.text, `${what}, qidCacheBytes ${qidCacheBytes}`);
+    assert.equal(bounded.shortened, all.shortened, `${what}: shortened`);
+    assert.equal(bounded.missing, all.missing, `${what}: missingGlossary`);
+  }
+}
+
+Deno.test("CommandEncoder writes the same bytes with any QID cache size, on generated reports", async () => {
+  const reports = {
+    "QIDs at random, found many times": generatedBytes({
+      hosts: 60,
+      findingsPerHost: 40,
+      qids: 300,
+      seed: 7,
+    }),
+    "QIDs in turn, three passes": generatedBytes({
+      hosts: 45,
+      findingsPerHost: 20,
+      qids: 300,
+      seed: 8,
+      cycleQids: true,
+    }),
+    "one host, more findings than QIDs": generatedBytes({
+      hosts: 1,
+      findingsPerHost: 900,
+      qids: 200,
+      seed: 9,
+      cycleQids: true,
+    }),
+  };
+  for (const [what, xml] of Object.entries(reports)) await assertCacheSizesAgree(xml, what);
+});
+
+const FIXTURE_CACHE_TEST =
+  "CommandEncoder writes the same bytes with any QID cache size, on the shared fixtures";
+Deno.test({
+  name: FIXTURE_CACHE_TEST,
+  ignore: ignoreUnless(SHARED_FIXTURES !== undefined, FIXTURE_CACHE_TEST, NO_SHARED_FIXTURES),
+}, async () => {
+  const dir = SHARED_FIXTURES!;
+  let reports = 0;
+  for (const d of [...Deno.readDirSync(dir)].filter((d) => d.isDirectory)) {
+    for (
+      const f of [...Deno.readDirSync(`${dir}${d.name}`)].filter((f) => f.name.endsWith(".xml"))
+    ) {
+      const bytes = await Deno.readFile(`${dir}${d.name}/${f.name}`);
+      const head = new TextDecoder().decode(bytes.subarray(0, 4096));
+      if (!/<(ASSET_DATA_REPORT|SCAN)[\s>]/.test(head)) continue;
+      await assertCacheSizesAgree(bytes, `${d.name}/${f.name}`);
+      reports++;
+    }
+  }
+  assert.ok(reports >= 8, `found ${reports} reports`);
+});
+
+Deno.test("CommandEncoder counts a QID once in shortened and missingGlossary, however often it is built", () => {
+  const glossary = new Map([entry(1, { description: "word ".repeat(2000) }), entry(2)]);
+  for (const qidCacheBytes of [1 << 20, 0]) {
+    const enc = new CommandEncoder(glossary, { qidCacheBytes });
+    for (let h = 0; h < 5; h++) {
+      enc.encodeHostToLines(host(`10.0.0.${h}`, [[1, 0, 0], [3, 0, 0], [1, 80, 1], [3, 80, 1]]));
+    }
+    assert.equal(enc.shortened, 1, `shortened, qidCacheBytes ${qidCacheBytes}`);
+    assert.equal(enc.missingGlossary, 1, `missingGlossary, qidCacheBytes ${qidCacheBytes}`);
+  }
+});
+
+Deno.test("CommandEncoder.encodeHostInParts pauses at line ends and writes what encodeHost writes", () => {
+  const glossary = new Map(
+    [1, 2, 3].map((q) => entry(q, { title: `t${q}`, description: "d".repeat(500) })),
+  );
+  const findings: [number, number, number][] = [];
+  for (let k = 0; k < 300; k++) findings.push([1 + (k % 3), k, 1]);
+  const h = host("10.0.0.1", findings);
+  for (const addHost of [false, true]) {
+    const whole = new ByteBuffer();
+    new CommandEncoder(glossary, { addHost }).encodeHost(h, whole);
+    const expected = new TextDecoder().decode(whole.view());
+    for (const flushAt of [1, 700, 5000, 1 << 20, Infinity]) {
+      const enc = new CommandEncoder(glossary, { addHost });
+      const out = new ByteBuffer(64);
+      const parts: string[] = [];
+      for (const _ of enc.encodeHostInParts(h, out, { flushAt })) {
+        assert.ok(out.length >= flushAt, "it pauses only once out holds flushAt bytes");
+        parts.push(new TextDecoder().decode(out.view()));
+        out.clear();
+      }
+      parts.push(new TextDecoder().decode(out.view()));
+      assert.equal(parts.join(""), expected, `flushAt ${flushAt}`);
+      for (const part of parts) assert.ok(part.endsWith("\n"), "every part ends a line");
+      assert.equal(parts.filter((p) => p.includes("ScanFlush")).length, 1);
+      assert.ok(
+        parts.at(-1)!.endsWith('"bugtraq_ids:"\nScanFlush\n'),
+        "ScanFlush after the last line",
+      );
+      const expectedParts = flushAt === 1
+        ? 300
+        : flushAt === Infinity || flushAt === 1 << 20
+        ? 1
+        : undefined;
+      if (expectedParts !== undefined) {
+        assert.equal(parts.length, expectedParts, `flushAt ${flushAt}`);
+      } else assert.ok(parts.length > 1, `flushAt ${flushAt}`);
+    }
+  }
 });

@@ -230,6 +230,45 @@ Deno.test("ReportParser spills its spool to a 0600 temp file and removes it", as
   }
 });
 
+Deno.test("ReportParser spills its glossary to a 0600 temp file and removes it", async () => {
+  const { bytes } = generated({ hosts: 20, findingsPerHost: 10, qids: 400, seed: 11 });
+  const tempDir = await Deno.makeTempDir();
+  try {
+    const report = feed(bytes, 65536, { glossaryMemoryLimit: 4096, tempDir });
+    const spilled = [...Deno.readDirSync(tempDir)];
+    assert.equal(spilled.length, 1, "the glossary spilled to one temp file");
+    assert.match(spilled[0]!.name, /glossary/);
+    assert.equal((await Deno.stat(`${tempDir}/${spilled[0]!.name}`)).mode! & 0o777, 0o600);
+    assert.equal(report.glossary.size, 400);
+    assert.deepStrictEqual(
+      await fromParsed(report),
+      oracleExtract(new TextDecoder().decode(bytes)),
+    );
+    report.dispose();
+    assert.deepStrictEqual([...Deno.readDirSync(tempDir)], []);
+  } finally {
+    await Deno.remove(tempDir, { recursive: true });
+  }
+});
+
+Deno.test("ReportParser removes its glossary temp file when the report is cut or abandoned", async () => {
+  const { bytes } = generated({ hosts: 5, findingsPerHost: 10, qids: 400, glossaryFirst: true });
+  const cut = bytes.subarray(0, bytes.length - 200);
+  const tempDir = await Deno.makeTempDir();
+  try {
+    const options = { glossaryMemoryLimit: 4096, tempDir };
+    assert.throws(() => feed(cut, 4096, options), ReportSyntaxError);
+    assert.deepStrictEqual([...Deno.readDirSync(tempDir)], []);
+    const parser = new ReportParser(options);
+    parser.push(cut);
+    assert.equal([...Deno.readDirSync(tempDir)].length, 1, "spilled while reading");
+    parser.abort();
+    assert.deepStrictEqual([...Deno.readDirSync(tempDir)], []);
+  } finally {
+    await Deno.remove(tempDir, { recursive: true });
+  }
+});
+
 Deno.test("ReportParser rejects every cut of a report before the root's end tag", () => {
   const xml = EDGE_CASES["a SCAN (scan-1) report"]!.replace("\n<!-- trailing comment -->\n", "") +
     "\n";

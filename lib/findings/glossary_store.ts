@@ -1,0 +1,357 @@
+/**
+ * A compact glossary: each QID's title, description and CVE and Bugtraq IDs packed as UTF-8 into
+ * large chunks with an offset index, in memory up to a limit and then in a 0600 temp file, so
+ * memory stays flat however many QIDs a report (or a KnowledgeBase) describes. Entries are
+ * decoded when read.
+ *
+ * @module
+ */
+
+import { onCleanup, systemTempDir, tempFileError } from "../cleanup.ts";
+import { grow, writeAllSync } from "../util/bytes.ts";
+import type { Glossary, GlossaryEntry } from "./finding_source.ts";
+
+/** The name prefix of glossary temp files (the random part and nothing else follows). */
+export const GLOSSARY_STORE_PREFIX = "qualys_connector-glossary-";
+
+/** An entry to add: a {@linkcode GlossaryEntry} whose description may be UTF-8 bytes. */
+export interface GlossaryInput {
+  /** The QID. */
+  qid: number;
+  /** TITLE. */
+  title: string;
+  /** The description, HTML included: text, or its UTF-8 bytes (copied). */
+  description: string | Uint8Array;
+  /** CVE IDs as written. */
+  cves: readonly string[];
+  /** Bugtraq IDs as written. */
+  bugtraqs: readonly string[];
+}
+
+/** Options for {@linkcode GlossaryStore}. */
+export interface GlossaryStoreOptions {
+  /** Bytes of packed entries kept in memory before spilling to a temp file. @default {16777216} */
+  memoryLimit?: number;
+  /** Directory for the temp file. @default the system temp directory */
+  tempDir?: string;
+}
+
+const CHUNK = 1 << 20;
+const HEADER = 16; // title bytes, description bytes, CVE count, Bugtraq count (u32 each)
+const EMPTY = new Uint8Array(0);
+const utf8 = new TextDecoder();
+const toUtf8 = new TextEncoder();
+
+/**
+ * QID → {@linkcode GlossaryEntry}, packed. Each record is
+ * `u32 title bytes, u32 description bytes, u32 CVE count, u32 Bugtraq count, u32 bytes of each
+ * ID, then the title, the description and the IDs` (little-endian), appended to 1 MiB chunks; an
+ * index keeps each record's offset and length. Chunks stay in memory up to `memoryLimit` bytes,
+ * then all of them go to a 0600 temp file (removed by {@linkcode GlossaryStore.dispose}, and on
+ * exit or a signal), and later ones are written there as they fill. Adding never reads the
+ * file; `get()` reads one record (one seek and one read once spilled) and decodes a new entry
+ * each time, so callers cache what they reuse (the encoder does). A failure to create, write or
+ * read the temp file is a `LocalIoError` (exit 7) naming it.
+ *
+ * It reads like a `ReadonlyMap<number, GlossaryEntry>` (`get`, `has`, `size`, iteration in the
+ * order the QIDs were added); the first entry added for a QID wins.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const store = new GlossaryStore({ memoryLimit: 1 << 20 });
+ * store.add({ qid: 38170, title: "SSL, weak", description: "<P>caf\u00e9</P>",
+ *   cves: ["CVE-2014-0160"], bugtraqs: [] });
+ * store.add({ qid: 6, title: "DNS", description: new TextEncoder().encode("<P>x</P>"),
+ *   cves: [], bugtraqs: ["66690"] });
+ * assert.equal(store.add({ qid: 6, title: "again", description: "", cves: [], bugtraqs: [] }), false);
+ * assert.equal(store.size, 2);
+ * assert.deepEqual(store.get(38170), { qid: 38170, title: "SSL, weak",
+ *   description: "<P>caf\u00e9</P>", cves: ["CVE-2014-0160"], bugtraqs: [] });
+ * assert.equal(store.get(6)?.title, "DNS");
+ * assert.equal(store.get(7), undefined);
+ * assert.deepEqual([...store.keys()], [38170, 6]);
+ * store.dispose(); // removes the temp file, if it spilled; the store is then empty
+ * assert.equal(store.size, 0);
+ * ```
+ */
+export class GlossaryStore implements Glossary {
+  #index = new Map<number, number>(); // QID → record number
+  #offsets: Float64Array = new Float64Array(1024); // record number → offset in the packed stream
+  #lengths = new Uint32Array(1024); // record number → record bytes
+  #chunks: Uint8Array[] = []; // sealed in-memory chunks, contiguous from offset 0
+  #chunkStarts: number[] = [];
+  #cur: Uint8Array = EMPTY;
+  #curView: DataView = new DataView(EMPTY.buffer);
+  #curStart = 0; // offset of #cur in the packed stream
+  #curLen = 0;
+  #memBytes = 0;
+  #memoryLimit: number;
+  #chunkSize: number;
+  #tempDir: string | undefined;
+  #file: Deno.FsFile | undefined;
+  #path: string | undefined;
+  #fileBytes = 0;
+  #fileAtEnd = true; // false after a read moved the file position
+  #unregister: (() => void) | undefined;
+  #scratch = new Uint8Array(4096);
+
+  /** Creates an empty store. */
+  constructor(options: GlossaryStoreOptions = {}) {
+    this.#memoryLimit = options.memoryLimit ?? 16 << 20;
+    this.#chunkSize = Math.min(CHUNK, this.#memoryLimit);
+    this.#tempDir = options.tempDir;
+  }
+
+  /** Number of QIDs. */
+  get size(): number {
+    return this.#index.size;
+  }
+
+  /** Bytes of packed entries, in memory and on disk. */
+  get bytes(): number {
+    return this.#curStart + this.#curLen;
+  }
+
+  /** Path of the temp file, once the store has spilled to disk. */
+  get path(): string | undefined {
+    return this.#path;
+  }
+
+  /** Adds an entry unless its QID is already there; returns whether it was added. */
+  add(entry: GlossaryInput): boolean {
+    const { qid, title, description, cves, bugtraqs } = entry;
+    if (this.#index.has(qid)) return false;
+    const ids = cves.length + bugtraqs.length;
+    let need = HEADER + 4 * ids + 3 * title.length +
+      (typeof description === "string" ? 3 * description.length : description.length);
+    for (const id of cves) need += 3 * id.length;
+    for (const id of bugtraqs) need += 3 * id.length;
+    this.#reserve(need);
+    const cur = this.#cur, view = this.#curView, start = this.#curLen;
+    let p = start + HEADER + 4 * ids;
+    const titleBytes = toUtf8.encodeInto(title, cur.subarray(p)).written;
+    p += titleBytes;
+    let descBytes: number;
+    if (typeof description === "string") {
+      descBytes = toUtf8.encodeInto(description, cur.subarray(p)).written;
+    } else {
+      cur.set(description, p);
+      descBytes = description.length;
+    }
+    p += descBytes;
+    view.setUint32(start, titleBytes, true);
+    view.setUint32(start + 4, descBytes, true);
+    view.setUint32(start + 8, cves.length, true);
+    view.setUint32(start + 12, bugtraqs.length, true);
+    let h = start + HEADER;
+    for (const list of [cves, bugtraqs]) {
+      for (const id of list) {
+        const n = toUtf8.encodeInto(id, cur.subarray(p)).written;
+        view.setUint32(h, n, true);
+        h += 4;
+        p += n;
+      }
+    }
+    const record = this.#index.size;
+    if (record === this.#offsets.length) {
+      this.#offsets = growFloat64(this.#offsets, record + 1);
+      this.#lengths = grow(this.#lengths, record + 1);
+    }
+    this.#offsets[record] = this.#curStart + start;
+    this.#lengths[record] = p - start;
+    this.#curLen = p;
+    this.#index.set(qid, record);
+    return true;
+  }
+
+  /** Whether the QID has an entry. */
+  has(qid: number): boolean {
+    return this.#index.has(qid);
+  }
+
+  /** The QID's entry, decoded anew on each call, or undefined. */
+  get(qid: number): GlossaryEntry | undefined {
+    const record = this.#index.get(qid);
+    return record === undefined ? undefined : this.#decode(qid, this.#record(record));
+  }
+
+  /** The QIDs, in the order they were added. */
+  keys(): IterableIterator<number> {
+    return this.#index.keys();
+  }
+
+  /** The entries, in the order they were added (each decoded as it is reached). */
+  *values(): Generator<GlossaryEntry, undefined> {
+    for (const [qid, record] of this.#index) yield this.#decode(qid, this.#record(record));
+  }
+
+  /** `[qid, entry]` pairs, in the order they were added. */
+  *entries(): Generator<[number, GlossaryEntry], undefined> {
+    for (const [qid, record] of this.#index) {
+      yield [qid, this.#decode(qid, this.#record(record))];
+    }
+  }
+
+  /** The same as {@linkcode GlossaryStore.entries}. */
+  [Symbol.iterator](): Generator<[number, GlossaryEntry], undefined> {
+    return this.entries();
+  }
+
+  /** Empties the store: closes and removes the temp file, if any. Safe to call twice. */
+  dispose(): void {
+    this.#unregister?.();
+    this.#unregister = undefined;
+    try {
+      this.#file?.close();
+    } catch { /* already closed */ }
+    this.#file = undefined;
+    if (this.#path) {
+      try {
+        Deno.removeSync(this.#path);
+      } catch { /* already gone */ }
+      this.#path = undefined;
+    }
+    this.#index = new Map();
+    this.#offsets = new Float64Array(1024);
+    this.#lengths = new Uint32Array(1024);
+    this.#chunks = [];
+    this.#chunkStarts = [];
+    this.#cur = EMPTY;
+    this.#curView = new DataView(EMPTY.buffer);
+    this.#curStart =
+      this.#curLen =
+      this.#memBytes =
+      this.#fileBytes =
+        0;
+    this.#fileAtEnd = true;
+  }
+
+  // Makes room for `need` bytes in the current chunk, sealing it first when it is too full.
+  #reserve(need: number): void {
+    if (this.#curLen + need <= this.#cur.length) return;
+    const reuse = this.#seal();
+    if (!reuse || need > this.#cur.length) {
+      this.#cur = new Uint8Array(Math.max(this.#chunkSize, need));
+      this.#curView = new DataView(this.#cur.buffer);
+    }
+  }
+
+  // Moves the current chunk to memory or to the file; returns whether its buffer is free again.
+  #seal(): boolean {
+    const len = this.#curLen;
+    if (len === 0) return true;
+    const chunk = this.#cur.subarray(0, len);
+    this.#curStart += len;
+    this.#curLen = 0;
+    if (this.#file === undefined && this.#memBytes + len <= this.#memoryLimit) {
+      this.#chunks.push(chunk);
+      this.#chunkStarts.push(this.#curStart - len);
+      this.#memBytes += len;
+      return false;
+    }
+    if (this.#file === undefined) {
+      try {
+        this.#path = Deno.makeTempFileSync({
+          prefix: GLOSSARY_STORE_PREFIX,
+          ...(this.#tempDir ? { dir: this.#tempDir } : {}),
+        });
+      } catch (error) {
+        throw tempFileError(
+          "create the glossary store there",
+          this.#tempDir ?? systemTempDir(),
+          error,
+        );
+      }
+      this.#unregister = onCleanup(() => this.dispose());
+      try {
+        Deno.chmodSync(this.#path, 0o600);
+        this.#file = Deno.openSync(this.#path, { read: true, write: true });
+      } catch (error) {
+        throw tempFileError("open the glossary store", this.#path, error);
+      }
+      for (const c of this.#chunks) this.#write(c);
+      this.#chunks = [];
+      this.#chunkStarts = [];
+      this.#memBytes = 0;
+    }
+    this.#write(chunk);
+    return true;
+  }
+
+  // Appends bytes to the file, after those already there (a read may have moved the position).
+  #write(bytes: Uint8Array): void {
+    try {
+      if (!this.#fileAtEnd) {
+        this.#file!.seekSync(this.#fileBytes, Deno.SeekMode.Start);
+        this.#fileAtEnd = true;
+      }
+      writeAllSync(this.#file!, bytes);
+    } catch (error) {
+      throw tempFileError("write the glossary store", this.#path!, error);
+    }
+    this.#fileBytes += bytes.length;
+  }
+
+  // The bytes of a record: a view into memory, or into the scratch buffer read from the file.
+  #record(record: number): Uint8Array {
+    const off = this.#offsets[record]!, len = this.#lengths[record]!;
+    if (off >= this.#curStart) {
+      const at = off - this.#curStart;
+      return this.#cur.subarray(at, at + len);
+    }
+    if (this.#file) return this.#readAt(off, len);
+    const starts = this.#chunkStarts;
+    let lo = 0, hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= off) lo = mid;
+      else hi = mid - 1;
+    }
+    const at = off - starts[lo]!;
+    return this.#chunks[lo]!.subarray(at, at + len);
+  }
+
+  #readAt(off: number, len: number): Uint8Array {
+    if (len > this.#scratch.length) {
+      this.#scratch = new Uint8Array(Math.max(len, 2 * this.#scratch.length));
+    }
+    const file = this.#file!;
+    const into = this.#scratch.subarray(0, len);
+    let got = 0;
+    try {
+      this.#fileAtEnd = false;
+      file.seekSync(off, Deno.SeekMode.Start);
+      while (got < len) {
+        const n = file.readSync(into.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+    } catch (error) {
+      throw tempFileError("read the glossary store back", this.#path!, error);
+    }
+    if (got < len) throw new Error("Internal error: the glossary temp file ends inside a record");
+    return into;
+  }
+
+  #decode(qid: number, rec: Uint8Array): GlossaryEntry {
+    const view = new DataView(rec.buffer, rec.byteOffset, rec.length);
+    const titleBytes = view.getUint32(0, true), descBytes = view.getUint32(4, true);
+    const nCves = view.getUint32(8, true), nBids = view.getUint32(12, true);
+    let p = HEADER + 4 * (nCves + nBids);
+    const title = utf8.decode(rec.subarray(p, p += titleBytes));
+    const description = utf8.decode(rec.subarray(p, p += descBytes));
+    const cves: string[] = [], bugtraqs: string[] = [];
+    for (let k = 0, h = HEADER; k < nCves + nBids; k++, h += 4) {
+      const n = view.getUint32(h, true);
+      (k < nCves ? cves : bugtraqs).push(utf8.decode(rec.subarray(p, p += n)));
+    }
+    return { qid, title, description, cves, bugtraqs };
+  }
+}
+
+function growFloat64(array: Float64Array, need: number): Float64Array {
+  const bigger = new Float64Array(Math.max(array.length * 2, need));
+  bigger.set(array);
+  return bigger;
+}
