@@ -24,10 +24,10 @@ import { IdListParser } from "./id_list.ts";
 import { KbCache, KbCacheWriter, type KbEntry } from "./kb_cache.ts";
 import { KbPageParser } from "./kb_page.ts";
 
-/** Where the join puts each entry a run needs (a `Map`, or the packed glossary store). */
+/** Where the join puts each entry a run needs (the packed `GlossaryStore`). */
 export interface GlossaryTarget {
-  /** Adds the entry of a QID. */
-  add(entry: GlossaryEntry): void;
+  /** Adds the entry of a QID (the first one for a QID wins). */
+  add(entry: GlossaryEntry): unknown;
 }
 
 /** Options for {@linkcode joinKnowledgeBase}. */

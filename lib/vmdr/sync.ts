@@ -24,7 +24,8 @@ import { writeCommands, type WriteLog } from "../encode/write_commands.ts";
 import { sanitizeField } from "../encode/sanitize.ts";
 import { DcRejectedError, LocalIoError } from "../errors.ts";
 import { FindingSpool } from "../findings/finding_spool.ts";
-import type { FindingSource, GlossaryEntry } from "../findings/finding_source.ts";
+import type { FindingSource } from "../findings/finding_source.ts";
+import { GlossaryStore } from "../findings/glossary_store.ts";
 import type { QualysClient } from "../qualys/client.ts";
 import type { CommandSink } from "../sink/command_sink.ts";
 import { fetchDetections } from "./fetch_detections.ts";
@@ -155,6 +156,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     );
   }
   const spool = new FindingSpool(options.tempDir ? { tempDir: options.tempDir } : {});
+  const glossary = new GlossaryStore(options.tempDir ? { tempDir: options.tempDir } : {});
   try {
     const state = await readSyncState(
       path,
@@ -202,13 +204,12 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       for (const ip of state.hosts) if (!hosts.listed.has(ip)) hosts.clear(ip);
     }
 
-    const glossary = new Map<number, GlossaryEntry>();
     const kb = await joinKnowledgeBase(client, hosts.qids, {
       cachePath: `${options.stateDir}/kb-${await shortHash(
         `${config.url}\n${config.userId}`,
       )}.jsonl`,
       traffic,
-      glossary: { add: (e) => glossary.has(e.qid) || glossary.set(e.qid, e) },
+      glossary,
       ...(options.kbBatchSize ? { batchSize: options.kbBatchSize } : {}),
       maxConcurrency: options.maxConcurrency,
       onWarning: warn,
@@ -235,7 +236,10 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
           sent.add(host.ip);
           return onHost(host);
         }),
-      dispose: () => spool.dispose(),
+      dispose: () => {
+        spool.dispose();
+        glossary.dispose();
+      },
     };
     const sink = await options.openSink();
     const stats = record.stats;
@@ -284,8 +288,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
               `${summary.hostsCleared} hosts cleared ${where}; ${skipped}; ${summary.calls} API ` +
               `calls, ${summary.bytes} bytes downloaded`,
           );
-          spool.dispose();
-          glossary.clear();
+          source.dispose(); // sending needs none of it
         },
       });
     } catch (error) {
@@ -301,6 +304,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     return summary;
   } finally {
     spool.dispose();
+    glossary.dispose();
     unlock();
   }
 }

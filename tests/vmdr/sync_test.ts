@@ -33,7 +33,8 @@ Deno.test("detection sync: a full run, then incremental ones, leave the DC with 
     assert.equal(await h.checkpoint(), formatDateTime(h.sub.clock));
     const full = detectionCalls(h.sim.log);
     assert.ok(full.every((e) => e.method === "POST" && e.params.show_results === "0"));
-    assert.ok(full.every((e) => e.params.status === "New,Active,Re-Opened"));
+    // no list of the hosts the destination holds yet: Fixed too, to clear all-fixed hosts
+    assert.ok(full.every((e) => e.params.status === "New,Active,Re-Opened,Fixed"));
     assert.ok(full.every((e) => e.params.vm_processed_after === undefined));
     for (let day = 0; day < 2; day++) {
       const checkpoint = formatDateTime(h.sub.clock);
@@ -189,8 +190,13 @@ Deno.test("detection sync: -full after incremental runs sends everything again a
     // this run fails at the destination: the all-fixed hosts keep their results there
     assert.equal((await h.run({ delivery: "down" })).code, 5);
     h.sub.advanceDay({ allFixedHosts: 1, scanShare: 0 });
+    const before = h.sim.log.length;
     const r = await h.run({ full: true });
     assert.equal(r.code, 0);
+    for (const e of detectionCalls(h.sim.log.slice(before))) {
+      assert.equal(e.params.status, "New,Active,Re-Opened"); // the hosts to clear are known
+      assert.equal(e.params.vm_processed_after, undefined);
+    }
     assert.equal(r.summary?.mode, "full");
     assert.ok(r.summary!.hostsCleared >= 3, `${r.summary!.hostsCleared} cleared`);
     assert.ok(r.infos.some((m) => /Full sync .* \(-full\)/.test(m)));
