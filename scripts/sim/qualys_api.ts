@@ -12,7 +12,8 @@
  * it prints the URL, the login and the CA file as one JSON line, advances a day on each `advance`
  * line read from stdin (printing what changed), and stops on `quit`, SIGINT or SIGTERM. Flags:
  * `--seed`, `--hosts`, `--detections` (per host), `--qids`, `--days` (advanced before serving),
- * `--latency-ms` (per page), `--concurrency`.
+ * `--latency-ms` (per page), `--kb-latency-ms` (per KnowledgeBase call), `--concurrency`,
+ * `--scan-share` (the share of hosts scanned, and so changed, each day).
  *
  * @module
  */
@@ -451,12 +452,14 @@ if (import.meta.main) {
     hosts: flag("hosts", 1000),
     detectionsPerHost: flag("detections", 40),
     qids: flag("qids", 2000),
+    changes: { scanShare: flag("scan-share", 0.1) },
   });
   for (let d = flag("days", 0); d > 0; d--) subscription.advanceDay();
   const sim = await startQualysSim({
     vmdr: {
       subscription,
       pageLatencyMs: flag("latency-ms", 0),
+      kbLatencyMs: flag("kb-latency-ms", 0),
       concurrencyLimit: flag("concurrency", 2),
     },
   });
