@@ -35,6 +35,11 @@ export interface ReadIntoOptions {
   onProgress?: ((detail: string) => void) | undefined;
   /** Size of the reused read buffer. @default {262144} */
   bufferSize?: number;
+  /**
+   * A read buffer to reuse across downloads (many pages, one after another): taken from and
+   * given back to this holder (a read takes the buffer over, so it is a new view afterwards).
+   */
+  reuse?: { buffer: Uint8Array | undefined } | undefined;
   /** Cancels the read (with the signal's reason) when it fires. */
   signal?: AbortSignal | undefined;
 }
@@ -59,7 +64,8 @@ export async function readInto<T>(
   // A BYOB reader filling one reused buffer: the default reader hands over a new buffer per
   // chunk, and the dead ones (tens of MiB between collections) raised the peak RSS.
   const reader = download.body.getReader({ mode: "byob" });
-  let buffer = new Uint8Array(options.bufferSize ?? 256 << 10);
+  let buffer = options.reuse?.buffer ?? new Uint8Array(options.bufferSize ?? 256 << 10);
+  if (options.reuse) options.reuse.buffer = undefined; // in use
   // A big report may take hours, so its time limit is on stalls: no data for longer than the
   // limit (a watchdog, not a timer per chunk) cancels the read, and the fetch is tried again.
   const stallMs = client.timeoutMs;
@@ -125,6 +131,8 @@ export async function readInto<T>(
   } finally {
     clearInterval(watchdog);
     signal?.removeEventListener("abort", stop);
+    // Given back only when no read holds it (a cancelled read may have detached it).
+    if (options.reuse && buffer.byteLength > 0) options.reuse.buffer = buffer;
   }
 }
 

@@ -51,8 +51,15 @@ export interface DetectionPage {
 export interface DetectionPageOptions {
   /** Receives warnings (a detection without a QID). */
   onWarning?: ((message: string) => void) | undefined;
-  /** The scanner's first buffer size. @default {262144} */
+  /** The scanner's first buffer size. @default {65536} */
   bufferSize?: number;
+  /** A buffer to collect the page's hosts in (cleared first): reused from page to page. */
+  listings?: ListingBuffer | undefined;
+  /**
+   * Called once, when the page's data begins (its first HOST, or its end): Qualys has done
+   * its share of the page's work and streams it.
+   */
+  onData?: (() => void) | undefined;
   /**
    * The detection TYPEs to import (`vuln_types`: confirmed, potential, info); others are not
    * findings. A TYPE none of these names is imported. @default all
@@ -101,10 +108,10 @@ const TYPE_BITS: Record<string, number> = { confirmed: 1, potential: 2, info: 4 
  */
 export class DetectionPageParser implements ScanHandler, StreamParser<DetectionPage> {
   #scanner: XmlScanner;
-  #options: DetectionPageOptions;
+  #options: { -readonly [K in keyof DetectionPageOptions]: DetectionPageOptions[K] };
   #kind: "" | "page" | "return" = "";
   #return = new ReturnCollector();
-  #listings = new ListingBuffer();
+  #listings: ListingBuffer;
   #stats: DetectionPageStats = { hosts: 0, open: 0, fixed: 0, otherType: 0, noQid: 0, bytes: 0 };
   #types: number;
   #datetime = "";
@@ -124,10 +131,12 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
   /** Creates a parser for one page. */
   constructor(options: DetectionPageOptions = {}) {
     this.#options = options;
+    this.#listings = options.listings ?? new ListingBuffer();
+    this.#listings.clear();
     this.#types = options.types
       ? options.types.reduce((m, t) => m | (TYPE_BITS[t.toLowerCase()] ?? 0), 0)
       : 7;
-    this.#scanner = new XmlScanner(this, { tags: [], bufferSize: options.bufferSize ?? 256 << 10 });
+    this.#scanner = new XmlScanner(this, { tags: [], bufferSize: options.bufferSize ?? 64 << 10 });
   }
 
   /** Feeds the next chunk. */
@@ -147,6 +156,7 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
    */
   end(): DetectionPage {
     this.#scanner.end();
+    this.#data();
     this.#stats.bytes = this.#scanner.offset;
     if (this.#kind === "return") {
       const r = this.#return.out;
@@ -185,6 +195,7 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
       return;
     }
     if (id === Tag.HOST && d === 4) {
+      this.#data();
       this.#hostDepth = d;
       this.#ip = this.#ipv6 = undefined;
       this.#listings.start();
@@ -250,6 +261,13 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
         "Not a Host List Detection answer: the root element is not HOST_LIST_VM_DETECTION_OUTPUT",
       );
     }
+  }
+
+  #data(): void {
+    const onData = this.#options.onData;
+    if (!onData) return;
+    this.#options.onData = undefined;
+    onData();
   }
 
   #endDetection(): void {

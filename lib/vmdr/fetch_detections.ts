@@ -29,7 +29,7 @@ import {
   type Traffic,
 } from "./fetch_pages.ts";
 import { IdListParser } from "./id_list.ts";
-import type { ListingSink } from "./listings.ts";
+import { ListingBuffer, type ListingSink } from "./listings.ts";
 
 /** Options for {@linkcode fetchDetections}. */
 export interface DetectionFetchOptions {
@@ -43,6 +43,8 @@ export interface DetectionFetchOptions {
   pageSize?: number;
   /** Most calls at once, even when Qualys allows more. @default no cap */
   maxConcurrency?: number;
+  /** The detection TYPEs to import (confirmed, potential, info). @default all */
+  types?: readonly string[] | undefined;
   /** Receives warnings. */
   onWarning?: ((message: string) => void) | undefined;
   /** Called after each page with a progress line. */
@@ -169,11 +171,17 @@ export async function fetchDetections(
     concurrency: 0,
   };
   const ranges = cut(list.ids, pageSize);
-  const limit = new ConcurrencyLimit(options.maxConcurrency);
+  // Calls are added one at a time, each once a page's data has begun: the pages are then
+  // computed on Qualys's side while others download, instead of all downloading at once.
+  const limit = new ConcurrencyLimit(options.maxConcurrency, { ramp: true });
   let running = 0, started = 0, done = 0;
+  // What a chain reuses from page to page: the read buffer and the page's host buffer (a few
+  // hundred KiB each, that would otherwise be garbage after every page).
+  const spare: { buffer: Uint8Array | undefined; listings: ListingBuffer }[] = [];
   await runPool(ranges, limit, async (range, signal) => {
     let idMin = range.lo;
     result.concurrency = Math.max(result.concurrency, ++running);
+    const reuse = spare.pop() ?? { buffer: undefined, listings: new ListingBuffer() };
     try {
       for (;;) {
         const n = ++started;
@@ -187,13 +195,20 @@ export async function fetchDetections(
         const page = await fetchParsed(
           client,
           { path: HLD_PATH, params },
-          () => new DetectionPageParser({ onWarning: options.onWarning }),
+          () =>
+            new DetectionPageParser({
+              onWarning: options.onWarning,
+              types: options.types,
+              listings: reuse.listings,
+              onData: () => limit.rampUp(),
+            }),
           {
             what: `host detection page ${n}`,
             traffic: options.traffic,
             limit,
             signal,
             onWarning: options.onWarning,
+            reuse,
           },
         );
         if (signal.aborted) return;
@@ -219,6 +234,7 @@ export async function fetchDetections(
       }
     } finally {
       running--;
+      spare.push(reuse);
     }
   });
   if (result.datetime === "") {

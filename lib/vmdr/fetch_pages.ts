@@ -55,16 +55,34 @@ export class ConcurrencyLimit {
   #value = 1;
   #cap: number;
   #known = false;
+  #ramp: number;
   #waiters: (() => void)[] = [];
 
-  /** A limit that never goes above `cap` (at least 1). */
-  constructor(cap = Infinity) {
+  /**
+   * A limit that never goes above `cap` (at least 1). With `ramp`, calls are added one at a time:
+   * each {@linkcode rampUp} allows one more, up to the limit.
+   */
+  constructor(cap = Infinity, options: { ramp?: boolean } = {}) {
     this.#cap = Math.max(1, cap);
+    this.#ramp = options.ramp ? 1 : Infinity;
   }
 
   /** Calls that may run now. */
   get value(): number {
-    return this.#value;
+    return Math.min(this.#value, this.#ramp);
+  }
+
+  /** Allows one more call, once the ramp (see the constructor) has not reached the limit. */
+  rampUp(): void {
+    if (this.#ramp >= this.#value) return;
+    this.#ramp++;
+    this.#notify();
+  }
+
+  #notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
   }
 
   /** Whether an answer has announced the limit. */
@@ -81,9 +99,7 @@ export class ConcurrencyLimit {
     const v = Math.min(this.#cap, Math.max(1, Number(text)));
     if (v === this.#value) return;
     this.#value = v;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w();
+    this.#notify();
   }
 
   /** Resolves the next time the value changes. */
@@ -148,6 +164,8 @@ export interface FetchParsedOptions {
   maxFetches?: number;
   /** Receives warnings (a cut answer fetched again). */
   onWarning?: ((message: string) => void) | undefined;
+  /** A read buffer to reuse (see `readInto`). */
+  reuse?: { buffer: Uint8Array | undefined } | undefined;
 }
 
 /**
@@ -182,7 +200,7 @@ export async function fetchParsed<T>(
       abort: () => inner.abort(),
     };
     try {
-      return await readInto(client, answer, counting, { what, signal });
+      return await readInto(client, answer, counting, { what, signal, reuse: options.reuse });
     } catch (error) {
       signal?.throwIfAborted();
       const again = attempt < maxFetches;

@@ -85,15 +85,24 @@ export class KbPageParser implements ScanHandler, StreamParser<KbPage> {
   #return = new ReturnCollector();
   #datetime = "";
   #qids: number[] = [];
-  #lines = new Uint8Array(64 << 10);
+  #lines: Uint8Array = new Uint8Array(64 << 10);
   #length = 0;
   #vulnDepth = 0;
   #list = 0; // Tag.CVE_LIST or Tag.BUGTRAQ_LIST while inside one
   #entry: KbEntry = { q: -1, m: "", t: "", d: "", c: [], b: [] };
 
-  /** Creates a parser for one answer. */
-  constructor() {
-    this.#scanner = new XmlScanner(this, { tags: [], bufferSize: 256 << 10 });
+  /**
+   * Creates a parser for one answer; `lines` is a buffer to reuse for the entries (the
+   * answer's `lines` is a view of it, valid until it is reused).
+   */
+  constructor(options: { lines?: Uint8Array | undefined } = {}) {
+    this.#scanner = new XmlScanner(this, { tags: [], bufferSize: 64 << 10 });
+    if (options.lines) this.#lines = options.lines;
+  }
+
+  /** The entries' buffer (grown as needed), for the next parser to reuse. */
+  get buffer(): Uint8Array {
+    return this.#lines;
   }
 
   /** Feeds the next chunk. */

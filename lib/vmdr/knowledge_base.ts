@@ -44,6 +44,8 @@ export interface KbJoinOptions {
   maxConcurrency?: number;
   /** Receives warnings (a damaged cache). */
   onWarning?: ((message: string) => void) | undefined;
+  /** Called after each batch has gone into the cache and the glossary. */
+  afterBatch?: (() => void) | undefined;
 }
 
 /** What the join did. */
@@ -129,25 +131,50 @@ export async function joinKnowledgeBase(
     writer = await KbCacheWriter.begin(cache.path);
     const w = writer;
     let n = 0;
+    // Buffers a call reuses from the one before (read buffer, entries): no garbage per batch.
+    const spare: { buffer: Uint8Array | undefined; lines: Uint8Array | undefined }[] = [];
+    const dec = new TextDecoder();
     await runPool(batches, limit, async (qids, signal) => {
-      const page = await fetchParsed(
-        client,
-        { path: KB_PATH, params: { action: "list", details: "All", ids: idRanges(qids) } },
-        () => new KbPageParser(),
-        {
-          what: `KnowledgeBase batch ${++n}`,
-          traffic,
-          limit,
-          signal,
-          onWarning: options.onWarning,
-        },
-      );
-      if (signal.aborted) return;
-      checkpoint = earlier(checkpoint, page.datetime);
-      await w.append(page.lines, page.qids);
-      const text = new TextDecoder().decode(page.lines).split("\n");
-      for (let i = 0; i < page.qids.length; i++) {
-        if (needed.has(page.qids[i]!)) glossary.add(toGlossary(JSON.parse(text[i]!)));
+      const reuse = spare.pop() ?? { buffer: undefined, lines: undefined };
+      try {
+        const page = await fetchParsed(
+          client,
+          { path: KB_PATH, params: { action: "list", details: "All", ids: idRanges(qids) } },
+          () => {
+            const parser = new KbPageParser({ lines: reuse.lines });
+            return {
+              push: (chunk) => parser.push(chunk),
+              end: () => {
+                const page = parser.end();
+                reuse.lines = parser.buffer; // grown, perhaps
+                return page;
+              },
+              abort: () => parser.abort(),
+            };
+          },
+          {
+            what: `KnowledgeBase batch ${++n}`,
+            traffic,
+            limit,
+            signal,
+            onWarning: options.onWarning,
+            reuse,
+          },
+        );
+        if (signal.aborted) return;
+        checkpoint = earlier(checkpoint, page.datetime);
+        await w.append(page.lines, page.qids);
+        let start = 0;
+        for (const qid of page.qids) {
+          const end = page.lines.indexOf(10, start);
+          if (needed.has(qid)) {
+            glossary.add(toGlossary(JSON.parse(dec.decode(page.lines.subarray(start, end)))));
+          }
+          start = end + 1;
+        }
+        options.afterBatch?.();
+      } finally {
+        spare.push(reuse);
       }
     });
     const fetched = new Set(writer.qids);

@@ -71,6 +71,13 @@ export class ListingBuffer implements ListingSink {
     return this.#length;
   }
 
+  /** Forgets every listing, keeping the memory for the next page. */
+  clear(): void {
+    this.#length = 0;
+    this.#count = 0;
+    this.listings = 0;
+  }
+
   /** Starts a listing. */
   start(): void {
     this.#count = 0;

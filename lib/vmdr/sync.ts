@@ -111,8 +111,8 @@ export function queryHash(config: QualysConfig): Promise<string> {
 /**
  * The Host List Detection and Host List parameters of a run: incremental from `since`, else
  * full; `fixed` asks for Fixed detections too (always in an incremental run; in a full run
- * that has no list of the hosts the destination holds, so that hosts whose findings are all
- * fixed are cleared all the same).
+ * whose list of the hosts the destination holds was lost with a damaged state, so that hosts
+ * whose findings are all fixed are cleared all the same).
  */
 export function queryParams(
   config: QualysConfig,
@@ -156,13 +156,18 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     );
   }
   const spool = new FindingSpool(options.tempDir ? { tempDir: options.tempDir } : {});
-  const glossary = new GlossaryStore(options.tempDir ? { tempDir: options.tempDir } : {});
+  // A KnowledgeBase join may name tens of thousands of QIDs: their texts spill to disk past
+  // 1 MiB, and the encoder keeps half the report flow's text cache (8 MiB; README: Measured).
+  const glossary = new GlossaryStore({
+    memoryLimit: 1 << 20,
+    ...(options.tempDir ? { tempDir: options.tempDir } : {}),
+  });
   try {
-    const state = await readSyncState(
-      path,
-      options.destination,
-      (m) => log.warn(`${m}: this run is a full sync`),
-    );
+    let damaged = false;
+    const state = await readSyncState(path, options.destination, (m) => {
+      damaged = true;
+      log.warn(`${m}: this run is a full sync`);
+    });
     const query = await queryHash(config);
     let why: string | undefined;
     if (options.full) why = "-full";
@@ -180,17 +185,21 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
 
     const warn = (m: string) => log.warn(m);
     const record = new HostRecord(spool, { ipRanges: config.ipRanges, warn });
-    const hosts = new SyncHosts(record, config.ipRanges);
+    const hosts = new SyncHosts(record, {
+      ipRanges: config.ipRanges,
+      noteListed: why !== undefined && state !== undefined && state.hosts.size > 0,
+    });
     const traffic = new Traffic();
-    // Without the list of hosts the destination holds (a first run, a damaged state), a full run
-    // asks for Fixed detections too: a host listed with all of them fixed is then cleared.
-    const { params, hostParams } = queryParams(config, since, since !== undefined || !state);
+    // With the list of the hosts the destination holds lost (a damaged state), a full run asks
+    // for Fixed detections too: a host listed with all of them fixed is then cleared.
+    const { params, hostParams } = queryParams(config, since, since !== undefined || damaged);
     const fetched = await fetchDetections(client, hosts, {
       params,
       hostParams,
       traffic,
       ...(options.pageSize ? { pageSize: options.pageSize } : {}),
       maxConcurrency: options.maxConcurrency,
+      types: config.vulnTypes,
       onWarning: warn,
       onProgress: options.onProgress,
     });
@@ -201,15 +210,18 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     );
     if (why && state) {
       // A full run replaces everything: hosts sent before and not listed now lose their results.
-      for (const ip of state.hosts) if (!hosts.listed.has(ip)) hosts.clear(ip);
+      for (const ip of state.hosts) if (!hosts.listed?.has(ip)) hosts.clear(ip);
     }
 
+    collectGarbage(); // what the pages left, before the KnowledgeBase's buffers
     const kb = await joinKnowledgeBase(client, hosts.qids, {
       cachePath: `${options.stateDir}/kb-${await shortHash(
         `${config.url}\n${config.userId}`,
       )}.jsonl`,
       traffic,
       glossary,
+      // each batch's entries, once parsed and packed, are garbage
+      afterBatch: collectGarbage,
       ...(options.kbBatchSize ? { batchSize: options.kbBatchSize } : {}),
       maxConcurrency: options.maxConcurrency,
       onWarning: warn,
@@ -231,11 +243,28 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     const sent = new AddressSet();
     const source: FindingSource = {
       glossary,
-      forEachHost: (onHost) =>
-        spool.replay((host) => {
+      forEachHost: (onHost) => {
+        // Encoding a QID's text (its first line, or again once the encoder's text cache let it
+        // go) decodes and cleans it: garbage that V8, with the small young generation the
+        // binary runs with, lets grow the old generation to several times what is live. A
+        // collection every few hundred new QIDs and every thousand hosts keeps the peak down.
+        const seen = new Set<number>();
+        let fresh = 0, hosts = 0;
+        return spool.replay((host) => {
           sent.add(host.ip);
+          for (let k = 0; k < host.count; k++) {
+            const qid = host.qids[k]!;
+            if (seen.has(qid)) continue;
+            seen.add(qid);
+            fresh++;
+          }
+          if (fresh >= 500 || ++hosts % 1000 === 0) {
+            fresh = 0;
+            collectGarbage();
+          }
           return onHost(host);
-        }),
+        });
+      },
       dispose: () => {
         spool.dispose();
         glossary.dispose();
@@ -248,21 +277,27 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     const noteAttempt = () =>
       saveAttempt(path, { destination: options.destination, query, old: state, sent }, log);
     try {
+      collectGarbage(); // the pages' and the KnowledgeBase's, before the encoder's buffers
       await writeCommands(source, sink, {
+        qidCacheBytes: 8 << 20,
         addHost: config.addHost,
         scannerName: config.scannerName,
         sourceName: config.sourceName,
         log,
       });
       await writeClears(sink, record.clears, config.scannerName);
+      collectGarbage(); // the encoder's, before the sink's own work
     } catch (error) {
       await sink.abort();
       await noteAttempt();
       throw error;
     }
-    const known = why ? new AddressSet() : state!.hosts;
-    for (const ip of sent) known.add(ip);
-    for (const ip of record.clears) known.delete(ip);
+    let known = sent; // a full run: the hosts sent now are all the destination holds of ours
+    if (!why) {
+      known = state!.hosts;
+      for (const ip of sent) known.add(ip);
+      for (const ip of record.clears) known.delete(ip);
+    }
     const summary: SyncSummary = {
       mode: why ? "full" : "incremental",
       checkpoint: fetched.datetime,
@@ -331,6 +366,11 @@ async function saveAttempt(
   } catch (error) {
     log.warn(`Could not note the hosts this run sent in ${path}: ${(error as Error).message}`);
   }
+}
+
+/** A full collection when the runtime offers one (`--expose-gc`, as the binary is built). */
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
 }
 
 async function saveState(path: string, state: SyncState, log: SyncLog): Promise<void> {

@@ -76,12 +76,10 @@ export class HostRecord implements ListingSink {
 
   /** Adds a finding unless the listing has it. */
   add(qid: number, port: number, proto: number): void {
-    const key = qid * 262144 + port * 4 + proto;
-    if (this.#seen.has(key)) {
+    if (this.#isDuplicate(qid, port, proto)) {
       this.stats.duplicates++;
       return;
     }
-    this.#seen.add(key);
     if (this.#count === this.#qids.length) {
       this.#qids = grow(this.#qids, this.#count + 1);
       this.#ports = grow(this.#ports, this.#count + 1);
@@ -91,6 +89,28 @@ export class HostRecord implements ListingSink {
     this.#qids[k] = qid;
     this.#ports[k] = port;
     this.#protos[k] = proto;
+  }
+
+  // Small listings are checked by a scan of their findings; big ones through a Set (whose keys,
+  // beyond 2^31, would each be a heap number: kept off the common path).
+  #isDuplicate(qid: number, port: number, proto: number): boolean {
+    const count = this.#count;
+    if (count < 64) {
+      const q = this.#qids, p = this.#ports, r = this.#protos;
+      for (let k = 0; k < count; k++) {
+        if (q[k] === qid && p[k] === port && r[k] === proto) return true;
+      }
+      return false;
+    }
+    if (this.#seen.size === 0) {
+      for (let k = 0; k < count; k++) {
+        this.#seen.add(this.#qids[k]! * 262144 + this.#ports[k]! * 4 + this.#protos[k]!);
+      }
+    }
+    const key = qid * 262144 + port * 4 + proto;
+    if (this.#seen.has(key)) return true;
+    this.#seen.add(key);
+    return false;
   }
 
   /** Ends the listing of the host `raw`. */
@@ -131,13 +151,17 @@ export class SyncHosts implements ListingSink {
   readonly #ipRanges: IpRangeSet | undefined;
   /** QIDs of the open findings listed. */
   readonly qids = new Set<number>();
-  /** Addresses listed. */
-  readonly listed = new AddressSet();
+  /** Addresses listed, when asked to note them (a full run that may have hosts to clear). */
+  readonly listed: AddressSet | undefined;
 
-  /** Notes what goes into `record`. */
-  constructor(record: ListingSink, ipRanges: IpRangeSet | undefined) {
+  /** Notes what goes into `record` (and the addresses listed, with `noteListed`). */
+  constructor(
+    record: ListingSink,
+    options: { ipRanges?: IpRangeSet | undefined; noteListed?: boolean },
+  ) {
     this.#record = record;
-    this.#ipRanges = ipRanges;
+    this.#ipRanges = options.ipRanges;
+    this.listed = options.noteListed ? new AddressSet() : undefined;
   }
 
   /** Starts a listing. */
@@ -153,8 +177,10 @@ export class SyncHosts implements ListingSink {
 
   /** Ends a listing. */
   end(raw: string | undefined, info: ListingInfo): void {
-    const addr = raw === undefined ? undefined : parseHostAddress(raw);
-    if (addr && (!this.#ipRanges || this.#ipRanges.contains(addr))) this.listed.add(addr.text);
+    if (this.listed && raw !== undefined) {
+      const addr = parseHostAddress(raw);
+      if (addr && (!this.#ipRanges || this.#ipRanges.contains(addr))) this.listed.add(addr.text);
+    }
     this.#record.end(raw, info);
   }
 

@@ -33,8 +33,7 @@ Deno.test("detection sync: a full run, then incremental ones, leave the DC with 
     assert.equal(await h.checkpoint(), formatDateTime(h.sub.clock));
     const full = detectionCalls(h.sim.log);
     assert.ok(full.every((e) => e.method === "POST" && e.params.show_results === "0"));
-    // no list of the hosts the destination holds yet: Fixed too, to clear all-fixed hosts
-    assert.ok(full.every((e) => e.params.status === "New,Active,Re-Opened,Fixed"));
+    assert.ok(full.every((e) => e.params.status === "New,Active,Re-Opened"));
     assert.ok(full.every((e) => e.params.vm_processed_after === undefined));
     for (let day = 0; day < 2; day++) {
       const checkpoint = formatDateTime(h.sub.clock);
