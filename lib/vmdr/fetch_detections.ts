@@ -47,6 +47,8 @@ export interface DetectionFetchOptions {
   types?: readonly string[] | undefined;
   /** Receives warnings. */
   onWarning?: ((message: string) => void) | undefined;
+  /** Stops the fetch (another part of the run failed). */
+  signal?: AbortSignal | undefined;
   /** Called after each page with a progress line. */
   onProgress?: ((detail: string) => void) | undefined;
 }
@@ -236,7 +238,7 @@ export async function fetchDetections(
       running--;
       spare.push(reuse);
     }
-  });
+  }, options.signal);
   if (result.datetime === "") {
     throw new QualysApiError(
       "Qualys's answers carry no RESPONSE/DATETIME: the checkpoint of this run is unknown",

@@ -110,18 +110,29 @@ export class ConcurrencyLimit {
 
 /**
  * Runs `work` on each item, at most `limit.value` at once (read again whenever a call ends or the
- * limit changes). On the first failure no new item starts, the others are told to stop (the
- * signal), and the failure is thrown once they have.
+ * limit changes). On the first failure, or when `stop` fires, no new item starts, the others
+ * are told to stop (the signal), and the failure (or `stop`'s reason) is thrown once they have.
  */
 export async function runPool<T>(
   items: Iterable<T>,
   limit: ConcurrencyLimit,
   work: (item: T, signal: AbortSignal) => Promise<void>,
+  stop?: AbortSignal,
 ): Promise<void> {
   const it = items[Symbol.iterator]();
   const controller = new AbortController();
-  const running = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
+  const stopped = () => {
+    if (failure) return;
+    failure = { error: stop!.reason };
+    controller.abort(stop!.reason);
+  };
+  if (stop?.aborted) stopped();
+  stop?.addEventListener("abort", stopped);
+  // Wakes the loop once when `stop` fires (then it waits for the running calls alone).
+  const { promise: halted, resolve: halt } = Promise.withResolvers<void>();
+  stop?.addEventListener("abort", () => halt());
+  const running = new Set<Promise<void>>();
   let exhausted = false;
   for (;;) {
     while (!failure && !exhausted && running.size < limit.value) {
@@ -140,8 +151,9 @@ export async function runPool<T>(
       running.add(p);
     }
     if (running.size === 0) break;
-    await Promise.race([...running, limit.changed()]);
+    await Promise.race(failure ? running : [...running, limit.changed(), halted]);
   }
+  stop?.removeEventListener("abort", stopped);
   if (failure) throw failure.error;
 }
 

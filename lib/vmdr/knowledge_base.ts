@@ -1,15 +1,16 @@
 /**
  * The KnowledgeBase join (docs/qualys_api.md section 7): the title, DIAGNOSIS, CVE and Bugtraq
  * IDs of each QID a run's detections name, from the KB cache and, for what the cache lacks or
- * what changed, from `/api/2.0/fo/knowledge_base/vuln/`:
+ * what changed, from `/api/2.0/fo/knowledge_base/vuln/`. It runs while the detection pages are
+ * fetched (the KnowledgeBase has its own limits), QIDs being named as the pages bring them:
  *
  * 1. with a cache, one `details=None&last_modified_after=<its checkpoint>` call lists the QIDs
  *    modified since; those the run needs are fetched again, the others dropped from the cache;
- * 2. the QIDs needed and not cached are fetched with `details=All`, `ids=` batches of 500, at
- *    most `X-Concurrency-Limit-Limit` calls at once;
- * 3. the cache is rewritten (atomically) with the new entries, the kept old ones and the new
- *    checkpoint (the earliest DATETIME of this run's KB answers), and the run's glossary holds
- *    the entries of the QIDs it needs.
+ * 2. the QIDs needed and not cached are fetched with `details=All`, `ids=` batches of 500 (each
+ *    sent once it is full, the last at the end), at most `X-Concurrency-Limit-Limit` at once;
+ * 3. at the end the cache is rewritten (atomically) with the new entries, the kept old ones and
+ *    the new checkpoint (the earliest DATETIME of this run's KB answers), and the run's glossary
+ *    holds the entries of the QIDs it needs.
  *
  * A QID the KnowledgeBase does not return is counted; its findings go without title or IDs.
  *
@@ -19,7 +20,7 @@
 import type { GlossaryEntry } from "../findings/finding_source.ts";
 import type { QualysClient } from "../qualys/client.ts";
 import { Tag } from "../xml/tags.ts";
-import { ConcurrencyLimit, fetchParsed, KB_PATH, runPool, type Traffic } from "./fetch_pages.ts";
+import { ConcurrencyLimit, fetchParsed, KB_PATH, type Traffic } from "./fetch_pages.ts";
 import { IdListParser } from "./id_list.ts";
 import { KbCache, KbCacheWriter, type KbEntry } from "./kb_cache.ts";
 import { KbPageParser } from "./kb_page.ts";
@@ -30,7 +31,7 @@ export interface GlossaryTarget {
   add(entry: GlossaryEntry): unknown;
 }
 
-/** Options for {@linkcode joinKnowledgeBase}. */
+/** Options for {@linkcode KnowledgeBaseJoin.start}. */
 export interface KbJoinOptions {
   /** The cache file. */
   cachePath: string;
@@ -92,114 +93,233 @@ function earlier(a: string, b: string): string {
   return a === "" ? b : b === "" || a <= b ? a : b;
 }
 
-/**
- * Joins the KnowledgeBase for the QIDs in `needed`.
- *
- * @throws {QualysApiError} When a call fails for good (exit 3).
- * @throws {LocalIoError} When the cache cannot be written (exit 7).
- */
-export async function joinKnowledgeBase(
-  client: QualysClient,
-  needed: ReadonlySet<number>,
-  options: KbJoinOptions,
-): Promise<KbJoinResult> {
-  const { traffic, glossary } = options;
-  const cache = await KbCache.open(options.cachePath, (m) => options.onWarning?.(m));
-  const limit = new ConcurrencyLimit(options.maxConcurrency);
-  let checkpoint = "";
-  let writer: KbCacheWriter | undefined;
-  try {
-    const modified = new Set<number>();
-    if (cache.checkpoint !== undefined) {
+/** A KnowledgeBase join under way: `need` each QID, then `finish` (or `abort`). */
+export class KnowledgeBaseJoin {
+  readonly #client: QualysClient;
+  readonly #options: KbJoinOptions;
+  readonly #cache: KbCache;
+  readonly #writer: KbCacheWriter;
+  readonly #limit: ConcurrencyLimit;
+  readonly #batch: number;
+  readonly #stop = new AbortController();
+  readonly #needed = new Set<number>();
+  readonly #asked: number[] = []; // QIDs sent for with details=All
+  #modified: Set<number> | undefined; // undefined until the list has come
+  #listing: Promise<void> = Promise.resolve();
+  #pending: number[] = [];
+  #waiting: number[][] = [];
+  #running = 0;
+  #idle: (() => void)[] = [];
+  #failure: { error: unknown } | undefined;
+  #checkpoint = "";
+  #calls = 0;
+  // Buffers a call reuses from the one before (read buffer, entries): no garbage per batch.
+  readonly #spare: { buffer: Uint8Array | undefined; lines: Uint8Array | undefined }[] = [];
+
+  private constructor(
+    client: QualysClient,
+    options: KbJoinOptions,
+    cache: KbCache,
+    writer: KbCacheWriter,
+  ) {
+    this.#client = client;
+    this.#options = options;
+    this.#cache = cache;
+    this.#writer = writer;
+    this.#limit = new ConcurrencyLimit(options.maxConcurrency);
+    this.#batch = options.batchSize ?? 500;
+  }
+
+  /**
+   * Opens the cache, starts the new cache file, and (with a cache) asks which QIDs changed.
+   *
+   * @throws {LocalIoError} When the new cache file cannot be created (exit 7).
+   */
+  static async start(client: QualysClient, options: KbJoinOptions): Promise<KnowledgeBaseJoin> {
+    const cache = await KbCache.open(options.cachePath, (m) => options.onWarning?.(m));
+    let writer: KbCacheWriter;
+    try {
+      writer = await KbCacheWriter.begin(cache.path);
+    } catch (error) {
+      cache.close();
+      throw error;
+    }
+    const join = new KnowledgeBaseJoin(client, options, cache, writer);
+    if (cache.checkpoint !== undefined) join.#listing = join.#listModified(cache.checkpoint);
+    else join.#modified = new Set();
+    return join;
+  }
+
+  /** Fires when a call failed for good: the run cannot succeed, its other work may stop. */
+  get failed(): AbortSignal {
+    return this.#stop.signal;
+  }
+
+  /** Names a QID the run needs (again: nothing happens). */
+  need(qid: number): void {
+    if (this.#needed.has(qid) || this.#failure) return;
+    this.#needed.add(qid);
+    // Before the list of modified QIDs has come, cached QIDs wait for it.
+    if (!this.#cache.qids.has(qid) || this.#modified?.has(qid)) this.#queue(qid);
+  }
+
+  #queue(qid: number): void {
+    this.#pending.push(qid);
+    if (this.#pending.length >= this.#batch) this.#flush();
+  }
+
+  #flush(): void {
+    if (this.#pending.length === 0) return;
+    this.#waiting.push(this.#pending.sort((a, b) => a - b));
+    this.#pending = [];
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (!this.#failure && this.#waiting.length && this.#running < this.#limit.value) {
+      const qids = this.#waiting.shift()!;
+      this.#running++;
+      this.#fetch(qids)
+        .catch((error) => this.#fail(error))
+        .finally(() => {
+          this.#running--;
+          this.#pump();
+          if (this.#running === 0 && (this.#waiting.length === 0 || this.#failure)) {
+            for (const resolve of this.#idle.splice(0)) resolve();
+          }
+        });
+    }
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failure) return;
+    this.#failure = { error };
+    this.#stop.abort(error);
+  }
+
+  async #listModified(checkpoint: string): Promise<void> {
+    try {
       const list = await fetchParsed(
-        client,
+        this.#client,
         {
           path: KB_PATH,
-          params: { action: "list", details: "None", last_modified_after: cache.checkpoint },
+          params: { action: "list", details: "None", last_modified_after: checkpoint },
         },
         () => new IdListParser(Tag.KNOWLEDGE_BASE_VULN_LIST_OUTPUT),
-        { what: "the list of modified QIDs", traffic, limit, onWarning: options.onWarning },
+        {
+          what: "the list of modified QIDs",
+          traffic: this.#options.traffic,
+          limit: this.#limit,
+          signal: this.#stop.signal,
+          onWarning: this.#options.onWarning,
+        },
       );
-      checkpoint = earlier(checkpoint, list.datetime);
-      for (const q of list.ids) modified.add(q);
-    }
-    const wanted = [...needed].filter((q) => !cache.qids.has(q) || modified.has(q))
-      .sort((a, b) => a - b);
-    const batch = options.batchSize ?? 500;
-    const batches: number[][] = [];
-    for (let i = 0; i < wanted.length; i += batch) batches.push(wanted.slice(i, i + batch));
-    writer = await KbCacheWriter.begin(cache.path);
-    const w = writer;
-    let n = 0;
-    // Buffers a call reuses from the one before (read buffer, entries): no garbage per batch.
-    const spare: { buffer: Uint8Array | undefined; lines: Uint8Array | undefined }[] = [];
-    const dec = new TextDecoder();
-    await runPool(batches, limit, async (qids, signal) => {
-      const reuse = spare.pop() ?? { buffer: undefined, lines: undefined };
-      try {
-        const page = await fetchParsed(
-          client,
-          { path: KB_PATH, params: { action: "list", details: "All", ids: idRanges(qids) } },
-          () => {
-            const parser = new KbPageParser({ lines: reuse.lines });
-            return {
-              push: (chunk) => parser.push(chunk),
-              end: () => {
-                const page = parser.end();
-                reuse.lines = parser.buffer; // grown, perhaps
-                return page;
-              },
-              abort: () => parser.abort(),
-            };
-          },
-          {
-            what: `KnowledgeBase batch ${++n}`,
-            traffic,
-            limit,
-            signal,
-            onWarning: options.onWarning,
-            reuse,
-          },
-        );
-        if (signal.aborted) return;
-        checkpoint = earlier(checkpoint, page.datetime);
-        await w.append(page.lines, page.qids);
-        let start = 0;
-        for (const qid of page.qids) {
-          const end = page.lines.indexOf(10, start);
-          if (needed.has(qid)) {
-            glossary.add(toGlossary(JSON.parse(dec.decode(page.lines.subarray(start, end)))));
-          }
-          start = end + 1;
-        }
-        options.afterBatch?.();
-      } finally {
-        spare.push(reuse);
+      this.#checkpoint = earlier(this.#checkpoint, list.datetime);
+      this.#modified = new Set(list.ids);
+      for (const q of this.#needed) {
+        if (this.#cache.qids.has(q) && this.#modified.has(q)) this.#queue(q);
       }
-    });
-    const fetched = new Set(writer.qids);
-    // The old entries: kept unless fetched again or modified since; decoded when needed.
-    await cache.copy(writer, {
-      keep: (q) => !fetched.has(q) && !modified.has(q),
-      want: (q) => needed.has(q) && !fetched.has(q) && !modified.has(q),
-      onEntry: (e) => glossary.add(toGlossary(e)),
-    });
-    const missing = wanted.filter((q) => !fetched.has(q));
-    if (checkpoint === "") checkpoint = cache.checkpoint ?? "";
-    if (checkpoint !== "") await writer.commit(checkpoint);
-    else await writer.discard(); // no call and no cache: nothing to keep
-    return {
-      needed: needed.size,
-      cached: needed.size - wanted.length,
-      fetched: wanted.length - missing.length,
-      missing,
-      modified: modified.size,
-      checkpoint,
-    };
-  } catch (error) {
-    await writer?.discard();
-    throw error;
-  } finally {
-    cache.close();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  async #fetch(qids: number[]): Promise<void> {
+    const reuse = this.#spare.pop() ?? { buffer: undefined, lines: undefined };
+    const signal = this.#stop.signal;
+    try {
+      this.#asked.push(...qids);
+      const page = await fetchParsed(
+        this.#client,
+        { path: KB_PATH, params: { action: "list", details: "All", ids: idRanges(qids) } },
+        () => {
+          const parser = new KbPageParser({ lines: reuse.lines });
+          return {
+            push: (chunk) => parser.push(chunk),
+            end: () => {
+              const page = parser.end();
+              reuse.lines = parser.buffer; // grown, perhaps
+              return page;
+            },
+            abort: () => parser.abort(),
+          };
+        },
+        {
+          what: `KnowledgeBase batch ${++this.#calls}`,
+          traffic: this.#options.traffic,
+          limit: this.#limit,
+          signal,
+          onWarning: this.#options.onWarning,
+          reuse,
+        },
+      );
+      if (signal.aborted) return;
+      this.#checkpoint = earlier(this.#checkpoint, page.datetime);
+      await this.#writer.append(page.lines, page.qids);
+      const dec = new TextDecoder();
+      let start = 0;
+      for (const qid of page.qids) {
+        const end = page.lines.indexOf(10, start);
+        if (this.#needed.has(qid)) {
+          const entry = JSON.parse(dec.decode(page.lines.subarray(start, end)));
+          this.#options.glossary.add(toGlossary(entry));
+        }
+        start = end + 1;
+      }
+      this.#options.afterBatch?.();
+    } finally {
+      this.#spare.push(reuse);
+    }
+  }
+
+  /**
+   * Sends what is left, waits for every call, and writes the new cache.
+   *
+   * @throws {QualysApiError} When a call failed for good (exit 3).
+   * @throws {LocalIoError} When the cache cannot be written (exit 7).
+   */
+  async finish(): Promise<KbJoinResult> {
+    try {
+      await this.#listing;
+      this.#flush();
+      // Once nothing runs, nothing waits either (the pump starts what waits), unless it failed.
+      if (this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
+      if (this.#failure) throw this.#failure.error;
+      const cache = this.#cache, writer = this.#writer, needed = this.#needed;
+      const modified = this.#modified ?? new Set<number>();
+      const fetched = new Set(writer.qids);
+      // The old entries: kept unless fetched again or modified since; decoded when needed.
+      await cache.copy(writer, {
+        keep: (q) => !fetched.has(q) && !modified.has(q),
+        want: (q) => needed.has(q) && !fetched.has(q) && !modified.has(q),
+        onEntry: (e) => this.#options.glossary.add(toGlossary(e)),
+      });
+      const missing = this.#asked.filter((q) => !fetched.has(q)).sort((a, b) => a - b);
+      const checkpoint = this.#checkpoint || (cache.checkpoint ?? "");
+      if (checkpoint !== "") await writer.commit(checkpoint);
+      else await writer.discard(); // no call and no cache: nothing to keep
+      return {
+        needed: needed.size,
+        cached: needed.size - this.#asked.length,
+        fetched: this.#asked.length - missing.length,
+        missing,
+        modified: modified.size,
+        checkpoint,
+      };
+    } catch (error) {
+      await this.abort();
+      throw error;
+    } finally {
+      this.#cache.close();
+    }
+  }
+
+  /** Stops the calls (the run failed elsewhere) and drops the new cache; never throws. */
+  async abort(): Promise<void> {
+    this.#fail(new Error("the run stopped"));
+    await this.#listing.catch(() => {});
+    if (this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    await this.#writer.discard();
+    this.#cache.close();
   }
 }

@@ -30,7 +30,7 @@ import type { QualysClient } from "../qualys/client.ts";
 import type { CommandSink } from "../sink/command_sink.ts";
 import { fetchDetections } from "./fetch_detections.ts";
 import { Traffic } from "./fetch_pages.ts";
-import { joinKnowledgeBase } from "./knowledge_base.ts";
+import { type KbJoinResult, KnowledgeBaseJoin } from "./knowledge_base.ts";
 import { prepareStateDir, shortHash, tryLock } from "./state_dir.ts";
 import { HostRecord, SyncHosts } from "./sync_hosts.ts";
 import {
@@ -184,48 +184,58 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     );
 
     const warn = (m: string) => log.warn(m);
-    const record = new HostRecord(spool, { ipRanges: config.ipRanges, warn });
-    const hosts = new SyncHosts(record, {
-      ipRanges: config.ipRanges,
-      noteListed: why !== undefined && state !== undefined && state.hosts.size > 0,
-    });
     const traffic = new Traffic();
-    // With the list of the hosts the destination holds lost (a damaged state), a full run asks
-    // for Fixed detections too: a host listed with all of them fixed is then cleared.
-    const { params, hostParams } = queryParams(config, since, since !== undefined || damaged);
-    const fetched = await fetchDetections(client, hosts, {
-      params,
-      hostParams,
-      traffic,
-      ...(options.pageSize ? { pageSize: options.pageSize } : {}),
-      maxConcurrency: options.maxConcurrency,
-      types: config.vulnTypes,
-      onWarning: warn,
-      onProgress: options.onProgress,
-    });
-    log.info(
-      `Host List Detection: ${fetched.pages} pages, ${fetched.hosts} hosts, ${fetched.open} open ` +
-        `and ${fetched.fixed} fixed detections; ${traffic.calls} calls, ${traffic.bytes} bytes, ` +
-        `up to ${fetched.concurrency} at once; Qualys's clock ${fetched.datetime}`,
-    );
-    if (why && state) {
-      // A full run replaces everything: hosts sent before and not listed now lose their results.
-      for (const ip of state.hosts) if (!hosts.listed?.has(ip)) hosts.clear(ip);
-    }
-
-    collectGarbage(); // what the pages left, before the KnowledgeBase's buffers
-    const kb = await joinKnowledgeBase(client, hosts.qids, {
+    // The KnowledgeBase is joined while the pages come: each QID is asked for (when the cache
+    // lacks it) as soon as a page names it.
+    const kbJoin = await KnowledgeBaseJoin.start(client, {
       cachePath: `${options.stateDir}/kb-${await shortHash(
         `${config.url}\n${config.userId}`,
       )}.jsonl`,
       traffic,
       glossary,
-      // each batch's entries, once parsed and packed, are garbage
-      afterBatch: collectGarbage,
+      afterBatch: collectGarbage, // a batch's entries, once parsed and packed, are garbage
       ...(options.kbBatchSize ? { batchSize: options.kbBatchSize } : {}),
       maxConcurrency: options.maxConcurrency,
       onWarning: warn,
     });
+    const record = new HostRecord(spool, { ipRanges: config.ipRanges, warn });
+    const hosts = new SyncHosts(record, {
+      ipRanges: config.ipRanges,
+      noteListed: why !== undefined && state !== undefined && state.hosts.size > 0,
+      onQid: (qid) => kbJoin.need(qid),
+    });
+    let fetched: Awaited<ReturnType<typeof fetchDetections>>;
+    let kb: KbJoinResult;
+    try {
+      // With the list of the hosts the destination holds lost (a damaged state), a full run
+      // asks for Fixed detections too: a host listed with all of them fixed is then cleared.
+      const { params, hostParams } = queryParams(config, since, since !== undefined || damaged);
+      fetched = await fetchDetections(client, hosts, {
+        params,
+        hostParams,
+        traffic,
+        ...(options.pageSize ? { pageSize: options.pageSize } : {}),
+        maxConcurrency: options.maxConcurrency,
+        types: config.vulnTypes,
+        signal: kbJoin.failed, // a KnowledgeBase call that failed for good ends the run
+        onWarning: warn,
+        onProgress: options.onProgress,
+      });
+      log.info(
+        `Host List Detection: ${fetched.pages} pages, ${fetched.hosts} hosts, ${fetched.open} ` +
+          `open and ${fetched.fixed} fixed detections, up to ${fetched.concurrency} calls at ` +
+          `once; Qualys's clock ${fetched.datetime}`,
+      );
+      if (why && state) {
+        // A full run replaces everything: hosts sent before and not listed now lose their results.
+        for (const ip of state.hosts) if (!hosts.listed?.has(ip)) hosts.clear(ip);
+      }
+      collectGarbage(); // what the pages left
+      kb = await kbJoin.finish();
+    } catch (error) {
+      await kbJoin.abort();
+      throw error;
+    }
     log.info(
       `KnowledgeBase: ${kb.needed} QIDs, ${kb.cached} from the cache, ${kb.fetched} fetched, ` +
         `${kb.missing.length} not in the KnowledgeBase; ${kb.modified} modified since the cache's ` +

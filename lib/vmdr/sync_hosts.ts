@@ -154,14 +154,24 @@ export class SyncHosts implements ListingSink {
   /** Addresses listed, when asked to note them (a full run that may have hosts to clear). */
   readonly listed: AddressSet | undefined;
 
-  /** Notes what goes into `record` (and the addresses listed, with `noteListed`). */
+  readonly #onQid: ((qid: number) => void) | undefined;
+
+  /**
+   * Notes what goes into `record` (and the addresses listed, with `noteListed`); `onQid` hears
+   * of each QID the first time it is named.
+   */
   constructor(
     record: ListingSink,
-    options: { ipRanges?: IpRangeSet | undefined; noteListed?: boolean },
+    options: {
+      ipRanges?: IpRangeSet | undefined;
+      noteListed?: boolean;
+      onQid?: ((qid: number) => void) | undefined;
+    },
   ) {
     this.#record = record;
     this.#ipRanges = options.ipRanges;
     this.listed = options.noteListed ? new AddressSet() : undefined;
+    this.#onQid = options.onQid;
   }
 
   /** Starts a listing. */
@@ -171,7 +181,10 @@ export class SyncHosts implements ListingSink {
 
   /** Adds a finding. */
   add(qid: number, port: number, proto: number): void {
-    this.qids.add(qid);
+    if (!this.qids.has(qid)) {
+      this.qids.add(qid);
+      this.#onQid?.(qid);
+    }
     this.#record.add(qid, port, proto);
   }
 

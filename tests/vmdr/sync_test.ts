@@ -66,9 +66,13 @@ Deno.test("detection sync: a full run, then incremental ones, leave the DC with 
 
 Deno.test("detection sync: ID ranges are fetched at once up to the concurrency limit, never above, each host once", async () => {
   await withHarness({ sim: { pageLatencyMs: 40, concurrencyLimit: 2 } }, async (h) => {
-    const r = await h.run({ pageSize: 5 });
+    const r = await h.run({ pageSize: 5, kbBatchSize: 10 });
     assert.equal(r.code, 0, String(r.error));
     const calls = detectionCalls(h.sim.log);
+    // the KnowledgeBase is asked while the pages come, within its own limit
+    const kb = h.sim.log.filter((e) => e.api === "kb");
+    assert.ok(kb[0]!.startMs < Math.max(...calls.map((e) => e.endMs!)));
+    assert.ok(maxOverlap(kb) <= 2);
     assert.ok(calls.length >= 8, `${calls.length} pages`);
     assert.equal(maxOverlap(calls), 2);
     assert.ok(calls.every((e) => e.status === 200 && e.params.truncation_limit === "5"));
