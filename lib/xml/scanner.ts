@@ -41,7 +41,7 @@ export interface ByteReader {
   read(p: Uint8Array): Promise<number | null>;
 }
 
-const LT = 60, GT = 62, AMP = 38, SLASH = 47, BANG = 33, QMARK = 63, LF = 10;
+const LT = 60, GT = 62, AMP = 38, SLASH = 47, BANG = 33, QMARK = 63, LF = 10, RSQB = 93;
 const MAX_DEPTH = 1000;
 // The element stack's names: known names are read from the copy of TAG_NAME_BYTES at the start
 // of #names, other names are copied after it.
@@ -377,6 +377,9 @@ export class XmlScanner {
               this.#mark(ln, i);
               throw this.#error(`Character 0x${c.toString(16)} is not allowed in XML`, i);
             }
+          } else if (c === RSQB && this.#depth > 0 && this.#bracketInText(i, n, final, ln) < 0) {
+            if (collecting) this.#append(seg, i);
+            break outer; // a ']' or ']]' cut by the buffer end: resume at it
           }
           if (++i >= n) break;
           c = buf[i]!;
@@ -585,10 +588,26 @@ export class XmlScanner {
       if (c < 39) {
         if (c === LF) lines++;
         else if (c === AMP || (c < 32 && c !== 9 && c !== 13)) return -1;
-      }
+      } else if (c === RSQB && buf[j + 1] === RSQB) return -1; // "]]>", or a cut one
       j++;
     }
     return -1;
+  }
+
+  // The ']' at i in character data: throws when it starts "]]>" (which only ends a CDATA
+  // section); returns -1 when the buffer ends before that is known (not at the end of input),
+  // 0 otherwise. Text before or after the root is left to #checkOutsideRoot.
+  #bracketInText(i: number, n: number, final: boolean, line: number): number {
+    const buf = this.#buf;
+    if (i + 1 >= n) return final ? 0 : -1;
+    if (buf[i + 1] !== RSQB) return 0;
+    if (i + 2 >= n) return final ? 0 : -1;
+    if (buf[i + 2] !== GT) return 0;
+    this.#mark(line, i);
+    throw this.#error(
+      "A ']]>' outside a CDATA section: in XML text it must be written as ]]&gt;",
+      i,
+    );
   }
 
   // Text outside the root element may only be white space.
