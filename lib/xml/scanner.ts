@@ -789,27 +789,25 @@ export class XmlScanner {
     return -1;
   }
 
-  // Finds "-->" from i (a run of dashes ends at its last two); returns the index of its first
-  // '-', or -1 when the buffer ends first. Newlines are counted in #pl.
+  // Finds the "-->" of a comment whose content starts at i; returns the index of its first
+  // '-', or -1 when the buffer ends first. XML allows "--" only there: one followed by anything
+  // but '>' (as in "--->") is an error. Newlines are counted in #pl.
   #commentEnd(i: number, n: number): number {
-    const a = 45, c = GT;
     const buf = this.#buf;
     let lines = 0;
-    for (let k = i; k + 2 < n; k++) {
+    for (let k = i; k + 1 < n; k++) {
       const ch = buf[k]!;
-      if (ch !== a) {
+      if (ch !== 45) {
         if (ch === LF) lines++;
         continue;
       }
-      if (buf[k + 1] !== a) continue;
-      let e = k + 2;
-      while (e < n && buf[e] === a) e++; // "]]]>" ends at the last two
-      if (e >= n) return -1;
-      if (buf[e] === c) {
-        this.#pl += lines;
-        return e - 2;
+      if (buf[k + 1] !== 45) continue;
+      if (k + 2 >= n) return -1;
+      if (buf[k + 2] !== GT) {
+        throw this.#error("A '--' inside a comment: XML allows it only in the closing '-->'", k);
       }
-      k = e - 1;
+      this.#pl += lines;
+      return k;
     }
     return -1;
   }

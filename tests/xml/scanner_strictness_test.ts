@@ -56,6 +56,37 @@ const CASES: Case[] = [
   { name: "']]' at the end of text is fine", body: "x]]<![CDATA[>]]>" },
   { name: "']]>' in an attribute value is fine", xml: report(`<X a="]]>" b=']]>'/>`) },
   { name: "']]]]>' closing CDATA is fine", body: "<![CDATA[a]]]]>b" },
+
+  // '--' in comments
+  { name: "'--' inside a comment", body: `<!-- a ${MARK}-- b -->`, error: DASHES },
+  { name: "a comment ending in '--->'", body: `<!-- a ${MARK}--->`, error: DASHES },
+  { name: "'<!----->'", body: `<!--${MARK}--->`, error: DASHES },
+  {
+    name: "'--' inside a multi-line comment",
+    body: `<!--\n a\n${MARK}--\n-->`,
+    error: DASHES,
+  },
+  {
+    name: "'--' inside a comment before the root",
+    xml: report("t").replace("<ASSET_DATA_REPORT>", `<!-- \n${MARK}-- -->\n<ASSET_DATA_REPORT>`),
+    error: DASHES,
+  },
+  {
+    name: "'--' inside a comment in the DOCTYPE's internal subset",
+    xml: report("t").replace(
+      "<ASSET_DATA_REPORT>",
+      `<!DOCTYPE ASSET_DATA_REPORT [\n<!ENTITY e "--"><!-- ${MARK}-- -->\n]>\n<ASSET_DATA_REPORT>`,
+    ),
+    error: DASHES,
+  },
+  {
+    name: "'--' inside a comment after the root",
+    xml: `${report("t")}<!-- ${MARK}-- -->\n`,
+    error: DASHES,
+  },
+  { name: "'<!---->' is fine", body: "<!---->" },
+  { name: "single dashes in a comment are fine", body: "<!-- - -x- -a-b- -->" },
+  { name: "a comment starting with '-' is fine", body: "<!---x-->" },
 ];
 
 function documentOf(c: Case): { text: string; at: number } {
