@@ -935,6 +935,7 @@ export class XmlScanner {
         k++;
       }
       if (k >= n) return this.#incomplete("an attribute value", i, final);
+      if (count > 0) this.#checkUnique(an, ane, count);
       if (count * 4 + 4 > this.#attrs.length) {
         const bigger = new Int32Array(this.#attrs.length * 2);
         bigger.set(this.#attrs);
@@ -949,6 +950,18 @@ export class XmlScanner {
     }
     this.#attrCount = count;
     return k;
+  }
+
+  // Throws when the attribute name buf[an, ane) is one of the first `count` names in #attrs.
+  #checkUnique(an: number, ane: number, count: number): void {
+    const buf = this.#buf, at = this.#attrs, len = ane - an;
+    outer: for (let m = 0; m < count; m++) {
+      const ns = at[m * 4]!;
+      if (at[m * 4 + 1]! - ns !== len) continue;
+      for (let j = 0; j < len; j++) if (buf[ns + j] !== buf[an + j]) continue outer;
+      const name = new TextDecoder().decode(buf.subarray(an, ane));
+      throw this.#error(`The attribute "${name}" appears twice in a start tag`, an);
+    }
   }
 
   // Pushes the element whose name is buf[nameStart, nameEnd) and reports it to the handler if

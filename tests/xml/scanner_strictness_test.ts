@@ -87,6 +87,24 @@ const CASES: Case[] = [
   { name: "'<!---->' is fine", body: "<!---->" },
   { name: "single dashes in a comment are fine", body: "<!-- - -x- -a-b- -->" },
   { name: "a comment starting with '-' is fine", body: "<!---x-->" },
+
+  // duplicate attributes
+  {
+    name: "a duplicate attribute",
+    xml: report(`<X b="1" ${MARK}b="2"/>`),
+    error: DUPLICATE,
+  },
+  {
+    name: "a duplicate attribute after another one, across lines",
+    xml: report(`<X b='1'\n c="2"\n ${MARK}b = '3'></X>`),
+    error: DUPLICATE,
+  },
+  {
+    name: "a duplicate attribute on a reported element",
+    xml: report("t").replace(`id="qid_7"`, `id="qid_7" b="" ${MARK}b="x"`),
+    error: DUPLICATE,
+  },
+  { name: "attributes differing in case are fine", xml: report(`<X b="1" B="2" bb="3"/>`) },
 ];
 
 function documentOf(c: Case): { text: string; at: number } {
