@@ -100,6 +100,7 @@ export class XmlScanner {
   #maybeReported = new Uint8Array(TAG_BUCKETS); // by name bucket: 1 when a wanted tag is in it
   #tagStart = 0;
   #crPending = false;
+  #faultAt = 0; // where #cdataEnd found a character XML forbids
 
   /** Creates a scanner that reports elements to `handler`. */
   constructor(handler: ScanHandler, options: XmlScannerOptions = {}) {
@@ -431,6 +432,10 @@ export class XmlScanner {
           this.#pl = 0;
           const end = this.#cdataEnd(i + 9, n);
           if (end < 0) {
+            if (end === -2) {
+              this.#mark(ln0, start);
+              throw this.#forbiddenChar(this.#faultAt);
+            }
             if (final) throw this.#truncated("a CDATA section", start, ln0);
             break;
           }
@@ -522,8 +527,9 @@ export class XmlScanner {
   }
 
   // Finds the "]]>" of a CDATA section whose content starts at k, a word at a time while no ']'
-  // or LF is in sight; returns the index of "]]>", or -1 when the buffer ends first. Newlines
-  // are counted in #pl.
+  // or control character (LF, tab, CR, or one XML forbids) is in sight; returns the index of
+  // "]]>", -1 when the buffer ends first, or -2 at a character XML forbids (its index in
+  // #faultAt). Newlines are counted in #pl.
   #cdataEnd(k: number, n: number): number {
     const buf = this.#buf, words = this.#words;
     const wordLimit = (n - 3) >> 2;
@@ -533,8 +539,8 @@ export class XmlScanner {
         let wi = k >> 2;
         while (wi < wordLimit) {
           const x = words[wi]!;
-          const a = x ^ 0x5d5d5d5d, b = x ^ 0x0a0a0a0a;
-          if ((((a - 0x01010101) & ~a) | ((b - 0x01010101) & ~b)) & 0x80808080) break;
+          const a = x ^ 0x5d5d5d5d; // a zero byte where x has ']'; x itself: a byte < 0x20
+          if ((((a - 0x01010101) & ~a) | ((x - 0x20202020) & ~x)) & 0x80808080) break;
           wi++;
         }
         k = wi << 2;
@@ -552,9 +558,20 @@ export class XmlScanner {
         k = e;
         continue;
       }
-      if (ch === LF) lines++;
+      if (ch < 32) {
+        if (ch === LF) lines++;
+        else if (ch !== 9 && ch !== 13) {
+          this.#faultAt = k;
+          return -2;
+        }
+      }
       k++;
     }
+  }
+
+  // The error for the character XML forbids at buffer index `at`.
+  #forbiddenChar(at: number): ReportSyntaxError {
+    return this.#error(`Character 0x${this.#buf[at]!.toString(16)} is not allowed in XML`, at);
   }
 
   // The content and end tag of an element the handler does not want, from j (after its start
@@ -760,6 +777,7 @@ export class XmlScanner {
       const isCdata = c2 === 91 ? this.#startsWith(i, n, CDATA_OPEN) : 0;
       if (isCdata === 1) {
         const end = this.#cdataEnd(i + 9, n);
+        if (end === -2) throw this.#forbiddenChar(this.#faultAt);
         if (end < 0) return this.#incomplete("a CDATA section", i, final);
         if (this.#depth === 0) throw this.#error("CDATA outside the root element", i);
         if (this.#collectDepth !== 0) {

@@ -105,6 +105,22 @@ const CASES: Case[] = [
     error: DUPLICATE,
   },
   { name: "attributes differing in case are fine", xml: report(`<X b="1" B="2" bb="3"/>`) },
+
+  // characters XML forbids, inside CDATA
+  { name: "NUL in collected CDATA", body: `<![CDATA[a\n${MARK}\u0000b]]>`, error: CONTROL("0") },
+  {
+    name: "NUL in skipped CDATA",
+    xml: report("t", `<![CDATA[ab\n${MARK}\u0000]]>`),
+    error: CONTROL("0"),
+  },
+  {
+    name: "0x1 in CDATA after a long run",
+    body: `<![CDATA[${"x".repeat(37)}]x]${MARK}\u0001]]>`,
+    error: CONTROL("1"),
+  },
+  { name: "0x1f in CDATA", body: `<![CDATA[${MARK}\u001f]]>`, error: CONTROL("1f") },
+  { name: "0xb in CDATA", body: `<![CDATA[]${MARK}\u000b]]>`, error: CONTROL("b") },
+  { name: "tab, CR and LF in CDATA are fine", body: "<![CDATA[a\tb\rc\r\nd\n\t]]>" },
 ];
 
 function documentOf(c: Case): { text: string; at: number } {
