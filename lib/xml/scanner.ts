@@ -1,8 +1,10 @@
 /**
  * A streaming, byte-level XML scanner that does just what a Qualys report needs: well-formedness
- * (tags nest and match, one root, nothing but comments after it), the five predefined entities and
- * character references, CDATA, comments, processing instructions and a DOCTYPE (internal subset
- * skipped, never loaded, never expanded). Tag names become integer ids (`tags.ts`); only the text
+ * (tags nest and match, one root, nothing but comments after it; as expat also: no "]]>" in text,
+ * no "--" inside a comment, no attribute twice on one element, no control character but tab, LF
+ * and CR in text or CDATA), the five predefined entities and character references, CDATA,
+ * comments, processing instructions and a DOCTYPE (internal subset skipped, never loaded, never
+ * expanded). Tag names become integer ids (`tags.ts`); only the text
  * a handler asks for is collected, decoded from bytes.
  *
  * Input arrives by `push(chunk)` or `readFrom(reader)`; a construct cut by a chunk boundary is
