@@ -1,15 +1,16 @@
 /**
  * A streaming, byte-level XML scanner that does just what a Qualys report needs: well-formedness
- * (tags nest and match, one root, nothing but comments after it; as expat also: no "]]>" in text,
+ * (tags nest and match, one root, nothing but comments after it; and as expat: no "]]>" in text,
  * no "--" inside a comment, no attribute twice on one element, no control character but tab, LF
  * and CR in text or CDATA), the five predefined entities and character references, CDATA,
  * comments, processing instructions and a DOCTYPE (internal subset skipped, never loaded, never
- * expanded). Tag names become integer ids (`tags.ts`); only the text
- * a handler asks for is collected, decoded from bytes.
+ * expanded). Tag names become integer ids (`tags.ts`); only the text a handler asks for is
+ * collected, decoded from bytes.
  *
  * Input arrives by `push(chunk)` or `readFrom(reader)`; a construct cut by a chunk boundary is
- * resumed from its `<` when more bytes arrive (text is never rescanned). Memory is one buffer
- * (1 MiB, doubled only when a single construct is larger than half of it).
+ * resumed from its `<` when more bytes arrive (text is never rescanned, but for a cut entity or a
+ * ']' or ']]' at the end, resumed from its first byte). Memory is one buffer (1 MiB, doubled only
+ * when a single construct is larger than half of it).
  *
  * @module
  */
@@ -620,7 +621,7 @@ export class XmlScanner {
         continue;
       }
       if (c === LF) lines++;
-      else if (c !== RSQB || buf[j + 1] === RSQB) return -1; // '&', a fault, or "]]" (">"?)
+      else if (c !== RSQB || buf[j + 1] === RSQB) return -1; // '&', a fault, or "]]" (+ '>'?)
       j++;
     }
     return -1;
