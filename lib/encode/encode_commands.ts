@@ -324,10 +324,15 @@ export class CommandEncoder {
       desc = shorten(desc, over);
       over = fixed() - this.#maxLine;
       if (over > 0) title = shorten(title, over);
-      while (fixed() > this.#maxLine && (cves.length > 0 || bids.length > 0)) {
-        if (cves.length >= bids.length) cves.pop();
-        else bids.pop();
+      // Drops IDs from the end of the longer list (CVEs on a tie) until the line fits. Each
+      // drop takes its ID and one space off the line: counted, not re-joined, so that 40,000
+      // IDs take one pass.
+      let excess = fixed() - this.#maxLine, c = cves.length, b = bids.length;
+      while (excess > 0 && (c > 0 || b > 0)) {
+        excess -= (c >= b ? cves[--c]! : bids[--b]!).length + 1;
       }
+      cves.length = c;
+      bids.length = b;
     }
     const tail = encoder.encode(
       `,"${title}","${desc}","${idField("cve_ids:", cves)}","${idField("bugtraq_ids:", bids)}"\n`,

@@ -255,6 +255,17 @@ export class ReportParser implements ScanHandler {
   end(): ParsedReport {
     this.#guard(() => this.#scanner.end());
     this.#stats.bytes = this.#scanner.offset;
+    if (this.#format === "SIMPLE_RETURN" && this.#code === "") {
+      // no CODE: Qualys's answer to a request that worked (report deleted, launched...)
+      this.#spool.dispose();
+      throw new ReportSyntaxError(
+        `The input is a Qualys API answer${this.#text ? ` (${JSON.stringify(this.#text)})` : ""}` +
+          ", not a report: a SIMPLE_RETURN without a CODE is what Qualys answers to a request" +
+          " that succeeded",
+        0,
+        0,
+      );
+    }
     if (this.#format === "SIMPLE_RETURN" || this.#format === "GENERIC_RETURN") {
       this.#dispose();
       throw new QualysApiError(
