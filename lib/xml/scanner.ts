@@ -16,7 +16,7 @@
  */
 
 import { ReportSyntaxError } from "../errors.ts";
-import type { ByteReader } from "../util/bytes.ts";
+import { type ByteReader, grow } from "../util/bytes.ts";
 import {
   lookupTag,
   TAG_BUCKETS,
@@ -265,10 +265,8 @@ export class XmlScanner {
       this.#pos = 0;
     }
     if (this.#fill > this.#buf.length >> 1) {
-      const bigger = new Uint8Array(this.#buf.length * 2);
-      bigger.set(this.#buf.subarray(0, this.#fill));
-      this.#buf = bigger;
-      this.#words = new Uint32Array(bigger.buffer);
+      this.#buf = grow(this.#buf, this.#buf.length + 1, this.#fill);
+      this.#words = new Uint32Array(this.#buf.buffer);
     }
   }
 
@@ -294,11 +292,7 @@ export class XmlScanner {
   #append(start: number, end: number): void {
     const len = end - start;
     if (len <= 0) return;
-    if (this.#accLen + len > this.#acc.length) {
-      const bigger = new Uint8Array(Math.max(this.#acc.length * 2, this.#accLen + len));
-      bigger.set(this.#acc.subarray(0, this.#accLen));
-      this.#acc = bigger;
-    }
+    this.#acc = grow(this.#acc, this.#accLen + len, this.#accLen);
     const acc = this.#acc, buf = this.#buf;
     let o = this.#accLen, j = start;
     if (this.#crPending && buf[j] === LF) j++;
@@ -317,11 +311,7 @@ export class XmlScanner {
 
   #appendCodePoint(cp: number): void {
     this.#crPending = false;
-    if (this.#accLen + 4 > this.#acc.length) {
-      const bigger = new Uint8Array(this.#acc.length * 2);
-      bigger.set(this.#acc.subarray(0, this.#accLen));
-      this.#acc = bigger;
-    }
+    this.#acc = grow(this.#acc, this.#accLen + 4, this.#accLen);
     const a = this.#acc;
     let n = this.#accLen;
     if (cp < 0x80) a[n++] = cp;
@@ -967,11 +957,7 @@ export class XmlScanner {
       }
       if (k >= n) return this.#incomplete("an attribute value", i, final);
       if (count > 0) this.#checkUnique(an, ane, count);
-      if (count * 4 + 4 > this.#attrs.length) {
-        const bigger = new Int32Array(this.#attrs.length * 2);
-        bigger.set(this.#attrs);
-        this.#attrs = bigger;
-      }
+      this.#attrs = grow(this.#attrs, count * 4 + 4);
       this.#attrs[count * 4] = an;
       this.#attrs[count * 4 + 1] = ane;
       this.#attrs[count * 4 + 2] = vs;
@@ -1013,11 +999,7 @@ export class XmlScanner {
     const id = lookupTag(buf, nameStart, nameEnd);
     if (id !== 0) this.#nameOff[depth] = TAG_NAME_OFFSET[id]!;
     else {
-      if (this.#namesFill + nameLen > this.#names.length) {
-        const bigger = new Uint8Array(Math.max(this.#names.length * 2, this.#namesFill + nameLen));
-        bigger.set(this.#names);
-        this.#names = bigger;
-      }
+      this.#names = grow(this.#names, this.#namesFill + nameLen, this.#namesFill);
       const names = this.#names;
       for (let j = 0, o = this.#namesFill; j < nameLen; j++) names[o + j] = buf[nameStart + j]!;
       this.#nameOff[depth] = this.#namesFill;
@@ -1036,14 +1018,10 @@ export class XmlScanner {
   }
 
   #growStack(): void {
-    const grow = (a: Int32Array) => {
-      const b = new Int32Array(a.length * 2);
-      b.set(a);
-      return b;
-    };
-    this.#ids = grow(this.#ids);
-    this.#nameOff = grow(this.#nameOff);
-    this.#nameLen = grow(this.#nameLen);
+    const need = this.#ids.length + 1;
+    this.#ids = grow(this.#ids, need);
+    this.#nameOff = grow(this.#nameOff, need);
+    this.#nameLen = grow(this.#nameLen, need);
   }
 
   #decodeRange(start: number, end: number): string {
