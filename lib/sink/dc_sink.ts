@@ -103,7 +103,8 @@ async function send(path: string, target: DcOptions, log: DcSinkLog): Promise<vo
     const t = client.totals;
     log.info(
       `Sent ${t.lines} lines in ${t.messages} messages to ${where}; the Defense Center ` +
-        `processed ${t.processed} commands, rejected ${t.failures}; ${t.reconnects} reconnects; ` +
+        `processed ${t.processed} of the ${t.commands} commands sent, rejected ${t.failures}; ` +
+        `${t.reconnects} reconnects; ` +
         `${((performance.now() - started) / 1000).toFixed(2)} s`,
     );
   }
