@@ -1,10 +1,12 @@
 /**
  * Sending commands to a Defense Center (docs/host_input.md, section 7): mutual TLS with the
  * `.pkcs12` identity (server chain verified against the CA in the `.pkcs12`; the host name is not
- * required to match then, since cron lines name the DC by IP; `-insecure` skips verification),
- * VERSION/MAX_SIZE, then one DATA message at a time with its response read before the next. A
- * dropped connection is re-established and the unacknowledged message sent again (bounded, with
- * backoff); an acknowledged one never is.
+ * required to match then, since cron lines name the DC by IP; when that fails, the error shows
+ * the certificate the DC presented and its SHA-256 fingerprint; `-pin` / `dc_fingerprint` trust
+ * exactly one certificate instead; `-insecure` skips verification), VERSION/MAX_SIZE, then one
+ * DATA message at a time with its response read before the next. A dropped connection is
+ * re-established and the unacknowledged message sent again (bounded, with backoff); an
+ * acknowledged one never is.
  *
  * Each answer is read as the real host input module writes it, and what the Defense Center
  * processed is set against what the message carried ({@linkcode DataAnswer}); a message stopped
@@ -45,8 +47,15 @@ import {
   writeMessage,
 } from "./protocol.ts";
 import { nodeStream } from "./tls_stream.ts";
+import {
+  describePeer,
+  isUntrusted,
+  type PeerCertificateInfo,
+  pinMismatchMessage,
+  untrustedMessage,
+} from "./trust.ts";
 
-export type { DataAnswer };
+export type { DataAnswer, PeerCertificateInfo };
 
 /**
  * Time limits per step, in ms, when `-timeout` is not given (the README says why): the FMC
@@ -86,6 +95,11 @@ export interface DcOptions {
   identity: ClientIdentity;
   /** Skip verifying the DC's certificate. @default {false} */
   insecure?: boolean;
+  /**
+   * Trust exactly the DC certificate with this SHA-256 fingerprint (lower-case hex; `-pin`,
+   * `dc_fingerprint`): no CA and no host name check. Wins over `insecure`.
+   */
+  pin?: string | undefined;
   /** Logging. */
   log?: DcLog;
   /** Reconnects per message before giving up. @default {5} */
@@ -205,24 +219,51 @@ export class DcClient {
 
   // node:tls rather than Deno.connectTls: it can set TCP_NODELAY (Deno's TLS connections cannot,
   // and Nagle's algorithm then holds the tail of every message for the peer's delayed ACK: 44 ms
-  // a message on loopback), it can skip verification for -insecure, and it presents the client
-  // certificate (docs/platform.md, "TLS to the Defense Center").
+  // a message on loopback), it can skip verification for -insecure and -pin, and it presents the
+  // client certificate (docs/platform.md, "TLS to the Defense Center").
   async #connectTls(maxVersion?: "TLSv1.2"): Promise<ByteStream> {
+    const { identity, pin } = this.#o;
+    const verify = !this.#o.insecure && pin === undefined;
+    const bundled = identity.caPems.length > 0;
+    let socket: tls.TLSSocket;
+    try {
+      socket = await this.#handshake({
+        ...(maxVersion ? { maxVersion } : {}),
+        rejectUnauthorized: verify,
+        // Verified against the DC's own CA from the .pkcs12: the name need not match (cron lines
+        // use IPs). Without a bundled CA: the default roots and the usual name check. A pin
+        // trusts one certificate, whatever signed it and whatever it names.
+        ...(verify && bundled ? { ca: identity.caPems } : {}),
+        ...(!verify || bundled ? { checkServerIdentity: () => undefined } : {}),
+      });
+    } catch (error) {
+      if (verify && isUntrusted(error)) {
+        throw await this.#untrusted(error as Error);
+      }
+      throw error;
+    }
+    if (pin !== undefined) {
+      const seen = describePeer(socket.getPeerCertificate());
+      if (seen.fingerprint !== pin) {
+        socket.destroy();
+        throw new DcError(pinMismatchMessage(this.#where, pin, seen), { step: "TLS handshake" });
+      }
+    }
+    return nodeStream(socket);
+  }
+
+  // A TLS handshake with the client certificate, within the connect and TLS limits.
+  async #handshake(options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
     const connectMs = this.#limit("connect"), tlsMs = this.#limit("tls");
     const hostname = await withDeadline(this.#resolve(), { ms: connectMs, step: "connect" });
     const { identity } = this.#o;
-    const bundled = identity.caPems.length > 0;
     const socket = tls.connect({
       host: hostname,
       port: this.#port,
       cert: identity.certPem,
       key: identity.keyPem,
       minVersion: "TLSv1.2",
-      ...(maxVersion ? { maxVersion } : {}),
-      rejectUnauthorized: !this.#o.insecure,
-      // Verified against the DC's own CA from the .pkcs12: the name need not match (cron lines
-      // use IPs). Without a bundled CA: the default roots and the usual name check.
-      ...(bundled ? { ca: identity.caPems, checkServerIdentity: () => undefined } : {}),
+      ...options,
       ...(/^[\d.]+$|:/.test(hostname) ? {} : { servername: hostname }),
     });
     socket.setNoDelay(true);
@@ -248,7 +289,27 @@ export class DcClient {
     } finally {
       clearTimeout(timer);
     }
-    return nodeStream(socket);
+    return socket;
+  }
+
+  // The chain did not verify: a second handshake, unverified, only to show what the DC presents
+  // (nothing is sent on it), so that the user can check its fingerprint and pin it.
+  async #untrusted(error: Error): Promise<DcError> {
+    let seen: PeerCertificateInfo | undefined;
+    try {
+      const probe = await this.#handshake({
+        rejectUnauthorized: false,
+        checkServerIdentity: () => undefined,
+      });
+      seen = describePeer(probe.getPeerCertificate());
+      probe.destroy();
+    } catch { /* it shows nothing: the message says so */ }
+    const why = (error as { code?: string }).code ?? error.message;
+    const bundled = this.#o.identity.caPems.length > 0;
+    return new DcError(untrustedMessage(this.#where, bundled, why, seen), {
+      cause: error,
+      step: "TLS handshake",
+    });
   }
 
   // A step that ran out of time, in words that say what to check.
@@ -353,12 +414,7 @@ export class DcClient {
     if (/lookup|dns|not known/i.test(text)) {
       return new DcError(`Cannot resolve ${this.#o.host}: check -server`, { cause: error });
     }
-    if (
-      /UnknownIssuer|certificate not valid|invalid peer certificate|BadSignature|NotValidFor|unable to verify|self[- ]signed certificate|UNABLE_TO_GET_ISSUER|CERT_SIGNATURE_FAILURE|ERR_TLS_CERT/i
-        .test(
-          text,
-        )
-    ) {
+    if (isUntrusted(error)) {
       return new DcError(
         `The Defense Center's certificate at ${this.#where} is not signed by the CA in the ` +
           ".pkcs12 (is -server the Defense Center that issued it?); -insecure skips this check",

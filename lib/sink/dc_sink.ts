@@ -82,7 +82,11 @@ async function send(path: string, target: DcOptions, log: DcSinkLog): Promise<vo
   const started = performance.now();
   const line = new ProgressLine();
   const client = await DcClient.connect({ ...target, log });
-  log.info(`Connected to the Defense Center ${where} (MAX_SIZE ${client.maxSize})`);
+  log.info(
+    `Connected to the Defense Center ${where} (MAX_SIZE ${client.maxSize}${
+      target.pin ? `; its certificate is the pinned one, sha256:${target.pin}` : ""
+    })`,
+  );
   const file = await Deno.open(path);
   try {
     await sendCommands(client, file, {

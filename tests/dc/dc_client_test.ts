@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DcError, type DcRejectedError } from "../../lib/errors.ts";
+import forge from "node-forge";
 import { DcClient } from "../../lib/dc/dc_client.ts";
 import { loadPkcs12 } from "../../lib/dc/pkcs12.ts";
 import { MessagePacker } from "../../lib/dc/protocol.ts";
@@ -422,4 +423,36 @@ Deno.test("sendCommands sets each message's Done count against what it carried: 
       assert.equal(sim.hosts.size, 11);
     },
   );
+});
+
+Deno.test("DcClient: an unverified DC certificate is shown with its fingerprint; a pin trusts exactly it", async () => {
+  const sim = await startDcSim({}, { ca: CA, serverCa: createTestCa("FMC internal CA") });
+  try {
+    const identity = identityOf(sim);
+    const der = forge.asn1.toDer(
+      forge.pki.certificateToAsn1(forge.pki.certificateFromPem(sim.certPem)),
+    );
+    const fp = forge.md.sha256.create().update(der.getBytes()).digest().toHex();
+    await assert.rejects(
+      DcClient.connect({ host: sim.host, port: sim.port, identity }),
+      (e: DcError) => {
+        assert.equal(e.exitCode, 5);
+        assert.match(
+          e.message,
+          new RegExp(`fingerprint sha256:${fp}\\. If -server .* -pin sha256:${fp} `),
+        );
+        return true;
+      },
+    );
+    const pinned = await DcClient.connect({ host: sim.host, port: sim.port, identity, pin: fp });
+    assert.equal(pinned.maxSize, 65535);
+    pinned.close();
+    const other = "f".repeat(64);
+    await assert.rejects(
+      DcClient.connect({ host: sim.host, port: sim.port, identity, pin: other, insecure: true }),
+      new RegExp(`fingerprint sha256:${fp}, not the pinned sha256:${other}`),
+    );
+  } finally {
+    await sim.shutdown();
+  }
 });
