@@ -252,6 +252,29 @@ export function unparsableLines(payload: Uint8Array, max = 3): string[] {
   return out;
 }
 
+/**
+ * The Set* header lines at the top of a payload, as text ("" when it has none).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const payload = new TextEncoder().encode("SetDomain,D\nSetSource,S\nAddHost,10.0.0.1\n");
+ * assert.equal(headerOf(payload), "SetDomain,D\nSetSource,S\n");
+ * ```
+ */
+export function headerOf(payload: Uint8Array): string {
+  let header = "";
+  for (let s = 0; s < payload.length;) {
+    const e = payload.indexOf(10, s);
+    if (e < 0) break;
+    const line = decoder.decode(payload.subarray(s, e));
+    if (!HEADER.test(line)) break;
+    header += `${line}\n`;
+    s = e + 1;
+  }
+  return header;
+}
+
 /** The domain a payload's SetDomain line names, if it has one (in its header lines, at the top). */
 export function setDomainOf(payload: Uint8Array): string | undefined {
   const head = decoder.decode(payload.subarray(0, Math.min(payload.length, 8192)));

@@ -3,7 +3,8 @@
  * DcClient, one acknowledged message at a time, with failures logged and counted, and what the
  * Defense Center processed of each message set against what it carried: the real module drops a
  * line it cannot parse without a word, so a shortfall is the only sign (docs/host_input.md,
- * section 5). A host cut by a dropped connection ends in ScanUpdate.
+ * section 5). The header lines of a group that names a domain go alone first, so a domain the DC
+ * refuses imports nothing. A host cut by a dropped connection ends in ScanUpdate.
  *
  * @module
  */
@@ -11,7 +12,7 @@
 import { DcRejectedError } from "../errors.ts";
 import type { ByteReader } from "../util/bytes.ts";
 import type { DataAnswer, DcClient, DcLog } from "./dc_client.ts";
-import { unparsableLines } from "./answers.ts";
+import { headerOf, unparsableLines } from "./answers.ts";
 import { flushToUpdate, MessagePacker } from "./protocol.ts";
 
 /**
@@ -27,6 +28,7 @@ export async function sendCommands(
   options: { log: DcLog; onProgress?: (totals: DcClient["totals"]) => void },
 ): Promise<DcClient["totals"]> {
   const { log } = options;
+  const encoder = new TextEncoder();
   let dropped = 0, unsourced = 0;
   const short: number[] = []; // messages the DC processed fewer commands of than they carried
   const packer = new MessagePacker({
@@ -42,12 +44,39 @@ export async function sendCommands(
       );
     },
   });
+  const report = (answer: DataAnswer, bytes: Uint8Array) => {
+    for (const f of answer.failures) log.error(`Defense Center: ${f}`);
+    for (const note of answer.notes) {
+      if (/^\(map using/.test(note)) log.debug(`Defense Center: ${note}`);
+      else log.warn(`Defense Center: ${note}`);
+    }
+    if (answer.unsourced.length > 0 && unsourced === 0) {
+      log.warn(
+        `Defense Center: ${answer.unsourced[0]} (DATA message ${answer.message}): the ` +
+          "commands ran without a source; put a SetSource line at the top of the command file",
+      );
+    }
+    unsourced += answer.unsourced.length;
+    if (!reconcile(answer, bytes, log)) short.push(answer.message);
+  };
+  // A message the module stops because of its domain still runs its scan results, in the
+  // certificate's own domain when that is a leaf (docs/host_input.md, section 5). So the header
+  // lines of each group that names a domain go alone first: a refused domain imports nothing.
+  let domainChecked = "";
+  const checkDomain = async (payload: Uint8Array) => {
+    const header = headerOf(payload);
+    if (header === domainChecked || !/^SetDomain/m.test(header)) return;
+    const bytes = encoder.encode(header);
+    report(await client.send(bytes), bytes);
+    domainChecked = header;
+  };
   // A host whose lines span payloads must not end in ScanFlush (replace) once the connection
   // dropped after its first part was acknowledged: the DC applied that part as an update when
   // the connection went, and a replace would now drop it. It ends in ScanUpdate instead.
   let dropInsideGroup = false;
   const flush = async () => {
     for (const p of packer.take()) {
+      await checkDomain(p.bytes);
       if (!p.continuesGroup) dropInsideGroup = false;
       let bytes = dropInsideGroup ? flushToUpdate(p.bytes) : p.bytes;
       const answer = await client.send(bytes, {
@@ -63,19 +92,7 @@ export async function sendCommands(
           return (bytes = flushToUpdate(payload));
         },
       });
-      for (const f of answer.failures) log.error(`Defense Center: ${f}`);
-      for (const note of answer.notes) {
-        if (/^\(map using/.test(note)) log.debug(`Defense Center: ${note}`);
-        else log.warn(`Defense Center: ${note}`);
-      }
-      if (answer.unsourced.length > 0 && unsourced === 0) {
-        log.warn(
-          `Defense Center: ${answer.unsourced[0]} (DATA message ${answer.message}): the ` +
-            "commands ran without a source; put a SetSource line at the top of the command file",
-        );
-      }
-      unsourced += answer.unsourced.length;
-      if (!reconcile(answer, bytes, log)) short.push(answer.message);
+      report(answer, bytes);
       packer.release(p);
       options.onProgress?.(client.totals);
     }

@@ -9,7 +9,12 @@ import { sendCommands } from "../../lib/dc/send_commands.ts";
 import { ByteBuffer, CommandEncoder } from "../../lib/encode/encode_commands.ts";
 import { ReportParser } from "../../lib/report/parse_report.ts";
 import { generateReport } from "../../scripts/gen_report.ts";
-import { type DcSim, type DcSimScript, startDcSim } from "../../scripts/sim/defense_center.ts";
+import {
+  type DcSim,
+  type DcSimScript,
+  SAMPLE_DOMAINS,
+  startDcSim,
+} from "../../scripts/sim/defense_center.ts";
 import { createTestCa } from "../../scripts/sim/pki.ts";
 import { ignoreUnless, NO_SHARED_FIXTURES, SHARED_FIXTURES } from "../_skip.ts";
 
@@ -455,4 +460,26 @@ Deno.test("DcClient: an unverified DC certificate is shown with its fingerprint;
   } finally {
     await sim.shutdown();
   }
+});
+
+Deno.test("sendCommands sends a domain's header lines alone first: a refused domain imports nothing, not even into the certificate's own", async () => {
+  await withDc({ domains: SAMPLE_DOMAINS, recordPayloads: true }, async (sim) => {
+    const client = await DcClient.connect({
+      host: sim.host,
+      port: sim.port,
+      identity: loadPkcs12(sim.issueClient({ domain: "Global \\ East" }), { file: "east.pkcs12" }),
+      log: quiet,
+    });
+    const csv = "SetDomain,Global \\ West \\ Lab\nSetSource,x\nAddHost,10.0.0.1\n" +
+      'AddScanResult,10.0.0.1,"QG",1,80,tcp,"t","d","cve_ids:","bugtraq_ids:"\nScanFlush\n';
+    await assert.rejects(sendCommands(client, reader(csv), { log: quiet }), (e: DcError) => {
+      assert.equal(e.exitCode, 5);
+      assert.match(e.message, /refused DATA message 1: .*nothing was imported$/);
+      return true;
+    });
+    client.close();
+    await sim.idle();
+    assert.deepEqual(sim.payloads, ["SetDomain,Global \\ West \\ Lab\nSetSource,x\n"]);
+    for (const map of Object.values(sim.dumpAll())) assert.deepEqual(map.results, {});
+  });
 });
