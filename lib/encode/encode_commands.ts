@@ -25,6 +25,8 @@ export interface EncodeOptions {
   addHost?: boolean;
   /** Longest line in bytes, newline included. @default {4000} */
   maxLineBytes?: number;
+  /** The Defense Center domain: `SetDomain,<domain>` heads the commands. @default none */
+  domain?: string | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -91,6 +93,7 @@ export class CommandEncoder {
   readonly #source: string;
   readonly #addHost: boolean;
   readonly #maxLine: number;
+  readonly #domain: string | undefined;
   readonly #qidText = new Map<number, QidText>();
   readonly #portText = new Map<number, Uint8Array>();
   // Direct-mapped caches in front of the two maps (a Map lookup per line showed in profiles).
@@ -115,13 +118,18 @@ export class CommandEncoder {
     this.#source = sanitizeField(options.sourceName ?? "QualysGuard Scan Report");
     this.#addHost = options.addHost ?? false;
     this.#maxLine = options.maxLineBytes ?? 4000;
+    this.#domain = options.domain;
     this.#scannerPart = encoder.encode(`,"${this.#scanner}",`);
     this.#prefix = this.#newPrefix(MAX_IP);
   }
 
-  /** The first line: `SetSource,<source name>\n`. */
+  /**
+   * The first lines: `SetDomain,<domain>\n` when a domain is set (before SetSource: the module
+   * looks the source up in the current domain), then `SetSource,<source name>\n`.
+   */
   header(): Uint8Array {
-    return encoder.encode(`SetSource,${this.#source}\n`);
+    const domain = this.#domain === undefined ? "" : `SetDomain,${this.#domain}\n`;
+    return encoder.encode(`${domain}SetSource,${this.#source}\n`);
   }
 
   /** Appends one host's lines (AddHost?, AddScanResult…, ScanFlush) to `out`. */

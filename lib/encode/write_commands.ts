@@ -21,7 +21,7 @@ export interface WriteLog {
 
 /** Options for {@linkcode writeCommands}. */
 export interface WriteCommandsOptions
-  extends Pick<EncodeOptions, "addHost" | "scannerName" | "sourceName"> {
+  extends Pick<EncodeOptions, "addHost" | "scannerName" | "sourceName" | "domain"> {
   /** Where to log. @default nowhere */
   log?: WriteLog | undefined;
 }
@@ -63,6 +63,7 @@ export async function writeCommands(
     addHost: options.addHost ?? false,
     scannerName: options.scannerName ?? "QualysGuard",
     sourceName: options.sourceName ?? "QualysGuard Scan Report",
+    domain: options.domain,
   });
   // Two buffers: one is written (asynchronously) while the other fills.
   let buffer = new ByteBuffer(1 << 20), spare = new ByteBuffer(1 << 20);
