@@ -306,9 +306,12 @@ export function domainRefused(
     "file) to a leaf domain the certificate may write to: its own domain or one below it, as a " +
     "path such as Global \\ Branch A \\ Lab (the names as the FMC shows them) or as the domain's " +
     "UUID; or create a Host Input Client in that domain and use its certificate";
+  const ascii = asked === undefined || [...asked].every((ch) => ch.charCodeAt(0) < 0x7f);
+  const dropped = ascii ? "" : ` (the FMC drops a SetDomain line with characters outside ASCII ` +
+    `without a word, so it never saw "${asked}": give that domain's UUID instead)`;
   const imported = n === 1
     ? "nothing was imported"
     : `DATA messages 1 to ${n - 1} were imported, nothing from message ${n} on`;
-  return `The Defense Center at ${where} refused DATA message ${n}: ${said}: ${meaning}. ${fix}; ` +
-    imported;
+  return `The Defense Center at ${where} refused DATA message ${n}: ${said}: ${meaning}${dropped}. ` +
+    `${fix}; ${imported}`;
 }

@@ -105,6 +105,15 @@ Deno.test("parseDcResponse: a message stopped by its domain has no Done line and
       });
     },
   );
+  await t.step("a domain name outside ASCII: the module drops the SetDomain line unseen", () => {
+    const send = session({ domains: true });
+    const { parsed } = send("SetDomain,Global \\ Z\u00fcrich\nSetSource,S\n");
+    assert.equal(parsed.stop?.name, "Global", "SetSource ran in the certificate's domain");
+    assert.match(
+      domainRefused("dc:8307", 1, parsed.stop!, "Global \\ Z\u00fcrich"),
+      /\(the FMC drops a SetDomain line with characters outside ASCII without a word, so it never saw "Global \\ Zürich": give that domain's UUID instead\)/,
+    );
+  });
   await t.step("a domain that is not a leaf", () => {
     const send = session({ domains: true });
     const { parsed } = send("SetDomain,Global \\ West\nSetSource,S\nAddHost,10.0.0.1\n");
