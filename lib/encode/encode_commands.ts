@@ -33,6 +33,8 @@ export interface EncodeOptions {
    * built again (to the same bytes) when next found. @default {16777216}
    */
   qidCacheBytes?: number;
+  /** The Defense Center domain: `SetDomain,<domain>` heads the commands. @default none */
+  domain?: string | undefined;
 }
 
 /** Options for {@linkcode CommandEncoder.encodeHostInParts}. */
@@ -109,6 +111,7 @@ export class CommandEncoder {
   readonly #qidText: QidTextCache;
   // QIDs already counted in `shortened` or `missingGlossary`, so that one built again is not.
   readonly #counted = new Set<number>();
+  readonly #domain: string | undefined;
   readonly #portText = new Map<number, Uint8Array>();
   // Direct-mapped caches in front of the two maps (a Map lookup per line showed in profiles).
   // A QID in #qidKeys is always in #qidText too: dropped from there, it is dropped here.
@@ -134,13 +137,18 @@ export class CommandEncoder {
     this.#source = sanitizeField(options.sourceName ?? "QualysGuard Scan Report");
     this.#addHost = options.addHost ?? false;
     this.#maxLine = options.maxLineBytes ?? 4000;
+    this.#domain = options.domain;
     this.#scannerPart = encoder.encode(`,"${this.#scanner}",`);
     this.#prefix = this.#newPrefix(MAX_IP);
   }
 
-  /** The first line: `SetSource,<source name>\n`. */
+  /**
+   * The first lines: `SetDomain,<domain>\n` when a domain is set (before SetSource: the module
+   * looks the source up in the current domain), then `SetSource,<source name>\n`.
+   */
   header(): Uint8Array {
-    return encoder.encode(`SetSource,${this.#source}\n`);
+    const domain = this.#domain === undefined ? "" : `SetDomain,${this.#domain}\n`;
+    return encoder.encode(`${domain}SetSource,${this.#source}\n`);
   }
 
   /** Appends one host's lines (AddHost?, AddScanResult…, ScanFlush) to `out`. */

@@ -22,7 +22,8 @@ export interface WriteLog {
 
 /** Options for {@linkcode writeCommands}. */
 export interface WriteCommandsOptions
-  extends Pick<EncodeOptions, "addHost" | "scannerName" | "sourceName" | "qidCacheBytes"> {
+  extends
+    Pick<EncodeOptions, "addHost" | "scannerName" | "sourceName" | "qidCacheBytes" | "domain"> {
   /** Where to log. @default nowhere */
   log?: WriteLog | undefined;
 }
@@ -67,6 +68,7 @@ export async function writeCommands(
     scannerName: options.scannerName ?? "QualysGuard",
     sourceName: options.sourceName ?? "QualysGuard Scan Report",
     ...(options.qidCacheBytes !== undefined ? { qidCacheBytes: options.qidCacheBytes } : {}),
+    domain: options.domain,
   });
   // Two byte arrays: one is written (asynchronously) while the other fills. They trade places
   // under the one ByteBuffer, which the encoder may hold across a pause inside a host.

@@ -44,6 +44,7 @@ async function loadConfig(context: PluginContext): Promise<QualysConfig> {
     : await readConfig(DEFAULT_PLUGININFO, { ...requirements, missingIsDefault: offline });
   log.addSecret(config.password);
   log.addSecret(config.proxyPassword);
+  context.useDcSettings?.({ domain: config.domain, fingerprint: config.dcFingerprint });
   if (config.file === defaultConfig().file) {
     log.debug(`No ${DEFAULT_PLUGININFO}: using the default settings`);
   } else log.info(`Read the plugin configuration from ${config.file}`);
@@ -181,6 +182,7 @@ async function deliver(
         addHost: config.addHost,
         scannerName: config.scannerName,
         sourceName: config.sourceName,
+        domain: config.domain,
         log: {
           info: (m) => log.info(m),
           warn: (m) => log.warn(m),
