@@ -2,8 +2,10 @@
  * Streaming parser for Qualys vulnerability reports: `ASSET_DATA_REPORT` (what a report template
  * gives) and `SCAN` (scan-1.dtd). It keeps per-host findings in a compact spool and the glossary
  * in memory, so it does not depend on whether the glossary comes before or after the hosts; the
- * hosts are replayed once the whole report has parsed cleanly. A `SIMPLE_RETURN` /
- * `GENERIC_RETURN` body is reported as the Qualys error it is.
+ * hosts are replayed once the whole report has parsed cleanly. An address listed in several
+ * HOST elements is one host (its findings merged, README: What is written); a host listed
+ * without open findings is kept too, as one to clear. A `SIMPLE_RETURN` / `GENERIC_RETURN` body
+ * is reported as the Qualys error it is.
  *
  * @module
  */
@@ -13,6 +15,7 @@ import { describeQualysError } from "../qualys/describe_error.ts";
 import { type HostAddress, IpRangeSet, parseHostAddress } from "../config/ip_ranges.ts";
 import { type ByteReader, type ScanHandler, XmlScanner } from "../xml/scanner.ts";
 import { FindingSpool, type HostFindings } from "../findings/finding_spool.ts";
+import { HostIndex } from "../findings/host_index.ts";
 import type { FindingSource, GlossaryEntry } from "../findings/finding_source.ts";
 import { Tag } from "../xml/tags.ts";
 import { grow } from "../util/bytes.ts";
@@ -58,20 +61,24 @@ export type ReportFormat = "ASSET_DATA_REPORT" | "SCAN";
 export interface ReportStats {
   /** HOST (or SCAN IP) elements seen. */
   hosts: number;
-  /** Hosts with findings that will be sent. */
+  /** Hosts (distinct addresses) with findings that will be sent. */
   hostsKept: number;
-  /** Hosts outside `ip_ranges`. */
+  /** HOST elements outside `ip_ranges`. */
   hostsOutOfRange: number;
-  /** Hosts whose address is missing or invalid. */
+  /** HOST elements whose address is missing or invalid. */
   hostsInvalid: number;
-  /** Hosts without any finding to send. */
+  /** Hosts (distinct addresses) listed without any open finding: the hosts to clear. */
   hostsEmpty: number;
+  /** HOST elements whose address an earlier one listed already: merged into that host. */
+  hostsMerged: number;
   /** Findings kept (one AddScanResult each). */
   findings: number;
   /** Findings skipped because their VULN_STATUS is Fixed. */
   fixed: number;
-  /** Findings that repeat (host, QID, port, protocol). */
+  /** Findings that repeat (host, QID, port, protocol), within a HOST or across its listings. */
   duplicates: number;
+  /** Findings whose port is not 1-65535 (`-1`, `0`, `99999`, `80abc`): sent without a port. */
+  invalidPorts: number;
   /** Findings without a usable QID. */
   noQid: number;
   /** Glossary entries. */
@@ -84,8 +91,10 @@ export interface ReportStats {
 export interface ParseReportOptions {
   /** Only hosts inside these ranges are kept. @default all hosts */
   ipRanges?: IpRangeSet | undefined;
-  /** Receives warnings (invalid host addresses, missing QIDs). @default ignore them */
+  /** Receives warnings (invalid host addresses, missing QIDs, bad ports). @default ignore them */
   onWarning?: ((message: string) => void) | undefined;
+  /** Keep each host's OS text and CPE (`OPERATING_SYSTEM`/`OS`, `OS_CPE`) for SetOS. @default {false} */
+  collectOs?: boolean | undefined;
   /** Directory for the spool's temp file. @default the system temp directory */
   tempDir?: string | undefined;
   /** Spool bytes kept in memory before spilling to disk. @default {2097152} */
@@ -116,7 +125,11 @@ export class ParsedReport implements FindingSource {
     this.#spool = spool;
   }
 
-  /** Calls `onHost` for each kept host, in report order. The views are reused between calls. */
+  /**
+   * Calls `onHost` for each host: first those with open findings, then those listed without
+   * (`count` 0: to clear), each in report order; an address listed twice comes once, at its first
+   * place, with the findings of both. The views are reused between calls.
+   */
   forEachHost(onHost: (host: HostFindings) => Promise<void> | void): Promise<void> {
     return this.#spool.replay(onHost);
   }
@@ -132,6 +145,7 @@ export class ParsedReport implements FindingSource {
 }
 
 const MAX_WARNINGS = 20;
+const MAX_PORT_WARNINGS = 10;
 
 // The elements each kind of document's extractor acts on: the scanner reports only these
 // (and the root), not RESULT, TYPE, FIRST_FOUND and the like.
@@ -165,6 +179,7 @@ const SCAN_TAGS = [
   Tag.ID,
 ];
 const RETURN_TAGS = [Tag.CODE, Tag.TEXT, Tag.KEY, Tag.VALUE, Tag.RETURN];
+const OS_TAGS = [Tag.OPERATING_SYSTEM, Tag.OS, Tag.OS_CPE];
 const ADR = 1, SCAN = 2, RETURN = 3;
 
 /**
@@ -196,9 +211,11 @@ export class ReportParser implements ScanHandler {
     hostsOutOfRange: 0,
     hostsInvalid: 0,
     hostsEmpty: 0,
+    hostsMerged: 0,
     findings: 0,
     fixed: 0,
     duplicates: 0,
+    invalidPorts: 0,
     noQid: 0,
     glossary: 0,
     bytes: 0,
@@ -213,6 +230,10 @@ export class ReportParser implements ScanHandler {
   #ports = new Uint16Array(256);
   #protos = new Uint8Array(256);
   #seen = new Set<number>();
+  #networkId: number | undefined;
+  #os: string | undefined;
+  #osCpe: string | undefined;
+  #index = new HostIndex();
 
   // current VULN_INFO (ADR) or CAT (SCAN)
   #viDepth = 0;
@@ -220,6 +241,7 @@ export class ReportParser implements ScanHandler {
   #port = 0;
   #proto = 0;
   #isFixed = false;
+  #portBad = ""; // the port text when it is not 1-65535 (the finding is sent without a port)
   #catDepth = 0;
 
   // current glossary entry (ADR VULN_DETAILS, SCAN VULN/INFO/SERVICE/PRACTICE)
@@ -339,7 +361,8 @@ export class ReportParser implements ScanHandler {
       );
     }
     this.#kind = id === Tag.ASSET_DATA_REPORT ? ADR : id === Tag.SCAN ? SCAN : RETURN;
-    s.reportTags(this.#kind === ADR ? ADR_TAGS : this.#kind === SCAN ? SCAN_TAGS : RETURN_TAGS);
+    const tags = this.#kind === ADR ? ADR_TAGS : this.#kind === SCAN ? SCAN_TAGS : RETURN_TAGS;
+    s.reportTags(this.#options.collectOs && this.#kind !== RETURN ? [...tags, ...OS_TAGS] : tags);
   }
 
   // ---- ASSET_DATA_REPORT ----
@@ -359,7 +382,15 @@ export class ReportParser implements ScanHandler {
         this.#port = 0;
         this.#proto = 0;
         this.#isFixed = false;
-      } else if (id === Tag.IP && d === this.#hostDepth + 1) s.collectText();
+        this.#portBad = "";
+      } else if (d === this.#hostDepth + 1) {
+        if (id === Tag.IP) {
+          s.collectText();
+          this.#networkId = networkIdOf(s.attr("network_id"));
+        } else if (id === Tag.OPERATING_SYSTEM || id === Tag.OS || id === Tag.OS_CPE) {
+          s.collectText(); // reported only when OS data is collected
+        }
+      }
       return;
     }
     if (this.#vdDepth !== 0) return this.#openDetail(id, d, s, Tag.THREAT);
@@ -375,7 +406,7 @@ export class ReportParser implements ScanHandler {
       if (this.#viDepth !== 0) {
         if (d === this.#viDepth + 1) {
           if (id === Tag.QID) this.#qid = s.textInt();
-          else if (id === Tag.PORT) this.#port = s.textInt();
+          else if (id === Tag.PORT) this.#readPort(s);
           else if (id === Tag.PROTOCOL) this.#proto = s.textIs("tcp") ? 1 : s.textIs("udp") ? 2 : 0;
           else if (id === Tag.VULN_STATUS) this.#isFixed = s.textIs("fixed");
         } else if (d === this.#viDepth) {
@@ -385,8 +416,11 @@ export class ReportParser implements ScanHandler {
         }
         return;
       }
-      if (id === Tag.IP && d === this.#hostDepth + 1) this.#hostIp = s.text();
-      else if (d === this.#hostDepth) this.#endHost();
+      if (d === this.#hostDepth + 1) {
+        if (id === Tag.IP) this.#hostIp = s.text();
+        else if (id === Tag.OS_CPE) this.#osCpe = s.text().trim();
+        else if (id === Tag.OPERATING_SYSTEM || id === Tag.OS) this.#os ??= s.text().trim();
+      } else if (d === this.#hostDepth) this.#endHost();
       return;
     }
     if (this.#vdDepth !== 0) this.#closeDetail(id, d, s, Tag.THREAT);
@@ -399,6 +433,7 @@ export class ReportParser implements ScanHandler {
       if (id === Tag.IP && d === 2) {
         this.#startHost(d);
         this.#hostIp = s.attr("value");
+        this.#networkId = networkIdOf(s.attr("network_id"));
       }
       return;
     }
@@ -408,10 +443,13 @@ export class ReportParser implements ScanHandler {
     }
     if (id === Tag.CAT) {
       this.#catDepth = d;
-      const port = s.attr("port");
+      const port = s.attr("port")?.trim() ?? "";
       const proto = s.attr("protocol")?.trim().toLowerCase();
-      this.#port = port !== undefined && /^\s*\d{1,5}\s*$/.test(port) ? Number(port) : 0;
+      this.#port = /^\d{1,5}$/.test(port) ? Number(port) : 0;
+      this.#portBad = port !== "" && !(this.#port >= 1 && this.#port <= 65535) ? port : "";
       this.#proto = proto === "tcp" ? 1 : proto === "udp" ? 2 : 0;
+    } else if (d === this.#hostDepth + 1 && (id === Tag.OS || id === Tag.OS_CPE)) {
+      s.collectText(); // reported only when OS data is collected
     } else if (
       this.#catDepth !== 0 && d === this.#catDepth + 1 &&
       (id === Tag.VULN || id === Tag.INFO || id === Tag.SERVICE || id === Tag.PRACTICE)
@@ -443,7 +481,10 @@ export class ReportParser implements ScanHandler {
       this.#catDepth = 0;
       this.#port = 0;
       this.#proto = 0;
-    } else if (d === this.#hostDepth) this.#endHost();
+      this.#portBad = "";
+    } else if (d === this.#hostDepth + 1 && id === Tag.OS) this.#os ??= s.text().trim();
+    else if (d === this.#hostDepth + 1 && id === Tag.OS_CPE) this.#osCpe = s.text().trim();
+    else if (d === this.#hostDepth) this.#endHost();
   }
 
   // ---- glossary entries (both formats) ----
@@ -504,6 +545,9 @@ export class ReportParser implements ScanHandler {
     this.#hostIp = undefined;
     this.#count = 0;
     this.#seen.clear();
+    this.#networkId = undefined;
+    this.#os = undefined;
+    this.#osCpe = undefined;
     this.#stats.hosts++;
   }
 
@@ -513,6 +557,7 @@ export class ReportParser implements ScanHandler {
       this.#warn("A finding without a valid QID is skipped");
       return;
     }
+    if (this.#portBad !== "") this.#badPort(qid);
     if (proto === 0 || port < 1 || port > 65535) {
       port = 0;
       proto = 0;
@@ -574,13 +619,69 @@ export class ReportParser implements ScanHandler {
       this.#stats.hostsOutOfRange++;
       return;
     }
-    if (count === 0) {
-      this.#stats.hostsEmpty++;
+    this.#keepHost(addr);
+  }
+
+  // A valid host inside ip_ranges: spooled, or merged into the host its address listed before.
+  #keepHost(addr: HostAddress): void {
+    const stats = this.#stats, count = this.#count;
+    const listing = {
+      ip: addr.text,
+      count,
+      qids: this.#qids,
+      ports: this.#ports,
+      protos: this.#protos,
+      os: this.#os || undefined,
+      osCpe: this.#osCpe || undefined,
+      networkId: this.#networkId,
+    };
+    const first = this.#index.get(addr);
+    if (first === undefined) {
+      this.#index.set(addr, this.#spool.addHost(listing));
+      if (count > 0) stats.hostsKept++;
+      else stats.hostsEmpty++;
+      stats.findings += count;
       return;
     }
-    this.#stats.hostsKept++;
-    this.#stats.findings += count;
-    this.#spool.addHost(addr.text, count, this.#qids, this.#ports, this.#protos);
+    const merged = this.#spool.addListing(first, listing);
+    stats.hostsMerged++;
+    stats.findings += merged.added;
+    stats.duplicates += merged.duplicates;
+    if (!merged.hadFindings && merged.added > 0) {
+      stats.hostsEmpty--;
+      stats.hostsKept++;
+    }
+    const id = this.#networkId;
+    if (id !== undefined && merged.networkIds.some((n) => n !== id)) {
+      this.#warn(
+        `Host ${addr.text} is listed more than once, in different networks (network_id ` +
+          `${[...merged.networkIds.filter((n) => n !== id), id].join(", ")}): the Defense ` +
+          "Center has one host per address, so their findings are merged into one",
+      );
+    }
+  }
+
+  #readPort(s: XmlScanner): void {
+    const port = s.textInt();
+    this.#port = port;
+    if (port >= 1 && port <= 65535) return;
+    const text = s.text().trim();
+    if (text !== "") this.#portBad = text;
+  }
+
+  #badPort(qid: number): void {
+    const n = ++this.#stats.invalidPorts;
+    const warn = this.#options.onWarning;
+    if (!warn || n > MAX_PORT_WARNINGS + 1) return;
+    if (n > MAX_PORT_WARNINGS) {
+      warn("More findings with an invalid port are not shown: the summary counts them");
+      return;
+    }
+    const host = this.#hostIp === undefined ? "a host" : JSON.stringify(this.#hostIp.slice(0, 60));
+    warn(
+      `QID ${qid} on ${host} has port ${JSON.stringify(this.#portBad.slice(0, 20))}, ` +
+        "not 1-65535: it is sent without a port",
+    );
   }
 
   // ---- SIMPLE_RETURN / GENERIC_RETURN ----
@@ -602,6 +703,12 @@ export class ReportParser implements ScanHandler {
     else if (id === Tag.KEY) this.#itemKey = s.text().trim();
     else if (id === Tag.VALUE) this.#items.push([this.#itemKey, s.text().trim()]);
   }
+}
+
+// A Qualys network id (`network_id` of IP): digits, else unknown.
+function networkIdOf(attr: string | undefined): number | undefined {
+  const m = attr === undefined ? null : /^\s*(\d{1,9})\s*$/.exec(attr);
+  return m ? Number(m[1]) : undefined;
 }
 
 function qidFromIdAttr(id: string | undefined): number {
