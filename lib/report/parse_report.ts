@@ -12,13 +12,12 @@
 
 import { QualysApiError, ReportSyntaxError } from "../errors.ts";
 import { describeQualysError } from "../qualys/describe_error.ts";
-import { type HostAddress, IpRangeSet, parseHostAddress } from "../config/ip_ranges.ts";
+import { IpRangeSet } from "../config/ip_ranges.ts";
 import { type ByteReader, type ScanHandler, XmlScanner } from "../xml/scanner.ts";
 import { FindingSpool, type HostFindings } from "../findings/finding_spool.ts";
-import { HostIndex } from "../findings/host_index.ts";
+import { HostCollector, type HostStats } from "../findings/host_collector.ts";
 import type { FindingSource, GlossaryEntry } from "../findings/finding_source.ts";
 import { Tag } from "../xml/tags.ts";
-import { grow } from "../util/bytes.ts";
 
 export type { ByteReader, GlossaryEntry, HostFindings };
 export { IpRangeSet };
@@ -57,26 +56,12 @@ class StoredEntry implements GlossaryEntry {
 /** The two report formats. */
 export type ReportFormat = "ASSET_DATA_REPORT" | "SCAN";
 
-/** Counts gathered while parsing, for the summary line. */
-export interface ReportStats {
+/** Counts gathered while parsing, for the summary line (the host counts: `HostStats`). */
+export interface ReportStats extends HostStats {
   /** HOST (or SCAN IP) elements seen. */
   hosts: number;
-  /** Hosts (distinct addresses) with findings that will be sent. */
-  hostsKept: number;
-  /** HOST elements outside `ip_ranges`. */
-  hostsOutOfRange: number;
-  /** HOST elements whose address is missing or invalid. */
-  hostsInvalid: number;
-  /** Hosts (distinct addresses) listed without any open finding: the hosts to clear. */
-  hostsEmpty: number;
-  /** HOST elements whose address an earlier one listed already: merged into that host. */
-  hostsMerged: number;
-  /** Findings kept (one AddScanResult each). */
-  findings: number;
   /** Findings skipped because their VULN_STATUS is Fixed. */
   fixed: number;
-  /** Findings that repeat (host, QID, port, protocol), within a HOST or across its listings. */
-  duplicates: number;
   /** Findings whose port is not 1-65535 (`-1`, `0`, `99999`, `80abc`): sent without a port. */
   invalidPorts: number;
   /** Findings without a usable QID. */
@@ -225,15 +210,10 @@ export class ReportParser implements ScanHandler {
   // current host
   #hostDepth = 0;
   #hostIp: string | undefined;
-  #count = 0;
-  #qids = new Uint32Array(256);
-  #ports = new Uint16Array(256);
-  #protos = new Uint8Array(256);
-  #seen = new Set<number>();
+  #hosts: HostCollector;
   #networkId: number | undefined;
   #os: string | undefined;
   #osCpe: string | undefined;
-  #index = new HostIndex();
 
   // current VULN_INFO (ADR) or CAT (SCAN)
   #viDepth = 0;
@@ -268,6 +248,10 @@ export class ReportParser implements ScanHandler {
     this.#spool = new FindingSpool({
       ...(options.tempDir ? { tempDir: options.tempDir } : {}),
       ...(options.spoolMemoryLimit ? { memoryLimit: options.spoolMemoryLimit } : {}),
+    });
+    this.#hosts = new HostCollector(this.#spool, this.#stats, {
+      ipRanges: options.ipRanges,
+      warn: (m) => this.#warn(m),
     });
   }
 
@@ -543,8 +527,7 @@ export class ReportParser implements ScanHandler {
   #startHost(d: number): void {
     this.#hostDepth = d;
     this.#hostIp = undefined;
-    this.#count = 0;
-    this.#seen.clear();
+    this.#hosts.start();
     this.#networkId = undefined;
     this.#os = undefined;
     this.#osCpe = undefined;
@@ -562,103 +545,16 @@ export class ReportParser implements ScanHandler {
       port = 0;
       proto = 0;
     }
-    if (this.#isDuplicate(qid, port, proto)) {
-      this.#stats.duplicates++;
-      return;
-    }
-    if (this.#count === this.#qids.length) this.#growHost();
-    const k = this.#count++;
-    this.#qids[k] = qid;
-    this.#ports[k] = port;
-    this.#protos[k] = proto;
-  }
-
-  // Small hosts are checked by a scan of their findings; big ones through a Set.
-  #isDuplicate(qid: number, port: number, proto: number): boolean {
-    const count = this.#count;
-    if (count < 64) {
-      const q = this.#qids, p = this.#ports, r = this.#protos;
-      for (let k = 0; k < count; k++) {
-        if (q[k] === qid && p[k] === port && r[k] === proto) return true;
-      }
-      return false;
-    }
-    if (this.#seen.size === 0) {
-      for (let k = 0; k < count; k++) {
-        this.#seen.add(this.#qids[k]! * 262144 + this.#ports[k]! * 4 + this.#protos[k]!);
-      }
-    }
-    const key = qid * 262144 + port * 4 + proto;
-    if (this.#seen.has(key)) return true;
-    this.#seen.add(key);
-    return false;
-  }
-
-  #growHost(): void {
-    const need = this.#qids.length + 1;
-    this.#qids = grow(this.#qids, need);
-    this.#ports = grow(this.#ports, need);
-    this.#protos = grow(this.#protos, need);
+    this.#hosts.add(qid, port, proto);
   }
 
   #endHost(): void {
     this.#hostDepth = 0;
-    const count = this.#count;
-    const raw = this.#hostIp;
-    let addr: HostAddress | undefined;
-    if (raw === undefined || !(addr = parseHostAddress(raw))) {
-      this.#stats.hostsInvalid++;
-      this.#warn(
-        raw === undefined
-          ? `A host without an IP address is skipped (${count} finding(s))`
-          : `Host ${JSON.stringify(raw.slice(0, 60))} is not a valid IP address: skipped`,
-      );
-      return;
-    }
-    if (this.#options.ipRanges && !this.#options.ipRanges.contains(addr)) {
-      this.#stats.hostsOutOfRange++;
-      return;
-    }
-    this.#keepHost(addr);
-  }
-
-  // A valid host inside ip_ranges: spooled, or merged into the host its address listed before.
-  #keepHost(addr: HostAddress): void {
-    const stats = this.#stats, count = this.#count;
-    const listing = {
-      ip: addr.text,
-      count,
-      qids: this.#qids,
-      ports: this.#ports,
-      protos: this.#protos,
-      os: this.#os || undefined,
-      osCpe: this.#osCpe || undefined,
+    this.#hosts.end(this.#hostIp, {
+      os: this.#os,
+      osCpe: this.#osCpe,
       networkId: this.#networkId,
-    };
-    const first = this.#index.get(addr);
-    if (first === undefined) {
-      this.#index.set(addr, this.#spool.addHost(listing));
-      if (count > 0) stats.hostsKept++;
-      else stats.hostsEmpty++;
-      stats.findings += count;
-      return;
-    }
-    const merged = this.#spool.addListing(first, listing);
-    stats.hostsMerged++;
-    stats.findings += merged.added;
-    stats.duplicates += merged.duplicates;
-    if (!merged.hadFindings && merged.added > 0) {
-      stats.hostsEmpty--;
-      stats.hostsKept++;
-    }
-    const id = this.#networkId;
-    if (id !== undefined && merged.networkIds.some((n) => n !== id)) {
-      this.#warn(
-        `Host ${addr.text} is listed more than once, in different networks (network_id ` +
-          `${[...merged.networkIds.filter((n) => n !== id), id].join(", ")}): the Defense ` +
-          "Center has one host per address, so their findings are merged into one",
-      );
-    }
+    });
   }
 
   #readPort(s: XmlScanner): void {
