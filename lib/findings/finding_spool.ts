@@ -1,5 +1,5 @@
 /**
- * A compact spool of per-host records: 8 bytes per finding plus a 12-byte header, the host's IP
+ * A compact spool of per-host records: 8 bytes per finding plus a 16-byte header, the host's IP
  * and (when collected) its OS text and CPE. It lives in memory up to a limit, then in a 0600 temp
  * file, so memory stays flat whatever the report size. Hosts are replayed once the report (and
  * so the glossary) has been read: first every host with open findings, in report order, then
@@ -8,11 +8,14 @@
  * A host address listed more than once is one host: a later listing is spooled as a follower of
  * the first (only its findings that are new to the host, see {@linkcode FindingSpool.addListing})
  * and the replay gives the host once, at its first listing, with the findings of all its
- * listings. Only repeated addresses cost memory: one map entry per repeated address.
+ * listings. The listings of a host are chained in the spool itself (each record holds the offset
+ * of the host's next listing, patched in place when one comes), so a repeated address costs no
+ * memory beyond the `HostIndex` entry every host has.
  *
- * Record layout (little endian): u8 ipLen, u8 osLen, u8 cpeLen, u8 flags (1: a follower),
- * u32 count, u32 network id (0xffffffff: none), the IP, OS and CPE bytes padded to 4, then per
- * finding u32 QID, u16 port, u8 protocol, u8 0.
+ * Record layout (little endian): u8 ipLen, u8 osLen, u8 cpeLen, u8 flags (1: a later listing;
+ * 2: has later listings; 4: the host has findings, in any listing, valid with 2), u32 count,
+ * u32 network id (0xffffffff: none), u32 the host's next listing (offset / 4; 0: none), the IP,
+ * OS and CPE bytes padded to 4, then per finding u32 QID, u16 port, u8 protocol, u8 0.
  *
  * @module
  */
@@ -76,8 +79,10 @@ export interface MergeResult {
 
 const CHUNK = 1 << 20;
 const EMPTY = new Uint8Array(0);
-const HEADER = 12;
-const FOLLOWER = 1;
+const HEADER = 16;
+const FOLLOWER = 1; // a later listing of a host
+const REPEATED = 2; // the first listing of a host listed again
+const MERGED_FINDINGS = 4; // with REPEATED: one of the host's listings has findings
 const NO_NETWORK = 0xffffffff;
 const MAX_TEXT = 255;
 
@@ -87,11 +92,6 @@ export interface FindingSpoolOptions {
   memoryLimit?: number;
   /** Directory for the temp file. @default the system temp directory */
   tempDir?: string;
-}
-
-interface Merged {
-  followers: number[];
-  hasFindings: boolean;
 }
 
 /** Per-host records, in memory up to a limit and then in a 0600 temp file. */
@@ -109,7 +109,10 @@ export class FindingSpool {
   #fileBytes = 0;
   #unregister: (() => void) | undefined;
   #encoder = new TextEncoder();
-  #merged = new Map<number, Merged>();
+  #seen = new Set<number>(); // addListing's findings of the earlier listings
+  #keep = new Uint32Array(256); // addListing's new findings (indexes)
+  #reader: Deno.FsFile | undefined; // a second handle on the file, for reads and patches
+  #scratch = new Uint8Array(4096); // what #readRecord read from the file
   /** Number of records spooled (listings, a repeated address's included). */
   hosts = 0;
   /** Hosts (distinct addresses) with open findings. */
@@ -144,12 +147,16 @@ export class FindingSpool {
    * merged host has no duplicate (host, QID, port, protocol).
    */
   addListing(first: number, host: HostListing): MergeResult {
-    const merged = this.#merged.get(first) ?? { followers: [], hasFindings: false };
-    const seen = new Set<number>();
+    const seen = this.#seen;
+    seen.clear();
     const networkIds: number[] = [];
-    let hadFindings = false;
-    for (const at of [first, ...merged.followers]) {
+    let hadFindings = false, last = first, firstFlags = 0;
+    // first, then its later listings (never at offset 0, which is no later listing's: "none")
+    for (let at = first; at >= 0;) {
       const rec = this.#readRecord(at);
+      if (at === first) firstFlags = rec[3]!;
+      last = at;
+      at = nextListing(rec) || -1;
       const view = new DataView(rec.buffer, rec.byteOffset, rec.length);
       const count = view.getUint32(4, true), network = view.getUint32(8, true);
       if (count > 0) hadFindings = true;
@@ -160,26 +167,38 @@ export class FindingSpool {
         );
       }
     }
-    const keep: number[] = [];
+    this.#keep = grow(this.#keep, host.count);
+    let kept = 0;
     for (let k = 0; k < host.count; k++) {
       const key = findingKey(host.qids[k]!, host.ports[k]!, host.protos[k]!);
       if (!seen.has(key)) {
         seen.add(key);
-        keep.push(k);
+        this.#keep[kept++] = k;
       }
     }
-    merged.followers.push(this.#append(host, keep.length, keep, FOLLOWER));
-    merged.hasFindings = hadFindings || keep.length > 0;
-    this.#merged.set(first, merged);
-    if (!hadFindings && keep.length > 0) {
+    const at = this.#append(host, kept, this.#keep, FOLLOWER);
+    if (at / 4 > 0xffffffff) throw new RangeError("FindingSpool: the spool passed 16 GiB");
+    this.#patch(last, 12, at / 4, 4);
+    this.#patch(
+      first,
+      3,
+      firstFlags | REPEATED | (hadFindings || kept > 0 ? MERGED_FINDINGS : 0),
+      1,
+    );
+    if (!hadFindings && kept > 0) {
       this.clean--;
       this.withFindings++;
     }
-    return { added: keep.length, duplicates: host.count - keep.length, hadFindings, networkIds };
+    return { added: kept, duplicates: host.count - kept, hadFindings, networkIds };
   }
 
   // Writes one record: the listing's findings, or those at the indexes `pick`.
-  #append(host: HostListing, count: number, pick: number[] | undefined, flags: number): number {
+  #append(
+    host: HostListing,
+    count: number,
+    pick: Uint32Array | undefined,
+    flags: number,
+  ): number {
     const ipBytes = this.#encoder.encode(host.ip);
     const osBytes = textBytes(this.#encoder, host.os);
     const cpeBytes = textBytes(this.#encoder, host.osCpe);
@@ -196,6 +215,7 @@ export class FindingSpool {
     cur[at + 3] = flags;
     view.setUint32(4, count, true);
     view.setUint32(8, host.networkId ?? NO_NETWORK, true);
+    view.setUint32(12, 0, true);
     cur.set(ipBytes, at + HEADER);
     cur.set(osBytes, at + HEADER + ipBytes.length);
     cur.set(cpeBytes, at + HEADER + ipBytes.length + osBytes.length);
@@ -258,33 +278,48 @@ export class FindingSpool {
     this.#fileBytes += bytes.length;
   }
 
-  // The whole record at `offset`, wherever it is (the current chunk, a memory chunk, the file).
-  // The file's position is restored, so a replay reading it in sequence is not disturbed.
-  #readRecord(offset: number): Uint8Array {
+  // Where the byte at `offset` is: the buffer holding it and its index there; undefined when it
+  // is in the file.
+  #locate(offset: number): [Uint8Array, number] | undefined {
     const sealed = this.#sealedBytes();
-    if (offset >= sealed) return wholeRecord(this.#cur, offset - sealed);
-    if (!this.#file) {
-      let lo = 0, hi = this.#chunkStarts.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (this.#chunkStarts[mid]! <= offset) lo = mid;
-        else hi = mid - 1;
-      }
-      return wholeRecord(this.#chunks[lo]!, offset - this.#chunkStarts[lo]!);
+    if (offset >= sealed) return [this.#cur, offset - sealed];
+    if (this.#file) return undefined;
+    let lo = 0, hi = this.#chunkStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.#chunkStarts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
     }
-    const file = this.#file;
-    const pos = file.seekSync(0, Deno.SeekMode.Current);
-    try {
-      const head = new Uint8Array(HEADER);
-      file.seekSync(offset, Deno.SeekMode.Start);
-      readFullSync(file, head);
-      const rec = new Uint8Array(recordLength(head, 0));
-      rec.set(head);
-      readFullSync(file, rec.subarray(HEADER));
-      return rec;
-    } finally {
-      file.seekSync(pos, Deno.SeekMode.Start);
-    }
+    return [this.#chunks[lo]!, offset - this.#chunkStarts[lo]!];
+  }
+
+  // The second handle on the file: reads and patches at an offset do not move the position of
+  // the one that appends (or of a replay reading in sequence).
+  #fileAt(offset: number): Deno.FsFile {
+    const file = this.#reader ??= Deno.openSync(this.#path!, { read: true, write: true });
+    file.seekSync(offset, Deno.SeekMode.Start);
+    return file;
+  }
+
+  // The whole record at `offset`, wherever it is: a view, valid until the next call.
+  #readRecord(offset: number): Uint8Array {
+    const where = this.#locate(offset);
+    if (where) return wholeRecord(where[0], where[1]);
+    const file = this.#fileAt(offset);
+    let got = readSomeSync(file, this.#scratch, HEADER);
+    const length = recordLength(this.#scratch, 0);
+    if (length > this.#scratch.length) this.#scratch = grow(this.#scratch, length, got);
+    if (got < length) got += readSomeSync(file, this.#scratch.subarray(got), length - got);
+    return this.#scratch.subarray(0, length);
+  }
+
+  // Writes a header field of the record at `offset`, in memory or in the file.
+  #patch(offset: number, field: number, value: number, size: 1 | 4): void {
+    const bytes = new Uint8Array(size);
+    for (let k = 0; k < size; k++) bytes[k] = (value >>> (8 * k)) & 255;
+    const where = this.#locate(offset);
+    if (where) where[0].set(bytes, where[1] + field);
+    else writeAllSync(this.#fileAt(offset + field), bytes);
   }
 
   /**
@@ -295,7 +330,6 @@ export class FindingSpool {
     this.#sealCurrent();
     let qids = new Uint32Array(256), ports = new Uint16Array(256), protos = new Uint8Array(256);
     const decoder = new TextDecoder();
-    const hasMerges = this.#merged.size > 0;
     let pass = 1;
     // Appends a record's findings at `n`; returns the new count.
     const take = (rec: Uint8Array, n: number): number => {
@@ -313,25 +347,28 @@ export class FindingSpool {
     };
     const text = (rec: Uint8Array, from: number, len: number) =>
       len === 0 ? undefined : decoder.decode(rec.subarray(HEADER + from, HEADER + from + len));
-    const emit = async (rec: Uint8Array, offset: number) => {
-      if ((rec[3]! & FOLLOWER) !== 0) return;
-      const merged = hasMerges ? this.#merged.get(offset) : undefined;
-      const hasFindings = merged
-        ? merged.hasFindings
+    const emit = async (rec: Uint8Array) => {
+      const flags = rec[3]!;
+      if ((flags & FOLLOWER) !== 0) return;
+      const repeated = (flags & REPEATED) !== 0;
+      const hasFindings = repeated
+        ? (flags & MERGED_FINDINGS) !== 0
         : new DataView(rec.buffer, rec.byteOffset, 8).getUint32(4, true) > 0;
       if (hasFindings !== (pass === 1)) return;
       const ipLen = rec[0]!;
       let count = take(rec, 0);
       let os = text(rec, ipLen, rec[1]!), osCpe = text(rec, ipLen + rec[1]!, rec[2]!);
-      for (const at of merged?.followers ?? []) {
-        const f = this.#readRecord(at);
+      const ip = decoder.decode(rec.subarray(HEADER, HEADER + ipLen));
+      // the host's later listings, chained from its first
+      for (let next = repeated ? nextListing(rec) : 0; next !== 0;) {
+        const f = this.#readRecord(next);
+        next = nextListing(f);
         count = take(f, count);
         if (os === undefined && osCpe === undefined) {
           os = text(f, f[0]!, f[1]!);
           osCpe = text(f, f[0]! + f[1]!, f[2]!);
         }
       }
-      const ip = decoder.decode(rec.subarray(HEADER, HEADER + ipLen));
       await onHost({ ip, count, qids, ports, protos, os, osCpe });
     };
     for (; pass <= 2; pass++) {
@@ -364,6 +401,10 @@ export class FindingSpool {
       this.#file?.close();
     } catch { /* already closed */ }
     this.#file = undefined;
+    try {
+      this.#reader?.close();
+    } catch { /* already closed */ }
+    this.#reader = undefined;
     if (this.#path) {
       try {
         Deno.removeSync(this.#path);
@@ -372,7 +413,7 @@ export class FindingSpool {
     }
     this.#chunks = [];
     this.#chunkStarts = [];
-    this.#merged.clear();
+
     this.#cur = EMPTY;
     this.#curLen = 0;
     this.withFindings = this.clean = 0;
@@ -401,6 +442,11 @@ function recordLength(b: Uint8Array, at: number): number {
   return HEADER + ((texts + 3) & ~3) + (count >>> 0) * 8;
 }
 
+// The offset of the host's next listing (0: none).
+function nextListing(rec: Uint8Array): number {
+  return ((rec[12]! | (rec[13]! << 8) | (rec[14]! << 16) | (rec[15]! << 24)) >>> 0) * 4;
+}
+
 function bodyStart(rec: Uint8Array): number {
   return HEADER + ((rec[0]! + rec[1]! + rec[2]! + 3) & ~3);
 }
@@ -409,26 +455,27 @@ function wholeRecord(chunk: Uint8Array, at: number): Uint8Array {
   return chunk.subarray(at, at + recordLength(chunk, at));
 }
 
-function readFullSync(file: Deno.FsFile, into: Uint8Array): void {
-  for (let got = 0; got < into.length;) {
+// Reads at least `need` bytes into `into` (more when they come); returns the count.
+function readSomeSync(file: Deno.FsFile, into: Uint8Array, need: number): number {
+  let got = 0;
+  while (got < need) {
     const n = file.readSync(into.subarray(got));
     if (n === null) throw new Error("Internal error: the finding spool file ends inside a record");
     got += n;
   }
+  return got;
 }
 
-// Splits a byte stream of host records into whole records, in one reusable buffer, and tells
-// each record's offset in the stream.
+// Splits a byte stream of host records into whole records, in one reusable buffer.
 class RecordReader {
   #buf = new Uint8Array(CHUNK * 2);
   #fill = 0;
-  #base = 0; // stream offset of #buf[0]
   get empty(): boolean {
     return this.#fill === 0;
   }
   async drain(
     read: (into: Uint8Array) => Promise<number | null>,
-    emit: (record: Uint8Array, offset: number) => Promise<void>,
+    emit: (record: Uint8Array) => Promise<void>,
   ): Promise<void> {
     for (;;) {
       this.#buf = grow(this.#buf, this.#fill + CHUNK, this.#fill);
@@ -439,12 +486,11 @@ class RecordReader {
       while (this.#fill - off >= HEADER) {
         const len = recordLength(this.#buf, off);
         if (this.#fill - off < len) break;
-        await emit(this.#buf.subarray(off, off + len), this.#base + off);
+        await emit(this.#buf.subarray(off, off + len));
         off += len;
       }
       this.#buf.copyWithin(0, off, this.#fill);
       this.#fill -= off;
-      this.#base += off;
     }
   }
 }

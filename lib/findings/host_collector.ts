@@ -9,7 +9,7 @@
 
 import { type HostAddress, type IpRangeSet, parseHostAddress } from "../config/ip_ranges.ts";
 import { grow } from "../util/bytes.ts";
-import type { FindingSpool } from "./finding_spool.ts";
+import type { FindingSpool, HostListing } from "./finding_spool.ts";
 import { HostIndex } from "./host_index.ts";
 
 /** The counts a {@linkcode HostCollector} keeps (a source's summary has them and more). */
@@ -79,6 +79,16 @@ export class HostCollector {
   #ports = new Uint16Array(256);
   #protos = new Uint8Array(256);
   #seen = new Set<number>();
+  #listing: HostListing = {
+    ip: "",
+    count: 0,
+    qids: this.#qids,
+    ports: this.#ports,
+    protos: this.#protos,
+    os: undefined,
+    osCpe: undefined,
+    networkId: undefined,
+  };
 
   /** A collector that spools into `spool` and counts into `stats`. */
   constructor(spool: FindingSpool, stats: HostStats, options: HostCollectorOptions) {
@@ -161,16 +171,15 @@ export class HostCollector {
   // A valid host inside ip_ranges: spooled, or merged into the host its address listed before.
   #keep(addr: HostAddress, info: ListingInfo): void {
     const stats = this.#stats, count = this.#count;
-    const listing = {
-      ip: addr.text,
-      count,
-      qids: this.#qids,
-      ports: this.#ports,
-      protos: this.#protos,
-      os: info.os || undefined,
-      osCpe: info.osCpe || undefined,
-      networkId: info.networkId,
-    };
+    const listing = this.#listing; // one object for every listing: no garbage per host
+    listing.ip = addr.text;
+    listing.count = count;
+    listing.qids = this.#qids;
+    listing.ports = this.#ports;
+    listing.protos = this.#protos;
+    listing.os = info.os || undefined;
+    listing.osCpe = info.osCpe || undefined;
+    listing.networkId = info.networkId;
     const first = this.#index.get(addr);
     if (first === undefined) {
       this.#index.set(addr, this.#spool.addHost(listing));

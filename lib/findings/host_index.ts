@@ -4,7 +4,7 @@
  * listed twice (overlapping networks, agent and IP tracking) are merged into one host.
  *
  * IPv4 addresses live in an open-addressing table of two `Uint32Array`s (the address, and the
- * spool offset / 4 + 1): 8 bytes a slot, at most 70 % full, so 11-23 bytes a host (≈ 4 MiB for
+ * spool offset / 4 + 1): 8 bytes a slot, at most 80 % full, so 10-20 bytes a host (2 MiB for
  * 200,000 hosts) and no object per host. IPv6 addresses, rare in reports, are kept in a `Map`
  * by their RFC 5952 text. An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) is the IPv4 host:
  * the Defense Center stores both as one host.
@@ -14,7 +14,7 @@
 
 import type { HostAddress } from "../config/ip_ranges.ts";
 
-const MAX_LOAD = 0.7;
+const MAX_LOAD = 0.8;
 const MAPPED_V4 = 0xffffn << 32n;
 
 /**

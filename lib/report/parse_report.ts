@@ -15,7 +15,7 @@ import { describeQualysError } from "../qualys/describe_error.ts";
 import { IpRangeSet } from "../config/ip_ranges.ts";
 import { type ByteReader, type ScanHandler, XmlScanner } from "../xml/scanner.ts";
 import { FindingSpool, type HostFindings } from "../findings/finding_spool.ts";
-import { HostCollector, type HostStats } from "../findings/host_collector.ts";
+import { HostCollector, type HostStats, type ListingInfo } from "../findings/host_collector.ts";
 import type { FindingSource, GlossaryEntry } from "../findings/finding_source.ts";
 import { Tag } from "../xml/tags.ts";
 
@@ -214,6 +214,7 @@ export class ReportParser implements ScanHandler {
   #networkId: number | undefined;
   #os: string | undefined;
   #osCpe: string | undefined;
+  #info: ListingInfo = { os: undefined, osCpe: undefined, networkId: undefined };
 
   // current VULN_INFO (ADR) or CAT (SCAN)
   #viDepth = 0;
@@ -370,7 +371,7 @@ export class ReportParser implements ScanHandler {
       } else if (d === this.#hostDepth + 1) {
         if (id === Tag.IP) {
           s.collectText();
-          this.#networkId = networkIdOf(s.attr("network_id"));
+          this.#networkId = networkIdOf(s.attrInt("network_id"));
         } else if (id === Tag.OPERATING_SYSTEM || id === Tag.OS || id === Tag.OS_CPE) {
           s.collectText(); // reported only when OS data is collected
         }
@@ -417,7 +418,7 @@ export class ReportParser implements ScanHandler {
       if (id === Tag.IP && d === 2) {
         this.#startHost(d);
         this.#hostIp = s.attr("value");
-        this.#networkId = networkIdOf(s.attr("network_id"));
+        this.#networkId = networkIdOf(s.attrInt("network_id"));
       }
       return;
     }
@@ -550,11 +551,11 @@ export class ReportParser implements ScanHandler {
 
   #endHost(): void {
     this.#hostDepth = 0;
-    this.#hosts.end(this.#hostIp, {
-      os: this.#os,
-      osCpe: this.#osCpe,
-      networkId: this.#networkId,
-    });
+    const info = this.#info; // one object for every host: no garbage per host
+    info.os = this.#os;
+    info.osCpe = this.#osCpe;
+    info.networkId = this.#networkId;
+    this.#hosts.end(this.#hostIp, info);
   }
 
   #readPort(s: XmlScanner): void {
@@ -601,10 +602,9 @@ export class ReportParser implements ScanHandler {
   }
 }
 
-// A Qualys network id (`network_id` of IP): digits, else unknown.
-function networkIdOf(attr: string | undefined): number | undefined {
-  const m = attr === undefined ? null : /^\s*(\d{1,9})\s*$/.exec(attr);
-  return m ? Number(m[1]) : undefined;
+// A Qualys network id (`network_id` of IP, up to 9 digits); undefined when absent or not digits.
+function networkIdOf(value: number): number | undefined {
+  return value >= 0 && value <= 999_999_999 ? value : undefined;
 }
 
 function qidFromIdAttr(id: string | undefined): number {
