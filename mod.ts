@@ -17,6 +17,7 @@ export * from "./lib/report/parse_report.ts";
 export * from "./lib/encode/sanitize.ts";
 export * from "./lib/encode/encode_commands.ts";
 export * from "./lib/encode/command_line.ts";
+export * from "./lib/encode/os_map.ts";
 export * from "./lib/encode/write_commands.ts";
 export * from "./lib/sink/command_sink.ts";
 export * from "./lib/sink/csv_file_sink.ts";

@@ -203,6 +203,52 @@ export class XmlScanner {
     return undefined;
   }
 
+  /**
+   * The value of attribute `name` as a non-negative integer (blanks around it allowed), read from
+   * the raw bytes without making a string; -1 when absent, not digits, longer than 15 digits, or
+   * written with entity references.
+   *
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tag } from "./tags.ts";
+   * const seen: number[] = [];
+   * const scanner = new XmlScanner({
+   *   open: (id, s) => {
+   *     if (id === Tag.IP) seen.push(s.attrInt("network_id"), s.attrInt("v6"), s.attrInt("x"));
+   *   },
+   *   close: () => {},
+   * });
+   * scanner.push(new TextEncoder().encode(
+   *   `<SCAN><IP network_id=" 1001 " v6="ab"/><IP network_id="&#49;" x="1234567890123456"/></SCAN>`,
+   * ));
+   * scanner.end();
+   * assert.deepEqual(seen, [1001, -1, -1, -1, -1, -1]);
+   * ```
+   */
+  attrInt(name: string): number {
+    const buf = this.#buf, at = this.#attrs;
+    outer: for (let k = 0; k < this.#attrCount; k++) {
+      const ns = at[k * 4]!, ne = at[k * 4 + 1]!;
+      if (ne - ns !== name.length) continue;
+      for (let j = 0; j < name.length; j++) {
+        if (buf[ns + j] !== name.charCodeAt(j)) continue outer;
+      }
+      let i = at[k * 4 + 2]!, end = at[k * 4 + 3]!;
+      while (i < end && isSpace(buf[i]!)) i++;
+      while (end > i && isSpace(buf[end - 1]!)) end--;
+      if (i === end || end - i > 15) return -1;
+      let v = 0;
+      for (; i < end; i++) {
+        const d = buf[i]! - 48;
+        if (d < 0 || d > 9) return -1;
+        v = v * 10 + d;
+      }
+      return v;
+    }
+    return -1;
+  }
+
   /** An error located at the tag being reported (for handlers that reject what they see). */
   errorHere(message: string): ReportSyntaxError {
     return this.#error(message, this.#tagStart);

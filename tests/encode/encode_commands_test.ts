@@ -339,7 +339,7 @@ function cdata(s: string): string {
   return `<![CDATA[${s.replace(/]]>/g, "]]]]><![CDATA[>")}]]>`;
 }
 
-Deno.test("fuzz: no report field can add a line or break a field (fast-check)", async () => {
+Deno.test("fuzz: no report field can add a line or break a field, SetOS too (fast-check)", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(
@@ -352,20 +352,27 @@ Deno.test("fuzz: no report field can add a line or break a field (fast-check)", 
           threat: XML_TEXT,
           cve: fc.oneof(fc.constant("CVE-2014-0160"), XML_TEXT),
           bid: fc.oneof(fc.constant("66690"), XML_TEXT),
+          os: fc.oneof(fc.constantFrom("Windows 2012 R2", "Linux 2.4-2.6", "x"), XML_TEXT),
+          cpe: fc.option(
+            fc.oneof(fc.constant('cpe:/o:a,b:c"d:1'), XML_TEXT.map((t) => `cpe:/o:${t}`)),
+          ),
           asCdata: fc.boolean(),
         }),
         { minLength: 1, maxLength: 4 },
       ),
       fc.boolean(),
-      async (hosts, addHost) => {
+      fc.boolean(),
+      async (hosts, addHost, setOs) => {
         const text = (s: string, c: boolean) => (c ? cdata(s) : escapeXml(s));
         const xml = `<ASSET_DATA_REPORT><HOST_LIST>${
           hosts.map((h) =>
-            `<HOST><IP>${text(h.ip, h.asCdata)}</IP><VULN_INFO_LIST><VULN_INFO><QID>${
-              escapeXml(h.qid)
-            }</QID><PORT>${escapeXml(h.port)}</PORT><PROTOCOL>${
-              escapeXml(h.proto)
-            }</PROTOCOL></VULN_INFO></VULN_INFO_LIST></HOST>`
+            `<HOST><IP>${text(h.ip, h.asCdata)}</IP><OPERATING_SYSTEM>${
+              text(h.os, h.asCdata)
+            }</OPERATING_SYSTEM>${
+              h.cpe === null ? "" : `<OS_CPE>${escapeXml(h.cpe)}</OS_CPE>`
+            }<VULN_INFO_LIST><VULN_INFO><QID>${escapeXml(h.qid)}</QID><PORT>${
+              escapeXml(h.port)
+            }</PORT><PROTOCOL>${escapeXml(h.proto)}</PROTOCOL></VULN_INFO></VULN_INFO_LIST></HOST>`
           ).join("")
         }</HOST_LIST><GLOSSARY><VULN_DETAILS_LIST>${
           hosts.map((h) =>
@@ -378,7 +385,7 @@ Deno.test("fuzz: no report field can add a line or break a field (fast-check)", 
             }</ID></BUGTRAQ_ID></BUGTRAQ_ID_LIST></VULN_DETAILS>`
           ).join("")
         }</VULN_DETAILS_LIST></GLOSSARY></ASSET_DATA_REPORT>`;
-        const parser = new ReportParser();
+        const parser = new ReportParser({ collectOs: setOs });
         parser.push(new TextEncoder().encode(xml));
         let report;
         try {
@@ -387,20 +394,41 @@ Deno.test("fuzz: no report field can add a line or break a field (fast-check)", 
           // Only characters XML forbids (from the generator's \uFEFF-free set, none) may fail.
           throw new Error(`valid XML was rejected: ${e}\n${xml}`);
         }
-        const enc = new CommandEncoder(report.glossary, { addHost });
-        let expectedLines = 0;
+        const enc = new CommandEncoder(report.glossary, { addHost, setOs });
+        let expectedLines = 0, withResults = 0, cleared = 0;
         const lines: string[] = [];
         await report.forEachHost((h) => {
-          expectedLines += h.count + 1 + (addHost ? 1 : 0);
+          if (h.count === 0) {
+            expectedLines += 2 + (cleared++ === 0 && withResults === 0 ? 2 : 0);
+          } else {
+            withResults++;
+            expectedLines += h.count + 1 + (addHost ? 1 : 0);
+          }
           lines.push(...enc.encodeHostToLines(h));
         });
         report.dispose();
-        assert.equal(lines.length, expectedLines);
+        assert.equal(lines.length, expectedLines + enc.os.set);
+        if (!setOs) assert.equal(enc.os.set + enc.os.unknown + enc.os.missing, 0);
+        const simple: Record<string, number> = {
+          ScanFlush: 1,
+          ScanUpdate: 1,
+          AddHost: 2,
+          SetSourceType: 2,
+          SetSource: 2,
+          DeleteScanResult: 3,
+        };
         for (const line of lines) {
           assert.ok(line.length + 1 <= 4000);
           assert.match(line, /^[\x20-\x7e]*$/, "printable ASCII only");
-          if (line === "ScanFlush" || line.startsWith("AddHost,")) {
-            assert.equal(csvFields(line).length, line === "ScanFlush" ? 1 : 2);
+          const name = line.split(",")[0]!;
+          if (name in simple) {
+            assert.equal(csvFields(line).length, simple[name], line);
+            continue;
+          }
+          if (name === "SetOS") {
+            const f = csvFields(line);
+            assert.ok(f.length === 4 || f.length === 5, line);
+            assert.ok(f.slice(2).every((x) => x !== "" && !x.includes('"') && !x.includes(",")));
             continue;
           }
           const f = csvFields(line);
@@ -736,5 +764,77 @@ Deno.test("CommandEncoder trims IDs as the old loop did, for any list sizes and 
       },
     ),
     { numRuns: 500 },
+  );
+});
+
+Deno.test("CommandEncoder clears a host without open findings: DeleteScanResult, ScanUpdate", () => {
+  const enc = new CommandEncoder(new Map(), { addHost: true, setOs: true });
+  assert.deepStrictEqual(enc.encodeHostToLines(host("10.0.0.1", [[1, 0, 0]])), [
+    "AddHost,10.0.0.1",
+    'AddScanResult,10.0.0.1,"QualysGuard",1,,,"","","cve_ids:","bugtraq_ids:"',
+    "ScanFlush",
+  ]);
+  // no AddHost and no SetOS for a host that gets no results (it may be unknown to the FMC)
+  assert.deepStrictEqual(enc.encodeHostToLines({ ...host("10.8.0.1", []), os: "Linux 2.6" }), [
+    'DeleteScanResult,10.8.0.1,"QualysGuard"',
+    "ScanUpdate",
+  ]);
+  assert.deepStrictEqual(enc.encodeHostToLines(host("2001:db8::1", [])), [
+    'DeleteScanResult,2001:db8::1,"QualysGuard"',
+    "ScanUpdate",
+  ]);
+  assert.equal(enc.hostsCleared, 2);
+  assert.equal(enc.hostsWithResults, 1);
+  assert.deepStrictEqual(enc.os, { set: 0, unknown: 0, missing: 1 });
+});
+
+Deno.test("CommandEncoder: a run that clears before any result makes the FMC know the scanner as a vulnerability scanner first", () => {
+  const enc = new CommandEncoder(new Map(), { scannerName: "QG EU" });
+  assert.deepStrictEqual(enc.encodeHostToLines(host("10.8.0.1", [])), [
+    "SetSourceType,Scanner",
+    "SetSource,QG EU",
+    'DeleteScanResult,10.8.0.1,"QG EU"',
+    "ScanUpdate",
+  ]);
+  assert.deepStrictEqual(enc.encodeHostToLines(host("10.8.0.2", [])), [
+    'DeleteScanResult,10.8.0.2,"QG EU"',
+    "ScanUpdate",
+  ]);
+});
+
+Deno.test("CommandEncoder with clearCleanHosts false writes nothing for a host without findings", () => {
+  const enc = new CommandEncoder(new Map(), { clearCleanHosts: false, addHost: true });
+  assert.deepStrictEqual(enc.encodeHostToLines(host("10.8.0.1", [])), []);
+  assert.equal(enc.hostsCleared, 0);
+});
+
+Deno.test("CommandEncoder SetOS: after AddHost, before the results; fields sanitised; unknown and missing counted", () => {
+  const enc = new CommandEncoder(new Map(), { setOs: true, addHost: true });
+  const h = (ip: string, os?: string, osCpe?: string) => ({ ...host(ip, [[1, 0, 0]]), os, osCpe });
+  assert.deepStrictEqual(
+    enc.encodeHostToLines(h("10.0.0.1", "Windows 2008 R2 Enterprise Service Pack 1")),
+    [
+      "AddHost,10.0.0.1",
+      'SetOS,10.0.0.1,"Microsoft","Windows Server","2008 R2"',
+      'AddScanResult,10.0.0.1,"QualysGuard",1,,,"","","cve_ids:","bugtraq_ids:"',
+      "ScanFlush",
+    ],
+  );
+  assert.deepStrictEqual(enc.encodeHostToLines(h("10.0.0.2", "Windows 2016/2019/10")).slice(1, 2), [
+    'SetOS,10.0.0.2,"Microsoft","Windows"',
+  ]);
+  assert.deepStrictEqual(
+    enc.encodeHostToLines(h("10.0.0.3", "x", "cpe:/o:a%2Cb:c%22d%0A:1,2")).slice(1, 2),
+    [`SetOS,10.0.0.3,"a b","c'd","1 2"`],
+  );
+  assert.deepStrictEqual(enc.encodeHostToLines(h("10.0.0.4", "HP LaserJet 4250")).length, 3);
+  assert.deepStrictEqual(enc.encodeHostToLines(h("10.0.0.5")).length, 3);
+  assert.deepStrictEqual(enc.os, { set: 3, unknown: 1, missing: 1 });
+  assert.deepStrictEqual([...enc.unknownOs], ["HP LaserJet 4250"]);
+  const off = new CommandEncoder(new Map(), {});
+  assert.deepStrictEqual(
+    off.encodeHostToLines(h("10.0.0.1", "Linux 2.6")).length,
+    2,
+    "set_os n: no SetOS",
   );
 });
