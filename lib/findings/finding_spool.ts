@@ -20,7 +20,7 @@
  * @module
  */
 
-import { onCleanup, systemTempDir, tempFileError } from "../cleanup.ts";
+import { onCleanup, openSpillFileSync, tempFileError } from "../cleanup.ts";
 import { grow, writeAllSync } from "../util/bytes.ts";
 
 /** The name prefix of finding spool files (the random part and nothing else follows). */
@@ -263,25 +263,14 @@ export class FindingSpool {
       return "memory";
     }
     if (this.#file === undefined) {
-      try {
-        this.#path = Deno.makeTempFileSync({
-          prefix: FINDING_SPOOL_PREFIX,
-          ...(this.#tempDir ? { dir: this.#tempDir } : {}),
-        });
-      } catch (error) {
-        throw tempFileError(
-          "create the finding spool there",
-          this.#tempDir ?? systemTempDir(),
-          error,
-        );
-      }
+      const spill = openSpillFileSync({
+        prefix: FINDING_SPOOL_PREFIX,
+        what: "the finding spool",
+        tempDir: this.#tempDir,
+      });
+      this.#path = spill.path;
+      this.#file = spill.file;
       this.#unregister = onCleanup(() => this.dispose());
-      try {
-        Deno.chmodSync(this.#path, 0o600);
-        this.#file = Deno.openSync(this.#path, { read: true, write: true });
-      } catch (error) {
-        throw tempFileError("open the finding spool", this.#path, error);
-      }
       for (const c of this.#chunks) this.#writeAll(c);
       this.#chunks = [];
       this.#chunkStarts = [];
