@@ -17,6 +17,7 @@ export * from "./lib/report/parse_report.ts";
 export * from "./lib/encode/sanitize.ts";
 export * from "./lib/encode/encode_commands.ts";
 export * from "./lib/encode/command_line.ts";
+export * from "./lib/encode/os_map.ts";
 export * from "./lib/encode/write_commands.ts";
 export * from "./lib/sink/command_sink.ts";
 export * from "./lib/sink/csv_file_sink.ts";
@@ -36,6 +37,7 @@ export {
 export { describeQualysError } from "./lib/qualys/describe_error.ts";
 export { type ClientIdentity, loadPkcs12, readPkcs12 } from "./lib/dc/pkcs12.ts";
 export { loadIdentity } from "./lib/dc/identity.ts";
-export { DcClient, type DcOptions } from "./lib/dc/dc_client.ts";
-export { MessagePacker, parseDcResponse } from "./lib/dc/protocol.ts";
+export { type DataAnswer, DcClient, type DcOptions } from "./lib/dc/dc_client.ts";
+export { MessagePacker } from "./lib/dc/protocol.ts";
+export { countedCommands, type DcResponse, parseDcResponse } from "./lib/dc/answers.ts";
 export { sendCommands } from "./lib/dc/send_commands.ts";

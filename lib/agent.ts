@@ -16,7 +16,7 @@ import { csvPlugin } from "./plugins/csv.ts";
 import type { CheckStep, InputPlugin, PluginContext } from "./plugins/plugin.ts";
 import { qualysGuardPlugin } from "./plugins/qualys_guard.ts";
 import * as sinks from "./sink/open_sink.ts";
-import { chooseDestination } from "./sink/choose_destination.ts";
+import { chooseDestination, type DcSettings, withDcSettings } from "./sink/choose_destination.ts";
 import { writeAllSync } from "./util/bytes.ts";
 import { VERSION } from "./version.ts";
 
@@ -135,17 +135,23 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   }
 }
 
-/** Runs the plugin's jobs into the destination's sinks; resolves to the exit status. */
+/**
+ * Runs the plugin's jobs into the destination's sinks; resolves to the exit status. The plugin
+ * hands over the Defense Center settings of its configuration (`useDcSettings`) when it reads
+ * it, before it opens a sink or finishes its checks.
+ */
 async function drive(
-  context: PluginContext,
+  outer: PluginContext,
   fail: (error: unknown, prefix: string) => number,
 ): Promise<number> {
+  let dc: DcSettings = {};
+  const context: PluginContext = { ...outer, useDcSettings: (s) => void (dc = s) };
   const { cli, log, env } = context;
   if (cli.csvfile !== undefined && cli.server !== undefined) {
     log.warn("Both -csvfile and -server are given: -server is ignored, commands go to the CSV");
   }
   const plugin = PLUGINS[cli.plugin];
-  if (cli.check) return await check(plugin, context);
+  if (cli.check) return await check(plugin, context, () => dc);
   if (cli.csvfile === undefined && cli.server === undefined) {
     throw new UsageError(
       "Say where the commands go: -server <Defense Center> or -csvfile <file> (- = stdout)",
@@ -157,7 +163,8 @@ async function drive(
   for await (const job of plugin.jobs(context)) {
     const run = async () => {
       await sinks.probeSink(destination, { variant: job.variant }); // before the long work
-      await job.run(() => sinks.openSink(destination, { variant: job.variant, log }));
+      const to = withDcSettings(destination, dc);
+      await job.run(() => sinks.openSink(to, { variant: job.variant, log }));
     };
     if (job.name === undefined) {
       await run();
@@ -185,7 +192,11 @@ function dcTarget(cli: CliOptions) {
 }
 
 /** `-check`: one line per step with OK, FAIL or SKIP; resolves to the worst failure's status. */
-async function check(plugin: InputPlugin, context: PluginContext): Promise<number> {
+async function check(
+  plugin: InputPlugin,
+  context: PluginContext,
+  dc: () => DcSettings,
+): Promise<number> {
   const { cli, log, env } = context;
   let worst: number = ExitCode.Ok;
   const show = (step: CheckStep, code: number) => {
@@ -210,7 +221,9 @@ async function check(plugin: InputPlugin, context: PluginContext): Promise<numbe
     }, ExitCode.Usage);
   } else {
     const { pkcs12, password } = cli;
-    const steps = await checkDc({ ...dcTarget(cli), pkcs12, password, env, log });
+    const { domain, fingerprint } = dc();
+    const pin = cli.pin ?? fingerprint;
+    const steps = await checkDc({ ...dcTarget(cli), pkcs12, password, env, log, pin, domain });
     for (const step of steps) show(step, ExitCode.Dc);
   }
   return worst;

@@ -47,6 +47,41 @@ export function tempFileError(what: string, path: string, error: unknown): Local
 }
 
 /**
+ * Creates a 0600 temp file for data spilled out of memory (`<prefix><random>` in `tempDir`, by
+ * default `TMPDIR`), open for reading and writing. A failure is a `LocalIoError` naming the
+ * directory or file and the fix, and leaves no file behind. The caller registers its removal.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const { path, file } = openSpillFileSync({ prefix: "qc-doc-", what: "the doc spool" });
+ * assert.equal(Deno.statSync(path).mode! & 0o777, 0o600);
+ * file.close();
+ * Deno.removeSync(path);
+ * ```
+ */
+export function openSpillFileSync(
+  options: { prefix: string; what: string; tempDir?: string | undefined },
+): { path: string; file: Deno.FsFile } {
+  const { prefix, what, tempDir } = options;
+  let path: string;
+  try {
+    path = Deno.makeTempFileSync({ prefix, ...(tempDir ? { dir: tempDir } : {}) });
+  } catch (error) {
+    throw tempFileError(`create ${what} there`, tempDir ?? systemTempDir(), error);
+  }
+  try {
+    Deno.chmodSync(path, 0o600);
+    return { path, file: Deno.openSync(path, { read: true, write: true }) };
+  } catch (error) {
+    try {
+      Deno.removeSync(path);
+    } catch { /* gone */ }
+    throw tempFileError(`open ${what}`, path, error);
+  }
+}
+
+/**
  * The directory temp files go to when none is given: `$TMPDIR`, else `/tmp` (as
  * `Deno.makeTempFile` does), for messages and the stale-file sweep.
  */

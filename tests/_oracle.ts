@@ -72,17 +72,27 @@ export interface Extracted {
 export function oracleExtract(xml: string, ipRanges?: IpRangeSet): Extracted {
   const root = parseDom(xml);
   const out: Extracted = { format: root.name, hosts: [], glossary: new Map() };
+  // One host per address (an IPv4-mapped IPv6 address is the IPv4 host), at its first listing;
+  // hosts without findings after those with (README: What is written).
+  const byKey = new Map<string, Extracted["hosts"][number]>();
   const addHost = (ip: string | undefined, raw: [number, number, number][]) => {
     const addr = ip === undefined ? undefined : parseHostAddress(ip);
     if (!addr) return;
     if (ipRanges && !ipRanges.contains(addr)) return;
-    const findings: [number, number, number][] = [];
+    const v = addr.value;
+    const key = typeof v === "bigint" && v >> 32n === 0xffffn
+      ? `${Number(v & 0xffffffffn)}`
+      : typeof v === "number"
+      ? `${v}`
+      : addr.text;
+    let host = byKey.get(key);
+    if (!host) byKey.set(key, host = { ip: addr.text, findings: [] });
+    const findings = host.findings;
     for (let [q, p, r] of raw) {
       if (q < 0) continue;
       if (r === 0 || p < 1 || p > 65535) p = r = 0;
       if (!findings.some(([a, b, c]) => a === q && b === p && c === r)) findings.push([q, p, r]);
     }
-    if (findings.length > 0) out.hosts.push({ ip: addr.text, findings });
   };
   const proto = (t: string | undefined) => {
     const v = (t ?? "").trim().toLowerCase();
@@ -147,6 +157,11 @@ export function oracleExtract(xml: string, ipRanges?: IpRangeSet): Extracted {
       addHost(ipNode.attrs.value, raw);
     }
   }
+  const hosts = [...byKey.values()];
+  out.hosts = [
+    ...hosts.filter((h) => h.findings.length > 0),
+    ...hosts.filter((h) => !h.findings.length),
+  ];
   return out;
 }
 

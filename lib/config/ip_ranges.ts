@@ -72,16 +72,30 @@ function groups(text: string, last: boolean): number[] | undefined {
 }
 
 // RFC 5952: lower case, no leading zeros, the first longest run of two or more zero groups
-// written "::".
+// written "::" (§4). An address under a well-known prefix that embeds an IPv4 address in its
+// last 32 bits is written with that address as a dotted quad (§5): IPv4-mapped ::ffff:0:0/96
+// (RFC 4291) and IPv4-translated ::ffff:0:0:0/96 (RFC 2765), the prefixes §5 names. Not the
+// IPv4-compatible ::/96 (RFC 4291 deprecates it, and :: and ::1 are in it) nor ISATAP (its
+// marker is in the interface ID under any prefix, not a well-known prefix).
 function formatV6(parts: readonly number[]): string {
+  const embedsV4 = parts[0] === 0 && parts[1] === 0 && parts[2] === 0 &&
+    ((parts[3] === 0 && parts[4] === 0 && parts[5] === 0xffff) ||
+      (parts[3] === 0 && parts[4] === 0xffff && parts[5] === 0));
+  if (!embedsV4) return compressV6(parts);
+  const [hi, lo] = [parts[6]!, parts[7]!];
+  return `${compressV6(parts.slice(0, 6))}:${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+// The groups in hex with the first longest run of two or more zero groups written "::".
+function compressV6(parts: readonly number[]): string {
   let best = -1, bestLen = 1;
-  for (let i = 0; i < 8;) {
+  for (let i = 0; i < parts.length;) {
     if (parts[i] !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < 8 && parts[j] === 0) j++;
+    while (j < parts.length && parts[j] === 0) j++;
     if (j - i > bestLen) {
       best = i;
       bestLen = j - i;
@@ -101,6 +115,7 @@ function formatV6(parts: readonly number[]): string {
  * import assert from "node:assert/strict";
  * assert.equal(parseHostAddress(" 10.1.2.3 ")?.text, "10.1.2.3");
  * assert.equal(parseHostAddress("2001:DB8:0:0::1")?.text, "2001:db8::1");
+ * assert.equal(parseHostAddress("::FFFF:a00:9")?.text, "::ffff:10.0.0.9");
  * assert.equal(parseHostAddress("10.1.2.256"), undefined);
  * ```
  */

@@ -1,6 +1,9 @@
 /**
  * The Defense Center part of `-check`: the client certificate (and its dates), TCP to the port,
- * then TLS with the certificate and the host input version exchange. No data is sent.
+ * then TLS with the certificate (the DC's verified, or pinned) and the host input version
+ * exchange. No data is sent, but with a `domain`: one DATA message holding only
+ * `SetDomain,<domain>`, which creates nothing on the FMC and shows whether the certificate may
+ * write to that domain.
  *
  * @module
  */
@@ -10,6 +13,7 @@ import { seconds } from "../util/deadline.ts";
 import { unbracket } from "../util/text.ts";
 import { type IdentityLog, loadIdentity, type LoadIdentityOptions } from "./identity.ts";
 import type { ClientIdentity } from "./pkcs12.ts";
+import type { DcClient as DcClientType } from "./dc_client.ts";
 
 /** One checked step. */
 export interface DcCheckStep {
@@ -33,6 +37,10 @@ export interface CheckDcOptions extends LoadIdentityOptions {
   ipv6?: boolean;
   /** Skip verifying the Defense Center's certificate. @default {false} */
   insecure?: boolean;
+  /** Trust exactly the DC certificate with this SHA-256 (lower-case hex; `-pin`, `dc_fingerprint`). */
+  pin?: string | undefined;
+  /** The domain (`domain`): checked with a DATA message holding only `SetDomain,<domain>`. */
+  domain?: string | undefined;
   /** Where warnings (expiry) go. */
   log?: IdentityLog;
   /** The time limit of each network step, in ms (`-timeout`). @default the DcClient's, per step */
@@ -92,23 +100,18 @@ export async function checkDc(options: CheckDcOptions): Promise<DcCheckStep[]> {
     });
     return steps;
   }
+  let client: DcClientType;
   try {
-    const client = await DcClient.connect({
+    client = await DcClient.connect({
       host: options.host,
       port,
       ipv6: options.ipv6 ?? false,
       insecure: options.insecure ?? false,
+      pin: options.pin,
       identity,
       timeoutMs: options.timeoutMs,
       maxReconnects: 0,
     });
-    steps.push({
-      ok: true,
-      what: `TLS and host input version with ${where}`,
-      detail:
-        `client certificate accepted, version 1 accepted, MAX_SIZE ${client.maxSize}; no data sent`,
-    });
-    client.close();
   } catch (error) {
     // Named after the step that failed, when the error knows it.
     const step = error instanceof DcError ? error.step : "";
@@ -125,6 +128,37 @@ export async function checkDc(options: CheckDcOptions): Promise<DcCheckStep[]> {
       } ${where}`,
       detail: (error as Error).message,
     });
+    return steps;
+  }
+  try {
+    const trust = options.pin !== undefined
+      ? `its certificate is the pinned one (sha256:${options.pin})`
+      : options.insecure
+      ? "its certificate NOT verified (-insecure)"
+      : identity.caPems.length > 0
+      ? "its certificate verified against the CA in the .pkcs12"
+      : "its certificate verified against the system's CA roots";
+    steps.push({
+      ok: true,
+      what: `TLS and host input version with ${where}`,
+      detail: `${trust}; client certificate accepted, version 1 accepted, MAX_SIZE ` +
+        `${client.maxSize}; ${options.domain === undefined ? "no data sent" : "no commands sent"}`,
+    });
+    if (options.domain === undefined) return steps;
+    const what = `domain "${options.domain}" on ${where}`;
+    try {
+      await client.send(new TextEncoder().encode(`SetDomain,${options.domain}\n`));
+      steps.push({
+        ok: true,
+        what,
+        detail: "the client certificate may write to it (a message holding only SetDomain was " +
+          "accepted; that it is a leaf domain shows when data is sent)",
+      });
+    } catch (error) {
+      steps.push({ ok: false, what, detail: (error as Error).message });
+    }
+  } finally {
+    client.close();
   }
   return steps;
 }

@@ -1,10 +1,16 @@
 /**
  * Sending commands to a Defense Center (docs/host_input.md, section 7): mutual TLS with the
  * `.pkcs12` identity (server chain verified against the CA in the `.pkcs12`; the host name is not
- * required to match then, since cron lines name the DC by IP; `-insecure` skips verification),
- * VERSION/MAX_SIZE, then one DATA message at a time with its response read before the next. A
- * dropped connection is re-established and the unacknowledged message sent again (bounded, with
- * backoff); an acknowledged one never is.
+ * required to match then, since cron lines name the DC by IP; when that fails, the error shows
+ * the certificate the DC presented and its SHA-256 fingerprint; `-pin` / `dc_fingerprint` trust
+ * exactly one certificate instead; `-insecure` skips verification), VERSION/MAX_SIZE, then one
+ * DATA message at a time with its response read before the next. A dropped connection is
+ * re-established and the unacknowledged message sent again (bounded, with backoff); an
+ * acknowledged one never is.
+ *
+ * Each answer is read as the real host input module writes it, and what the Defense Center
+ * processed is set against what the message carried ({@linkcode DataAnswer}); a message stopped
+ * because of its domain ends the run (exit 5) with one message that says what to set.
  *
  * Every network step has a time limit (`-timeout`, else {@linkcode DC_TIMEOUTS}): connect, TLS
  * handshake, the whole MAX_SIZE answer, and for each DATA message its sending and its whole
@@ -19,6 +25,14 @@ import tls from "node:tls";
 import { DcError } from "../errors.ts";
 import { DeadlineError, seconds, withDeadline } from "../util/deadline.ts";
 import { unbracket } from "../util/text.ts";
+import {
+  countedCommands,
+  type DataAnswer,
+  domainRefused,
+  firstCommand,
+  parseDcResponse,
+  setDomainOf,
+} from "./answers.ts";
 import type { ClientIdentity } from "./pkcs12.ts";
 import {
   answerLimit,
@@ -26,13 +40,22 @@ import {
   EndOfStream,
   frame,
   MsgType,
-  parseDcResponse,
   PROTOCOL_VERSION,
   readExact,
   showBytes,
   writeAll,
   writeMessage,
 } from "./protocol.ts";
+import { nodeStream } from "./tls_stream.ts";
+import {
+  describePeer,
+  isUntrusted,
+  type PeerCertificateInfo,
+  pinMismatchMessage,
+  untrustedMessage,
+} from "./trust.ts";
+
+export type { DataAnswer, PeerCertificateInfo };
 
 /**
  * Time limits per step, in ms, when `-timeout` is not given (the README says why): the FMC
@@ -72,6 +95,11 @@ export interface DcOptions {
   identity: ClientIdentity;
   /** Skip verifying the DC's certificate. @default {false} */
   insecure?: boolean;
+  /**
+   * Trust exactly the DC certificate with this SHA-256 fingerprint (lower-case hex; `-pin`,
+   * `dc_fingerprint`): no CA and no host name check. Wins over `insecure`.
+   */
+  pin?: string | undefined;
   /** Logging. */
   log?: DcLog;
   /** Reconnects per message before giving up. @default {5} */
@@ -88,75 +116,22 @@ export interface SendTotals {
   messages: number;
   /** Command lines sent (headers included). */
   lines: number;
+  /** Commands sent that the DC counts: every line but SetSource, SetSourceType and SetDomain. */
+  commands: number;
   /** Sum of the DC's `Done processing N commands`. */
   processed: number;
   /** Commands the DC rejected. */
   failures: number;
+  /** Commands of messages the DC processed fewer of than it was sent (sum of the shortfalls). */
+  unprocessed: number;
+  /** Messages the DC processed fewer commands of than they carried. */
+  shortMessages: number;
   /** Reconnections made. */
   reconnects: number;
 }
 
 const NOLOG: DcLog = { warn() {}, error() {}, debug() {} };
 const dec = new TextDecoder();
-
-// A node:tls socket as a ByteStream (every DC connection is a node:tls one: see #connectTls).
-function nodeStream(socket: tls.TLSSocket): ByteStream {
-  const chunks: Uint8Array[] = [];
-  let ended = false, failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  socket.on("data", (d: Uint8Array) => {
-    chunks.push(d);
-    wake?.();
-  });
-  socket.on("end", () => {
-    ended = true;
-    wake?.();
-  });
-  socket.on("close", () => {
-    ended = true;
-    wake?.();
-  });
-  socket.on("error", (e: Error) => {
-    failure = e;
-    wake?.();
-  });
-  return {
-    async read(p) {
-      while (chunks.length === 0) {
-        if (failure) throw failure;
-        if (ended) return null;
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
-      const c = chunks[0]!;
-      const n = Math.min(p.length, c.length);
-      p.set(c.subarray(0, n));
-      if (n === c.length) chunks.shift();
-      else chunks[0] = c.subarray(n);
-      return n;
-    },
-    write(p) {
-      return new Promise((resolve, reject) => {
-        if (failure) return reject(failure);
-        socket.write(p, (e) => (e ? reject(e) : resolve(p.length)));
-      });
-    },
-    close() {
-      socket.destroy();
-    },
-    buffered(max) {
-      const out = new Uint8Array(Math.min(max, chunks.reduce((n, c) => n + c.length, 0)));
-      let at = 0;
-      for (const c of chunks) {
-        if (at >= out.length) break;
-        const part = c.subarray(0, out.length - at);
-        out.set(part, at);
-        at += part.length;
-      }
-      return out;
-    },
-  };
-}
 
 /** An answer as it came: its header, and its value when the header was one to read on. */
 interface RawAnswer {
@@ -188,7 +163,16 @@ export class DcClient {
   #session: Session | undefined;
   #address: string | undefined;
   /** Totals so far. */
-  readonly totals: SendTotals = { messages: 0, lines: 0, processed: 0, failures: 0, reconnects: 0 };
+  readonly totals: SendTotals = {
+    messages: 0,
+    lines: 0,
+    commands: 0,
+    processed: 0,
+    failures: 0,
+    unprocessed: 0,
+    shortMessages: 0,
+    reconnects: 0,
+  };
 
   private constructor(options: DcOptions) {
     this.#o = options;
@@ -235,24 +219,51 @@ export class DcClient {
 
   // node:tls rather than Deno.connectTls: it can set TCP_NODELAY (Deno's TLS connections cannot,
   // and Nagle's algorithm then holds the tail of every message for the peer's delayed ACK: 44 ms
-  // a message on loopback), it can skip verification for -insecure, and it presents the client
-  // certificate (docs/platform.md, "TLS to the Defense Center").
+  // a message on loopback), it can skip verification for -insecure and -pin, and it presents the
+  // client certificate (docs/platform.md, "TLS to the Defense Center").
   async #connectTls(maxVersion?: "TLSv1.2"): Promise<ByteStream> {
+    const { identity, pin } = this.#o;
+    const verify = !this.#o.insecure && pin === undefined;
+    const bundled = identity.caPems.length > 0;
+    let socket: tls.TLSSocket;
+    try {
+      socket = await this.#handshake({
+        ...(maxVersion ? { maxVersion } : {}),
+        rejectUnauthorized: verify,
+        // Verified against the DC's own CA from the .pkcs12: the name need not match (cron lines
+        // use IPs). Without a bundled CA: the default roots and the usual name check. A pin
+        // trusts one certificate, whatever signed it and whatever it names.
+        ...(verify && bundled ? { ca: identity.caPems } : {}),
+        ...(!verify || bundled ? { checkServerIdentity: () => undefined } : {}),
+      });
+    } catch (error) {
+      if (verify && isUntrusted(error)) {
+        throw await this.#untrusted(error as Error);
+      }
+      throw error;
+    }
+    if (pin !== undefined) {
+      const seen = describePeer(socket.getPeerCertificate());
+      if (seen.fingerprint !== pin) {
+        socket.destroy();
+        throw new DcError(pinMismatchMessage(this.#where, pin, seen), { step: "TLS handshake" });
+      }
+    }
+    return nodeStream(socket);
+  }
+
+  // A TLS handshake with the client certificate, within the connect and TLS limits.
+  async #handshake(options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
     const connectMs = this.#limit("connect"), tlsMs = this.#limit("tls");
     const hostname = await withDeadline(this.#resolve(), { ms: connectMs, step: "connect" });
     const { identity } = this.#o;
-    const bundled = identity.caPems.length > 0;
     const socket = tls.connect({
       host: hostname,
       port: this.#port,
       cert: identity.certPem,
       key: identity.keyPem,
       minVersion: "TLSv1.2",
-      ...(maxVersion ? { maxVersion } : {}),
-      rejectUnauthorized: !this.#o.insecure,
-      // Verified against the DC's own CA from the .pkcs12: the name need not match (cron lines
-      // use IPs). Without a bundled CA: the default roots and the usual name check.
-      ...(bundled ? { ca: identity.caPems, checkServerIdentity: () => undefined } : {}),
+      ...options,
       ...(/^[\d.]+$|:/.test(hostname) ? {} : { servername: hostname }),
     });
     socket.setNoDelay(true);
@@ -278,7 +289,27 @@ export class DcClient {
     } finally {
       clearTimeout(timer);
     }
-    return nodeStream(socket);
+    return socket;
+  }
+
+  // The chain did not verify: a second handshake, unverified, only to show what the DC presents
+  // (nothing is sent on it), so that the user can check its fingerprint and pin it.
+  async #untrusted(error: Error): Promise<DcError> {
+    let seen: PeerCertificateInfo | undefined;
+    try {
+      const probe = await this.#handshake({
+        rejectUnauthorized: false,
+        checkServerIdentity: () => undefined,
+      });
+      seen = describePeer(probe.getPeerCertificate());
+      probe.destroy();
+    } catch { /* it shows nothing: the message says so */ }
+    const why = (error as { code?: string }).code ?? error.message;
+    const bundled = this.#o.identity.caPems.length > 0;
+    return new DcError(untrustedMessage(this.#where, bundled, why, seen), {
+      cause: error,
+      step: "TLS handshake",
+    });
   }
 
   // A step that ran out of time, in words that say what to check.
@@ -383,12 +414,7 @@ export class DcClient {
     if (/lookup|dns|not known/i.test(text)) {
       return new DcError(`Cannot resolve ${this.#o.host}: check -server`, { cause: error });
     }
-    if (
-      /UnknownIssuer|certificate not valid|invalid peer certificate|BadSignature|NotValidFor|unable to verify|self[- ]signed certificate|UNABLE_TO_GET_ISSUER|CERT_SIGNATURE_FAILURE|ERR_TLS_CERT/i
-        .test(
-          text,
-        )
-    ) {
+    if (isUntrusted(error)) {
       return new DcError(
         `The Defense Center's certificate at ${this.#where} is not signed by the CA in the ` +
           ".pkcs12 (is -server the Defense Center that issued it?); -insecure skips this check",
@@ -499,8 +525,9 @@ export class DcClient {
   }
 
   // One DATA message out and its whole answer in, within the DATA step's limit; then the answer
-  // judged: DATA text with its "Done processing" line, or an ERROR; anything else is an error.
-  async #exchangeData(session: Session, payload: Uint8Array, n: number): Promise<string[]> {
+  // judged: DATA text with its "Done processing" line, a message the module stopped (a domain
+  // it may not use: an error; a missing map), or an ERROR; anything else is an error.
+  async #exchangeData(session: Session, payload: Uint8Array, n: number): Promise<DataAnswer> {
     const step = { name: `DATA answer ${n}`, ms: this.#limit("data"), sent: payload.length };
     const to = `DATA message ${n}`;
     const m = await this.#step(session.conn, step, async (c) => {
@@ -524,7 +551,7 @@ export class DcClient {
     }
     const text = dec.decode(m.value);
     const parsed = parseDcResponse(text);
-    if (m.type === MsgType.Data && parsed.done === undefined) {
+    if (m.type === MsgType.Data && parsed.done === undefined && !parsed.stop) {
       throw this.#notHostInput(
         to,
         step.name,
@@ -532,28 +559,57 @@ export class DcClient {
         'DATA text without a "Done processing N commands." line',
       );
     }
-    this.totals.messages++;
-    this.totals.lines += count(payload, 10);
-    this.totals.processed += parsed.done ?? 0;
+    if (m.type === MsgType.Data && parsed.stop && parsed.stop.kind !== "map") {
+      for (const l of [...parsed.failures, ...parsed.notes]) {
+        this.#log.debug(`Defense Center: ${l}`);
+      }
+      throw new DcError(domainRefused(this.#where, n, parsed.stop, setDomainOf(payload)), {
+        step: step.name,
+      });
+    }
+    const answer: DataAnswer = {
+      message: n,
+      first: firstCommand(payload),
+      sent: countedCommands(payload),
+      processed: m.type === MsgType.Data ? parsed.done : undefined,
+      failures: parsed.failures,
+      unsourced: parsed.unsourced,
+      notes: parsed.notes,
+      stop: m.type === MsgType.Data ? parsed.stop : undefined,
+    };
+    const t = this.totals;
+    t.messages++;
+    t.lines += count(payload, 10);
+    t.commands += answer.sent;
+    t.processed += parsed.done ?? 0;
     if (m.type === MsgType.Error) {
       // A DC-side failure: the DC says why in its own words, and nothing says what it processed.
       const said = text.trim() ? showBytes(m.value) : "no text";
-      this.totals.failures += Math.max(parsed.rejected, 1);
-      return [`ERROR answer to ${to}: ${said}`];
+      t.failures += Math.max(parsed.rejected, 1);
+      answer.failures = [`ERROR answer to ${to}: ${said}`];
+      return answer;
     }
-    this.totals.failures += parsed.rejected;
-    return parsed.failures;
+    t.failures += parsed.rejected + (answer.stop ? 1 : 0);
+    if (answer.stop) t.shortMessages++;
+    else if (answer.processed! < answer.sent) {
+      t.shortMessages++;
+      t.unprocessed += answer.sent - answer.processed!;
+    }
+    return answer;
   }
 
   /**
    * Sends one DATA payload and reads its response; on a dropped connection or a step that ran
-   * out of time, reconnects and sends it again (it was not acknowledged). Returns the response's
-   * failure lines.
+   * out of time, reconnects and sends it again (it was not acknowledged). Returns what the
+   * Defense Center did with it.
+   *
+   * @throws {DcError} (exit 5) When the DC cannot be reached, the answer is not host input, or
+   * the DC stopped the message because of its domain (nothing of it was imported).
    */
   async send(
     payload: Uint8Array,
     options: { onReconnect?: (payload: Uint8Array) => Uint8Array } = {},
-  ): Promise<string[]> {
+  ): Promise<DataAnswer> {
     const max = this.#o.maxReconnects ?? 5;
     const sleep = this.#o.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
     for (let attempt = 0;; attempt++) {

@@ -1,8 +1,8 @@
 /**
  * The host input wire protocol on TCP 8307 (docs/host_input.md, section 7): big-endian TLV
  * messages (type u32, length u32, value), VERSION 1 from the client, MAX_SIZE from the server,
- * then DATA messages of whole command lines, one response per DATA message. Plus the pure parts:
- * reading the response text, and packing lines into messages.
+ * then DATA messages of whole command lines, one response per DATA message. Plus packing lines
+ * into messages (reading the answers is `answers.ts`).
  *
  * @module
  */
@@ -131,57 +131,13 @@ export function showBytes(bytes: Uint8Array, max = 160): string {
   return `"${out}"`;
 }
 
-/** What one DC response says. */
-export interface DcResponse {
-  /** Lines that report a failure. */
-  failures: string[];
-  /** N of `Done processing N commands`, when present. */
-  done: number | undefined;
-  /** Commands rejected: a reason line and its `Failed to Execute Command` count once. */
-  rejected: number;
-}
-
-/**
- * Reads a response text (docs/host_input.md, "The answer to each DATA message"): failures are
- * lines with `Failed to ...`, `Failure to ...`, `Wrong ...`, `WARN: ignoring unknown key`,
- * `Must set source`, `CSV Error`, `Text::CSV::parse() failed`; `Done processing N commands` is
- * totalled.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * const r = parseDcResponse("Wrong protocol 1 entered\nDone processing 3 commands.\n");
- * assert.deepEqual(r, { failures: ["Wrong protocol 1 entered"], done: 3, rejected: 1 });
- * ```
- */
-export function parseDcResponse(text: string): DcResponse {
-  const failures: string[] = [];
-  let done: number | undefined;
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (!line) continue;
-    const m = /^Done processing (\d+) commands?\.?$/.exec(line);
-    if (m) {
-      done = (done ?? 0) + Number(m[1]);
-      continue;
-    }
-    if (
-      /^(Failed to|Failure to|Wrong |WARN: ignoring unknown key|CSV Error|Text::CSV::parse\(\) failed)/
-        .test(line) || /Must set source/.test(line)
-    ) failures.push(line);
-  }
-  const standalone =
-    failures.filter((l) =>
-      /^(Failed to Execute Command|WARN: ignoring unknown key|Text::CSV::parse\(\) failed|Failure to Run Scan API)/
-        .test(l) || /Must set source/.test(l)
-    ).length;
-  return { failures, done, rejected: standalone > 0 ? standalone : failures.length };
-}
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const HEADER = /^(SetSource|SetSourceType|SetMap|SetDomain)\s*,/;
+/** A Set* header line, repeated at the top of every DATA message. */
+export const HEADER = /^(SetSource|SetSourceType|SetMap|SetDomain)\s*,/;
+
 const GROUP_END = /^(ScanFlush|ScanUpdate)\s*(,.*)?$/;
+const SET_DOMAIN = /^SetDomain\s*,/;
 
 /** One DATA payload. */
 export interface Payload {
@@ -219,7 +175,9 @@ function lineKind(b: Uint8Array, s: number, e: number): number {
 /**
  * Packs command lines into DATA payloads (docs/host_input.md, "Packing lines into messages"):
  * whole lines, each payload at most `maxSize` bytes, the Set* header lines repeated at the top of
- * every payload, and a host's lines up to its ScanFlush kept in one payload when they fit. Works
+ * every payload (a SetDomain line before the others of its group, as the module applies SetSource
+ * and SetMap in the domain current at the time), and a host's lines up to its ScanFlush kept in
+ * one payload when they fit. Works
  * on bytes (no strings but for a line that must be shortened), and memory stays within a few
  * payloads.
  */
@@ -227,6 +185,7 @@ export class MessagePacker {
   readonly #max: number;
   readonly #options: PackOptions;
   #header = new Uint8Array(0);
+  #headerLines: Uint8Array[] = [];
   #sawBody = false;
   #cur: Uint8Array;
   #curLen = 0;
@@ -286,12 +245,20 @@ export class MessagePacker {
     if (kind === 1) {
       this.#flushGroup();
       this.#flushCur();
-      const line = b.subarray(s, e);
-      const header = this.#sawBody ? new Uint8Array(0) : this.#header;
-      this.#header = new Uint8Array(header.length + line.length + 1);
-      this.#header.set(header);
-      this.#header.set(line, header.length);
-      this.#header[this.#header.length - 1] = 10;
+      if (this.#sawBody) this.#headerLines = [];
+      // SetDomain first: the module runs SetSource (and SetMap) in the domain current at the time.
+      const line = b.slice(s, e);
+      const at = SET_DOMAIN.test(decoder.decode(line.subarray(0, 16)))
+        ? this.#headerLines.findIndex((l) => !SET_DOMAIN.test(decoder.decode(l.subarray(0, 16))))
+        : -1;
+      this.#headerLines.splice(at < 0 ? this.#headerLines.length : at, 0, line);
+      this.#header = new Uint8Array(this.#headerLines.reduce((n, l) => n + l.length + 1, 0));
+      let off = 0;
+      for (const l of this.#headerLines) {
+        this.#header.set(l, off);
+        this.#header[off + l.length] = 10;
+        off += l.length + 1;
+      }
       this.#sawBody = false;
       return;
     }

@@ -1,22 +1,26 @@
 /**
  * Streams a spooled command file to the Defense Center: lines → payloads (MessagePacker) →
- * DcClient, one acknowledged message at a time, with failures logged and counted. A host cut by
- * a dropped connection ends in ScanUpdate (docs/host_input.md, section 5).
+ * DcClient, one acknowledged message at a time, with failures logged and counted, and what the
+ * Defense Center processed of each message set against what it carried: the real module drops a
+ * line it cannot parse without a word, so a shortfall is the only sign (docs/host_input.md,
+ * section 5). The header lines of a group that names a domain go alone first, so a domain the DC
+ * refuses imports nothing. A host cut by a dropped connection ends in ScanUpdate.
  *
  * @module
  */
 
 import { DcRejectedError } from "../errors.ts";
 import type { ByteReader } from "../util/bytes.ts";
-import type { DcClient, DcLog } from "./dc_client.ts";
+import type { DataAnswer, DcClient, DcLog } from "./dc_client.ts";
+import { headerOf, unparsableLines } from "./answers.ts";
 import { flushToUpdate, MessagePacker } from "./protocol.ts";
 
 /**
  * Sends every line of `reader` and returns the totals.
  *
  * @throws {DcRejectedError} (exit 6) After the whole file was sent, when the DC rejected any
- * command or a line was too long to send; {@linkcode DcError} (exit 5) when the DC cannot be
- * reached.
+ * command, processed fewer commands of a message than it carried, or a line was too long to
+ * send; {@linkcode DcError} (exit 5) when the DC cannot be reached or refuses the domain.
  */
 export async function sendCommands(
   client: DcClient,
@@ -24,7 +28,9 @@ export async function sendCommands(
   options: { log: DcLog; onProgress?: (totals: DcClient["totals"]) => void },
 ): Promise<DcClient["totals"]> {
   const { log } = options;
-  let dropped = 0;
+  const encoder = new TextEncoder();
+  let dropped = 0, unsourced = 0;
+  const short: number[] = []; // messages the DC processed fewer commands of than they carried
   const packer = new MessagePacker({
     maxSize: client.maxSize,
     onShortened: (l) =>
@@ -38,15 +44,42 @@ export async function sendCommands(
       );
     },
   });
+  const report = (answer: DataAnswer, bytes: Uint8Array) => {
+    for (const f of answer.failures) log.error(`Defense Center: ${f}`);
+    for (const note of answer.notes) {
+      if (/^\(map using/.test(note)) log.debug(`Defense Center: ${note}`);
+      else log.warn(`Defense Center: ${note}`);
+    }
+    if (answer.unsourced.length > 0 && unsourced === 0) {
+      log.warn(
+        `Defense Center: ${answer.unsourced[0]} (DATA message ${answer.message}): the ` +
+          "commands ran without a source; put a SetSource line at the top of the command file",
+      );
+    }
+    unsourced += answer.unsourced.length;
+    if (!reconcile(answer, bytes, log)) short.push(answer.message);
+  };
+  // A message the module stops because of its domain still runs its scan results, in the
+  // certificate's own domain when that is a leaf (docs/host_input.md, section 5). So the header
+  // lines of each group that names a domain go alone first: a refused domain imports nothing.
+  let domainChecked = "";
+  const checkDomain = async (payload: Uint8Array) => {
+    const header = headerOf(payload);
+    if (header === domainChecked || !/^SetDomain/m.test(header)) return;
+    const bytes = encoder.encode(header);
+    report(await client.send(bytes), bytes);
+    domainChecked = header;
+  };
   // A host whose lines span payloads must not end in ScanFlush (replace) once the connection
   // dropped after its first part was acknowledged: the DC applied that part as an update when
   // the connection went, and a replace would now drop it. It ends in ScanUpdate instead.
   let dropInsideGroup = false;
   const flush = async () => {
     for (const p of packer.take()) {
+      await checkDomain(p.bytes);
       if (!p.continuesGroup) dropInsideGroup = false;
       let bytes = dropInsideGroup ? flushToUpdate(p.bytes) : p.bytes;
-      const failures = await client.send(bytes, {
+      const answer = await client.send(bytes, {
         onReconnect: (payload) => {
           if (!p.continuesGroup) return payload;
           if (!dropInsideGroup) {
@@ -59,8 +92,8 @@ export async function sendCommands(
           return (bytes = flushToUpdate(payload));
         },
       });
+      report(answer, bytes);
       packer.release(p);
-      for (const f of failures) log.error(`Defense Center: ${f}`);
       options.onProgress?.(client.totals);
     }
   };
@@ -72,13 +105,55 @@ export async function sendCommands(
   packer.finish();
   await flush();
   const t = client.totals;
-  if (t.failures > 0 || dropped > 0) {
+  if (t.failures > 0 || short.length > 0 || dropped > 0) {
+    const parts: string[] = [];
+    if (t.failures) parts.push(`the Defense Center rejected ${t.failures} command(s)`);
+    if (short.length) {
+      const shown = short.length > 10 ? `${short.slice(0, 10).join(", ")}, ...` : short.join(", ");
+      parts.push(
+        `${parts.length ? "it" : "the Defense Center"} processed ${
+          t.unprocessed ? `${t.unprocessed} fewer` : "fewer"
+        } command${t.unprocessed === 1 ? "" : "s"} than it was sent (DATA message${
+          short.length > 1 ? "s" : ""
+        } ${shown})`,
+      );
+    }
+    if (dropped) parts.push(`${dropped} line(s) too long for MAX_SIZE were not sent`);
+    const text = parts.join("; ");
     throw new DcRejectedError(
-      `The Defense Center rejected ${t.failures} command(s)${
-        dropped ? ` and ${dropped} line(s) were too long to send` : ""
-      } ` +
-        `(${t.processed} processed in ${t.messages} messages): see the errors above`,
+      `${text[0]!.toUpperCase()}${text.slice(1)}: ${t.processed} of ${t.commands} commands ` +
+        `processed in ${t.messages} messages; see the errors above`,
     );
   }
   return t;
+}
+
+// Sets what the DC processed of a message against what it carried, and says which message lost
+// how many commands (and the lines it cannot parse, which are the likely ones). False when the
+// message came short.
+function reconcile(answer: DataAnswer, payload: Uint8Array, log: DcLog): boolean {
+  const which = `DATA message ${answer.message} (first command: ${answer.first})`;
+  if (answer.stop) {
+    log.error(
+      `Defense Center: ${which}: the Defense Center stopped processing it at "${answer.stop.line}"; ` +
+        "the commands after that line were not imported",
+    );
+    return false;
+  }
+  if (answer.processed === undefined || answer.processed >= answer.sent) {
+    log.debug(
+      `Defense Center: ${which}: processed ${answer.processed ?? "?"} of ${answer.sent} commands`,
+    );
+    return true;
+  }
+  const missing = answer.sent - answer.processed;
+  const suspects = unparsableLines(payload);
+  log.error(
+    `Defense Center: ${which}: the Defense Center processed ${answer.processed} of the ` +
+      `${answer.sent} commands it was sent; ${missing} ${missing === 1 ? "was" : "were"} ` +
+      "dropped without a word (it drops a " +
+      "line it cannot parse: a CR, a character outside ASCII, broken quoting)" +
+      (suspects.length ? `; such lines in the message: ${suspects.join("; ")}` : ""),
+  );
+  return false;
 }

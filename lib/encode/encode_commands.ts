@@ -1,7 +1,9 @@
 /**
- * Host input command encoding (README: What is written; docs/host_input.md, section 3):
- * `SetSource`, optional `AddHost`, one `AddScanResult` per finding and `ScanFlush` per host,
- * written as bytes into a reusable buffer. Pure: no I/O, clock or logging.
+ * Host input command encoding (README: What is written; docs/host_input.md, sections 2, 3 and 5):
+ * `SetSource`, then per host with findings an optional `AddHost`, an optional `SetOS`, one
+ * `AddScanResult` per finding and `ScanFlush`; per host listed without open findings (they come
+ * last) `DeleteScanResult` and `ScanUpdate`. Written as bytes into a reusable buffer. Pure: no
+ * I/O, clock or logging.
  *
  * Each QID's glossary part (`,"title","description","cve_ids: …","bugtraq_ids: …"\n`) is built
  * once and reused while it stays in a cache of bounded size (`qidCacheBytes`, oldest out
@@ -15,6 +17,7 @@
 
 import type { Glossary, HostFindings } from "../findings/finding_source.ts";
 import { grow } from "../util/bytes.ts";
+import { mapOs } from "./os_map.ts";
 import { cleanBugtraqIds, cleanCveIds, sanitizeField, sanitizeHtml } from "./sanitize.ts";
 import { type QidText, QidTextCache } from "./_qid_text_cache.ts";
 
@@ -26,6 +29,13 @@ export interface EncodeOptions {
   scannerName?: string;
   /** Emit `AddHost,<ip>` before each host's results. @default {false} */
   addHost?: boolean;
+  /**
+   * A host without open findings (`count` 0) loses this scanner's results on the Defense
+   * Center: `DeleteScanResult,<ip>,"<scanner>"` and `ScanUpdate`. @default {true}
+   */
+  clearCleanHosts?: boolean;
+  /** Emit `SetOS` for each host with results whose OS the mapping table knows. @default {false} */
+  setOs?: boolean;
   /** Longest line in bytes, newline included. @default {4000} */
   maxLineBytes?: number;
   /**
@@ -33,6 +43,8 @@ export interface EncodeOptions {
    * built again (to the same bytes) when next found. @default {16777216}
    */
   qidCacheBytes?: number;
+  /** The Defense Center domain: `SetDomain,<domain>` heads the commands. @default none */
+  domain?: string | undefined;
 }
 
 /** Options for {@linkcode CommandEncoder.encodeHostInParts}. */
@@ -104,11 +116,14 @@ export class CommandEncoder {
   readonly #scanner: string;
   readonly #source: string;
   readonly #addHost: boolean;
+  readonly #clear: boolean;
+  readonly #setOs: boolean;
   readonly #maxLine: number;
   // QID → text, at most `qidCacheBytes` of it, in one arena (oldest out first).
   readonly #qidText: QidTextCache;
   // QIDs already counted in `shortened` or `missingGlossary`, so that one built again is not.
   readonly #counted = new Set<number>();
+  readonly #domain: string | undefined;
   readonly #portText = new Map<number, Uint8Array>();
   // Direct-mapped caches in front of the two maps (a Map lookup per line showed in profiles).
   // A QID in #qidKeys is always in #qidText too: dropped from there, it is dropped here.
@@ -125,6 +140,19 @@ export class CommandEncoder {
   shortened = 0;
   /** Number of QIDs that have findings but no glossary entry (sent without text or IDs). */
   missingGlossary = 0;
+  /** Hosts encoded with results. */
+  hostsWithResults = 0;
+  /** Hosts without open findings that were cleared (DeleteScanResult and ScanUpdate). */
+  hostsCleared = 0;
+  /** Operating systems: hosts with SetOS, hosts whose OS the table does not know, hosts without OS data. */
+  readonly os: { set: number; unknown: number; missing: number } = {
+    set: 0,
+    unknown: 0,
+    missing: 0,
+  };
+  /** Some OS texts the table does not know (at most 20, for the log). */
+  readonly unknownOs: Set<string> = new Set();
+  readonly #osText = new Map<string, Uint8Array | null>();
 
   /** Creates an encoder over a parsed report's glossary (a `Map` will do). */
   constructor(glossary: Glossary, options: EncodeOptions = {}) {
@@ -133,17 +161,27 @@ export class CommandEncoder {
     this.#scanner = sanitizeField(options.scannerName ?? "QualysGuard");
     this.#source = sanitizeField(options.sourceName ?? "QualysGuard Scan Report");
     this.#addHost = options.addHost ?? false;
+    this.#clear = options.clearCleanHosts ?? true;
+    this.#setOs = options.setOs ?? false;
     this.#maxLine = options.maxLineBytes ?? 4000;
+    this.#domain = options.domain;
     this.#scannerPart = encoder.encode(`,"${this.#scanner}",`);
     this.#prefix = this.#newPrefix(MAX_IP);
   }
 
-  /** The first line: `SetSource,<source name>\n`. */
+  /**
+   * The first lines: `SetDomain,<domain>\n` when a domain is set (before SetSource: the module
+   * looks the source up in the current domain), then `SetSource,<source name>\n`.
+   */
   header(): Uint8Array {
-    return encoder.encode(`SetSource,${this.#source}\n`);
+    const domain = this.#domain === undefined ? "" : `SetDomain,${this.#domain}\n`;
+    return encoder.encode(`${domain}SetSource,${this.#source}\n`);
   }
 
-  /** Appends one host's lines (AddHost?, AddScanResult…, ScanFlush) to `out`. */
+  /**
+   * Appends one host's lines to `out`: AddHost?, SetOS?, AddScanResult…, ScanFlush; for a host
+   * without findings DeleteScanResult and ScanUpdate (or nothing, when clearing is off).
+   */
   encodeHost(host: HostFindings, out: ByteBuffer): void {
     const parts = this.encodeHostInParts(host, out, { flushAt: Infinity });
     while (!parts.next().done) { /* it never pauses */ }
@@ -181,6 +219,11 @@ export class CommandEncoder {
     options: EncodeInPartsOptions = {},
   ): Generator<void, void, void> {
     const { flushAt = 960 << 10 } = options;
+    if (host.count === 0) {
+      this.#encodeClear(host, out);
+      return;
+    }
+    this.hostsWithResults++;
     // `AddScanResult,<ip>,"<scanner>",` once per host
     let prefix = this.#prefix;
     if (host.ip.length > MAX_IP) prefix = this.#prefix = this.#newPrefix(host.ip.length * 3);
@@ -193,6 +236,7 @@ export class CommandEncoder {
       out.append(prefix.subarray(this.#addScanResult.length, p - this.#scannerPart.length));
       out.append(NEWLINE);
     }
+    if (this.#setOs) this.#encodeSetOs(host, out);
     for (let k = 0; k < host.count;) {
       k = this.#addScanResults(host, out, { from: k, prefixBytes: p, flushAt });
       if (k < host.count) yield;
@@ -252,6 +296,52 @@ export class CommandEncoder {
     const out = new ByteBuffer(4096);
     this.encodeHost(host, out);
     return new TextDecoder().decode(out.view()).split("\n").slice(0, -1);
+  }
+
+  // `DeleteScanResult,<ip>,"<scanner>"` and `ScanUpdate`: the host's results from this scanner
+  // go (docs/host_input.md, section 5: ScanUpdate runs the queued deletes). Before the first one,
+  // when no host with results came before it in this run, `SetSourceType,Scanner` and
+  // `SetSource,<scanner>`: the FMC creates a scanner it does not know with the kind of the first
+  // command that names it, and a DeleteScanResult would make it one without vulnerability
+  // results, whose vulnerabilities later deletes would never remove; SetSource makes it one with.
+  #encodeClear(host: HostFindings, out: ByteBuffer): void {
+    if (!this.#clear) return;
+    if (this.hostsCleared++ === 0 && this.hostsWithResults === 0) {
+      out.append(encoder.encode(`SetSourceType,Scanner\nSetSource,${this.#scanner}\n`));
+    }
+    out.append(encoder.encode(`DeleteScanResult,${host.ip},"${this.#scanner}"\nScanUpdate\n`));
+  }
+
+  // `SetOS,<ip>,"<vendor>","<product>"[,"<version>"]` from the host's OS text or CPE
+  // (`os_map.ts`); nothing when the table does not know it.
+  #encodeSetOs(host: HostFindings, out: ByteBuffer): void {
+    if (host.os === undefined && host.osCpe === undefined) {
+      this.os.missing++;
+      return;
+    }
+    const key = `${host.osCpe ?? ""}\n${host.os ?? ""}`;
+    let tail = this.#osText.get(key);
+    if (tail === undefined) {
+      const name = mapOs(host.os, host.osCpe);
+      const fields = name && [name.vendor, name.product, name.version ?? ""]
+        .map((f) => sanitizeField(f).slice(0, 100));
+      tail = fields && fields[0] && fields[1]
+        ? encoder.encode(
+          `,"${fields[0]}","${fields[1]}"${fields[2] ? `,"${fields[2]}"` : ""}\n`,
+        )
+        : null;
+      if (this.#osText.size >= 4096) this.#osText.clear();
+      this.#osText.set(key, tail);
+    }
+    if (tail === null) {
+      this.os.unknown++;
+      if (this.unknownOs.size < 20) this.unknownOs.add(host.os ?? host.osCpe ?? "");
+      return;
+    }
+    this.os.set++;
+    out.append(SET_OS);
+    out.append(encoder.encode(host.ip));
+    out.append(tail);
   }
 
   // Room for `AddScanResult,<ip>,"<scanner>",` with an IP of up to `ipBytes` bytes.
@@ -324,10 +414,15 @@ export class CommandEncoder {
       desc = shorten(desc, over);
       over = fixed() - this.#maxLine;
       if (over > 0) title = shorten(title, over);
-      while (fixed() > this.#maxLine && (cves.length > 0 || bids.length > 0)) {
-        if (cves.length >= bids.length) cves.pop();
-        else bids.pop();
+      // Drops IDs from the end of the longer list (CVEs on a tie) until the line fits. Each
+      // drop takes its ID and one space off the line: counted, not re-joined, so that 40,000
+      // IDs take one pass.
+      let excess = fixed() - this.#maxLine, c = cves.length, b = bids.length;
+      while (excess > 0 && (c > 0 || b > 0)) {
+        excess -= (c >= b ? cves[--c]! : bids[--b]!).length + 1;
       }
+      cves.length = c;
+      bids.length = b;
     }
     const tail = encoder.encode(
       `,"${title}","${desc}","${idField("cve_ids:", cves)}","${idField("bugtraq_ids:", bids)}"\n`,
@@ -337,6 +432,7 @@ export class CommandEncoder {
 }
 
 const NEWLINE = new Uint8Array([10]);
+const SET_OS = encoder.encode("SetOS,");
 const QID_CACHE = 1 << 13;
 const PORT_CACHE = 1 << 10;
 

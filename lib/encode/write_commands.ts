@@ -21,8 +21,17 @@ export interface WriteLog {
 }
 
 /** Options for {@linkcode writeCommands}. */
-export interface WriteCommandsOptions
-  extends Pick<EncodeOptions, "addHost" | "scannerName" | "sourceName" | "qidCacheBytes"> {
+export interface WriteCommandsOptions extends
+  Pick<
+    EncodeOptions,
+    | "addHost"
+    | "scannerName"
+    | "sourceName"
+    | "qidCacheBytes"
+    | "domain"
+    | "clearCleanHosts"
+    | "setOs"
+  > {
   /** Where to log. @default nowhere */
   log?: WriteLog | undefined;
 }
@@ -35,9 +44,21 @@ export interface CommandWriter {
   write(bytes: Uint8Array): Promise<void>;
 }
 
+/** What {@linkcode writeCommands} wrote. */
+export interface WriteSummary {
+  /** Bytes written. */
+  bytes: number;
+  /** Hosts with results (AddScanResult … ScanFlush). */
+  hosts: number;
+  /** Hosts without open findings cleared (DeleteScanResult, ScanUpdate). */
+  cleared: number;
+  /** With `setOs`: hosts given a SetOS, hosts whose OS is not in the table, hosts without OS data. */
+  os: { set: number; unknown: number; missing: number };
+}
+
 /**
- * Encodes every host of `findings` into `out`, after the `SetSource` header. Resolves to the
- * number of bytes written; finishing (or abandoning) the output is the caller's.
+ * Encodes every host of `findings` into `out`, after the `SetSource` header. Resolves to what
+ * was written; finishing (or abandoning) the output is the caller's.
  *
  * @example Usage
  * ```ts
@@ -60,13 +81,16 @@ export async function writeCommands(
   findings: FindingSource,
   out: CommandWriter,
   options: WriteCommandsOptions = {},
-): Promise<number> {
+): Promise<WriteSummary> {
   const { log } = options;
   const enc = new CommandEncoder(findings.glossary, {
     addHost: options.addHost ?? false,
+    clearCleanHosts: options.clearCleanHosts ?? true,
+    setOs: options.setOs ?? false,
     scannerName: options.scannerName ?? "QualysGuard",
     sourceName: options.sourceName ?? "QualysGuard Scan Report",
     ...(options.qidCacheBytes !== undefined ? { qidCacheBytes: options.qidCacheBytes } : {}),
+    domain: options.domain,
   });
   // Two byte arrays: one is written (asynchronously) while the other fills. They trade places
   // under the one ByteBuffer, which the encoder may hold across a pause inside a host.
@@ -96,6 +120,9 @@ export async function writeCommands(
     buffer.append(enc.header());
     await findings.forEachHost(async (host) => {
       if (debug) {
+        if (host.count === 0 && (options.clearCleanHosts ?? true)) {
+          debug(`Clearing ${host.ip}: the report lists it without open findings`);
+        }
         for (let k = 0; k < host.count; k++) {
           const qid = host.qids[k]!;
           const where = host.protos[k]
@@ -124,5 +151,17 @@ export async function writeCommands(
   if (enc.shortened > 0) {
     log?.info(`${enc.shortened} QID(s) had text shortened to keep lines within 4000 bytes`);
   }
-  return written;
+  if (enc.unknownOs.size > 0) {
+    log?.debug?.(
+      `No SetOS for operating systems the table does not know: ${
+        [...enc.unknownOs].map((o) => JSON.stringify(o)).join(", ")
+      }`,
+    );
+  }
+  return {
+    bytes: written,
+    hosts: enc.hostsWithResults,
+    cleared: enc.hostsCleared,
+    os: { ...enc.os },
+  };
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { onCleanup, systemTempDir, tempFileError } from "../cleanup.ts";
+import { onCleanup, openSpillFileSync, tempFileError } from "../cleanup.ts";
 import { grow, writeAllSync } from "../util/bytes.ts";
 import type { Glossary, GlossaryEntry } from "./finding_source.ts";
 
@@ -251,25 +251,14 @@ export class GlossaryStore implements Glossary {
       return false;
     }
     if (this.#file === undefined) {
-      try {
-        this.#path = Deno.makeTempFileSync({
-          prefix: GLOSSARY_STORE_PREFIX,
-          ...(this.#tempDir ? { dir: this.#tempDir } : {}),
-        });
-      } catch (error) {
-        throw tempFileError(
-          "create the glossary store there",
-          this.#tempDir ?? systemTempDir(),
-          error,
-        );
-      }
+      const spill = openSpillFileSync({
+        prefix: GLOSSARY_STORE_PREFIX,
+        what: "the glossary store",
+        tempDir: this.#tempDir,
+      });
+      this.#path = spill.path;
+      this.#file = spill.file;
       this.#unregister = onCleanup(() => this.dispose());
-      try {
-        Deno.chmodSync(this.#path, 0o600);
-        this.#file = Deno.openSync(this.#path, { read: true, write: true });
-      } catch (error) {
-        throw tempFileError("open the glossary store", this.#path, error);
-      }
       for (const c of this.#chunks) this.#write(c);
       this.#chunks = [];
       this.#chunkStarts = [];

@@ -14,8 +14,9 @@ import type { CliOptions } from "../cli/parse_argv.ts";
 import type { PluginName } from "../cli/options.ts";
 import type { Logger } from "../log/logger.ts";
 import type { CommandSink } from "../sink/command_sink.ts";
+import type { DcSettings } from "../sink/choose_destination.ts";
 
-export type { CommandSink, PluginName };
+export type { CommandSink, DcSettings, PluginName };
 
 /** What a plugin gets from the agent. */
 export interface PluginContext {
@@ -25,6 +26,12 @@ export interface PluginContext {
   readonly log: Logger;
   /** Environment variables. */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * A plugin whose configuration holds Defense Center settings (the domain, the certificate
+   * fingerprint) hands them over here as soon as it has read it: before it opens a sink, and
+   * before `check` returns. The command line's `-pin` wins over the fingerprint.
+   */
+  readonly useDcSettings?: ((settings: DcSettings) => void) | undefined;
 }
 
 /** One unit of work: its commands go to one sink. */

@@ -20,7 +20,7 @@ import {
   ReportSyntaxError,
   UsageError,
 } from "../errors.ts";
-import { writeCommands } from "../encode/write_commands.ts";
+import { writeCommands, type WriteSummary } from "../encode/write_commands.ts";
 import { Level, type Logger } from "../log/logger.ts";
 import { ProgressLine, withProgress } from "../log/progress.ts";
 import { type ParsedReport, parseReport, ReportParser } from "../report/parse_report.ts";
@@ -45,6 +45,7 @@ async function loadConfig(context: PluginContext): Promise<QualysConfig> {
     : await readConfig(DEFAULT_PLUGININFO, { ...requirements, missingIsDefault: offline });
   log.addSecret(config.password);
   log.addSecret(config.proxyPassword);
+  context.useDcSettings?.({ domain: config.domain, fingerprint: config.dcFingerprint });
   if (config.file === defaultConfig().file) {
     log.debug(`No ${DEFAULT_PLUGININFO}: using the default settings`);
   } else log.info(`Read the plugin configuration from ${config.file}`);
@@ -78,7 +79,11 @@ function timeoutMs(context: PluginContext): number | undefined {
 }
 
 function parseOptions(config: QualysConfig, log: Logger) {
-  return { ipRanges: config.ipRanges, onWarning: (m: string) => log.warn(m) };
+  return {
+    ipRanges: config.ipRanges,
+    collectOs: config.setOs,
+    onWarning: (m: string) => log.warn(m),
+  };
 }
 
 function cannotRead(path: string) {
@@ -170,18 +175,19 @@ async function deliver(
     log.info("QualysGuard Report Processing Complete");
     log.info(
       `Parsed an ${report.format} report of ${s.bytes} bytes: ${s.hosts} hosts, ` +
-        `${s.findings} findings to import on ${s.hostsKept} hosts, ${s.glossary} QIDs in the glossary`,
+        `${s.findings} findings to import on ${s.hostsKept} hosts, ${s.hostsEmpty} hosts ` +
+        `without open findings, ${s.glossary} QIDs in the glossary`,
     );
-    const skipped =
-      `skipped: ${s.hostsOutOfRange} hosts outside ip_ranges, ${s.hostsInvalid} hosts ` +
-      `with an invalid address, ${s.hostsEmpty} hosts without findings, ${s.fixed} fixed findings, ` +
-      `${s.duplicates} duplicates`;
     const sink = await openSink();
+    let written: WriteSummary;
     try {
-      await writeCommands(report, sink, {
+      written = await writeCommands(report, sink, {
         addHost: config.addHost,
+        clearCleanHosts: config.clearCleanHosts,
+        setOs: config.setOs,
         scannerName: config.scannerName,
         sourceName: config.sourceName,
+        domain: config.domain,
         log: {
           info: (m) => log.info(m),
           warn: (m) => log.warn(m),
@@ -196,7 +202,7 @@ async function deliver(
       onComplete(where, delivered) {
         log.info(
           `Summary: ${s.hostsKept} hosts and ${s.findings} AddScanResult lines ${where}; ` +
-            `${skipped}${
+            `${summaryDetails(report, config, written)}${
               delivered ? `; ${((performance.now() - started) / 1000).toFixed(2)} s` : ""
             }`,
         );
@@ -206,6 +212,33 @@ async function deliver(
   } finally {
     report.dispose();
   }
+}
+
+/**
+ * The summary's middle part (README: What is written, "The summary"): hosts cleared, what was
+ * skipped, what was merged or sent differently, and the operating systems.
+ */
+function summaryDetails(report: ParsedReport, config: QualysConfig, w: WriteSummary): string {
+  const s = report.stats;
+  const parts: string[] = [];
+  if (config.clearCleanHosts) parts.push(`${w.cleared} hosts cleared: no open findings`);
+  parts.push(
+    `skipped: ${s.hostsOutOfRange} hosts outside ip_ranges, ${s.hostsInvalid} hosts with an ` +
+      `invalid address, ${
+        config.clearCleanHosts ? "" : `${s.hostsEmpty} hosts without open findings, `
+      }${s.fixed} fixed findings, ${s.duplicates} duplicates`,
+  );
+  if (s.hostsMerged > 0) parts.push(`${s.hostsMerged} repeated host listings merged`);
+  if (s.invalidPorts > 0) {
+    parts.push(`${s.invalidPorts} findings with an invalid port sent without a port`);
+  }
+  if (config.setOs) {
+    parts.push(
+      `SetOS on ${w.os.set} hosts, ${w.os.unknown} with an OS not in the table, ` +
+        `${w.os.missing} without OS data`,
+    );
+  }
+  return parts.join("; ");
 }
 
 /** The `QualysGuard` plugin. */

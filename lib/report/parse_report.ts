@@ -3,19 +3,22 @@
  * gives) and `SCAN` (scan-1.dtd). It keeps per-host findings in a compact spool and the glossary
  * in a packed store (both spill to 0600 temp files past a limit), so it does not depend on
  * whether the glossary comes before or after the hosts, nor on how many QIDs it holds; the
- * hosts are replayed once the whole report has parsed cleanly. A `SIMPLE_RETURN` /
- * `GENERIC_RETURN` body is reported as the Qualys error it is.
+ * hosts are replayed once the whole report has parsed cleanly. An address listed in several
+ * HOST elements is one host (its findings merged, README: What is written); a host listed
+ * without open findings is kept too, as one to clear. A `SIMPLE_RETURN` / `GENERIC_RETURN` body
+ * is reported as the Qualys error it is.
  *
  * @module
  */
 
 import { QualysApiError, ReportSyntaxError } from "../errors.ts";
 import { describeQualysError } from "../qualys/describe_error.ts";
-import { type HostAddress, IpRangeSet, parseHostAddress } from "../config/ip_ranges.ts";
+import { IpRangeSet } from "../config/ip_ranges.ts";
 import { type ByteReader, type ScanHandler, XmlScanner } from "../xml/scanner.ts";
 import { FindingSpool, type HostFindings } from "../findings/finding_spool.ts";
 import type { FindingSource, Glossary, GlossaryEntry } from "../findings/finding_source.ts";
 import { GlossaryStore } from "../findings/glossary_store.ts";
+import { HostCollector, type HostStats, type ListingInfo } from "../findings/host_collector.ts";
 import { Tag } from "../xml/tags.ts";
 import { grow } from "../util/bytes.ts";
 
@@ -25,24 +28,14 @@ export { IpRangeSet };
 /** The two report formats. */
 export type ReportFormat = "ASSET_DATA_REPORT" | "SCAN";
 
-/** Counts gathered while parsing, for the summary line. */
-export interface ReportStats {
+/** Counts gathered while parsing, for the summary line (the host counts: `HostStats`). */
+export interface ReportStats extends HostStats {
   /** HOST (or SCAN IP) elements seen. */
   hosts: number;
-  /** Hosts with findings that will be sent. */
-  hostsKept: number;
-  /** Hosts outside `ip_ranges`. */
-  hostsOutOfRange: number;
-  /** Hosts whose address is missing or invalid. */
-  hostsInvalid: number;
-  /** Hosts without any finding to send. */
-  hostsEmpty: number;
-  /** Findings kept (one AddScanResult each). */
-  findings: number;
   /** Findings skipped because their VULN_STATUS is Fixed. */
   fixed: number;
-  /** Findings that repeat (host, QID, port, protocol). */
-  duplicates: number;
+  /** Findings whose port is not 1-65535 (`-1`, `0`, `99999`, `80abc`): sent without a port. */
+  invalidPorts: number;
   /** Findings without a usable QID. */
   noQid: number;
   /** Glossary entries. */
@@ -55,8 +48,10 @@ export interface ReportStats {
 export interface ParseReportOptions {
   /** Only hosts inside these ranges are kept. @default all hosts */
   ipRanges?: IpRangeSet | undefined;
-  /** Receives warnings (invalid host addresses, missing QIDs). @default ignore them */
+  /** Receives warnings (invalid host addresses, missing QIDs, bad ports). @default ignore them */
   onWarning?: ((message: string) => void) | undefined;
+  /** Keep each host's OS text and CPE (`OPERATING_SYSTEM`/`OS`, `OS_CPE`) for SetOS. @default {false} */
+  collectOs?: boolean | undefined;
   /** Directory for the spool's temp file. @default the system temp directory */
   tempDir?: string | undefined;
   /** Spool bytes kept in memory before spilling to disk. @default {2097152} */
@@ -89,7 +84,11 @@ export class ParsedReport implements FindingSource {
     this.#spool = spool;
   }
 
-  /** Calls `onHost` for each kept host, in report order. The views are reused between calls. */
+  /**
+   * Calls `onHost` for each host: first those with open findings, then those listed without
+   * (`count` 0: to clear), each in report order; an address listed twice comes once, at its first
+   * place, with the findings of both. The views are reused between calls.
+   */
   forEachHost(onHost: (host: HostFindings) => Promise<void> | void): Promise<void> {
     return this.#spool.replay(onHost);
   }
@@ -106,6 +105,7 @@ export class ParsedReport implements FindingSource {
 }
 
 const MAX_WARNINGS = 20;
+const MAX_PORT_WARNINGS = 10;
 
 // The elements each kind of document's extractor acts on: the scanner reports only these
 // (and the root), not RESULT, TYPE, FIRST_FOUND and the like.
@@ -139,6 +139,7 @@ const SCAN_TAGS = [
   Tag.ID,
 ];
 const RETURN_TAGS = [Tag.CODE, Tag.TEXT, Tag.KEY, Tag.VALUE, Tag.RETURN];
+const OS_TAGS = [Tag.OPERATING_SYSTEM, Tag.OS, Tag.OS_CPE];
 const ADR = 1, SCAN = 2, RETURN = 3;
 
 /**
@@ -170,9 +171,11 @@ export class ReportParser implements ScanHandler {
     hostsOutOfRange: 0,
     hostsInvalid: 0,
     hostsEmpty: 0,
+    hostsMerged: 0,
     findings: 0,
     fixed: 0,
     duplicates: 0,
+    invalidPorts: 0,
     noQid: 0,
     glossary: 0,
     bytes: 0,
@@ -182,11 +185,11 @@ export class ReportParser implements ScanHandler {
   // current host
   #hostDepth = 0;
   #hostIp: string | undefined;
-  #count = 0;
-  #qids = new Uint32Array(256);
-  #ports = new Uint16Array(256);
-  #protos = new Uint8Array(256);
-  #seen = new Set<number>();
+  #hosts: HostCollector;
+  #networkId: number | undefined;
+  #os: string | undefined;
+  #osCpe: string | undefined;
+  #info: ListingInfo = { os: undefined, osCpe: undefined, networkId: undefined };
 
   // current VULN_INFO (ADR) or CAT (SCAN)
   #viDepth = 0;
@@ -194,6 +197,7 @@ export class ReportParser implements ScanHandler {
   #port = 0;
   #proto = 0;
   #isFixed = false;
+  #portBad = ""; // the port text when it is not 1-65535 (the finding is sent without a port)
   #catDepth = 0;
 
   // current glossary entry (ADR VULN_DETAILS, SCAN VULN/INFO/SERVICE/PRACTICE)
@@ -228,6 +232,10 @@ export class ReportParser implements ScanHandler {
         ? { memoryLimit: options.glossaryMemoryLimit }
         : {}),
     });
+    this.#hosts = new HostCollector(this.#spool, this.#stats, {
+      ipRanges: options.ipRanges,
+      warn: (m) => this.#warn(m),
+    });
   }
 
   /** Feeds the next chunk. */
@@ -255,6 +263,17 @@ export class ReportParser implements ScanHandler {
   end(): ParsedReport {
     this.#guard(() => this.#scanner.end());
     this.#stats.bytes = this.#scanner.offset;
+    if (this.#format === "SIMPLE_RETURN" && this.#code === "") {
+      // no CODE: Qualys's answer to a request that worked (report deleted, launched...)
+      this.#spool.dispose();
+      throw new ReportSyntaxError(
+        `The input is a Qualys API answer${this.#text ? ` (${JSON.stringify(this.#text)})` : ""}` +
+          ", not a report: a SIMPLE_RETURN without a CODE is what Qualys answers to a request" +
+          " that succeeded",
+        0,
+        0,
+      );
+    }
     if (this.#format === "SIMPLE_RETURN" || this.#format === "GENERIC_RETURN") {
       this.#dispose();
       throw new QualysApiError(
@@ -325,7 +344,8 @@ export class ReportParser implements ScanHandler {
       );
     }
     this.#kind = id === Tag.ASSET_DATA_REPORT ? ADR : id === Tag.SCAN ? SCAN : RETURN;
-    s.reportTags(this.#kind === ADR ? ADR_TAGS : this.#kind === SCAN ? SCAN_TAGS : RETURN_TAGS);
+    const tags = this.#kind === ADR ? ADR_TAGS : this.#kind === SCAN ? SCAN_TAGS : RETURN_TAGS;
+    s.reportTags(this.#options.collectOs && this.#kind !== RETURN ? [...tags, ...OS_TAGS] : tags);
   }
 
   // ---- ASSET_DATA_REPORT ----
@@ -345,7 +365,15 @@ export class ReportParser implements ScanHandler {
         this.#port = 0;
         this.#proto = 0;
         this.#isFixed = false;
-      } else if (id === Tag.IP && d === this.#hostDepth + 1) s.collectText();
+        this.#portBad = "";
+      } else if (d === this.#hostDepth + 1) {
+        if (id === Tag.IP) {
+          s.collectText();
+          this.#networkId = networkIdOf(s.attrInt("network_id"));
+        } else if (id === Tag.OPERATING_SYSTEM || id === Tag.OS || id === Tag.OS_CPE) {
+          s.collectText(); // reported only when OS data is collected
+        }
+      }
       return;
     }
     if (this.#vdDepth !== 0) return this.#openDetail(id, d, s, Tag.THREAT);
@@ -361,7 +389,7 @@ export class ReportParser implements ScanHandler {
       if (this.#viDepth !== 0) {
         if (d === this.#viDepth + 1) {
           if (id === Tag.QID) this.#qid = s.textInt();
-          else if (id === Tag.PORT) this.#port = s.textInt();
+          else if (id === Tag.PORT) this.#readPort(s);
           else if (id === Tag.PROTOCOL) this.#proto = s.textIs("tcp") ? 1 : s.textIs("udp") ? 2 : 0;
           else if (id === Tag.VULN_STATUS) this.#isFixed = s.textIs("fixed");
         } else if (d === this.#viDepth) {
@@ -371,8 +399,11 @@ export class ReportParser implements ScanHandler {
         }
         return;
       }
-      if (id === Tag.IP && d === this.#hostDepth + 1) this.#hostIp = s.text();
-      else if (d === this.#hostDepth) this.#endHost();
+      if (d === this.#hostDepth + 1) {
+        if (id === Tag.IP) this.#hostIp = s.text();
+        else if (id === Tag.OS_CPE) this.#osCpe = s.text().trim();
+        else if (id === Tag.OPERATING_SYSTEM || id === Tag.OS) this.#os ??= s.text().trim();
+      } else if (d === this.#hostDepth) this.#endHost();
       return;
     }
     if (this.#vdDepth !== 0) this.#closeDetail(id, d, s, Tag.THREAT);
@@ -385,6 +416,7 @@ export class ReportParser implements ScanHandler {
       if (id === Tag.IP && d === 2) {
         this.#startHost(d);
         this.#hostIp = s.attr("value");
+        this.#networkId = networkIdOf(s.attrInt("network_id"));
       }
       return;
     }
@@ -394,10 +426,13 @@ export class ReportParser implements ScanHandler {
     }
     if (id === Tag.CAT) {
       this.#catDepth = d;
-      const port = s.attr("port");
+      const port = s.attr("port")?.trim() ?? "";
       const proto = s.attr("protocol")?.trim().toLowerCase();
-      this.#port = port !== undefined && /^\s*\d{1,5}\s*$/.test(port) ? Number(port) : 0;
+      this.#port = /^\d{1,5}$/.test(port) ? Number(port) : 0;
+      this.#portBad = port !== "" && !(this.#port >= 1 && this.#port <= 65535) ? port : "";
       this.#proto = proto === "tcp" ? 1 : proto === "udp" ? 2 : 0;
+    } else if (d === this.#hostDepth + 1 && (id === Tag.OS || id === Tag.OS_CPE)) {
+      s.collectText(); // reported only when OS data is collected
     } else if (
       this.#catDepth !== 0 && d === this.#catDepth + 1 &&
       (id === Tag.VULN || id === Tag.INFO || id === Tag.SERVICE || id === Tag.PRACTICE)
@@ -429,7 +464,10 @@ export class ReportParser implements ScanHandler {
       this.#catDepth = 0;
       this.#port = 0;
       this.#proto = 0;
-    } else if (d === this.#hostDepth) this.#endHost();
+      this.#portBad = "";
+    } else if (d === this.#hostDepth + 1 && id === Tag.OS) this.#os ??= s.text().trim();
+    else if (d === this.#hostDepth + 1 && id === Tag.OS_CPE) this.#osCpe = s.text().trim();
+    else if (d === this.#hostDepth) this.#endHost();
   }
 
   // ---- glossary entries (both formats) ----
@@ -489,8 +527,10 @@ export class ReportParser implements ScanHandler {
   #startHost(d: number): void {
     this.#hostDepth = d;
     this.#hostIp = undefined;
-    this.#count = 0;
-    this.#seen.clear();
+    this.#hosts.start();
+    this.#networkId = undefined;
+    this.#os = undefined;
+    this.#osCpe = undefined;
     this.#stats.hosts++;
   }
 
@@ -500,74 +540,44 @@ export class ReportParser implements ScanHandler {
       this.#warn("A finding without a valid QID is skipped");
       return;
     }
+    if (this.#portBad !== "") this.#badPort(qid);
     if (proto === 0 || port < 1 || port > 65535) {
       port = 0;
       proto = 0;
     }
-    if (this.#isDuplicate(qid, port, proto)) {
-      this.#stats.duplicates++;
-      return;
-    }
-    if (this.#count === this.#qids.length) this.#growHost();
-    const k = this.#count++;
-    this.#qids[k] = qid;
-    this.#ports[k] = port;
-    this.#protos[k] = proto;
-  }
-
-  // Small hosts are checked by a scan of their findings; big ones through a Set.
-  #isDuplicate(qid: number, port: number, proto: number): boolean {
-    const count = this.#count;
-    if (count < 64) {
-      const q = this.#qids, p = this.#ports, r = this.#protos;
-      for (let k = 0; k < count; k++) {
-        if (q[k] === qid && p[k] === port && r[k] === proto) return true;
-      }
-      return false;
-    }
-    if (this.#seen.size === 0) {
-      for (let k = 0; k < count; k++) {
-        this.#seen.add(this.#qids[k]! * 262144 + this.#ports[k]! * 4 + this.#protos[k]!);
-      }
-    }
-    const key = qid * 262144 + port * 4 + proto;
-    if (this.#seen.has(key)) return true;
-    this.#seen.add(key);
-    return false;
-  }
-
-  #growHost(): void {
-    const need = this.#qids.length + 1;
-    this.#qids = grow(this.#qids, need);
-    this.#ports = grow(this.#ports, need);
-    this.#protos = grow(this.#protos, need);
+    this.#hosts.add(qid, port, proto);
   }
 
   #endHost(): void {
     this.#hostDepth = 0;
-    const count = this.#count;
-    const raw = this.#hostIp;
-    let addr: HostAddress | undefined;
-    if (raw === undefined || !(addr = parseHostAddress(raw))) {
-      this.#stats.hostsInvalid++;
-      this.#warn(
-        raw === undefined
-          ? `A host without an IP address is skipped (${count} finding(s))`
-          : `Host ${JSON.stringify(raw.slice(0, 60))} is not a valid IP address: skipped`,
-      );
+    const info = this.#info; // one object for every host: no garbage per host
+    info.os = this.#os;
+    info.osCpe = this.#osCpe;
+    info.networkId = this.#networkId;
+    this.#hosts.end(this.#hostIp, info);
+  }
+
+  #readPort(s: XmlScanner): void {
+    const port = s.textInt();
+    this.#port = port;
+    if (port >= 1 && port <= 65535) return;
+    const text = s.text().trim();
+    if (text !== "") this.#portBad = text;
+  }
+
+  #badPort(qid: number): void {
+    const n = ++this.#stats.invalidPorts;
+    const warn = this.#options.onWarning;
+    if (!warn || n > MAX_PORT_WARNINGS + 1) return;
+    if (n > MAX_PORT_WARNINGS) {
+      warn("More findings with an invalid port are not shown: the summary counts them");
       return;
     }
-    if (this.#options.ipRanges && !this.#options.ipRanges.contains(addr)) {
-      this.#stats.hostsOutOfRange++;
-      return;
-    }
-    if (count === 0) {
-      this.#stats.hostsEmpty++;
-      return;
-    }
-    this.#stats.hostsKept++;
-    this.#stats.findings += count;
-    this.#spool.addHost(addr.text, count, this.#qids, this.#ports, this.#protos);
+    const host = this.#hostIp === undefined ? "a host" : JSON.stringify(this.#hostIp.slice(0, 60));
+    warn(
+      `QID ${qid} on ${host} has port ${JSON.stringify(this.#portBad.slice(0, 20))}, ` +
+        "not 1-65535: it is sent without a port",
+    );
   }
 
   // ---- SIMPLE_RETURN / GENERIC_RETURN ----
@@ -589,6 +599,11 @@ export class ReportParser implements ScanHandler {
     else if (id === Tag.KEY) this.#itemKey = s.text().trim();
     else if (id === Tag.VALUE) this.#items.push([this.#itemKey, s.text().trim()]);
   }
+}
+
+// A Qualys network id (`network_id` of IP, up to 9 digits); undefined when absent or not digits.
+function networkIdOf(value: number): number | undefined {
+  return value >= 0 && value <= 999_999_999 ? value : undefined;
 }
 
 function qidFromIdAttr(id: string | undefined): number {

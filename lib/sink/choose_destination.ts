@@ -1,7 +1,8 @@
 /**
  * The destination of a run, from the command line: the CSV file (or stdout) named by
  * `-csvfile`, or the Defense Center named by `-server`, with the client identity loaded and
- * checked (and what a user should know about it logged) before any work starts.
+ * checked (and what a user should know about it logged) before any work starts. The plugin's
+ * configuration, read later, may add Defense Center settings ({@linkcode withDcSettings}).
  *
  * @module
  */
@@ -29,6 +30,8 @@ export interface DestinationOptions {
   ipv6?: boolean;
   /** `-insecure`. @default {false} */
   insecure?: boolean;
+  /** `-pin`: the SHA-256 (lower-case hex) of the one DC certificate to trust. */
+  pin?: string | undefined;
   /** `-timeout` in ms: the longest wait for one network step. @default the DC client's per-step defaults */
   timeoutMs?: number | undefined;
   /** `-pkcs12`. */
@@ -62,7 +65,9 @@ export async function chooseDestination(options: DestinationOptions): Promise<De
         ? ""
         : "; it holds no CA, so the Defense Center is checked against the system roots"),
   );
-  if (options.insecure) {
+  if (options.insecure && options.pin !== undefined) {
+    log.warn("-insecure is ignored: -pin trusts exactly the Defense Center certificate it names");
+  } else if (options.insecure) {
     log.warn(
       "-insecure: the Defense Center's certificate is NOT verified; anyone on the path can pose as it",
     );
@@ -73,8 +78,41 @@ export async function chooseDestination(options: DestinationOptions): Promise<De
       port: options.port ?? 8307,
       ipv6: options.ipv6 ?? false,
       insecure: options.insecure ?? false,
+      pin: options.pin,
       timeoutMs: options.timeoutMs,
       identity,
     },
   };
+}
+
+/**
+ * Defense Center settings from a plugin's configuration (the QualysGuard YAML's `domain` and
+ * `dc_fingerprint`). The plugin writes the domain into the commands itself (`SetDomain`); the
+ * agent passes the fingerprint on to the Defense Center sink and to `-check`.
+ */
+export interface DcSettings {
+  /** The domain the commands are for (`domain`). */
+  domain?: string | undefined;
+  /** The SHA-256 (lower-case hex) of the one DC certificate to trust (`dc_fingerprint`). */
+  fingerprint?: string | undefined;
+}
+
+/**
+ * The destination with a plugin's Defense Center settings: its fingerprint pins the DC's
+ * certificate unless `-pin` already does (the command line wins).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const dc = { host: "10.0.0.9", identity: {} as never };
+ * const fp = "ab".repeat(32);
+ * assert.deepEqual(withDcSettings({ dc }, { fingerprint: fp }), { dc: { ...dc, pin: fp } });
+ * assert.equal(withDcSettings({ dc: { ...dc, pin: "cd" } }, { fingerprint: fp }).dc.pin, "cd");
+ * assert.deepEqual(withDcSettings({ csvfile: "-" }, { fingerprint: fp }), { csvfile: "-" });
+ * ```
+ */
+export function withDcSettings<D extends Destination>(destination: D, settings: DcSettings): D {
+  if (!("dc" in destination) || settings.fingerprint === undefined) return destination;
+  if (destination.dc.pin !== undefined) return destination;
+  return { ...destination, dc: { ...destination.dc, pin: settings.fingerprint } };
 }

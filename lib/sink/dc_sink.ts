@@ -82,7 +82,11 @@ async function send(path: string, target: DcOptions, log: DcSinkLog): Promise<vo
   const started = performance.now();
   const line = new ProgressLine();
   const client = await DcClient.connect({ ...target, log });
-  log.info(`Connected to the Defense Center ${where} (MAX_SIZE ${client.maxSize})`);
+  log.info(
+    `Connected to the Defense Center ${where} (MAX_SIZE ${client.maxSize}${
+      target.pin ? `; its certificate is the pinned one, sha256:${target.pin}` : ""
+    })`,
+  );
   const file = await Deno.open(path);
   try {
     await sendCommands(client, file, {
@@ -103,7 +107,8 @@ async function send(path: string, target: DcOptions, log: DcSinkLog): Promise<vo
     const t = client.totals;
     log.info(
       `Sent ${t.lines} lines in ${t.messages} messages to ${where}; the Defense Center ` +
-        `processed ${t.processed} commands, rejected ${t.failures}; ${t.reconnects} reconnects; ` +
+        `processed ${t.processed} of the ${t.commands} commands sent, rejected ${t.failures}; ` +
+        `${t.reconnects} reconnects; ` +
         `${((performance.now() - started) / 1000).toFixed(2)} s`,
     );
   }

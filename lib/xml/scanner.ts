@@ -1,19 +1,22 @@
 /**
  * A streaming, byte-level XML scanner that does just what a Qualys report needs: well-formedness
- * (tags nest and match, one root, nothing but comments after it), the five predefined entities and
- * character references, CDATA, comments, processing instructions and a DOCTYPE (internal subset
- * skipped, never loaded, never expanded). Tag names become integer ids (`tags.ts`); only the text
- * a handler asks for is collected, decoded from bytes.
+ * (tags nest and match, one root, nothing but comments after it; and as expat: no "]]>" in text,
+ * no "--" inside a comment, no attribute twice on one element, no control character but tab, LF
+ * and CR in text or CDATA), the five predefined entities and character references, CDATA,
+ * comments, processing instructions and a DOCTYPE (internal subset skipped, never loaded, never
+ * expanded). Tag names become integer ids (`tags.ts`); only the text a handler asks for is
+ * collected, decoded from bytes.
  *
  * Input arrives by `push(chunk)` or `readFrom(reader)`; a construct cut by a chunk boundary is
- * resumed from its `<` when more bytes arrive (text is never rescanned). Memory is one buffer
- * (1 MiB, doubled only when a single construct is larger than half of it).
+ * resumed from its `<` when more bytes arrive (text is never rescanned, but for a cut entity or a
+ * ']' or ']]' at the end, resumed from its first byte). Memory is one buffer (1 MiB, doubled only
+ * when a single construct is larger than half of it).
  *
  * @module
  */
 
 import { ReportSyntaxError } from "../errors.ts";
-import type { ByteReader } from "../util/bytes.ts";
+import { type ByteReader, grow } from "../util/bytes.ts";
 import {
   lookupTag,
   TAG_BUCKETS,
@@ -36,7 +39,7 @@ export interface ScanHandler {
   close(id: number, scanner: XmlScanner): void;
 }
 
-const LT = 60, GT = 62, AMP = 38, SLASH = 47, BANG = 33, QMARK = 63, LF = 10;
+const LT = 60, GT = 62, AMP = 38, SLASH = 47, BANG = 33, QMARK = 63, LF = 10, RSQB = 93;
 const MAX_DEPTH = 1000;
 // The element stack's names: known names are read from the copy of TAG_NAME_BYTES at the start
 // of #names, other names are copied after it.
@@ -45,6 +48,12 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const CDATA_OPEN = [60, 33, 91, 67, 68, 65, 84, 65, 91]; // <![CDATA[
 const COMMENT_OPEN = [60, 33, 45, 45]; // <!--
 const DOCTYPE_OPEN = [60, 33, 68, 79, 67, 84, 89, 80, 69]; // <!DOCTYPE
+
+// The bytes the text loop stops at: '<', LF (counted), '&', ']' (where "]]>" may start) and
+// the control characters XML forbids. One table load per byte instead of a compare for each.
+const TEXT_SPECIAL = new Uint8Array(256);
+for (let c = 0; c < 32; c++) if (c !== 9 && c !== 13) TEXT_SPECIAL[c] = 1;
+TEXT_SPECIAL[LT] = TEXT_SPECIAL[AMP] = TEXT_SPECIAL[RSQB] = 1;
 
 function isSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 9 || c === 13;
@@ -95,6 +104,7 @@ export class XmlScanner {
   #maybeReported = new Uint8Array(TAG_BUCKETS); // by name bucket: 1 when a wanted tag is in it
   #tagStart = 0;
   #crPending = false;
+  #faultAt = 0; // where #cdataEnd found a character XML forbids
 
   /** Creates a scanner that reports elements to `handler`. */
   constructor(handler: ScanHandler, options: XmlScannerOptions = {}) {
@@ -193,6 +203,52 @@ export class XmlScanner {
     return undefined;
   }
 
+  /**
+   * The value of attribute `name` as a non-negative integer (blanks around it allowed), read from
+   * the raw bytes without making a string; -1 when absent, not digits, longer than 15 digits, or
+   * written with entity references.
+   *
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tag } from "./tags.ts";
+   * const seen: number[] = [];
+   * const scanner = new XmlScanner({
+   *   open: (id, s) => {
+   *     if (id === Tag.IP) seen.push(s.attrInt("network_id"), s.attrInt("v6"), s.attrInt("x"));
+   *   },
+   *   close: () => {},
+   * });
+   * scanner.push(new TextEncoder().encode(
+   *   `<SCAN><IP network_id=" 1001 " v6="ab"/><IP network_id="&#49;" x="1234567890123456"/></SCAN>`,
+   * ));
+   * scanner.end();
+   * assert.deepEqual(seen, [1001, -1, -1, -1, -1, -1]);
+   * ```
+   */
+  attrInt(name: string): number {
+    const buf = this.#buf, at = this.#attrs;
+    outer: for (let k = 0; k < this.#attrCount; k++) {
+      const ns = at[k * 4]!, ne = at[k * 4 + 1]!;
+      if (ne - ns !== name.length) continue;
+      for (let j = 0; j < name.length; j++) {
+        if (buf[ns + j] !== name.charCodeAt(j)) continue outer;
+      }
+      let i = at[k * 4 + 2]!, end = at[k * 4 + 3]!;
+      while (i < end && isSpace(buf[i]!)) i++;
+      while (end > i && isSpace(buf[end - 1]!)) end--;
+      if (i === end || end - i > 15) return -1;
+      let v = 0;
+      for (; i < end; i++) {
+        const d = buf[i]! - 48;
+        if (d < 0 || d > 9) return -1;
+        v = v * 10 + d;
+      }
+      return v;
+    }
+    return -1;
+  }
+
   /** An error located at the tag being reported (for handlers that reject what they see). */
   errorHere(message: string): ReportSyntaxError {
     return this.#error(message, this.#tagStart);
@@ -255,10 +311,8 @@ export class XmlScanner {
       this.#pos = 0;
     }
     if (this.#fill > this.#buf.length >> 1) {
-      const bigger = new Uint8Array(this.#buf.length * 2);
-      bigger.set(this.#buf.subarray(0, this.#fill));
-      this.#buf = bigger;
-      this.#words = new Uint32Array(bigger.buffer);
+      this.#buf = grow(this.#buf, this.#buf.length + 1, this.#fill);
+      this.#words = new Uint32Array(this.#buf.buffer);
     }
   }
 
@@ -284,11 +338,7 @@ export class XmlScanner {
   #append(start: number, end: number): void {
     const len = end - start;
     if (len <= 0) return;
-    if (this.#accLen + len > this.#acc.length) {
-      const bigger = new Uint8Array(Math.max(this.#acc.length * 2, this.#accLen + len));
-      bigger.set(this.#acc.subarray(0, this.#accLen));
-      this.#acc = bigger;
-    }
+    this.#acc = grow(this.#acc, this.#accLen + len, this.#accLen);
     const acc = this.#acc, buf = this.#buf;
     let o = this.#accLen, j = start;
     if (this.#crPending && buf[j] === LF) j++;
@@ -307,11 +357,7 @@ export class XmlScanner {
 
   #appendCodePoint(cp: number): void {
     this.#crPending = false;
-    if (this.#accLen + 4 > this.#acc.length) {
-      const bigger = new Uint8Array(this.#acc.length * 2);
-      bigger.set(this.#acc.subarray(0, this.#accLen));
-      this.#acc = bigger;
-    }
+    this.#acc = grow(this.#acc, this.#accLen + 4, this.#accLen);
     const a = this.#acc;
     let n = this.#accLen;
     if (cp < 0x80) a[n++] = cp;
@@ -357,8 +403,9 @@ export class XmlScanner {
         const start = i;
         const collecting = this.#collectDepth !== 0;
         let seg = i;
-        while (c !== LT) {
-          if (c < 39) {
+        for (;;) {
+          if (TEXT_SPECIAL[c] !== 0) {
+            if (c === LT) break;
             if (c === LF) ln++;
             else if (c === AMP) {
               if (collecting) this.#append(seg, i);
@@ -369,7 +416,14 @@ export class XmlScanner {
               if (i >= n) break;
               c = buf[i]!;
               continue;
-            } else if (c < 32 && c !== 9 && c !== 13) {
+            } else if (c === RSQB) {
+              if (
+                (i + 2 >= n || buf[i + 1] === RSQB) && this.#bracketInText(i, n, final, ln) < 0
+              ) {
+                if (collecting) this.#append(seg, i);
+                break outer; // a ']' or ']]' cut by the buffer end: resume at it
+              }
+            } else {
               this.#mark(ln, i);
               throw this.#error(`Character 0x${c.toString(16)} is not allowed in XML`, i);
             }
@@ -424,6 +478,10 @@ export class XmlScanner {
           this.#pl = 0;
           const end = this.#cdataEnd(i + 9, n);
           if (end < 0) {
+            if (end === -2) {
+              this.#mark(ln0, start);
+              throw this.#forbiddenChar(this.#faultAt);
+            }
             if (final) throw this.#truncated("a CDATA section", start, ln0);
             break;
           }
@@ -515,8 +573,9 @@ export class XmlScanner {
   }
 
   // Finds the "]]>" of a CDATA section whose content starts at k, a word at a time while no ']'
-  // or LF is in sight; returns the index of "]]>", or -1 when the buffer ends first. Newlines
-  // are counted in #pl.
+  // or control character (LF, tab, CR, or one XML forbids) is in sight; returns the index of
+  // "]]>", -1 when the buffer ends first, or -2 at a character XML forbids (its index in
+  // #faultAt). Newlines are counted in #pl.
   #cdataEnd(k: number, n: number): number {
     const buf = this.#buf, words = this.#words;
     const wordLimit = (n - 3) >> 2;
@@ -526,8 +585,8 @@ export class XmlScanner {
         let wi = k >> 2;
         while (wi < wordLimit) {
           const x = words[wi]!;
-          const a = x ^ 0x5d5d5d5d, b = x ^ 0x0a0a0a0a;
-          if ((((a - 0x01010101) & ~a) | ((b - 0x01010101) & ~b)) & 0x80808080) break;
+          const a = x ^ 0x5d5d5d5d; // a zero byte where x has ']'; x itself: a byte < 0x20
+          if ((((a - 0x01010101) & ~a) | ((x - 0x20202020) & ~x)) & 0x80808080) break;
           wi++;
         }
         k = wi << 2;
@@ -545,9 +604,20 @@ export class XmlScanner {
         k = e;
         continue;
       }
-      if (ch === LF) lines++;
+      if (ch < 32) {
+        if (ch === LF) lines++;
+        else if (ch !== 9 && ch !== 13) {
+          this.#faultAt = k;
+          return -2;
+        }
+      }
       k++;
     }
+  }
+
+  // The error for the character XML forbids at buffer index `at`.
+  #forbiddenChar(at: number): ReportSyntaxError {
+    return this.#error(`Character 0x${this.#buf[at]!.toString(16)} is not allowed in XML`, at);
   }
 
   // The content and end tag of an element the handler does not want, from j (after its start
@@ -559,6 +629,10 @@ export class XmlScanner {
     let lines = 0;
     while (j < n) {
       const c = buf[j]!;
+      if (TEXT_SPECIAL[c] === 0) {
+        j++;
+        continue;
+      }
       if (c === LT) {
         if (j + 9 >= n) return -1;
         const c1 = buf[j + 1]!;
@@ -578,13 +652,28 @@ export class XmlScanner {
         j = end + 3;
         continue;
       }
-      if (c < 39) {
-        if (c === LF) lines++;
-        else if (c === AMP || (c < 32 && c !== 9 && c !== 13)) return -1;
-      }
+      if (c === LF) lines++;
+      else if (c !== RSQB || buf[j + 1] === RSQB) return -1; // '&', a fault, or "]]" (+ '>'?)
       j++;
     }
     return -1;
+  }
+
+  // The ']' at i in character data: throws when it starts "]]>" (which only ends a CDATA
+  // section); returns -1 when the buffer ends before that is known (not at the end of input),
+  // 0 otherwise. Text before or after the root is left to #checkOutsideRoot.
+  #bracketInText(i: number, n: number, final: boolean, line: number): number {
+    const buf = this.#buf;
+    if (this.#depth === 0) return 0;
+    if (i + 1 >= n) return final ? 0 : -1;
+    if (buf[i + 1] !== RSQB) return 0;
+    if (i + 2 >= n) return final ? 0 : -1;
+    if (buf[i + 2] !== GT) return 0;
+    this.#mark(line, i);
+    throw this.#error(
+      "A ']]>' outside a CDATA section: in XML text it must be written as ]]&gt;",
+      i,
+    );
   }
 
   // Text outside the root element may only be white space.
@@ -737,6 +826,7 @@ export class XmlScanner {
       const isCdata = c2 === 91 ? this.#startsWith(i, n, CDATA_OPEN) : 0;
       if (isCdata === 1) {
         const end = this.#cdataEnd(i + 9, n);
+        if (end === -2) throw this.#forbiddenChar(this.#faultAt);
         if (end < 0) return this.#incomplete("a CDATA section", i, final);
         if (this.#depth === 0) throw this.#error("CDATA outside the root element", i);
         if (this.#collectDepth !== 0) {
@@ -766,27 +856,25 @@ export class XmlScanner {
     return -1;
   }
 
-  // Finds "-->" from i (a run of dashes ends at its last two); returns the index of its first
-  // '-', or -1 when the buffer ends first. Newlines are counted in #pl.
+  // Finds the "-->" of a comment whose content starts at i; returns the index of its first
+  // '-', or -1 when the buffer ends first. XML allows "--" only there: one followed by anything
+  // but '>' (as in "--->") is an error. Newlines are counted in #pl.
   #commentEnd(i: number, n: number): number {
-    const a = 45, c = GT;
     const buf = this.#buf;
     let lines = 0;
-    for (let k = i; k + 2 < n; k++) {
+    for (let k = i; k + 1 < n; k++) {
       const ch = buf[k]!;
-      if (ch !== a) {
+      if (ch !== 45) {
         if (ch === LF) lines++;
         continue;
       }
-      if (buf[k + 1] !== a) continue;
-      let e = k + 2;
-      while (e < n && buf[e] === a) e++; // "]]]>" ends at the last two
-      if (e >= n) return -1;
-      if (buf[e] === c) {
-        this.#pl += lines;
-        return e - 2;
+      if (buf[k + 1] !== 45) continue;
+      if (k + 2 >= n) return -1;
+      if (buf[k + 2] !== GT) {
+        throw this.#error("A '--' inside a comment: XML allows it only in the closing '-->'", k);
       }
-      k = e - 1;
+      this.#pl += lines;
+      return k;
     }
     return -1;
   }
@@ -914,11 +1002,8 @@ export class XmlScanner {
         k++;
       }
       if (k >= n) return this.#incomplete("an attribute value", i, final);
-      if (count * 4 + 4 > this.#attrs.length) {
-        const bigger = new Int32Array(this.#attrs.length * 2);
-        bigger.set(this.#attrs);
-        this.#attrs = bigger;
-      }
+      if (count > 0) this.#checkUnique(an, ane, count);
+      this.#attrs = grow(this.#attrs, count * 4 + 4);
       this.#attrs[count * 4] = an;
       this.#attrs[count * 4 + 1] = ane;
       this.#attrs[count * 4 + 2] = vs;
@@ -928,6 +1013,18 @@ export class XmlScanner {
     }
     this.#attrCount = count;
     return k;
+  }
+
+  // Throws when the attribute name buf[an, ane) is one of the first `count` names in #attrs.
+  #checkUnique(an: number, ane: number, count: number): void {
+    const buf = this.#buf, at = this.#attrs, len = ane - an;
+    outer: for (let m = 0; m < count; m++) {
+      const ns = at[m * 4]!;
+      if (at[m * 4 + 1]! - ns !== len) continue;
+      for (let j = 0; j < len; j++) if (buf[ns + j] !== buf[an + j]) continue outer;
+      const name = new TextDecoder().decode(buf.subarray(an, ane));
+      throw this.#error(`The attribute "${name}" appears twice in a start tag`, an);
+    }
   }
 
   // Pushes the element whose name is buf[nameStart, nameEnd) and reports it to the handler if
@@ -948,11 +1045,7 @@ export class XmlScanner {
     const id = lookupTag(buf, nameStart, nameEnd);
     if (id !== 0) this.#nameOff[depth] = TAG_NAME_OFFSET[id]!;
     else {
-      if (this.#namesFill + nameLen > this.#names.length) {
-        const bigger = new Uint8Array(Math.max(this.#names.length * 2, this.#namesFill + nameLen));
-        bigger.set(this.#names);
-        this.#names = bigger;
-      }
+      this.#names = grow(this.#names, this.#namesFill + nameLen, this.#namesFill);
       const names = this.#names;
       for (let j = 0, o = this.#namesFill; j < nameLen; j++) names[o + j] = buf[nameStart + j]!;
       this.#nameOff[depth] = this.#namesFill;
@@ -971,14 +1064,10 @@ export class XmlScanner {
   }
 
   #growStack(): void {
-    const grow = (a: Int32Array) => {
-      const b = new Int32Array(a.length * 2);
-      b.set(a);
-      return b;
-    };
-    this.#ids = grow(this.#ids);
-    this.#nameOff = grow(this.#nameOff);
-    this.#nameLen = grow(this.#nameLen);
+    const need = this.#ids.length + 1;
+    this.#ids = grow(this.#ids, need);
+    this.#nameOff = grow(this.#nameOff, need);
+    this.#nameLen = grow(this.#nameLen, need);
   }
 
   #decodeRange(start: number, end: number): string {

@@ -51,6 +51,9 @@ const NAMES = [
   "STATE",
   "MESSAGE",
   "PERCENT",
+  "OPERATING_SYSTEM",
+  "OS",
+  "OS_CPE",
   // not acted on, but frequent in reports
   "TYPE",
   "SSL",
@@ -79,7 +82,6 @@ const NAMES = [
   "URL",
   "DNS",
   "NETBIOS",
-  "OPERATING_SYSTEM",
   "TRACKING_METHOD",
   "ASSET_ID",
   "HOST_ID",

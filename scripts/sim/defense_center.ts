@@ -120,8 +120,10 @@ export interface DcSim {
   closings: string[];
   /** Issues a client `.pkcs12` (RSA, AES-256 or 3DES) as the Host Input Client page does. */
   issueClient(options?: IssueClientOptions): Uint8Array;
-  /** The DC's CA, PEM. */
+  /** The DC's CA, PEM (it issues the client certificates). */
   caPem: string;
+  /** The DC's own certificate on the port, PEM (issued by `options.serverCa`, else the CA). */
+  certPem: string;
   /** A leaf domain's network map (UUID or name path; default {@linkcode DcSim.defaultDomain}). */
   netmap(domain?: string): NetworkMap;
   /** A leaf domain's results as plain data: host → scanner → results, sorted. */
@@ -155,17 +157,21 @@ function serialKey(hex: string): string {
 /**
  * Starts the simulator on `script.hostname`, port 0 (a free port): a TLS server that requires a
  * client certificate from its CA (`options.ca`, or a new one), answers VERSION with MAX_SIZE and
- * each DATA message with the host input module's answer. Stop it with
- * {@linkcode DcSim.shutdown}.
+ * each DATA message with the host input module's answer. Its own certificate comes from the same
+ * CA, or from `options.serverCa` (a DC whose 8307 certificate is not signed by the CA in the
+ * `.pkcs12` it issues). Stop it with {@linkcode DcSim.shutdown}.
  */
 export async function startDcSim(
   script: DcSimScript = {},
-  options: { ca?: TestCa } = {},
+  options: { ca?: TestCa; serverCa?: TestCa } = {},
 ): Promise<DcSim> {
   const ca = options.ca ?? createTestCa("Defense Center CA");
   // The DC's certificate names the DC, not 127.0.0.1: the connector must verify the chain
   // against the bundled CA without a host name match, as with a real FMC reached by IP.
-  const server = ca.issue({ cn: "fmc.example.internal", sans: ["fmc.example.internal"] });
+  const server = (options.serverCa ?? ca).issue({
+    cn: "fmc.example.internal",
+    sans: ["fmc.example.internal"],
+  });
   const verifyCa = script.rejectCertificate ? createTestCa("another CA").caPem : ca.caPem;
   const fmc = new FmcState({
     domains: script.domains ?? [],
@@ -292,6 +298,7 @@ export async function startDcSim(
     moduleDeaths,
     closings,
     caPem: ca.caPem,
+    certPem: server.certPem,
     issueClient(o = {}) {
       const domain = fmc.domains.find(o.domain ?? "Global");
       const issued = ca.issue({

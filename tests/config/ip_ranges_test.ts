@@ -1,6 +1,11 @@
 /**
  * The hand-written IPv6 parser and RFC 5952 formatter against ipaddr.js (the oracle), on
  * addresses written every way RFC 4291 allows and on arbitrary strings.
+ *
+ * ipaddr.js disagrees with RFC 5952 in one place: its `toString()` (`toRFC5952String()`) never
+ * writes the dotted quad that §5 recommends for the well-known prefixes that embed an IPv4
+ * address (IPv4-mapped ::ffff:0:0/96, IPv4-translated ::ffff:0:0:0/96); there the oracle takes
+ * ipaddr.js's reading of the address (its `range()` and bytes) and writes §5's form.
  */
 
 import assert from "node:assert/strict";
@@ -11,16 +16,33 @@ import { IpRangeSet, parseHostAddress } from "../../lib/config/ip_ranges.ts";
 function oracle(text: string): string | undefined {
   if (!ipaddr.IPv6.isValid(text)) return undefined;
   const addr = ipaddr.IPv6.parse(text);
-  return addr.zoneId ? undefined : addr.toString();
+  if (addr.zoneId) return undefined;
+  const range = addr.range();
+  if (range === "ipv4Mapped" || range === "rfc6145") {
+    const quad = addr.toByteArray().slice(12).join(".");
+    return `${range === "ipv4Mapped" ? "::ffff:" : "::ffff:0:"}${quad}`;
+  }
+  return addr.toString();
 }
 
-// Eight groups, zeros likely, written with random case and leading zeros, and "::" over any
-// run of zero groups (not only the longest).
+// Eight groups, zeros likely, often under a prefix that embeds IPv4 (or one that does not but
+// looks alike), written with random case and leading zeros, and "::" over any run of zero
+// groups (not only the longest).
+const PREFIXES = [
+  [0, 0, 0, 0, 0, 0xffff], // IPv4-mapped
+  [0, 0, 0, 0, 0xffff, 0], // IPv4-translated
+  [0, 0, 0, 0, 0xffff, 0xffff],
+  [0, 0, 0, 1, 0, 0xffff],
+  [0x64, 0xff9b, 0, 0, 0, 0], // RFC 6052's well-known prefix: not one RFC 5952 §5 names
+];
 const written = fc.record({
-  groups: fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff })), {
-    minLength: 8,
-    maxLength: 8,
-  }),
+  groups: fc.tuple(
+    fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff })), {
+      minLength: 8,
+      maxLength: 8,
+    }),
+    fc.option(fc.constantFrom(...PREFIXES), { freq: 2 }),
+  ).map(([groups, prefix]) => prefix ? [...prefix, ...groups.slice(6)] : groups),
   pad: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 8, maxLength: 8 }),
   upper: fc.boolean(),
   pick: fc.nat(),
@@ -78,8 +100,37 @@ Deno.test("parseHostAddress: the cases ipaddr.js reads loosely are refused or re
   assert.equal(parseHostAddress("::ffff:1.2.3.04"), undefined); // a leading zero in the quad
   assert.equal(parseHostAddress("::ffff:0x1.2.3.4"), undefined); // hex in the quad
   assert.equal(parseHostAddress("::1.2.3.4")?.text, "::102:304"); // IPv4-compatible, not mapped
-  assert.equal(parseHostAddress("::ffff:1.2.3.4")?.text, "::ffff:102:304");
+  assert.equal(parseHostAddress("::ffff:1.2.3.4")?.text, "::ffff:1.2.3.4");
   assert.equal(parseHostAddress(" 2001:DB8::1 ")?.value, 0x20010db8000000000000000000000001n);
+});
+
+Deno.test("parseHostAddress writes an embedded IPv4 address as a dotted quad where RFC 5952 §5 says so", async (t) => {
+  const cases: [string, string, string][] = [
+    ["IPv4-mapped, as the issue found it", "::ffff:10.0.0.9", "::ffff:10.0.0.9"],
+    ["IPv4-mapped, written in hex", "::ffff:a00:9", "::ffff:10.0.0.9"],
+    ["IPv4-mapped, in full and upper case", "0:0:0:0:0:FFFF:0A00:0009", "::ffff:10.0.0.9"],
+    ["IPv4-mapped 0.0.0.0", "::ffff:0:0", "::ffff:0.0.0.0"],
+    ["IPv4-translated (RFC 2765)", "::ffff:0:a00:9", "::ffff:0:10.0.0.9"],
+    ["IPv4-translated, in full", "0:0:0:0:ffff:0:c000:201", "::ffff:0:192.0.2.1"],
+    ["IPv4-compatible (deprecated; :: and ::1 share its prefix): hex", "::1.2.3.4", "::102:304"],
+    [
+      "ISATAP (a marker in the interface ID, no well-known prefix): hex",
+      "fe80::5efe:1.2.3.4",
+      "fe80::5efe:102:304",
+    ],
+    [
+      "RFC 6052's 64:ff9b::/96 (after RFC 5952; not named in §5): hex",
+      "64:ff9b::1.2.3.4",
+      "64:ff9b::102:304",
+    ],
+    ["ffff not right before the last 32 bits: hex", "::ffff:1:0:0", "::ffff:1:0:0"],
+    ["a non-zero group before ffff: hex", "1::ffff:1.2.3.4", "1::ffff:102:304"],
+    ["the loopback", "::1", "::1"],
+    ["the unspecified address", "::", "::"],
+  ];
+  for (const [name, input, output] of cases) {
+    await t.step(name, () => assert.equal(parseHostAddress(input)?.text, output));
+  }
 });
 
 Deno.test("IpRangeSet takes IPv6 CIDR blocks and ranges", () => {

@@ -1,14 +1,20 @@
 import assert from "node:assert/strict";
 import { DcError, type DcRejectedError } from "../../lib/errors.ts";
+import forge from "node-forge";
 import { DcClient } from "../../lib/dc/dc_client.ts";
 import { loadPkcs12 } from "../../lib/dc/pkcs12.ts";
-import { MessagePacker, parseDcResponse } from "../../lib/dc/protocol.ts";
+import { MessagePacker } from "../../lib/dc/protocol.ts";
 import { shortenLine, splitCsvLine } from "../../lib/encode/command_line.ts";
 import { sendCommands } from "../../lib/dc/send_commands.ts";
 import { ByteBuffer, CommandEncoder } from "../../lib/encode/encode_commands.ts";
 import { ReportParser } from "../../lib/report/parse_report.ts";
 import { generateReport } from "../../scripts/gen_report.ts";
-import { type DcSim, type DcSimScript, startDcSim } from "../../scripts/sim/defense_center.ts";
+import {
+  type DcSim,
+  type DcSimScript,
+  SAMPLE_DOMAINS,
+  startDcSim,
+} from "../../scripts/sim/defense_center.ts";
 import { createTestCa } from "../../scripts/sim/pki.ts";
 import { ignoreUnless, NO_SHARED_FIXTURES, SHARED_FIXTURES } from "../_skip.ts";
 
@@ -88,17 +94,6 @@ function identityOf(sim: DcSim, password = "pw") {
   return loadPkcs12(sim.issueClient({ password }), { password, file: "client.pkcs12" });
 }
 
-Deno.test("parseDcResponse counts failures and the Done total", () => {
-  const text =
-    "Failed to recognize IP address: x\nFailed to Execute Command:  Command: AddHost ip_address: x\n" +
-    "[SetOS]: Must set source application\nWARN: ignoring unknown key 'Foo'. Line: Foo\n" +
-    "CSV Error: can not find the header cve_ids:\nDone processing 7 commands.\n";
-  const r = parseDcResponse(text);
-  assert.equal(r.done, 7);
-  assert.equal(r.failures.length, 5);
-  assert.equal(r.rejected, 3);
-});
-
 Deno.test("MessagePacker keeps lines whole, repeats the headers and keeps a host with its ScanFlush", () => {
   const host = (ip: string, n: number) => [
     `AddHost,${ip}`,
@@ -167,6 +162,8 @@ Deno.test("sendCommands imports exactly what the CSV says (small MAX_SIZE, slow 
       csv.split("\n").filter((l) => /^(AddHost|AddScanResult|ScanFlush)/.test(l)).length,
       "the DC counts every command but SetSource (repeated in each message), ScanFlush too",
     );
+    assert.equal(totals.commands, totals.processed, "each message's count reconciles");
+    assert.equal(totals.shortMessages, 0);
     assert.equal(sim.hosts.size, 40);
   });
 });
@@ -185,6 +182,8 @@ Deno.test("sendCommands survives 50 dropped connections: nothing lost, no acknow
     const totals = await sendCommands(client, reader(csv), { log: quiet });
     client.close();
     assert.equal(totals.reconnects, 50);
+    assert.equal(totals.shortMessages, 0, "resent messages reconcile too");
+    assert.equal(totals.processed, totals.commands);
     assert.equal(sim.connections, 51);
     assert.equal(sim.processed.length, totals.messages);
     assert.equal(new Set(sim.processed).size, sim.processed.length, "no message processed twice");
@@ -381,6 +380,106 @@ Deno.test("a line longer than MAX_SIZE is shortened (description, then title) an
     assert.equal(r.name, "T".repeat(150));
     assert.ok(r.desc.endsWith("...") && r.desc.length < 900);
     assert.deepStrictEqual(r.cves, ["CVE-2014-0160"]);
-    assert.equal(shortened.length, 1);
+    assert.equal(shortened.filter((m) => m.startsWith("Shortened")).length, 1);
+  });
+});
+
+Deno.test("sendCommands sets each message's Done count against what it carried: a silent drop is exit 6 naming the message", async () => {
+  // Small messages, the header repeated in each, and the first message dropped in transit once:
+  // the count holds for packed and resent messages, and only the message with the CR line is short.
+  const hosts = Array.from({ length: 12 }, (_, k) => `AddHost,10.0.1.${k + 1}`);
+  hosts[8] = "AddHost,10.0.1.9\rAddHost,10.0.1.99"; // one line to the DC, which cannot parse it
+  const csv = `SetSource,x\n${hosts.join("\n")}\n`;
+  const errors: string[] = [];
+  await withDc(
+    { maxSize: 120, dropOnMessages: new Set([1]), recordPayloads: true },
+    async (sim) => {
+      const client = await DcClient.connect({
+        host: sim.host,
+        port: sim.port,
+        identity: identityOf(sim),
+        log: quiet,
+        sleep: noWait,
+      });
+      await assert.rejects(
+        sendCommands(client, reader(csv), { log: { ...quiet, error: (m) => errors.push(m) } }),
+        (e: DcRejectedError) => {
+          assert.equal(e.exitCode, 6);
+          assert.match(
+            e.message,
+            /^The Defense Center processed 1 fewer command than it was sent \(DATA message (\d+)\): 11 of 12 commands processed in \d+ messages/,
+          );
+          return true;
+        },
+      );
+      client.close();
+      assert.equal(client.totals.reconnects, 1);
+      const short = sim.processed.findIndex((p) => p.includes("\r"));
+      assert.ok(sim.processed.every((p) => p.startsWith("SetSource,x\n")));
+      assert.deepEqual(errors, [
+        `Defense Center: DATA message ${short + 1} (first command: ${
+          sim.processed[short]!.split("\n")[1]
+        }): the Defense Center processed ${sim.processed[short]!.split("\n").length - 3} of the ${
+          sim.processed[short]!.split("\n").length - 2
+        } commands it was sent; 1 was dropped without a word (it drops a line it cannot parse: a CR, a character outside ASCII, broken quoting); such lines in the message: line ${
+          sim.processed[short]!.split("\n").findIndex((l) => l.includes("\r")) + 1
+        } (a CR): "AddHost,10.0.1.9\\rAddHost,10.0.1.99"`,
+      ]);
+      assert.equal(sim.hosts.size, 11);
+    },
+  );
+});
+
+Deno.test("DcClient: an unverified DC certificate is shown with its fingerprint; a pin trusts exactly it", async () => {
+  const sim = await startDcSim({}, { ca: CA, serverCa: createTestCa("FMC internal CA") });
+  try {
+    const identity = identityOf(sim);
+    const der = forge.asn1.toDer(
+      forge.pki.certificateToAsn1(forge.pki.certificateFromPem(sim.certPem)),
+    );
+    const fp = forge.md.sha256.create().update(der.getBytes()).digest().toHex();
+    await assert.rejects(
+      DcClient.connect({ host: sim.host, port: sim.port, identity }),
+      (e: DcError) => {
+        assert.equal(e.exitCode, 5);
+        assert.match(
+          e.message,
+          new RegExp(`fingerprint sha256:${fp}\\. If -server .* -pin sha256:${fp} `),
+        );
+        return true;
+      },
+    );
+    const pinned = await DcClient.connect({ host: sim.host, port: sim.port, identity, pin: fp });
+    assert.equal(pinned.maxSize, 65535);
+    pinned.close();
+    const other = "f".repeat(64);
+    await assert.rejects(
+      DcClient.connect({ host: sim.host, port: sim.port, identity, pin: other, insecure: true }),
+      new RegExp(`fingerprint sha256:${fp}, not the pinned sha256:${other}`),
+    );
+  } finally {
+    await sim.shutdown();
+  }
+});
+
+Deno.test("sendCommands sends a domain's header lines alone first: a refused domain imports nothing, not even into the certificate's own", async () => {
+  await withDc({ domains: SAMPLE_DOMAINS, recordPayloads: true }, async (sim) => {
+    const client = await DcClient.connect({
+      host: sim.host,
+      port: sim.port,
+      identity: loadPkcs12(sim.issueClient({ domain: "Global \\ East" }), { file: "east.pkcs12" }),
+      log: quiet,
+    });
+    const csv = "SetDomain,Global \\ West \\ Lab\nSetSource,x\nAddHost,10.0.0.1\n" +
+      'AddScanResult,10.0.0.1,"QG",1,80,tcp,"t","d","cve_ids:","bugtraq_ids:"\nScanFlush\n';
+    await assert.rejects(sendCommands(client, reader(csv), { log: quiet }), (e: DcError) => {
+      assert.equal(e.exitCode, 5);
+      assert.match(e.message, /refused DATA message 1: .*nothing was imported$/);
+      return true;
+    });
+    client.close();
+    await sim.idle();
+    assert.deepEqual(sim.payloads, ["SetDomain,Global \\ West \\ Lab\nSetSource,x\n"]);
+    for (const map of Object.values(sim.dumpAll())) assert.deepEqual(map.results, {});
   });
 });

@@ -77,7 +77,7 @@ Deno.test("writeCommands hands a huge host over in parts of about 1 MiB: the sam
   assert.equal(changedInFlight, 0, "no bytes changed while their write was in flight");
   const text = writes.map((w) => new TextDecoder().decode(w)).join("");
   assert.equal(text, expected);
-  assert.equal(written, all.length);
+  assert.equal(written.bytes, all.length);
   assert.ok(writes.length > 25, `${writes.length} writes`);
   for (const w of writes.slice(0, -1)) {
     assert.ok(w.length >= FLUSH_AT && w.length <= FLUSH_AT + MAX_LINE, `a write of ${w.length}`);

@@ -5,6 +5,7 @@ import { type ParsedReport, ReportParser } from "../../lib/report/parse_report.t
 import { generateReport } from "../../scripts/gen_report.ts";
 import { fromParsed, oracleExtract } from "../_oracle.ts";
 import { ignoreUnless, NO_SHARED_FIXTURES, SHARED_FIXTURES } from "../_skip.ts";
+import { runMain } from "../_cli.ts";
 
 const enc = new TextEncoder();
 
@@ -363,6 +364,45 @@ Deno.test("ReportParser reports a SIMPLE_RETURN body as the Qualys error it is",
   assert.throws(() => feed(enc.encode(v1), 5), { name: "QualysApiError", code: "2007" });
 });
 
+Deno.test("ReportParser calls a SIMPLE_RETURN without a CODE a Qualys API answer, not a report (exit 4)", () => {
+  const ok = (text: string) =>
+    `<?xml version="1.0" encoding="UTF-8" ?>\n<!DOCTYPE SIMPLE_RETURN SYSTEM "x">\n` +
+    `<SIMPLE_RETURN>\n <RESPONSE>\n  <DATETIME>2017-12-18T14:52:34Z</DATETIME>\n${text}` +
+    `  <ITEM_LIST><ITEM><KEY>ID</KEY><VALUE>4927942</VALUE></ITEM></ITEM_LIST>\n` +
+    ` </RESPONSE>\n</SIMPLE_RETURN>\n`;
+  const why = ", not a report: a SIMPLE_RETURN without a CODE is what Qualys answers to a " +
+    "request that succeeded";
+  for (const size of [1, 7, 1 << 20]) {
+    assert.throws(() => feed(enc.encode(ok("  <TEXT>Report deleted</TEXT>\n")), size), {
+      name: "ReportSyntaxError",
+      message: `The input is a Qualys API answer ("Report deleted")${why}`,
+      exitCode: 4,
+    });
+  }
+  assert.throws(() => feed(enc.encode(ok("")), 5), {
+    name: "ReportSyntaxError",
+    message: `The input is a Qualys API answer${why}`,
+  });
+  // with a CODE it stays the Qualys error it is (exit 3)
+  assert.throws(() => feed(enc.encode(ok("<CODE>7001</CODE><TEXT>Not ready</TEXT>")), 5), {
+    name: "QualysApiError",
+    code: "7001",
+    exitCode: 3,
+  });
+});
+
+const DELETED_ANSWER = "-report of Qualys's 'Report deleted' answer exits 4 and says what it is";
+Deno.test({
+  name: DELETED_ANSWER,
+  ignore: ignoreUnless(SHARED_FIXTURES !== undefined, DELETED_ANSWER, NO_SHARED_FIXTURES),
+}, async () => {
+  const dir = SHARED_FIXTURES!;
+  const r = await runMain(["-report", `${dir}ruby-qualys/report_delete_ok.xml`, "-c", "-"]);
+  assert.equal(r.code, 4, r.stdout + r.stderr);
+  assert.match(r.stderr, /The input is a Qualys API answer \("Report deleted"\), not a report/);
+  assert.equal(r.stdout, "");
+});
+
 const ORACLE_TEST =
   "ReportParser matches the oracle on every shared fixture, in chunks down to 1 byte";
 Deno.test({
@@ -385,6 +425,8 @@ Deno.test({
         for (const size of bytes.length < 20000 ? [1, 7, 4096] : [13, 4096, 1 << 20]) {
           assert.deepStrictEqual(await extract(bytes, size), expected, `chunk size ${size}`);
         }
+      } else if (root === "SIMPLE_RETURN" && !text.includes("<CODE>")) {
+        assert.throws(() => feed(bytes, 5), { name: "ReportSyntaxError", exitCode: 4 });
       } else if (root === "SIMPLE_RETURN" || root === "GENERIC_RETURN") {
         assert.throws(() => feed(bytes, 5), QualysApiError);
       } else {

@@ -1,6 +1,7 @@
 /**
  * Property tests for the scanner's fast paths: CDATA skipped a word at a time (any alignment,
- * any mix of `]`, `>`, CR and LF), and the line and column of a fault, whatever the chunking.
+ * any mix of `]`, `>`, CR and LF), text with `]` and `>` (where "]]>" is looked for), and the
+ * line and column of a fault, whatever the chunking.
  */
 
 import assert from "node:assert/strict";
@@ -27,6 +28,11 @@ const cdataText = fc.string({
   unit: fc.constantFrom("x", "]", ">", "\n", "\r", "<", "&", "é", " "),
   maxLength: 40,
 }).map((s) => s.replaceAll("]]>", "]] >"));
+// Text between CDATA sections: ']' and '>' next to each other, but never "]]>".
+const plainText = fc.string({
+  unit: fc.constantFrom("x", "]", "]]", ">", "\n", " "),
+  maxLength: 12,
+}).map((s) => s.replaceAll("]]>", "]]&gt;"));
 const padding = fc.string({ unit: fc.constantFrom(" ", "\n", "\r\n"), maxLength: 7 });
 const chunkSizes = fc.array(fc.integer({ min: 1, max: 70 }), { minLength: 1, maxLength: 5 });
 
@@ -58,6 +64,7 @@ function report(
   result: string,
   threat: string[],
   [ip, qid, port, proto]: [number, string][] = [[0, ""], [0, ""], [0, ""], [0, ""]],
+  plain = "x\n",
 ): string {
   return `<?xml version="1.0"?>${pad}<ASSET_DATA_REPORT>${pad}<HOST_LIST><HOST>` +
     `<IP>${decorate("10.0.0.1", ...ip!)}</IP><VULN_INFO_LIST><VULN_INFO>` +
@@ -65,11 +72,11 @@ function report(
     `<PROTOCOL>${decorate("tcp", ...proto!)}</PROTOCOL><RESULT><![CDATA[${result}]]></RESULT>` +
     `${pad}</VULN_INFO></VULN_INFO_LIST></HOST></HOST_LIST><GLOSSARY><VULN_DETAILS_LIST>` +
     `<VULN_DETAILS id="qid_7"><TITLE><![CDATA[${title}]]></TITLE>${pad}<THREAT>` +
-    threat.map((t) => `<![CDATA[${t}]]>`).join("x\n") +
+    plain + threat.map((t) => `<![CDATA[${t}]]>`).join(plain) + "." +
     `</THREAT></VULN_DETAILS></VULN_DETAILS_LIST></GLOSSARY></ASSET_DATA_REPORT>\n`;
 }
 
-Deno.test("CDATA, and text split by markup, at any alignment and chunking read as saxes reads them (fast-check)", async () => {
+Deno.test("CDATA, text with ']' and '>', and text split by markup, at any alignment and chunking read as saxes reads them (fast-check)", async () => {
   await fc.assert(
     fc.asyncProperty(
       padding,
@@ -77,9 +84,10 @@ Deno.test("CDATA, and text split by markup, at any alignment and chunking read a
       cdataText,
       fc.array(cdataText, { maxLength: 3 }),
       fc.tuple(decoration, decoration, decoration, decoration),
+      plainText,
       chunkSizes,
-      async (pad, title, result, threat, values, sizes) => {
-        const xml = report(pad, title, result, threat, values);
+      async (pad, title, result, threat, values, plain, sizes) => {
+        const xml = report(pad, title, result, threat, values, plain);
         const parsed = feedChunks(enc.encode(xml), sizes);
         try {
           assert.deepEqual(await fromParsed(parsed), oracleExtract(xml));
@@ -108,6 +116,12 @@ const FAULTS: [string, RegExp, number][] = [
   ["</NOPE>", /does not match/, 0],
   ["<A b=c>", /must be quoted/, 5],
   ["<A\n b=\n'1'c='2'>", /separated by white space/, 10],
+  // the rules expat enforces (tests/xml/scanner_strictness_test.ts splits them at every byte)
+  ["x]]>", /A '\]\]>' outside a CDATA section/, 1],
+  ["<!-- a\n -- -->", /A '--' inside a comment/, 8],
+  ["<!-- --->", /A '--' inside a comment/, 5],
+  ["<A b='1'\n b='2'/>", /The attribute "b" appears twice/, 10],
+  ["<![CDATA[a\n\u0000]]>", /Character 0x0 is not allowed/, 11],
 ];
 
 Deno.test("A fault's line and column do not depend on chunking or CDATA before it (fast-check)", () => {
