@@ -60,6 +60,8 @@ export interface DetectionPageOptions {
    * its share of the page's work and streams it.
    */
   onData?: (() => void) | undefined;
+  /** Keep each host's OS text and CPE (`OS`, `OS_CPE`), for SetOS. @default {false} */
+  collectOs?: boolean | undefined;
   /**
    * The detection TYPEs to import (`vuln_types`: confirmed, potential, info); others are not
    * findings. A TYPE none of these names is imported. @default all
@@ -85,7 +87,9 @@ const TAGS = [
   Tag.PROTOCOL,
   Tag.STATUS,
   Tag.TYPE,
+  Tag.NETWORK_ID,
 ];
+const OS_TAGS = [Tag.OS, Tag.OS_CPE];
 const TYPE_BITS: Record<string, number> = { confirmed: 1, potential: 2, info: 4 };
 
 /**
@@ -121,6 +125,9 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
   #hostDepth = 0;
   #ip: string | undefined;
   #ipv6: string | undefined;
+  #os: string | undefined;
+  #osCpe: string | undefined;
+  #networkId: number | undefined;
   #detDepth = 0;
   #qid = -1;
   #port = 0;
@@ -189,15 +196,22 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
         this.#proto = 0;
         this.#fixed = false;
         this.#type = 0;
-      } else if ((id === Tag.IP || id === Tag.IPV6) && d === this.#hostDepth + 1) {
-        s.collectText();
-      }
+      } else if (
+        d === this.#hostDepth + 1 &&
+        (id === Tag.IP || id === Tag.IPV6 || id === Tag.NETWORK_ID || id === Tag.OS ||
+          id === Tag.OS_CPE)
+      ) s.collectText();
       return;
     }
     if (id === Tag.HOST && d === 4) {
       this.#data();
       this.#hostDepth = d;
-      this.#ip = this.#ipv6 = undefined;
+      this.#ip =
+        this.#ipv6 =
+        this.#os =
+        this.#osCpe =
+          undefined;
+      this.#networkId = undefined;
       this.#listings.start();
       this.#stats.hosts++;
     } else if (id === Tag.DATETIME && d === 3) s.collectText();
@@ -230,10 +244,19 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
         } else if (d === this.#detDepth) this.#endDetection();
       } else if (d === this.#hostDepth + 1 && id === Tag.IP) this.#ip = s.text().trim();
       else if (d === this.#hostDepth + 1 && id === Tag.IPV6) this.#ipv6 = s.text().trim();
+      else if (d === this.#hostDepth + 1 && id === Tag.NETWORK_ID) {
+        const n = s.textInt();
+        this.#networkId = n >= 0 && n <= 0xfffffffe ? n : undefined;
+      } else if (d === this.#hostDepth + 1 && id === Tag.OS) this.#os = s.text().trim();
+      else if (d === this.#hostDepth + 1 && id === Tag.OS_CPE) this.#osCpe = s.text().trim();
       else if (d === this.#hostDepth) {
         this.#hostDepth = 0;
         // An IPv6-only host is sent with its IPv6 address; a dual-stack one with its IPv4.
-        this.#listings.end(this.#ip || this.#ipv6 || undefined, {});
+        this.#listings.end(this.#ip || this.#ipv6 || undefined, {
+          os: this.#os || undefined,
+          osCpe: this.#osCpe || undefined,
+          networkId: this.#networkId,
+        });
       }
       return;
     }
@@ -252,7 +275,7 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
   #root(id: number, s: XmlScanner): void {
     if (id === Tag.HOST_LIST_VM_DETECTION_OUTPUT) {
       this.#kind = "page";
-      s.reportTags(TAGS);
+      s.reportTags(this.#options.collectOs ? [...TAGS, ...OS_TAGS] : TAGS);
     } else if (id === Tag.SIMPLE_RETURN || id === Tag.GENERIC_RETURN) {
       this.#kind = "return";
       this.#return.start(s);

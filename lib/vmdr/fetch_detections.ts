@@ -45,6 +45,8 @@ export interface DetectionFetchOptions {
   maxConcurrency?: number;
   /** The detection TYPEs to import (confirmed, potential, info). @default all */
   types?: readonly string[] | undefined;
+  /** Keep each host's OS text and CPE (for SetOS). @default {false} */
+  collectOs?: boolean | undefined;
   /** Receives warnings. */
   onWarning?: ((message: string) => void) | undefined;
   /** Stops the fetch (another part of the run failed). */
@@ -201,6 +203,7 @@ export async function fetchDetections(
             new DetectionPageParser({
               onWarning: options.onWarning,
               types: options.types,
+              collectOs: options.collectOs,
               listings: reuse.listings,
               onData: () => limit.rampUp(),
             }),

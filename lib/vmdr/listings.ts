@@ -9,19 +9,15 @@
  * @module
  */
 
+import type { ListingInfo } from "../findings/host_collector.ts";
 import { grow } from "../util/bytes.ts";
 
-/** What a listing says besides its findings. */
-export interface ListingInfo {
-  /** OS text, if given. */
-  os?: string | undefined;
-  /** OS CPE name, if given. */
-  osCpe?: string | undefined;
-  /** The Qualys network of the listing (`NETWORK_ID`). */
-  networkId?: number | undefined;
-}
+export type { ListingInfo };
 
-/** Takes one listing at a time: `start`, its findings with `add`, then `end` with its address. */
+/**
+ * Takes one listing at a time: `start`, its findings with `add`, then `end` with its address
+ * (the host record, `HostCollector`, is one).
+ */
 export interface ListingSink {
   /** Starts a listing. */
   start(): void;

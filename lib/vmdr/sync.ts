@@ -20,10 +20,10 @@
  */
 
 import type { QualysConfig } from "../config/read_config.ts";
-import { writeCommands, type WriteLog } from "../encode/write_commands.ts";
-import { sanitizeField } from "../encode/sanitize.ts";
+import { writeCommands, type WriteLog, type WriteSummary } from "../encode/write_commands.ts";
 import { DcRejectedError, LocalIoError } from "../errors.ts";
 import { FindingSpool } from "../findings/finding_spool.ts";
+import { HostCollector, type HostStats } from "../findings/host_collector.ts";
 import type { FindingSource } from "../findings/finding_source.ts";
 import { GlossaryStore } from "../findings/glossary_store.ts";
 import type { QualysClient } from "../qualys/client.ts";
@@ -32,7 +32,7 @@ import { fetchDetections } from "./fetch_detections.ts";
 import { Traffic } from "./fetch_pages.ts";
 import { type KbJoinResult, KnowledgeBaseJoin } from "./knowledge_base.ts";
 import { prepareStateDir, shortHash, tryLock } from "./state_dir.ts";
-import { HostRecord, SyncHosts } from "./sync_hosts.ts";
+import { SyncHosts } from "./sync_hosts.ts";
 import {
   AddressSet,
   readSyncState,
@@ -184,6 +184,12 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     );
 
     const warn = (m: string) => log.warn(m);
+    if (!config.clearCleanHosts) {
+      warn(
+        "clear_clean_hosts: n: hosts whose findings are all fixed keep them at the destination " +
+          "(set it to y, or leave it out, for the destination to match Qualys)",
+      );
+    }
     const traffic = new Traffic();
     // The KnowledgeBase is joined while the pages come: each QID is asked for (when the cache
     // lacks it) as soon as a page names it.
@@ -198,7 +204,16 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       maxConcurrency: options.maxConcurrency,
       onWarning: warn,
     });
-    const record = new HostRecord(spool, { ipRanges: config.ipRanges, warn });
+    const stats: HostStats = {
+      hostsKept: 0,
+      hostsOutOfRange: 0,
+      hostsInvalid: 0,
+      hostsEmpty: 0,
+      hostsMerged: 0,
+      findings: 0,
+      duplicates: 0,
+    };
+    const record = new HostCollector(spool, stats, { ipRanges: config.ipRanges, warn });
     const hosts = new SyncHosts(record, {
       ipRanges: config.ipRanges,
       noteListed: why !== undefined && state !== undefined && state.hosts.size > 0,
@@ -217,6 +232,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
         ...(options.pageSize ? { pageSize: options.pageSize } : {}),
         maxConcurrency: options.maxConcurrency,
         types: config.vulnTypes,
+        collectOs: config.setOs,
         signal: kbJoin.failed, // a KnowledgeBase call that failed for good ends the run
         onWarning: warn,
         onProgress: options.onProgress,
@@ -249,8 +265,10 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       );
     }
 
-    // Hosts sent with results; a full run starts the destination's list afresh.
+    // Hosts sent with results, and hosts cleared (the encoder clears the hosts listed without
+    // open findings, after the others, unless clear_clean_hosts is n).
     const sent = new AddressSet();
+    const cleared: string[] = [];
     const source: FindingSource = {
       glossary,
       forEachHost: (onHost) => {
@@ -261,7 +279,8 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
         const seen = new Set<number>();
         let fresh = 0, hosts = 0;
         return spool.replay((host) => {
-          sent.add(host.ip);
+          if (host.count > 0) sent.add(host.ip);
+          else if (config.clearCleanHosts) cleared.push(host.ip);
           for (let k = 0; k < host.count; k++) {
             const qid = host.qids[k]!;
             if (seen.has(qid)) continue;
@@ -281,21 +300,23 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       },
     };
     const sink = await options.openSink();
-    const stats = record.stats;
     // Whatever becomes of the run now, the destination may hold results of these hosts: a later
     // full run must be able to clear them, so they are noted even when the checkpoint stays.
     const noteAttempt = () =>
       saveAttempt(path, { destination: options.destination, query, old: state, sent }, log);
+    let written: WriteSummary;
     try {
       collectGarbage(); // the pages' and the KnowledgeBase's, before the encoder's buffers
-      await writeCommands(source, sink, {
+      written = await writeCommands(source, sink, {
         qidCacheBytes: 8 << 20,
         addHost: config.addHost,
+        clearCleanHosts: config.clearCleanHosts,
+        setOs: config.setOs,
         scannerName: config.scannerName,
         sourceName: config.sourceName,
+        domain: config.domain,
         log,
       });
-      await writeClears(sink, record.clears, config.scannerName);
       collectGarbage(); // the encoder's, before the sink's own work
     } catch (error) {
       await sink.abort();
@@ -306,13 +327,13 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     if (!why) {
       known = state!.hosts;
       for (const ip of sent) known.add(ip);
-      for (const ip of record.clears) known.delete(ip);
+      for (const ip of cleared) known.delete(ip);
     }
     const summary: SyncSummary = {
       mode: why ? "full" : "incremental",
       checkpoint: fetched.datetime,
-      hostsSent: stats.hostsKept,
-      hostsCleared: record.clears.length,
+      hostsSent: written.hosts,
+      hostsCleared: written.cleared,
       findings: stats.findings,
       calls: traffic.calls,
       bytes: traffic.bytes,
@@ -323,14 +344,24 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       query,
       hosts: known,
     };
-    const skipped = `skipped: ${stats.hostsOutOfRange} hosts outside ip_ranges, ` +
-      `${stats.hostsInvalid} without a valid address, ${stats.duplicates} duplicate findings`;
+    const details = [
+      `skipped: ${stats.hostsOutOfRange} hosts outside ip_ranges, ${stats.hostsInvalid} ` +
+      `without a valid address, ${stats.duplicates} duplicate findings` +
+      (config.clearCleanHosts ? "" : `, ${stats.hostsEmpty} hosts without open findings`),
+      ...(stats.hostsMerged ? [`${stats.hostsMerged} repeated host listings merged`] : []),
+      ...(config.setOs
+        ? [
+          `SetOS on ${written.os.set} hosts, ${written.os.unknown} with an OS not in the table, ` +
+          `${written.os.missing} without OS data`,
+        ]
+        : []),
+    ].join("; ");
     try {
       await sink.close({
         onComplete(where) {
           log.info(
             `Summary: ${summary.hostsSent} hosts with ${summary.findings} AddScanResult lines and ` +
-              `${summary.hostsCleared} hosts cleared ${where}; ${skipped}; ${summary.calls} API ` +
+              `${summary.hostsCleared} hosts cleared ${where}; ${details}; ${summary.calls} API ` +
               `calls, ${summary.bytes} bytes downloaded`,
           );
           source.dispose(); // sending needs none of it
@@ -394,24 +425,4 @@ async function saveState(path: string, state: SyncState, log: SyncLog): Promise<
     );
   }
   log.debug?.(`Saved the sync state ${path}: checkpoint ${state.checkpoint}`);
-}
-
-// `DeleteScanResult,<ip>,"<scanner>"` + `ScanUpdate` for each host to clear: ScanFlush never
-// runs queued deletes, ScanUpdate does (docs/host_input.md section 5).
-async function writeClears(
-  sink: CommandSink,
-  clears: readonly string[],
-  scannerName: string,
-): Promise<void> {
-  const scanner = sanitizeField(scannerName);
-  const enc = new TextEncoder();
-  let text = "";
-  for (const ip of clears) {
-    text += `DeleteScanResult,${ip},"${scanner}"\nScanUpdate\n`;
-    if (text.length >= 1 << 20) {
-      await sink.write(enc.encode(text));
-      text = "";
-    }
-  }
-  if (text) await sink.write(enc.encode(text));
 }

@@ -106,6 +106,7 @@ const NAMES = [
   "BUGTRAQ_LIST",
   "BUGTRAQ",
   "LAST_SERVICE_MODIFICATION_DATETIME",
+  "NETWORK_ID",
 ] as const;
 
 /** Tag ids; `Other` (0) is any name not listed. */

@@ -198,7 +198,7 @@ function sink(o: RunOptions, deliver: (text: string) => void): CommandSink {
       parts.push(bytes.slice());
       return Promise.resolve();
     },
-    close() {
+    close(options = {}) {
       const text = parts.map((p) => dec.decode(p)).join("");
       const delivery = o.delivery ?? "ok";
       if (delivery === "down") return Promise.reject(new DcError("connect refused"));
@@ -209,6 +209,7 @@ function sink(o: RunOptions, deliver: (text: string) => void): CommandSink {
         return Promise.reject(new DcError("connection lost", { retryable: true }));
       }
       deliver(text);
+      options.onComplete?.("sent to the test destination", true);
       if (delivery === "rejected") {
         return Promise.reject(new DcRejectedError("The Defense Center rejected 1 command(s)"));
       }

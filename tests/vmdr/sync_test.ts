@@ -324,3 +324,24 @@ Deno.test("detection sync: a run for a destination another run holds stops at on
     assert.equal((await h.run()).code, 0);
   });
 });
+
+Deno.test("detection sync: set_os sends each host's OS from OS_CPE or the OS text; clear_clean_hosts: n clears nothing, with a warning", async () => {
+  await withHarness({ yaml: "set_os: y\n" }, async (h) => {
+    const r = await h.run();
+    assert.equal(r.code, 0, String(r.error));
+    const setOs = [...r.delivered!.matchAll(/^SetOS,([^,]+),/gm)].map((m) => m[1]!);
+    assert.ok(setOs.length > 0);
+    assert.ok(r.infos.some((m) => new RegExp(`SetOS on ${setOs.length} hosts`).test(m)));
+    assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
+  });
+  await withHarness({ yaml: "clear_clean_hosts: n\n" }, async (h) => {
+    assert.equal((await h.run()).code, 0);
+    h.sub.advanceDay({ allFixedHosts: 2 });
+    const r = await h.run();
+    assert.equal(r.code, 0);
+    assert.doesNotMatch(r.delivered!, /DeleteScanResult/);
+    assert.ok(
+      r.warnings.some((w) => /clear_clean_hosts: n: hosts whose findings are all fixed/.test(w)),
+    );
+  });
+});
