@@ -74,7 +74,7 @@ async function connector(dir: string, extra: string[], env: Record<string, strin
   const [seconds, rssKiB, rc] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
   const log = await Deno.readTextFile(logfile);
   if (rc !== 0) throw new Error(`the connector exited with ${rc}:\n${log}`);
-  const hld = /Host List Detection: (\d+) pages, (\d+) hosts.*up to (\d+) at once/.exec(log);
+  const hld = /Host List Detection: (\d+) pages, (\d+) hosts.*up to (\d+) calls at once/.exec(log);
   const sum = /(\d+) API calls, (\d+) bytes downloaded/.exec(log);
   return {
     seconds: seconds!,

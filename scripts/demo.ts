@@ -5,13 +5,20 @@
  * `InputPlugins/QualysGuard.yaml` and a `CertFile.pkcs12` (as the DC's Host Input Client page
  * issues it) in a temp directory; runs the connector there as the original cron line does
  * (`-server=... -pkcs12=CertFile.pkcs12 -plugininfo=InputPlugins/QualysGuard.yaml`): launch,
- * poll, download, parse, delete, send; and prints what the DC's network map now holds.
+ * poll, download, parse, delete, send; and prints what the DC's network map now holds. With
+ * `--detections`, the detection source over two nights (`demo_detections.ts`).
  *
  * @module
  */
 
 import { startDcSim } from "./sim/defense_center.ts";
 import { startQualysSim } from "./sim/qualys_api.ts";
+
+// `deno task demo -- --detections`: the detection source over two nights instead.
+if (Deno.args.includes("--detections")) {
+  const { runDetectionsDemo } = await import("./demo_detections.ts");
+  Deno.exit(await runDetectionsDemo());
+}
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const sim = await startQualysSim({

@@ -56,6 +56,7 @@ export class ConcurrencyLimit {
   #cap: number;
   #known = false;
   #ramp: number;
+  #hold = Infinity;
   #waiters: (() => void)[] = [];
 
   /**
@@ -69,7 +70,13 @@ export class ConcurrencyLimit {
 
   /** Calls that may run now. */
   get value(): number {
-    return Math.min(this.#value, this.#ramp);
+    return Math.max(1, Math.min(this.#value, this.#ramp, this.#hold));
+  }
+
+  /** Holds the calls to at most `n` for now (Infinity: the limit alone again). */
+  hold(n: number): void {
+    this.#hold = n;
+    this.#notify();
   }
 
   /** Allows one more call, once the ramp (see the constructor) has not reached the limit. */

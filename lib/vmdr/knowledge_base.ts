@@ -127,6 +127,9 @@ export class KnowledgeBaseJoin {
     this.#cache = cache;
     this.#writer = writer;
     this.#limit = new ConcurrencyLimit(options.maxConcurrency);
+    // While the pages come, one call at a time: the pages take long enough to hide the calls,
+    // and each connection at once costs memory. At the end, as many as Qualys allows.
+    this.#limit.hold(1);
     this.#batch = options.batchSize ?? 500;
   }
 
@@ -281,7 +284,9 @@ export class KnowledgeBaseJoin {
   async finish(): Promise<KbJoinResult> {
     try {
       await this.#listing;
+      this.#limit.hold(Infinity);
       this.#flush();
+      this.#pump();
       // Once nothing runs, nothing waits either (the pump starts what waits), unless it failed.
       if (this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
       if (this.#failure) throw this.#failure.error;

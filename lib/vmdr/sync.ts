@@ -28,7 +28,7 @@ import type { FindingSource } from "../findings/finding_source.ts";
 import { GlossaryStore } from "../findings/glossary_store.ts";
 import type { QualysClient } from "../qualys/client.ts";
 import type { CommandSink } from "../sink/command_sink.ts";
-import { fetchDetections } from "./fetch_detections.ts";
+import { type DetectionFetchResult, fetchDetections } from "./fetch_detections.ts";
 import { Traffic } from "./fetch_pages.ts";
 import { type KbJoinResult, KnowledgeBaseJoin } from "./knowledge_base.ts";
 import { prepareStateDir, shortHash, tryLock } from "./state_dir.ts";
@@ -157,7 +157,8 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
   }
   const spool = new FindingSpool(options.tempDir ? { tempDir: options.tempDir } : {});
   // A KnowledgeBase join may name tens of thousands of QIDs: their texts spill to disk past
-  // 1 MiB, and the encoder keeps half the report flow's text cache (8 MiB; README: Measured).
+  // 1 MiB, and the encoder keeps a quarter of the report flow's text cache (4 MiB), its pages
+  // and sockets having left less room under the 100 MiB the bench holds it to.
   const glossary = new GlossaryStore({
     memoryLimit: 1 << 20,
     ...(options.tempDir ? { tempDir: options.tempDir } : {}),
@@ -191,19 +192,6 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       );
     }
     const traffic = new Traffic();
-    // The KnowledgeBase is joined while the pages come: each QID is asked for (when the cache
-    // lacks it) as soon as a page names it.
-    const kbJoin = await KnowledgeBaseJoin.start(client, {
-      cachePath: `${options.stateDir}/kb-${await shortHash(
-        `${config.url}\n${config.userId}`,
-      )}.jsonl`,
-      traffic,
-      glossary,
-      afterBatch: collectGarbage, // a batch's entries, once parsed and packed, are garbage
-      ...(options.kbBatchSize ? { batchSize: options.kbBatchSize } : {}),
-      maxConcurrency: options.maxConcurrency,
-      onWarning: warn,
-    });
     const stats: HostStats = {
       hostsKept: 0,
       hostsOutOfRange: 0,
@@ -213,45 +201,17 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       findings: 0,
       duplicates: 0,
     };
-    const record = new HostCollector(spool, stats, { ipRanges: config.ipRanges, warn });
-    const hosts = new SyncHosts(record, {
-      ipRanges: config.ipRanges,
-      noteListed: why !== undefined && state !== undefined && state.hosts.size > 0,
-      onQid: (qid) => kbJoin.need(qid),
+    // With the list of the hosts the destination holds lost (a damaged state), a full run asks
+    // for Fixed detections too: a host listed with all of them fixed is then cleared.
+    const { fetched, kb } = await collect(options, {
+      spool,
+      glossary,
+      stats,
+      traffic,
+      query: queryParams(config, since, since !== undefined || damaged),
+      // A full run replaces everything: hosts sent before and not listed now lose their results.
+      toClear: why ? state?.hosts : undefined,
     });
-    let fetched: Awaited<ReturnType<typeof fetchDetections>>;
-    let kb: KbJoinResult;
-    try {
-      // With the list of the hosts the destination holds lost (a damaged state), a full run
-      // asks for Fixed detections too: a host listed with all of them fixed is then cleared.
-      const { params, hostParams } = queryParams(config, since, since !== undefined || damaged);
-      fetched = await fetchDetections(client, hosts, {
-        params,
-        hostParams,
-        traffic,
-        ...(options.pageSize ? { pageSize: options.pageSize } : {}),
-        maxConcurrency: options.maxConcurrency,
-        types: config.vulnTypes,
-        collectOs: config.setOs,
-        signal: kbJoin.failed, // a KnowledgeBase call that failed for good ends the run
-        onWarning: warn,
-        onProgress: options.onProgress,
-      });
-      log.info(
-        `Host List Detection: ${fetched.pages} pages, ${fetched.hosts} hosts, ${fetched.open} ` +
-          `open and ${fetched.fixed} fixed detections, up to ${fetched.concurrency} calls at ` +
-          `once; Qualys's clock ${fetched.datetime}`,
-      );
-      if (why && state) {
-        // A full run replaces everything: hosts sent before and not listed now lose their results.
-        for (const ip of state.hosts) if (!hosts.listed?.has(ip)) hosts.clear(ip);
-      }
-      collectGarbage(); // what the pages left
-      kb = await kbJoin.finish();
-    } catch (error) {
-      await kbJoin.abort();
-      throw error;
-    }
     log.info(
       `KnowledgeBase: ${kb.needed} QIDs, ${kb.cached} from the cache, ${kb.fetched} fetched, ` +
         `${kb.missing.length} not in the KnowledgeBase; ${kb.modified} modified since the cache's ` +
@@ -275,7 +235,8 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
         // Encoding a QID's text (its first line, or again once the encoder's text cache let it
         // go) decodes and cleans it: garbage that V8, with the small young generation the
         // binary runs with, lets grow the old generation to several times what is live. A
-        // collection every few hundred new QIDs and every thousand hosts keeps the peak down.
+        // collection every 500 new QIDs and every 400 hosts keeps the peak down (at 100,000
+        // hosts, 250 collections of a small heap: about a second).
         const seen = new Set<number>();
         let fresh = 0, hosts = 0;
         return spool.replay((host) => {
@@ -287,7 +248,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
             seen.add(qid);
             fresh++;
           }
-          if (fresh >= 500 || ++hosts % 1000 === 0) {
+          if (fresh >= 500 || ++hosts % 400 === 0) {
             fresh = 0;
             collectGarbage();
           }
@@ -308,7 +269,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     try {
       collectGarbage(); // the pages' and the KnowledgeBase's, before the encoder's buffers
       written = await writeCommands(source, sink, {
-        qidCacheBytes: 8 << 20,
+        qidCacheBytes: 4 << 20,
         addHost: config.addHost,
         clearCleanHosts: config.clearCleanHosts,
         setOs: config.setOs,
@@ -382,6 +343,66 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     spool.dispose();
     glossary.dispose();
     unlock();
+  }
+}
+
+/**
+ * Fetches every page into the spool (through the host record) while the KnowledgeBase is joined
+ * for the QIDs they name (each asked for as soon as a page names it); with `toClear`, the hosts
+ * of that list that no page listed are cleared. What only this phase needs (the host index, the
+ * QID sets) is unreachable once it returns.
+ */
+async function collect(
+  options: DetectionSyncOptions,
+  run: {
+    spool: FindingSpool;
+    glossary: GlossaryStore;
+    stats: HostStats;
+    traffic: Traffic;
+    query: { params: Record<string, string>; hostParams: Record<string, string> };
+    toClear: AddressSet | undefined;
+  },
+): Promise<{ fetched: DetectionFetchResult; kb: KbJoinResult }> {
+  const { client, config, log } = options;
+  const warn = (m: string) => log.warn(m);
+  const kbJoin = await KnowledgeBaseJoin.start(client, {
+    cachePath: `${options.stateDir}/kb-${await shortHash(`${config.url}\n${config.userId}`)}.jsonl`,
+    traffic: run.traffic,
+    glossary: run.glossary,
+    afterBatch: collectGarbage, // a batch's entries, once parsed and packed, are garbage
+    ...(options.kbBatchSize ? { batchSize: options.kbBatchSize } : {}),
+    maxConcurrency: options.maxConcurrency,
+    onWarning: warn,
+  });
+  try {
+    const record = new HostCollector(run.spool, run.stats, { ipRanges: config.ipRanges, warn });
+    const hosts = new SyncHosts(record, {
+      ipRanges: config.ipRanges,
+      noteListed: (run.toClear?.size ?? 0) > 0,
+      onQid: (qid) => kbJoin.need(qid),
+    });
+    const fetched = await fetchDetections(client, hosts, {
+      ...run.query,
+      traffic: run.traffic,
+      ...(options.pageSize ? { pageSize: options.pageSize } : {}),
+      maxConcurrency: options.maxConcurrency,
+      types: config.vulnTypes,
+      collectOs: config.setOs,
+      signal: kbJoin.failed, // a KnowledgeBase call that failed for good ends the run
+      onWarning: warn,
+      onProgress: options.onProgress,
+    });
+    log.info(
+      `Host List Detection: ${fetched.pages} pages, ${fetched.hosts} hosts, ${fetched.open} ` +
+        `open and ${fetched.fixed} fixed detections, up to ${fetched.concurrency} calls at ` +
+        `once; Qualys's clock ${fetched.datetime}`,
+    );
+    if (run.toClear) { for (const ip of run.toClear) if (!hosts.listed?.has(ip)) hosts.clear(ip); }
+    collectGarbage(); // what the pages left
+    return { fetched, kb: await kbJoin.finish() };
+  } catch (error) {
+    await kbJoin.abort();
+    throw error;
   }
 }
 

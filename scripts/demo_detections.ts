@@ -1,0 +1,133 @@
+/**
+ * `deno task demo -- --detections`: the detection source over two nights, on loopback, with no
+ * set-up. The Qualys API simulator serves a small VMDR subscription (Host List Detection, Host
+ * List, KnowledgeBase); the Defense Center simulator takes the commands. The connector runs
+ * twice with the same cron line and `source: detections` in its YAML: the first night is a full
+ * sync, then a day passes in the subscription (scans, fixes, a host whose findings are all
+ * fixed, new findings) and the second night is incremental. The demo prints what each run did,
+ * what the DC's map lost and gained between the nights (the fixed findings leave it), and the
+ * state the connector keeps.
+ *
+ * @module
+ */
+
+import { startDcSim } from "./sim/defense_center.ts";
+import { startQualysSim } from "./sim/qualys_api.ts";
+import { VmdrSubscription } from "./sim/vmdr_subscription.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Runs the demo; resolves to the exit status. */
+export async function runDetectionsDemo(): Promise<number> {
+  const sub = new VmdrSubscription({ seed: 2026, hosts: 40, detectionsPerHost: 8, qids: 150 });
+  const sim = await startQualysSim({ vmdr: { subscription: sub, pageLatencyMs: 100 } });
+  const dc = await startDcSim({});
+  const dir = await Deno.makeTempDir({ prefix: "qualys_connector-demo-" });
+  let code = 1;
+  try {
+    await Deno.mkdir(`${dir}/InputPlugins`);
+    await Deno.writeTextFile(`${dir}/qualys-sim-ca.pem`, sim.caPem);
+    await Deno.writeTextFile(
+      `${dir}/InputPlugins/QualysGuard.yaml`,
+      `# written by deno task demo: the Qualys API simulator on ${sim.url}\n` +
+        `user_id: sim_user\npassword: 'sim_pass'\nurl: ${sim.url}\n` +
+        `ca_file: ${dir}/qualys-sim-ca.pem\nsource: detections\nseverities: 2-5\n`,
+      { mode: 0o600 },
+    );
+    await Deno.writeFile(`${dir}/CertFile.pkcs12`, dc.issueClient({ password: "demo" }));
+    const args = [
+      `-server=${dc.host}`,
+      `-port=${dc.port}`,
+      "-pkcs12=CertFile.pkcs12",
+      "-password=demo",
+      "-plugininfo=InputPlugins/QualysGuard.yaml",
+    ];
+    console.log(
+      `demo: Qualys API simulator on ${sim.url} (${sub.hostCount} hosts), Defense Center ` +
+        `simulator on ${dc.host}:${dc.port}`,
+    );
+    console.log(`demo: in ${dir}: qualys_connector ${args.join(" ")}`);
+    const night = async (n: number) => {
+      console.log(`\ndemo: ---- night ${n} ----`);
+      const calls = sim.log.length;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-read",
+          "--allow-write",
+          "--allow-env",
+          "--allow-net",
+          `${ROOT}main.ts`,
+          ...args,
+        ],
+        cwd: dir,
+        stdout: "inherit",
+        stderr: "inherit",
+      }).output();
+      const made = sim.log.slice(calls).map((e) =>
+        `${e.api}${e.params.details ? `(${e.params.details})` : ""}`
+      );
+      console.log(`demo: exit status ${out.code}; Qualys calls: ${made.join(", ")}`);
+      return out.code;
+    };
+    const snapshot = () => {
+      const map = new Map<string, string>();
+      for (const [ip, byScanner] of Object.entries(dc.dump())) {
+        for (const r of byScanner.QualysGuard ?? []) {
+          map.set(`${ip} QID ${r.vulnId} ${r.port ? `${r.port}/${r.proto}` : "-"}`, r.name);
+        }
+      }
+      return map;
+    };
+
+    code = await night(1);
+    const first = snapshot();
+    console.log(
+      `demo: the DC's map holds ${first.size} QualysGuard results on ` +
+        `${new Set([...first.keys()].map((k) => k.split(" ")[0])).size} hosts`,
+    );
+
+    const day = sub.advanceDay({ allFixedHosts: 1, scanShare: 0.25, fixShare: 0.2 });
+    console.log(
+      `\ndemo: a day passes in Qualys: ${day.scannedHosts} hosts scanned, ${day.fixed} findings ` +
+        `fixed (all of host ${
+          day.allFixedHostIds.map((id) => sub.hostAddress(sub.hostIndexById(id))).join(", ")
+        }), ${day.reopened} re-opened, ${day.newDetections} new`,
+    );
+    code = Math.max(code, await night(2));
+    const second = snapshot();
+    const gone = [...first.keys()].filter((k) => !second.has(k));
+    const added = [...second.keys()].filter((k) => !first.has(k));
+    console.log(`\ndemo: what night 2 changed in the DC's map:`);
+    for (const k of gone.slice(0, 12)) console.log(`  - ${k}  ${first.get(k)!.slice(0, 50)}`);
+    if (gone.length > 12) console.log(`  ... and ${gone.length - 12} more fixed findings removed`);
+    for (const k of added.slice(0, 6)) console.log(`  + ${k}  ${second.get(k)!.slice(0, 50)}`);
+    if (added.length > 6) console.log(`  ... and ${added.length - 6} more new findings`);
+    const truth = sub.openDetectionKeys({ severities: [2, 3, 4, 5] }).size;
+    console.log(
+      `demo: ${gone.length} fixed findings removed, ${added.length} added; the map now holds ` +
+        `${second.size} results, and Qualys has ${truth} open detections of severity 2-5 ` +
+        `(${second.size === truth ? "the same" : "NOT the same"})`,
+    );
+    console.log(`\ndemo: the state the connector keeps, in ${dir}/InputPlugins/QualysGuard.state:`);
+    for (const e of Deno.readDirSync(`${dir}/InputPlugins/QualysGuard.state`)) {
+      const path = `${dir}/InputPlugins/QualysGuard.state/${e.name}`;
+      const info = Deno.statSync(path);
+      let note = "";
+      if (e.name.endsWith(".json")) {
+        const s = JSON.parse(Deno.readTextFileSync(path));
+        note = `: ${s.destination}, checkpoint ${s.checkpoint}`;
+      } else if (e.name.endsWith(".jsonl")) note = ": the KnowledgeBase cache";
+      console.log(
+        `  ${e.name} (${info.size} bytes, mode ${(info.mode! & 0o777).toString(8)})${note}`,
+      );
+    }
+  } finally {
+    await sim.shutdown();
+    await dc.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+  return code;
+}
+
+if (import.meta.main) Deno.exit(await runDetectionsDemo());
