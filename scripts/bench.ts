@@ -5,7 +5,8 @@
  * with apt when missing) and saxes (parse only). Then the memory cases: a glossary of 100,000
  * QIDs, each found once, and one host with 100,000 findings. Medians of 5 (`--runs N`). Prints
  * figures, ratios and the targets (docs/platform.md, "The bench's targets"); it never fails on a
- * missed target.
+ * missed target. Last, the detection source's sync (`bench_detections.ts`, in its own process);
+ * `--detections` runs that part alone.
  *
  * Peak RSS is read with getrusage(RUSAGE_CHILDREN) through python3, so no extra tool is needed.
  *
@@ -20,6 +21,21 @@ const args = Deno.args;
 // Five runs by default: the median steadies the disk noise of the final fsync on these VMs.
 const runs = args.includes("--runs") ? Number(args[args.indexOf("--runs") + 1]) : 5;
 const big = args.includes("--big");
+
+/** The detection source's part of the bench, in its own process (its own simulator, too). */
+async function detectionsBench(): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}scripts/bench_detections.ts`],
+    cwd: ROOT,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) console.log(`the detection source's bench exited with ${out.code}`);
+}
+if (args.includes("--detections")) {
+  await detectionsBench();
+  Deno.exit(0);
+}
 
 interface Measure {
   seconds: number;
@@ -324,3 +340,4 @@ console.log(
   } MiB ${Math.max(...manyRss) <= 150 ? "MET" : "MISSED"}`,
 );
 if (!big) console.log("  (run `deno task bench --big` for the ≈2.5 GB report)");
+await detectionsBench();

@@ -235,23 +235,21 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       forEachHost: (onHost) => {
         // Encoding a QID's text (its first line, or again once the encoder's text cache let it
         // go) decodes and cleans it: garbage that V8, with the small young generation the
-        // binary runs with, lets grow the old generation to several times what is live. A
-        // collection every 500 new QIDs and every 1,000 hosts keeps the peak down (at 100,000
-        // hosts, about 140 collections of a small heap: under a second).
-        const seen = new Set<number>();
-        let fresh = 0, hosts = 0;
+        // binary runs with, lets grow the old generation to several times what is live (at
+        // 30,000 hosts, 141 MiB instead of 97). So every 250 hosts the heap is looked at, and
+        // collected once it has grown 4 MiB since the last collection: a fixed rhythm (every
+        // 1,000 hosts) kept the same peak but took 60 % longer to encode.
+        let base = 0, hosts = 0;
+        const slack = 4 << 20;
         return spool.replay((host) => {
           if (host.count > 0) sent.add(host.ip);
           else if (config.clearCleanHosts) cleared.push(host.ip);
-          for (let k = 0; k < host.count; k++) {
-            const qid = host.qids[k]!;
-            if (seen.has(qid)) continue;
-            seen.add(qid);
-            fresh++;
-          }
-          if (fresh >= 500 || ++hosts % 1000 === 0) {
-            fresh = 0;
-            collectGarbage();
+          if (++hosts % 250 === 0) {
+            const used = Deno.memoryUsage().heapUsed;
+            if (used - base > slack) {
+              collectGarbage();
+              base = Deno.memoryUsage().heapUsed;
+            }
           }
           return onHost(host);
         });
