@@ -155,15 +155,14 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       { path },
     );
   }
-  const spool = new FindingSpool(options.tempDir ? { tempDir: options.tempDir } : {});
-  // A KnowledgeBase join may name tens of thousands of QIDs: their texts spill to disk past
-  // 1 MiB, and the encoder keeps half the report flow's text cache (8 MiB): the pages and
-  // sockets left less room under the 100 MiB the bench holds it to (a 4 MiB cache saved 4 MiB
-  // and doubled the time to encode 100,000 hosts: 7 to 15 s).
-  const glossary = new GlossaryStore({
-    memoryLimit: 1 << 20,
-    ...(options.tempDir ? { tempDir: options.tempDir } : {}),
-  });
+  // The pages' sockets and buffers leave less room under the 100 MiB the bench holds a full sync
+  // of 100,000 hosts to than a report has: the findings spill to disk past 512 KiB, the QID
+  // texts (a KnowledgeBase join may name tens of thousands) past 256 KiB, and the encoder keeps
+  // 6 MiB of encoded texts instead of 16 (4 MiB saved another 2 MiB but doubled the time to
+  // encode 100,000 hosts, 7 to 15 s).
+  const temp = options.tempDir ? { tempDir: options.tempDir } : {};
+  const spool = new FindingSpool({ memoryLimit: 512 << 10, ...temp });
+  const glossary = new GlossaryStore({ memoryLimit: 256 << 10, ...temp });
   try {
     let damaged = false;
     const state = await readSyncState(path, options.destination, (m) => {
@@ -237,10 +236,10 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
         // go) decodes and cleans it: garbage that V8, with the small young generation the
         // binary runs with, lets grow the old generation to several times what is live (at
         // 30,000 hosts, 141 MiB instead of 97). So every 250 hosts the heap is looked at, and
-        // collected once it has grown 4 MiB since the last collection: a fixed rhythm (every
+        // collected once it has grown 3 MiB since the last collection: a fixed rhythm (every
         // 1,000 hosts) kept the same peak but took 60 % longer to encode.
         let base = 0, hosts = 0;
-        const slack = 4 << 20;
+        const slack = 3 << 20;
         return spool.replay((host) => {
           if (host.count > 0) sent.add(host.ip);
           else if (config.clearCleanHosts) cleared.push(host.ip);
@@ -268,7 +267,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     try {
       collectGarbage(); // the pages' and the KnowledgeBase's, before the encoder's buffers
       written = await writeCommands(source, sink, {
-        qidCacheBytes: 8 << 20,
+        qidCacheBytes: 6 << 20,
         addHost: config.addHost,
         clearCleanHosts: config.clearCleanHosts,
         setOs: config.setOs,
