@@ -186,10 +186,28 @@ export async function parseConfig(
     const src = text.split("\n")[line - 1] ?? "";
     return /^\s*([A-Za-z_]+)\s*:/.exec(src)?.[1] ?? "";
   };
+  // The key whose value holds `offset`: a quoted value may run over several lines (an unclosed
+  // quote runs to the end of the file), so the error's own line may name no key, or another.
+  // Its position is the value's start, where the fix goes.
+  const keyAt = (offset: number): { key: string; start: number } | undefined => {
+    if (!isMap(doc.contents)) return undefined;
+    for (const pair of doc.contents.items) {
+      const range = (pair.value as { range?: readonly number[] | null } | null)?.range;
+      if (
+        isScalar(pair.key) && range && range[0]! <= offset &&
+        (offset < range[2]! || offset === range[1])
+      ) {
+        return { key: String(pair.key.value).trim(), start: range[0]! };
+      }
+    }
+    return undefined;
+  };
   const firstError = doc.errors[0];
   if (firstError) {
-    const pos = at(firstError.pos[0]);
-    const key = lineKey(pos.line);
+    const inValue = keyAt(firstError.pos[0]);
+    const onLine = lineKey(at(firstError.pos[0]).line);
+    const key = inValue?.key || onLine;
+    const pos = at(inValue && !onLine ? inValue.start : firstError.pos[0]);
     // The YAML library's own message may quote the line (and so a password): never use it whole,
     // and on the line of a secret not at all ("Invalid escape sequence \q" is part of it).
     const what = SECRET_KEYS.has(key)

@@ -353,3 +353,22 @@ Deno.test("parseConfig refuses credentials in url, without showing them", async 
     },
   );
 });
+
+Deno.test("parseConfig names the key of a quoted value that runs past its line, never quoting it", async (t) => {
+  const cases: [string, string, string][] = [
+    // An unclosed quote: the library places the error at the end of the file, on no key's line.
+    ["an unclosed double quote", 'user_id: u\npassword: "s3cr3tPW\ntemplate_id: 1\n', "s3cr3tPW"],
+    ["an unclosed single quote", "user_id: u\npassword: 's3cr3tPW\n", "s3cr3tPW"],
+    // A bad escape on the value's second line: "Invalid escape sequence \Zq9" is the password's.
+    ["a bad escape on a continuation line", 'password: "s3cr3t\n  PW\\Zq9"\nuser_id: u\n', "Zq9"],
+  ];
+  for (const [name, text, secret] of cases) {
+    await t.step(name, async () => {
+      await assert.rejects(parseConfig(text, "q.yaml"), (e: ConfigError) => {
+        assert.match(e.message, /^q\.yaml:\d+:11: .*put the value of "password" in single quotes/);
+        assert.ok(!e.message.includes(secret), e.message);
+        return true;
+      });
+    });
+  }
+});
