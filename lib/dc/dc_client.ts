@@ -73,6 +73,14 @@ export const DC_TIMEOUTS = {
   data: 300_000,
 } as const;
 
+/**
+ * The largest DATA payload sent, whatever MAX_SIZE the Defense Center announces: a message is
+ * built in memory and the DC answers it only once it has processed every command in it, so a
+ * MAX_SIZE of gigabytes would put the whole command file in memory and in one message that no
+ * time limit covers. Messages are at most MAX_SIZE bytes, as the protocol asks, and at most this.
+ */
+export const MAX_PAYLOAD = 1 << 20;
+
 /** Where the client reports what it does. */
 export interface DcLog {
   /** Warnings (reconnects). */
@@ -187,9 +195,14 @@ export class DcClient {
     return client;
   }
 
-  /** The DC's largest DATA payload. */
+  /** The DC's largest DATA payload (its MAX_SIZE). */
   get maxSize(): number {
     return this.#session?.maxSize ?? 0;
+  }
+
+  /** The largest DATA payload to send: MAX_SIZE, and at most {@linkcode MAX_PAYLOAD}. */
+  get payloadLimit(): number {
+    return Math.min(this.maxSize, MAX_PAYLOAD);
   }
 
   get #where(): string {
@@ -534,7 +547,7 @@ export class DcClient {
       await writeMessage(c, MsgType.Data, payload);
       return await this.#readAnswer(c, `the answer to ${to}`, {
         accept: [MsgType.Data, MsgType.Error],
-        limit: answerLimit(session.maxSize),
+        limit: answerLimit(Math.min(session.maxSize, MAX_PAYLOAD)),
       });
     });
     if (!m.value) {
@@ -545,7 +558,7 @@ export class DcClient {
         m.type !== MsgType.Data && m.type !== MsgType.Error
           ? `message type ${m.type}, not DATA (3) or ERROR (4)`
           : `an announced length of ${m.length} bytes, over the limit of ${
-            answerLimit(session.maxSize)
+            answerLimit(Math.min(session.maxSize, MAX_PAYLOAD))
           }`,
       );
     }

@@ -32,13 +32,13 @@ export async function sendCommands(
   let dropped = 0, unsourced = 0;
   const short: number[] = []; // messages the DC processed fewer commands of than they carried
   const packer = new MessagePacker({
-    maxSize: client.maxSize,
+    maxSize: client.payloadLimit,
     onShortened: (l) =>
-      log.debug(`Shortened to fit MAX_SIZE ${client.maxSize}: ${l.slice(0, 120)}...`),
+      log.debug(`Shortened to fit MAX_SIZE ${client.payloadLimit}: ${l.slice(0, 120)}...`),
     onDropped: (l) => {
       dropped++;
       log.error(
-        `A line longer than MAX_SIZE ${client.maxSize} cannot be shortened and is not sent: ${
+        `A line longer than MAX_SIZE ${client.payloadLimit} cannot be shortened and is not sent: ${
           l.slice(0, 120)
         }...`,
       );

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DcError, type DcRejectedError } from "../../lib/errors.ts";
 import forge from "node-forge";
-import { DcClient } from "../../lib/dc/dc_client.ts";
+import { DcClient, MAX_PAYLOAD } from "../../lib/dc/dc_client.ts";
 import { loadPkcs12 } from "../../lib/dc/pkcs12.ts";
 import { MessagePacker } from "../../lib/dc/protocol.ts";
 import { shortenLine, splitCsvLine } from "../../lib/encode/command_line.ts";
@@ -481,5 +481,28 @@ Deno.test("sendCommands sends a domain's header lines alone first: a refused dom
     await sim.idle();
     assert.deepEqual(sim.payloads, ["SetDomain,Global \\ West \\ Lab\nSetSource,x\n"]);
     for (const map of Object.values(sim.dumpAll())) assert.deepEqual(map.results, {});
+  });
+});
+
+Deno.test("sendCommands keeps each message within 1 MiB whatever MAX_SIZE the DC announces", async () => {
+  // A DC announcing MAX_SIZE 2^32-1 once made the whole command file one message, built in
+  // memory (memory grew with the report) and answered only after all of it was processed.
+  const csv = await commandsFor(200, 40);
+  assert.ok(csv.length > 2 * MAX_PAYLOAD, `${csv.length} bytes`);
+  await withDc({ maxSize: 0xffffffff, recordPayloads: true }, async (sim) => {
+    const client = await DcClient.connect({
+      host: sim.host,
+      port: sim.port,
+      identity: identityOf(sim),
+      log: quiet,
+    });
+    assert.equal(client.maxSize, 0xffffffff);
+    assert.equal(client.payloadLimit, MAX_PAYLOAD);
+    const totals = await sendCommands(client, reader(csv), { log: quiet });
+    client.close();
+    assert.ok(sim.payloads.length >= 3, `${sim.payloads.length} messages`);
+    for (const p of sim.payloads) assert.ok(new TextEncoder().encode(p).length <= MAX_PAYLOAD);
+    assert.equal(totals.commands, totals.processed);
+    assert.deepStrictEqual(sim.dump(), expectedMap(csv));
   });
 });
