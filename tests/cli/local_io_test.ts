@@ -32,6 +32,15 @@ async function runMainInShell(
   return await runInShell(setup, [Deno.execPath(), "run", ...PERMISSIONS, MAIN, ...args], options);
 }
 
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function commandFile(hosts: number): string {
   const lines = ["SetSource,Bulk"];
   for (let i = 0; i < hosts; i++) {
@@ -104,6 +113,23 @@ Deno.test("main -csvfile refuses a socket before reading the report (exit 2)", a
     } finally {
       listener.close();
     }
+  });
+});
+
+Deno.test({
+  name: "main -csvfile /dev/tty, which Deno opens only with --allow-all: exit 2 before reading",
+  ignore: !exists("/dev/tty"),
+}, async () => {
+  // Deno can examine /dev/tty but refuses to open it without --allow-all: this was found only
+  // after the report was read, as exit 7 saying "run again with the --allow-all flag".
+  await withTempDir(async (dir) => {
+    const r = await runMain(["-r", "-", "-c", "/dev/tty"], { cwd: dir, stdin: "" });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /\/dev\/tty: out of reach: the connector writes files, FIFOs, \/dev\/null/,
+    );
+    assert.doesNotMatch(r.stdout + r.stderr, /allow-all|Reading the Qualys report/);
   });
 });
 
