@@ -424,8 +424,14 @@ export class DcClient {
         { cause: error },
       );
     }
-    if (/lookup|dns|not known/i.test(text)) {
-      return new DcError(`Cannot resolve ${this.#o.host}: check -server`, { cause: error });
+    // node:net's lookup failure says "getaddrinfo ENOTFOUND <host>": its code tells, not its text.
+    const code = (error as { code?: unknown })?.code;
+    if (code === "ENOTFOUND" || code === "EAI_AGAIN" || /lookup|dns|not known/i.test(text)) {
+      return new DcError(
+        `Cannot resolve ${this.#o.host}${typeof code === "string" ? ` (${code})` : ""}: check ` +
+          "-server, and the DNS settings of this host",
+        { cause: error, retryable: code === "EAI_AGAIN" }, // a temporary failure: try again
+      );
     }
     if (isUntrusted(error)) {
       return new DcError(

@@ -506,3 +506,20 @@ Deno.test("sendCommands keeps each message within 1 MiB whatever MAX_SIZE the DC
     assert.deepStrictEqual(sim.dump(), expectedMap(csv));
   });
 });
+
+Deno.test("DcClient says a -server name that does not resolve cannot be resolved (exit 5)", async () => {
+  // node:net's error reads "getaddrinfo ENOTFOUND <host>", which the text match missed: the
+  // run said "Lost the connection to the Defense Center" though it never had one.
+  await withDc({}, async (sim) => {
+    await assert.rejects(
+      DcClient.connect({ host: "no-such-dc.invalid", port: sim.port, identity: identityOf(sim) }),
+      (e: DcError) => {
+        assert.ok(e instanceof DcError);
+        assert.equal(e.exitCode, 5);
+        assert.match(e.message, /^Cannot resolve no-such-dc\.invalid \((ENOTFOUND|EAI_AGAIN)\): /);
+        assert.match(e.message, /check -server, and the DNS settings of this host$/);
+        return true;
+      },
+    );
+  });
+});
