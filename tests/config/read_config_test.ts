@@ -229,6 +229,15 @@ Deno.test("parseConfig defaults: source report, set_os n, clear_clean_hosts y, n
   assert.equal(d.dcFingerprint, "ab".repeat(32));
 });
 
+Deno.test("parseConfig keeps a scanner or source name that folds to a good one", async () => {
+  const cfg = await parseConfig(
+    `${CREDENTIALS}template_id: 1\nscanner_name: 'Qualys Caf\u00e9'\nsource_name: 'Scan \uff11'\n`,
+    "q.yaml",
+  );
+  assert.equal(cfg.scannerName, "Qualys Caf\u00e9");
+  assert.equal(cfg.sourceName, "Scan \uff11");
+});
+
 Deno.test("parseConfig rejects bad values of the new keys, naming the key and its line (exit 2)", async (t) => {
   const cases: [string, string, RegExp][] = [
     ["source: scans", "source", /must be report .* or detections/],
@@ -245,6 +254,11 @@ Deno.test("parseConfig rejects bad values of the new keys, naming the key and it
     ["template_id: 1\nscanner_name: '12345'", "scanner_name", /all digits/],
     ["template_id: 1\nscanner_name: ''", "scanner_name", /must not be empty/],
     ["template_id: 1\nsource_name: 'a\"b'", "source_name", /quote characters/],
+    // Checked as sent: the commands fold non-ASCII (NFKD) or drop it.
+    ["template_id: 1\nsource_name: '\uff11\uff12\uff13'", "source_name", /all digits/],
+    ["template_id: 1\nscanner_name: 'O\uff07Brien'", "scanner_name", /quote characters/],
+    ["template_id: 1\nscanner_name: 'EU\uff0cUS'", "scanner_name", /commas/],
+    ["template_id: 1\nscanner_name: '\u20ac'", "scanner_name", /must hold ASCII letters/],
   ];
   for (const [yaml, key, message] of cases) {
     await t.step(yaml.replaceAll("\n", " | "), async () => {
