@@ -46,10 +46,18 @@ import {
   writeAll,
   writeMessage,
 } from "./protocol.ts";
+import {
+  ClosedInHandshake,
+  errorCode,
+  isDnsFailure,
+  isOutOfDates,
+  isRefused,
+  isUntrusted,
+  peerEndedHandshake,
+} from "./tls_errors.ts";
 import { nodeStream } from "./tls_stream.ts";
 import {
   describePeer,
-  isUntrusted,
   type PeerCertificateInfo,
   pinMismatchMessage,
   untrustedMessage,
@@ -294,7 +302,7 @@ export class DcClient {
         });
         socket.once("secureConnect", () => resolve());
         socket.once("error", reject);
-        socket.once("close", () => reject(new Error("the connection closed in the TLS handshake")));
+        socket.once("close", () => reject(new ClosedInHandshake()));
       });
     } catch (error) {
       socket.destroy();
@@ -309,17 +317,20 @@ export class DcClient {
   // (nothing is sent on it), so that the user can check its fingerprint and pin it.
   async #untrusted(error: Error): Promise<DcError> {
     let seen: PeerCertificateInfo | undefined;
+    let dates: tls.PeerCertificate | undefined;
     try {
       const probe = await this.#handshake({
         rejectUnauthorized: false,
         checkServerIdentity: () => undefined,
       });
-      seen = describePeer(probe.getPeerCertificate());
+      dates = probe.getPeerCertificate();
+      seen = describePeer(dates);
       probe.destroy();
     } catch { /* it shows nothing: the message says so */ }
-    const why = (error as { code?: string }).code ?? error.message;
+    const why = errorCode(error) || error.message;
     const bundled = this.#o.identity.caPems.length > 0;
-    return new DcError(untrustedMessage(this.#where, bundled, why, seen), {
+    const outOfDates = isOutOfDates(error, dates);
+    return new DcError(untrustedMessage(this.#where, bundled, why, seen, outOfDates), {
       cause: error,
       step: "TLS handshake",
     });
@@ -412,11 +423,13 @@ export class DcClient {
     );
   }
 
+  // What a failed connection means, from the error's code (tls_errors.ts lists what Deno's
+  // node:tls gives in each case); never from its message text.
   #failure(error: unknown, stage: "connect" | "version" | "data"): DcError {
     if (error instanceof DeadlineError) return this.#timedOut(error, 0);
-    const text = `${(error as Error)?.name}: ${(error as Error)?.message}`;
     if (error instanceof DcError) return error;
-    if (/refused/i.test(text)) {
+    const code = errorCode(error);
+    if (isRefused(error)) {
       return new DcError(
         `Connection to ${this.#where} was refused: check -server and -port, that the Defense ` +
           `Center listens on ${this.#port} (a Host Input Client must exist for this host), and that ` +
@@ -424,12 +437,9 @@ export class DcClient {
         { cause: error },
       );
     }
-    // node:net's lookup failure says "getaddrinfo ENOTFOUND <host>": its code tells, not its text.
-    const code = (error as { code?: unknown })?.code;
-    if (code === "ENOTFOUND" || code === "EAI_AGAIN" || /lookup|dns|not known/i.test(text)) {
+    if (isDnsFailure(error)) {
       return new DcError(
-        `Cannot resolve ${this.#o.host}${typeof code === "string" ? ` (${code})` : ""}: check ` +
-          "-server, and the DNS settings of this host",
+        `Cannot resolve ${this.#o.host} (${code}): check -server, and the DNS settings of this host`,
         { cause: error, retryable: code === "EAI_AGAIN" }, // a temporary failure: try again
       );
     }
@@ -440,11 +450,7 @@ export class DcClient {
         { cause: error },
       );
     }
-    if (
-      stage !== "data" &&
-      /alert|close_notify|reset|CertificateRequired|UnknownCA|BadCertificate|revoked|handshake|ECONNRESET|disconnected before secure TLS/i
-        .test(text)
-    ) {
+    if (stage !== "data" && peerEndedHandshake(error)) {
       return new DcError(
         `The Defense Center at ${this.#where} rejected the client certificate (${
           (error as Error)?.message
