@@ -114,6 +114,19 @@ const DETECTION_KEYS: readonly Key[] = ["severities", "vuln_types", "asset_group
 type Key = (typeof KEYS)[number];
 const SECRET_KEYS = new Set<string>(["password", "proxy_password", "user_id", "proxy_username"]);
 const PASSWORD_KEYS = new Set<string>(["password", "proxy_password"]);
+/**
+ * The YAML library's error codes (its `ErrorCode`) whose fix is to quote the value: a value that
+ * starts with a character YAML reserves (`@`, a backquote, `%`: BAD_SCALAR_START), an escape double
+ * quotes do not allow (BAD_DQ_ESCAPE), a second `&` or `!` (MULTIPLE_ANCHORS, MULTIPLE_TAGS).
+ * MISSING_CHAR (a closing quote is missing) also means a key without its colon, so it counts only
+ * when the error lies in a key's value.
+ */
+const QUOTE_FIXES = new Set<Yaml.ErrorCode>([
+  "BAD_SCALAR_START",
+  "BAD_DQ_ESCAPE",
+  "MULTIPLE_ANCHORS",
+  "MULTIPLE_TAGS",
+]);
 
 /**
  * How YAML syntax silently changed an unquoted value (so a password would be wrong without a
@@ -217,7 +230,8 @@ export async function parseConfig(
       ? ": indent with spaces, not tabs"
       : firstError.code === "DUPLICATE_KEY"
       ? `: each key may appear only once ("${key}" is repeated)`
-      : SECRET_KEYS.has(key) || /reserved|indicator|quote/i.test(what)
+      : SECRET_KEYS.has(key) || QUOTE_FIXES.has(firstError.code) ||
+          (firstError.code === "MISSING_CHAR" && inValue !== undefined)
       ? `: put the value of "${key || "the key"}" in single quotes, for example ${
         key || "password"
       }: 'p@ss,w0rd!' (a single quote inside is written twice: 'it''s')`

@@ -386,3 +386,21 @@ Deno.test("parseConfig names the key of a quoted value that runs past its line, 
     });
   }
 });
+
+Deno.test("parseConfig advises quoting from the YAML error's code, not from words in its message", async () => {
+  const hint = (text: string) =>
+    parseConfig(`user_id: u\npassword: 'p'\ntemplate_id: 1\n${text}\n`, "q.yaml").then(
+      () => "parsed",
+      (e: Error) => e.message.replace(/^.*\): /, ""),
+    );
+  const quote = /^put the value of "(domain|url)" in single quotes, for example/;
+  // Codes whose fix is quoting (their messages hold none of "reserved", "indicator", "quote").
+  assert.match(await hint('domain: "Global \\q Branch"'), quote); // BAD_DQ_ESCAPE
+  assert.match(await hint("domain: &a &b Branch"), quote); // MULTIPLE_ANCHORS
+  assert.match(await hint("url: !a !b x"), quote); // MULTIPLE_TAGS
+  // As before: a reserved first character, an unclosed quote.
+  assert.match(await hint("domain: @Branch"), quote); // BAD_SCALAR_START
+  assert.match(await hint("domain: 'Branch"), quote); // MISSING_CHAR in a value
+  // MISSING_CHAR outside any value is a line without its colon: quoting is not the fix.
+  assert.equal(await hint("url: # nothing\nfoo"), "each line must be `key: value`");
+});
