@@ -38,6 +38,8 @@ export interface FaultyDcScript {
   maxSize?: number;
   /** Only the first N DATA messages (over all connections) get the `data` misbehaviour. @default all */
   dataFaults?: number;
+  /** The first N DATA messages (over all connections) are answered correctly, the rest get `data`. @default {0} */
+  dataFaultsAfter?: number;
 }
 
 /** A running fake. */
@@ -122,7 +124,8 @@ export async function startFaultyDc(
           dataMessages++;
           const lines = new TextDecoder().decode(value).split("\n").filter((l) => l).length;
           const done = enc.encode(`Done processing ${lines} commands.\n`);
-          const faulty = dataMessages <= (script.dataFaults ?? Infinity);
+          const faulty = dataMessages <= (script.dataFaults ?? Infinity) &&
+            dataMessages > (script.dataFaultsAfter ?? 0);
           answer(sock, faulty ? script.data ?? "ok" : "ok", frame(3, done));
         }
       }
