@@ -27,9 +27,11 @@ import { DeadlineError, seconds, withDeadline } from "../util/deadline.ts";
 import { unbracket } from "../util/text.ts";
 import {
   countedCommands,
+  countLines,
   type DataAnswer,
   domainRefused,
   firstCommand,
+  overCounted,
   parseDcResponse,
   setDomainOf,
 } from "./answers.ts";
@@ -602,9 +604,12 @@ export class DcClient {
       notes: parsed.notes,
       stop: m.type === MsgType.Data ? parsed.stop : undefined,
     };
+    if (answer.processed !== undefined && answer.processed > answer.sent) {
+      throw new DcError(overCounted(this.#where, answer), { step: step.name });
+    }
     const t = this.totals;
     t.messages++;
-    t.lines += count(payload, 10);
+    t.lines += countLines(payload);
     t.commands += answer.sent;
     t.processed += parsed.done ?? 0;
     if (m.type === MsgType.Error) {
@@ -684,10 +689,4 @@ export class DcClient {
     } catch { /* closed */ }
     this.#session = undefined;
   }
-}
-
-function count(bytes: Uint8Array, byte: number): number {
-  let n = 0;
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] === byte) n++;
-  return n;
 }

@@ -269,3 +269,28 @@ Deno.test("a signal while sending logs one error line: the signal, and how many 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a DC that says it processed more commands than a message carried: exit 5 naming the message, nothing more sent", async () => {
+  const more = { type: 3, text: "Done processing 32 commands.\n" };
+  await withFaultyDc({ data: more }, async (run, dc) => {
+    const r = await run([]);
+    assert.equal(r.code, 5, all(r));
+    assert.match(
+      all(r),
+      /The Defense Center at 127\.0\.0\.1:\d+ answered DATA message 1 \(first command: AddScanResult,[^)]*\) with "Done processing 32 commands", but the message carried \d+ commands it counts: .* so nothing more was sent \(no earlier message was acknowledged\)/,
+    );
+    assert.equal(dc.dataMessages, 1, "not sent again");
+  });
+  // Two answers to message 1: each later message reads the answer of the one before it, until
+  // one carries fewer commands than that answer counts.
+  await withFaultyDc({ maxSize: 1024, data: "twice", dataFaults: 1 }, async (run, dc) => {
+    const r = await run([]);
+    assert.equal(r.code, 5, all(r));
+    const m =
+      /answered DATA message (\d+) \(first command: [^)]*\) with "Done processing (\d+) commands", but the message carried (\d+) commands/
+        .exec(all(r));
+    assert.ok(m, all(r));
+    assert.ok(Number(m[1]) >= 2 && Number(m[2]) > Number(m[3]), m[0]);
+    assert.equal(dc.dataMessages, Number(m[1]));
+  });
+});
