@@ -6,8 +6,8 @@
  * @module
  */
 
-import { splitCsvLine } from "../encode/command_line.ts";
-import { HEADER, showBytes } from "./protocol.ts";
+import { commandOf, splitCsvLine } from "../encode/command_line.ts";
+import { HEADER, mapPrefixAt, showBytes } from "./protocol.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -187,11 +187,16 @@ export function countedCommands(payload: Uint8Array): number {
   return n;
 }
 
-// SetSource, SetSourceType, SetDomain (after blanks, maybe quoted), or a blank or comment line.
+// SetSource, SetSourceType, SetDomain (after blanks, maybe quoted, maybe after a `SetMap:<map>`
+// prefix), or a blank or comment line.
 function isUncounted(b: Uint8Array, s: number, e: number): boolean {
   let i = s;
   while (i < e && (b[i] === 32 || b[i] === 9)) i++;
   if (i === e || b[i] === 35) return true;
+  if (mapPrefixAt(b, i)) {
+    const command = commandOf(decoder.decode(b.subarray(s, e)))?.command ?? "";
+    return /^Set(Source|SourceType|Domain)$/.test(command);
+  }
   if (b[i] === 34) i++;
   if (b[i] !== 83 || b[i + 1] !== 101 || b[i + 2] !== 116) return false; // "Set"
   const head = decoder.decode(b.subarray(i, Math.min(e, i + 16)));

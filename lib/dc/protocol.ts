@@ -7,7 +7,7 @@
  * @module
  */
 
-import { shortenLine } from "../encode/command_line.ts";
+import { commandOf, shortenLine } from "../encode/command_line.ts";
 import { grow, writeAll } from "../util/bytes.ts";
 
 export { writeAll };
@@ -157,12 +157,27 @@ export interface PackOptions {
   onDropped?: (line: string) => void;
 }
 
-// The kind of a line, from its first bytes: 0 body, 1 header (Set*), 2 group end, 3 skip.
+/** Whether `b` holds `SetMap:` at `i`, after an optional `"`: a line's per-line map prefix. */
+export function mapPrefixAt(b: Uint8Array, i: number): boolean {
+  const at = b[i] === 34 ? i + 1 : i;
+  return b[at] === 83 && b[at + 1] === 101 && b[at + 2] === 116 && b[at + 3] === 77 &&
+    b[at + 4] === 97 && b[at + 5] === 112 && b[at + 6] === 58; // SetMap:
+}
+
+const HEADER_COMMANDS = new Set(["SetSource", "SetSourceType", "SetMap", "SetDomain"]);
+
+// The kind of a line, from its first bytes: 0 body, 1 header (Set*), 2 group end, 3 skip. A line
+// with a `SetMap:<map>` prefix is what its command after the prefix is (a prefixed SetSource
+// still sets the source, a prefixed ScanFlush still ends the host's group).
 function lineKind(b: Uint8Array, s: number, e: number): number {
   let i = s;
   while (i < e && (b[i] === 32 || b[i] === 9)) i++;
   if (i === e || b[i] === 35) return 3; // blank or # comment
   const c = b[i];
+  if ((c === 83 || c === 34) && mapPrefixAt(b, i)) {
+    const command = commandOf(decoder.decode(b.subarray(s, e)))?.command ?? "";
+    return HEADER_COMMANDS.has(command) ? 1 : GROUP_END.test(command) ? 2 : 0;
+  }
   if (c === 83 && b[i + 1] === 101 && b[i + 2] === 116) { // "Set"
     return HEADER.test(decoder.decode(b.subarray(s, Math.min(e, s + 32)))) ? 1 : 0;
   }

@@ -4,6 +4,7 @@ import forge from "node-forge";
 import { DcClient, MAX_PAYLOAD } from "../../lib/dc/dc_client.ts";
 import { loadPkcs12 } from "../../lib/dc/pkcs12.ts";
 import { MessagePacker } from "../../lib/dc/protocol.ts";
+import { countedCommands } from "../../lib/dc/answers.ts";
 import { shortenLine, splitCsvLine } from "../../lib/encode/command_line.ts";
 import { sendCommands } from "../../lib/dc/send_commands.ts";
 import { ByteBuffer, CommandEncoder } from "../../lib/encode/encode_commands.ts";
@@ -521,5 +522,40 @@ Deno.test("DcClient says a -server name that does not resolve cannot be resolved
         return true;
       },
     );
+  });
+});
+
+Deno.test("SetMap:<map> prefixed lines: a prefixed SetSource heads every message and is not counted, a prefixed ScanFlush ends its host", async () => {
+  const packer = new MessagePacker({ maxSize: 200 });
+  const lines = [
+    "SetMap:Qualys map,SetSource,Prefixed Source",
+    "AddHost,10.0.0.1",
+    "SetMap:Qualys map,ScanFlush",
+    ...Array.from({ length: 8 }, (_, k) => `SetMap:Qualys map,AddHost,10.0.1.${k}`),
+  ];
+  for (const l of lines) packer.add(l);
+  packer.finish();
+  const payloads = packer.take().map((p) => dec.decode(p.bytes));
+  assert.ok(payloads.length > 1);
+  for (const p of payloads) assert.ok(p.startsWith(`${lines[0]}\n`), p);
+  assert.ok(payloads[0]!.includes("AddHost,10.0.0.1\nSetMap:Qualys map,ScanFlush\n"));
+  const enc = new TextEncoder();
+  assert.equal(countedCommands(enc.encode(`${lines[0]}\n"SetMap:M",SetDomain,D\nScanFlush\n`)), 1);
+
+  const csv = `${lines.join("\n")}\n`;
+  await withDc({ maxSize: 200, maps: ["Qualys map"] }, async (sim) => {
+    const client = await DcClient.connect({
+      host: sim.host,
+      port: sim.port,
+      identity: identityOf(sim),
+      log: quiet,
+    });
+    const totals = await sendCommands(client, reader(csv), { log: quiet });
+    client.close();
+    assert.ok(totals.messages > 1);
+    assert.equal(totals.shortMessages, 0, "each message's count reconciles");
+    assert.equal(totals.processed, totals.commands);
+    assert.equal(totals.commands, lines.length - 1);
+    assert.equal(sim.hosts.size, 9);
   });
 });
