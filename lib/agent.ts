@@ -164,6 +164,9 @@ async function drive(
     );
   }
   const destination = await chooseDestination({ ...dcTarget(cli), ...cli, env, log });
+  if (cli.multiinfo && "csvfile" in destination) {
+    await sinks.checkMultiinfoTarget(destination.csvfile);
+  }
   await sinks.removeStaleTempFiles(destination, { log });
   let worst: number = ExitCode.Ok;
   for await (const job of plugin.jobs(context)) {

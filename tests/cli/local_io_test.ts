@@ -436,3 +436,32 @@ Deno.test({
     assert.equal(Deno.lstatSync(theirs).uid, 65534);
   });
 });
+
+Deno.test("-multiinfo refuses a -csvfile that is not a regular file (exit 2), before any work", async () => {
+  await withTempDir(async (dir) => {
+    const fifo = `${dir}/x.fifo`;
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.equal(made.code, 0);
+    const cases: [string, string][] = [
+      ["/dev/stdout", "this program's stdout"],
+      ["/dev/fd/2", "this program's stderr"],
+      ["/dev/null", "a character device"],
+      [fifo, "a FIFO"],
+    ];
+    for (const [target, kind] of cases) {
+      const r = await runMain(["-multiinfo", "424242,535353", "-c", target], { cwd: dir });
+      assert.equal(r.code, 2, `${target}: ${r.stdout}${r.stderr}`);
+      const where = target.replace(/[^/]+$/, (name) => `<template id>_${name}`);
+      assert.ok(
+        (r.stdout + r.stderr).includes(
+          `${target}: is ${kind}, not a regular file: with -multiinfo each template writes its ` +
+            `own file beside the named one (${where}), so -csvfile must name a regular file or a ` +
+            "new one; use -csvfile - to write every template's commands to stdout",
+        ),
+        r.stdout + r.stderr,
+      );
+      assert.doesNotMatch(r.stdout + r.stderr, /QualysGuard\.yaml/, "refused before the config");
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["x.fifo"]);
+  });
+});
