@@ -476,7 +476,8 @@ export interface ReadConfigOptions extends ConfigRequirements {
 }
 
 /**
- * Reads and validates a config file; warns (through `onWarning`) when others can read it.
+ * Reads and validates a config file; warns (through `onWarning`) when others can read it and it
+ * holds a password (`password` or `proxy_password`).
  *
  * @throws {ConfigError} When the file is missing (unless `missingIsDefault`), unreadable or invalid.
  */
@@ -501,13 +502,20 @@ export async function readConfig(
       { file: path, cause: error },
     );
   }
+  const config = await parseConfig(text, path, options);
+  // Only a file that holds a password is worth a warning: one with just a template ID is not.
+  const holds = config.password !== undefined
+    ? "your Qualys password"
+    : config.proxyPassword !== undefined
+    ? "your proxy password"
+    : undefined;
   try {
     const st = await Deno.stat(path);
-    if (st.mode !== null && (st.mode & 0o004) !== 0) {
+    if (holds && st.mode !== null && (st.mode & 0o004) !== 0) {
       options.onWarning?.(
-        `${path} is readable by other users and holds your Qualys password: run chmod 600 ${path}`,
+        `${path} is readable by other users and holds ${holds}: run chmod 600 ${path}`,
       );
     }
   } catch { /* stat after read: ignore */ }
-  return await parseConfig(text, path, options);
+  return config;
 }

@@ -404,3 +404,40 @@ Deno.test("parseConfig advises quoting from the YAML error's code, not from word
   // MISSING_CHAR outside any value is a line without its colon: quoting is not the fix.
   assert.equal(await hint("url: # nothing\nfoo"), "each line must be `key: value`");
 });
+
+Deno.test("readConfig warns about a file others can read only when it holds a password", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "qc-config-" });
+  try {
+    const cases: [string, RegExp | undefined][] = [
+      ["template_id: 1\nadd_host: y\n", undefined],
+      ["template_id: 1\npassword: ''\n", undefined],
+      [
+        "user_id: u\npassword: 'p@ss'\ntemplate_id: 1\n",
+        /holds your Qualys password: run chmod 600/,
+      ],
+      [
+        "template_id: 1\nproxy: http://p:3128\nproxy_username: u\nproxy_password: 'x'\n",
+        /holds your proxy password: run chmod 600/,
+      ],
+    ];
+    for (const [text, expected] of cases) {
+      const path = `${dir}/q.yaml`;
+      await Deno.writeTextFile(path, text);
+      await Deno.chmod(path, 0o644);
+      const warnings: string[] = [];
+      await readConfig(path, {
+        credentials: false,
+        templateId: false,
+        onWarning: (m) => warnings.push(m),
+      });
+      const readable = warnings.filter((w) => w.includes("readable by other users"));
+      if (expected === undefined) assert.deepEqual(readable, [], text);
+      else {
+        assert.equal(readable.length, 1, text);
+        assert.match(readable[0]!, expected);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
