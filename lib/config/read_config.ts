@@ -497,6 +497,13 @@ export async function readConfig(
         { file: path },
       );
     }
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw new ConfigError(
+        "is a directory: name the plugin configuration file itself with -plugininfo, for " +
+          `example -plugininfo ${path.replace(/\/+$/, "")}/QualysGuard.yaml`,
+        { file: path, cause: error },
+      );
+    }
     throw new ConfigError(
       `Cannot read the plugin configuration: ${(error as Error).message}`,
       { file: path, cause: error },

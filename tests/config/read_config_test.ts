@@ -441,3 +441,23 @@ Deno.test("readConfig warns about a file others can read only when it holds a pa
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("readConfig on a directory says to name the YAML file itself (exit 2)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "qc-config-" });
+  try {
+    for (const given of [`${dir}/`, dir]) {
+      await assert.rejects(readConfig(given), (e: ConfigError) => {
+        assert.ok(e instanceof ConfigError);
+        assert.equal(e.exitCode, 2);
+        assert.equal(
+          e.message,
+          `${given}: is a directory: name the plugin configuration file itself with -plugininfo, ` +
+            `for example -plugininfo ${dir}/QualysGuard.yaml`,
+        );
+        return true;
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
