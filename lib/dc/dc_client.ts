@@ -42,6 +42,7 @@ import {
   EndOfStream,
   frame,
   MsgType,
+  OverMaxSize,
   PROTOCOL_VERSION,
   readExact,
   showBytes,
@@ -633,6 +634,8 @@ export class DcClient {
    * out of time, reconnects and sends it again (it was not acknowledged). Returns what the
    * Defense Center did with it.
    *
+   * @throws {OverMaxSize} When the payload is over the MAX_SIZE the DC announced on a new
+   * connection (smaller than before): nothing was sent; the caller packs it again.
    * @throws {DcError} (exit 5) When the DC cannot be reached, the answer is not host input, or
    * the DC stopped the message because of its domain (nothing of it was imported).
    */
@@ -645,13 +648,13 @@ export class DcClient {
     for (let attempt = 0;; attempt++) {
       try {
         this.#session ??= await this.#open();
+        // A DC that announces a smaller MAX_SIZE on a new connection: the caller re-packs.
         if (payload.length > this.#session.maxSize) {
-          throw new DcError(
-            `A message of ${payload.length} bytes is over the DC's MAX_SIZE ${this.#session.maxSize}`,
-          );
+          throw new OverMaxSize(payload, this.payloadLimit);
         }
         return await this.#exchangeData(this.#session, payload, this.totals.messages + 1);
       } catch (error) {
+        if (error instanceof OverMaxSize) throw error; // the session stays: nothing was sent
         try {
           this.#session?.conn.close();
         } catch { /* closed */ }

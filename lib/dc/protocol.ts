@@ -8,6 +8,7 @@
  */
 
 import { commandOf, shortenLine } from "../encode/command_line.ts";
+import { DcError } from "../errors.ts";
 import { grow, writeAll } from "../util/bytes.ts";
 
 export { writeAll };
@@ -34,6 +35,26 @@ export interface ByteStream {
 export class EndOfStream extends Error {
   /** The error's name, "EndOfStream". */
   override name = "EndOfStream";
+}
+
+/**
+ * A payload over the MAX_SIZE the Defense Center announced: one packed for an earlier connection
+ * whose MAX_SIZE was larger. Nothing of it was sent; `sendCommands` packs it again to `maxSize`.
+ */
+export class OverMaxSize extends DcError {
+  /** The error's name, "OverMaxSize". */
+  override name = "OverMaxSize";
+  /** The payload's size in bytes. */
+  readonly size: number;
+  /** The largest payload the DC takes now (its MAX_SIZE, at most 1 MiB). */
+  readonly maxSize: number;
+
+  /** Creates the error for `payload` and the DC's current limit. */
+  constructor(payload: Uint8Array, maxSize: number) {
+    super(`A message of ${payload.length} bytes is over the DC's MAX_SIZE ${maxSize}`);
+    this.size = payload.length;
+    this.maxSize = maxSize;
+  }
 }
 
 /** Frames one message. */

@@ -559,3 +559,40 @@ Deno.test("SetMap:<map> prefixed lines: a prefixed SetSource heads every message
     assert.equal(sim.hosts.size, 9);
   });
 });
+
+Deno.test("sendCommands: a DC that announces a smaller MAX_SIZE on reconnecting gets the unacknowledged message again in pieces that fit", async () => {
+  const csv = await commandsFor(30, 6);
+  await withDc(
+    { maxSizes: [8192, 1024], dropOnMessages: new Set([2]), recordPayloads: true },
+    async (sim) => {
+      const warnings: string[] = [];
+      const client = await DcClient.connect({
+        host: sim.host,
+        port: sim.port,
+        identity: identityOf(sim),
+        log: { ...quiet, warn: (m) => warnings.push(m) },
+        sleep: noWait,
+      });
+      assert.equal(client.maxSize, 8192);
+      const totals = await sendCommands(client, reader(csv), {
+        log: { ...quiet, warn: (m) => warnings.push(m) },
+      });
+      client.close();
+      assert.equal(totals.reconnects, 1);
+      assert.equal(totals.shortMessages, 0);
+      assert.equal(totals.processed, totals.commands);
+      assert.ok(sim.processed.slice(1).every((p) => new TextEncoder().encode(p).length <= 1024));
+      assert.ok(
+        warnings.some((w) =>
+          /^The Defense Center now takes messages of at most 1024 bytes \(it announced a smaller MAX_SIZE on reconnecting\): the unacknowledged message of \d+ bytes is sent again in \d+ smaller ones$/
+            .test(w)
+        ),
+        warnings.join("\n"),
+      );
+      // Lines over 1024 bytes were shortened (description first): compare all but the texts.
+      const ids = (m: object) =>
+        JSON.stringify(m, (k, v) => (k === "desc" || k === "name" ? undefined : v));
+      assert.equal(ids(sim.dump()), ids(expectedMap(csv)), "nothing lost");
+    },
+  );
+});
