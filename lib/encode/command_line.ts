@@ -156,7 +156,19 @@ function byteLength(line: string): number {
 
 /**
  * Shortens an AddScanResult line (with or without a `SetMap:<map>` prefix) to `max` bytes,
- * newline included: description, then title.
+ * newline included, by the encoder's rule: the description first, then CVE and Bugtraq IDs (from
+ * the end of the longer list, CVEs on a tie; the headers stay), then the title.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const cves = Array.from({ length: 20 }, (_, k) => `CVE-2020-${1000 + k}`).join(" ");
+ * const line = `AddScanResult,10.0.0.1,"QG",1,,,"OpenSSL flaws","long text","cve_ids: ${cves}","bugtraq_ids: 1"`;
+ * const short = shortenLine(line, 200);
+ * assert.equal(short, 'AddScanResult,10.0.0.1,"QG",1,,,"OpenSSL flaws","","cve_ids: CVE-2020-1000 ' +
+ *   'CVE-2020-1001 CVE-2020-1002 CVE-2020-1003 CVE-2020-1004 CVE-2020-1005 CVE-2020-1006 ' +
+ *   'CVE-2020-1007","bugtraq_ids: 1"');
+ * ```
  */
 export function shortenLine(line: string, max: number): string {
   const all = splitCsvLine(line);
@@ -170,11 +182,32 @@ export function shortenLine(line: string, max: number): string {
     `${pre}${f.slice(0, 2).join(",")},"${f[2]}",${f.slice(3, 6).join(",")},"${f[6]}","${f[7]}","${
       f[8]
     }","${f[9] ?? "bugtraq_ids:"}"`;
-  for (const idx of [7, 6]) {
-    const over = byteLength(build()) - max;
-    if (over <= 0) break;
-    const text = f[idx]!;
-    f[idx] = text.length > over + 3 ? `${text.slice(0, text.length - over - 3)}...` : "";
-  }
+  const over = () => byteLength(build()) - max;
+  const cut = (idx: number) => {
+    const by = over(), text = f[idx]!;
+    if (by > 0) f[idx] = text.length > by + 3 ? `${text.slice(0, text.length - by - 3)}...` : "";
+  };
+  cut(7);
+  if (over() > 0) dropIds(f, over());
+  cut(6);
   return build();
+}
+
+// Drops IDs from the end of the longer of the cve_ids and bugtraq_ids fields (f[8], f[9]) until
+// `excess` bytes are gone or no ID is left; each drop takes its ID and one space.
+function dropIds(f: string[], excess: number): void {
+  const split = (field: string | undefined, header: string) => {
+    const text = (field ?? header).trim();
+    const head = text.startsWith(header) ? header : "";
+    return { head, ids: text.slice(head.length).split(/\s+/).filter((id) => id) };
+  };
+  const cve = split(f[8], "cve_ids:"), bid = split(f[9], "bugtraq_ids:");
+  let c = cve.ids.length, b = bid.ids.length;
+  while (excess > 0 && (c > 0 || b > 0)) {
+    excess -= (c >= b ? cve.ids[--c]! : bid.ids[--b]!).length + 1;
+  }
+  const join = (l: { head: string; ids: string[] }, n: number) =>
+    [l.head, ...l.ids.slice(0, n)].filter((x) => x).join(" ");
+  f[8] = join(cve, c);
+  f[9] = join(bid, b);
 }

@@ -127,7 +127,7 @@ Deno.test("MessagePacker keeps lines whole, repeats the headers and keeps a host
   assert.equal(body, lines.slice(1).map((l) => `${l}\n`).join(""), "every line once, in order");
 });
 
-Deno.test("shortenLine cuts the description first, then the title", () => {
+Deno.test("shortenLine cuts the description first, then the IDs, then the title", () => {
   const line = `AddScanResult,10.0.0.1,"QG",1,443,tcp,"${"T".repeat(100)}","${
     "D".repeat(500)
   }","cve_ids: CVE-2014-0160","bugtraq_ids:"`;
@@ -136,10 +136,15 @@ Deno.test("shortenLine cuts the description first, then the title", () => {
   const f = splitCsvLine(short)!;
   assert.equal(f[6], "T".repeat(100));
   assert.ok(f[7]!.endsWith("..."));
+  const fewer = splitCsvLine(shortenLine(line, 170))!;
+  assert.equal(fewer[7], "");
+  assert.equal(fewer[6], "T".repeat(100), "the IDs give way before the title");
+  assert.equal(fewer[8], "cve_ids:");
   const shorter = splitCsvLine(shortenLine(line, 150))!;
   assert.equal(shorter[7], "");
   assert.ok(shorter[6]!.endsWith("..."));
-  assert.equal(shorter[8], "cve_ids: CVE-2014-0160");
+  assert.equal(shorter[8], "cve_ids:");
+  assert.equal(shorter[9], "bugtraq_ids:");
 });
 
 Deno.test("sendCommands imports exactly what the CSV says (small MAX_SIZE, slow responses)", async () => {
