@@ -9,6 +9,7 @@
 import { type CliOptions, parseArgv } from "./cli/parse_argv.ts";
 import type { PluginName } from "./cli/options.ts";
 import { usage } from "./cli/options.ts";
+import { onSignalReport } from "./cleanup.ts";
 import { checkDc } from "./dc/check.ts";
 import { ExitCode, exitCodeOf, LocalIoError, UsageError } from "./errors.ts";
 import { Logger } from "./log/logger.ts";
@@ -118,6 +119,10 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   }
   log.addSecret(cli.password);
   log.addSecret(env.QC_PKCS12_PASSWORD);
+  const unreport = onSignalReport((signal, code, notes) => {
+    log.fatal(`Stopped by ${signal} (exit ${code})${notes.map((n) => ` ${n}`).join(";")}`);
+    return log.close();
+  });
   const fail = (error: unknown, prefix = "") => {
     const message = (error as Error)?.message ?? String(error);
     // A reader that closed the pipe (`-c - | head`) ends the run quietly, as SIGPIPE would: exit 7.
@@ -131,6 +136,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   } catch (error) {
     return fail(error);
   } finally {
+    unreport();
     await log.close();
   }
 }
@@ -158,6 +164,9 @@ async function drive(
     );
   }
   const destination = await chooseDestination({ ...dcTarget(cli), ...cli, env, log });
+  if (cli.multiinfo && "csvfile" in destination) {
+    await sinks.checkMultiinfoTarget(destination.csvfile);
+  }
   await sinks.removeStaleTempFiles(destination, { log });
   let worst: number = ExitCode.Ok;
   for await (const job of plugin.jobs(context)) {

@@ -1,7 +1,10 @@
 /**
  * Clean-up on exit and on SIGINT/SIGTERM/SIGHUP: temp files register a remover here, and
- * `main.ts` runs them all before exiting on a signal. What a killed run (SIGKILL, a crash, a
- * power cut) left behind is removed by a later run: {@linkcode removeStaleFiles}.
+ * `main.ts` runs them all before exiting on a signal. A signal is also reported: the agent
+ * registers how ({@linkcode onSignalReport}: one line in its log), and work under way registers
+ * what the line should say of it ({@linkcode onSignalNote}: how much a Defense Center had
+ * acknowledged), so no module reaches back up to the entry point. What a killed run (SIGKILL, a
+ * crash, a power cut) left behind is removed by a later run: {@linkcode removeStaleFiles}.
  *
  * @module
  */
@@ -24,6 +27,68 @@ export function runCleanups(): void {
       action();
     } catch { /* best effort */ }
   }
+}
+
+/** Reports a signal: its name, the exit status, and what the work under way said of itself. */
+export type SignalReport = (
+  signal: string,
+  exitCode: number,
+  notes: string[],
+) => void | Promise<void>;
+
+const reports = new Set<SignalReport>();
+const notes = new Set<() => string | undefined>();
+
+/** Registers how a signal is reported (the agent's log); returns a function that unregisters it. */
+export function onSignalReport(report: SignalReport): () => void {
+  reports.add(report);
+  return () => reports.delete(report);
+}
+
+/**
+ * Registers what a signal's report should say of work under way, asked at the time of the
+ * signal ("while sending to ...: it had acknowledged 3 DATA messages"); returns a function that
+ * unregisters it.
+ */
+export function onSignalNote(note: () => string | undefined): () => void {
+  notes.add(note);
+  return () => notes.delete(note);
+}
+
+/**
+ * What `main.ts` does on a signal before it exits: reports it (each report writes its line at
+ * once), removes the temp files, then waits for the reports to reach their destination (a
+ * syslog child: bounded by `Logger.close`).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const said: string[] = [];
+ * const unreport = onSignalReport((signal, code, notes) => void said.push(`${signal} ${code} ${notes}`));
+ * const unnote = onSignalNote(() => "while sending");
+ * await stopOnSignal("SIGTERM", 143);
+ * unnote();
+ * unreport();
+ * assert.deepEqual(said, ["SIGTERM 143 while sending"]);
+ * ```
+ */
+export async function stopOnSignal(signal: string, exitCode: number): Promise<void> {
+  const said: string[] = [];
+  for (const note of notes) {
+    try {
+      const text = note();
+      if (text) said.push(text);
+    } catch { /* a note is best effort */ }
+  }
+  const pending: Promise<void>[] = [];
+  for (const report of reports) {
+    try {
+      const done = report(signal, exitCode, said);
+      if (done) pending.push(done);
+    } catch { /* a report is best effort */ }
+  }
+  runCleanups();
+  await Promise.allSettled(pending);
 }
 
 /**

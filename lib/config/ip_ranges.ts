@@ -194,13 +194,30 @@ export class IpRangeSet {
     );
   }
 
-  /** True when `addr` is inside one of the ranges. */
+  /**
+   * True when `addr` is inside one of the ranges. An IPv4-mapped address (`::ffff:10.0.0.1`) is
+   * its IPv4 host, as the host index and the Defense Center hold it: it is inside a range that
+   * holds either form, so both listings of one host are kept or skipped together.
+   */
   contains(addr: HostAddress): boolean {
+    const other = otherForm(addr);
     for (const r of this.#ranges) {
       if (r.family === addr.family && addr.value >= r.lo && addr.value <= r.hi) return true;
+      if (other && r.family === other.family && other.value >= r.lo && other.value <= r.hi) {
+        return true;
+      }
     }
     return false;
   }
+}
+
+const MAPPED = 0xffffn << 32n;
+
+// The other form of an address that has two: IPv4 ⇄ IPv4-mapped IPv6 (::ffff:0:0/96).
+function otherForm(addr: HostAddress): { family: 4 | 6; value: number | bigint } | undefined {
+  if (addr.family === 4) return { family: 6, value: MAPPED | BigInt(addr.value) };
+  const v = addr.value as bigint;
+  return v >> 32n === 0xffffn ? { family: 4, value: Number(v & 0xffffffffn) } : undefined;
 }
 
 function parseRange(item: string): Range {

@@ -122,6 +122,19 @@ const DETECTION_KEYS: readonly Key[] = [
 type Key = (typeof KEYS)[number];
 const SECRET_KEYS = new Set<string>(["password", "proxy_password", "user_id", "proxy_username"]);
 const PASSWORD_KEYS = new Set<string>(["password", "proxy_password"]);
+/**
+ * The YAML library's error codes (its `ErrorCode`) whose fix is to quote the value: a value that
+ * starts with a character YAML reserves (`@`, a backquote, `%`: BAD_SCALAR_START), an escape double
+ * quotes do not allow (BAD_DQ_ESCAPE), a second `&` or `!` (MULTIPLE_ANCHORS, MULTIPLE_TAGS).
+ * MISSING_CHAR (a closing quote is missing) also means a key without its colon, so it counts only
+ * when the error lies in a key's value.
+ */
+const QUOTE_FIXES = new Set<Yaml.ErrorCode>([
+  "BAD_SCALAR_START",
+  "BAD_DQ_ESCAPE",
+  "MULTIPLE_ANCHORS",
+  "MULTIPLE_TAGS",
+]);
 
 /**
  * How YAML syntax silently changed an unquoted value (so a password would be wrong without a
@@ -194,10 +207,28 @@ export async function parseConfig(
     const src = text.split("\n")[line - 1] ?? "";
     return /^\s*([A-Za-z_]+)\s*:/.exec(src)?.[1] ?? "";
   };
+  // The key whose value holds `offset`: a quoted value may run over several lines (an unclosed
+  // quote runs to the end of the file), so the error's own line may name no key, or another.
+  // Its position is the value's start, where the fix goes.
+  const keyAt = (offset: number): { key: string; start: number } | undefined => {
+    if (!isMap(doc.contents)) return undefined;
+    for (const pair of doc.contents.items) {
+      const range = (pair.value as { range?: readonly number[] | null } | null)?.range;
+      if (
+        isScalar(pair.key) && range && range[0]! <= offset &&
+        (offset < range[2]! || offset === range[1])
+      ) {
+        return { key: String(pair.key.value).trim(), start: range[0]! };
+      }
+    }
+    return undefined;
+  };
   const firstError = doc.errors[0];
   if (firstError) {
-    const pos = at(firstError.pos[0]);
-    const key = lineKey(pos.line);
+    const inValue = keyAt(firstError.pos[0]);
+    const onLine = lineKey(at(firstError.pos[0]).line);
+    const key = inValue?.key || onLine;
+    const pos = at(inValue && !onLine ? inValue.start : firstError.pos[0]);
     // The YAML library's own message may quote the line (and so a password): never use it whole,
     // and on the line of a secret not at all ("Invalid escape sequence \q" is part of it).
     const what = SECRET_KEYS.has(key)
@@ -207,7 +238,8 @@ export async function parseConfig(
       ? ": indent with spaces, not tabs"
       : firstError.code === "DUPLICATE_KEY"
       ? `: each key may appear only once ("${key}" is repeated)`
-      : SECRET_KEYS.has(key) || /reserved|indicator|quote/i.test(what)
+      : SECRET_KEYS.has(key) || QUOTE_FIXES.has(firstError.code) ||
+          (firstError.code === "MISSING_CHAR" && inValue !== undefined)
       ? `: put the value of "${key || "the key"}" in single quotes, for example ${
         key || "password"
       }: 'p@ss,w0rd!' (a single quote inside is written twice: 'it''s')`
@@ -453,7 +485,8 @@ export interface ReadConfigOptions extends ConfigRequirements {
 }
 
 /**
- * Reads and validates a config file; warns (through `onWarning`) when others can read it.
+ * Reads and validates a config file; warns (through `onWarning`) when others can read it and it
+ * holds a password (`password` or `proxy_password`).
  *
  * @throws {ConfigError} When the file is missing (unless `missingIsDefault`), unreadable or invalid.
  */
@@ -473,18 +506,32 @@ export async function readConfig(
         { file: path },
       );
     }
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw new ConfigError(
+        "is a directory: name the plugin configuration file itself with -plugininfo, for " +
+          `example -plugininfo ${path.replace(/\/+$/, "")}/QualysGuard.yaml`,
+        { file: path, cause: error },
+      );
+    }
     throw new ConfigError(
       `Cannot read the plugin configuration: ${(error as Error).message}`,
       { file: path, cause: error },
     );
   }
+  const config = await parseConfig(text, path, options);
+  // Only a file that holds a password is worth a warning: one with just a template ID is not.
+  const holds = config.password !== undefined
+    ? "your Qualys password"
+    : config.proxyPassword !== undefined
+    ? "your proxy password"
+    : undefined;
   try {
     const st = await Deno.stat(path);
-    if (st.mode !== null && (st.mode & 0o004) !== 0) {
+    if (holds && st.mode !== null && (st.mode & 0o004) !== 0) {
       options.onWarning?.(
-        `${path} is readable by other users and holds your Qualys password: run chmod 600 ${path}`,
+        `${path} is readable by other users and holds ${holds}: run chmod 600 ${path}`,
       );
     }
   } catch { /* stat after read: ignore */ }
-  return await parseConfig(text, path, options);
+  return config;
 }

@@ -134,16 +134,27 @@ export function parseFingerprint(text: string): string {
  * import assert from "node:assert/strict";
  * assert.equal(parseDcName("QualysGuard"), "QualysGuard");
  * assert.throws(() => parseDcName("O'Brien scans"), RangeError);
+ * assert.throws(() => parseDcName("\uff11\uff12\uff13"), RangeError); // sent as 123: a source ID
  * ```
  */
 export function parseDcName(text: string): string {
   const name = text.trim();
   if (name === "") throw new RangeError("must not be empty");
-  if (/["'`]/.test(name)) {
+  // Checked as it is sent: the commands fold other characters to ASCII (NFKD: "１２３" is sent
+  // as 123, "＇" as ') or drop them ("€").
+  const folded = name.normalize("NFKD");
+  const sent = folded.replace(/[^\x20-\x7e]/g, "").trim();
+  if (/["'`]/.test(folded)) {
     throw new RangeError("must not contain quote characters (the Defense Center cannot take them)");
   }
-  if (name.includes(",")) throw new RangeError("must not contain commas");
-  if (/^\d+$/.test(name)) {
+  if (folded.includes(",")) throw new RangeError("must not contain commas");
+  if (sent === "") {
+    throw new RangeError(
+      "must hold ASCII letters or digits: the Defense Center takes ASCII only, and the other " +
+        "characters are dropped",
+    );
+  }
+  if (/^\d+$/.test(sent)) {
     throw new RangeError(
       "must not be all digits (the Defense Center would take it as the ID of an existing source)",
     );

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { splitCsvLine } from "../encode/command_line.ts";
-import { HEADER, showBytes } from "./protocol.ts";
+import { commandOf, splitCsvLine } from "../encode/command_line.ts";
+import { HEADER, mapPrefixAt, showBytes } from "./protocol.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -187,15 +187,58 @@ export function countedCommands(payload: Uint8Array): number {
   return n;
 }
 
-// SetSource, SetSourceType, SetDomain (after blanks, maybe quoted), or a blank or comment line.
+// SetSource, SetSourceType, SetDomain (after blanks, maybe quoted, maybe after a `SetMap:<map>`
+// prefix), or a blank or comment line.
 function isUncounted(b: Uint8Array, s: number, e: number): boolean {
   let i = s;
   while (i < e && (b[i] === 32 || b[i] === 9)) i++;
   if (i === e || b[i] === 35) return true;
+  if (mapPrefixAt(b, i)) {
+    const command = commandOf(decoder.decode(b.subarray(s, e)))?.command ?? "";
+    return /^Set(Source|SourceType|Domain)$/.test(command);
+  }
   if (b[i] === 34) i++;
   if (b[i] !== 83 || b[i + 1] !== 101 || b[i + 2] !== 116) return false; // "Set"
   const head = decoder.decode(b.subarray(i, Math.min(e, i + 16)));
   return /^Set(Source|SourceType|Domain)"?[ \t]*(,|$)/.test(head);
+}
+
+/** The lines of a payload (its newlines). */
+export function countLines(payload: Uint8Array): number {
+  let n = 0;
+  for (let i = payload.indexOf(10); i !== -1; i = payload.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+/**
+ * The message for an answer that says the Defense Center processed more commands than the
+ * message carried. The host input module counts every line it handles but SetSource,
+ * SetSourceType and SetDomain ({@linkcode countedCommands}), so it never counts more than it was
+ * sent: such an answer belongs to another message (a DC that answered one message twice puts
+ * every later answer on the wrong message), or comes from something that is not the module. No
+ * later answer can be trusted, so the run stops (exit 5).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const answer = { message: 3, first: "AddHost,10.0.0.1", sent: 27, processed: 32,
+ *   failures: [], unsourced: [], notes: [], stop: undefined };
+ * assert.match(overCounted("10.0.0.9:8307", answer),
+ *   /^The Defense Center at 10\.0\.0\.9:8307 answered DATA message 3 \(first command: AddHost,10\.0\.0\.1\) with "Done processing 32 commands", but the message carried 27 commands/);
+ * ```
+ */
+export function overCounted(where: string, answer: DataAnswer): string {
+  const before = answer.message === 1
+    ? "no earlier message was acknowledged"
+    : answer.message === 2
+    ? "DATA message 1 was acknowledged before"
+    : `DATA messages 1 to ${answer.message - 1} were acknowledged before`;
+  return `The Defense Center at ${where} answered DATA message ${answer.message} (first ` +
+    `command: ${answer.first}) with "Done processing ${answer.processed} commands", but the ` +
+    `message carried ${answer.sent} commands it counts: the host input module never counts ` +
+    "more than it was sent, so this answer belongs to another message (one answered twice " +
+    "puts every later answer on the wrong message) or does not come from the host input " +
+    `module; no later answer could be trusted, so nothing more was sent (${before})`;
 }
 
 /**

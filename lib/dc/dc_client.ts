@@ -27,9 +27,11 @@ import { DeadlineError, seconds, withDeadline } from "../util/deadline.ts";
 import { unbracket } from "../util/text.ts";
 import {
   countedCommands,
+  countLines,
   type DataAnswer,
   domainRefused,
   firstCommand,
+  overCounted,
   parseDcResponse,
   setDomainOf,
 } from "./answers.ts";
@@ -40,16 +42,25 @@ import {
   EndOfStream,
   frame,
   MsgType,
+  OverMaxSize,
   PROTOCOL_VERSION,
   readExact,
   showBytes,
   writeAll,
   writeMessage,
 } from "./protocol.ts";
+import {
+  ClosedInHandshake,
+  errorCode,
+  isDnsFailure,
+  isOutOfDates,
+  isRefused,
+  isUntrusted,
+  peerEndedHandshake,
+} from "./tls_errors.ts";
 import { nodeStream } from "./tls_stream.ts";
 import {
   describePeer,
-  isUntrusted,
   type PeerCertificateInfo,
   pinMismatchMessage,
   untrustedMessage,
@@ -72,6 +83,14 @@ export const DC_TIMEOUTS = {
   /** Sending one DATA message and reading its whole answer. */
   data: 300_000,
 } as const;
+
+/**
+ * The largest DATA payload sent, whatever MAX_SIZE the Defense Center announces: a message is
+ * built in memory and the DC answers it only once it has processed every command in it, so a
+ * MAX_SIZE of gigabytes would put the whole command file in memory and in one message that no
+ * time limit covers. Messages are at most MAX_SIZE bytes, as the protocol asks, and at most this.
+ */
+export const MAX_PAYLOAD = 1 << 20;
 
 /** Where the client reports what it does. */
 export interface DcLog {
@@ -187,9 +206,14 @@ export class DcClient {
     return client;
   }
 
-  /** The DC's largest DATA payload. */
+  /** The DC's largest DATA payload (its MAX_SIZE). */
   get maxSize(): number {
     return this.#session?.maxSize ?? 0;
+  }
+
+  /** The largest DATA payload to send: MAX_SIZE, and at most {@linkcode MAX_PAYLOAD}. */
+  get payloadLimit(): number {
+    return Math.min(this.maxSize, MAX_PAYLOAD);
   }
 
   get #where(): string {
@@ -281,7 +305,7 @@ export class DcClient {
         });
         socket.once("secureConnect", () => resolve());
         socket.once("error", reject);
-        socket.once("close", () => reject(new Error("the connection closed in the TLS handshake")));
+        socket.once("close", () => reject(new ClosedInHandshake()));
       });
     } catch (error) {
       socket.destroy();
@@ -296,17 +320,20 @@ export class DcClient {
   // (nothing is sent on it), so that the user can check its fingerprint and pin it.
   async #untrusted(error: Error): Promise<DcError> {
     let seen: PeerCertificateInfo | undefined;
+    let dates: tls.PeerCertificate | undefined;
     try {
       const probe = await this.#handshake({
         rejectUnauthorized: false,
         checkServerIdentity: () => undefined,
       });
-      seen = describePeer(probe.getPeerCertificate());
+      dates = probe.getPeerCertificate();
+      seen = describePeer(dates);
       probe.destroy();
     } catch { /* it shows nothing: the message says so */ }
-    const why = (error as { code?: string }).code ?? error.message;
+    const why = errorCode(error) || error.message;
     const bundled = this.#o.identity.caPems.length > 0;
-    return new DcError(untrustedMessage(this.#where, bundled, why, seen), {
+    const outOfDates = isOutOfDates(error, dates);
+    return new DcError(untrustedMessage(this.#where, bundled, why, seen, outOfDates), {
       cause: error,
       step: "TLS handshake",
     });
@@ -399,11 +426,13 @@ export class DcClient {
     );
   }
 
+  // What a failed connection means, from the error's code (tls_errors.ts lists what Deno's
+  // node:tls gives in each case); never from its message text.
   #failure(error: unknown, stage: "connect" | "version" | "data"): DcError {
     if (error instanceof DeadlineError) return this.#timedOut(error, 0);
-    const text = `${(error as Error)?.name}: ${(error as Error)?.message}`;
     if (error instanceof DcError) return error;
-    if (/refused/i.test(text)) {
+    const code = errorCode(error);
+    if (isRefused(error)) {
       return new DcError(
         `Connection to ${this.#where} was refused: check -server and -port, that the Defense ` +
           `Center listens on ${this.#port} (a Host Input Client must exist for this host), and that ` +
@@ -411,8 +440,11 @@ export class DcClient {
         { cause: error },
       );
     }
-    if (/lookup|dns|not known/i.test(text)) {
-      return new DcError(`Cannot resolve ${this.#o.host}: check -server`, { cause: error });
+    if (isDnsFailure(error)) {
+      return new DcError(
+        `Cannot resolve ${this.#o.host} (${code}): check -server, and the DNS settings of this host`,
+        { cause: error, retryable: code === "EAI_AGAIN" }, // a temporary failure: try again
+      );
     }
     if (isUntrusted(error)) {
       return new DcError(
@@ -421,11 +453,7 @@ export class DcClient {
         { cause: error },
       );
     }
-    if (
-      stage !== "data" &&
-      /alert|close_notify|reset|CertificateRequired|UnknownCA|BadCertificate|revoked|handshake|ECONNRESET|disconnected before secure TLS/i
-        .test(text)
-    ) {
+    if (stage !== "data" && peerEndedHandshake(error)) {
       return new DcError(
         `The Defense Center at ${this.#where} rejected the client certificate (${
           (error as Error)?.message
@@ -534,7 +562,7 @@ export class DcClient {
       await writeMessage(c, MsgType.Data, payload);
       return await this.#readAnswer(c, `the answer to ${to}`, {
         accept: [MsgType.Data, MsgType.Error],
-        limit: answerLimit(session.maxSize),
+        limit: answerLimit(Math.min(session.maxSize, MAX_PAYLOAD)),
       });
     });
     if (!m.value) {
@@ -545,7 +573,7 @@ export class DcClient {
         m.type !== MsgType.Data && m.type !== MsgType.Error
           ? `message type ${m.type}, not DATA (3) or ERROR (4)`
           : `an announced length of ${m.length} bytes, over the limit of ${
-            answerLimit(session.maxSize)
+            answerLimit(Math.min(session.maxSize, MAX_PAYLOAD))
           }`,
       );
     }
@@ -577,9 +605,12 @@ export class DcClient {
       notes: parsed.notes,
       stop: m.type === MsgType.Data ? parsed.stop : undefined,
     };
+    if (answer.processed !== undefined && answer.processed > answer.sent) {
+      throw new DcError(overCounted(this.#where, answer), { step: step.name });
+    }
     const t = this.totals;
     t.messages++;
-    t.lines += count(payload, 10);
+    t.lines += countLines(payload);
     t.commands += answer.sent;
     t.processed += parsed.done ?? 0;
     if (m.type === MsgType.Error) {
@@ -603,6 +634,8 @@ export class DcClient {
    * out of time, reconnects and sends it again (it was not acknowledged). Returns what the
    * Defense Center did with it.
    *
+   * @throws {OverMaxSize} When the payload is over the MAX_SIZE the DC announced on a new
+   * connection (smaller than before): nothing was sent; the caller packs it again.
    * @throws {DcError} (exit 5) When the DC cannot be reached, the answer is not host input, or
    * the DC stopped the message because of its domain (nothing of it was imported).
    */
@@ -615,13 +648,13 @@ export class DcClient {
     for (let attempt = 0;; attempt++) {
       try {
         this.#session ??= await this.#open();
+        // A DC that announces a smaller MAX_SIZE on a new connection: the caller re-packs.
         if (payload.length > this.#session.maxSize) {
-          throw new DcError(
-            `A message of ${payload.length} bytes is over the DC's MAX_SIZE ${this.#session.maxSize}`,
-          );
+          throw new OverMaxSize(payload, this.payloadLimit);
         }
         return await this.#exchangeData(this.#session, payload, this.totals.messages + 1);
       } catch (error) {
+        if (error instanceof OverMaxSize) throw error; // the session stays: nothing was sent
         try {
           this.#session?.conn.close();
         } catch { /* closed */ }
@@ -659,10 +692,4 @@ export class DcClient {
     } catch { /* closed */ }
     this.#session = undefined;
   }
-}
-
-function count(bytes: Uint8Array, byte: number): number {
-  let n = 0;
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] === byte) n++;
-  return n;
 }

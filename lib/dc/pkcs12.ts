@@ -113,6 +113,9 @@ export function loadPkcs12(
     p12 = forge.pkcs12.pkcs12FromAsn1(asn1, true, password ?? "");
   } catch (error) {
     const text = (error as Error).message ?? "";
+    // The one place that reads an error's words: node-forge throws plain Errors with no code or
+    // other field ("PKCS#12 MAC could not be verified. Invalid password?"), so the text is the
+    // only fact there is. Its messages are fixed strings of the pinned node-forge version.
     if (/MAC could not be verified|Invalid password|decrypt/i.test(text)) {
       throw new DcError(
         `Wrong password for ${file}: give it with -password (or in env QC_PKCS12_PASSWORD), ` +

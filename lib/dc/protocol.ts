@@ -7,7 +7,8 @@
  * @module
  */
 
-import { shortenLine } from "../encode/command_line.ts";
+import { commandOf, shortenLine } from "../encode/command_line.ts";
+import { DcError } from "../errors.ts";
 import { grow, writeAll } from "../util/bytes.ts";
 
 export { writeAll };
@@ -34,6 +35,26 @@ export interface ByteStream {
 export class EndOfStream extends Error {
   /** The error's name, "EndOfStream". */
   override name = "EndOfStream";
+}
+
+/**
+ * A payload over the MAX_SIZE the Defense Center announced: one packed for an earlier connection
+ * whose MAX_SIZE was larger. Nothing of it was sent; `sendCommands` packs it again to `maxSize`.
+ */
+export class OverMaxSize extends DcError {
+  /** The error's name, "OverMaxSize". */
+  override name = "OverMaxSize";
+  /** The payload's size in bytes. */
+  readonly size: number;
+  /** The largest payload the DC takes now (its MAX_SIZE, at most 1 MiB). */
+  readonly maxSize: number;
+
+  /** Creates the error for `payload` and the DC's current limit. */
+  constructor(payload: Uint8Array, maxSize: number) {
+    super(`A message of ${payload.length} bytes is over the DC's MAX_SIZE ${maxSize}`);
+    this.size = payload.length;
+    this.maxSize = maxSize;
+  }
 }
 
 /** Frames one message. */
@@ -157,12 +178,27 @@ export interface PackOptions {
   onDropped?: (line: string) => void;
 }
 
-// The kind of a line, from its first bytes: 0 body, 1 header (Set*), 2 group end, 3 skip.
+/** Whether `b` holds `SetMap:` at `i`, after an optional `"`: a line's per-line map prefix. */
+export function mapPrefixAt(b: Uint8Array, i: number): boolean {
+  const at = b[i] === 34 ? i + 1 : i;
+  return b[at] === 83 && b[at + 1] === 101 && b[at + 2] === 116 && b[at + 3] === 77 &&
+    b[at + 4] === 97 && b[at + 5] === 112 && b[at + 6] === 58; // SetMap:
+}
+
+const HEADER_COMMANDS = new Set(["SetSource", "SetSourceType", "SetMap", "SetDomain"]);
+
+// The kind of a line, from its first bytes: 0 body, 1 header (Set*), 2 group end, 3 skip. A line
+// with a `SetMap:<map>` prefix is what its command after the prefix is (a prefixed SetSource
+// still sets the source, a prefixed ScanFlush still ends the host's group).
 function lineKind(b: Uint8Array, s: number, e: number): number {
   let i = s;
   while (i < e && (b[i] === 32 || b[i] === 9)) i++;
   if (i === e || b[i] === 35) return 3; // blank or # comment
   const c = b[i];
+  if ((c === 83 || c === 34) && mapPrefixAt(b, i)) {
+    const command = commandOf(decoder.decode(b.subarray(s, e)))?.command ?? "";
+    return HEADER_COMMANDS.has(command) ? 1 : GROUP_END.test(command) ? 2 : 0;
+  }
   if (c === 83 && b[i + 1] === 101 && b[i + 2] === 116) { // "Set"
     return HEADER.test(decoder.decode(b.subarray(s, Math.min(e, s + 32)))) ? 1 : 0;
   }

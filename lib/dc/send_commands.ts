@@ -4,7 +4,9 @@
  * Defense Center processed of each message set against what it carried: the real module drops a
  * line it cannot parse without a word, so a shortfall is the only sign (docs/host_input.md,
  * section 5). The header lines of a group that names a domain go alone first, so a domain the DC
- * refuses imports nothing. A host cut by a dropped connection ends in ScanUpdate.
+ * refuses imports nothing. A host cut by a dropped connection ends in ScanUpdate. A DC that
+ * announces a smaller MAX_SIZE on a new connection gets the unacknowledged message again, packed
+ * to that size.
  *
  * @module
  */
@@ -13,7 +15,7 @@ import { DcRejectedError } from "../errors.ts";
 import type { ByteReader } from "../util/bytes.ts";
 import type { DataAnswer, DcClient, DcLog } from "./dc_client.ts";
 import { headerOf, unparsableLines } from "./answers.ts";
-import { flushToUpdate, MessagePacker } from "./protocol.ts";
+import { flushToUpdate, MessagePacker, OverMaxSize, type Payload } from "./protocol.ts";
 
 /**
  * Sends every line of `reader` and returns the totals.
@@ -31,19 +33,19 @@ export async function sendCommands(
   const encoder = new TextEncoder();
   let dropped = 0, unsourced = 0;
   const short: number[] = []; // messages the DC processed fewer commands of than they carried
-  const packer = new MessagePacker({
-    maxSize: client.maxSize,
-    onShortened: (l) =>
-      log.debug(`Shortened to fit MAX_SIZE ${client.maxSize}: ${l.slice(0, 120)}...`),
-    onDropped: (l) => {
+  const packing = {
+    onShortened: (l: string) =>
+      log.debug(`Shortened to fit MAX_SIZE ${client.payloadLimit}: ${l.slice(0, 120)}...`),
+    onDropped: (l: string) => {
       dropped++;
       log.error(
-        `A line longer than MAX_SIZE ${client.maxSize} cannot be shortened and is not sent: ${
+        `A line longer than MAX_SIZE ${client.payloadLimit} cannot be shortened and is not sent: ${
           l.slice(0, 120)
         }...`,
       );
     },
-  });
+  };
+  const packer = new MessagePacker({ ...packing, maxSize: client.payloadLimit });
   const report = (answer: DataAnswer, bytes: Uint8Array) => {
     for (const f of answer.failures) log.error(`Defense Center: ${f}`);
     for (const note of answer.notes) {
@@ -74,11 +76,10 @@ export async function sendCommands(
   // dropped after its first part was acknowledged: the DC applied that part as an update when
   // the connection went, and a replace would now drop it. It ends in ScanUpdate instead.
   let dropInsideGroup = false;
-  const flush = async () => {
-    for (const p of packer.take()) {
-      await checkDomain(p.bytes);
-      if (!p.continuesGroup) dropInsideGroup = false;
-      let bytes = dropInsideGroup ? flushToUpdate(p.bytes) : p.bytes;
+  const sendOne = async (p: Payload) => {
+    if (!p.continuesGroup) dropInsideGroup = false;
+    let bytes = dropInsideGroup ? flushToUpdate(p.bytes) : p.bytes;
+    try {
       const answer = await client.send(bytes, {
         onReconnect: (payload) => {
           if (!p.continuesGroup) return payload;
@@ -93,6 +94,35 @@ export async function sendCommands(
         },
       });
       report(answer, bytes);
+    } catch (error) {
+      if (!(error instanceof OverMaxSize)) throw error;
+      // The DC announced a smaller MAX_SIZE on a new connection: this message (not acknowledged,
+      // so not imported) goes again in pieces that fit, headers repeated, hosts kept together
+      // where they fit. The pieces of a host cut by a drop end in ScanUpdate like any other.
+      const pieces = repack(p.bytes, error.maxSize); // each piece is turned to ScanUpdate as needed
+      log.warn(
+        `The Defense Center now takes messages of at most ${error.maxSize} bytes (it announced ` +
+          `a smaller MAX_SIZE on reconnecting): the unacknowledged message of ${error.size} ` +
+          `bytes is sent again in ${pieces.length} smaller ones`,
+      );
+      for (const [i, piece] of pieces.entries()) {
+        await sendOne({
+          bytes: piece.bytes,
+          continuesGroup: i === 0 ? p.continuesGroup : piece.continuesGroup,
+        });
+      }
+    }
+  };
+  const repack = (bytes: Uint8Array, maxSize: number): Payload[] => {
+    const smaller = new MessagePacker({ ...packing, maxSize });
+    smaller.push(bytes);
+    smaller.finish();
+    return smaller.take();
+  };
+  const flush = async () => {
+    for (const p of packer.take()) {
+      await checkDomain(p.bytes);
+      await sendOne(p);
       packer.release(p);
       options.onProgress?.(client.totals);
     }

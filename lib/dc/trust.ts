@@ -54,27 +54,19 @@ export function presents(c: PeerCertificateInfo): string {
     `${c.notBefore} to ${c.notAfter}, fingerprint sha256:${c.fingerprint}`;
 }
 
-// A chain the TLS stack could not verify (node:tls and rustls words for it).
-const UNTRUSTED =
-  /UnknownIssuer|certificate not valid|invalid peer certificate|BadSignature|NotValidFor|unable to verify|unable to get (local )?issuer|self[- ]signed certificate|UNABLE_TO_GET_ISSUER|CERT_SIGNATURE_FAILURE|ERR_TLS_CERT|SELF_SIGNED|UNABLE_TO_VERIFY|CERT_UNTRUSTED|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|certificate has expired|not yet valid/i;
-
-/** True when a TLS error says the DC's certificate chain could not be verified. */
-export function isUntrusted(error: unknown): boolean {
-  const e = error as { name?: string; message?: string; code?: unknown } | undefined;
-  return UNTRUSTED.test(`${e?.name}: ${e?.message} ${typeof e?.code === "string" ? e.code : ""}`);
-}
-
 /**
  * The message for a DC certificate that did not verify: what the DC presents (when a second,
  * unverified handshake could show it) and how to pin it after checking it out of band.
+ * `outOfDates`: the certificate is expired or not yet valid (`isOutOfDates` in `tls_errors.ts`).
  */
 export function untrustedMessage(
   where: string,
   bundled: boolean,
   why: string,
   seen: PeerCertificateInfo | undefined,
+  outOfDates = false,
 ): string {
-  const head = /expired|not.yet.valid/i.test(why)
+  const head = outOfDates
     ? `The Defense Center's certificate at ${where} is out of its validity dates (${why})`
     : bundled
     ? `The Defense Center's certificate at ${where} is not signed by the CA in the .pkcs12 (${why})`

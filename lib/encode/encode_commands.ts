@@ -10,7 +10,8 @@
  * first), so memory does not grow with the number of distinct QIDs; a QID that left the cache
  * is built again, to the same bytes. It is fitted so that the line stays within `maxLineBytes`
  * even for the longest possible prefix (an IPv6 address, a 5-digit port), so a QID reads the
- * same on every host: the description is shortened first, then the title, then IDs are dropped.
+ * same on every host: the description is shortened first, then CVE and Bugtraq IDs are dropped
+ * (from the end of the longer list), then the title is shortened.
  *
  * @module
  */
@@ -408,21 +409,20 @@ export class CommandEncoder {
     const fixed = () =>
       prefix + 2 + title.length + 3 + desc.length + 3 + idField("cve_ids:", cves).length + 3 +
       idField("bugtraq_ids:", bids).length + 2; // `,"` … `","` … `"\n`
-    let over = fixed() - this.#maxLine;
+    const over = fixed() - this.#maxLine;
     if (over > 0) {
       this.shortened++;
       desc = shorten(desc, over);
-      over = fixed() - this.#maxLine;
-      if (over > 0) title = shorten(title, over);
-      // Drops IDs from the end of the longer list (CVEs on a tie) until the line fits. Each
-      // drop takes its ID and one space off the line: counted, not re-joined, so that 40,000
-      // IDs take one pass.
+      // Then IDs, from the end of the longer list (CVEs on a tie), until the line fits: the title
+      // is what a person reads the finding by, so it goes last. Each drop takes its ID and one
+      // space off the line: counted, not re-joined, so that 40,000 IDs take one pass.
       let excess = fixed() - this.#maxLine, c = cves.length, b = bids.length;
       while (excess > 0 && (c > 0 || b > 0)) {
         excess -= (c >= b ? cves[--c]! : bids[--b]!).length + 1;
       }
       cves.length = c;
       bids.length = b;
+      title = shorten(title, fixed() - this.#maxLine);
     }
     const tail = encoder.encode(
       `,"${title}","${desc}","${idField("cve_ids:", cves)}","${idField("bugtraq_ids:", bids)}"\n`,

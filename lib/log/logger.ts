@@ -38,6 +38,8 @@ export interface LoggerOptions {
   syslogSocket?: string;
   /** Program name used as the syslog tag. @default {"qualys_connector"} */
   tag?: string;
+  /** The longest wait, in ms, for syslog (the `logger` child) to take the last lines on close. @default {5000} */
+  closeTimeoutMs?: number;
 }
 
 const encoder = new TextEncoder();
@@ -104,6 +106,7 @@ export class Logger {
   #tag: string;
   #logfile: string | undefined;
   #failure: LocalIoError | undefined;
+  #closeTimeoutMs: number;
 
   /**
    * Opens the destinations. With none chosen, logs go to stdout.
@@ -114,6 +117,7 @@ export class Logger {
   constructor(options: LoggerOptions = {}) {
     this.level = options.level ?? Level.Info;
     this.#tag = options.tag ?? "qualys_connector";
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     this.#stdout = options.stdout ?? false;
     this.#stderr = options.stderr ?? false;
     if (options.logfile !== undefined) {
@@ -305,17 +309,38 @@ export class Logger {
     }
   }
 
-  /** Flushes and closes the destinations. */
+  /**
+   * Flushes and closes the destinations. Syslog gets a bounded time to take the last lines (a
+   * `logger` child that hangs must not hold the run, and the next night's, forever): then the
+   * child is killed and stderr says so, once.
+   */
   async close(): Promise<void> {
     this.#file?.close();
     this.#file = undefined;
-    if (this.#syslog) {
-      const { writer, child } = this.#syslog;
-      this.#syslog = undefined;
-      try {
-        await writer.close();
-        await child.status;
-      } catch { /* syslog went away */ }
+    if (!this.#syslog) return;
+    const { writer, child } = this.#syslog;
+    this.#syslog = undefined;
+    const flushed = (async () => {
+      await writer.close();
+      await child.status;
+    })().then(() => true, () => true); // syslog went away: nothing more to wait for
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.#closeTimeoutMs);
+    });
+    try {
+      if (await Promise.race([flushed, expired])) return;
+    } finally {
+      clearTimeout(timer);
     }
+    try {
+      child.kill("SIGKILL");
+    } catch { /* it ended meanwhile */ }
+    await child.status.catch(() => {});
+    this.#toStderr(
+      `syslog (the logger command) did not take the last log lines within ${
+        this.#closeTimeoutMs / 1000
+      } s: stopped it; the end of this run's log may be missing from syslog`,
+    );
   }
 }

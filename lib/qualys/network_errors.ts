@@ -69,6 +69,17 @@ export function classifyNetworkError(
       transient: true,
     };
   }
+  // Before the TLS test: a connection closed in the TLS handshake ("tls handshake eof": an
+  // overloaded load balancer, a network drop) or without close_notify is cut, not untrusted.
+  if (
+    /reset|broken pipe|connection closed|unexpected eof|handshake eof|close_notify|incomplete|error reading a body|stream error/i
+      .test(text)
+  ) {
+    return {
+      message: `The connection to ${target} was cut: the network dropped it; trying again may help`,
+      transient: true,
+    };
+  }
   if (/certificate|UnknownIssuer|invalid peer|tls handshake|TLS|handshake/i.test(text)) {
     return {
       message: `TLS failure talking to ${target}: the server's certificate is not trusted ` +
@@ -84,15 +95,6 @@ export function classifyNetworkError(
   if (/timed out|TimeoutError|timeout/i.test(text)) {
     return {
       message: `No answer from ${target} in time: the network or Qualys is slow; try again later`,
-      transient: true,
-    };
-  }
-  if (
-    /reset|broken pipe|connection closed|unexpected eof|incomplete|error reading a body|stream error/i
-      .test(text)
-  ) {
-    return {
-      message: `The connection to ${target} was cut: the network dropped it; trying again may help`,
       transient: true,
     };
   }

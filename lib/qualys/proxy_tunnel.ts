@@ -70,6 +70,51 @@ async function readHead(conn: Deno.Conn): Promise<{ head: string; rest: Uint8Arr
   return undefined;
 }
 
+/**
+ * Why reaching the proxy failed, from the Deno error's class: refused (`ConnectionRefused`), cut
+ * in the TLS handshake (`UnexpectedEof`, `ConnectionReset`, `ConnectionAborted`, `BrokenPipe`:
+ * an overloaded proxy or a network drop; transient, so the call is tried again), a TLS failure
+ * (`InvalidData`). Two facts have no class or code in Deno 2.9.6, so their text decides: a name
+ * that does not resolve is a plain `Error` ("failed to lookup address information"), and
+ * `InvalidData` is both an untrusted certificate ("invalid peer certificate: UnknownIssuer") and
+ * a peer that does not speak TLS ("received corrupt message").
+ */
+function upstreamFailure(error: unknown, where: string, proxyHost: string): NetworkFailure {
+  const text = `${(error as Error)?.name}: ${(error as Error)?.message}`;
+  const e = Deno.errors;
+  if (error instanceof e.ConnectionRefused) {
+    return {
+      message: `Connection to ${where} was refused: check proxy in the plugin YAML (host and port)`,
+      transient: false,
+    };
+  }
+  if (
+    error instanceof e.UnexpectedEof || error instanceof e.ConnectionReset ||
+    error instanceof e.ConnectionAborted || error instanceof e.BrokenPipe
+  ) {
+    return {
+      message: `The connection to ${where} was cut in the TLS handshake (${
+        (error as Error).name
+      }): the proxy or the network dropped it; trying again may help`,
+      transient: true,
+    };
+  }
+  if (error instanceof e.InvalidData && /certificate/i.test(text)) {
+    return {
+      message: `TLS failure talking to ${where}: its certificate is not trusted; put its CA in ` +
+        "ca_file, or use the http:// address of the proxy",
+      transient: false,
+    };
+  }
+  if (/lookup|dns|resolve|not known/i.test(text)) {
+    return {
+      message: `Cannot resolve the proxy host ${proxyHost}: check proxy in the plugin YAML`,
+      transient: false,
+    };
+  }
+  return { message: `Cannot reach ${where}: ${text}`, transient: false };
+}
+
 /** Starts the forwarder on a free port of 127.0.0.1; `fetch`'s proxy is set to its `url`. */
 export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
   const proxy = new URL(options.proxy);
@@ -127,16 +172,7 @@ export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
         } catch { /* closed */ }
       }, () => {});
       if (error instanceof DeadlineError) throw error;
-      const text = `${(error as Error)?.name}: ${(error as Error)?.message}`;
-      const message = /refused/i.test(text)
-        ? `Connection to ${where} was refused: check proxy in the plugin YAML (host and port)`
-        : /lookup|dns|resolve|not known/i.test(text)
-        ? `Cannot resolve the proxy host ${proxyHost}: check proxy in the plugin YAML`
-        : /certificate|tls|handshake/i.test(text)
-        ? `TLS failure talking to ${where}: its certificate is not trusted; put its CA in ca_file, ` +
-          "or use the http:// address of the proxy"
-        : `Cannot reach ${where}: ${text}`;
-      failure = { message, transient: false };
+      failure = upstreamFailure(error, where, proxyHost);
       throw error;
     }
   };

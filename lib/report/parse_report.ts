@@ -305,6 +305,19 @@ export class ReportParser implements ScanHandler {
     this.#glossary.dispose();
   }
 
+  // A HOST's IP: the first one when a HOST lists several (warned: which one is meant is unknown).
+  #readIp(ip: string): void {
+    if (this.#hostIp === undefined) {
+      this.#hostIp = ip;
+      return;
+    }
+    const show = (t: string) => JSON.stringify(t.length > 60 ? `${t.slice(0, 60)}...` : t);
+    this.#warn(
+      `A HOST lists more than one IP (${show(this.#hostIp)}, then ${show(ip)}): its findings ` +
+        `go to the first, ${show(this.#hostIp)}`,
+    );
+  }
+
   #warn(message: string): void {
     if (!this.#options.onWarning) return;
     this.#warnings++;
@@ -369,7 +382,7 @@ export class ReportParser implements ScanHandler {
       } else if (d === this.#hostDepth + 1) {
         if (id === Tag.IP) {
           s.collectText();
-          this.#networkId = networkIdOf(s.attrInt("network_id"));
+          if (this.#hostIp === undefined) this.#networkId = networkIdOf(s.attrInt("network_id"));
         } else if (id === Tag.OPERATING_SYSTEM || id === Tag.OS || id === Tag.OS_CPE) {
           s.collectText(); // reported only when OS data is collected
         }
@@ -400,7 +413,7 @@ export class ReportParser implements ScanHandler {
         return;
       }
       if (d === this.#hostDepth + 1) {
-        if (id === Tag.IP) this.#hostIp = s.text();
+        if (id === Tag.IP) this.#readIp(s.text());
         else if (id === Tag.OS_CPE) this.#osCpe = s.text().trim();
         else if (id === Tag.OPERATING_SYSTEM || id === Tag.OS) this.#os ??= s.text().trim();
       } else if (d === this.#hostDepth) this.#endHost();

@@ -4,7 +4,7 @@
  * - a regular file, or a name not yet taken: atomically (a temp file in the same directory,
  *   synced, then renamed over the target), so a failed run leaves the previous file in place;
  * - a symbolic link: followed, and its target replaced atomically; the link stays;
- * - a FIFO or a character device (`/dev/null`, `/dev/tty`): written straight into, as its reader
+ * - a FIFO or a character device (`/dev/null`): written straight into, as its reader
  *   expects; `/dev/stdout` and `/dev/stderr` (also as `/dev/fd/N`) write to this process's own
  *   streams, whatever they are (Deno opens no other devices without `--allow-all`);
  * - anything else (a directory, a socket, a block device): refused (exit 2).
@@ -59,7 +59,7 @@ export type CsvTarget =
   /** This process's stdout or stderr (`/dev/stdout`, `/dev/fd/2`, ...). */
   | { kind: "stdout" | "stderr"; path: string };
 
-// Deno lets no program open these (nor devices other than /dev/null, /dev/tty and a few more)
+// Deno lets no program open these (nor devices other than /dev/null, /dev/zero and a few more)
 // without --allow-all: they are known by name and written through the process's own streams.
 const STD_STREAMS: Readonly<Record<string, "stdout" | "stderr">> = {
   "/dev/stdout": "stdout",
@@ -105,14 +105,11 @@ export async function resolveCsvTarget(path: string): Promise<CsvTarget> {
       info = await Deno.lstat(p);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return { kind: "file", path: p };
-      const sandbox = error instanceof Deno.errors.NotCapable;
+      if (error instanceof Deno.errors.NotCapable) throw outOfReach(path, p, error);
       throw new LocalIoError(
-        (p === path ? "" : `leads to ${p}: `) +
-          (sandbox
-            ? "out of reach: the connector writes files, FIFOs, /dev/null, /dev/tty, and its " +
-              "stdout (-csvfile -) or stderr (/dev/stderr)"
-            : `cannot examine it: ${(error as Error).message}: check the path`),
-        { path, cause: error, usage: isWrongPath(error) || sandbox },
+        `${p === path ? "" : `leads to ${p}: `}cannot examine it: ${(error as Error).message}: ` +
+          "check the path",
+        { path, cause: error, usage: isWrongPath(error) },
       );
     }
     if (info.isSymlink) {
@@ -132,6 +129,16 @@ export async function resolveCsvTarget(path: string): Promise<CsvTarget> {
     path,
     usage: true,
   });
+}
+
+// A device Deno's sandbox refuses without --allow-all (/dev/full, /dev/tty, ...): a usage error
+// (exit 2) that says what can be written, never "run again with the --allow-all flag".
+function outOfReach(path: string, device: string, error: unknown): LocalIoError {
+  return new LocalIoError(
+    `${device === path ? "" : `leads to ${device}: `}out of reach: the connector writes files, ` +
+      "FIFOs, /dev/null, and its stdout (-csvfile -) or stderr (/dev/stderr)",
+    { path, cause: error, usage: true },
+  );
 }
 
 function cannotCreate(path: string, dir: string, error: unknown): LocalIoError {
@@ -173,6 +180,10 @@ export async function probeCsvFile(path: string): Promise<void> {
   if (path === "-") return;
   const target = await resolveCsvTarget(path);
   // A FIFO is not opened: that would wait for its reader, and closing it would end its input.
+  // A character device is: Deno refuses some it can examine (/dev/tty) only when they are opened.
+  if (target.kind === "stream" && (await Deno.stat(target.path)).isCharDevice) {
+    (await openStreamFile(path, target.path)).close();
+  }
   if (target.kind !== "file") return;
   const dir = dirOf(target.path);
   let probe: string;
@@ -291,17 +302,21 @@ async function openAtomicSink(
 }
 
 /** A FIFO or character device, written straight into; `abort` cannot take anything back. */
-async function openStreamSink(path: string, target: string): Promise<CommandSink> {
-  let file: Deno.FsFile;
+async function openStreamFile(path: string, target: string): Promise<Deno.FsFile> {
   try {
-    file = await Deno.open(target, { write: true }); // a FIFO: this waits for its reader
+    return await Deno.open(target, { write: true }); // a FIFO: this waits for its reader
   } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw outOfReach(path, target, error);
     throw new LocalIoError(`cannot open it for writing: ${(error as Error).message}`, {
       path,
       cause: error,
       usage: isWrongPath(error),
     });
   }
+}
+
+async function openStreamSink(path: string, target: string): Promise<CommandSink> {
+  const file = await openStreamFile(path, target);
   let total = 0, open = true;
   const closeFile = () => {
     if (open) file.close();

@@ -12,6 +12,7 @@ import { sendCommands } from "../dc/send_commands.ts";
 import { ProgressLine } from "../log/progress.ts";
 import type { CloseOptions, CommandSink } from "./command_sink.ts";
 import { openSpoolFile } from "./spool_file.ts";
+import { onSignalNote } from "../cleanup.ts";
 
 /** Where the DC sink reports. */
 export interface DcSinkLog extends DcLog {
@@ -81,7 +82,30 @@ async function send(path: string, target: DcOptions, log: DcSinkLog): Promise<vo
   const where = `${target.host}:${target.port ?? 8307}`;
   const started = performance.now();
   const line = new ProgressLine();
-  const client = await DcClient.connect({ ...target, log });
+  let client: DcClient | undefined;
+  const unnote = onSignalNote(() => {
+    const n = client?.totals.messages ?? 0;
+    return `while sending to the Defense Center ${where}: ` +
+      (n === 0
+        ? "it had acknowledged no DATA message of this run yet (one in flight may still be " +
+          "processed); the next complete run replaces anything of it"
+        : `it had acknowledged ${n} DATA message${n === 1 ? "" : "s"} of this run, so it holds ` +
+          "part of it (a message in flight may be processed too); the next complete run replaces it");
+  });
+  try {
+    client = await DcClient.connect({ ...target, log });
+    await sendAll(client, path, { where, started, line, target, log });
+  } finally {
+    unnote();
+  }
+}
+
+async function sendAll(
+  client: DcClient,
+  path: string,
+  o: { where: string; started: number; line: ProgressLine; target: DcOptions; log: DcSinkLog },
+): Promise<void> {
+  const { where, started, line, target, log } = o;
   log.info(
     `Connected to the Defense Center ${where} (MAX_SIZE ${client.maxSize}${
       target.pin ? `; its certificate is the pinned one, sha256:${target.pin}` : ""

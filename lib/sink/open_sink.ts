@@ -8,6 +8,7 @@
  */
 
 import { removeStaleFiles, systemTempDir } from "../cleanup.ts";
+import { LocalIoError } from "../errors.ts";
 import type { DcOptions } from "../dc/dc_client.ts";
 import { FINDING_SPOOL_PREFIX } from "../findings/finding_spool.ts";
 import { GLOSSARY_STORE_PREFIX } from "../findings/glossary_store.ts";
@@ -45,6 +46,29 @@ export function csvPathFor(csvfile: string, templateId: string): string {
   if (csvfile === "-") return "-";
   const slash = csvfile.lastIndexOf("/");
   return `${csvfile.slice(0, slash + 1)}${templateId}_${csvfile.slice(slash + 1)}`;
+}
+
+/**
+ * Checks, before any work, that `-csvfile` can take `-multiinfo`'s files: each template writes
+ * its own `<id>_<name>` beside the named one, which makes sense only beside a regular file (or a
+ * new name). Beside a FIFO, a device or `/dev/stdout` it would create regular files such as
+ * `/dev/424242_stdout`; `-` (stdout) takes every template's commands, one after another.
+ *
+ * @throws {LocalIoError} (exit 2) When the named path is not a regular file, nor a new name.
+ */
+export async function checkMultiinfoTarget(csvfile: string): Promise<void> {
+  if (csvfile === "-") return;
+  const target = await resolveCsvTarget(csvfile);
+  if (target.kind === "file") return;
+  const kind = target.kind === "stream"
+    ? (await Deno.stat(target.path)).isFifo ? "a FIFO" : "a character device"
+    : `this program's ${target.kind}`;
+  throw new LocalIoError(
+    `is ${kind}, not a regular file: with -multiinfo each template writes its own file ` +
+      `beside the named one (${csvPathFor(csvfile, "<template id>")}), so -csvfile must name a ` +
+      "regular file or a new one; use -csvfile - to write every template's commands to stdout",
+    { path: csvfile, usage: true },
+  );
 }
 
 function csvPath(csvfile: string, variant: string | undefined): string {

@@ -850,8 +850,10 @@ export class XmlScanner {
   #find2(i: number, n: number, a: number, b: number): number {
     const buf = this.#buf;
     for (let k = i; k + 1 < n; k++) {
-      if (buf[k] === a && buf[k + 1] === b) return k;
-      if (buf[k] === LF) this.#pendLf();
+      const c = buf[k]!;
+      if (c === a && buf[k + 1] === b) return k;
+      if (c === LF) this.#pendLf();
+      else if (c < 32 && c !== 9 && c !== 13) throw this.#forbiddenChar(k);
     }
     return -1;
   }
@@ -866,6 +868,7 @@ export class XmlScanner {
       const ch = buf[k]!;
       if (ch !== 45) {
         if (ch === LF) lines++;
+        else if (ch < 32 && ch !== 9 && ch !== 13) throw this.#forbiddenChar(k);
         continue;
       }
       if (buf[k + 1] !== 45) continue;
@@ -888,6 +891,7 @@ export class XmlScanner {
     for (let k = i + 9; k < n; k++) {
       const c = buf[k]!;
       if (c === LF) this.#pendLf();
+      else if (c < 32 && c !== 9 && c !== 13) throw this.#forbiddenChar(k);
       if (quote) {
         if (c === quote) quote = 0;
       } else if (c === 34 || c === 39) quote = c;

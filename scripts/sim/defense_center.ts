@@ -38,6 +38,8 @@ export type { MapResult } from "./fmc_state.ts";
 export interface DcSimScript {
   /** MAX_SIZE announced. @default {65535} */
   maxSize?: number;
+  /** MAX_SIZE announced on the 1st, 2nd, ... connection (the last for later ones); wins over `maxSize`. */
+  maxSizes?: readonly number[];
   /** Drop the connection on receiving these DATA messages (1-based, counted over all connections), unprocessed. */
   dropOnMessages?: Set<number>;
   /** Close the connection after the VERSION message (a version rejection). */
@@ -192,6 +194,10 @@ export async function startDcSim(
 
   const onConnection = (sock: tls.TLSSocket) => {
     connections++;
+    const sizes = script.maxSizes;
+    const maxSize = sizes?.length
+      ? sizes[Math.min(connections, sizes.length) - 1]!
+      : script.maxSize ?? 65535;
     sockets.add(sock);
     sock.setNoDelay(true); // answers go out at once, as a DC's do
     const serial = sock.getPeerCertificate()?.serialNumber;
@@ -233,14 +239,14 @@ export async function startDcSim(
             }
             versioned = true;
             const ms = new Uint8Array(4);
-            new DataView(ms.buffer).setUint32(0, script.maxSize ?? 65535, false);
+            new DataView(ms.buffer).setUint32(0, maxSize, false);
             sock.write(frame(1, ms));
             continue;
           }
           if (type !== 3 || session.died) continue;
           received++;
           if (script.recordPayloads) payloads.push(decoder.decode(value));
-          if (value.length > (script.maxSize ?? 65535)) {
+          if (value.length > maxSize) {
             sock.write(frame(4, encoder.encode("Data block exceeds the maximum size\n")));
             continue;
           }

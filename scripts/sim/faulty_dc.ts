@@ -15,10 +15,12 @@ import { createTestCa, type TestCa } from "./pki.ts";
 
 /** What the fake does where an answer is due. */
 export type Misbehaviour =
-  /** Answer correctly (MAX_SIZE; or "Done processing N commands." as DATA). */
+  /** Answer correctly (MAX_SIZE; or "Done processing N commands." as DATA, N as the module counts). */
   | "ok"
   /** Never answer; keep the connection open. */
   | "silent"
+  /** Send the correct answer twice (a DC that answers one message two times). */
+  | "twice"
   /** Send the correct answer one byte every `ms`. */
   | { trickle: number }
   /** Send these bytes as they are, not framed (an HTTP server's error page). */
@@ -38,6 +40,8 @@ export interface FaultyDcScript {
   maxSize?: number;
   /** Only the first N DATA messages (over all connections) get the `data` misbehaviour. @default all */
   dataFaults?: number;
+  /** The first N DATA messages (over all connections) are answered correctly, the rest get `data`. @default {0} */
+  dataFaultsAfter?: number;
 }
 
 /** A running fake. */
@@ -81,6 +85,7 @@ export async function startFaultyDc(
   const answer = (sock: tls.TLSSocket, how: Misbehaviour, correct: Uint8Array) => {
     if (how === "silent") return;
     if (how === "ok") sock.write(correct);
+    else if (how === "twice") sock.write(new Uint8Array([...correct, ...correct]));
     else if ("raw" in how) sock.write(enc.encode(how.raw));
     else if ("type" in how) sock.write(frame(how.type, enc.encode(how.text)));
     else {
@@ -120,9 +125,13 @@ export async function startFaultyDc(
           answer(sock, script.version ?? "ok", frame(1, size));
         } else if (type === 3) {
           dataMessages++;
-          const lines = new TextDecoder().decode(value).split("\n").filter((l) => l).length;
+          // Counted as the host input module counts: every line but SetSource, SetSourceType
+          // and SetDomain.
+          const lines = new TextDecoder().decode(value).split("\n")
+            .filter((l) => l && !/^Set(Source|SourceType|Domain)\s*,/.test(l)).length;
           const done = enc.encode(`Done processing ${lines} commands.\n`);
-          const faulty = dataMessages <= (script.dataFaults ?? Infinity);
+          const faulty = dataMessages <= (script.dataFaults ?? Infinity) &&
+            dataMessages > (script.dataFaultsAfter ?? 0);
           answer(sock, faulty ? script.data ?? "ok" : "ok", frame(3, done));
         }
       }

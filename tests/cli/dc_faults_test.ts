@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createTestCa } from "../../scripts/sim/pki.ts";
 import { type FaultyDc, type FaultyDcScript, startFaultyDc } from "../../scripts/sim/faulty_dc.ts";
-import { type CliResult, runMain } from "../_cli.ts";
+import { type CliResult, MAIN, runMain } from "../_cli.ts";
 
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
 const CA = createTestCa("faulty DC test CA");
@@ -203,4 +203,94 @@ Deno.test("a DC that answers DATA with an ERROR message: what it said is logged,
       );
     },
   );
+});
+
+Deno.test("a signal while sending logs one error line: the signal, and how many DATA messages the DC acknowledged", async () => {
+  const dc = await startFaultyDc({ maxSize: 1024, data: "silent", dataFaultsAfter: 2 }, { ca: CA });
+  const dir = await Deno.makeTempDir({ prefix: "qc-dc-faults-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-net",
+      "--allow-run",
+      MAIN,
+      `-server=${dc.host}`,
+      `-port=${dc.port}`,
+      "-r",
+      SAMPLE,
+      "-stderr",
+      "-level",
+      "3",
+      "-logfile",
+      `${dir}/qc.log`,
+    ],
+    cwd: dir,
+    env: { NO_COLOR: "1", QC_PKCS12_PASSWORD: "pw" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  });
+  try {
+    await Deno.writeFile(`${dir}/CertFile.pkcs12`, dc.issueClient({ password: "pw" }));
+    const running = child.spawn();
+    const guard = setTimeout(() => running.kill("SIGKILL"), HANG_GUARD_MS); // a guard, not a wait
+    try {
+      const reader = running.stderr.pipeThrough(new TextDecoderStream()).getReader();
+      let seen = "";
+      // Message 2 answered: message 3 goes out next, and the DC never answers it.
+      while (!/DATA message 2 \(first command: [^\n]*\): processed/.test(seen)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += value;
+      }
+      running.kill("SIGTERM");
+      for (let r = await reader.read(); !r.done; r = await reader.read()) seen += r.value;
+      assert.equal((await running.status).code, 143, seen);
+      const line = new RegExp(
+        `\\[ERROR\\] Stopped by SIGTERM \\(exit 143\\) while sending to the Defense Center ` +
+          `127\\.0\\.0\\.1:${dc.port}: it had acknowledged 2 DATA messages of this run, so it ` +
+          "holds part of it \\(a message in flight may be processed too\\); the next complete " +
+          "run replaces it\n",
+      );
+      assert.match(seen, line);
+      assert.equal(seen.match(/Stopped by/g)?.length, 1, "once: the log already reaches stderr");
+      const log = await Deno.readTextFile(`${dir}/qc.log`);
+      assert.equal(log.match(/Stopped by SIGTERM/g)?.length, 1, log);
+      assert.match(log, line);
+      assert.equal(dc.dataMessages, 3);
+    } finally {
+      clearTimeout(guard);
+    }
+  } finally {
+    await dc.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a DC that says it processed more commands than a message carried: exit 5 naming the message, nothing more sent", async () => {
+  const more = { type: 3, text: "Done processing 32 commands.\n" };
+  await withFaultyDc({ data: more }, async (run, dc) => {
+    const r = await run([]);
+    assert.equal(r.code, 5, all(r));
+    assert.match(
+      all(r),
+      /The Defense Center at 127\.0\.0\.1:\d+ answered DATA message 1 \(first command: AddScanResult,[^)]*\) with "Done processing 32 commands", but the message carried \d+ commands it counts: .* so nothing more was sent \(no earlier message was acknowledged\)/,
+    );
+    assert.equal(dc.dataMessages, 1, "not sent again");
+  });
+  // Two answers to message 1: each later message reads the answer of the one before it, until
+  // one carries fewer commands than that answer counts.
+  await withFaultyDc({ maxSize: 1024, data: "twice", dataFaults: 1 }, async (run, dc) => {
+    const r = await run([]);
+    assert.equal(r.code, 5, all(r));
+    const m =
+      /answered DATA message (\d+) \(first command: [^)]*\) with "Done processing (\d+) commands", but the message carried (\d+) commands/
+        .exec(all(r));
+    assert.ok(m, all(r));
+    assert.ok(Number(m[1]) >= 2 && Number(m[2]) > Number(m[3]), m[0]);
+    assert.equal(dc.dataMessages, Number(m[1]));
+  });
 });

@@ -32,6 +32,15 @@ async function runMainInShell(
   return await runInShell(setup, [Deno.execPath(), "run", ...PERMISSIONS, MAIN, ...args], options);
 }
 
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function commandFile(hosts: number): string {
   const lines = ["SetSource,Bulk"];
   for (let i = 0; i < hosts; i++) {
@@ -104,6 +113,23 @@ Deno.test("main -csvfile refuses a socket before reading the report (exit 2)", a
     } finally {
       listener.close();
     }
+  });
+});
+
+Deno.test({
+  name: "main -csvfile /dev/tty, which Deno opens only with --allow-all: exit 2 before reading",
+  ignore: !exists("/dev/tty"),
+}, async () => {
+  // Deno can examine /dev/tty but refuses to open it without --allow-all: this was found only
+  // after the report was read, as exit 7 saying "run again with the --allow-all flag".
+  await withTempDir(async (dir) => {
+    const r = await runMain(["-r", "-", "-c", "/dev/tty"], { cwd: dir, stdin: "" });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /\/dev\/tty: out of reach: the connector writes files, FIFOs, \/dev\/null/,
+    );
+    assert.doesNotMatch(r.stdout + r.stderr, /allow-all|Reading the Qualys report/);
   });
 });
 
@@ -408,5 +434,34 @@ Deno.test({
     const r = await runMain(["-r", SAMPLE, "-c", "-"], { cwd: dir, env: { TMPDIR: dir } });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(Deno.lstatSync(theirs).uid, 65534);
+  });
+});
+
+Deno.test("-multiinfo refuses a -csvfile that is not a regular file (exit 2), before any work", async () => {
+  await withTempDir(async (dir) => {
+    const fifo = `${dir}/x.fifo`;
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.equal(made.code, 0);
+    const cases: [string, string][] = [
+      ["/dev/stdout", "this program's stdout"],
+      ["/dev/fd/2", "this program's stderr"],
+      ["/dev/null", "a character device"],
+      [fifo, "a FIFO"],
+    ];
+    for (const [target, kind] of cases) {
+      const r = await runMain(["-multiinfo", "424242,535353", "-c", target], { cwd: dir });
+      assert.equal(r.code, 2, `${target}: ${r.stdout}${r.stderr}`);
+      const where = target.replace(/[^/]+$/, (name) => `<template id>_${name}`);
+      assert.ok(
+        (r.stdout + r.stderr).includes(
+          `${target}: is ${kind}, not a regular file: with -multiinfo each template writes its ` +
+            `own file beside the named one (${where}), so -csvfile must name a regular file or a ` +
+            "new one; use -csvfile - to write every template's commands to stdout",
+        ),
+        r.stdout + r.stderr,
+      );
+      assert.doesNotMatch(r.stdout + r.stderr, /QualysGuard\.yaml/, "refused before the config");
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["x.fifo"]);
   });
 });

@@ -251,7 +251,7 @@ Deno.test("main never shows a secret: passwords stay out of stdout, stderr, log 
   });
 });
 
-Deno.test("main exits 143 on SIGTERM while it waits for the report", async () => {
+Deno.test("main exits 143 on SIGTERM while it waits for the report, and logs the signal", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-read", "--allow-write", "--allow-env", MAIN, "-r", "-", "-c", "-"],
     env: { NO_COLOR: "1" },
@@ -268,10 +268,12 @@ Deno.test("main exits 143 on SIGTERM while it waits for the report", async () =>
   }
   child.kill("SIGTERM");
   const status = await child.status;
-  await reader.cancel();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) seen += r.value;
   await child.stdout.cancel();
   await child.stdin.close().catch(() => {});
   assert.equal(status.code, 143);
+  // A cron log does not just end: the signal is its last line (nothing was being sent).
+  assert.match(seen, /\[ERROR\] Stopped by SIGTERM \(exit 143\)\n$/);
 });
 
 async function assertEmptyReport(report: string, dir: string): Promise<void> {

@@ -141,3 +141,17 @@ Deno.test("IpRangeSet takes IPv6 CIDR blocks and ranges", () => {
   assert.equal(set.contains(parseHostAddress("fe80::100")!), false);
   assert.equal(set.contains(parseHostAddress("10.0.0.1")!), false);
 });
+
+Deno.test("IpRangeSet holds an IPv4-mapped address wherever it holds its IPv4 host, and back", () => {
+  // The host index merges ::ffff:10.9.9.9 into 10.9.9.9 (one host on the Defense Center): the
+  // filter must keep or skip both listings alike, or one listing's findings are lost.
+  const v4 = IpRangeSet.parse("10.0.0.0/8");
+  assert.equal(v4.contains(parseHostAddress("::ffff:10.9.9.9")!), true);
+  assert.equal(v4.contains(parseHostAddress("::ffff:a09:909")!), true);
+  assert.equal(v4.contains(parseHostAddress("::ffff:11.0.0.1")!), false);
+  assert.equal(v4.contains(parseHostAddress("::ffff:0:10.9.9.9")!), false); // translated: not mapped
+  assert.equal(v4.contains(parseHostAddress("::10.9.9.9")!), false); // IPv4-compatible: not mapped
+  const v6 = IpRangeSet.parse("::ffff:10.0.0.0/104");
+  assert.equal(v6.contains(parseHostAddress("10.9.9.9")!), true);
+  assert.equal(v6.contains(parseHostAddress("11.9.9.9")!), false);
+});

@@ -229,6 +229,15 @@ Deno.test("parseConfig defaults: source report, set_os n, clear_clean_hosts y, n
   assert.equal(d.dcFingerprint, "ab".repeat(32));
 });
 
+Deno.test("parseConfig keeps a scanner or source name that folds to a good one", async () => {
+  const cfg = await parseConfig(
+    `${CREDENTIALS}template_id: 1\nscanner_name: 'Qualys Caf\u00e9'\nsource_name: 'Scan \uff11'\n`,
+    "q.yaml",
+  );
+  assert.equal(cfg.scannerName, "Qualys Caf\u00e9");
+  assert.equal(cfg.sourceName, "Scan \uff11");
+});
+
 Deno.test("parseConfig rejects bad values of the new keys, naming the key and its line (exit 2)", async (t) => {
   const cases: [string, string, RegExp][] = [
     ["source: scans", "source", /must be report .* or detections/],
@@ -245,6 +254,11 @@ Deno.test("parseConfig rejects bad values of the new keys, naming the key and it
     ["template_id: 1\nscanner_name: '12345'", "scanner_name", /all digits/],
     ["template_id: 1\nscanner_name: ''", "scanner_name", /must not be empty/],
     ["template_id: 1\nsource_name: 'a\"b'", "source_name", /quote characters/],
+    // Checked as sent: the commands fold non-ASCII (NFKD) or drop it.
+    ["template_id: 1\nsource_name: '\uff11\uff12\uff13'", "source_name", /all digits/],
+    ["template_id: 1\nscanner_name: 'O\uff07Brien'", "scanner_name", /quote characters/],
+    ["template_id: 1\nscanner_name: 'EU\uff0cUS'", "scanner_name", /commas/],
+    ["template_id: 1\nscanner_name: '\u20ac'", "scanner_name", /must hold ASCII letters/],
   ];
   for (const [yaml, key, message] of cases) {
     await t.step(yaml.replaceAll("\n", " | "), async () => {
@@ -352,4 +366,98 @@ Deno.test("parseConfig refuses credentials in url, without showing them", async 
       return true;
     },
   );
+});
+
+Deno.test("parseConfig names the key of a quoted value that runs past its line, never quoting it", async (t) => {
+  const cases: [string, string, string][] = [
+    // An unclosed quote: the library places the error at the end of the file, on no key's line.
+    ["an unclosed double quote", 'user_id: u\npassword: "s3cr3tPW\ntemplate_id: 1\n', "s3cr3tPW"],
+    ["an unclosed single quote", "user_id: u\npassword: 's3cr3tPW\n", "s3cr3tPW"],
+    // A bad escape on the value's second line: "Invalid escape sequence \Zq9" is the password's.
+    ["a bad escape on a continuation line", 'password: "s3cr3t\n  PW\\Zq9"\nuser_id: u\n', "Zq9"],
+  ];
+  for (const [name, text, secret] of cases) {
+    await t.step(name, async () => {
+      await assert.rejects(parseConfig(text, "q.yaml"), (e: ConfigError) => {
+        assert.match(e.message, /^q\.yaml:\d+:11: .*put the value of "password" in single quotes/);
+        assert.ok(!e.message.includes(secret), e.message);
+        return true;
+      });
+    });
+  }
+});
+
+Deno.test("parseConfig advises quoting from the YAML error's code, not from words in its message", async () => {
+  const hint = (text: string) =>
+    parseConfig(`user_id: u\npassword: 'p'\ntemplate_id: 1\n${text}\n`, "q.yaml").then(
+      () => "parsed",
+      (e: Error) => e.message.replace(/^.*\): /, ""),
+    );
+  const quote = /^put the value of "(domain|url)" in single quotes, for example/;
+  // Codes whose fix is quoting (their messages hold none of "reserved", "indicator", "quote").
+  assert.match(await hint('domain: "Global \\q Branch"'), quote); // BAD_DQ_ESCAPE
+  assert.match(await hint("domain: &a &b Branch"), quote); // MULTIPLE_ANCHORS
+  assert.match(await hint("url: !a !b x"), quote); // MULTIPLE_TAGS
+  // As before: a reserved first character, an unclosed quote.
+  assert.match(await hint("domain: @Branch"), quote); // BAD_SCALAR_START
+  assert.match(await hint("domain: 'Branch"), quote); // MISSING_CHAR in a value
+  // MISSING_CHAR outside any value is a line without its colon: quoting is not the fix.
+  assert.equal(await hint("url: # nothing\nfoo"), "each line must be `key: value`");
+});
+
+Deno.test("readConfig warns about a file others can read only when it holds a password", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "qc-config-" });
+  try {
+    const cases: [string, RegExp | undefined][] = [
+      ["template_id: 1\nadd_host: y\n", undefined],
+      ["template_id: 1\npassword: ''\n", undefined],
+      [
+        "user_id: u\npassword: 'p@ss'\ntemplate_id: 1\n",
+        /holds your Qualys password: run chmod 600/,
+      ],
+      [
+        "template_id: 1\nproxy: http://p:3128\nproxy_username: u\nproxy_password: 'x'\n",
+        /holds your proxy password: run chmod 600/,
+      ],
+    ];
+    for (const [text, expected] of cases) {
+      const path = `${dir}/q.yaml`;
+      await Deno.writeTextFile(path, text);
+      await Deno.chmod(path, 0o644);
+      const warnings: string[] = [];
+      await readConfig(path, {
+        credentials: false,
+        templateId: false,
+        onWarning: (m) => warnings.push(m),
+      });
+      const readable = warnings.filter((w) => w.includes("readable by other users"));
+      if (expected === undefined) assert.deepEqual(readable, [], text);
+      else {
+        assert.equal(readable.length, 1, text);
+        assert.match(readable[0]!, expected);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readConfig on a directory says to name the YAML file itself (exit 2)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "qc-config-" });
+  try {
+    for (const given of [`${dir}/`, dir]) {
+      await assert.rejects(readConfig(given), (e: ConfigError) => {
+        assert.ok(e instanceof ConfigError);
+        assert.equal(e.exitCode, 2);
+        assert.equal(
+          e.message,
+          `${given}: is a directory: name the plugin configuration file itself with -plugininfo, ` +
+            `for example -plugininfo ${dir}/QualysGuard.yaml`,
+        );
+        return true;
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

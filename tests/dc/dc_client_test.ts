@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { DcError, type DcRejectedError } from "../../lib/errors.ts";
 import forge from "node-forge";
-import { DcClient } from "../../lib/dc/dc_client.ts";
+import { DcClient, MAX_PAYLOAD } from "../../lib/dc/dc_client.ts";
 import { loadPkcs12 } from "../../lib/dc/pkcs12.ts";
 import { MessagePacker } from "../../lib/dc/protocol.ts";
+import { countedCommands } from "../../lib/dc/answers.ts";
 import { shortenLine, splitCsvLine } from "../../lib/encode/command_line.ts";
 import { sendCommands } from "../../lib/dc/send_commands.ts";
 import { ByteBuffer, CommandEncoder } from "../../lib/encode/encode_commands.ts";
@@ -126,7 +127,7 @@ Deno.test("MessagePacker keeps lines whole, repeats the headers and keeps a host
   assert.equal(body, lines.slice(1).map((l) => `${l}\n`).join(""), "every line once, in order");
 });
 
-Deno.test("shortenLine cuts the description first, then the title", () => {
+Deno.test("shortenLine cuts the description first, then the IDs, then the title", () => {
   const line = `AddScanResult,10.0.0.1,"QG",1,443,tcp,"${"T".repeat(100)}","${
     "D".repeat(500)
   }","cve_ids: CVE-2014-0160","bugtraq_ids:"`;
@@ -135,10 +136,15 @@ Deno.test("shortenLine cuts the description first, then the title", () => {
   const f = splitCsvLine(short)!;
   assert.equal(f[6], "T".repeat(100));
   assert.ok(f[7]!.endsWith("..."));
+  const fewer = splitCsvLine(shortenLine(line, 170))!;
+  assert.equal(fewer[7], "");
+  assert.equal(fewer[6], "T".repeat(100), "the IDs give way before the title");
+  assert.equal(fewer[8], "cve_ids:");
   const shorter = splitCsvLine(shortenLine(line, 150))!;
   assert.equal(shorter[7], "");
   assert.ok(shorter[6]!.endsWith("..."));
-  assert.equal(shorter[8], "cve_ids: CVE-2014-0160");
+  assert.equal(shorter[8], "cve_ids:");
+  assert.equal(shorter[9], "bugtraq_ids:");
 });
 
 Deno.test("sendCommands imports exactly what the CSV says (small MAX_SIZE, slow responses)", async () => {
@@ -482,4 +488,116 @@ Deno.test("sendCommands sends a domain's header lines alone first: a refused dom
     assert.deepEqual(sim.payloads, ["SetDomain,Global \\ West \\ Lab\nSetSource,x\n"]);
     for (const map of Object.values(sim.dumpAll())) assert.deepEqual(map.results, {});
   });
+});
+
+Deno.test("sendCommands keeps each message within 1 MiB whatever MAX_SIZE the DC announces", async () => {
+  // A DC announcing MAX_SIZE 2^32-1 once made the whole command file one message, built in
+  // memory (memory grew with the report) and answered only after all of it was processed.
+  const csv = await commandsFor(200, 40);
+  assert.ok(csv.length > 2 * MAX_PAYLOAD, `${csv.length} bytes`);
+  await withDc({ maxSize: 0xffffffff, recordPayloads: true }, async (sim) => {
+    const client = await DcClient.connect({
+      host: sim.host,
+      port: sim.port,
+      identity: identityOf(sim),
+      log: quiet,
+    });
+    assert.equal(client.maxSize, 0xffffffff);
+    assert.equal(client.payloadLimit, MAX_PAYLOAD);
+    const totals = await sendCommands(client, reader(csv), { log: quiet });
+    client.close();
+    assert.ok(sim.payloads.length >= 3, `${sim.payloads.length} messages`);
+    for (const p of sim.payloads) assert.ok(new TextEncoder().encode(p).length <= MAX_PAYLOAD);
+    assert.equal(totals.commands, totals.processed);
+    assert.deepStrictEqual(sim.dump(), expectedMap(csv));
+  });
+});
+
+Deno.test("DcClient says a -server name that does not resolve cannot be resolved (exit 5)", async () => {
+  // node:net's error reads "getaddrinfo ENOTFOUND <host>", which the text match missed: the
+  // run said "Lost the connection to the Defense Center" though it never had one.
+  await withDc({}, async (sim) => {
+    await assert.rejects(
+      DcClient.connect({ host: "no-such-dc.invalid", port: sim.port, identity: identityOf(sim) }),
+      (e: DcError) => {
+        assert.ok(e instanceof DcError);
+        assert.equal(e.exitCode, 5);
+        assert.match(e.message, /^Cannot resolve no-such-dc\.invalid \((ENOTFOUND|EAI_AGAIN)\): /);
+        assert.match(e.message, /check -server, and the DNS settings of this host$/);
+        return true;
+      },
+    );
+  });
+});
+
+Deno.test("SetMap:<map> prefixed lines: a prefixed SetSource heads every message and is not counted, a prefixed ScanFlush ends its host", async () => {
+  const packer = new MessagePacker({ maxSize: 200 });
+  const lines = [
+    "SetMap:Qualys map,SetSource,Prefixed Source",
+    "AddHost,10.0.0.1",
+    "SetMap:Qualys map,ScanFlush",
+    ...Array.from({ length: 8 }, (_, k) => `SetMap:Qualys map,AddHost,10.0.1.${k}`),
+  ];
+  for (const l of lines) packer.add(l);
+  packer.finish();
+  const payloads = packer.take().map((p) => dec.decode(p.bytes));
+  assert.ok(payloads.length > 1);
+  for (const p of payloads) assert.ok(p.startsWith(`${lines[0]}\n`), p);
+  assert.ok(payloads[0]!.includes("AddHost,10.0.0.1\nSetMap:Qualys map,ScanFlush\n"));
+  const enc = new TextEncoder();
+  assert.equal(countedCommands(enc.encode(`${lines[0]}\n"SetMap:M",SetDomain,D\nScanFlush\n`)), 1);
+
+  const csv = `${lines.join("\n")}\n`;
+  await withDc({ maxSize: 200, maps: ["Qualys map"] }, async (sim) => {
+    const client = await DcClient.connect({
+      host: sim.host,
+      port: sim.port,
+      identity: identityOf(sim),
+      log: quiet,
+    });
+    const totals = await sendCommands(client, reader(csv), { log: quiet });
+    client.close();
+    assert.ok(totals.messages > 1);
+    assert.equal(totals.shortMessages, 0, "each message's count reconciles");
+    assert.equal(totals.processed, totals.commands);
+    assert.equal(totals.commands, lines.length - 1);
+    assert.equal(sim.hosts.size, 9);
+  });
+});
+
+Deno.test("sendCommands: a DC that announces a smaller MAX_SIZE on reconnecting gets the unacknowledged message again in pieces that fit", async () => {
+  const csv = await commandsFor(30, 6);
+  await withDc(
+    { maxSizes: [8192, 1024], dropOnMessages: new Set([2]), recordPayloads: true },
+    async (sim) => {
+      const warnings: string[] = [];
+      const client = await DcClient.connect({
+        host: sim.host,
+        port: sim.port,
+        identity: identityOf(sim),
+        log: { ...quiet, warn: (m) => warnings.push(m) },
+        sleep: noWait,
+      });
+      assert.equal(client.maxSize, 8192);
+      const totals = await sendCommands(client, reader(csv), {
+        log: { ...quiet, warn: (m) => warnings.push(m) },
+      });
+      client.close();
+      assert.equal(totals.reconnects, 1);
+      assert.equal(totals.shortMessages, 0);
+      assert.equal(totals.processed, totals.commands);
+      assert.ok(sim.processed.slice(1).every((p) => new TextEncoder().encode(p).length <= 1024));
+      assert.ok(
+        warnings.some((w) =>
+          /^The Defense Center now takes messages of at most 1024 bytes \(it announced a smaller MAX_SIZE on reconnecting\): the unacknowledged message of \d+ bytes is sent again in \d+ smaller ones$/
+            .test(w)
+        ),
+        warnings.join("\n"),
+      );
+      // Lines over 1024 bytes were shortened (description first): compare all but the texts.
+      const ids = (m: object) =>
+        JSON.stringify(m, (k, v) => (k === "desc" || k === "name" ? undefined : v));
+      assert.equal(ids(sim.dump()), ids(expectedMap(csv)), "nothing lost");
+    },
+  );
 });

@@ -16,6 +16,7 @@ import { type GlossaryEntry, ReportParser } from "../../lib/report/parse_report.
 import type { HostFindings } from "../../lib/findings/finding_spool.ts";
 import { generateReport } from "../../scripts/gen_report.ts";
 import { ignoreUnless, NO_SHARED_FIXTURES, SHARED_FIXTURES } from "../_skip.ts";
+import { shortenLine } from "../../lib/encode/command_line.ts";
 
 function host(ip: string, findings: [number, number, number][]): HostFindings {
   return {
@@ -302,7 +303,7 @@ Deno.test("CommandEncoder uses scanner_name and source_name, sanitised", () => {
   ]);
 });
 
-Deno.test("CommandEncoder keeps every line within 4000 bytes: description first, then title", () => {
+Deno.test("CommandEncoder keeps every line within 4000 bytes: description first, then IDs, then title", () => {
   const long = "word ".repeat(2000);
   const glossary = new Map([
     entry(1, { title: "short title", description: long }),
@@ -319,7 +320,30 @@ Deno.test("CommandEncoder keeps every line within 4000 bytes: description first,
   assert.equal(l2![7], "");
   assert.ok(l2![6]!.endsWith("..."));
   assert.match(l3![8]!, /^cve_ids: CVE-2020-10000 /);
+  assert.equal(l3![6], "t", "the title stays: the IDs give way first");
   assert.equal(enc.shortened, 3);
+});
+
+Deno.test("CommandEncoder keeps the title of a QID with a very long CVE list, and as many IDs as fit", () => {
+  const title = "OpenSSL Multiple Vulnerabilities (OpenSSL Security Advisory 20160301)";
+  const cves = Array.from({ length: 600 }, (_, k) => `CVE-2016-${1000 + k}`);
+  const bids = Array.from({ length: 50 }, (_, k) => `${80000 + k}`);
+  const enc = new CommandEncoder(
+    new Map([entry(7, { title, description: "word ".repeat(300), cves, bugtraqs: bids })]),
+  );
+  const [line] = enc.encodeHostToLines(host("10.0.0.1", [[7, 443, 1]]));
+  assert.ok(line!.length + 1 <= 4000, `${line!.length + 1} bytes`);
+  const f = csvFields(line!);
+  assert.equal(f[6], title);
+  assert.equal(f[7], "", "the description went first");
+  const kept = f[8]!.split(" ").slice(1);
+  assert.deepEqual(kept, cves.slice(0, kept.length), "the first CVEs, in order");
+  assert.ok(kept.length > 200, `${kept.length} CVEs kept`);
+  assert.match(f[9]!, /^bugtraq_ids: 80000 /);
+  // The sender's own shortening (a MAX_SIZE below the line) follows the same rule.
+  const short = csvFields(shortenLine(line!, 1000));
+  assert.equal(short[6], title);
+  assert.ok(short[8]!.startsWith("cve_ids: CVE-2016-1000 "));
 });
 
 const XML_TEXT = fc.string({
@@ -676,15 +700,14 @@ function quadraticTail(qid: number, e: GlossaryEntry, maxLine = 4000, scanner = 
   const fixed = () =>
     prefix + 2 + title.length + 3 + desc.length + 3 + idField("cve_ids:", cves).length + 3 +
     idField("bugtraq_ids:", bids).length + 2;
-  let over = fixed() - maxLine;
+  const over = fixed() - maxLine;
   if (over > 0) {
     desc = shorten(desc, over);
-    over = fixed() - maxLine;
-    if (over > 0) title = shorten(title, over);
     while (fixed() > maxLine && (cves.length > 0 || bids.length > 0)) {
       if (cves.length >= bids.length) cves.pop();
       else bids.pop();
     }
+    title = shorten(title, fixed() - maxLine);
   }
   return `,"${title}","${desc}","${idField("cve_ids:", cves)}","${idField("bugtraq_ids:", bids)}"`;
 }

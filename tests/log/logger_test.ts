@@ -90,3 +90,54 @@ Deno.test("Logger says on stderr once when the log file fails, and keeps the fai
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Logger.close does not wait forever for a logger child that hangs: it kills it and says so once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "qc-logger-" });
+  let pid = 0;
+  try {
+    // A `logger` that never exits (a syslog daemon that stopped accepting), first on PATH.
+    await Deno.mkdir(`${dir}/bin`);
+    await Deno.writeTextFile(
+      `${dir}/bin/logger`,
+      `#!/bin/sh\necho $$ > "${dir}/pid"\nexec sleep 600\n`,
+    );
+    await Deno.chmod(`${dir}/bin/logger`, 0o755);
+    await Deno.writeTextFile(`${dir}/socket`, ""); // stands for /dev/log: it exists
+    const logger = new URL("../../lib/log/logger.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${dir}/child.ts`,
+      `import { Logger } from "${logger}";
+      const log = new Logger({ syslog: true, syslogSocket: "${dir}/socket", closeTimeoutMs: 300 });
+      log.info("the last line");
+      await log.close();
+      await log.close();
+      console.log("closed");`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-run", `${dir}/child.ts`],
+      env: { PATH: `${dir}/bin:${Deno.env.get("PATH")}`, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(120_000), // a guard against a hang, not a speed assertion
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    pid = Number(await Deno.readTextFile(`${dir}/pid`));
+    assert.equal(out.code, 0, stderr);
+    assert.equal(new TextDecoder().decode(out.stdout), "closed\n");
+    assert.equal(stderr.match(/did not take the last log lines/g)?.length, 1, stderr);
+    assert.match(
+      stderr,
+      /^qualys_connector: syslog \(the logger command\) did not take the last log lines within 0\.3 s: stopped it; the end of this run's log may be missing from syslog\n$/,
+    );
+    const alive = await new Deno.Command("sh", { args: ["-c", `kill -0 ${pid} 2>/dev/null`] })
+      .output();
+    assert.notEqual(alive.code, 0, "the hung logger child was killed");
+  } finally {
+    if (pid) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone, as it should be */ }
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});

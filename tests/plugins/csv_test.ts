@@ -80,3 +80,31 @@ Deno.test("csv plugin writes only commands (no comments or blank lines) into the
     assert.ok(closed);
   });
 });
+
+Deno.test("csv plugin accepts a SetMap:<map> prefix and checks the command after it as usual", async () => {
+  const good = [
+    "SetSource,x",
+    "SetMap:Qualys map,AddHost,10.0.0.1",
+    '"SetMap:Map, with a comma",AddScanResult,10.0.0.1,"Q",1,,,"t","d","cve_ids:","bugtraq_ids:"',
+    " SetMap:Qualys map , ScanFlush",
+  ];
+  await withCommandFile(`${good.join("\n")}\n`, async (path) => {
+    const steps = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
+    assert.deepEqual(steps.map((s) => [s.ok, s.detail]), [[true, "4 lines, 4 commands"]]);
+  });
+  const bad = [
+    "SetMap:Qualys map",
+    "SetMap:Qualys map,Addhost,10.0.0.1",
+    "SetMap:Qualys map,AddHost,10.0.0.1,00:11:22:33:44:55,extra",
+    'SetMap:Qualys map,AddScanResult,10.0.0.1,"Q",1,,,"t","d"',
+  ];
+  await withCommandFile(`${bad.join("\n")}\n`, async (path) => {
+    const steps = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
+    assert.equal(steps[0]!.ok, false);
+    const detail = steps[0]!.detail;
+    assert.match(detail, /cmds\.csv:1: a "SetMap:Qualys map" prefix must be followed by a command/);
+    assert.match(detail, /cmds\.csv:2: unknown command "Addhost": did you mean "AddHost"/);
+    assert.match(detail, /cmds\.csv:3: AddHost takes at most 2 field\(s\) but the line has 3/);
+    assert.match(detail, /cmds\.csv:4: AddScanResult with a vuln_id needs the fields "cve_ids/);
+  });
+});

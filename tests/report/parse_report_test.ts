@@ -491,3 +491,23 @@ Deno.test("ParsedReport.dispose lets go of the glossary and the findings", async
   });
   assert.equal(hosts, 0);
 });
+
+Deno.test("ReportParser takes a HOST's first IP when it lists two, with a bounded warning", async () => {
+  const twoIps = (a: string, b: string, qid: number) =>
+    `<HOST><IP network_id="7">${a}</IP><IP network_id="8">${b}</IP>` +
+    `<VULN_INFO_LIST>${VI(qid)}</VULN_INFO_LIST></HOST>`;
+  const hosts = Array.from({ length: 25 }, (_, k) => twoIps(`10.0.0.${k}`, `10.9.9.${k}`, k + 1));
+  const xml = ADR(hosts.join(""), Array.from({ length: 25 }, (_, k) => VD(k + 1, "t")).join(""));
+  const warnings: string[] = [];
+  const report = feed(enc.encode(xml), 7, { onWarning: (m: string) => warnings.push(m) });
+  const got = await fromParsed(report);
+  assert.deepStrictEqual(got.hosts.map((h) => h.ip), hosts.map((_, k) => `10.0.0.${k}`));
+  assert.equal(
+    warnings[0],
+    'A HOST lists more than one IP ("10.0.0.0", then "10.9.9.0"): its findings go to the first, "10.0.0.0"',
+  );
+  assert.equal(warnings.length, 21, "twenty, then one line saying more are not shown");
+  assert.equal(warnings[20], "More warnings like these are not shown");
+  assert.deepStrictEqual(got, oracleExtract(xml, undefined));
+  report.dispose();
+});

@@ -99,14 +99,17 @@ Deno.test("openCsvFileSink refuses a socket, a directory and a device out of rea
           [socket, /s\.sock: is a socket: -csvfile writes a regular file, a FIFO or a character/],
           [dir, /is a directory/],
           ["/dev/full", /\/dev\/full: out of reach: .*stdout \(-csvfile -\)/],
+          ["/dev/tty", /\/dev\/tty: out of reach: .*stdout \(-csvfile -\)/],
         ] as const
       ) {
-        await assert.rejects(openCsvFileSink(path), (e: LocalIoError) => {
-          assert.ok(e instanceof LocalIoError);
-          assert.match(e.message, reason);
-          assert.equal(e.exitCode, 2);
-          return true;
-        });
+        for (const open of [openCsvFileSink, probeCsvFile]) {
+          await assert.rejects(open(path), (e: LocalIoError) => {
+            assert.ok(e instanceof LocalIoError);
+            assert.match(e.message, reason);
+            assert.equal(e.exitCode, 2);
+            return true;
+          });
+        }
       }
       assert.equal((await Deno.lstat(socket)).isSocket, true, "the socket is untouched");
       assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["s.sock"]);

@@ -121,6 +121,25 @@ const CASES: Case[] = [
   { name: "0x1f in CDATA", body: `<![CDATA[${MARK}\u001f]]>`, error: CONTROL("1f") },
   { name: "0xb in CDATA", body: `<![CDATA[]${MARK}\u000b]]>`, error: CONTROL("b") },
   { name: "tab, CR and LF in CDATA are fine", body: "<![CDATA[a\tb\rc\r\nd\n\t]]>" },
+
+  // characters XML forbids, in comments, processing instructions and the DOCTYPE (once skipped
+  // unread: a NUL there was accepted)
+  { name: "NUL in a comment", body: `<!-- a\n${MARK}\u0000b -->`, error: CONTROL("0") },
+  {
+    name: "0x1 in a comment before the root",
+    xml: report("t").replace("<ASSET_DATA_REPORT>", `<!-- ${MARK}\u0001 -->\n<ASSET_DATA_REPORT>`),
+    error: CONTROL("1"),
+  },
+  { name: "NUL in a processing instruction", body: `<?pi a${MARK}\u0000b?>`, error: CONTROL("0") },
+  {
+    name: "0x1b in the DOCTYPE",
+    xml: report("t").replace(
+      "<ASSET_DATA_REPORT>",
+      `<!DOCTYPE ASSET_DATA_REPORT [\n<!ENTITY e "${MARK}\u001b">\n]>\n<ASSET_DATA_REPORT>`,
+    ),
+    error: CONTROL("1b"),
+  },
+  { name: "tab, CR and LF in a comment and a PI are fine", body: "<!--a\tb\r\nc--><?pi\ta\r\n?>" },
 ];
 
 function documentOf(c: Case): { text: string; at: number } {
