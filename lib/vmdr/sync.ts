@@ -145,7 +145,7 @@ export function queryParams(
  * @throws {LocalIoError} Another run holds the destination, or a local file failed (exit 7).
  */
 export async function runDetectionSync(options: DetectionSyncOptions): Promise<SyncSummary> {
-  const { client, config, log } = options;
+  const { config, log } = options;
   await prepareStateDir(options.stateDir);
   const path = await statePath(options.stateDir, options.destination);
   const unlock = await tryLock(`${path.slice(0, -".json".length)}.lock`);
