@@ -2,7 +2,8 @@
  * The `QualysGuard` input plugin (the default): reads the plugin YAML, then either reads a saved
  * report (`-report`) or has Qualys generate one from a report template and downloads it; with
  * `-multiinfo`, one job per template. Each report is parsed whole before any command is written,
- * then encoded into the job's sink, with a summary of what was kept and skipped.
+ * then encoded into the job's sink, with a summary of what was kept and skipped. With
+ * `source: detections` in the YAML, the one job is the detection source's (`qualys_detections.ts`).
  *
  * @module
  */
