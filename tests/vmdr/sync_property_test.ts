@@ -85,7 +85,9 @@ Deno.test("detection sync: replaying what the destination received gives the ope
                 for (let i = 1; i <= 5; i++) {
                   h.sim.vmdr!.addFault({ api, kind: "status", status: 503, request: i });
                 }
-                const r = await h.run({ pageSize, maxRetries: 4 });
+                // 4 tries against 5 faults: a request that a failed run cancelled may reach the
+                // simulator late and use one up
+                const r = await h.run({ pageSize, maxRetries: 3 });
                 assert.equal(r.code, 3, String(r.error));
                 assert.equal(r.delivered, undefined);
                 assert.equal(await h.checkpoint(), before);

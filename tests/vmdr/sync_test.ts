@@ -5,7 +5,7 @@ import { Traffic } from "../../lib/vmdr/fetch_pages.ts";
 import { ListingBuffer } from "../../lib/vmdr/listings.ts";
 import { prepareStateDir, tryLock } from "../../lib/vmdr/state_dir.ts";
 import { statePath } from "../../lib/vmdr/sync_state.ts";
-import type { SimLogEntry } from "../../scripts/sim/qualys_api.ts";
+import type { SimLogEntry, VmdrFault } from "../../scripts/sim/qualys_api.ts";
 import { formatDateTime } from "../../scripts/sim/vmdr_subscription.ts";
 import { dcKeys, diff, replayAll, truth, withHarness } from "./_harness.ts";
 
@@ -258,52 +258,75 @@ Deno.test("detection sync: an IPv6-only host is sent with its IPv6 address, a du
   });
 });
 
-Deno.test("detection sync: each failure leaves the checkpoint alone; exit 6 moves it; a damaged state is a full sync", async () => {
+// Each Qualys failure in a simulator of its own: a failed run may leave a cancelled request on
+// the wire that reaches the simulator later, and would use up a fault meant for the next run.
+const QUALYS_FAILURES: [string, VmdrFault[], RegExp][] = [
+  [
+    "Host List Detection fails for good (5xx beyond the retries)",
+    [1, 2, 3, 4, 5].map((request) => ({ kind: "status", status: 503, request })),
+    /HTTP 503.*gave up|503/,
+  ],
+  [
+    "a Qualys error in the KnowledgeBase",
+    [{ api: "kb", kind: "simpleReturn", code: "2000", status: 401, request: 1 }],
+    /CODE 2000: Bad Login\/Password/,
+  ],
+  [
+    "a Qualys error on a page, with HTTP 200",
+    [{ kind: "simpleReturn", code: "999", text: "Internal error", status: 200, request: 1 }],
+    /CODE 999: Internal error/,
+  ],
+  [
+    "the Host List fails for good",
+    [1, 2, 3, 4, 5].map((request) => ({ api: "host", kind: "status", status: 500, request })),
+    /500/,
+  ],
+];
+
+for (const [what, faults, message] of QUALYS_FAILURES) {
+  Deno.test(`detection sync: ${what}: exit 3, nothing delivered, the checkpoint stays`, async () => {
+    await withHarness({}, async (h) => {
+      assert.equal((await h.run()).code, 0);
+      const cp = await h.checkpoint();
+      h.sub.advanceDay();
+      for (const f of faults) h.sim.vmdr!.addFault(f);
+      const r = await h.run();
+      assert.equal(r.code, 3, String(r.error));
+      assert.match(String(r.error), message);
+      assert.equal(r.delivered, undefined);
+      assert.equal(await h.checkpoint(), cp);
+      // the next night catches up
+      assert.equal((await h.run()).code, 0);
+      assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
+    });
+  });
+}
+
+Deno.test("detection sync: the DC unreachable or cut (exit 5) leaves the checkpoint; exit 6 moves it; a damaged state is a full sync", async () => {
   await withHarness({}, async (h) => {
     assert.equal((await h.run()).code, 0);
     const cp = await h.checkpoint();
     h.sub.advanceDay();
-    // Host List Detection fails for good (5xx beyond the retries): exit 3, nothing delivered
-    for (let i = 1; i <= 5; i++) h.sim.vmdr!.addFault({ kind: "status", status: 503, request: i });
-    let r = await h.run();
-    assert.equal(r.code, 3);
-    assert.equal(r.delivered, undefined);
-    assert.equal(await h.checkpoint(), cp);
-    // a Qualys error in the KnowledgeBase: exit 3
-    h.sim.vmdr!.addFault({
-      api: "kb",
-      kind: "simpleReturn",
-      code: "2000",
-      status: 401,
-      request: 1,
-    });
-    r = await h.run();
-    assert.equal(r.code, 3);
-    assert.match(String(r.error), /CODE 2000: Bad Login\/Password/);
-    assert.equal(await h.checkpoint(), cp);
-    // a Qualys error on a page, with HTTP 200: exit 3
-    h.sim.vmdr!.addFault({ kind: "simpleReturn", code: "999", text: "x", status: 200, request: 1 });
-    r = await h.run();
-    assert.equal(r.code, 3);
-    assert.equal(await h.checkpoint(), cp);
     // the Defense Center cannot be reached, or drops the connection half-way: exit 5
     assert.equal((await h.run({ delivery: "down" })).code, 5);
     assert.equal((await h.run({ delivery: "cut" })).code, 5);
     assert.equal(await h.checkpoint(), cp);
     // it rejects some commands: exit 6, the data is there, the checkpoint moves
-    r = await h.run({ delivery: "rejected" });
-    assert.equal(r.code, 6);
+    const r6 = await h.run({ delivery: "rejected" });
+    assert.equal(r6.code, 6);
     assert.equal(await h.checkpoint(), formatDateTime(h.sub.clock));
     assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
     // a damaged state: a warning and a full sync, never a crash
     const name = [...Deno.readDirSync(h.stateDir)].find((e) => /^sync-.*json$/.test(e.name))!.name;
     await Deno.writeTextFile(`${h.stateDir}/${name}`, "{ not json");
-    r = await h.run();
+    const r = await h.run();
     assert.equal(r.code, 0);
     assert.equal(r.summary?.mode, "full");
     assert.ok(
       r.warnings.some((w) => /sync state is damaged \(not JSON\): this run is a full sync/.test(w)),
     );
+    // the hosts it held are not known: Fixed detections are asked for, to clear all-fixed hosts
+    assert.equal(detectionCalls(h.sim.log).at(-1)!.params.status, "New,Active,Re-Opened,Fixed");
   });
 });
 
