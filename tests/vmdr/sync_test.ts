@@ -130,6 +130,36 @@ Deno.test("detection sync: a page cut mid-way is fetched again, and none of its 
   });
 });
 
+Deno.test("detection sync: a 5xx, a 409 (1960 and 1965) and a cut on any API are waited out or retried, and the run delivers everything once", async () => {
+  await withHarness({ sim: { concurrencyLimit: 1 } }, async (h) => {
+    for (
+      const f of [
+        { request: 2, kind: "status", status: 502 },
+        { request: 4, kind: "conflict" },
+        { api: "kb", request: 1, kind: "conflict", code: "1965", toWaitSec: 90 },
+        { api: "kb", request: 3, kind: "cut", cutAfter: 1 },
+        { api: "host", request: 1, kind: "status", status: 503 },
+      ] satisfies VmdrFault[]
+    ) h.sim.vmdr!.addFault(f);
+    const r = await h.run({ pageSize: 8, kbBatchSize: 10 });
+    assert.equal(r.code, 0, String(r.error));
+    assert.deepEqual(
+      h.sim.log.filter((e) => e.fault).map((e) => [e.api, e.fault]).sort(),
+      [["detection", "conflict"], ["detection", "status"], ["host", "status"], ["kb", "conflict"], [
+        "kb",
+        "cut",
+      ]].sort(),
+    );
+    // 1965 waits what Qualys says (90 s), 1960 the 30 s Qualys's own clients wait
+    assert.ok(h.waits.includes(90_000), `waits ${h.waits}`);
+    assert.ok(h.waits.includes(30_000), `waits ${h.waits}`);
+    const ips = addresses(r.delivered!);
+    assert.equal(r.delivered!.split("ScanFlush\n").length - 1, new Set(ips).size);
+    assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
+    assert.equal(await h.checkpoint(), formatDateTime(h.sub.clock));
+  });
+});
+
 Deno.test("detection sync: the KnowledgeBase cache asks only for QIDs it lacks or that changed, and picks up their change", async () => {
   await withHarness({}, async (h) => {
     assert.equal((await h.run({ kbBatchSize: 20 })).code, 0);
