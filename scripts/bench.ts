@@ -13,6 +13,7 @@
  * @module
  */
 
+import { connectorArgs } from "./connector_command.ts";
 import { type GenerateOptions, writeReport } from "./gen_report.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -114,18 +115,8 @@ async function ensureReport(
 }
 
 const deno = Deno.execPath();
-// The connector as the bench runs it: the compile task's V8 flag, every permission it may need.
-const connectorCmd = (...args: string[]) => [
-  deno,
-  "run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-net",
-  "--v8-flags=--max-semi-space-size=1,--expose-gc",
-  `${ROOT}main.ts`,
-  ...args,
-];
+// The connector as the binary runs it: the compile task's permissions and V8 flags.
+const connectorCmd = (...args: string[]) => [deno, ...connectorArgs(args)];
 const connector = (report: string, out: string) =>
   connectorCmd("-report", report, "-csvfile", out, "-level", "1");
 const saxes = (report: string, direct = false) => [

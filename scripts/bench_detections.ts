@@ -17,6 +17,8 @@
  * @module
  */
 
+import { connectorArgs } from "./connector_command.ts";
+
 const ROOT = new URL("..", import.meta.url).pathname;
 const args = Deno.args;
 const flag = (name: string, dflt: number): number => {
@@ -48,21 +50,15 @@ async function connector(dir: string, extra: string[], env: Record<string, strin
   const logfile = `${dir}/run-${Date.now()}.log`;
   const cmd = [
     Deno.execPath(),
-    "run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-    "--allow-net",
-    "--allow-run=logger",
-    "--v8-flags=--max-semi-space-size=1,--expose-gc",
-    `${ROOT}main.ts`,
-    "-plugininfo",
-    `${dir}/QualysGuard.yaml`,
-    "-csvfile",
-    `${dir}/out.csv`,
-    "-logfile",
-    logfile,
-    ...extra,
+    ...connectorArgs([
+      "-plugininfo",
+      `${dir}/QualysGuard.yaml`,
+      "-csvfile",
+      `${dir}/out.csv`,
+      "-logfile",
+      logfile,
+      ...extra,
+    ]),
   ];
   const out = await new Deno.Command("python3", {
     args: ["-c", RUSAGE, ...cmd],

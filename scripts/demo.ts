@@ -11,6 +11,7 @@
  * @module
  */
 
+import { connectorArgs } from "./connector_command.ts";
 import { startDcSim } from "./sim/defense_center.ts";
 import { startQualysSim } from "./sim/qualys_api.ts";
 
@@ -51,15 +52,7 @@ try {
   );
   console.log(`demo: in ${dir}: qualys_connector ${args.join(" ")}\n`);
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-net",
-      `${ROOT}main.ts`,
-      ...args,
-    ],
+    args: connectorArgs(args),
     cwd: dir,
     stdout: "inherit",
     stderr: "inherit",

@@ -11,11 +11,10 @@
  * @module
  */
 
+import { connectorArgs } from "./connector_command.ts";
 import { startDcSim } from "./sim/defense_center.ts";
 import { startQualysSim } from "./sim/qualys_api.ts";
 import { VmdrSubscription } from "./sim/vmdr_subscription.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
 
 /** Runs the demo; resolves to the exit status. */
 export async function runDetectionsDemo(): Promise<number> {
@@ -51,15 +50,7 @@ export async function runDetectionsDemo(): Promise<number> {
       console.log(`\ndemo: ---- night ${n} ----`);
       const calls = sim.log.length;
       const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-read",
-          "--allow-write",
-          "--allow-env",
-          "--allow-net",
-          `${ROOT}main.ts`,
-          ...args,
-        ],
+        args: connectorArgs(args),
         cwd: dir,
         stdout: "inherit",
         stderr: "inherit",

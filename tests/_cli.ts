@@ -1,6 +1,6 @@
 /** Test helper: runs the real entry point (`main.ts`) as a child process. */
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+import { connectorArgs } from "../scripts/connector_command.ts";
 
 /** What a run printed and how it ended. */
 export interface CliResult {
@@ -21,19 +21,10 @@ export interface RunMainOptions {
   signal?: AbortSignal;
 }
 
-/** Runs `main.ts` with the connector's permissions; stdin is closed unless `stdin` is given. */
+/** Runs `main.ts` as the binary runs (permissions and V8 flags); stdin is closed unless `stdin` is given. */
 export async function runMain(args: string[], options: RunMainOptions = {}): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-net",
-      "--allow-run",
-      MAIN,
-      ...args,
-    ],
+    args: connectorArgs(args),
     ...(options.cwd ? { cwd: options.cwd } : {}),
     env: { NO_COLOR: "1", ...options.env },
     stdin: options.stdin === undefined ? "null" : "piped",
@@ -50,5 +41,3 @@ export async function runMain(args: string[], options: RunMainOptions = {}): Pro
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
-
-export { MAIN };

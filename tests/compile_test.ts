@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { VERSION } from "../lib/version.ts";
+import { MAIN, RUN_FLAGS } from "../scripts/connector_command.ts";
 import { ignoreUnless } from "./_skip.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -13,15 +14,10 @@ const bin = `${dir}/qualys_connector`;
 const compile = await new Deno.Command(Deno.execPath(), {
   args: [
     "compile",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-    "--allow-net",
-    "--allow-run=logger",
-    "--v8-flags=--max-semi-space-size=1,--expose-gc",
+    ...RUN_FLAGS,
     "--output",
     bin,
-    `${ROOT}main.ts`,
+    MAIN,
   ],
   cwd: ROOT,
   env: { NO_COLOR: "1" },

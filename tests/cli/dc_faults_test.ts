@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { createTestCa } from "../../scripts/sim/pki.ts";
 import { type FaultyDc, type FaultyDcScript, startFaultyDc } from "../../scripts/sim/faulty_dc.ts";
-import { type CliResult, MAIN, runMain } from "../_cli.ts";
+import { connectorArgs } from "../../scripts/connector_command.ts";
+import { type CliResult, runMain } from "../_cli.ts";
 
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
 const CA = createTestCa("faulty DC test CA");
@@ -209,14 +210,7 @@ Deno.test("a signal while sending logs one error line: the signal, and how many 
   const dc = await startFaultyDc({ maxSize: 1024, data: "silent", dataFaultsAfter: 2 }, { ca: CA });
   const dir = await Deno.makeTempDir({ prefix: "qc-dc-faults-" });
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-net",
-      "--allow-run",
-      MAIN,
+    args: connectorArgs([
       `-server=${dc.host}`,
       `-port=${dc.port}`,
       "-r",
@@ -226,7 +220,7 @@ Deno.test("a signal while sending logs one error line: the signal, and how many 
       "3",
       "-logfile",
       `${dir}/qc.log`,
-    ],
+    ]),
     cwd: dir,
     env: { NO_COLOR: "1", QC_PKCS12_PASSWORD: "pw" },
     stdin: "null",

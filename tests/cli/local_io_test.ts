@@ -5,12 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { type CliResult, MAIN, runMain } from "../_cli.ts";
+import { connectorArgs } from "../../scripts/connector_command.ts";
+import { type CliResult, runMain } from "../_cli.ts";
 import { FULL_DISK, runInShell } from "../_shell.ts";
 import { haveCommand, ignoreUnless } from "../_skip.ts";
 
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env", "--allow-net", "--allow-run"];
 const decoder = new TextDecoder();
 
 async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
@@ -29,7 +29,7 @@ async function runMainInShell(
   options: { cwd: string; env?: Record<string, string> },
 ): Promise<CliResult> {
   await runMain(["-version"]); // compiled and cached before any limit applies to Deno itself
-  return await runInShell(setup, [Deno.execPath(), "run", ...PERMISSIONS, MAIN, ...args], options);
+  return await runInShell(setup, [Deno.execPath(), ...connectorArgs(args)], options);
 }
 
 function exists(path: string): boolean {
@@ -231,7 +231,7 @@ Deno.test("main ends quietly with exit 7 when the reader of stdout goes away (-c
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/cmds.csv`, commandFile(200_000)); // far more than a pipe holds
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, MAIN, "csv", "-pl", "cmds.csv", "-c", "-"],
+      args: connectorArgs(["csv", "-pl", "cmds.csv", "-c", "-"]),
       cwd: dir,
       env: { NO_COLOR: "1" },
       stdin: "null",
@@ -290,7 +290,7 @@ Deno.test({
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/bad.xml`, "<ASSET_DATA_REPORT><HOST_LIST>");
     await runMain(["-version"]);
-    const command = [Deno.execPath(), "run", ...PERMISSIONS, MAIN, "-r", "bad.xml", "-c", "o.csv"]
+    const command = [Deno.execPath(), ...connectorArgs(["-r", "bad.xml", "-c", "o.csv"])]
       .map((a) => `'${a}'`).join(" ");
     const out = await new Deno.Command("script", {
       args: ["-qec", command, "/dev/null"],
@@ -344,7 +344,7 @@ Deno.test("main on SIGHUP removes its temp files and exits 129", async () => {
     await Deno.mkdir(`${dir}/tmp`);
     const watcher = Deno.watchFs(`${dir}/tmp`);
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, MAIN, "csv", "-pl", "-", "-c", "out.csv"],
+      args: connectorArgs(["csv", "-pl", "-", "-c", "out.csv"]),
       cwd: dir,
       env: { NO_COLOR: "1", TMPDIR: `${dir}/tmp` },
       stdin: "piped",

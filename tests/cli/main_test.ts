@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { VERSION } from "../../lib/version.ts";
-import { MAIN, runMain } from "../_cli.ts";
+import { connectorArgs } from "../../scripts/connector_command.ts";
+import { runMain } from "../_cli.ts";
 import { ignoreUnless, NO_SHARED_FIXTURES, SHARED_FIXTURES } from "../_skip.ts";
 
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
@@ -253,7 +254,7 @@ Deno.test("main never shows a secret: passwords stay out of stdout, stderr, log 
 
 Deno.test("main exits 143 on SIGTERM while it waits for the report, and logs the signal", async () => {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", MAIN, "-r", "-", "-c", "-"],
+    args: connectorArgs(["-r", "-", "-c", "-"]),
     env: { NO_COLOR: "1" },
     stdin: "piped",
     stdout: "piped",
