@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { IpRangeSet } from "../../lib/config/ip_ranges.ts";
 import { type ParsedReport, ReportParser } from "../../lib/report/parse_report.ts";
 import { fromParsed, oracleExtract } from "../_oracle.ts";
 
@@ -169,6 +170,30 @@ Deno.test("Hosts without open findings come last with count 0; a later listing w
   assert.equal(s.hostsEmpty, 2);
   assert.equal(s.fixed, 3);
   report.dispose();
+});
+
+Deno.test("Hosts without open findings outside ip_ranges or with an invalid address are not listed, so not cleared", async () => {
+  const ranges = IpRangeSet.parse("10.8.0.0/24");
+  const fixed = VI(101, undefined, undefined, "Fixed");
+  const adr = parse(
+    ADR(
+      HOST("10.8.0.1", fixed) + HOST("10.9.0.1", fixed) + HOST("10.8.0.300", fixed) +
+        HOST("10.9.0.2", "") + HOST("10.8.0.2", ""),
+    ),
+    { ipRanges: ranges },
+  );
+  assert.deepStrictEqual(await hostsOf(adr), [
+    { ip: "10.8.0.1", findings: [] },
+    { ip: "10.8.0.2", findings: [] },
+  ]);
+  assert.equal(adr.stats.hostsEmpty, 2);
+  adr.dispose();
+  const scan = parse(
+    `<SCAN value="scan/1">${IP("10.8.0.3", "")}${IP("10.9.0.3", "")}${IP("not-an-ip", "")}</SCAN>`,
+    { ipRanges: ranges },
+  );
+  assert.deepStrictEqual(await hostsOf(scan), [{ ip: "10.8.0.3", findings: [] }]);
+  scan.dispose();
 });
 
 Deno.test("Invalid ports (-1, 0, 99999, 80abc) are counted and warned, boundedly; the finding goes without a port", async () => {
