@@ -38,6 +38,8 @@ export interface ListingInfo {
   osCpe?: string | undefined;
   /** The Qualys network of the listing (`network_id`). */
   networkId?: number | undefined;
+  /** The Qualys host ID (detection pages' `HOST/ID`). */
+  hostId?: number | undefined;
 }
 
 /** Options for {@linkcode HostCollector}. */

@@ -78,6 +78,7 @@ const TAGS = [
   Tag.TEXT,
   Tag.URL,
   Tag.HOST,
+  Tag.ID,
   Tag.IP,
   Tag.IPV6,
   Tag.DETECTION_LIST,
@@ -128,6 +129,7 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
   #os: string | undefined;
   #osCpe: string | undefined;
   #networkId: number | undefined;
+  #hostId: number | undefined;
   #detDepth = 0;
   #qid = -1;
   #port = 0;
@@ -199,7 +201,7 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
       } else if (
         d === this.#hostDepth + 1 &&
         (id === Tag.IP || id === Tag.IPV6 || id === Tag.NETWORK_ID || id === Tag.OS ||
-          id === Tag.OS_CPE)
+          id === Tag.OS_CPE || id === Tag.ID)
       ) s.collectText();
       return;
     }
@@ -211,7 +213,7 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
         this.#os =
         this.#osCpe =
           undefined;
-      this.#networkId = undefined;
+      this.#networkId = this.#hostId = undefined;
       this.#listings.start();
       this.#stats.hosts++;
     } else if (id === Tag.DATETIME && d === 3) s.collectText();
@@ -247,6 +249,9 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
       else if (d === this.#hostDepth + 1 && id === Tag.NETWORK_ID) {
         const n = s.textInt();
         this.#networkId = n >= 0 && n <= 0xfffffffe ? n : undefined;
+      } else if (d === this.#hostDepth + 1 && id === Tag.ID) {
+        const n = s.textInt();
+        this.#hostId = n > 0 && n <= 0xffffffff ? n : undefined;
       } else if (d === this.#hostDepth + 1 && id === Tag.OS) this.#os = s.text().trim();
       else if (d === this.#hostDepth + 1 && id === Tag.OS_CPE) this.#osCpe = s.text().trim();
       else if (d === this.#hostDepth) {
@@ -256,6 +261,7 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
           os: this.#os || undefined,
           osCpe: this.#osCpe || undefined,
           networkId: this.#networkId,
+          hostId: this.#hostId,
         });
       }
       return;

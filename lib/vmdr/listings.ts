@@ -29,10 +29,10 @@ export interface ListingSink {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const HEAD = 24; // ip, os, cpe bytes; address given; network id + 1; finding count (u32 each)
+const HEAD = 28; // ip, os, cpe bytes; address given; network id + 1; host ID; finding count (u32)
 
 /**
- * One page's listings, packed: a 24-byte header, the texts (padded to 4 bytes), then 8 bytes per
+ * One page's listings, packed: a 28-byte header, the texts (padded to 4 bytes), then 8 bytes per
  * finding (u32 QID, u16 port, u8 protocol, u8 0).
  *
  * @example Usage
@@ -108,7 +108,8 @@ export class ListingBuffer implements ListingSink {
     v.setUint32(o + 8, cpe.length, true);
     v.setUint32(o + 12, raw === undefined ? 0 : 1, true);
     v.setUint32(o + 16, info.networkId === undefined ? 0 : info.networkId + 1, true);
-    v.setUint32(o + 20, count, true);
+    v.setUint32(o + 20, info.hostId ?? 0, true);
+    v.setUint32(o + 24, count, true);
     o += HEAD;
     this.#bytes.set(ip, o);
     this.#bytes.set(os, o + ip.length);
@@ -136,7 +137,8 @@ export class ListingBuffer implements ListingSink {
     for (let o = 0; o < this.#length;) {
       const ipLen = v.getUint32(o, true), osLen = v.getUint32(o + 4, true);
       const cpeLen = v.getUint32(o + 8, true), given = v.getUint32(o + 12, true);
-      const net = v.getUint32(o + 16, true), count = v.getUint32(o + 20, true);
+      const net = v.getUint32(o + 16, true), id = v.getUint32(o + 20, true);
+      const count = v.getUint32(o + 24, true);
       o += HEAD;
       const raw = given ? dec.decode(b.subarray(o, o + ipLen)) : undefined;
       const os = osLen ? dec.decode(b.subarray(o + ipLen, o + ipLen + osLen)) : undefined;
@@ -148,7 +150,12 @@ export class ListingBuffer implements ListingSink {
       for (let k = 0; k < count; k++, o += 8) {
         sink.add(v.getUint32(o, true), v.getUint16(o + 4, true), v.getUint8(o + 6));
       }
-      sink.end(raw, { os, osCpe: cpe, networkId: net ? net - 1 : undefined });
+      sink.end(raw, {
+        os,
+        osCpe: cpe,
+        networkId: net ? net - 1 : undefined,
+        hostId: id || undefined,
+      });
     }
   }
 }

@@ -8,7 +8,10 @@
  *   listed → cleared (`DeleteScanResult,<ip>,"<scanner>"` + ScanUpdate).
  * - **Incremental**: the hosts processed after the checkpoint (`vm_processed_after`, statuses
  *   including Fixed): with open detections → AddScanResults + ScanFlush (the host's results
- *   become exactly the current set); with none → cleared.
+ *   become exactly the current set); with none → cleared. As a full run merges the hosts that
+ *   share an address, the other hosts the state has at the addresses these hosts are at or left
+ *   are fetched too (their open detections); an address a host left and no host is at now is
+ *   cleared.
  *
  * Every page is fetched and parsed, and the KnowledgeBase joined, before the sink is opened:
  * nothing is written or sent before the last page has parsed. The state (checkpoint: the earliest
@@ -32,7 +35,8 @@ import { type DetectionFetchResult, fetchDetections } from "./fetch_detections.t
 import { Traffic } from "./fetch_pages.ts";
 import { type KbJoinResult, KnowledgeBaseJoin } from "./knowledge_base.ts";
 import { prepareStateDir, shortHash, tryLock } from "./state_dir.ts";
-import { SyncHosts } from "./sync_hosts.ts";
+import { HostMap } from "./host_map.ts";
+import { type ListingNote, SyncHosts } from "./sync_hosts.ts";
 import {
   AddressSet,
   readSyncState,
@@ -203,7 +207,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     };
     // With the list of the hosts the destination holds lost (a damaged state), a full run asks
     // for Fixed detections too: a host listed with all of them fixed is then cleared.
-    const { fetched, kb } = await collect(options, {
+    const { fetched, kb, ids } = await collect(options, {
       spool,
       glossary,
       stats,
@@ -211,6 +215,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       query: queryParams(config, since, since !== undefined || damaged),
       // A full run replaces everything: hosts sent before and not listed now lose their results.
       toClear: why ? state?.hosts : undefined,
+      known: why ? undefined : state!.ids,
     });
     log.info(
       `KnowledgeBase: ${kb.needed} QIDs, ${kb.cached} from the cache, ${kb.fetched} fetched, ` +
@@ -297,12 +302,14 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       calls: traffic.calls,
       bytes: traffic.bytes,
     };
-    const next: SyncState = {
+    // Once the destination has taken everything (the host map is then updated in place).
+    const next = (): SyncState => ({
       destination: options.destination,
       checkpoint: fetched.datetime,
       query,
       hosts: known,
-    };
+      ids: ids(),
+    });
     const details = [
       `skipped: ${stats.hostsOutOfRange} hosts outside ip_ranges, ${stats.hostsInvalid} ` +
       `without a valid address, ${stats.duplicates} duplicate findings` +
@@ -332,10 +339,10 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
         throw error;
       }
       // The Defense Center has the data, and said no to some lines: the next run goes on from here.
-      await saveState(path, next, log);
+      await saveState(path, next(), log);
       throw error;
     }
-    await saveState(path, next, log);
+    await saveState(path, next(), log);
     return summary;
   } finally {
     spool.dispose();
@@ -359,8 +366,9 @@ async function collect(
     traffic: Traffic;
     query: { params: Record<string, string>; hostParams: Record<string, string> };
     toClear: AddressSet | undefined;
+    known: HostMap | undefined;
   },
-): Promise<{ fetched: DetectionFetchResult; kb: KbJoinResult }> {
+): Promise<{ fetched: DetectionFetchResult; kb: KbJoinResult; ids: () => HostMap }> {
   const { client, config, log } = options;
   const warn = (m: string) => log.warn(m);
   const kbJoin = await KnowledgeBaseJoin.start(client, {
@@ -374,34 +382,113 @@ async function collect(
   });
   try {
     const record = new HostCollector(run.spool, run.stats, { ipRanges: config.ipRanges, warn });
+    // Each Qualys host's address and open findings: a full run makes the host map anew; an
+    // incremental one notes what it saw, to complete addresses and, once the run has gone
+    // through, to update the map.
+    const fresh = run.known ? undefined : new HostMap();
+    const seen = new Map<number, Seen>();
+    const onListing: ListingNote = (id, address, open) => {
+      if (!fresh) seen.set(id, { address, open });
+      else if (address !== undefined && open > 0) fresh.set(id, address);
+    };
     const hosts = new SyncHosts(record, {
       ipRanges: config.ipRanges,
-      noteListed: (run.toClear?.size ?? 0) > 0,
+      noteListed: (run.toClear?.size ?? 0) > 0 || run.known !== undefined,
       onQid: (qid) => kbJoin.need(qid),
+      onListing,
     });
-    const fetched = await fetchDetections(client, hosts, {
-      ...run.query,
-      traffic: run.traffic,
-      ...(options.pageSize ? { pageSize: options.pageSize } : {}),
-      maxConcurrency: options.maxConcurrency,
-      types: config.vulnTypes,
-      collectOs: config.setOs,
-      signal: kbJoin.failed, // a KnowledgeBase call that failed for good ends the run
-      onWarning: warn,
-      onProgress: options.onProgress,
-    });
+    const fetch = (query: typeof run.query, progress = options.onProgress) =>
+      fetchDetections(client, hosts, {
+        ...query,
+        traffic: run.traffic,
+        ...(options.pageSize ? { pageSize: options.pageSize } : {}),
+        maxConcurrency: options.maxConcurrency,
+        types: config.vulnTypes,
+        collectOs: config.setOs,
+        signal: kbJoin.failed, // a KnowledgeBase call that failed for good ends the run
+        onWarning: warn,
+        onProgress: progress,
+      });
+    const fetched = await fetch(run.query);
     log.info(
       `Host List Detection: ${fetched.pages} pages, ${fetched.hosts} hosts, ${fetched.open} ` +
         `open and ${fetched.fixed} fixed detections, up to ${fetched.concurrency} calls at ` +
         `once; Qualys's clock ${fetched.datetime}`,
     );
     if (run.toClear) { for (const ip of run.toClear) if (!hosts.listed?.has(ip)) hosts.clear(ip); }
+    if (run.known) {
+      await completeAddresses(run.known, seen, hosts, {
+        log,
+        fetch: (ids) => {
+          const q = queryParams(config, undefined, false);
+          return fetch({ params: { ...q.params, ids }, hostParams: { ...q.hostParams, ids } });
+        },
+      });
+    }
     collectGarbage(); // what the pages left
-    return { fetched, kb: await kbJoin.finish() };
+    const known = run.known;
+    const ids = () => {
+      if (!known) return fresh!;
+      for (const [id, s] of seen) {
+        if (s.address !== undefined && s.open > 0) known.set(id, s.address);
+        else known.delete(id);
+      }
+      return known;
+    };
+    return { fetched, kb: await kbJoin.finish(), ids };
   } catch (error) {
     await kbJoin.abort();
     throw error;
   }
+}
+
+/** A Qualys host as this run saw it: its address (none: not valid, or outside `ip_ranges`) and
+ * its open findings. */
+interface Seen {
+  address: string | undefined;
+  open: number;
+}
+
+/**
+ * An incremental run lists only the hosts processed since the checkpoint. A full run merges the
+ * hosts that share an address into one block, and a host's old address keeps its results until
+ * something clears it. So the other hosts the state has at the addresses the listed hosts are at,
+ * or left, are fetched too (their open detections, as a full run asks), for as long as that
+ * brings in more addresses (at most 4 rounds); an address a host left and no host listed now is
+ * at is cleared.
+ */
+async function completeAddresses(
+  known: HostMap,
+  seen: Map<number, Seen>,
+  hosts: SyncHosts,
+  io: { log: SyncLog; fetch: (ids: string) => Promise<unknown> },
+): Promise<void> {
+  const affected = new Set<string>(), vacated = new Set<string>();
+  const note = (id: number, s: Seen) => {
+    if (s.address !== undefined) affected.add(s.address);
+    const old = known.get(id);
+    if (old !== undefined && old !== s.address) {
+      affected.add(old);
+      vacated.add(old);
+    }
+  };
+  for (const [id, s] of seen) note(id, s);
+  for (let round = 0; round < 4; round++) {
+    const others = known.idsAt(affected).filter((id) => !seen.has(id));
+    if (others.length === 0) break;
+    io.log.info(
+      `${others.length} more host(s) are at the addresses of the hosts processed since the ` +
+        "checkpoint, or were: their open detections are fetched too, so that each address gets " +
+        "all its hosts' findings",
+    );
+    await io.fetch(others.join(","));
+    for (const id of others) {
+      let s = seen.get(id);
+      if (!s) seen.set(id, s = { address: undefined, open: 0 }); // none open now, or gone
+      note(id, s);
+    }
+  }
+  for (const ip of vacated) if (!hosts.listed!.has(ip)) hosts.clear(ip);
 }
 
 // After a failure once the sink was open: the checkpoint (and filters) stay as they were, the
@@ -422,6 +509,7 @@ async function saveAttempt(
       checkpoint: run.old?.checkpoint ?? "",
       query: run.old?.query ?? run.query,
       hosts,
+      ids: run.old?.ids ?? new HostMap(),
     });
   } catch (error) {
     log.warn(`Could not note the hosts this run sent in ${path}: ${(error as Error).message}`);

@@ -2,8 +2,8 @@
  * The detection source's sync state for one destination (README: "The state files"): the
  * checkpoint (Qualys's clock when the last run that the destination took whole began), a hash of
  * what was asked (account, filters, ip_ranges, scanner name: when it changes, the next run is a
- * full one), and the addresses that hold this connector's results there (a full run clears those
- * it no longer lists). One JSON file per destination, `sync-<hash of the destination>.json`,
+ * full one), the addresses that hold this connector's results there (a full run clears those
+ * it no longer lists), and the address each Qualys host's results went to (`host_map.ts`). One JSON file per destination, `sync-<hash of the destination>.json`,
  * 0600, replaced atomically; a file that cannot be read or makes no sense is reported and
  * treated as absent (a full sync), never fatal.
  *
@@ -12,6 +12,7 @@
 
 import { parseHostAddress } from "../config/ip_ranges.ts";
 import { grow } from "../util/bytes.ts";
+import { formatV4, HostMap, ipv4Value } from "./host_map.ts";
 import { shortHash, writeTextAtomic } from "./state_dir.ts";
 
 /**
@@ -129,27 +130,6 @@ export class AddressSet {
   }
 }
 
-// A dotted quad's value (canonical text: no leading zeros), without a regex or substrings.
-function ipv4Value(ip: string): number | undefined {
-  let value = 0, part = 0, digits = 0, dots = 0;
-  for (let i = 0; i < ip.length; i++) {
-    const c = ip.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || ++dots > 3) return undefined;
-      value = value * 256 + part;
-      part = digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      part = part * 10 + c - 48;
-      if (++digits > 3 || part > 255) return undefined;
-    } else return undefined;
-  }
-  return dots === 3 && digits > 0 ? value * 256 + part : undefined;
-}
-
-function formatV4(v: number): string {
-  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-}
-
 function toBase64(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
@@ -181,6 +161,8 @@ export interface SyncState {
   query: string;
   /** Addresses that hold this connector's results at the destination. */
   hosts: AddressSet;
+  /** The address each Qualys host's results went to, for the hosts with results there. */
+  ids: HostMap;
 }
 
 /** The state file of `destination` in `dir`. */
@@ -218,6 +200,7 @@ export async function readSyncState(
       checkpoint: d.checkpoint,
       query: d.query,
       hosts: AddressSet.fromJSON(d.hosts),
+      ids: HostMap.fromJSON(d.ids),
     };
   } catch (error) {
     onProblem(
@@ -239,6 +222,7 @@ export async function writeSyncState(path: string, state: SyncState): Promise<vo
     query: state.query,
     saved: new Date().toISOString(),
     hosts: state.hosts.toJSON(),
+    ids: state.ids.toJSON(),
   };
   await writeTextAtomic(path, JSON.stringify(data, null, 1) + "\n");
 }

@@ -3,6 +3,7 @@ import { FindingSpool } from "../../lib/findings/finding_spool.ts";
 import { HostCollector } from "../../lib/findings/host_collector.ts";
 import { DetectionPageParser } from "../../lib/vmdr/detection_page.ts";
 import { KbCache, KbCacheWriter, type KbEntry } from "../../lib/vmdr/kb_cache.ts";
+import { HostMap } from "../../lib/vmdr/host_map.ts";
 import { prepareStateDir, tryLock } from "../../lib/vmdr/state_dir.ts";
 import { AddressSet, readSyncState, statePath, writeSyncState } from "../../lib/vmdr/sync_state.ts";
 import { SyncHosts } from "../../lib/vmdr/sync_hosts.ts";
@@ -44,17 +45,22 @@ Deno.test("the sync state: written 0600 and whole, read back; a damaged or forei
     assert.equal(problems.length, 0); // no file: a first run, nothing to say
     const hosts = new AddressSet();
     hosts.add("10.0.0.1");
+    const ids = new HostMap();
+    ids.set(4711, "10.0.0.1");
+    ids.set(4712, "2001:db8::1");
     await writeSyncState(path, {
       destination: DEST,
       checkpoint: "2026-03-02T06:00:00Z",
       query: "q",
       hosts,
+      ids,
     });
     assert.equal(Deno.statSync(path).mode! & 0o777, 0o600);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [path.split("/").pop()]);
     const state = await readSyncState(path, DEST, (m) => problems.push(m));
     assert.equal(state?.checkpoint, "2026-03-02T06:00:00Z");
     assert.deepEqual([...state!.hosts], ["10.0.0.1"]);
+    assert.deepEqual([...state!.ids], [[4711, "10.0.0.1"], [4712, "2001:db8::1"]]);
     assert.equal(await readSyncState(path, "csv /x.csv", (m) => problems.push(m)), undefined);
     assert.match(problems.pop()!, /the sync state is damaged \(it is another destination's\)/);
     const cases: [string, string][] = [
@@ -68,8 +74,21 @@ Deno.test("the sync state: written 0600 and whole, read back; a damaged or forei
           checkpoint: "yesterday",
           query: "q",
           hosts: { v4: "", v6: [] },
+          ids: { ids: "", v4: "", v6: [] },
         }),
         "bad checkpoint",
+      ],
+      [
+        JSON.stringify({
+          format: "qualys_connector detection sync state",
+          version: 1,
+          destination: DEST,
+          checkpoint: "2026-03-02T06:00:00Z",
+          query: "q",
+          hosts: { v4: "", v6: [] },
+          ids: { ids: "AAAAAQ==", v4: "", v6: [] },
+        }),
+        "bad host IDs",
       ],
     ];
     for (const [text, why] of cases) {
