@@ -70,6 +70,10 @@ export interface RunOptions {
   maxConcurrency?: number;
   /** Client retries. */
   maxRetries?: number;
+  /** Another configuration for this run (see `Harness.configWith`). */
+  config?: QualysConfig;
+  /** Another destination name for this run (its deliveries are not added to `delivered`). */
+  destination?: string;
 }
 
 /** A simulator, a state directory, and the runs made. */
@@ -88,6 +92,8 @@ export interface Harness {
   waits: number[];
   /** One sync. */
   run(options?: RunOptions): Promise<RunResult>;
+  /** The configuration with extra YAML lines (e.g. another scanner_name). */
+  configWith(yaml: string): Promise<QualysConfig>;
   /** The state file's checkpoint (undefined: no file). */
   checkpoint(): Promise<string | undefined>;
 }
@@ -153,8 +159,8 @@ export async function withHarness(
       try {
         result.summary = await runDetectionSync({
           client,
-          config,
-          destination: h.destination,
+          config: o.config ?? config,
+          destination: o.destination ?? h.destination,
           stateDir,
           full: o.full ?? false,
           openSink: () => Promise.resolve(sink(o, (text) => (result.delivered = text))),
@@ -170,8 +176,18 @@ export async function withHarness(
         await client.close();
         await sim.idle();
       }
-      if (result.delivered !== undefined) delivered.push(result.delivered);
+      if (result.delivered !== undefined && o.destination === undefined) {
+        delivered.push(result.delivered);
+      }
       return result;
+    },
+    configWith(yaml: string) {
+      return parseConfig(
+        `user_id: sim_user\npassword: sim_pass\nurl: ${sim.url}\nsource: detections\n${
+          options.yaml ?? ""
+        }${yaml}`,
+        `${dir}/QualysGuard.yaml`,
+      );
     },
     async checkpoint() {
       let names: string[];
