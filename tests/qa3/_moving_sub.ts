@@ -20,6 +20,17 @@ export class MovingSubscription extends VmdrSubscription {
     super(options);
   }
 
+  readonly #processed = new Map<number, number>();
+
+  /** From now on, host `index`'s VM data counts as processed at `seconds` (epoch). */
+  setProcessed(index: number, seconds: number): void {
+    this.#processed.set(index, seconds);
+  }
+
+  override hostProcessed(index: number): number {
+    return this.#processed.get(index) ?? super.hostProcessed(index);
+  }
+
   /** From now on, host `index` has IPv4 `ip`. */
   moveIpv4(index: number, ip: string): void {
     this.#moved.set(index, ip);
