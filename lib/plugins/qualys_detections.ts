@@ -15,6 +15,7 @@ import { ExitCode, UsageError } from "../errors.ts";
 import { Level } from "../log/logger.ts";
 import { ProgressLine } from "../log/progress.ts";
 import type { QualysClient } from "../qualys/client.ts";
+import { dirOf } from "../util/atomic_file.ts";
 import { DetectionPageParser } from "../vmdr/detection_page.ts";
 import { ConcurrencyLimit, fetchParsed, HLD_PATH, KB_PATH, Traffic } from "../vmdr/fetch_pages.ts";
 import { KbPageParser } from "../vmdr/kb_page.ts";
@@ -26,11 +27,6 @@ function absolute(path: string): string {
   if (path.startsWith("/")) return path;
   const cwd = Deno.cwd();
   return `${cwd === "/" ? "" : cwd}/${path.replace(/^\.\//, "")}`;
-}
-
-function dirOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
 }
 
 /**

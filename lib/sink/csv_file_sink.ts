@@ -16,21 +16,13 @@
  */
 
 import { isWrongPath, LocalIoError } from "../errors.ts";
-import { onCleanup } from "../cleanup.ts";
+import { type AtomicFile, baseOf, createAtomicFile, dirOf } from "../util/atomic_file.ts";
 import { writeAll } from "../util/bytes.ts";
 import type { CloseOptions, CommandSink } from "./command_sink.ts";
 
 export type { CommandSink };
 
-function dirOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
-}
-
-function baseOf(path: string): string {
-  return path.slice(path.lastIndexOf("/") + 1);
-}
-
+// Sync in the background every 64 MiB: the last sync, before the rename, has little left to do.
 const SYNC_EVERY = 64 << 20;
 
 /**
@@ -228,75 +220,39 @@ async function openAtomicSink(
   info: Deno.FileInfo | undefined,
 ): Promise<CommandSink> {
   const dir = dirOf(target);
-  const mode = info?.mode != null ? info.mode & 0o777 : 0o600;
-  let tempPath: string;
-  let file: Deno.FsFile;
+  let file: AtomicFile;
   try {
-    tempPath = await Deno.makeTempFile({ dir, prefix: `.${baseOf(target)}.`, suffix: ".tmp" });
+    file = await createAtomicFile(target, {
+      mode: info?.mode != null ? info.mode & 0o777 : 0o600,
+      syncEvery: SYNC_EVERY,
+    });
   } catch (error) {
     throw cannotCreate(path, dir, error);
   }
-  const unregister = onCleanup(() => {
-    try {
-      Deno.removeSync(tempPath);
-    } catch { /* gone */ }
-  });
-  try {
-    await Deno.chmod(tempPath, mode);
-    file = await Deno.open(tempPath, { write: true, truncate: true });
-  } catch (error) {
-    unregister();
-    await Deno.remove(tempPath).catch(() => {});
-    throw cannotCreate(path, dir, error);
-  }
-  let done = false;
-  // Sync in the background every SYNC_EVERY bytes, so the final sync (before the rename) has
-  // little left to flush and the disk works while the encoder runs.
-  let unsynced = 0, total = 0;
-  let syncing: Promise<void> = Promise.resolve();
   const where = target === path ? path : `${path} (${target})`;
   const fix = `free space on the file system of ${dir} or name another -csvfile`;
-  const discard = async () => {
-    done = true;
-    unregister();
-    await syncing.catch(() => {});
-    try {
-      file.close();
-    } catch { /* closed */ }
-    await Deno.remove(tempPath).catch(() => {});
-  };
+  let closed = false;
   return {
     async write(bytes) {
       try {
-        await writeAll(file, bytes);
-        unsynced += bytes.length;
-        total += bytes.length;
-        if (unsynced >= SYNC_EVERY) {
-          unsynced = 0;
-          await syncing;
-          syncing = file.syncData();
-        }
+        await file.write(bytes);
       } catch (error) {
         throw cannotWrite(target, error, fix);
       }
     },
     async close(options: CloseOptions = {}) {
-      if (done) return;
+      if (closed) return;
+      closed = true;
       try {
-        await syncing;
-        await file.syncData();
-        file.close();
-        done = true;
-        await Deno.rename(tempPath, target);
-        unregister();
+        await file.commit();
       } catch (error) {
-        await discard();
         throw cannotWrite(target, error, fix);
       }
-      options.onComplete?.(`written to ${where} (${total} bytes)`, true);
+      options.onComplete?.(`written to ${where} (${file.bytes} bytes)`, true);
     },
     async abort() {
-      if (!done) await discard();
+      closed = true;
+      await file.discard();
     },
   };
 }

@@ -12,6 +12,7 @@ import { LocalIoError } from "../errors.ts";
 import type { DcOptions } from "../dc/dc_client.ts";
 import { FINDING_SPOOL_PREFIX } from "../findings/finding_spool.ts";
 import { GLOSSARY_STORE_PREFIX } from "../findings/glossary_store.ts";
+import { baseOf, dirOf } from "../util/atomic_file.ts";
 import type { CommandSink } from "./command_sink.ts";
 import {
   isCsvTempName,
@@ -147,10 +148,8 @@ export async function removeStaleTempFiles(
   if ("csvfile" in destination && destination.csvfile !== "-") {
     const target = await resolveCsvTarget(destination.csvfile).catch(() => undefined);
     if (target?.kind === "file") {
-      const slash = target.path.lastIndexOf("/");
-      const dir = slash < 0 ? "." : target.path.slice(0, slash) || "/";
-      const name = target.path.slice(slash + 1);
-      removed.push(...await removeStaleFiles(dir, (n) => isCsvTempName(n, name)));
+      const name = baseOf(target.path);
+      removed.push(...await removeStaleFiles(dirOf(target.path), (n) => isCsvTempName(n, name)));
     }
   }
   if (removed.length) {

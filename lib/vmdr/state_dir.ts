@@ -8,9 +8,11 @@
  * @module
  */
 
-import { onCleanup, removeStaleFiles } from "../cleanup.ts";
+import { removeStaleFiles } from "../cleanup.ts";
 import { LocalIoError } from "../errors.ts";
-import { writeAll } from "../util/bytes.ts";
+import { type AtomicFile, createAtomicFile } from "../util/atomic_file.ts";
+
+export type { AtomicFile };
 
 /** The prefix of the temp files this module writes (`.<name>.<random>.tmp`). */
 const TEMP = /^\.(?:sync|kb)-[0-9a-f]+\.(?:json|jsonl)\.[0-9a-f]+\.tmp$/;
@@ -47,16 +49,6 @@ export async function prepareStateDir(dir: string): Promise<void> {
   await removeStaleFiles(dir, (name) => TEMP.test(name));
 }
 
-/** A file being written in place of `path`: `commit()` renames it over, `discard()` drops it. */
-export interface AtomicFile {
-  /** Appends bytes. */
-  write(bytes: Uint8Array): Promise<void>;
-  /** Syncs, closes and renames the temp file over the target. */
-  commit(): Promise<void>;
-  /** Closes and removes the temp file; never throws. */
-  discard(): Promise<void>;
-}
-
 /**
  * Starts writing `path` atomically: a 0600 temp file beside it, removed on a signal or
  * `discard()`, renamed over `path` on `commit()`.
@@ -64,63 +56,33 @@ export interface AtomicFile {
  * @throws {LocalIoError} When the temp file cannot be created or written (exit 7).
  */
 export async function writeAtomic(path: string): Promise<AtomicFile> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
-  const name = path.slice(slash + 1);
-  let temp: string;
-  let file: Deno.FsFile;
+  let file: AtomicFile;
   try {
-    temp = await Deno.makeTempFile({ dir, prefix: `.${name}.`, suffix: ".tmp" });
+    file = await createAtomicFile(path);
   } catch (error) {
     throw stateError(path, "create a file in the state directory", error);
   }
-  const unregister = onCleanup(() => {
-    try {
-      Deno.removeSync(temp);
-    } catch { /* gone */ }
-  });
-  let done = false;
-  const discard = async () => {
-    if (done) return;
-    done = true;
-    try {
-      file.close();
-    } catch { /* closed */ }
-    await Deno.remove(temp).catch(() => {});
-    unregister();
-  };
-  try {
-    await Deno.chmod(temp, 0o600);
-    file = await Deno.open(temp, { write: true });
-  } catch (error) {
-    unregister();
-    await Deno.remove(temp).catch(() => {});
-    throw stateError(path, "open a file in the state directory", error);
-  }
   return {
+    tempPath: file.tempPath,
+    get bytes() {
+      return file.bytes;
+    },
     async write(bytes) {
       try {
-        await writeAll(file, bytes);
+        await file.write(bytes);
       } catch (error) {
-        await discard();
+        await file.discard();
         throw stateError(path, "write the state", error);
       }
     },
     async commit() {
-      if (done) return;
       try {
-        await file.syncData();
-        file.close();
-        done = true;
-        await Deno.rename(temp, path);
-        unregister();
+        await file.commit();
       } catch (error) {
-        done = false;
-        await discard();
         throw stateError(path, "write the state", error);
       }
     },
-    discard,
+    discard: () => file.discard(),
   };
 }
 
