@@ -289,6 +289,43 @@ Deno.test("detection sync: the KnowledgeBase cache asks only for QIDs it lacks o
   });
 });
 
+Deno.test("detection sync: a KnowledgeBase cache entry with a whole head and a damaged body is said once and fetched again, never exit 7", async () => {
+  await withHarness({}, async (h) => {
+    assert.equal((await h.run()).code, 0);
+    const name = [...Deno.readDirSync(h.stateDir)].find((e) => e.name.endsWith(".jsonl"))!.name;
+    const path = `${h.stateDir}/${name}`;
+    const lines = Deno.readTextFileSync(path).split("\n");
+    const qid = JSON.parse(lines[0]!).q as number;
+    // damage the first entry after its head (a flipped block on disk, a bad edit)
+    lines[0] = lines[0]!.slice(0, lines[0]!.indexOf(",") + 1) + "\u0000\u0000garbage";
+    Deno.writeTextFileSync(path, lines.join("\n"));
+    const before = h.sim.log.length;
+    const r = await h.run({ full: true });
+    assert.equal(
+      r.code,
+      0,
+      `exit ${r.code}: ${(r.error as Error)?.message}; warnings: ${r.warnings.join(" | ")}`,
+    );
+    const said = r.warnings.filter((w) => /KnowledgeBase cache is damaged/.test(w));
+    assert.deepEqual(said, [
+      `${path}: the KnowledgeBase cache is damaged (QID ${qid}: its entry makes no sense): it is fetched again`,
+    ]);
+    // asked for again, and its title and IDs reach the commands as the first run sent them
+    const asked = h.sim.log.slice(before).filter((e) => e.api === "kb" && e.params.ids);
+    assert.ok(asked.some((e) => e.params.ids!.split(",").includes(String(qid))));
+    const results = (text: string) =>
+      text.split("\n").filter((l) => l.includes(`"QualysGuard",${qid},`)).sort();
+    assert.ok(results(h.delivered[0]!).length > 0);
+    assert.deepEqual(results(r.delivered!), results(h.delivered[0]!));
+    // the new cache holds it whole: the next run says nothing
+    const healed = Deno.readTextFileSync(path).split("\n").filter((l) => l.startsWith('{"q":'));
+    assert.ok(healed.some((l) => l.startsWith(`{"q":${qid},`) && JSON.parse(l).q === qid));
+    const r2 = await h.run();
+    assert.equal(r2.code, 0);
+    assert.deepEqual(r2.warnings.filter((w) => /KnowledgeBase cache/.test(w)), []);
+  });
+});
+
 Deno.test("detection sync: -full after incremental runs sends everything again and clears hosts no longer listed", async () => {
   await withHarness({}, async (h) => {
     assert.equal((await h.run()).code, 0);
