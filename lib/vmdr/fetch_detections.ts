@@ -6,7 +6,8 @@
  * 2. they are cut into consecutive ID ranges of `pageSize` hosts that together cover every ID
  *    (the first open below, the last open above, so a host added meanwhile is not missed);
  * 3. each range is one chain of Host List Detection calls (`id_min`/`id_max`, POSTed), following
- *    the `WARNING` (CODE 1980) `id_min` while one comes; the chains run at once, at most
+ *    the `WARNING` (CODE 1980) `id_min` while one comes (a 1980 without its URL fails the run:
+ *    the rest of the range is not dropped unseen); the chains run at once, at most
  *    `X-Concurrency-Limit-Limit` of them (1 until an answer has said).
  *
  * Each page is its own document and reaches the host record only once it has parsed whole; a
@@ -98,6 +99,28 @@ export function nextIdMin(
     );
   }
   return next;
+}
+
+/**
+ * The failure of a page that says it was cut (WARNING CODE 1980) but gives no URL to go on
+ * from: the page's parser does not keep its last host ID, so the next `id_min` is unknown, and
+ * taking the page as the range's last would drop the rest of the range's hosts unseen.
+ */
+function cutWithoutUrl(
+  page: number,
+  warning: { code: string; text: string },
+  idMin: number | undefined,
+  idMax: number | undefined,
+): QualysApiError {
+  const range = `id_min ${idMin ?? "none"}, id_max ${idMax ?? "none"}`;
+  return new QualysApiError(
+    `Qualys's host detection page ${page} says it is not the last (WARNING CODE 1980${
+      warning.text ? ` "${warning.text.slice(0, 200)}"` : ""
+    }) but gives no URL for the next page: the rest of its ID range (${range}) cannot be ` +
+      "fetched, so nothing is sent and the checkpoint stays; run again later, and if it " +
+      "recurs, report it to Qualys support",
+    { code: warning.code },
+  );
 }
 
 /** The host IDs of the query, ascending, and the answer's DATETIME. */
@@ -230,9 +253,8 @@ export async function fetchDetections(
         );
         const w = page.warning;
         if (!w?.url) {
-          if (w && w.code !== "1980") {
-            options.onWarning?.(`Qualys warned on a host detection page: ${w.code} ${w.text}`);
-          }
+          if (w?.code === "1980") throw cutWithoutUrl(n, w, idMin, range.hi);
+          if (w) options.onWarning?.(`Qualys warned on a host detection page: ${w.code} ${w.text}`);
           return;
         }
         idMin = nextIdMin(w, idMin);

@@ -4,7 +4,9 @@
  * (Qualys's clock before the calls that filled it): every entry is current as of that time, so
  * the next run asks `last_modified_after=<checkpoint>` which of them changed. A file without its
  * trailer, or with a line that makes no sense, is reported and treated as empty (the entries are
- * fetched again). The file is 0600, one per Qualys account (`kb-<hash of url and user>.jsonl`),
+ * fetched again). An entry whose head (`{"q":<qid>,`) is whole but whose rest is damaged is found
+ * only when a run decodes it: it is then left out of the new cache and returned, to be fetched
+ * again. The file is 0600, one per Qualys account (`kb-<hash of url and user>.jsonl`),
  * and replaced atomically at the end of each run's KnowledgeBase step.
  *
  * Memory stays small whatever the cache holds: opening reads only the QIDs (kept in a `Set`),
@@ -48,6 +50,17 @@ function isEntry(e: unknown): e is KbEntry {
     typeof x.t === "string" && typeof x.d === "string" && typeof x.m === "string" &&
     Array.isArray(x.c) && x.c.every((v) => typeof v === "string") &&
     Array.isArray(x.b) && x.b.every((v) => typeof v === "string");
+}
+
+/** The entry of `line`, whose head says `qid`; undefined when it makes no sense. */
+function decode(line: string, qid: number): KbEntry | undefined {
+  let e: unknown;
+  try {
+    e = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  return isEntry(e) && e.q === qid ? e : undefined;
 }
 
 /** The cache as a run found it: its QIDs and checkpoint; the file stays open for the rewrite. */
@@ -124,9 +137,12 @@ export class KbCache {
 
   /**
    * Streams the cached entries whose QID `want`s (decoding only those) to `onEntry`, and copies
-   * every entry that `keep`s into `into`, as it goes.
+   * every entry that `keep`s into `into`, as it goes. A wanted entry that makes no sense (a
+   * damaged line) is neither passed on nor copied: its QID is returned, to be fetched again.
+   * Entries that are not wanted are copied undecoded (a damaged one is found when a run wants it).
    *
-   * @throws {LocalIoError} When the cache cannot be read again or an entry makes no sense.
+   * @returns The QIDs of the wanted entries that make no sense, in the file's order.
+   * @throws {LocalIoError} When the cache cannot be read again.
    */
   async copy(
     into: KbCacheWriter | undefined,
@@ -135,18 +151,25 @@ export class KbCache {
       want: (qid: number) => boolean;
       onEntry: (entry: KbEntry) => void;
     },
-  ): Promise<void> {
-    if (!this.#file) return;
+  ): Promise<number[]> {
+    const damaged: number[] = [];
+    if (!this.#file) return damaged;
     try {
       for await (const line of lines(this.#file)) {
         const head = QID_HEAD.exec(line);
         if (!head) continue; // the trailer
         const qid = Number(head[1]);
-        const keep = options.keep(qid);
-        if (keep && into) await into.appendLine(line, qid);
-        if (!options.want(qid)) continue;
-        const e = JSON.parse(line);
-        if (!isEntry(e)) throw new TypeError(`the entry of QID ${qid} makes no sense`);
+        const keep = into !== undefined && options.keep(qid);
+        if (!options.want(qid)) {
+          if (keep) await into.appendLine(line, qid);
+          continue;
+        }
+        const e = decode(line, qid);
+        if (e === undefined) {
+          damaged.push(qid);
+          continue;
+        }
+        if (keep) await into.appendLine(line, qid);
         options.onEntry(e);
       }
     } catch (error) {
@@ -157,6 +180,7 @@ export class KbCache {
         { path: this.path, cause: error },
       );
     }
+    return damaged;
   }
 
   /** Closes the file. */

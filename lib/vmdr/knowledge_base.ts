@@ -294,12 +294,15 @@ export class KnowledgeBaseJoin {
       const modified = this.#modified ?? new Set<number>();
       const fetched = new Set(writer.qids);
       // The old entries: kept unless fetched again or modified since; decoded when needed.
-      await cache.copy(writer, {
+      const damaged = await cache.copy(writer, {
         keep: (q) => !fetched.has(q) && !modified.has(q),
         want: (q) => needed.has(q) && !fetched.has(q) && !modified.has(q),
         onEntry: (e) => this.#options.glossary.add(toGlossary(e)),
       });
-      const missing = this.#asked.filter((q) => !fetched.has(q)).sort((a, b) => a - b);
+      if (damaged.length > 0) await this.#fetchDamaged(damaged);
+      // what was asked for and did not come (the copy holds none of it: asked means not cached
+      // or modified, neither of which is copied)
+      const missing = this.#asked.filter((q) => !writer.qids.has(q)).sort((a, b) => a - b);
       const checkpoint = this.#checkpoint || (cache.checkpoint ?? "");
       if (checkpoint !== "") await writer.commit(checkpoint);
       else await writer.discard(); // no call and no cache: nothing to keep
@@ -317,6 +320,23 @@ export class KnowledgeBaseJoin {
     } finally {
       this.#cache.close();
     }
+  }
+
+  /** Says that the cache held damaged entries the run needs, and fetches them. */
+  async #fetchDamaged(qids: number[]): Promise<void> {
+    const shown = qids.slice(0, 5).join(", ") + (qids.length > 5 ? ", ..." : "");
+    this.#options.onWarning?.(
+      `${this.#cache.path}: the KnowledgeBase cache is damaged (${
+        qids.length === 1
+          ? `QID ${shown}: its entry makes no sense): it is`
+          : `${qids.length} QIDs, ${shown}: their entries make no sense): they are`
+      } fetched again`,
+    );
+    for (const q of qids) this.#queue(q);
+    this.#flush();
+    this.#pump();
+    if (this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    if (this.#failure) throw this.#failure.error;
   }
 
   /** Stops the calls (the run failed elsewhere) and drops the new cache; never throws. */

@@ -149,6 +149,41 @@ Deno.test("KbCache: entries and checkpoint written whole and read back; copy kee
   });
 });
 
+Deno.test("KbCache: an entry with a whole head and a damaged body is not passed on or copied when wanted, but returned to be fetched again", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/kb-0123456789abcdef.jsonl`;
+    const w = await KbCacheWriter.begin(path);
+    await w.append(lines([entry(6), entry(9), entry(11), entry(14)]), [6, 9, 11, 14]);
+    await w.commit("2026-03-02T06:00:00Z");
+    const good = (await Deno.readTextFile(path)).split("\n");
+    const damage = (line: string) => line.slice(0, line.indexOf(",") + 1) + "\u0000\u0000garbage";
+    const text = [
+      damage(good[0]!), // 6: its body is not JSON
+      good[1]!.replace('"t":', '"t":1,"x":'), // 9: JSON, but not an entry
+      damage(good[2]!), // 11: damaged, but not wanted
+      good[3]!.replace('{"q":14,', '{"q":14,"q":15,'), // 14: another QID than its head says
+      ...good.slice(4),
+    ].join("\n");
+    await Deno.writeTextFile(path, text);
+    const problems: string[] = [];
+    const cache = await KbCache.open(path, (m) => problems.push(m));
+    // opening reads the heads only: the damage is found when an entry is decoded
+    assert.deepEqual([problems, [...cache.qids]], [[], [6, 9, 11, 14]]);
+    const w2 = await KbCacheWriter.begin(path);
+    const decoded: KbEntry[] = [];
+    const damaged = await cache.copy(w2, {
+      keep: () => true,
+      want: (q) => q !== 11,
+      onEntry: (e) => decoded.push(e),
+    });
+    cache.close();
+    assert.deepEqual(damaged, [6, 9, 14]);
+    assert.deepEqual(decoded, []);
+    assert.deepEqual([...w2.qids], [11]); // copied undecoded: found when a run wants it
+    await w2.discard();
+  });
+});
+
 Deno.test("the state directory is made 0700; a destination's lock is held by one process at a time", async () => {
   await withDir(async (dir) => {
     await prepareStateDir(`${dir}/state`);

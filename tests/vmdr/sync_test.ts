@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { QualysApiError } from "../../lib/errors.ts";
 import { QualysClient } from "../../lib/qualys/client.ts";
 import { fetchDetections } from "../../lib/vmdr/fetch_detections.ts";
-import { Traffic } from "../../lib/vmdr/fetch_pages.ts";
+import { HLD_PATH, Traffic } from "../../lib/vmdr/fetch_pages.ts";
 import { ListingBuffer } from "../../lib/vmdr/listings.ts";
 import { prepareStateDir, tryLock } from "../../lib/vmdr/state_dir.ts";
 import { statePath } from "../../lib/vmdr/sync_state.ts";
@@ -117,6 +118,78 @@ Deno.test("fetchDetections follows the paging WARNING's id_min until no WARNING 
   });
 });
 
+/** The client, with each Host List Detection answer's WARNING URL emptied and its CODE `code`. */
+function withoutWarningUrl(client: QualysClient, code: string): QualysClient {
+  return new Proxy(client, {
+    get(target, prop) {
+      if (prop === "fetchStream") {
+        return async (...args: Parameters<QualysClient["fetchStream"]>) => {
+          const answer = await target.fetchStream(...args);
+          if (args[0] !== HLD_PATH) return answer;
+          const text = (await new Response(answer.body).text())
+            .replace(/<URL>[\s\S]*?<\/URL>/, "<URL><![CDATA[]]></URL>")
+            .replace(/<CODE>1980<\/CODE>/, `<CODE>${code}</CODE>`);
+          const bytes = new TextEncoder().encode(text);
+          const body = new ReadableStream<Uint8Array>({
+            type: "bytes",
+            start(c) {
+              c.enqueue(bytes);
+              c.close();
+            },
+          });
+          return { ...answer, body, contentLength: undefined };
+        };
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
+Deno.test("fetchDetections: a WARNING 1980 without its URL fails (exit 3) instead of dropping the rest of the range; another code without a URL is warned and ends it", async () => {
+  await withHarness({}, async (h) => {
+    const client = QualysClient.open({
+      url: h.sim.url,
+      userId: "sim_user",
+      password: "sim_pass",
+      caPem: h.sim.caPem,
+    });
+    try {
+      const fetch = (code: string, page: ListingBuffer, warnings: string[]) =>
+        // a host list that names no ID leaves one open range: one chain of pages
+        fetchDetections(withoutWarningUrl(client, code), page, {
+          params: { show_results: "0", status: "New,Active,Re-Opened" },
+          hostParams: { ids: "1" },
+          traffic: new Traffic(),
+          pageSize: 7,
+          onWarning: (m) => warnings.push(m),
+        });
+      assert.ok(h.sub.openDetections().size > 7);
+      const warnings: string[] = [];
+      await assert.rejects(fetch("1980", new ListingBuffer(), warnings), (e) => {
+        assert.ok(e instanceof QualysApiError);
+        assert.equal(e.exitCode, 3);
+        assert.equal(e.code, "1980");
+        assert.match(
+          e.message,
+          /host detection page 1 says it is not the last \(WARNING CODE 1980 "[^"]+"\) but gives no URL for the next page: the rest of its ID range \(id_min none, id_max none\) cannot be fetched/,
+        );
+        return true;
+      });
+      assert.deepEqual(warnings, []);
+      // another code without a URL: said, and the range ends there (as before)
+      const page = new ListingBuffer();
+      const result = await fetch("1234", page, warnings);
+      assert.equal(result.pages, 1);
+      assert.equal(page.listings, 7);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /^Qualys warned on a host detection page: 1234 /);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 Deno.test("detection sync: a page cut mid-way is fetched again, and none of its hosts is imported twice", async () => {
   await withHarness({ sim: { concurrencyLimit: 1 } }, async (h) => {
     h.sim.vmdr!.addFault({ kind: "cut", request: 2, cutAfter: 3 });
@@ -213,6 +286,43 @@ Deno.test("detection sync: the KnowledgeBase cache asks only for QIDs it lacks o
     const r3 = await h.run();
     assert.equal(r3.code, 0);
     assert.ok(r3.warnings.some((w) => /KnowledgeBase cache is damaged/.test(w)));
+  });
+});
+
+Deno.test("detection sync: a KnowledgeBase cache entry with a whole head and a damaged body is said once and fetched again, never exit 7", async () => {
+  await withHarness({}, async (h) => {
+    assert.equal((await h.run()).code, 0);
+    const name = [...Deno.readDirSync(h.stateDir)].find((e) => e.name.endsWith(".jsonl"))!.name;
+    const path = `${h.stateDir}/${name}`;
+    const lines = Deno.readTextFileSync(path).split("\n");
+    const qid = JSON.parse(lines[0]!).q as number;
+    // damage the first entry after its head (a flipped block on disk, a bad edit)
+    lines[0] = lines[0]!.slice(0, lines[0]!.indexOf(",") + 1) + "\u0000\u0000garbage";
+    Deno.writeTextFileSync(path, lines.join("\n"));
+    const before = h.sim.log.length;
+    const r = await h.run({ full: true });
+    assert.equal(
+      r.code,
+      0,
+      `exit ${r.code}: ${(r.error as Error)?.message}; warnings: ${r.warnings.join(" | ")}`,
+    );
+    const said = r.warnings.filter((w) => /KnowledgeBase cache is damaged/.test(w));
+    assert.deepEqual(said, [
+      `${path}: the KnowledgeBase cache is damaged (QID ${qid}: its entry makes no sense): it is fetched again`,
+    ]);
+    // asked for again, and its title and IDs reach the commands as the first run sent them
+    const asked = h.sim.log.slice(before).filter((e) => e.api === "kb" && e.params.ids);
+    assert.ok(asked.some((e) => e.params.ids!.split(",").includes(String(qid))));
+    const results = (text: string) =>
+      text.split("\n").filter((l) => l.includes(`"QualysGuard",${qid},`)).sort();
+    assert.ok(results(h.delivered[0]!).length > 0);
+    assert.deepEqual(results(r.delivered!), results(h.delivered[0]!));
+    // the new cache holds it whole: the next run says nothing
+    const healed = Deno.readTextFileSync(path).split("\n").filter((l) => l.startsWith('{"q":'));
+    assert.ok(healed.some((l) => l.startsWith(`{"q":${qid},`) && JSON.parse(l).q === qid));
+    const r2 = await h.run();
+    assert.equal(r2.code, 0);
+    assert.deepEqual(r2.warnings.filter((w) => /KnowledgeBase cache/.test(w)), []);
   });
 });
 
