@@ -113,7 +113,21 @@ export function queryHash(config: QualysConfig): Promise<string> {
 }
 
 /**
- * The Host List Detection and Host List parameters of a run: incremental from `since`, else
+ * How far before the checkpoint an incremental run asks from. The checkpoint is a whole second
+ * of Qualys's clock, and `vm_processed_after` means strictly after it: a host whose data Qualys
+ * processed in that second, after the last run's answers were made, would be in neither run.
+ * Hosts listed twice are harmless: each is sent as it is now.
+ */
+export const OVERLAP_SECONDS = 300;
+
+/** `datetime` (`YYYY-MM-DDThh:mm:ssZ`) `seconds` earlier, in the same form. */
+export function secondsBefore(datetime: string, seconds: number): string {
+  return new Date(Date.parse(datetime) - seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/**
+ * The Host List Detection and Host List parameters of a run: incremental from `since` (less
+ * {@linkcode OVERLAP_SECONDS}), else
  * full; `fixed` asks for Fixed detections too (always in an incremental run; in a full run
  * whose list of the hosts the destination holds was lost with a damaged state, so that hosts
  * whose findings are all fixed are cleared all the same).
@@ -127,7 +141,9 @@ export function queryParams(
   const ips = config.ipRanges?.ipv4Ranges();
   if (ips) hostParams.ips = ips.join(",");
   if (config.assetGroupIds) hostParams.ag_ids = config.assetGroupIds.join(",");
-  if (since !== undefined) hostParams.vm_processed_after = since;
+  if (since !== undefined) {
+    hostParams.vm_processed_after = secondsBefore(since, OVERLAP_SECONDS);
+  }
   const params: Record<string, string> = {
     ...hostParams,
     show_results: "0",
