@@ -9,6 +9,7 @@
 
 import type { FindingSource } from "../findings/finding_source.ts";
 import { ByteBuffer, CommandEncoder, type EncodeOptions } from "./encode_commands.ts";
+import { sanitizeField } from "./sanitize.ts";
 
 /** Where {@linkcode writeCommands} reports what it did. */
 export interface WriteLog {
@@ -34,9 +35,16 @@ export interface WriteCommandsOptions extends
   > {
   /** Where to log. @default nowhere */
   log?: WriteLog | undefined;
+  /**
+   * Addresses whose results from another scanner go first, right after the header: each
+   * `DeleteScanResult,<ip>,"<scanner>"` and `ScanUpdate` (the detection source, after a
+   * `scanner_name` change, for the addresses that hold the old scanner's results).
+   */
+  clearFirst?: { scanner: string; ips: Iterable<string> } | undefined;
 }
 
 const FLUSH_AT = 960 << 10;
+const textEncoder = new TextEncoder();
 
 /** Something that takes command text, as every `CommandSink` does. */
 export interface CommandWriter {
@@ -118,6 +126,13 @@ export async function writeCommands(
   };
   try {
     buffer.append(enc.header());
+    if (options.clearFirst) {
+      const scanner = sanitizeField(options.clearFirst.scanner);
+      for (const ip of options.clearFirst.ips) {
+        buffer.append(textEncoder.encode(`DeleteScanResult,${ip},"${scanner}"\nScanUpdate\n`));
+        if (buffer.length >= FLUSH_AT) await flush();
+      }
+    }
     await findings.forEachHost(async (host) => {
       if (debug) {
         if (host.count === 0 && (options.clearCleanHosts ?? true)) {

@@ -40,6 +40,9 @@ export interface ListingInfo {
   networkId?: number | undefined;
   /** The Qualys host ID (detection pages' `HOST/ID`). */
   hostId?: number | undefined;
+  /** A clear the sync asks for, of an address that holds its results at the destination: kept
+   * even outside `ip_ranges` (the address was inside when its results were sent). */
+  clear?: boolean | undefined;
 }
 
 /** Options for {@linkcode HostCollector}. */
@@ -163,7 +166,7 @@ export class HostCollector {
       );
       return;
     }
-    if (this.#options.ipRanges && !this.#options.ipRanges.contains(addr)) {
+    if (this.#options.ipRanges && !this.#options.ipRanges.contains(addr) && !info.clear) {
       this.#stats.hostsOutOfRange++;
       return;
     }

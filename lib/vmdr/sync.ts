@@ -279,11 +279,29 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
         glossary.dispose();
       },
     };
+    // After a scanner_name change the destination's results are under the old name, which the
+    // clears of this (full) run do not touch: every address that holds them is cleared first.
+    const oldScanner = state?.scanner !== undefined && state.scanner !== config.scannerName &&
+        state.hosts.size > 0
+      ? state.scanner
+      : undefined;
+    if (oldScanner) {
+      log.info(
+        `scanner_name changed from ${JSON.stringify(oldScanner)}: its results on ` +
+          `${state!.hosts.size} hosts at ${options.destination} are cleared first`,
+      );
+    }
     const sink = await options.openSink();
     // Whatever becomes of the run now, the destination may hold results of these hosts: a later
     // full run must be able to clear them, so they are noted even when the checkpoint stays.
     const noteAttempt = () =>
-      saveAttempt(path, { destination: options.destination, query, old: state, sent }, log);
+      saveAttempt(path, {
+        destination: options.destination,
+        query,
+        scanner: config.scannerName,
+        old: state,
+        sent,
+      }, log);
     let written: WriteSummary;
     try {
       collectGarbage(); // the pages' and the KnowledgeBase's, before the encoder's buffers
@@ -296,6 +314,9 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
         sourceName: config.sourceName,
         domain: config.domain,
         log,
+        clearFirst: oldScanner === undefined
+          ? undefined
+          : { scanner: oldScanner, ips: state!.hosts },
       });
       collectGarbage(); // the encoder's, before the sink's own work
     } catch (error) {
@@ -323,6 +344,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       destination: options.destination,
       checkpoint: fetched.datetime,
       query,
+      scanner: config.scannerName,
       hosts: known,
       ids: ids(),
     });
@@ -512,7 +534,13 @@ async function completeAddresses(
 // the user sees.
 async function saveAttempt(
   path: string,
-  run: { destination: string; query: string; old: SyncState | undefined; sent: AddressSet },
+  run: {
+    destination: string;
+    query: string;
+    scanner: string;
+    old: SyncState | undefined;
+    sent: AddressSet;
+  },
   log: SyncLog,
 ): Promise<void> {
   const hosts = run.old?.hosts ?? new AddressSet();
@@ -524,6 +552,7 @@ async function saveAttempt(
       destination: run.destination,
       checkpoint: run.old?.checkpoint ?? "",
       query: run.old?.query ?? run.query,
+      scanner: run.old ? run.old.scanner : run.scanner,
       hosts,
       ids: run.old?.ids ?? new HostMap(),
     });

@@ -81,9 +81,9 @@ export class SyncHosts implements ListingSink {
     this.#record.end(raw, info);
   }
 
-  /** Lists `ip` (canonical) without findings, so that it is cleared. */
+  /** Lists `ip` (canonical) without findings, so that it is cleared, inside `ip_ranges` or not. */
   clear(ip: string): void {
     this.start();
-    this.end(ip, {});
+    this.end(ip, { clear: true });
   }
 }

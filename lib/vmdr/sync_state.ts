@@ -159,6 +159,8 @@ export interface SyncState {
   checkpoint: string;
   /** Hash of the account, the filters and the scanner name of that run. */
   query: string;
+  /** The scanner name the results were sent with (undefined: not known). */
+  scanner?: string | undefined;
   /** Addresses that hold this connector's results at the destination. */
   hosts: AddressSet;
   /** The address each Qualys host's results went to, for the hosts with results there. */
@@ -195,10 +197,14 @@ export async function readSyncState(
       throw new TypeError("bad checkpoint");
     }
     if (typeof d.query !== "string") throw new TypeError("bad query");
+    if (d.scanner !== undefined && typeof d.scanner !== "string") {
+      throw new TypeError("bad scanner");
+    }
     return {
       destination,
       checkpoint: d.checkpoint,
       query: d.query,
+      scanner: d.scanner,
       hosts: AddressSet.fromJSON(d.hosts),
       ids: HostMap.fromJSON(d.ids),
     };
@@ -220,6 +226,7 @@ export async function writeSyncState(path: string, state: SyncState): Promise<vo
     destination: state.destination,
     checkpoint: state.checkpoint,
     query: state.query,
+    scanner: state.scanner,
     saved: new Date().toISOString(),
     hosts: state.hosts.toJSON(),
     ids: state.ids.toJSON(),

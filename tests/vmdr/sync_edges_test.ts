@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { MovingSubscription, unionTruth } from "./_moving_sub.ts";
-import { dcKeys, diff, replayAll, withHarness } from "./_harness.ts";
+import { dcKeys, diff, replayAll, truth, withHarness } from "./_harness.ts";
 Deno.test("detection sync: a host processed in the checkpoint's own second, after the run's answers, is in the next run", async () => {
   const sub = new MovingSubscription({ seed: 7, hosts: 40, detectionsPerHost: 6, qids: 80 });
   await withHarness({ subscription: sub }, async (h) => {
@@ -72,5 +72,18 @@ Deno.test("detection sync: after a scanner_name change, the old scanner's result
           JSON.stringify(r.delivered!.match(/^DeleteScanResult.*$/m)?.[0])
         })`,
     );
+    assert.match(
+      r.infos.join("\n"),
+      /scanner_name changed from "QualysGuard": its results on \d+ hosts/,
+    );
+    assert.deepEqual(dcKeys(fmc, "QualysGuard"), new Set(), "nothing left under the old name");
+    assert.deepEqual(dcKeys(fmc, "Qualys VMDR"), truth(h.sub));
+    // the next night is incremental under the new name, and clears nothing more
+    const config = await h.configWith("scanner_name: Qualys VMDR\n");
+    h.sub.advanceDay({ allFixedHosts: 1 });
+    const next = await h.run({ config });
+    assert.equal(next.summary?.mode, "incremental");
+    assert.doesNotMatch(next.delivered!, /"QualysGuard"/);
+    assert.deepEqual(dcKeys(replayAll(h.delivered), "Qualys VMDR"), truth(h.sub));
   });
 });

@@ -8,7 +8,8 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { dcKeys, type Delivery, diff, replayAll, truth, withHarness } from "./_harness.ts";
+import { dcKeys, type Delivery, diff, replayAll, withHarness } from "./_harness.ts";
+import { MovingSubscription, unionTruth } from "./_moving_sub.ts";
 
 type Step =
   | { kind: "run"; delivery: Delivery; cutAt: number; full: boolean }
@@ -45,6 +46,10 @@ const day = fc.record({
   newHosts: fc.integer({ min: 0, max: 2 }),
   modifiedQids: fc.integer({ min: 0, max: 5 }),
 });
+// Hosts scanned that day that Qualys now has at another address: a new one, or another host's.
+const moves = fc.array(fc.tuple(fc.nat(), fc.option(fc.nat(), { nil: undefined })), {
+  maxLength: 2,
+});
 
 Deno.test("detection sync: replaying what the destination received gives the open detections of the last day (fast-check)", async () => {
   await fc.assert(
@@ -52,22 +57,38 @@ Deno.test("detection sync: replaying what the destination received gives the ope
       fc.integer({ min: 1, max: 1_000_000 }),
       fc.integer({ min: 3, max: 12 }),
       fc.integer({ min: 1, max: 3 }),
-      fc.array(fc.tuple(day, step), { minLength: 1, maxLength: 5 }),
+      fc.array(fc.tuple(day, step, moves), { minLength: 1, maxLength: 5 }),
       async (seed, pageSize, concurrencyLimit, days) => {
-        const model = { seed, hosts: 24, detectionsPerHost: 5, qids: 60 };
+        const sub = new MovingSubscription({ seed, hosts: 24, detectionsPerHost: 5, qids: 60 });
+        let fresh = 0;
         await withHarness(
-          { model, sim: { concurrencyLimit, keepAlive: "every", pageLatencyMs: 2 } },
+          {
+            subscription: sub,
+            sim: { concurrencyLimit, keepAlive: "every", pageLatencyMs: 2 },
+          },
           async (h) => {
             const expectWhole = () => {
               const got = dcKeys(replayAll(h.delivered));
-              const want = truth(h.sub);
+              const want = unionTruth(sub);
               assert.deepEqual(got, want, diff(got, want));
             };
             // the first night: a full run that goes through
             assert.equal((await h.run({ pageSize })).code, 0);
             expectWhole();
-            for (const [changes, s] of days) {
-              h.sub.advanceDay(changes);
+            for (const [changes, s, moved] of days) {
+              const yesterday = sub.clock;
+              sub.advanceDay(changes);
+              const scanned = sub.pick({ processedAfter: yesterday });
+              for (const [which, onto] of moved) {
+                if (scanned.length === 0) break;
+                const host = scanned[which % scanned.length]!;
+                sub.moveIpv4(
+                  host,
+                  onto === undefined
+                    ? `10.250.0.${++fresh}`
+                    : sub.hostAddress(onto % sub.hostCount),
+                );
+              }
               const before = await h.checkpoint();
               if (s.kind === "run") {
                 const r = await h.run({
@@ -108,7 +129,7 @@ Deno.test("detection sync: replaying what the destination received gives the ope
               }
             }
             // the last night goes through: the destination holds exactly today's open detections
-            h.sub.advanceDay();
+            sub.advanceDay();
             assert.equal((await h.run({ pageSize })).code, 0);
             expectWhole();
           },
