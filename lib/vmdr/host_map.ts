@@ -180,31 +180,26 @@ export class HostMap {
   }
 }
 
-function pack(values: Uint32Array): string {
+/** Big-endian u32s as base64 (native: no binary string in between). */
+export function pack(values: Uint32Array): string {
   const bytes = new Uint8Array(values.length * 4);
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < values.length; i++) view.setUint32(i * 4, values[i]!);
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
+  return bytes.toBase64();
 }
 
-function unpack(text: string): Uint32Array<ArrayBuffer> {
-  let s: string;
+/** What {@linkcode pack} wrote; a `TypeError` on anything else. */
+export function unpack(text: string): Uint32Array<ArrayBuffer> {
+  let bytes: Uint8Array;
   try {
-    s = atob(text);
+    bytes = Uint8Array.fromBase64(text);
   } catch {
-    throw new TypeError("bad host IDs");
+    throw new TypeError("bad packed numbers");
   }
-  if (s.length % 4 !== 0) throw new TypeError("bad host IDs");
-  const out = new Uint32Array(s.length / 4);
-  for (let i = 0; i < out.length; i++) {
-    const o = i * 4;
-    out[i] = ((s.charCodeAt(o) << 24) | (s.charCodeAt(o + 1) << 16) |
-      (s.charCodeAt(o + 2) << 8) | s.charCodeAt(o + 3)) >>> 0;
-  }
+  if (bytes.length % 4 !== 0) throw new TypeError("bad packed numbers");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const out = new Uint32Array(bytes.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getUint32(i * 4);
   return out;
 }
 

@@ -86,13 +86,6 @@ export async function writeAtomic(path: string): Promise<AtomicFile> {
   };
 }
 
-/** Writes `text` to `path` atomically (0600). */
-export async function writeTextAtomic(path: string, text: string): Promise<void> {
-  const f = await writeAtomic(path);
-  await f.write(new TextEncoder().encode(text));
-  await f.commit();
-}
-
 /**
  * Takes the lock `path` (created 0600 when missing) for this process, without waiting: the
  * kernel releases it when the process ends. Resolves to the function that releases it, or to

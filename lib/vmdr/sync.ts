@@ -377,10 +377,10 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
         throw error;
       }
       // The Defense Center has the data, and said no to some lines: the next run goes on from here.
-      await saveState(path, next(), log);
+      await saveState(path, next, log);
       throw error;
     }
-    await saveState(path, next(), log);
+    await saveState(path, next, log);
     return summary;
   } finally {
     spool.dispose();
@@ -566,9 +566,11 @@ function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-async function saveState(path: string, state: SyncState, log: SyncLog): Promise<void> {
+async function saveState(path: string, state: () => SyncState, log: SyncLog): Promise<void> {
+  collectGarbage(); // what sending left: the state's host lists are made and written next
+  let saved: SyncState;
   try {
-    await writeSyncState(path, state);
+    await writeSyncState(path, saved = state());
   } catch (error) {
     throw new LocalIoError(
       `the destination took every command, but the sync state could not be saved ` +
@@ -576,5 +578,5 @@ async function saveState(path: string, state: SyncState, log: SyncLog): Promise<
       { path, cause: error },
     );
   }
-  log.debug?.(`Saved the sync state ${path}: checkpoint ${state.checkpoint}`);
+  log.debug?.(`Saved the sync state ${path}: checkpoint ${saved!.checkpoint}`);
 }

@@ -12,8 +12,8 @@
 
 import { parseHostAddress } from "../config/ip_ranges.ts";
 import { grow } from "../util/bytes.ts";
-import { formatV4, HostMap, ipv4Value } from "./host_map.ts";
-import { shortHash, writeTextAtomic } from "./state_dir.ts";
+import { formatV4, HostMap, ipv4Value, pack, unpack } from "./host_map.ts";
+import { shortHash, writeAtomic } from "./state_dir.ts";
 
 /**
  * A set of host addresses (canonical text): IPv4 packed in a typed array (4 bytes each, sorted
@@ -102,11 +102,7 @@ export class AddressSet {
 
   /** The set as JSON-ready data: IPv4 packed (big-endian u32, base64), IPv6 as a list. */
   toJSON(): { v4: string; v6: string[] } {
-    const n = this.#tidy();
-    const bytes = new Uint8Array(n * 4);
-    const view = new DataView(bytes.buffer);
-    for (let i = 0; i < n; i++) view.setUint32(i * 4, this.#v4[i]!);
-    return { v4: toBase64(bytes), v6: [...this.#v6] };
+    return { v4: pack(this.#v4.subarray(0, this.#tidy())), v6: [...this.#v6] };
   }
 
   /** Reads what `toJSON` wrote; throws a `TypeError` on anything else. */
@@ -114,11 +110,14 @@ export class AddressSet {
     const d = data as { v4?: unknown; v6?: unknown };
     if (typeof d?.v4 !== "string" || !Array.isArray(d.v6)) throw new TypeError("bad hosts");
     const set = new AddressSet();
-    const bytes = fromBase64(d.v4);
-    if (bytes.length % 4 !== 0) throw new TypeError("bad hosts");
-    const view = new DataView(bytes.buffer);
-    set.#v4 = new Uint32Array(Math.max(256, bytes.length / 4));
-    for (let i = 0; i < bytes.length; i += 4) set.#v4[set.#n++] = view.getUint32(i);
+    let v4: Uint32Array<ArrayBuffer>;
+    try {
+      v4 = unpack(d.v4);
+    } catch {
+      throw new TypeError("bad hosts");
+    }
+    set.#v4 = v4.length >= 256 ? v4 : grow(v4, 256);
+    set.#n = v4.length;
     set.#sorted = false;
     for (const ip of d.v6) {
       if (typeof ip !== "string" || parseHostAddress(ip)?.text !== ip) {
@@ -128,21 +127,6 @@ export class AddressSet {
     }
     return set;
   }
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
-
-function fromBase64(text: string): Uint8Array {
-  const s = atob(text);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
 }
 
 const FORMAT = "qualys_connector detection sync state";
@@ -218,18 +202,30 @@ export async function readSyncState(
   }
 }
 
-/** Writes the state atomically (0600). */
+/**
+ * Writes the state atomically (0600), a part at a time: the host lists of 100,000 hosts are a few
+ * MB of text, which the run should not hold all at once at its end.
+ */
 export async function writeSyncState(path: string, state: SyncState): Promise<void> {
-  const data = {
-    format: FORMAT,
-    version: 1,
-    destination: state.destination,
-    checkpoint: state.checkpoint,
-    query: state.query,
-    scanner: state.scanner,
-    saved: new Date().toISOString(),
-    hosts: state.hosts.toJSON(),
-    ids: state.ids.toJSON(),
-  };
-  await writeTextAtomic(path, JSON.stringify(data, null, 1) + "\n");
+  const head = JSON.stringify(
+    {
+      format: FORMAT,
+      version: 1,
+      destination: state.destination,
+      checkpoint: state.checkpoint,
+      query: state.query,
+      scanner: state.scanner,
+      saved: new Date().toISOString(),
+    },
+    null,
+    1,
+  );
+  const enc = new TextEncoder();
+  const file = await writeAtomic(path);
+  await file.write(enc.encode(`${head.slice(0, -2)},\n "hosts": `)); // head ends "\n}"
+  await file.write(enc.encode(JSON.stringify(state.hosts)));
+  await file.write(enc.encode(`,\n "ids": `));
+  await file.write(enc.encode(JSON.stringify(state.ids)));
+  await file.write(enc.encode("\n}\n"));
+  await file.commit();
 }
