@@ -84,6 +84,9 @@ export class HostCollector {
   #ports = new Uint16Array(256);
   #protos = new Uint8Array(256);
   #seen = new Set<number>();
+  /** The canonical address of the last listing, when it was kept (valid, inside `ip_ranges`, or
+   * a clear); undefined when it was skipped. */
+  lastAddress: string | undefined;
   #listing: HostListing = {
     ip: "",
     count: 0,
@@ -156,6 +159,7 @@ export class HostCollector {
 
   /** Ends the listing of the host with address `raw` (undefined: the listing gave none). */
   end(raw: string | undefined, info: ListingInfo): void {
+    this.lastAddress = undefined;
     let addr: HostAddress | undefined;
     if (raw === undefined || !(addr = parseHostAddress(raw))) {
       this.#stats.hostsInvalid++;
@@ -170,6 +174,7 @@ export class HostCollector {
       this.#stats.hostsOutOfRange++;
       return;
     }
+    this.lastAddress = addr.text;
     this.#keep(addr, info);
   }
 

@@ -54,6 +54,8 @@ export interface DetectionFetchOptions {
   signal?: AbortSignal | undefined;
   /** Called after each page with a progress line. */
   onProgress?: ((detail: string) => void) | undefined;
+  /** Hears how many host IDs the Host List gave, before the pages come. */
+  onHostIds?: ((count: number) => void) | undefined;
 }
 
 /** What the pages held. */
@@ -187,6 +189,7 @@ export async function fetchDetections(
 ): Promise<DetectionFetchResult> {
   const pageSize = options.pageSize ?? 1000;
   const list = await listHostIds(client, options);
+  options.onHostIds?.(list.ids.length);
   const result: DetectionFetchResult = {
     datetime: list.datetime,
     hostIds: list.ids.length,

@@ -60,6 +60,21 @@ export class HostMap {
     else this.#addV6.delete(id);
   }
 
+  /** Makes room for `n` more hosts before they come: no growing (and garbage) on the way. */
+  reserve(n: number): void {
+    const need = this.#added + n;
+    if (need <= this.#addIds.length) return;
+    this.#addIds = grow(this.#addIds, need, this.#added);
+    this.#addV4 = grow(this.#addV4, need, this.#added);
+  }
+
+  /** Merges the changes now, into arrays of the size they need. */
+  compact(): void {
+    this.#merge();
+    this.#addIds = new Uint32Array(64);
+    this.#addV4 = new Uint32Array(64);
+  }
+
   /** Forgets host `id`. */
   delete(id: number): void {
     this.#deleted.add(id);

@@ -24,6 +24,7 @@ import { ConcurrencyLimit, fetchParsed, KB_PATH, type Traffic } from "./fetch_pa
 import { IdListParser } from "./id_list.ts";
 import { KbCache, KbCacheWriter, type KbEntry } from "./kb_cache.ts";
 import { KbPageParser } from "./kb_page.ts";
+import { OVERLAP_SECONDS, secondsBefore } from "./sync_state.ts";
 
 /** Where the join puts each entry a run needs (the packed `GlossaryStore`). */
 export interface GlossaryTarget {
@@ -206,7 +207,11 @@ export class KnowledgeBaseJoin {
         this.#client,
         {
           path: KB_PATH,
-          params: { action: "list", details: "None", last_modified_after: checkpoint },
+          params: {
+            action: "list",
+            details: "None",
+            last_modified_after: secondsBefore(checkpoint, OVERLAP_SECONDS),
+          },
         },
         () => new IdListParser(Tag.KNOWLEDGE_BASE_VULN_LIST_OUTPUT),
         {

@@ -39,7 +39,9 @@ import { HostMap } from "./host_map.ts";
 import { type ListingNote, SyncHosts } from "./sync_hosts.ts";
 import {
   AddressSet,
+  OVERLAP_SECONDS,
   readSyncState,
+  secondsBefore,
   statePath,
   type SyncState,
   writeSyncState,
@@ -110,19 +112,6 @@ export function queryHash(config: QualysConfig): Promise<string> {
     ipRanges: config.ipRanges?.source.replace(/\s+/g, "") ?? "all",
     scanner: config.scannerName,
   }));
-}
-
-/**
- * How far before the checkpoint an incremental run asks from. The checkpoint is a whole second
- * of Qualys's clock, and `vm_processed_after` means strictly after it: a host whose data Qualys
- * processed in that second, after the last run's answers were made, would be in neither run.
- * Hosts listed twice are harmless: each is sent as it is now.
- */
-export const OVERLAP_SECONDS = 300;
-
-/** `datetime` (`YYYY-MM-DDThh:mm:ssZ`) `seconds` earlier, in the same form. */
-export function secondsBefore(datetime: string, seconds: number): string {
-  return new Date(Date.parse(datetime) - seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /**
@@ -430,7 +419,6 @@ async function collect(
       else if (address !== undefined && open > 0) fresh.set(id, address);
     };
     const hosts = new SyncHosts(record, {
-      ipRanges: config.ipRanges,
       noteListed: (run.toClear?.size ?? 0) > 0 || run.known !== undefined,
       onQid: (qid) => kbJoin.need(qid),
       onListing,
@@ -446,6 +434,7 @@ async function collect(
         signal: kbJoin.failed, // a KnowledgeBase call that failed for good ends the run
         onWarning: warn,
         onProgress: progress,
+        onHostIds: (n) => fresh?.reserve(n),
       });
     const fetched = await fetch(run.query);
     log.info(
@@ -464,6 +453,7 @@ async function collect(
       });
     }
     collectGarbage(); // what the pages left
+    fresh?.compact(); // before the encoder's buffers
     const known = run.known;
     const ids = () => {
       if (!known) return fresh!;

@@ -9,9 +9,15 @@
  * @module
  */
 
-import { type IpRangeSet, parseHostAddress } from "../config/ip_ranges.ts";
 import type { ListingInfo, ListingSink } from "./listings.ts";
 import { AddressSet } from "./sync_state.ts";
+
+/** The host record a sync's listings go to (`HostCollector`): it says what became of each. */
+export interface HostRecord extends ListingSink {
+  /** The canonical address of the last listing when it was kept (valid, inside `ip_ranges`, or
+   * a clear); undefined when it was skipped. */
+  readonly lastAddress: string | undefined;
+}
 
 /** Hears of each listing of a Qualys host: its ID, its address (canonical; undefined when it
  * has none that is valid and inside `ip_ranges`) and how many open findings it listed. */
@@ -22,8 +28,7 @@ export type ListingNote = (hostId: number, address: string | undefined, open: nu
  * addresses listed (valid and inside `ip_ranges`).
  */
 export class SyncHosts implements ListingSink {
-  readonly #record: ListingSink;
-  readonly #ipRanges: IpRangeSet | undefined;
+  readonly #record: HostRecord;
   /** QIDs of the open findings listed. */
   readonly qids = new Set<number>();
   /** Addresses listed, when asked to note them (a full run that may have hosts to clear). */
@@ -38,16 +43,14 @@ export class SyncHosts implements ListingSink {
    * of each QID the first time it is named.
    */
   constructor(
-    record: ListingSink,
+    record: HostRecord,
     options: {
-      ipRanges?: IpRangeSet | undefined;
       noteListed?: boolean;
       onQid?: ((qid: number) => void) | undefined;
       onListing?: ListingNote | undefined;
     },
   ) {
     this.#record = record;
-    this.#ipRanges = options.ipRanges;
     this.listed = options.noteListed ? new AddressSet() : undefined;
     this.#onQid = options.onQid;
     this.#onListing = options.onListing;
@@ -71,14 +74,10 @@ export class SyncHosts implements ListingSink {
 
   /** Ends a listing. */
   end(raw: string | undefined, info: ListingInfo): void {
-    let address: string | undefined;
-    if ((this.listed || this.#onListing) && raw !== undefined) {
-      const addr = parseHostAddress(raw);
-      if (addr && (!this.#ipRanges || this.#ipRanges.contains(addr))) address = addr.text;
-    }
+    this.#record.end(raw, info);
+    const address = this.#record.lastAddress;
     if (address !== undefined) this.listed?.add(address);
     if (info.hostId !== undefined) this.#onListing?.(info.hostId, address, this.#open);
-    this.#record.end(raw, info);
   }
 
   /** Lists `ip` (canonical) without findings, so that it is cleared, inside `ip_ranges` or not. */

@@ -132,6 +132,20 @@ export class AddressSet {
 const FORMAT = "qualys_connector detection sync state";
 const DATETIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
+/**
+ * How far before a checkpoint a run asks from (`vm_processed_after`, and the KnowledgeBase's
+ * `last_modified_after`). A checkpoint is a whole second of Qualys's clock, and "after" means
+ * strictly after it: a host Qualys processed (or a QID it modified) in that second, after the
+ * last run's answers were made, would be in neither run. What is listed twice is harmless: a
+ * host is sent as it is now, a QID fetched again.
+ */
+export const OVERLAP_SECONDS = 300;
+
+/** `datetime` (`YYYY-MM-DDThh:mm:ssZ`) `seconds` earlier, in the same form. */
+export function secondsBefore(datetime: string, seconds: number): string {
+  return new Date(Date.parse(datetime) - seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
 /** What is kept for one destination. */
 export interface SyncState {
   /** The destination, as the connector names it (`dc 10.0.0.1:8307`, `csv /var/out.csv`). */

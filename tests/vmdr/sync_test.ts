@@ -6,7 +6,7 @@ import { HLD_PATH, Traffic } from "../../lib/vmdr/fetch_pages.ts";
 import { ListingBuffer } from "../../lib/vmdr/listings.ts";
 import { prepareStateDir, tryLock } from "../../lib/vmdr/state_dir.ts";
 import { statePath } from "../../lib/vmdr/sync_state.ts";
-import { OVERLAP_SECONDS, secondsBefore } from "../../lib/vmdr/sync.ts";
+import { OVERLAP_SECONDS, secondsBefore } from "../../lib/vmdr/sync_state.ts";
 import type { SimLogEntry, VmdrFault } from "../../scripts/sim/qualys_api.ts";
 import { formatDateTime } from "../../scripts/sim/vmdr_subscription.ts";
 import { dcKeys, diff, replayAll, truth, withHarness } from "./_harness.ts";
@@ -261,7 +261,8 @@ Deno.test("detection sync: the KnowledgeBase cache asks only for QIDs it lacks o
     const r = await h.run({ kbBatchSize: 20 });
     assert.equal(r.code, 0, String(r.error));
     const kb2 = h.sim.log.slice(before).filter((e) => e.api === "kb");
-    assert.equal(kb2[0]!.params.last_modified_after, checkpoint);
+    // the same five minutes of overlap as the pages
+    assert.equal(kb2[0]!.params.last_modified_after, secondsBefore(checkpoint, OVERLAP_SECONDS));
     assert.equal(kb2[0]!.params.details, "None");
     const asked = new Set(
       kb2.slice(1).flatMap((e) =>
@@ -272,7 +273,7 @@ Deno.test("detection sync: the KnowledgeBase cache asks only for QIDs it lacks o
       ),
     );
     const modified = new Set<number>();
-    h.sub.forEachKbQid((q, mod) => mod > h.sub.clock - 86400 && modified.add(q));
+    h.sub.forEachKbQid((q, mod) => mod > h.sub.clock - 86400 - OVERLAP_SECONDS && modified.add(q));
     const used = new Set([...r.delivered!.matchAll(/^AddScanResult,[^,]+,"QualysGuard",(\d+),/gm)]
       .map((m) => Number(m[1])));
     const expected = new Set([...used].filter((q) => !cached.has(q) || modified.has(q)));
