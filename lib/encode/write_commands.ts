@@ -1,8 +1,8 @@
 /**
  * Parsed findings → command text → a writer: the encoder's output is handed over in chunks of
- * about 1 MiB (a buffer is written once it holds 960 KiB), and one buffer fills while the writer
- * takes the other. A host whose lines fill a buffer is handed over in parts (the same bytes, its
- * ScanFlush last), so the buffers stay at about 1 MiB whatever the host.
+ * about half a MiB (a buffer is written once it holds 448 KiB), and one buffer fills while the
+ * writer takes the other. A host whose lines fill a buffer is handed over in parts (the same
+ * bytes, its ScanFlush last), so the buffers stay at about half a MiB whatever the host.
  *
  * @module
  */
@@ -43,7 +43,10 @@ export interface WriteCommandsOptions extends
   clearFirst?: { scanner: string; ips: Iterable<string> } | undefined;
 }
 
-const FLUSH_AT = 960 << 10;
+/** Bytes that make a write: half a MiB takes as few writes as a file or the spool needs, and
+ * keeps 1 MiB less under the encoder than 1 MiB buffers (the detection source's peak). */
+export const FLUSH_AT = 448 << 10;
+const BUFFER = 512 << 10;
 const textEncoder = new TextEncoder();
 
 /** Something that takes command text, as every `CommandSink` does. */
@@ -102,8 +105,8 @@ export async function writeCommands(
   });
   // Two byte arrays: one is written (asynchronously) while the other fills. They trade places
   // under the one ByteBuffer, which the encoder may hold across a pause inside a host.
-  const buffer = new ByteBuffer(1 << 20);
-  let spare: Uint8Array = new Uint8Array(1 << 20);
+  const buffer = new ByteBuffer(BUFFER);
+  let spare: Uint8Array = new Uint8Array(BUFFER);
   let pending: Promise<void> = Promise.resolve();
   let written = 0;
   const flush = async () => {

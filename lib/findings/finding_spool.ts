@@ -494,9 +494,13 @@ function readSomeSync(file: Deno.FsFile, into: Uint8Array, need: number): number
   return got;
 }
 
+// Reads of the spool file while replaying: 256 KiB takes as few system calls as it needs to be
+// as fast as 1 MiB, and keeps 1.5 MiB less under the encoder (the detection source's peak).
+const READ_CHUNK = 256 << 10;
+
 // Splits a byte stream of host records into whole records, in one reusable buffer.
 class RecordReader {
-  #buf = new Uint8Array(CHUNK * 2);
+  #buf = new Uint8Array(READ_CHUNK * 2);
   #fill = 0;
   get empty(): boolean {
     return this.#fill === 0;
@@ -506,7 +510,7 @@ class RecordReader {
     emit: (record: Uint8Array) => Promise<void>,
   ): Promise<void> {
     for (;;) {
-      this.#buf = grow(this.#buf, this.#fill + CHUNK, this.#fill);
+      this.#buf = grow(this.#buf, this.#fill + READ_CHUNK, this.#fill);
       const n = await read(this.#buf.subarray(this.#fill));
       if (n === null) return;
       this.#fill += n;

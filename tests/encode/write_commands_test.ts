@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { ByteBuffer, CommandEncoder } from "../../lib/encode/encode_commands.ts";
-import { writeCommands } from "../../lib/encode/write_commands.ts";
+import { FLUSH_AT, writeCommands } from "../../lib/encode/write_commands.ts";
 import type {
   FindingSource,
   GlossaryEntry,
   HostFindings,
 } from "../../lib/findings/finding_source.ts";
 
-const FLUSH_AT = 960 << 10;
 const MAX_LINE = 4000;
 
 function makeHost(ip: string, count: number, qids: number): HostFindings {
@@ -50,7 +49,7 @@ const source: FindingSource = {
   dispose() {},
 };
 
-Deno.test("writeCommands hands a huge host over in parts of about 1 MiB: the same bytes, ScanFlush last", async () => {
+Deno.test("writeCommands hands a huge host over in parts of about half a MiB: the same bytes, ScanFlush last", async () => {
   const reference = new CommandEncoder(glossary, { addHost: true });
   const all = new ByteBuffer();
   all.append(reference.header());
