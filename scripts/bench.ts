@@ -279,7 +279,7 @@ try {
   const log = new TextDecoder().decode(out.stderr);
   const [, rssKiB] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
   const m =
-    /Sent (\d+) lines in (\d+) messages .* processed (\d+) commands, rejected (\d+); (\d+) reconnects; ([\d.]+) s/
+    /Sent (\d+) lines in (\d+) messages .* processed (\d+) of the \d+ commands sent, rejected (\d+); (\d+) reconnects; ([\d.]+) s/
       .exec(log);
   const findings = Number(/(\d+) AddScanResult lines to send/.exec(log)?.[1] ?? 0);
   if (!m) throw new Error(`the send run failed:\n${log.slice(-2000)}`);
