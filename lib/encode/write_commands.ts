@@ -1,8 +1,9 @@
 /**
  * Parsed findings → command text → a writer: the encoder's output is handed over in chunks of
- * about half a MiB (a buffer is written once it holds 448 KiB), and one buffer fills while the
- * writer takes the other. A host whose lines fill a buffer is handed over in parts (the same
- * bytes, its ScanFlush last), so the buffers stay at about half a MiB whatever the host.
+ * about 1 MiB (a buffer is written once it holds 960 KiB; the detection source uses half), and
+ * one buffer fills while the writer takes the other. A host whose lines fill a buffer is handed
+ * over in parts (the same bytes, its ScanFlush last), so the buffers stay at their size whatever
+ * the host.
  *
  * @module
  */
@@ -41,12 +42,13 @@ export interface WriteCommandsOptions extends
    * `scanner_name` change, for the addresses that hold the old scanner's results).
    */
   clearFirst?: { scanner: string; ips: Iterable<string> } | undefined;
+  /** Bytes of each of the two buffers; a write is made once one holds all but 64 KiB of them.
+   * @default {BUFFER_BYTES} */
+  bufferBytes?: number | undefined;
 }
 
-/** Bytes that make a write: half a MiB takes as few writes as a file or the spool needs, and
- * keeps 1 MiB less under the encoder than 1 MiB buffers (the detection source's peak). */
-export const FLUSH_AT = 448 << 10;
-const BUFFER = 512 << 10;
+/** Bytes of each of the two buffers, by default. */
+export const BUFFER_BYTES = 1 << 20;
 const textEncoder = new TextEncoder();
 
 /** Something that takes command text, as every `CommandSink` does. */
@@ -105,8 +107,10 @@ export async function writeCommands(
   });
   // Two byte arrays: one is written (asynchronously) while the other fills. They trade places
   // under the one ByteBuffer, which the encoder may hold across a pause inside a host.
-  const buffer = new ByteBuffer(BUFFER);
-  let spare: Uint8Array = new Uint8Array(BUFFER);
+  const size = options.bufferBytes ?? BUFFER_BYTES;
+  const flushAt = size - (64 << 10);
+  const buffer = new ByteBuffer(size);
+  let spare: Uint8Array = new Uint8Array(size);
   let pending: Promise<void> = Promise.resolve();
   let written = 0;
   const flush = async () => {
@@ -133,7 +137,7 @@ export async function writeCommands(
       const scanner = sanitizeField(options.clearFirst.scanner);
       for (const ip of options.clearFirst.ips) {
         buffer.append(textEncoder.encode(`DeleteScanResult,${ip},"${scanner}"\nScanUpdate\n`));
-        if (buffer.length >= FLUSH_AT) await flush();
+        if (buffer.length >= flushAt) await flush();
       }
     }
     await findings.forEachHost(async (host) => {
@@ -150,8 +154,8 @@ export async function writeCommands(
         }
       }
       // The encoder pauses inside a host whose lines fill the buffer.
-      for (const _ of enc.encodeHostInParts(host, buffer, { flushAt: FLUSH_AT })) await flush();
-      if (buffer.length >= FLUSH_AT) await flush();
+      for (const _ of enc.encodeHostInParts(host, buffer, { flushAt })) await flush();
+      if (buffer.length >= flushAt) await flush();
     });
     await pending;
     written += buffer.length;

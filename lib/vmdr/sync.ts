@@ -296,6 +296,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       collectGarbage(); // the pages' and the KnowledgeBase's, before the encoder's buffers
       written = await writeCommands(source, sink, {
         qidCacheBytes: 5 << 20,
+        bufferBytes: 512 << 10,
         addHost: config.addHost,
         clearCleanHosts: config.clearCleanHosts,
         setOs: config.setOs,

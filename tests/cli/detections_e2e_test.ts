@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { startConnectProxy } from "../../scripts/sim/connect_proxy.ts";
 import { createTestCa } from "../../scripts/sim/pki.ts";
 import { type DcSim, startDcSim } from "../../scripts/sim/defense_center.ts";
 import { type QualysSim, startQualysSim } from "../../scripts/sim/qualys_api.ts";
@@ -115,4 +116,33 @@ Deno.test("source: detections: -multiinfo is a usage error, before any call", as
     assert.match(r.stderr + r.stdout, /-multiinfo .* does not apply with source: detections/);
     assert.equal(q.log.length, 0);
   });
+});
+
+Deno.test("source: detections through an authenticating proxy: every call tunnels, the passwords are never shown", async () => {
+  const proxy = startConnectProxy({ username: "zaphod", password: "pr0xy!pw" });
+  try {
+    await withSims(async (dir, q, _dc, sub) => {
+      const yaml = `${dir}/InputPlugins/QualysGuard.yaml`;
+      await Deno.writeTextFile(
+        yaml,
+        `${await Deno.readTextFile(yaml)}proxy: ${proxy.url}\nproxy_username: zaphod\n` +
+          "proxy_password: 'pr0xy!pw'\n",
+      );
+      const r = await runMain(
+        ["-csvfile=out.csv", "-plugininfo=InputPlugins/QualysGuard.yaml", "-level", "3"],
+        { cwd: dir },
+      );
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const csv = await Deno.readTextFile(`${dir}/out.csv`);
+      assert.equal(new Set(csv.match(/^AddScanResult,[^,]+/gm)).size, sub.openDetections().size);
+      const target = new URL(q.url).host;
+      assert.ok(proxy.seen.length >= 1 && proxy.seen.every((c) => c.target === target));
+      assert.ok(proxy.seen.every((c) => c.proxyAuthorization?.startsWith("Basic ")));
+      for (const secret of ["pr0xy!pw", "sim_pass"]) {
+        assert.ok(!(r.stdout + r.stderr + csv).includes(secret), `${secret} shown`);
+      }
+    });
+  } finally {
+    await proxy.close();
+  }
 });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { ByteBuffer, CommandEncoder } from "../../lib/encode/encode_commands.ts";
-import { FLUSH_AT, writeCommands } from "../../lib/encode/write_commands.ts";
+import { BUFFER_BYTES, writeCommands } from "../../lib/encode/write_commands.ts";
+
+const FLUSH_AT = BUFFER_BYTES - (64 << 10);
 import type {
   FindingSource,
   GlossaryEntry,
@@ -49,7 +51,7 @@ const source: FindingSource = {
   dispose() {},
 };
 
-Deno.test("writeCommands hands a huge host over in parts of about half a MiB: the same bytes, ScanFlush last", async () => {
+Deno.test("writeCommands hands a huge host over in parts of about 1 MiB: the same bytes, ScanFlush last", async () => {
   const reference = new CommandEncoder(glossary, { addHost: true });
   const all = new ByteBuffer();
   all.append(reference.header());
