@@ -167,8 +167,8 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
   // The pages' sockets and buffers leave less room under the 100 MiB the bench holds a full sync
   // of 100,000 hosts to than a report has: the findings spill to disk past 512 KiB, the QID
   // texts (a KnowledgeBase join may name tens of thousands) past 256 KiB, and the encoder keeps
-  // 5 MiB of encoded texts instead of 16 (5 MiB took no longer than 6 in the bench; 4 MiB saved
-  // another MiB but doubled the time to encode 100,000 hosts, 7 to 15 s).
+  // 4 MiB of encoded texts instead of 16: the bench's 100,000 hosts take 5-8 s longer to encode
+  // than with 6 MiB, and peak 2-4 MiB lower (the host map of the sync state needs room too).
   const temp = options.tempDir ? { tempDir: options.tempDir } : {};
   const spool = new FindingSpool({ memoryLimit: 512 << 10, ...temp });
   const glossary = new GlossaryStore({ memoryLimit: 256 << 10, ...temp });
@@ -295,7 +295,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     try {
       collectGarbage(); // the pages' and the KnowledgeBase's, before the encoder's buffers
       written = await writeCommands(source, sink, {
-        qidCacheBytes: 5 << 20,
+        qidCacheBytes: 4 << 20,
         bufferBytes: 512 << 10,
         addHost: config.addHost,
         clearCleanHosts: config.clearCleanHosts,
