@@ -160,6 +160,26 @@ function yamlRewrites(
   return undefined;
 }
 
+/** What the plugin YAML says about the commands written (the encoder's options). */
+export type CommandOptions = Pick<
+  QualysConfig,
+  "addHost" | "clearCleanHosts" | "setOs" | "scannerName" | "sourceName" | "domain"
+>;
+
+/**
+ * The encoder's options from the plugin YAML, for every source.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(commandOptions(defaultConfig()).scannerName, "QualysGuard");
+ * ```
+ */
+export function commandOptions(config: QualysConfig): CommandOptions {
+  const { addHost, clearCleanHosts, setOs, scannerName, sourceName, domain } = config;
+  return { addHost, clearCleanHosts, setOs, scannerName, sourceName, domain };
+}
+
 /** The settings used when there is no config file (`-report` without `-plugininfo`). */
 export function defaultConfig(): QualysConfig {
   return {

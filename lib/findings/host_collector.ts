@@ -30,6 +30,19 @@ export interface HostStats {
   duplicates: number;
 }
 
+/** Counters that start at zero. */
+export function emptyHostStats(): HostStats {
+  return {
+    hostsKept: 0,
+    hostsOutOfRange: 0,
+    hostsInvalid: 0,
+    hostsEmpty: 0,
+    hostsMerged: 0,
+    findings: 0,
+    duplicates: 0,
+  };
+}
+
 /** What a listing says besides its findings. */
 export interface ListingInfo {
   /** OS text, if collected. */

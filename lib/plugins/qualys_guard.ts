@@ -11,7 +11,12 @@
 import { checkQualys } from "../qualys/check.ts";
 import { clientOptionsFromConfig, QualysClient } from "../qualys/client.ts";
 import { downloadReport } from "../qualys/download_report.ts";
-import { defaultConfig, type QualysConfig, readConfig } from "../config/read_config.ts";
+import {
+  commandOptions,
+  defaultConfig,
+  type QualysConfig,
+  readConfig,
+} from "../config/read_config.ts";
 import {
   ConfigError,
   ExitCode,
@@ -183,12 +188,7 @@ async function deliver(
     let written: WriteSummary;
     try {
       written = await writeCommands(report, sink, {
-        addHost: config.addHost,
-        clearCleanHosts: config.clearCleanHosts,
-        setOs: config.setOs,
-        scannerName: config.scannerName,
-        sourceName: config.sourceName,
-        domain: config.domain,
+        ...commandOptions(config),
         log: {
           info: (m) => log.info(m),
           warn: (m) => log.warn(m),

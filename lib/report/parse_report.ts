@@ -18,7 +18,12 @@ import { type ByteReader, type ScanHandler, XmlScanner } from "../xml/scanner.ts
 import { FindingSpool, type HostFindings } from "../findings/finding_spool.ts";
 import type { FindingSource, Glossary, GlossaryEntry } from "../findings/finding_source.ts";
 import { GlossaryStore } from "../findings/glossary_store.ts";
-import { HostCollector, type HostStats, type ListingInfo } from "../findings/host_collector.ts";
+import {
+  emptyHostStats,
+  HostCollector,
+  type HostStats,
+  type ListingInfo,
+} from "../findings/host_collector.ts";
 import { Tag } from "../xml/tags.ts";
 import { grow } from "../util/bytes.ts";
 
@@ -166,15 +171,9 @@ export class ReportParser implements ScanHandler {
   #kind = 0; // ADR, SCAN or RETURN once the root is known
   #glossary: GlossaryStore;
   #stats: ReportStats = {
+    ...emptyHostStats(),
     hosts: 0,
-    hostsKept: 0,
-    hostsOutOfRange: 0,
-    hostsInvalid: 0,
-    hostsEmpty: 0,
-    hostsMerged: 0,
-    findings: 0,
     fixed: 0,
-    duplicates: 0,
     invalidPorts: 0,
     noQid: 0,
     glossary: 0,

@@ -22,11 +22,11 @@
  * @module
  */
 
-import type { QualysConfig } from "../config/read_config.ts";
+import { commandOptions, type QualysConfig } from "../config/read_config.ts";
 import { writeCommands, type WriteLog, type WriteSummary } from "../encode/write_commands.ts";
 import { DcRejectedError, LocalIoError } from "../errors.ts";
 import { FindingSpool } from "../findings/finding_spool.ts";
-import { HostCollector, type HostStats } from "../findings/host_collector.ts";
+import { emptyHostStats, HostCollector, type HostStats } from "../findings/host_collector.ts";
 import type { FindingSource } from "../findings/finding_source.ts";
 import { GlossaryStore } from "../findings/glossary_store.ts";
 import type { QualysClient } from "../qualys/client.ts";
@@ -201,15 +201,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       );
     }
     const traffic = new Traffic();
-    const stats: HostStats = {
-      hostsKept: 0,
-      hostsOutOfRange: 0,
-      hostsInvalid: 0,
-      hostsEmpty: 0,
-      hostsMerged: 0,
-      findings: 0,
-      duplicates: 0,
-    };
+    const stats: HostStats = emptyHostStats();
     // With the list of the hosts the destination holds lost (a damaged state), a full run asks
     // for Fixed detections too: a host listed with all of them fixed is then cleared.
     const { fetched, kb, ids } = await collect(options, {
@@ -297,12 +289,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       written = await writeCommands(source, sink, {
         qidCacheBytes: 4 << 20,
         bufferBytes: 512 << 10,
-        addHost: config.addHost,
-        clearCleanHosts: config.clearCleanHosts,
-        setOs: config.setOs,
-        scannerName: config.scannerName,
-        sourceName: config.sourceName,
-        domain: config.domain,
+        ...commandOptions(config),
         log,
         clearFirst: oldScanner === undefined
           ? undefined

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FindingSpool } from "../../lib/findings/finding_spool.ts";
-import { HostCollector } from "../../lib/findings/host_collector.ts";
+import { emptyHostStats, HostCollector } from "../../lib/findings/host_collector.ts";
 import { DetectionPageParser } from "../../lib/vmdr/detection_page.ts";
 import { KbCache, KbCacheWriter, type KbEntry } from "../../lib/vmdr/kb_cache.ts";
 import { HostMap } from "../../lib/vmdr/host_map.ts";
@@ -205,15 +205,7 @@ Deno.test("one address listed by two hosts on two pages (two host IDs) is one ho
       qids.map((q) => `<DETECTION><QID>${q}</QID><STATUS>Active</STATUS></DETECTION>`).join("")
     }</DETECTION_LIST></HOST></HOST_LIST></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`;
   const spool = new FindingSpool();
-  const stats = {
-    hostsKept: 0,
-    hostsOutOfRange: 0,
-    hostsInvalid: 0,
-    hostsEmpty: 0,
-    hostsMerged: 0,
-    findings: 0,
-    duplicates: 0,
-  };
+  const stats = emptyHostStats();
   const qids: number[] = [];
   const hosts = new SyncHosts(new HostCollector(spool, stats, { warn: () => {} }), {
     onQid: (q) => qids.push(q),
