@@ -204,7 +204,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     const stats: HostStats = emptyHostStats();
     // With the list of the hosts the destination holds lost (a damaged state), a full run asks
     // for Fixed detections too: a host listed with all of them fixed is then cleared.
-    const { fetched, kb, ids } = await collect(options, {
+    const { fetched, kb, hostMap } = await collect(options, {
       spool,
       glossary,
       stats,
@@ -323,7 +323,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       query,
       scanner: config.scannerName,
       hosts: known,
-      ids: ids(),
+      ids: nextHostMap(hostMap),
     });
     const details = [
       `skipped: ${stats.hostsOutOfRange} hosts outside ip_ranges, ${stats.hostsInvalid} ` +
@@ -383,7 +383,7 @@ async function collect(
     toClear: AddressSet | undefined;
     known: HostMap | undefined;
   },
-): Promise<{ fetched: DetectionFetchResult; kb: KbJoinResult; ids: () => HostMap }> {
+): Promise<{ fetched: DetectionFetchResult; kb: KbJoinResult; hostMap: NextHostMap }> {
   const { client, config, log } = options;
   const warn = (m: string) => log.warn(m);
   const kbJoin = await KnowledgeBaseJoin.start(client, {
@@ -442,20 +442,25 @@ async function collect(
     }
     collectGarbage(); // what the pages left
     fresh?.compact(); // before the encoder's buffers
-    const known = run.known;
-    const ids = () => {
-      if (!known) return fresh!;
-      for (const [id, s] of seen) {
-        if (s.address !== undefined && s.open > 0) known.set(id, s.address);
-        else known.delete(id);
-      }
-      return known;
-    };
-    return { fetched, kb: await kbJoin.finish(), ids };
+    // Data only, no closure: one made here would keep this phase's whole scope (the host index,
+    // the QID sets) alive under the encoder.
+    return { fetched, kb: await kbJoin.finish(), hostMap: fresh ?? { known: run.known!, seen } };
   } catch (error) {
     await kbJoin.abort();
     throw error;
   }
+}
+
+/** The next state's host map: a full run's, made anew; or the last one and what changed. */
+type NextHostMap = HostMap | { known: HostMap; seen: Map<number, Seen> };
+
+function nextHostMap(next: NextHostMap): HostMap {
+  if (next instanceof HostMap) return next;
+  for (const [id, s] of next.seen) {
+    if (s.address !== undefined && s.open > 0) next.known.set(id, s.address);
+    else next.known.delete(id);
+  }
+  return next.known;
 }
 
 /** A Qualys host as this run saw it: its address (none: not valid, or outside `ip_ranges`) and
