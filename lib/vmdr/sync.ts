@@ -167,8 +167,8 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
   // The pages' sockets and buffers leave less room under the 100 MiB the bench holds a full sync
   // of 100,000 hosts to than a report has: the findings spill to disk past 512 KiB, the QID
   // texts (a KnowledgeBase join may name tens of thousands) past 256 KiB, and the encoder keeps
-  // 4 MiB of encoded texts instead of 16: the bench's 100,000 hosts take 5-8 s longer to encode
-  // than with 6 MiB, and peak 2-4 MiB lower (the host map of the sync state needs room too).
+  // 4 MiB of encoded texts instead of 16: encoding the bench's 100,000 hosts takes 5-8 s longer
+  // than with 6 MiB, for a lower peak (the full sync's RSS varies by several MiB between runs).
   const temp = options.tempDir ? { tempDir: options.tempDir } : {};
   const spool = new FindingSpool({ memoryLimit: 512 << 10, ...temp });
   const glossary = new GlossaryStore({ memoryLimit: 256 << 10, ...temp });
