@@ -12,6 +12,7 @@
  */
 
 import { connectorArgs } from "./connector_command.ts";
+import { writeDemoSetup } from "./demo_setup.ts";
 import { startDcSim } from "./sim/defense_center.ts";
 import { startQualysSim } from "./sim/qualys_api.ts";
 
@@ -30,23 +31,11 @@ const dc = await startDcSim({});
 const dir = await Deno.makeTempDir({ prefix: "qualys_connector-demo-" });
 let code = 1;
 try {
-  await Deno.mkdir(`${dir}/InputPlugins`);
-  await Deno.writeTextFile(`${dir}/qualys-sim-ca.pem`, sim.caPem);
-  await Deno.writeTextFile(
-    `${dir}/InputPlugins/QualysGuard.yaml`,
-    `# written by deno task demo: the Qualys API simulator on ${sim.url}\n` +
-      `user_id: sim_user\npassword: 'sim_pass'\ntemplate_id: 424242\nurl: ${sim.url}\n` +
-      `ca_file: ${dir}/qualys-sim-ca.pem\nadd_host: y\npoll_interval: 0.5\n`,
-    { mode: 0o600 },
-  );
-  await Deno.writeFile(`${dir}/CertFile.pkcs12`, dc.issueClient({ password: "demo" }));
-  const args = [
-    `-server=${dc.host}`,
-    `-port=${dc.port}`,
-    "-pkcs12=CertFile.pkcs12",
-    "-password=demo",
-    "-plugininfo=InputPlugins/QualysGuard.yaml",
-  ];
+  const args = await writeDemoSetup(dir, {
+    sim,
+    dc,
+    yaml: "template_id: 424242\nadd_host: y\npoll_interval: 0.5\n",
+  });
   console.log(
     `demo: Qualys API simulator on ${sim.url}, Defense Center simulator on ${dc.host}:${dc.port}`,
   );

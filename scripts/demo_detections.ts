@@ -12,6 +12,7 @@
  */
 
 import { connectorArgs } from "./connector_command.ts";
+import { writeDemoSetup } from "./demo_setup.ts";
 import { startDcSim } from "./sim/defense_center.ts";
 import { startQualysSim } from "./sim/qualys_api.ts";
 import { VmdrSubscription } from "./sim/vmdr_subscription.ts";
@@ -24,23 +25,11 @@ export async function runDetectionsDemo(): Promise<number> {
   const dir = await Deno.makeTempDir({ prefix: "qualys_connector-demo-" });
   let code = 1;
   try {
-    await Deno.mkdir(`${dir}/InputPlugins`);
-    await Deno.writeTextFile(`${dir}/qualys-sim-ca.pem`, sim.caPem);
-    await Deno.writeTextFile(
-      `${dir}/InputPlugins/QualysGuard.yaml`,
-      `# written by deno task demo: the Qualys API simulator on ${sim.url}\n` +
-        `user_id: sim_user\npassword: 'sim_pass'\nurl: ${sim.url}\n` +
-        `ca_file: ${dir}/qualys-sim-ca.pem\nsource: detections\nseverities: 2-5\n`,
-      { mode: 0o600 },
-    );
-    await Deno.writeFile(`${dir}/CertFile.pkcs12`, dc.issueClient({ password: "demo" }));
-    const args = [
-      `-server=${dc.host}`,
-      `-port=${dc.port}`,
-      "-pkcs12=CertFile.pkcs12",
-      "-password=demo",
-      "-plugininfo=InputPlugins/QualysGuard.yaml",
-    ];
+    const args = await writeDemoSetup(dir, {
+      sim,
+      dc,
+      yaml: "source: detections\nseverities: 2-5\n",
+    });
     console.log(
       `demo: Qualys API simulator on ${sim.url} (${sub.hostCount} hosts), Defense Center ` +
         `simulator on ${dc.host}:${dc.port}`,

@@ -1,0 +1,38 @@
+/**
+ * What both demos lay out in their temp directory, as a user would: the plugin YAML (with the
+ * Qualys simulator's URL and CA), and a `CertFile.pkcs12` as the DC's Host Input Client page
+ * issues it; and the original's cron line against the DC simulator.
+ *
+ * @module
+ */
+
+import type { DcSim } from "./sim/defense_center.ts";
+import type { QualysSim } from "./sim/qualys_api.ts";
+
+/**
+ * Writes `InputPlugins/QualysGuard.yaml` (the account, `url`, `ca_file`, then `yaml`) and
+ * `CertFile.pkcs12` in `dir`; resolves to the connector's arguments.
+ */
+export async function writeDemoSetup(
+  dir: string,
+  sims: { sim: QualysSim; dc: DcSim; yaml: string },
+): Promise<string[]> {
+  const { sim, dc } = sims;
+  await Deno.mkdir(`${dir}/InputPlugins`);
+  await Deno.writeTextFile(`${dir}/qualys-sim-ca.pem`, sim.caPem);
+  await Deno.writeTextFile(
+    `${dir}/InputPlugins/QualysGuard.yaml`,
+    `# written by deno task demo: the Qualys API simulator on ${sim.url}\n` +
+      `user_id: sim_user\npassword: 'sim_pass'\nurl: ${sim.url}\n` +
+      `ca_file: ${dir}/qualys-sim-ca.pem\n${sims.yaml}`,
+    { mode: 0o600 },
+  );
+  await Deno.writeFile(`${dir}/CertFile.pkcs12`, dc.issueClient({ password: "demo" }));
+  return [
+    `-server=${dc.host}`,
+    `-port=${dc.port}`,
+    "-pkcs12=CertFile.pkcs12",
+    "-password=demo",
+    "-plugininfo=InputPlugins/QualysGuard.yaml",
+  ];
+}
