@@ -1,13 +1,23 @@
 /**
  * The encoder's store of each QID's encoded text, of bounded size: the bytes live in one arena,
  * written in turn as a ring, so the oldest QIDs are dropped first when it wraps. What is kept
- * per QID is a map entry and three numbers in typed arrays; the views handed out by `get` and
- * `put` are made on demand. One arena and no object per QID keep the process's memory at what
+ * per QID is a slot of an open-addressing table and a few numbers, all in typed arrays; the
+ * views handed out by `get` and `put` are made on demand. One arena and no object per QID keep the process's memory at what
  * the arena holds: a buffer per QID fragments the C heap, and an object per QID, promoted and
  * dropped in turn, grows the JS heap.
  *
+ * With `spill`, a QID's text dropped from the arena the first time goes to a 0600 temp file, and
+ * comes back from there (one read into the arena) when the QID is found again: building it anew
+ * decodes the glossary entry and cleans its HTML, about ten times the cost, and makes garbage.
+ * When the file cannot be made or written, the texts are built again instead.
+ *
  * @module
  */
+
+import { onCleanup, openSpillFileSync } from "../cleanup.ts";
+
+/** The name of the spill files' prefix (the stale-file sweep knows it). */
+export const QID_TEXT_PREFIX = "qualys_connector-texts-";
 
 /** A QID's part of an AddScanResult line: `<qid>,` before the port, the rest after it. */
 export interface QidText {
@@ -22,7 +32,8 @@ export class QidTextCache {
   readonly #size: number;
   #arena: Uint8Array | undefined; // allocated on first use; its pages are touched as it fills
   #pos = 0;
-  readonly #index = new Map<number, number>(); // QID → its entry in the queue
+  // Each QID met: where its text is, in the arena (its queue entry) and in the spill file.
+  readonly #places = new QidPlaces();
   // The queue of QIDs in the arena, oldest first: [#first, #last) of a sequence number space;
   // entry e lives at (e - #base) in the arrays.
   #qids = new Float64Array(1024);
@@ -33,22 +44,67 @@ export class QidTextCache {
   #first = 0;
   #last = 0;
 
-  /** A cache of at most `bytes` bytes of text. */
-  constructor(bytes: number) {
+  // The spill: record r is at #recOffsets[r], #recLengths[r] bytes, its tail from #recMids[r].
+  readonly #spill: { tempDir?: string | undefined } | undefined;
+  #file: Deno.FsFile | undefined;
+  #path: string | undefined;
+  #fileBytes = 0; // -1: the spill is off for good
+  #records = 0;
+  #unregister: (() => void) | undefined;
+  #recOffsets = new Float64Array(256);
+  #recLengths = new Int32Array(256);
+  #recMids = new Int32Array(256);
+
+  /** A cache of at most `bytes` bytes of text; with `spill`, texts dropped go to a temp file. */
+  constructor(bytes: number, options: { spill?: { tempDir?: string | undefined } } = {}) {
     this.#size = Math.max(0, Math.floor(bytes));
+    this.#spill = options.spill;
   }
 
-  /** Number of QIDs held. */
+  /** Closes and removes the spill file, if any; the texts in it are forgotten. Safe twice. */
+  dispose(): void {
+    this.#unregister?.();
+    this.#unregister = undefined;
+    try {
+      this.#file?.close();
+    } catch { /* closed */ }
+    this.#file = undefined;
+    if (this.#path) {
+      try {
+        Deno.removeSync(this.#path);
+      } catch { /* gone */ }
+      this.#path = undefined;
+    }
+    this.#fileBytes = -1; // and it stays off
+  }
+
+  /** Number of QIDs held in memory. */
   get size(): number {
-    return this.#index.size;
+    return this.#last - this.#first;
   }
 
-  /** The QID's text (new views of the held bytes), if held. */
-  get(qid: number): QidText | undefined {
-    const e = this.#index.get(qid);
-    if (e === undefined) return undefined;
-    const i = e - this.#base;
-    return this.#views(this.#starts[i]!, this.#mids[i]!, this.#ends[i]!);
+  /**
+   * The QID's text (new views of the held bytes), if held: in the arena, or in the spill file
+   * (read back into the arena, dropping the oldest QIDs in its way, each passed to `onDrop`).
+   */
+  get(qid: number, onDrop: (qid: number) => void): QidText | undefined {
+    const places = this.#places, s = places.find(qid);
+    if (s < 0) return undefined;
+    const e = places.entry[s]!;
+    if (e >= 0) {
+      const i = e - this.#base;
+      return this.#views(this.#starts[i]!, this.#mids[i]!, this.#ends[i]!);
+    }
+    const r = places.record[s]!;
+    if (r < 0 || !this.#file) return undefined;
+    const n = this.#recLengths[r]!, from = this.#region(n, onDrop);
+    if (!this.#readAt(this.#recOffsets[r]!, this.#arena!.subarray(from, from + n))) {
+      return undefined; // the spill is off now: the caller builds the text again
+    }
+    const mid = from + this.#recMids[r]!;
+    this.#push(qid, from, mid, from + n);
+    this.#pos = from + n;
+    return this.#views(from, mid, from + n);
   }
 
   /**
@@ -58,20 +114,26 @@ export class QidTextCache {
    */
   put(qid: number, text: QidText, onDrop: (qid: number) => void): QidText | undefined {
     const n = text.head.length + text.tail.length;
-    if (n > this.#size || this.#index.has(qid)) return undefined;
+    if (n > this.#size || this.#places.entry[this.#places.find(qid)]! >= 0) return undefined;
+    const from = this.#region(n, onDrop), mid = from + text.head.length, to = from + n;
+    const arena = this.#arena!;
+    arena.set(text.head, from);
+    arena.set(text.tail, mid);
+    this.#push(qid, from, mid, to);
+    this.#pos = to;
+    return this.#views(from, mid, to);
+  }
+
+  // Where the next `n` bytes (at most the arena's size) go: the QIDs there are dropped first.
+  #region(n: number, onDrop: (qid: number) => void): number {
     const arena = this.#arena ??= new Uint8Array(this.#size);
     if (this.#pos + n > arena.length) {
       // The QIDs from here to the end are the oldest: drop them and start again at 0.
       this.#dropFrom(this.#pos, arena.length, onDrop);
       this.#pos = 0;
     }
-    const from = this.#pos, mid = from + text.head.length, to = from + n;
-    this.#dropFrom(from, to, onDrop);
-    arena.set(text.head, from);
-    arena.set(text.tail, mid);
-    this.#push(qid, from, mid, to);
-    this.#pos = to;
-    return this.#views(from, mid, to);
+    this.#dropFrom(this.#pos, this.#pos + n, onDrop);
+    return this.#pos;
   }
 
   #views(start: number, mid: number, end: number): QidText {
@@ -84,10 +146,69 @@ export class QidTextCache {
     while (this.#first < this.#last) {
       const i = this.#first - this.#base, start = this.#starts[i]!;
       if (start < from || start >= to) return;
-      const qid = this.#qids[i]!;
-      this.#index.delete(qid);
+      const qid = this.#qids[i]!, s = this.#places.find(qid);
+      if (this.#spill && this.#places.record[s]! < 0) {
+        this.#places.record[s] = this.#spillOut(start, this.#mids[i]! - start, this.#ends[i]!);
+      }
+      this.#places.entry[s] = -1;
       this.#first++;
       onDrop(qid);
+    }
+  }
+
+  // Appends a text about to be overwritten to the spill file (made on first use); returns its
+  // record, or -1 when the spill is off.
+  #spillOut(start: number, head: number, end: number): number {
+    if (!this.#file) {
+      if (this.#fileBytes < 0) return -1; // the spill failed before, or was disposed of
+      try {
+        const { path, file } = openSpillFileSync({
+          prefix: QID_TEXT_PREFIX,
+          what: "the encoder's text store",
+          tempDir: this.#spill!.tempDir,
+        });
+        this.#path = path;
+        this.#file = file;
+        this.#unregister = onCleanup(() => this.dispose());
+      } catch {
+        this.#fileBytes = -1;
+        return -1;
+      }
+    }
+    const r = this.#records;
+    if (r === this.#recOffsets.length) {
+      this.#recOffsets = grow(this.#recOffsets, 2 * r, 0, r);
+      this.#recLengths = grow(this.#recLengths, 2 * r, 0, r);
+      this.#recMids = grow(this.#recMids, 2 * r, 0, r);
+    }
+    try {
+      this.#file.seekSync(this.#fileBytes, Deno.SeekMode.Start);
+      let bytes = this.#arena!.subarray(start, end);
+      while (bytes.length) bytes = bytes.subarray(this.#file.writeSync(bytes));
+    } catch {
+      this.dispose();
+      return -1;
+    }
+    this.#recOffsets[r] = this.#fileBytes;
+    this.#recLengths[r] = end - start;
+    this.#recMids[r] = head;
+    this.#fileBytes += end - start;
+    return this.#records++;
+  }
+
+  // Reads a record into `into`; false (and the spill off) when the file fails.
+  #readAt(offset: number, into: Uint8Array): boolean {
+    try {
+      this.#file!.seekSync(offset, Deno.SeekMode.Start);
+      for (let got = 0; got < into.length;) {
+        const n = this.#file!.readSync(into.subarray(got));
+        if (n === null) throw new Error("the file ends inside a text");
+        got += n;
+      }
+      return true;
+    } catch {
+      this.dispose();
+      return false;
     }
   }
 
@@ -112,7 +233,8 @@ export class QidTextCache {
     this.#starts[i] = start;
     this.#mids[i] = mid;
     this.#ends[i] = end;
-    this.#index.set(qid, this.#last++);
+    const s = this.#places.slot(qid); // first: it may grow the table, and its arrays
+    this.#places.entry[s] = this.#last++;
   }
 }
 
@@ -126,4 +248,63 @@ function grow<T extends Float64Array | Int32Array>(
   const bigger = new (array.constructor as new (n: number) => T)(length);
   bigger.set(array.subarray(from, from + count));
   return bigger;
+}
+
+/**
+ * QID → its queue entry in the arena and its record in the spill file (each -1 when none): an
+ * open-addressing table of typed arrays, 12 bytes a slot, at most 75 % full. A QID, once met,
+ * keeps its slot: the table grows with the QIDs a run names (a `Map` of two would take about
+ * four times as much, on the JS heap).
+ */
+class QidPlaces {
+  #bits = 10;
+  #keys = new Uint32Array(1 << 10); // QID + 1; 0: empty
+  entry = new Int32Array(1 << 10).fill(-1);
+  record = new Int32Array(1 << 10).fill(-1);
+  #count = 0;
+
+  /** The QID's slot, or -1 (the arrays read `undefined` there: not >= 0). */
+  find(qid: number): number {
+    const keys = this.#keys, mask = keys.length - 1, key = qid + 1;
+    for (let i = hash(key, this.#bits);; i = (i + 1) & mask) {
+      const k = keys[i]!;
+      if (k === key) return i;
+      if (k === 0) return -1;
+    }
+  }
+
+  /** The QID's slot, made when it has none. */
+  slot(qid: number): number {
+    const found = this.find(qid);
+    if (found >= 0) return found;
+    if ((this.#count + 1) * 4 > this.#keys.length * 3) this.#grow();
+    const keys = this.#keys, mask = keys.length - 1, key = qid + 1;
+    let i = hash(key, this.#bits);
+    while (keys[i] !== 0) i = (i + 1) & mask;
+    keys[i] = key;
+    this.#count++;
+    return i;
+  }
+
+  #grow(): void {
+    const { entry, record } = this, keys = this.#keys;
+    const bits = ++this.#bits, size = 1 << bits, mask = size - 1;
+    this.#keys = new Uint32Array(size);
+    this.entry = new Int32Array(size).fill(-1);
+    this.record = new Int32Array(size).fill(-1);
+    for (let j = 0; j < keys.length; j++) {
+      const key = keys[j]!;
+      if (key === 0) continue;
+      let i = hash(key, bits);
+      while (this.#keys[i] !== 0) i = (i + 1) & mask;
+      this.#keys[i] = key;
+      this.entry[i] = entry[j]!;
+      this.record[i] = record[j]!;
+    }
+  }
+}
+
+// A slot in a table of 2^bits for the key (Fibonacci hashing: the product's top bits).
+function hash(key: number, bits: number): number {
+  return Math.imul(key, 0x9e3779b1) >>> (32 - bits);
 }

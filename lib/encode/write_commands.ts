@@ -42,6 +42,8 @@ export interface WriteCommandsOptions extends
    * `scanner_name` change, for the addresses that hold the old scanner's results).
    */
   clearFirst?: { scanner: string; ips: Iterable<string> } | undefined;
+  /** Where the encoder's texts spill (see `EncodeOptions.spillTexts`). @default the system's */
+  tempDir?: string | undefined;
   /** Bytes of each of the two buffers; a write is made once one holds all but 64 KiB of them.
    * @default {BUFFER_BYTES} */
   bufferBytes?: number | undefined;
@@ -104,6 +106,7 @@ export async function writeCommands(
     sourceName: options.sourceName ?? "QualysGuard Scan Report",
     ...(options.qidCacheBytes !== undefined ? { qidCacheBytes: options.qidCacheBytes } : {}),
     domain: options.domain,
+    spillTexts: { tempDir: options.tempDir },
   });
   // Two byte arrays: one is written (asynchronously) while the other fills. They trade places
   // under the one ByteBuffer, which the encoder may hold across a pause inside a host.
@@ -163,6 +166,8 @@ export async function writeCommands(
   } catch (error) {
     await pending.catch(() => {});
     throw error;
+  } finally {
+    enc.dispose();
   }
   if (enc.missingGlossary > 0) {
     log?.warn(

@@ -12,6 +12,7 @@ import { LocalIoError } from "../errors.ts";
 import type { DcOptions } from "../dc/dc_client.ts";
 import { FINDING_SPOOL_PREFIX } from "../findings/finding_spool.ts";
 import { GLOSSARY_STORE_PREFIX } from "../findings/glossary_store.ts";
+import { QID_TEXT_PREFIX } from "../encode/encode_commands.ts";
 import { baseOf, dirOf } from "../util/atomic_file.ts";
 import type { CommandSink } from "./command_sink.ts";
 import {
@@ -139,7 +140,8 @@ export async function removeStaleTempFiles(
   options: { tempDir?: string; log?: { info(message: string): void } } = {},
 ): Promise<string[]> {
   const spool = new RegExp(
-    `^(?:${SPOOL_PREFIX}|${FINDING_SPOOL_PREFIX}|${GLOSSARY_STORE_PREFIX})[0-9a-f]+$`,
+    `^(?:${SPOOL_PREFIX}|${FINDING_SPOOL_PREFIX}|${GLOSSARY_STORE_PREFIX}|${QID_TEXT_PREFIX})` +
+      "[0-9a-f]+$",
   );
   const removed = await removeStaleFiles(
     options.tempDir ?? systemTempDir(),

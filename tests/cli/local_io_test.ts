@@ -384,6 +384,7 @@ Deno.test("main removes this program's temp files older than a day, and nothing 
       "tmp/qualys_connector-spool-0a1b2c3d4e5f6a7b",
       "tmp/qualys_connector-commands-0a1b2c3d4e5f6a7b",
       "tmp/qualys_connector-glossary-0a1b2c3d4e5f6a7b",
+      "tmp/qualys_connector-texts-0a1b2c3d4e5f6a7b",
       "out/.Output.csv.0a1b2c3d4e5f6a7b.tmp",
     ];
     const kept = [

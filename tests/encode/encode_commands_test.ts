@@ -4,6 +4,7 @@ import {
   ByteBuffer,
   CommandEncoder,
   type EncodeOptions,
+  QID_TEXT_PREFIX,
 } from "../../lib/encode/encode_commands.ts";
 import {
   cleanBugtraqIds,
@@ -528,8 +529,8 @@ function generatedBytes(options: Parameters<typeof generateReport>[0]): Uint8Arr
 // Every host's lines from one encoder, and the encoder's counts.
 async function encodeAll(xml: Uint8Array, options: EncodeOptions) {
   const report = parse(xml);
+  const enc = new CommandEncoder(report.glossary, options);
   try {
-    const enc = new CommandEncoder(report.glossary, options);
     const out = new ByteBuffer(1 << 16);
     out.append(enc.header());
     const hosts: HostFindings[] = [];
@@ -560,6 +561,7 @@ async function encodeAll(xml: Uint8Array, options: EncodeOptions) {
       missing: enc.missingGlossary,
     };
   } finally {
+    enc.dispose();
     report.dispose();
   }
 }
@@ -570,11 +572,20 @@ async function assertCacheSizesAgree(xml: Uint8Array, what: string): Promise<voi
   const all = await encodeAll(xml, { qidCacheBytes: CACHE_SIZES[0]! });
   const lines = all.text.split("\n").filter((l) => l.startsWith("AddScanResult,"));
   assert.deepStrictEqual(lines, all.fresh, `${what}: cached lines are the lines built afresh`);
-  for (const qidCacheBytes of CACHE_SIZES.slice(1)) {
-    const bounded = await encodeAll(xml, { qidCacheBytes });
-    assert.equal(bounded.text, all.text, `${what}, qidCacheBytes ${qidCacheBytes}`);
-    assert.equal(bounded.shortened, all.shortened, `${what}: shortened`);
-    assert.equal(bounded.missing, all.missing, `${what}: missingGlossary`);
+  const tempDir = await Deno.makeTempDir({ prefix: "qc-texts-" });
+  try {
+    for (const qidCacheBytes of CACHE_SIZES.slice(1)) {
+      for (const spillTexts of [undefined, { tempDir }]) {
+        const how = `${what}, qidCacheBytes ${qidCacheBytes}${spillTexts ? ", spilled" : ""}`;
+        const bounded = await encodeAll(xml, { qidCacheBytes, spillTexts });
+        assert.equal(bounded.text, all.text, how);
+        assert.equal(bounded.shortened, all.shortened, `${how}: shortened`);
+        assert.equal(bounded.missing, all.missing, `${how}: missingGlossary`);
+        assert.deepEqual([...Deno.readDirSync(tempDir)], [], `${how}: the spill is removed`);
+      }
+    }
+  } finally {
+    await Deno.remove(tempDir, { recursive: true });
   }
 }
 
@@ -591,6 +602,13 @@ Deno.test("CommandEncoder writes the same bytes with any QID cache size, on gene
       findingsPerHost: 20,
       qids: 300,
       seed: 8,
+      cycleQids: true,
+    }),
+    "more QIDs than the cache's first table holds": generatedBytes({
+      hosts: 40,
+      findingsPerHost: 120,
+      qids: 3000,
+      seed: 10,
       cycleQids: true,
     }),
     "one host, more findings than QIDs": generatedBytes({
@@ -628,14 +646,95 @@ Deno.test({
 
 Deno.test("CommandEncoder counts a QID once in shortened and missingGlossary, however often it is built", () => {
   const glossary = new Map([entry(1, { description: "word ".repeat(2000) }), entry(2)]);
-  for (const qidCacheBytes of [1 << 20, 0]) {
-    const enc = new CommandEncoder(glossary, { qidCacheBytes });
-    for (let h = 0; h < 5; h++) {
-      enc.encodeHostToLines(host(`10.0.0.${h}`, [[1, 0, 0], [3, 0, 0], [1, 80, 1], [3, 80, 1]]));
+  for (const qidCacheBytes of [1 << 20, 0, 4100]) {
+    const enc = new CommandEncoder(glossary, { qidCacheBytes, spillTexts: {} });
+    try {
+      for (let h = 0; h < 5; h++) {
+        enc.encodeHostToLines(host(`10.0.0.${h}`, [[1, 0, 0], [3, 0, 0], [1, 80, 1], [3, 80, 1]]));
+      }
+      assert.equal(enc.shortened, 1, `shortened, qidCacheBytes ${qidCacheBytes}`);
+      assert.equal(enc.missingGlossary, 1, `missingGlossary, qidCacheBytes ${qidCacheBytes}`);
+    } finally {
+      enc.dispose();
     }
-    assert.equal(enc.shortened, 1, `shortened, qidCacheBytes ${qidCacheBytes}`);
-    assert.equal(enc.missingGlossary, 1, `missingGlossary, qidCacheBytes ${qidCacheBytes}`);
   }
+});
+
+Deno.test("CommandEncoder spills the texts its cache drops to a 0600 temp file, reads them back instead of building them, and removes it", () => {
+  const tempDir = Deno.makeTempDirSync({ prefix: "qc-texts-" });
+  try {
+    let gets = 0;
+    const entries = new Map([1, 2, 3, 4].map((q) => entry(q, { description: "d".repeat(300) })));
+    const glossary = { get: (q: number) => (gets++, entries.get(q)) };
+    const lines = (enc: CommandEncoder) => {
+      const out: string[] = [];
+      for (let h = 0; h < 6; h++) {
+        out.push(
+          ...enc.encodeHostToLines(
+            host(`10.0.0.${h}`, [[1, 0, 0], [2, 0, 0], [3, 0, 0], [4, 0, 0]]),
+          ),
+        );
+      }
+      return out;
+    };
+    const expected = lines(new CommandEncoder(entries));
+    // Room for about two texts: every QID is dropped before it comes again.
+    const enc = new CommandEncoder(glossary as never, {
+      qidCacheBytes: 800,
+      spillTexts: { tempDir },
+    });
+    assert.deepEqual(lines(enc), expected);
+    assert.equal(gets, 4, "each QID built once, then read back from the spill");
+    const files = [...Deno.readDirSync(tempDir)];
+    assert.equal(files.length, 1);
+    assert.match(files[0]!.name, new RegExp(`^${QID_TEXT_PREFIX}[0-9a-f]+$`));
+    assert.equal(Deno.statSync(`${tempDir}/${files[0]!.name}`).mode! & 0o777, 0o600);
+    enc.dispose();
+    enc.dispose();
+    assert.deepEqual([...Deno.readDirSync(tempDir)], [], "dispose removes the spill");
+  } finally {
+    Deno.removeSync(tempDir, { recursive: true });
+  }
+});
+
+Deno.test("CommandEncoder builds each of 3,000 QIDs once, whether its cache holds them all or spills them", () => {
+  const entries = new Map(
+    Array.from({ length: 3000 }, (_, q) => entry(q * 7 + 1, { description: "d".repeat(60) })),
+  );
+  const qids = [...entries.keys()];
+  for (const qidCacheBytes of [1 << 30, 20_000]) {
+    let gets = 0;
+    const glossary = { get: (q: number) => (gets++, entries.get(q)) };
+    const enc = new CommandEncoder(glossary as never, { qidCacheBytes, spillTexts: {} });
+    try {
+      for (let pass = 0; pass < 3; pass++) {
+        for (let i = 0; i < qids.length; i += 100) {
+          const findings = qids.slice(i, i + 100).map((q): [number, number, number] => [q, 0, 0]);
+          enc.encodeHostToLines(host(`10.0.${pass}.${i / 100}`, findings));
+        }
+      }
+      assert.equal(gets, 3000, `qidCacheBytes ${qidCacheBytes}`);
+    } finally {
+      enc.dispose();
+    }
+  }
+});
+
+Deno.test("CommandEncoder builds the texts again, to the same bytes, when its spill file cannot be made", () => {
+  let gets = 0;
+  const entries = new Map([1, 2, 3, 4].map((q) => entry(q, { description: "d".repeat(300) })));
+  const glossary = { get: (q: number) => (gets++, entries.get(q)) };
+  const findings: [number, number, number][] = [[1, 0, 0], [2, 0, 0], [3, 0, 0], [4, 0, 0]];
+  const expected = new CommandEncoder(entries).encodeHostToLines(host("10.0.0.1", findings));
+  const enc = new CommandEncoder(glossary as never, {
+    qidCacheBytes: 800,
+    spillTexts: { tempDir: "/nonexistent/qc-texts" },
+  });
+  for (let h = 0; h < 3; h++) {
+    assert.deepEqual(enc.encodeHostToLines(host("10.0.0.1", findings)), expected);
+  }
+  assert.equal(gets, 12, "each QID built on each host");
+  enc.dispose();
 });
 
 Deno.test("CommandEncoder.encodeHostInParts pauses at line ends and writes what encodeHost writes", () => {

@@ -116,6 +116,44 @@ Deno.test("writeCommands passes qidCacheBytes on to the encoder: the same bytes,
   assert.equal(none.gets, 20_005, "each line built anew");
 });
 
+Deno.test("writeCommands spills the texts a small QID cache drops to tempDir, builds each QID once, and leaves no file, also when the output fails", async () => {
+  const tempDir = await Deno.makeTempDir({ prefix: "qc-texts-" });
+  try {
+    const run = async (write: (b: Uint8Array) => Promise<void>, qidCacheBytes: number) => {
+      let gets = 0;
+      const counting: FindingSource = {
+        ...source,
+        glossary: { ...glossary, get: (q) => (gets++, glossary.get(q)) } as typeof glossary,
+      };
+      const seen: string[] = [];
+      await writeCommands(counting, {
+        write: (b) => {
+          seen.push(...Deno.readDirSync(tempDir).map((e) => e.name));
+          return write(b);
+        },
+      }, { qidCacheBytes, tempDir });
+      return { gets, seen };
+    };
+    const chunks: Uint8Array[] = [];
+    const big = await run((b) => Promise.resolve(void chunks.push(b.slice())), 1 << 20);
+    const small: Uint8Array[] = [];
+    const spilled = await run((b) => Promise.resolve(void small.push(b.slice())), 4000);
+    const text = (c: Uint8Array[]) => c.map((b) => new TextDecoder().decode(b)).join("");
+    assert.equal(text(small), text(chunks));
+    assert.equal(big.gets, 50);
+    assert.equal(spilled.gets, 50, "each QID built once, then read back from the spill");
+    assert.ok(spilled.seen.some((n) => n.startsWith("qualys_connector-texts-")), "it spilled");
+    assert.deepEqual([...Deno.readDirSync(tempDir)], [], "and removed the file");
+    await assert.rejects(
+      run(() => Promise.reject(new Error("the sink broke")), 4000),
+      /the sink broke/,
+    );
+    assert.deepEqual([...Deno.readDirSync(tempDir)], [], "removed after a failure too");
+  } finally {
+    await Deno.remove(tempDir, { recursive: true });
+  }
+});
+
 Deno.test("writeCommands logs each finding at debug level, reading each QID's title once", async () => {
   let gets = 0;
   const small: FindingSource = {
