@@ -26,6 +26,7 @@ import {
   fetchParsed,
   HLD_PATH,
   HOST_PATH,
+  PagePacer,
   runPool,
   type Traffic,
 } from "./fetch_pages.ts";
@@ -204,6 +205,8 @@ export async function fetchDetections(
   // Calls are added one at a time, each once a page's data has begun: the pages are then
   // computed on Qualys's side while others download, instead of all downloading at once.
   const limit = new ConcurrencyLimit(options.maxConcurrency, { ramp: true });
+  // ... and spaced over a page's time, so that they download one after another (PagePacer).
+  const pacer = new PagePacer();
   let running = 0, started = 0, done = 0;
   // What a chain reuses from page to page: the read buffer and the page's host buffer (a few
   // hundred KiB each, that would otherwise be garbage after every page).
@@ -214,6 +217,12 @@ export async function fetchDetections(
     const reuse = spare.pop() ?? { buffer: undefined, listings: new ListingBuffer() };
     try {
       for (;;) {
+        const call = pacer.begin(limit.value);
+        if (call.wait > 0) await client.wait(call.wait, signal).catch(() => {});
+        if (signal.aborted) {
+          pacer.end(call, false);
+          return;
+        }
         const n = ++started;
         const params: Record<string, string> = {
           action: "list",
@@ -231,7 +240,10 @@ export async function fetchDetections(
               types: options.types,
               collectOs: options.collectOs,
               listings: reuse.listings,
-              onData: () => limit.rampUp(),
+              onData: () => {
+                pacer.data(call);
+                limit.rampUp();
+              },
             }),
           {
             what: `host detection page ${n}`,
@@ -241,7 +253,13 @@ export async function fetchDetections(
             onWarning: options.onWarning,
             reuse,
           },
-        );
+        ).then((page) => {
+          pacer.end(call);
+          return page;
+        }, (error) => {
+          pacer.end(call, false);
+          throw error;
+        });
         if (signal.aborted) return;
         page.listings.replay(sink);
         const s = page.stats;

@@ -115,6 +115,87 @@ export class ConcurrencyLimit {
   }
 }
 
+/** One page call as {@linkcode PagePacer} follows it. */
+export interface PacedCall {
+  /** How long (ms) it waits before it starts. */
+  readonly wait: number;
+  /** When it starts (ms): when it was planned, plus `wait`. */
+  readonly start: number;
+  /** When its data began (ms), once it has. */
+  data?: number;
+}
+
+/**
+ * Spaces the page calls that run at once evenly over a page's time. A page is server time (no
+ * data yet) and then a download: calls that start together download together, and then share
+ * the line and the parser while none of them is in its server time, which is the time the
+ * concurrency is there to fill. Started a page time divided by the limit apart, one downloads
+ * while the others wait for Qualys. So a call that would start too soon after the last one
+ * waits, at most an average download: a collision costs no more than that. Nothing waits
+ * before one page has ended (its times are unknown), nor while no other call runs.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * let now = 0;
+ * const pacer = new PagePacer({ now: () => now });
+ * const a = pacer.begin(2); // page 1: 1,000 ms of server time, then 200 ms of download
+ * now = 1000;
+ * pacer.data(a);
+ * const b = pacer.begin(2); // a second call, once the first one's data came
+ * now = 1200;
+ * pacer.end(a);
+ * assert.equal(pacer.begin(2).wait, 200); // at most one download, to be nearer 600 ms from b
+ * ```
+ */
+export class PagePacer {
+  #now: () => number;
+  #page = 0;
+  #download = 0;
+  #running = new Set<PacedCall>();
+
+  /** A pacer on the clock `now` (ms). @default performance.now */
+  constructor(options: { now?: () => number } = {}) {
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /**
+   * Plans a call, with `limit` calls allowed at once: it runs from now on for the others (they
+   * space themselves from its start), and starts once it has waited `wait` ms.
+   */
+  begin(limit: number): PacedCall {
+    const now = this.#now();
+    let wait = 0;
+    if (this.#page > 0 && limit > 1 && this.#running.size > 0) {
+      let last = -Infinity;
+      for (const c of this.#running) last = Math.max(last, c.start);
+      const early = this.#page / limit - (now - last);
+      if (early > 0) wait = Math.round(Math.min(early, this.#download));
+    }
+    const call: PacedCall = { wait, start: now + wait };
+    this.#running.add(call);
+    return call;
+  }
+
+  /** The call's data begins now. */
+  data(call: PacedCall): void {
+    call.data ??= this.#now();
+  }
+
+  /**
+   * The call ended: with its data whole, its times count; else (it failed, or was stopped
+   * before it started) not.
+   */
+  end(call: PacedCall, whole = true): void {
+    this.#running.delete(call);
+    if (!whole || call.data === undefined) return;
+    const now = this.#now();
+    const mix = (old: number, v: number) => old === 0 ? v : 0.75 * old + 0.25 * v;
+    this.#page = mix(this.#page, now - call.start);
+    this.#download = mix(this.#download, now - call.data);
+  }
+}
+
 /**
  * Runs `work` on each item, at most `limit.value` at once (read again whenever a call ends or the
  * limit changes). On the first failure, or when `stop` fires, no new item starts, the others
