@@ -167,8 +167,9 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
   // The pages' sockets and buffers leave less room under the 100 MiB the bench holds a full sync
   // of 100,000 hosts to than a report has: the findings spill to disk past 512 KiB, the QID
   // texts (a KnowledgeBase join may name tens of thousands) past 256 KiB, and the encoder keeps
-  // 4 MiB of encoded texts instead of 16: encoding the bench's 100,000 hosts takes 5-8 s longer
-  // than with 6 MiB, for a lower peak (the full sync's RSS varies by several MiB between runs).
+  // 4 MiB of encoded texts instead of 16 (the rest it reads back from its spill file: 5 s to
+  // encode the bench's 100,000 hosts, against 4 s with all of them in memory and 12 s building
+  // them again) and writes in parts of 256 KiB.
   const temp = options.tempDir ? { tempDir: options.tempDir } : {};
   const spool = new FindingSpool({ memoryLimit: 512 << 10, ...temp });
   const glossary = new GlossaryStore({ memoryLimit: 256 << 10, ...temp });
@@ -234,14 +235,14 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     const source: FindingSource = {
       glossary,
       forEachHost: (onHost) => {
-        // Encoding a QID's text (its first line, or again once the encoder's text cache let it
-        // go) decodes and cleans it: garbage that V8, with the small young generation the
-        // binary runs with, lets grow the old generation to several times what is live (at
-        // 30,000 hosts, 141 MiB instead of 97). So every 250 hosts the heap is looked at, and
-        // collected once it has grown 3 MiB since the last collection: a fixed rhythm (every
-        // 1,000 hosts) kept the same peak but took 60 % longer to encode.
+        // Encoding leaves garbage (a QID's text built from its glossary entry, the hosts read
+        // back) that V8, with the small young generation the binary runs with, lets grow the
+        // old generation to several times what is live (at 30,000 hosts, 141 MiB instead of
+        // 97). So every 250 hosts the heap is looked at, and collected once it has grown 1 MiB
+        // since the last collection (3 MiB: 2 MiB more at the peak, 1 s less to encode); a
+        // fixed rhythm (every 1,000 hosts) kept the same peak but took 60 % longer.
         let base = 0, hosts = 0;
-        const slack = 3 << 20;
+        const slack = 1 << 20;
         return spool.replay((host) => {
           if (host.count > 0) sent.add(host.ip);
           else if (config.clearCleanHosts) cleared.push(host.ip);
@@ -288,7 +289,8 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       collectGarbage(); // the pages' and the KnowledgeBase's, before the encoder's buffers
       written = await writeCommands(source, sink, {
         qidCacheBytes: 4 << 20,
-        bufferBytes: 512 << 10,
+        bufferBytes: 256 << 10,
+        ...temp,
         ...commandOptions(config),
         log,
         clearFirst: oldScanner === undefined
