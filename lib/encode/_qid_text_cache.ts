@@ -114,7 +114,9 @@ export class QidTextCache {
    */
   put(qid: number, text: QidText, onDrop: (qid: number) => void): QidText | undefined {
     const n = text.head.length + text.tail.length;
-    if (n > this.#size || this.#places.entry[this.#places.find(qid)]! >= 0) return undefined;
+    if (n > this.#size || qid >= NO_QID || this.#places.entry[this.#places.find(qid)]! >= 0) {
+      return undefined; // too big, a QID the table cannot key (built each time), or held
+    }
     const from = this.#region(n, onDrop), mid = from + text.head.length, to = from + n;
     const arena = this.#arena!;
     arena.set(text.head, from);
@@ -249,6 +251,9 @@ function grow<T extends Float64Array | Int32Array>(
   bigger.set(array.subarray(from, from + count));
   return bigger;
 }
+
+// QIDs are 32-bit; the table keys QID + 1, so the largest one cannot be kept.
+const NO_QID = 0xffffffff;
 
 /**
  * QID → its queue entry in the arena and its record in the spill file (each -1 when none): an

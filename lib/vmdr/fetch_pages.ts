@@ -123,6 +123,8 @@ export interface PacedCall {
   readonly start: number;
   /** When its data began (ms), once it has. */
   data?: number;
+  /** Its data began more than once: the answer was fetched again, its times say nothing. */
+  again?: boolean;
 }
 
 /**
@@ -177,18 +179,19 @@ export class PagePacer {
     return call;
   }
 
-  /** The call's data begins now. */
+  /** The call's data begins now (again, when its answer is fetched again). */
   data(call: PacedCall): void {
-    call.data ??= this.#now();
+    if (call.data === undefined) call.data = this.#now();
+    else call.again = true;
   }
 
   /**
-   * The call ended: with its data whole, its times count; else (it failed, or was stopped
-   * before it started) not.
+   * The call ended: with its data whole, from one download, its times count; else (it failed,
+   * was stopped before it started, or its answer was fetched again after a wait) not.
    */
   end(call: PacedCall, whole = true): void {
     this.#running.delete(call);
-    if (!whole || call.data === undefined) return;
+    if (!whole || call.data === undefined || call.again) return;
     const now = this.#now();
     const mix = (old: number, v: number) => old === 0 ? v : 0.75 * old + 0.25 * v;
     this.#page = mix(this.#page, now - call.start);

@@ -720,6 +720,33 @@ Deno.test("CommandEncoder builds each of 3,000 QIDs once, whether its cache hold
   }
 });
 
+Deno.test("CommandEncoder writes QID 4294967295 (the largest a Uint32Array holds) like any other", () => {
+  const max = 0xffffffff;
+  // and 700 more QIDs, which fill the table around wherever the largest one would go
+  const entries = new Map([
+    entry(max, { title: "largest" }),
+    ...Array.from({ length: 700 }, (_, i) => entry(i + 1, { title: `QID ${i + 1}` })),
+  ]);
+  const findings: [number, number, number][] = [
+    [max, 0, 0],
+    ...Array.from({ length: 700 }, (_, i): [number, number, number] => [i + 1, 0, 0]),
+    [max, 80, 1],
+  ];
+  const expected = new CommandEncoder(entries, { qidCacheBytes: 0 })
+    .encodeHostToLines(host("10.0.0.1", findings));
+  assert.match(expected[0]!, /,4294967295,,,"largest"/);
+  for (const qidCacheBytes of [1 << 20, 2000]) {
+    const enc = new CommandEncoder(entries, { qidCacheBytes, spillTexts: {} });
+    try {
+      for (let h = 0; h < 3; h++) {
+        assert.deepEqual(enc.encodeHostToLines(host("10.0.0.1", findings)), expected);
+      }
+    } finally {
+      enc.dispose();
+    }
+  }
+});
+
 Deno.test("CommandEncoder builds the texts again, to the same bytes, when its spill file cannot be made", () => {
   let gets = 0;
   const entries = new Map([1, 2, 3, 4].map((q) => entry(q, { description: "d".repeat(300) })));

@@ -102,3 +102,18 @@ Deno.test("PagePacer leaves out the calls that failed or never had data", () => 
   pacer.begin(2);
   assert.equal(pacer.begin(2).wait, 0, "still no page's times known");
 });
+
+Deno.test("PagePacer leaves out a page whose answer was fetched again: its wait is no download", () => {
+  let now = 0;
+  const pacer = new PagePacer({ now: () => now });
+  const a = pacer.begin(2);
+  now = 1000;
+  pacer.data(a); // the download is cut at 1,100; 2 s later, and 1 s of server time, again
+  now = 4100;
+  pacer.data(a);
+  now = 4300;
+  pacer.end(a);
+  pacer.begin(2);
+  now = 4310;
+  assert.equal(pacer.begin(2).wait, 0, "no page's clean times known yet");
+});
