@@ -15,6 +15,7 @@
  */
 
 import { onCleanup, openSpillFileSync } from "../cleanup.ts";
+import { readAtSync, writeAllSync } from "../util/bytes.ts";
 
 /** The name of the spill files' prefix (the stale-file sweep knows it). */
 export const QID_TEXT_PREFIX = "qualys_connector-texts-";
@@ -185,8 +186,7 @@ export class QidTextCache {
     }
     try {
       this.#file.seekSync(this.#fileBytes, Deno.SeekMode.Start);
-      let bytes = this.#arena!.subarray(start, end);
-      while (bytes.length) bytes = bytes.subarray(this.#file.writeSync(bytes));
+      writeAllSync(this.#file, this.#arena!.subarray(start, end));
     } catch {
       this.dispose();
       return -1;
@@ -201,17 +201,10 @@ export class QidTextCache {
   // Reads a record into `into`; false (and the spill off) when the file fails.
   #readAt(offset: number, into: Uint8Array): boolean {
     try {
-      this.#file!.seekSync(offset, Deno.SeekMode.Start);
-      for (let got = 0; got < into.length;) {
-        const n = this.#file!.readSync(into.subarray(got));
-        if (n === null) throw new Error("the file ends inside a text");
-        got += n;
-      }
-      return true;
-    } catch {
-      this.dispose();
-      return false;
-    }
+      if (readAtSync(this.#file!, offset, into) === into.length) return true;
+    } catch { /* below */ }
+    this.dispose();
+    return false;
   }
 
   #push(qid: number, start: number, mid: number, end: number): void {

@@ -8,7 +8,7 @@
  */
 
 import { onCleanup, openSpillFileSync, tempFileError } from "../cleanup.ts";
-import { grow, writeAllSync } from "../util/bytes.ts";
+import { grow, readAtSync, writeAllSync } from "../util/bytes.ts";
 import type { Glossary, GlossaryEntry } from "./finding_source.ts";
 
 /** The name prefix of glossary temp files (the random part and nothing else follows). */
@@ -305,17 +305,11 @@ export class GlossaryStore implements Glossary {
     if (len > this.#scratch.length) {
       this.#scratch = new Uint8Array(Math.max(len, 2 * this.#scratch.length));
     }
-    const file = this.#file!;
     const into = this.#scratch.subarray(0, len);
     let got = 0;
     try {
       this.#fileAtEnd = false;
-      file.seekSync(off, Deno.SeekMode.Start);
-      while (got < len) {
-        const n = file.readSync(into.subarray(got));
-        if (n === null) break;
-        got += n;
-      }
+      got = readAtSync(this.#file!, off, into);
     } catch (error) {
       throw tempFileError("read the glossary store back", this.#path!, error);
     }

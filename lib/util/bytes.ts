@@ -66,6 +66,21 @@ export function writeAllSync(writer: SyncByteWriter, bytes: Uint8Array): void {
   while (off < bytes.length) off += writer.writeSync(bytes.subarray(off));
 }
 
+/**
+ * Fills `into` from `file` at `offset` (a seek, then reads); returns the bytes read, fewer only
+ * when the file ends first.
+ */
+export function readAtSync(file: Deno.FsFile, offset: number, into: Uint8Array): number {
+  file.seekSync(offset, Deno.SeekMode.Start);
+  let got = 0;
+  while (got < into.length) {
+    const n = file.readSync(into.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  return got;
+}
+
 /** A typed array of one of the kinds the connector grows. */
 export type GrowableArray = Uint8Array | Uint16Array | Uint32Array | Int32Array;
 
