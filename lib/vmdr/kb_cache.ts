@@ -16,13 +16,13 @@
  */
 
 import { LocalIoError } from "../errors.ts";
+import { parseDateTime } from "./datetime.ts";
 import type { KbEntry } from "./kb_page.ts";
 import { type AtomicFile, writeAtomic } from "./state_dir.ts";
 
 export type { KbEntry };
 
 const FORMAT = "qualys_connector kb cache";
-const DATETIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 const QID_HEAD = /^\{"q":(\d{1,10}),/;
 const enc = new TextEncoder();
 
@@ -116,7 +116,7 @@ export class KbCache {
         if (t?.format !== FORMAT || t.version !== 1 || typeof t.checkpoint !== "string") {
           throw new TypeError(`line ${n} is neither an entry nor the trailer`);
         }
-        if (!DATETIME.test(t.checkpoint) || t.entries !== qids.size) {
+        if (parseDateTime(t.checkpoint) === undefined || t.entries !== qids.size) {
           throw new TypeError("its trailer does not match its entries");
         }
         checkpoint = t.checkpoint;

@@ -12,6 +12,7 @@
 
 import { parseHostAddress } from "../config/ip_ranges.ts";
 import { grow } from "../util/bytes.ts";
+import { formatDateTime, parseDateTime } from "./datetime.ts";
 import { formatV4, HostMap, ipv4Value, pack, unpack } from "./host_map.ts";
 import { shortHash, writeAtomic } from "./state_dir.ts";
 
@@ -130,7 +131,6 @@ export class AddressSet {
 }
 
 const FORMAT = "qualys_connector detection sync state";
-const DATETIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 /**
  * How far before a checkpoint a run asks from (`vm_processed_after`, and the KnowledgeBase's
@@ -141,9 +141,15 @@ const DATETIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
  */
 export const OVERLAP_SECONDS = 300;
 
-/** `datetime` (`YYYY-MM-DDThh:mm:ssZ`) `seconds` earlier, in the same form. */
+/**
+ * `datetime` (`YYYY-MM-DDThh:mm:ssZ`) `seconds` earlier, in the same form.
+ *
+ * @throws {RangeError} When `datetime` is not a real UTC time (checkpoints are checked when read).
+ */
 export function secondsBefore(datetime: string, seconds: number): string {
-  return new Date(Date.parse(datetime) - seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const ms = parseDateTime(datetime);
+  if (ms === undefined) throw new RangeError(`Not a UTC time: ${JSON.stringify(datetime)}`);
+  return formatDateTime(ms - seconds * 1000);
 }
 
 /** What is kept for one destination. */
@@ -191,7 +197,10 @@ export async function readSyncState(
     const d = JSON.parse(text);
     if (d?.format !== FORMAT || d.version !== 1) throw new TypeError("not a sync state");
     if (d.destination !== destination) throw new TypeError("it is another destination's");
-    if (typeof d.checkpoint !== "string" || !(d.checkpoint === "" || DATETIME.test(d.checkpoint))) {
+    if (
+      typeof d.checkpoint !== "string" ||
+      !(d.checkpoint === "" || parseDateTime(d.checkpoint) !== undefined)
+    ) {
       throw new TypeError("bad checkpoint");
     }
     if (typeof d.query !== "string") throw new TypeError("bad query");

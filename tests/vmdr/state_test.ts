@@ -200,7 +200,7 @@ Deno.test("the state directory is made 0700; a destination's lock is held by one
 
 Deno.test("one address listed by two hosts on two pages (two host IDs) is one host with both hosts' findings", async () => {
   const page = (id: number, qids: number[]) =>
-    `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><DATETIME>d</DATETIME><HOST_LIST><HOST><ID>${id}</ID>` +
+    `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><DATETIME>2026-03-02T06:00:00Z</DATETIME><HOST_LIST><HOST><ID>${id}</ID>` +
     `<IP>10.0.0.1</IP><DETECTION_LIST>${
       qids.map((q) => `<DETECTION><QID>${q}</QID><STATUS>Active</STATUS></DETECTION>`).join("")
     }</DETECTION_LIST></HOST></HOST_LIST></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`;
