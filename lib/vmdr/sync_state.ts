@@ -10,7 +10,7 @@
  * @module
  */
 
-import { parseHostAddress } from "../config/ip_ranges.ts";
+import { hostAddress, parseHostAddress } from "../config/ip_ranges.ts";
 import { grow } from "../util/bytes.ts";
 import { formatDateTime, parseDateTime } from "./datetime.ts";
 import { formatV4, HostMap, ipv4Value, pack, unpack } from "./host_map.ts";
@@ -124,7 +124,7 @@ export class AddressSet {
       if (typeof ip !== "string" || parseHostAddress(ip)?.text !== ip) {
         throw new TypeError("bad hosts");
       }
-      set.#v6.add(ip);
+      set.add(hostAddress(ip)!.text); // an IPv4-mapped one, as older states kept it
     }
     return set;
   }
