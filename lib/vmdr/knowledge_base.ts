@@ -147,7 +147,7 @@ export class KnowledgeBaseJoin {
     const cache = await KbCache.open(options.cachePath, (m) => options.onWarning?.(m));
     let writer: KbCacheWriter;
     try {
-      writer = await KbCacheWriter.begin(cache.path);
+      writer = cache.replaceable ? await KbCacheWriter.begin(cache.path) : KbCacheWriter.none();
     } catch (error) {
       cache.close();
       throw error;

@@ -14,7 +14,7 @@ import { hostAddress, parseHostAddress } from "../config/ip_ranges.ts";
 import { grow } from "../util/bytes.ts";
 import { formatDateTime, parseDateTime } from "./datetime.ts";
 import { formatV4, HostMap, ipv4Value, pack, unpack } from "./host_map.ts";
-import { shortHash, writeAtomic } from "./state_dir.ts";
+import { directoryInTheWay, shortHash, writeAtomic } from "./state_dir.ts";
 
 /**
  * A set of host addresses (canonical text): IPv4 packed in a typed array (4 bytes each, sorted
@@ -179,6 +179,9 @@ export async function statePath(dir: string, destination: string): Promise<strin
 /**
  * Reads the state of `destination`: undefined when there is none (a first run), or when the file
  * cannot be read or makes no sense (`onProblem` says why; the run is then a full one).
+ *
+ * @throws {LocalIoError} When a directory stands where the file belongs: no run could save its
+ * state there (exit 7, before any call).
  */
 export async function readSyncState(
   path: string,
@@ -190,6 +193,9 @@ export async function readSyncState(
     text = await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw directoryInTheWay(path, `the sync state of ${destination}`, error);
+    }
     onProblem(`${path}: cannot read the sync state (${(error as Error).message})`);
     return undefined;
   }
