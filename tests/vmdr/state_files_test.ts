@@ -64,3 +64,28 @@ Deno.test("detection sync: a directory where the KnowledgeBase cache belongs is 
     assert.ok(Deno.statSync(path).isFile);
   });
 });
+
+Deno.test("detection sync: after the state directory was deleted, the next (first) run clears the hosts whose findings were all fixed meanwhile", async () => {
+  await withHarness({}, async (h) => {
+    assert.equal((await h.run()).code, 0);
+    await Deno.remove(h.stateDir, { recursive: true });
+    const day = h.sub.advanceDay({ allFixedHosts: 2 });
+    const fixed = day.allFixedHostIds.map((id) => h.sub.hostAddress(h.sub.hostIndexById(id)));
+    assert.equal(fixed.length, 2);
+    const before = h.sim.log.length;
+    const r = await h.run();
+    assert.equal(r.code, 0, String(r.error));
+    assert.equal(r.summary?.mode, "full");
+    assert.match(r.infos.join("\n"), /no earlier run for this destination/);
+    // a first run cannot tell what the destination holds: it asks for Fixed detections too
+    const calls = h.sim.log.slice(before).filter((e) => e.api === "detection");
+    assert.ok(calls.every((e) => e.params.status === "New,Active,Re-Opened,Fixed"));
+    for (const ip of fixed) {
+      assert.match(
+        r.delivered!,
+        new RegExp(`^DeleteScanResult,${ip},"QualysGuard"\nScanUpdate$`, "m"),
+      );
+    }
+    assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
+  });
+});
