@@ -68,6 +68,10 @@ export interface Extracted {
   glossary: Map<number, GlossaryEntry>;
 }
 
+function ipv4Text(v: number): string {
+  return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join(".");
+}
+
 /** The oracle's extraction of a report. */
 export function oracleExtract(xml: string, ipRanges?: IpRangeSet): Extracted {
   const root = parseDom(xml);
@@ -86,7 +90,9 @@ export function oracleExtract(xml: string, ipRanges?: IpRangeSet): Extracted {
       ? `${v}`
       : addr.text;
     let host = byKey.get(key);
-    if (!host) byKey.set(key, host = { ip: addr.text, findings: [] });
+    // an IPv4-mapped address is sent as the IPv4 host it is (a number key: an IPv4 address)
+    const text = /^\d+$/.test(key) ? ipv4Text(Number(key)) : addr.text;
+    if (!host) byKey.set(key, host = { ip: text, findings: [] });
     const findings = host.findings;
     for (let [q, p, r] of raw) {
       if (q < 0) continue;

@@ -131,6 +131,29 @@ export function parseHostAddress(input: string): HostAddress | undefined {
   return { family: 6, value, text: formatV6(parts) };
 }
 
+/**
+ * A host's address as the Defense Center holds it, for every source (reports and detections
+ * alike): {@linkcode parseHostAddress}, with an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`,
+ * RFC 4291) as the IPv4 host `a.b.c.d`. The IPv4-translated form (`::ffff:0:a.b.c.d`) stays IPv6.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(hostAddress("::ffff:10.99.0.1"), { family: 4, value: 174260225, text: "10.99.0.1" });
+ * assert.equal(hostAddress("::FFFF:a63:1")?.text, "10.99.0.1");
+ * assert.equal(hostAddress("::ffff:0:10.99.0.1")?.text, "::ffff:0:10.99.0.1");
+ * ```
+ */
+export function hostAddress(input: string): HostAddress | undefined {
+  const addr = parseHostAddress(input);
+  if (addr?.family !== 6) return addr;
+  const v = addr.value as bigint;
+  if (v >> 32n !== 0xffffn) return addr;
+  const value = Number(v & 0xffffffffn);
+  const text = `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+  return { family: 4, value, text };
+}
+
 interface Range {
   family: 4 | 6;
   lo: number | bigint;

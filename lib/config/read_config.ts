@@ -359,6 +359,16 @@ export async function parseConfig(
     }
   };
 
+  // A new key left out takes its default; written with an empty value (`vuln_types:`, `''`, `~`)
+  // it is a mistake, refused rather than silently the default (what `hint` says).
+  const given = (key: Key, hint: string): string | undefined => {
+    if (!values.has(key)) return undefined;
+    if (str(key) === undefined) fail(key, `must not be empty: ${hint}`);
+    return values.get(key)!.value;
+  };
+  const parsedGiven = <T>(key: Key, hint: string, parse: (text: string) => T): T | undefined =>
+    given(key, hint) === undefined ? undefined : parsed(key, parse);
+
   const sourceText = str("source")?.toLowerCase() ?? "report";
   if (sourceText !== "report" && sourceText !== "detections") {
     fail("source", "must be report (a report template) or detections (VMDR host detections)");
@@ -453,16 +463,31 @@ export async function parseConfig(
   const dcName = (text: string) => parseDcName(text.trim() === "~" ? "" : text);
   const scannerName = parsed("scanner_name", dcName) ?? "QualysGuard";
   const sourceName = parsed("source_name", dcName) ?? "QualysGuard Scan Report";
-  const severities = str("severities") === undefined
-    ? undefined
-    : parsed("severities", parseSeverities);
-  const vulnTypes = str("vuln_types") === undefined
-    ? ["confirmed" as const, "potential" as const]
-    : parsed("vuln_types", parseVulnTypes)!;
-  const assetGroupIds = str("asset_group_ids") === undefined
-    ? undefined
-    : parsed("asset_group_ids", parseIdList);
-  const domain = parsed("domain", parseDomain);
+  const severities = parsedGiven(
+    "severities",
+    "write them (3-5 or 3,4,5), or leave the line out to import every severity",
+    parseSeverities,
+  );
+  const vulnTypes = parsedGiven(
+    "vuln_types",
+    "write them (confirmed, potential, info), or leave the line out for confirmed, potential",
+    parseVulnTypes,
+  ) ?? ["confirmed" as const, "potential" as const];
+  const assetGroupIds = parsedGiven(
+    "asset_group_ids",
+    "write the IDs, or leave the line out for the hosts of every asset group",
+    parseIdList,
+  );
+  const stateDir = given(
+    "state_dir",
+    "name a directory, or leave the line out for <YAML name>.state beside the YAML",
+  )?.trim();
+  const domain = parsedGiven(
+    "domain",
+    "name the leaf domain (a UUID or a path such as Global \\ Branch A), or leave the line " +
+      "out on a single-domain FMC",
+    parseDomain,
+  );
   const dcFingerprint = str("dc_fingerprint") === undefined
     ? undefined
     : parsed("dc_fingerprint", parseFingerprint);
@@ -486,7 +511,7 @@ export async function parseConfig(
     severities,
     vulnTypes,
     assetGroupIds,
-    stateDir: str("state_dir"),
+    stateDir,
     domain,
     dcFingerprint,
     setOs: yesNo("set_os", false),

@@ -164,13 +164,25 @@ export function parseDcName(text: string): string {
 }
 
 /**
+ * The longest `domain` taken, in characters (ASCII: bytes). `SetDomain,<domain>` heads every
+ * message to the Defense Center, with `SetSource` and `SetSourceType`: at most 1,000 leaves
+ * about 3,000 bytes of a 4,000-byte message (the host input SDK's default size, and the
+ * connector's longest line) for the commands. A domain is a UUID (36 characters) or a path of
+ * at most three names (Global and two levels below it), far shorter.
+ */
+export const MAX_DOMAIN_LENGTH = 1000;
+
+/**
  * A Defense Center domain: a UUID or a path such as `Global \ Branch A`, written into
- * `SetDomain,<domain>`; so no quote characters, commas or control characters.
+ * `SetDomain,<domain>`; so no quote characters, commas or control characters, ASCII only (the
+ * host input module cannot parse other bytes, and drops such a line without a word: the results
+ * would land in the certificate's own domain), at most {@linkcode MAX_DOMAIN_LENGTH} characters.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
  * assert.equal(parseDomain(" Global \\ Branch A "), "Global \\ Branch A");
+ * assert.throws(() => parseDomain("Global \\ Z\u00fcrich"), RangeError);
  * ```
  */
 export function parseDomain(text: string): string {
@@ -179,6 +191,22 @@ export function parseDomain(text: string): string {
   if (/["'`,]/.test(domain) || hasControl(domain)) {
     throw new RangeError(
       "must be a domain UUID or a path such as Global \\ Branch A, without quotes or commas",
+    );
+  }
+  const other = /[^\x20-\x7e]/u.exec(domain)?.[0];
+  if (other !== undefined) {
+    const code = other.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+    throw new RangeError(
+      `must be in ASCII only (letters, digits, spaces, punctuation other than quotes and ` +
+        `commas), which is all the Defense Center's host input takes: "${other}" (U+${code}) ` +
+        "is not; name the domain by its UUID instead (the FMC's REST API lists them: " +
+        "/api/fmc_platform/v1/info/domain)",
+    );
+  }
+  if (domain.length > MAX_DOMAIN_LENGTH) {
+    throw new RangeError(
+      `must be at most ${MAX_DOMAIN_LENGTH} characters (${domain.length}): SetDomain heads ` +
+        "every message to the Defense Center; name the domain by its UUID instead",
     );
   }
   return domain;

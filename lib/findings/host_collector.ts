@@ -1,13 +1,14 @@
 /**
  * Collects one host listing at a time (its findings, without duplicates), then checks its
- * address (valid, inside `ip_ranges`) and hands it to the finding spool: as a new host, or merged
+ * address (valid, inside `ip_ranges`; `::ffff:a.b.c.d` is the IPv4 host, `hostAddress`) and hands
+ * it to the finding spool: as a new host, or merged
  * into the host its address was listed as before (`HostIndex`). What a source parser (the report
  * parser, the host detection source) shares: the XML is theirs, the host record is this.
  *
  * @module
  */
 
-import { type HostAddress, type IpRangeSet, parseHostAddress } from "../config/ip_ranges.ts";
+import { type HostAddress, hostAddress, type IpRangeSet } from "../config/ip_ranges.ts";
 import { grow } from "../util/bytes.ts";
 import type { FindingSpool, HostListing } from "./finding_spool.ts";
 import { HostIndex } from "./host_index.ts";
@@ -174,7 +175,7 @@ export class HostCollector {
   end(raw: string | undefined, info: ListingInfo): void {
     this.lastAddress = undefined;
     let addr: HostAddress | undefined;
-    if (raw === undefined || !(addr = parseHostAddress(raw))) {
+    if (raw === undefined || !(addr = hostAddress(raw))) {
       this.#stats.hostsInvalid++;
       this.#options.warn(
         raw === undefined

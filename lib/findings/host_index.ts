@@ -6,8 +6,8 @@
  * IPv4 addresses live in an open-addressing table of two `Uint32Array`s (the address, and the
  * spool offset / 4 + 1): 8 bytes a slot, at most 80 % full, so 10-20 bytes a host (2 MiB for
  * 200,000 hosts) and no object per host. IPv6 addresses, rare in reports, are kept in a `Map`
- * by their RFC 5952 text. An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) is the IPv4 host:
- * the Defense Center stores both as one host.
+ * by their RFC 5952 text. Addresses come as `hostAddress` makes them: an IPv4-mapped IPv6
+ * address (`::ffff:10.0.0.1`) is already the IPv4 host, as the Defense Center stores it.
  *
  * @module
  */
@@ -15,7 +15,6 @@
 import type { HostAddress } from "../config/ip_ranges.ts";
 
 const MAX_LOAD = 0.8;
-const MAPPED_V4 = 0xffffn << 32n;
 
 /**
  * Host address → spool offset of its first listing.
@@ -23,11 +22,11 @@ const MAPPED_V4 = 0xffffn << 32n;
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseHostAddress } from "../config/ip_ranges.ts";
+ * import { hostAddress } from "../config/ip_ranges.ts";
  * const index = new HostIndex();
- * index.set(parseHostAddress("10.0.0.1")!, 64);
- * assert.equal(index.get(parseHostAddress("::ffff:10.0.0.1")!), 64);
- * assert.equal(index.get(parseHostAddress("10.0.0.2")!), undefined);
+ * index.set(hostAddress("10.0.0.1")!, 64);
+ * assert.equal(index.get(hostAddress("::ffff:10.0.0.1")!), 64);
+ * assert.equal(index.get(hostAddress("10.0.0.2")!), undefined);
  * ```
  */
 export class HostIndex {
@@ -109,7 +108,5 @@ function hash(key: number, bits: number): number {
 
 // The 32-bit value of an IPv4 address, or of an IPv4-mapped IPv6 one; undefined for IPv6.
 function v4Of(addr: HostAddress): number | undefined {
-  if (addr.family === 4) return addr.value as number;
-  const v = addr.value as bigint;
-  return v >> 32n === MAPPED_V4 >> 32n ? Number(v & 0xffffffffn) : undefined;
+  return addr.family === 4 ? addr.value as number : undefined;
 }

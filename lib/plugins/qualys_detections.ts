@@ -11,7 +11,7 @@
 
 import type { CliOptions } from "../cli/parse_argv.ts";
 import type { QualysConfig } from "../config/read_config.ts";
-import { ExitCode, UsageError } from "../errors.ts";
+import { ExitCode, LocalIoError, UsageError } from "../errors.ts";
 import { Level } from "../log/logger.ts";
 import { ProgressLine } from "../log/progress.ts";
 import type { QualysClient } from "../qualys/client.ts";
@@ -204,11 +204,13 @@ export async function checkSyncState(
     };
   }
   let problem = "";
-  const state = await readSyncState(
-    await statePath(dir, destination),
-    destination,
-    (m) => problem = m,
-  );
+  let state: Awaited<ReturnType<typeof readSyncState>>;
+  try {
+    state = await readSyncState(await statePath(dir, destination), destination, (m) => problem = m);
+  } catch (error) {
+    if (!(error instanceof LocalIoError)) throw error;
+    return { ok: false, what, detail: error.message, code: ExitCode.LocalIo }; // a directory
+  }
   if (state?.checkpoint === "") problem = "no earlier run for this destination ended well";
   else if (state && state.query !== await queryHash(config)) {
     problem = "the account, filters, ip_ranges or scanner_name changed since the last run";

@@ -27,6 +27,15 @@ export class DownloadCut extends Error {
   override name = "DownloadCut";
 }
 
+/**
+ * An answer that parsed whole but cannot be right (a `RESPONSE/DATETIME` that is no time): a
+ * parser's `end()` throws it, and it is fetched again like a cut one, then exit 3. Its message
+ * follows "Qualys's answer (<what>) ".
+ */
+export class WrongAnswer extends DownloadCut {
+  override name = "WrongAnswer";
+}
+
 /** Options for {@linkcode readInto}. */
 export interface ReadIntoOptions {
   /** What is downloaded, for messages: "report 123", "host detection page 4". */
@@ -48,7 +57,8 @@ export interface ReadIntoOptions {
  * Streams `download`'s body into `parser` and returns what the parser made of it. On any
  * failure the read is cancelled and the parser aborted.
  *
- * @throws {DownloadCut} When the body is cut, truncated or stalls.
+ * @throws {DownloadCut} When the body is cut, truncated or stalls, or the parser finds it wrong
+ * ({@linkcode WrongAnswer}).
  * @throws {ReportSyntaxError} When the body is not what the parser expects (not truncation).
  * @throws {QualysApiError} What the parser throws for a Qualys error body.
  */
@@ -121,6 +131,9 @@ export async function readInto<T>(
     } catch (error) {
       if (error instanceof ReportSyntaxError && error.truncated) {
         throw new DownloadCut(`The downloaded ${what} is truncated (${error.message})`);
+      }
+      if (error instanceof WrongAnswer) {
+        throw new WrongAnswer(`Qualys's answer (${what}) ${error.message}`);
       }
       throw error;
     }

@@ -17,6 +17,7 @@ import type { StreamParser } from "../qualys/stream_body.ts";
 import { type ScanHandler, XmlScanner } from "../xml/scanner.ts";
 import { Tag } from "../xml/tags.ts";
 import { ListingBuffer } from "./listings.ts";
+import { answerDateTime } from "./datetime.ts";
 import { ReturnCollector } from "./return_body.ts";
 
 /** What one page held. */
@@ -37,7 +38,8 @@ export interface DetectionPageStats {
 
 /** One parsed page. */
 export interface DetectionPage {
-  /** RESPONSE/DATETIME: the server's clock when it made the page ("" when absent). */
+  /** RESPONSE/DATETIME: the server's clock when it made the page, a real UTC time (a page
+   * without one is fetched again). */
   datetime: string;
   /** The paging WARNING: its CODE, TEXT and URL, when the page has one. */
   warning: { code: string; text: string; url: string } | undefined;
@@ -162,6 +164,7 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
    * @throws {ReportSyntaxError} When the page is not well-formed, truncated (`truncated`) or not
    * a Host List Detection answer.
    * @throws {QualysApiError} When the body is a Qualys error (SIMPLE_RETURN).
+   * @throws {WrongAnswer} When its RESPONSE/DATETIME is missing or not a UTC time.
    */
   end(): DetectionPage {
     this.#scanner.end();
@@ -172,7 +175,7 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
       throw new QualysApiError(describeQualysError(r), { code: r.code });
     }
     return {
-      datetime: this.#datetime,
+      datetime: answerDateTime(this.#datetime),
       warning: this.#warning,
       listings: this.#listings,
       stats: this.#stats,

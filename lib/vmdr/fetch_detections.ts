@@ -20,6 +20,7 @@
 import { QualysApiError } from "../errors.ts";
 import type { QualysClient } from "../qualys/client.ts";
 import { Tag } from "../xml/tags.ts";
+import { parseDateTime } from "./datetime.ts";
 import { DetectionPageParser } from "./detection_page.ts";
 import {
   ConcurrencyLimit,
@@ -57,11 +58,36 @@ export interface DetectionFetchOptions {
   onProgress?: ((detail: string) => void) | undefined;
   /** Hears how many host IDs the Host List gave, before the pages come. */
   onHostIds?: ((count: number) => void) | undefined;
+  /**
+   * The checkpoint an incremental query asks from: when the Host List's DATETIME (Qualys's clock
+   * now, the run's first answer) is earlier, the fetch stops there with {@linkcode ClockWentBack}.
+   */
+  checkpoint?: string | undefined;
+}
+
+/**
+ * Qualys's clock is earlier than the checkpoint an incremental query asks from: it went back, or
+ * the checkpoint was edited. What Qualys processed since may carry times before the checkpoint,
+ * which `vm_processed_after` would leave out: the run must be a full one.
+ */
+export class ClockWentBack extends Error {
+  override name = "ClockWentBack";
+  /** Qualys's clock (the Host List's DATETIME). */
+  readonly datetime: string;
+  /** The checkpoint. */
+  readonly checkpoint: string;
+
+  /** Qualys said `datetime`, earlier than `checkpoint`. */
+  constructor(datetime: string, checkpoint: string) {
+    super(`Qualys's clock (${datetime}) is earlier than the checkpoint (${checkpoint})`);
+    this.datetime = datetime;
+    this.checkpoint = checkpoint;
+  }
 }
 
 /** What the pages held. */
 export interface DetectionFetchResult {
-  /** The earliest RESPONSE/DATETIME of the run's answers. */
+  /** The earliest RESPONSE/DATETIME of the run's answers (each a real UTC time). */
   datetime: string;
   /** Host IDs the Host List gave. */
   hostIds: number;
@@ -182,6 +208,7 @@ function cut(ids: Uint32Array, size: number): { lo?: number; hi?: number }[] {
  *
  * @throws {QualysApiError} When a call fails for good (exit 3).
  * @throws {ReportSyntaxError} When a page is not the XML expected (exit 4).
+ * @throws {ClockWentBack} With `checkpoint`, when Qualys's clock is earlier (before any page).
  */
 export async function fetchDetections(
   client: QualysClient,
@@ -190,6 +217,10 @@ export async function fetchDetections(
 ): Promise<DetectionFetchResult> {
   const pageSize = options.pageSize ?? 1000;
   const list = await listHostIds(client, options);
+  const { checkpoint } = options;
+  if (checkpoint !== undefined && parseDateTime(list.datetime)! < parseDateTime(checkpoint)!) {
+    throw new ClockWentBack(list.datetime, checkpoint);
+  }
   options.onHostIds?.(list.ids.length);
   const result: DetectionFetchResult = {
     datetime: list.datetime,
@@ -285,10 +316,5 @@ export async function fetchDetections(
       spare.push(reuse);
     }
   }, options.signal);
-  if (result.datetime === "") {
-    throw new QualysApiError(
-      "Qualys's answers carry no RESPONSE/DATETIME: the checkpoint of this run is unknown",
-    );
-  }
   return result;
 }

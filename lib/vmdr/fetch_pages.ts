@@ -9,7 +9,7 @@
 
 import { QualysApiError, ReportSyntaxError } from "../errors.ts";
 import { callLabel, type QualysClient } from "../qualys/client.ts";
-import { DownloadCut, readInto, type StreamParser } from "../qualys/stream_body.ts";
+import { DownloadCut, readInto, type StreamParser, WrongAnswer } from "../qualys/stream_body.ts";
 
 /** Host List Detection. */
 export const HLD_PATH = "/api/2.0/fo/asset/host/vm/detection/";
@@ -309,7 +309,13 @@ export async function fetchParsed<T>(
       const again = attempt < maxFetches;
       if (error instanceof DownloadCut) {
         if (!again) {
-          throw new QualysApiError(`${error.message}; gave up after ${attempt} downloads`);
+          throw new QualysApiError(
+            `${error.message}; gave up after ${attempt} downloads` +
+              (error instanceof WrongAnswer
+                ? ": nothing was sent and the checkpoint stays; run again later, and if it " +
+                  "recurs, report it to Qualys support"
+                : ""),
+          );
         }
         options.onWarning?.(`${error.message}; fetching it again`);
         await client.wait(2000 * attempt, signal);

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { parseHostAddress } from "../config/ip_ranges.ts";
+import { hostAddress, parseHostAddress } from "../config/ip_ranges.ts";
 import { grow } from "../util/bytes.ts";
 
 /**
@@ -142,7 +142,10 @@ export class HostMap {
       if (
         typeof id !== "number" || typeof ip !== "string" || parseHostAddress(ip)?.text !== ip
       ) throw new TypeError("bad host IDs");
-      map.#v6.set(id, ip);
+      const addr = hostAddress(ip)!;
+      // an IPv4-mapped one, as older states kept it, is the IPv4 host
+      if (addr.family === 4) map.set(id, addr.text);
+      else map.#v6.set(id, ip);
     }
     return map;
   }

@@ -13,11 +13,12 @@ import type { StreamParser } from "../qualys/stream_body.ts";
 import { grow } from "../util/bytes.ts";
 import { type ScanHandler, XmlScanner } from "../xml/scanner.ts";
 import { Tag, tagName } from "../xml/tags.ts";
+import { answerDateTime } from "./datetime.ts";
 import { ReturnCollector } from "./return_body.ts";
 
 /** A parsed ID list. */
 export interface IdList {
-  /** RESPONSE/DATETIME ("" when absent). */
+  /** RESPONSE/DATETIME: a real UTC time (an answer without one is fetched again). */
   datetime: string;
   /** The IDs, in the order given (ranges expanded). */
   ids: Uint32Array;
@@ -50,7 +51,8 @@ const MAX_RANGE = 10_000_000;
  * import assert from "node:assert/strict";
  * import { Tag } from "../xml/tags.ts";
  * const parser = new IdListParser(Tag.HOST_LIST_OUTPUT);
- * parser.push(new TextEncoder().encode("<HOST_LIST_OUTPUT><RESPONSE><DATETIME>x</DATETIME>" +
+ * parser.push(new TextEncoder().encode("<HOST_LIST_OUTPUT><RESPONSE>" +
+ *   "<DATETIME>2026-03-02T06:00:00Z</DATETIME>" +
  *   "<ID_SET><ID>7</ID><ID_RANGE>9-11</ID_RANGE></ID_SET></RESPONSE></HOST_LIST_OUTPUT>"));
  * assert.deepEqual([...parser.end().ids], [7, 9, 10, 11]);
  * ```
@@ -86,6 +88,7 @@ export class IdListParser implements ScanHandler, StreamParser<IdList> {
    *
    * @throws {ReportSyntaxError} When the answer is not well-formed, truncated or another document.
    * @throws {QualysApiError} When it is a Qualys error.
+   * @throws {WrongAnswer} When its RESPONSE/DATETIME is missing or not a UTC time.
    */
   end(): IdList {
     this.#scanner.end();
@@ -94,7 +97,7 @@ export class IdListParser implements ScanHandler, StreamParser<IdList> {
       throw new QualysApiError(describeQualysError(r), { code: r.code });
     }
     return {
-      datetime: this.#datetime,
+      datetime: answerDateTime(this.#datetime),
       ids: this.#ids.subarray(0, this.#count),
       warning: this.#warning,
       bytes: this.#scanner.offset,

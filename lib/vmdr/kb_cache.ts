@@ -7,7 +7,8 @@
  * fetched again). An entry whose head (`{"q":<qid>,`) is whole but whose rest is damaged is found
  * only when a run decodes it: it is then left out of the new cache and returned, to be fetched
  * again. The file is 0600, one per Qualys account (`kb-<hash of url and user>.jsonl`),
- * and replaced atomically at the end of each run's KnowledgeBase step.
+ * and replaced atomically at the end of each run's KnowledgeBase step. A directory where it
+ * belongs is a damaged cache too, that the run cannot replace: it goes without a cache.
  *
  * Memory stays small whatever the cache holds: opening reads only the QIDs (kept in a `Set`),
  * and the rewrite streams the old entries through, decoding only those the run needs.
@@ -16,13 +17,13 @@
  */
 
 import { LocalIoError } from "../errors.ts";
+import { parseDateTime } from "./datetime.ts";
 import type { KbEntry } from "./kb_page.ts";
 import { type AtomicFile, writeAtomic } from "./state_dir.ts";
 
 export type { KbEntry };
 
 const FORMAT = "qualys_connector kb cache";
-const DATETIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 const QID_HEAD = /^\{"q":(\d{1,10}),/;
 const enc = new TextEncoder();
 
@@ -71,6 +72,8 @@ export class KbCache {
   readonly checkpoint: string | undefined;
   /** The QIDs it holds. */
   readonly qids: ReadonlySet<number>;
+  /** Whether a new cache can take its place (false: a directory stands there). */
+  readonly replaceable: boolean;
   #file: Deno.FsFile | undefined;
 
   private constructor(
@@ -78,16 +81,19 @@ export class KbCache {
     file: Deno.FsFile | undefined,
     checkpoint: string | undefined,
     qids: Set<number>,
+    replaceable = true,
   ) {
     this.path = path;
     this.#file = file;
     this.checkpoint = checkpoint;
     this.qids = qids;
+    this.replaceable = replaceable;
   }
 
   /**
    * Opens the cache at `path` and reads its QIDs. A missing file is an empty cache; an
-   * unreadable or damaged one too, after `onProblem` said why.
+   * unreadable or damaged one too, after `onProblem` said why; a directory too, which no new
+   * cache can replace (`replaceable` false).
    */
   static async open(path: string, onProblem: (message: string) => void): Promise<KbCache> {
     let file: Deno.FsFile;
@@ -98,6 +104,14 @@ export class KbCache {
         onProblem(`${path}: cannot read the KnowledgeBase cache (${(error as Error).message})`);
       }
       return new KbCache(path, undefined, undefined, new Set());
+    }
+    if ((await file.stat().catch(() => undefined))?.isDirectory) {
+      file.close();
+      onProblem(
+        `${path} is a directory where the KnowledgeBase cache belongs: this run goes without ` +
+          `the cache; remove it (rm -r ${path}) for the next runs to keep one`,
+      );
+      return new KbCache(path, undefined, undefined, new Set(), false);
     }
     const qids = new Set<number>();
     let checkpoint: string | undefined;
@@ -116,7 +130,7 @@ export class KbCache {
         if (t?.format !== FORMAT || t.version !== 1 || typeof t.checkpoint !== "string") {
           throw new TypeError(`line ${n} is neither an entry nor the trailer`);
         }
-        if (!DATETIME.test(t.checkpoint) || t.entries !== qids.size) {
+        if (parseDateTime(t.checkpoint) === undefined || t.entries !== qids.size) {
           throw new TypeError("its trailer does not match its entries");
         }
         checkpoint = t.checkpoint;
@@ -192,18 +206,26 @@ export class KbCache {
   }
 }
 
-/** A new cache file being written (atomically, over the old one). */
+/**
+ * A new cache file being written (atomically, over the old one); or, when no cache can be kept,
+ * nothing written ({@linkcode KbCacheWriter.none}): the QIDs are still noted.
+ */
 export class KbCacheWriter {
-  #file: AtomicFile;
+  #file: AtomicFile | undefined;
   #qids = new Set<number>();
 
-  private constructor(file: AtomicFile) {
+  private constructor(file: AtomicFile | undefined) {
     this.#file = file;
   }
 
   /** Starts a new cache file for `path`. */
   static async begin(path: string): Promise<KbCacheWriter> {
     return new KbCacheWriter(await writeAtomic(path));
+  }
+
+  /** A writer that writes nothing: a run without a cache. */
+  static none(): KbCacheWriter {
+    return new KbCacheWriter(undefined);
   }
 
   /** QIDs written so far. */
@@ -218,7 +240,7 @@ export class KbCacheWriter {
   async append(lines: Uint8Array, qids: readonly number[]): Promise<void> {
     if (qids.every((q) => !this.#qids.has(q))) {
       for (const q of qids) this.#qids.add(q);
-      await this.#file.write(lines);
+      await this.#file?.write(lines);
       return;
     }
     const text = new TextDecoder().decode(lines).split("\n");
@@ -229,18 +251,19 @@ export class KbCacheWriter {
   async appendLine(line: string, qid: number): Promise<void> {
     if (this.#qids.has(qid)) return;
     this.#qids.add(qid);
-    await this.#file.write(enc.encode(line + "\n"));
+    await this.#file?.write(enc.encode(line + "\n"));
   }
 
   /** Writes the trailer with `checkpoint` and renames the file into place. */
   async commit(checkpoint: string): Promise<void> {
+    if (!this.#file) return;
     const trailer = { format: FORMAT, version: 1, checkpoint, entries: this.#qids.size };
     await this.#file.write(enc.encode(JSON.stringify(trailer) + "\n"));
     await this.#file.commit();
   }
 
   /** Drops the new file; the old cache stays. */
-  discard(): Promise<void> {
-    return this.#file.discard();
+  async discard(): Promise<void> {
+    await this.#file?.discard();
   }
 }

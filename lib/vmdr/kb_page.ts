@@ -15,6 +15,7 @@ import type { StreamParser } from "../qualys/stream_body.ts";
 import { grow } from "../util/bytes.ts";
 import { type ScanHandler, XmlScanner } from "../xml/scanner.ts";
 import { Tag } from "../xml/tags.ts";
+import { answerDateTime } from "./datetime.ts";
 import { ReturnCollector } from "./return_body.ts";
 
 /** One KnowledgeBase entry, as the cache keeps it (short keys: it is one JSON line). */
@@ -35,7 +36,7 @@ export interface KbEntry {
 
 /** A parsed answer. */
 export interface KbPage {
-  /** RESPONSE/DATETIME ("" when absent). */
+  /** RESPONSE/DATETIME: a real UTC time (an answer without one is fetched again). */
   datetime: string;
   /** The QIDs of the entries, in answer order. */
   qids: number[];
@@ -118,6 +119,7 @@ export class KbPageParser implements ScanHandler, StreamParser<KbPage> {
    *
    * @throws {ReportSyntaxError} When the answer is not well-formed, truncated or another document.
    * @throws {QualysApiError} When it is a Qualys error.
+   * @throws {WrongAnswer} When its RESPONSE/DATETIME is missing or not a UTC time.
    */
   end(): KbPage {
     this.#scanner.end();
@@ -126,7 +128,7 @@ export class KbPageParser implements ScanHandler, StreamParser<KbPage> {
       throw new QualysApiError(describeQualysError(r), { code: r.code });
     }
     return {
-      datetime: this.#datetime,
+      datetime: answerDateTime(this.#datetime),
       qids: this.#qids,
       lines: this.#lines.subarray(0, this.#length),
       bytes: this.#scanner.offset,

@@ -5,7 +5,9 @@
  * fetched (the KnowledgeBase has its own limits), QIDs being named as the pages bring them:
  *
  * 1. with a cache, one `details=None&last_modified_after=<its checkpoint>` call lists the QIDs
- *    modified since; those the run needs are fetched again, the others dropped from the cache;
+ *    modified since; those the run needs are fetched again, the others dropped from the cache
+ *    (all of them, warned, when that answer's DATETIME is earlier than the checkpoint: Qualys's
+ *    clock went back, or the cache was edited, and what changed since may be dated before it);
  * 2. the QIDs needed and not cached are fetched with `details=All`, `ids=` batches of 500 (each
  *    sent once it is full, the last at the end), at most `X-Concurrency-Limit-Limit` at once;
  * 3. at the end the cache is rewritten (atomically) with the new entries, the kept old ones and
@@ -20,6 +22,7 @@
 import type { GlossaryEntry } from "../findings/finding_source.ts";
 import type { QualysClient } from "../qualys/client.ts";
 import { Tag } from "../xml/tags.ts";
+import { parseDateTime } from "./datetime.ts";
 import { ConcurrencyLimit, fetchParsed, KB_PATH, type Traffic } from "./fetch_pages.ts";
 import { IdListParser } from "./id_list.ts";
 import { KbCache, KbCacheWriter, type KbEntry } from "./kb_cache.ts";
@@ -114,6 +117,7 @@ export class KnowledgeBaseJoin {
   #failure: { error: unknown } | undefined;
   #checkpoint = "";
   #calls = 0;
+  #clockNote: string | undefined; // the cache's checkpoint is later than Qualys's clock
   // Buffers a call reuses from the one before (read buffer, entries): no garbage per batch.
   readonly #spare: { buffer: Uint8Array | undefined; lines: Uint8Array | undefined }[] = [];
 
@@ -143,7 +147,7 @@ export class KnowledgeBaseJoin {
     const cache = await KbCache.open(options.cachePath, (m) => options.onWarning?.(m));
     let writer: KbCacheWriter;
     try {
-      writer = await KbCacheWriter.begin(cache.path);
+      writer = cache.replaceable ? await KbCacheWriter.begin(cache.path) : KbCacheWriter.none();
     } catch (error) {
       cache.close();
       throw error;
@@ -223,7 +227,12 @@ export class KnowledgeBaseJoin {
         },
       );
       this.#checkpoint = earlier(this.#checkpoint, list.datetime);
-      this.#modified = new Set(list.ids);
+      if (parseDateTime(list.datetime)! < parseDateTime(checkpoint)!) {
+        this.#clockNote = `${this.#cache.path}: the KnowledgeBase cache's checkpoint ` +
+          `(${checkpoint}) is later than Qualys's clock (${list.datetime}): Qualys's clock went ` +
+          "back, or the cache was edited; its entries are fetched again";
+        this.#modified = new Set(this.#cache.qids);
+      } else this.#modified = new Set(list.ids);
       for (const q of this.#needed) {
         if (this.#cache.qids.has(q) && this.#modified.has(q)) this.#queue(q);
       }
@@ -295,6 +304,7 @@ export class KnowledgeBaseJoin {
       // Once nothing runs, nothing waits either (the pump starts what waits), unless it failed.
       if (this.#running > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
       if (this.#failure) throw this.#failure.error;
+      if (this.#clockNote) this.#options.onWarning?.(this.#clockNote);
       const cache = this.#cache, writer = this.#writer, needed = this.#needed;
       const modified = this.#modified ?? new Set<number>();
       const fetched = new Set(writer.qids);

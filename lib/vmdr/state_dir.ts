@@ -24,6 +24,18 @@ export async function shortHash(text: string): Promise<string> {
     .join("");
 }
 
+/**
+ * The failure of a run that found a directory at `path`, where `file` (a state file) belongs:
+ * it says what to remove. Checked before any call, so nothing was sent.
+ */
+export function directoryInTheWay(path: string, file: string, cause?: unknown): LocalIoError {
+  return new LocalIoError(
+    `${path} is a directory where ${file} belongs: remove it (rm -r ${path}) and run again ` +
+      "(nothing was sent)",
+    { path, cause },
+  );
+}
+
 function stateError(path: string, what: string, error: unknown): LocalIoError {
   return new LocalIoError(
     `cannot ${what}: ${(error as Error).message}: check that the state directory is writable ` +
@@ -98,6 +110,9 @@ export async function tryLock(path: string): Promise<(() => void) | undefined> {
   try {
     file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
   } catch (error) {
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw directoryInTheWay(path, "the lock file", error);
+    }
     throw stateError(path, "open the lock file", error);
   }
   if (!(await file.tryLock(true))) {

@@ -10,10 +10,11 @@
  * @module
  */
 
-import { parseHostAddress } from "../config/ip_ranges.ts";
+import { hostAddress, parseHostAddress } from "../config/ip_ranges.ts";
 import { grow } from "../util/bytes.ts";
+import { formatDateTime, parseDateTime } from "./datetime.ts";
 import { formatV4, HostMap, ipv4Value, pack, unpack } from "./host_map.ts";
-import { shortHash, writeAtomic } from "./state_dir.ts";
+import { directoryInTheWay, shortHash, writeAtomic } from "./state_dir.ts";
 
 /**
  * A set of host addresses (canonical text): IPv4 packed in a typed array (4 bytes each, sorted
@@ -123,14 +124,13 @@ export class AddressSet {
       if (typeof ip !== "string" || parseHostAddress(ip)?.text !== ip) {
         throw new TypeError("bad hosts");
       }
-      set.#v6.add(ip);
+      set.add(hostAddress(ip)!.text); // an IPv4-mapped one, as older states kept it
     }
     return set;
   }
 }
 
 const FORMAT = "qualys_connector detection sync state";
-const DATETIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 /**
  * How far before a checkpoint a run asks from (`vm_processed_after`, and the KnowledgeBase's
@@ -141,9 +141,15 @@ const DATETIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
  */
 export const OVERLAP_SECONDS = 300;
 
-/** `datetime` (`YYYY-MM-DDThh:mm:ssZ`) `seconds` earlier, in the same form. */
+/**
+ * `datetime` (`YYYY-MM-DDThh:mm:ssZ`) `seconds` earlier, in the same form.
+ *
+ * @throws {RangeError} When `datetime` is not a real UTC time (checkpoints are checked when read).
+ */
 export function secondsBefore(datetime: string, seconds: number): string {
-  return new Date(Date.parse(datetime) - seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const ms = parseDateTime(datetime);
+  if (ms === undefined) throw new RangeError(`Not a UTC time: ${JSON.stringify(datetime)}`);
+  return formatDateTime(ms - seconds * 1000);
 }
 
 /** What is kept for one destination. */
@@ -173,6 +179,9 @@ export async function statePath(dir: string, destination: string): Promise<strin
 /**
  * Reads the state of `destination`: undefined when there is none (a first run), or when the file
  * cannot be read or makes no sense (`onProblem` says why; the run is then a full one).
+ *
+ * @throws {LocalIoError} When a directory stands where the file belongs: no run could save its
+ * state there (exit 7, before any call).
  */
 export async function readSyncState(
   path: string,
@@ -184,6 +193,9 @@ export async function readSyncState(
     text = await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw directoryInTheWay(path, `the sync state of ${destination}`, error);
+    }
     onProblem(`${path}: cannot read the sync state (${(error as Error).message})`);
     return undefined;
   }
@@ -191,7 +203,10 @@ export async function readSyncState(
     const d = JSON.parse(text);
     if (d?.format !== FORMAT || d.version !== 1) throw new TypeError("not a sync state");
     if (d.destination !== destination) throw new TypeError("it is another destination's");
-    if (typeof d.checkpoint !== "string" || !(d.checkpoint === "" || DATETIME.test(d.checkpoint))) {
+    if (
+      typeof d.checkpoint !== "string" ||
+      !(d.checkpoint === "" || parseDateTime(d.checkpoint) !== undefined)
+    ) {
       throw new TypeError("bad checkpoint");
     }
     if (typeof d.query !== "string") throw new TypeError("bad query");

@@ -31,6 +31,7 @@ import {
 import {
   detectionHostXml,
   DTD,
+  escapeXml,
   hostListHostXml,
   kbVulnXml,
   keepAlive,
@@ -60,13 +61,15 @@ export interface VmdrFault {
   request: number;
   /** `status`: an HTML error page with HTTP `status`; `cut`: the normal page, cut off (the
    * connection is reset) after `cutAfter` records; `conflict`: HTTP 409 with a SIMPLE_RETURN
-   * CODE 1960 or 1965; `simpleReturn`: a SIMPLE_RETURN with `code`, `text` and `status`. */
-  kind: "status" | "cut" | "conflict" | "simpleReturn";
+   * CODE 1960 or 1965; `simpleReturn`: a SIMPLE_RETURN with `code`, `text` and `status`;
+   * `datetime`: the normal answer, its RESPONSE/DATETIME `text` (not seen from Qualys: the
+   * hostile cases of issue 18). */
+  kind: "status" | "cut" | "conflict" | "simpleReturn" | "datetime";
   /** HTTP status for `status` (default 503) and `simpleReturn` (default 200). */
   status?: number;
   /** CODE: for `conflict` 1960 (default) or 1965; for `simpleReturn` e.g. 2000. */
   code?: string;
-  /** TEXT for `simpleReturn`. @default {"Bad Login/Password"} */
+  /** TEXT for `simpleReturn` (@default {"Bad Login/Password"}); DATETIME for `datetime`. */
   text?: string;
   /** For `cut`: records (hosts, IDs or VULNs) sent whole before the cut. @default half the page */
   cutAfter?: number;
@@ -96,6 +99,16 @@ export interface VmdrSimOptions {
   unknownElements?: boolean;
   /** Host List `details=None`: write runs of consecutive IDs as `ID_RANGE`. @default {false} */
   idRanges?: boolean;
+  /**
+   * Seconds the clock that answers' RESPONSE/DATETIME say is ahead (or, negative, behind) the
+   * subscription's, whose processing times stay as they are: a Qualys clock that jumped. Not
+   * seen from Qualys; the hostile cases of issue 18 ("answers say 2027-11-21 one day").
+   * @default {0}
+   */
+  clockOffsetSec?: number;
+  /** Every answer's RESPONSE/DATETIME as this text (`garbage`, `2026-11-21T25:00:00Z`): not
+   * seen from Qualys either (issue 18). @default {""} (the clock) */
+  datetimeText?: string;
   /** Faults, counted from the start. */
   faults?: VmdrFault[];
 }
@@ -422,6 +435,8 @@ export class VmdrRoutes implements VmdrControl {
       keepAlive: options.keepAlive ?? "some",
       unknownElements: options.unknownElements ?? true,
       idRanges: options.idRanges ?? false,
+      clockOffsetSec: options.clockOffsetSec ?? 0,
+      datetimeText: options.datetimeText ?? "",
     };
     for (const f of options.faults ?? []) this.#faults.push({ fault: f, at: 0, fired: false });
   }
@@ -585,9 +600,12 @@ export class VmdrRoutes implements VmdrControl {
         throw new BadRequest("1905", `Invalid value for action: ${params.action}`);
       }
       const cut = fault?.kind === "cut" ? { after: fault.cutAfter } : undefined;
+      const stamp = fault?.kind === "datetime"
+        ? fault.text ?? ""
+        : o.datetimeText || formatDateTime(now + o.clockOffsetSec);
       body = api === "kb"
-        ? this.#kb(params, ctx, cut, abort.signal)
-        : this.#hosts(api, params, ctx, cut, abort.signal);
+        ? this.#kb(params, { ctx, cut, stamp }, abort.signal)
+        : this.#hosts(api, params, { ctx, cut, stamp }, abort.signal);
     } catch (e) {
       if (e instanceof BadRequest) return answer(400, e.message, e.code);
       throw e;
@@ -618,10 +636,10 @@ export class VmdrRoutes implements VmdrControl {
   #hosts(
     api: "detection" | "host",
     p: Record<string, string>,
-    ctx: VmdrRequestContext,
-    cut: { after?: number } | undefined,
+    answer: { ctx: VmdrRequestContext; cut: { after?: number } | undefined; stamp: string },
     signal: AbortSignal,
   ): AsyncGenerator<Part> {
+    const { ctx, cut, stamp } = answer;
     const q: Mutable<VmdrQuery> = {};
     const sub = this.subscription;
     const limit = p.truncation_limit === undefined
@@ -756,7 +774,7 @@ export class VmdrRoutes implements VmdrControl {
     return (async function* (): AsyncGenerator<Part> {
       yield prolog(root, api === "detection" ? DTD.detection : DTD.host);
       if (echo) yield requestXml(clock, user, baseUrl + path, ordered);
-      yield `  <RESPONSE>\n    <DATETIME>${formatDateTime(clock)}</DATETIME>\n`;
+      yield `  <RESPONSE>\n    <DATETIME>${escapeXml(stamp)}</DATETIME>\n`;
       if (keep) yield keepAlive(root);
       yield FLUSH;
       if (latency > 0) {
@@ -863,10 +881,10 @@ export class VmdrRoutes implements VmdrControl {
   /** KnowledgeBase: every matching VULN, ascending QID, no paging. */
   #kb(
     p: Record<string, string>,
-    ctx: VmdrRequestContext,
-    cut: { after?: number } | undefined,
+    answer: { ctx: VmdrRequestContext; cut: { after?: number } | undefined; stamp: string },
     signal: AbortSignal,
   ): AsyncGenerator<Part> {
+    const { ctx, cut, stamp } = answer;
     const sub = this.subscription;
     const ids = p.ids === undefined ? undefined : rangesParam("ids", p.ids);
     const idMin = p.id_min === undefined ? undefined : intParam("id_min", p.id_min, 0, 4294967295);
@@ -914,7 +932,7 @@ export class VmdrRoutes implements VmdrControl {
     return (async function* (): AsyncGenerator<Part> {
       yield prolog(root, DTD.kb);
       if (echo) yield requestXml(clock, ctx.user, ctx.baseUrl + path, ctx.ordered);
-      yield `  <RESPONSE>\n    <DATETIME>${formatDateTime(clock)}</DATETIME>\n`;
+      yield `  <RESPONSE>\n    <DATETIME>${escapeXml(stamp)}</DATETIME>\n`;
       if (keep) yield keepAlive(root) + keepAlive(root);
       yield FLUSH;
       if (latency > 0) {

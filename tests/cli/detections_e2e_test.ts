@@ -106,6 +106,25 @@ Deno.test("source: detections: -check makes one detection call and one Knowledge
   });
 });
 
+Deno.test("source: detections: -check says what to remove when a directory stands where the sync state belongs", async () => {
+  await withSims(async (dir) => {
+    const args = ["-c", "out.csv", "-plugininfo=InputPlugins/QualysGuard.yaml"];
+    assert.equal((await runMain(args, { cwd: dir })).code, 0);
+    const stateDir = `${dir}/InputPlugins/QualysGuard.state`;
+    const name = [...Deno.readDirSync(stateDir)].find((e) => /^sync-.*\.json$/.test(e.name))!.name;
+    Deno.removeSync(`${stateDir}/${name}`);
+    Deno.mkdirSync(`${stateDir}/${name}`);
+    const r = await runMain(["-check", ...args], { cwd: dir });
+    assert.equal(r.code, 7, r.stdout + r.stderr);
+    // one check line among the others, which all ran
+    assert.match(
+      r.stdout,
+      /FAIL {1,3}sync state in .*: .*sync-[0-9a-f]+\.json is a directory where the sync state of csv .*out\.csv belongs: remove it \(rm -r /,
+    );
+    assert.match(r.stdout, /OK {3}KnowledgeBase call/);
+  });
+});
+
 Deno.test("source: detections: -multiinfo is a usage error, before any call", async () => {
   await withSims(async (dir, q) => {
     const r = await runMain(

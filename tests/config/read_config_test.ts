@@ -226,6 +226,11 @@ Deno.test("parseConfig defaults: source report, set_os n, clear_clean_hosts y, n
   assert.equal(d.setOs, true);
   assert.equal(d.clearCleanHosts, false);
   assert.equal(d.domain, "Global \\ Branch A");
+  const long = await parseConfig(
+    `${CREDENTIALS}template_id: 1\ndomain: 'G \\ ${"b".repeat(996)}'\n`,
+    "q.yaml",
+  );
+  assert.equal(long.domain?.length, 1000); // the longest taken
   assert.equal(d.dcFingerprint, "ab".repeat(32));
 });
 
@@ -248,6 +253,23 @@ Deno.test("parseConfig rejects bad values of the new keys, naming the key and it
     ["template_id: 1\nset_os: true", "set_os", /must be y, yes, n or no/],
     ["template_id: 1\nclear_clean_hosts: 1", "clear_clean_hosts", /must be y, yes, n or no/],
     ["template_id: 1\ndomain: 'Global, Branch'", "domain", /without quotes or commas/],
+    // The FMC's module takes ASCII only (hostinput.md §2.1), and SetDomain heads every message.
+    [
+      "template_id: 1\ndomain: 'Global \\ Z\u00fcrich \u00c4mt'",
+      "domain",
+      /ASCII only.*"\u00fc" \(U\+00FC\)/,
+    ],
+    ["template_id: 1\ndomain: 'Global \\ Branch\u00a0A'", "domain", /ASCII only/],
+    [`template_id: 1\ndomain: ${"x".repeat(5000)}`, "domain", /at most 1000 characters \(5000\)/],
+    ["template_id: 1\ndomain: ~", "domain", /must not be empty/],
+    // Empty values are refused, as for domain, not taken as the defaults.
+    ["source: detections\nseverities: ''", "severities", /must not be empty/],
+    ["source: detections\nseverities:", "severities", /must not be empty/],
+    ["source: detections\nvuln_types: ''", "vuln_types", /must not be empty/],
+    ["source: detections\nvuln_types: ~", "vuln_types", /must not be empty/],
+    ["source: detections\nstate_dir: ''", "state_dir", /must not be empty/],
+    ["source: detections\nstate_dir:", "state_dir", /must not be empty/],
+    ["source: detections\nasset_group_ids: ' '", "asset_group_ids", /must not be empty/],
     ["template_id: 1\ndc_fingerprint: sha1:abcd", "dc_fingerprint", /64 hex digits/],
     ['template_id: 1\nscanner_name: "O\'Brien"', "scanner_name", /quote characters/],
     ["template_id: 1\nscanner_name: Qualys, EU", "scanner_name", /commas/],
@@ -261,7 +283,7 @@ Deno.test("parseConfig rejects bad values of the new keys, naming the key and it
     ["template_id: 1\nscanner_name: '\u20ac'", "scanner_name", /must hold ASCII letters/],
   ];
   for (const [yaml, key, message] of cases) {
-    await t.step(yaml.replaceAll("\n", " | "), async () => {
+    await t.step(yaml.replaceAll("\n", " | ").slice(0, 80), async () => {
       const line = CREDENTIALS.split("\n").length - 1 + yaml.split("\n").length;
       await assert.rejects(parseConfig(`${CREDENTIALS}${yaml}\n`, "q.yaml"), (e: ConfigError) => {
         assert.ok(e instanceof ConfigError);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { LocalIoError } from "../../lib/errors.ts";
 import { FULL_DISK, runInShell } from "../_shell.ts";
 import fc from "fast-check";
-import { parseHostAddress } from "../../lib/config/ip_ranges.ts";
+import { hostAddress, parseHostAddress } from "../../lib/config/ip_ranges.ts";
 import { HostIndex } from "../../lib/findings/host_index.ts";
 import { FindingSpool, type HostListing } from "../../lib/findings/finding_spool.ts";
 
@@ -45,9 +45,10 @@ Deno.test("HostIndex: IPv4 in typed arrays (0.0.0.0 and 255.255.255.255 too), IP
   addrs.forEach((a, k) => index.set(parseHostAddress(a)!, k * 4));
   addrs.forEach((a, k) => assert.equal(index.get(parseHostAddress(a)!), k * 4, a));
   assert.equal(index.get(parseHostAddress("2001:DB8:0:0:0:0:0:1")!), 12, "another spelling");
-  assert.equal(index.get(parseHostAddress("::ffff:10.0.0.1")!), 8, "IPv4-mapped is the IPv4 host");
-  assert.equal(index.get(parseHostAddress("::ffff:10.0.0.2")!), undefined);
-  assert.equal(index.get(parseHostAddress("::10.0.0.1")!), undefined, "IPv4-compatible is not");
+  // addresses as the host record gives them (hostAddress): IPv4-mapped is the IPv4 host
+  assert.equal(index.get(hostAddress("::ffff:10.0.0.1")!), 8, "IPv4-mapped is the IPv4 host");
+  assert.equal(index.get(hostAddress("::ffff:10.0.0.2")!), undefined);
+  assert.equal(index.get(hostAddress("::10.0.0.1")!), undefined, "IPv4-compatible is not");
   assert.equal(index.size, 4);
   assert.throws(() => index.set(parseHostAddress("10.0.0.9")!, 6), RangeError);
 });

@@ -362,3 +362,21 @@ Deno.test("Random reports with repeated addresses match the oracle, the spool in
     await Deno.remove(tempDir, { recursive: true });
   }
 });
+
+Deno.test("An IPv4-mapped address (::ffff:a.b.c.d) is the IPv4 host, sent as a.b.c.d even when listed alone or first; ::ffff:0:a.b.c.d stays IPv6", async () => {
+  const report = parse(
+    ADR(
+      HOST("::ffff:10.0.0.7", VI(1)) + HOST("::FFFF:a00:8", VI(2)) +
+        HOST("0:0:0:0:0:ffff:10.0.0.1", VI(1)) + HOST("10.0.0.1", VI(2)) +
+        HOST("::ffff:0:10.0.0.9", VI(3)),
+    ),
+    { ipRanges: IpRangeSet.parse("10.0.0.0/24, ::ffff:0:0:0/96") },
+  );
+  assert.deepStrictEqual((await hostsOf(report)).map((h) => [h.ip, h.findings]), [
+    ["10.0.0.7", ["1/0/0"]],
+    ["10.0.0.8", ["2/0/0"]],
+    ["10.0.0.1", ["1/0/0", "2/0/0"]],
+    ["::ffff:0:10.0.0.9", ["3/0/0"]],
+  ]);
+  report.dispose();
+});

@@ -5,6 +5,7 @@ import { IdListParser } from "../../lib/vmdr/id_list.ts";
 import { type KbEntry, type KbPage, KbPageParser } from "../../lib/vmdr/kb_page.ts";
 import type { ListingInfo } from "../../lib/vmdr/listings.ts";
 import { Tag } from "../../lib/xml/tags.ts";
+import { WrongAnswer } from "../../lib/qualys/stream_body.ts";
 import { ignoreUnless, NO_SHARED_FIXTURES, SHARED_FIXTURES } from "../_skip.ts";
 
 const enc = new TextEncoder();
@@ -251,7 +252,7 @@ Deno.test("IdListParser reads IDs and ID ranges, the DATETIME and the WARNING, o
   assert.deepEqual(p.warning, { code: "1980", text: "t", url: "u" });
   const kb = feed(
     new IdListParser(Tag.KNOWLEDGE_BASE_VULN_LIST_OUTPUT),
-    "<KNOWLEDGE_BASE_VULN_LIST_OUTPUT><RESPONSE><DATETIME>d</DATETIME></RESPONSE></KNOWLEDGE_BASE_VULN_LIST_OUTPUT>",
+    "<KNOWLEDGE_BASE_VULN_LIST_OUTPUT><RESPONSE><DATETIME>2026-03-02T06:00:00Z</DATETIME></RESPONSE></KNOWLEDGE_BASE_VULN_LIST_OUTPUT>",
     100,
   );
   assert.deepEqual([...kb.ids], []);
@@ -264,4 +265,34 @@ Deno.test("IdListParser reads IDs and ID ranges, the DATETIME and the WARNING, o
       ),
     /ID_RANGE is not lo-hi/,
   );
+});
+
+Deno.test("each detection-source parser takes an answer only with a real UTC DATETIME: else a WrongAnswer, fetched again", () => {
+  const answers: [string, () => { push(c: Uint8Array): void; end(): unknown }, string][] = [
+    ["HOST_LIST_VM_DETECTION_OUTPUT", () => new DetectionPageParser(), "<HOST_LIST/>"],
+    ["HOST_LIST_OUTPUT", () => new IdListParser(Tag.HOST_LIST_OUTPUT), "<ID_SET/>"],
+    [
+      "KNOWLEDGE_BASE_VULN_LIST_OUTPUT",
+      () => new IdListParser(Tag.KNOWLEDGE_BASE_VULN_LIST_OUTPUT),
+      "",
+    ],
+    ["KNOWLEDGE_BASE_VULN_LIST_OUTPUT", () => new KbPageParser(), "<VULN_LIST/>"],
+  ];
+  for (const [root, make, body] of answers) {
+    const xml = (datetime: string | undefined) =>
+      `<${root}><RESPONSE>${
+        datetime === undefined ? "" : `<DATETIME>${datetime}</DATETIME>`
+      }${body}</RESPONSE></${root}>`;
+    assert.doesNotThrow(() => feed(make(), xml(" 2017-04-12T14:52:39Z "), 7), root);
+    for (const bad of ["2026-13-45T99:99:99Z", "2026-11-21T25:00:00Z", "garbage", "", undefined]) {
+      assert.throws(
+        () => feed(make(), xml(bad), 7),
+        (e: Error) => {
+          assert.ok(e instanceof WrongAnswer, `${root} ${bad}: ${e}`);
+          assert.match(e.message, bad ? /which is not a UTC time/ : /has no RESPONSE\/DATETIME/);
+          return true;
+        },
+      );
+    }
+  }
 });

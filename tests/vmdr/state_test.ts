@@ -200,7 +200,7 @@ Deno.test("the state directory is made 0700; a destination's lock is held by one
 
 Deno.test("one address listed by two hosts on two pages (two host IDs) is one host with both hosts' findings", async () => {
   const page = (id: number, qids: number[]) =>
-    `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><DATETIME>d</DATETIME><HOST_LIST><HOST><ID>${id}</ID>` +
+    `<HOST_LIST_VM_DETECTION_OUTPUT><RESPONSE><DATETIME>2026-03-02T06:00:00Z</DATETIME><HOST_LIST><HOST><ID>${id}</ID>` +
     `<IP>10.0.0.1</IP><DETECTION_LIST>${
       qids.map((q) => `<DETECTION><QID>${q}</QID><STATUS>Active</STATUS></DETECTION>`).join("")
     }</DETECTION_LIST></HOST></HOST_LIST></RESPONSE></HOST_LIST_VM_DETECTION_OUTPUT>`;
@@ -221,4 +221,16 @@ Deno.test("one address listed by two hosts on two pages (two host IDs) is one ho
   assert.deepEqual(seen, ["10.0.0.1 6,7,8"]);
   assert.deepEqual([stats.hostsKept, stats.hostsMerged, stats.duplicates], [1, 1, 1]);
   assert.deepEqual(qids, [6, 7, 8]);
+});
+
+Deno.test("a state that kept an IPv4-mapped address (::ffff:a.b.c.d) reads it as the IPv4 host", () => {
+  const hosts = AddressSet.fromJSON({ v4: "", v6: ["::ffff:10.99.0.1", "2001:db8::1"] });
+  assert.deepEqual([...hosts], ["10.99.0.1", "2001:db8::1"]);
+  assert.ok(hosts.has("10.99.0.1"));
+  const map = new HostMap();
+  map.set(5, "10.0.0.5");
+  map.set(7, "2001:db8::7");
+  const data = JSON.parse(JSON.stringify(map));
+  data.v6 = [[7, "::ffff:10.99.0.7"]];
+  assert.deepEqual([...HostMap.fromJSON(data)], [[5, "10.0.0.5"], [7, "10.99.0.7"]]);
 });

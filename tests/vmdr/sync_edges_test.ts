@@ -4,6 +4,11 @@
  */
 
 import assert from "node:assert/strict";
+import {
+  OPEN_STATUSES,
+  VmdrSubscription,
+  type VmdrSubscriptionOptions,
+} from "../../scripts/sim/vmdr_subscription.ts";
 import { MovingSubscription, unionTruth } from "./_moving_sub.ts";
 import { dcKeys, diff, replayAll, truth, withHarness } from "./_harness.ts";
 Deno.test("detection sync: a host processed in the checkpoint's own second, after the run's answers, is in the next run", async () => {
@@ -86,4 +91,60 @@ Deno.test("detection sync: after a scanner_name change, the old scanner's result
     assert.doesNotMatch(next.delivered!, /"QualysGuard"/);
     assert.deepEqual(dcKeys(replayAll(h.delivered), "Qualys VMDR"), truth(h.sub));
   });
+});
+
+/** A subscription whose first IPv6-only host has the IPv4-mapped address ::ffff:10.99.0.1. */
+class MappedSubscription extends VmdrSubscription {
+  readonly mapped: number;
+
+  constructor(options: VmdrSubscriptionOptions) {
+    super(options);
+    let i = 0;
+    while (
+      super.host(i).ip !== null || this.detections(i, { statuses: OPEN_STATUSES }).length === 0
+    ) i++;
+    this.mapped = i;
+  }
+
+  override host(index: number) {
+    const h = super.host(index);
+    if (index === this.mapped) h.ipv6 = "::ffff:10.99.0.1";
+    return h;
+  }
+
+  override hostAddress(index: number): string {
+    return index === this.mapped ? "10.99.0.1" : super.hostAddress(index);
+  }
+}
+
+Deno.test("detection sync: an IPv6-only host at ::ffff:10.99.0.1 is the IPv4 host 10.99.0.1, sent as such, inside an IPv4 block of ip_ranges", async () => {
+  const sub = new MappedSubscription({
+    seed: 7,
+    hosts: 40,
+    detectionsPerHost: 6,
+    qids: 80,
+    ipv6OnlyShare: 0.2,
+  });
+  // an IPv6 block too, so that the query is not narrowed to IPv4 (ips=): the IPv4 block of
+  // ip_ranges is what must match the host
+  await withHarness(
+    { subscription: sub, yaml: "ip_ranges: 10.99.0.0/24, 2001:db8::/32\n" },
+    async (h) => {
+      const r = await h.run();
+      assert.equal(r.code, 0, String(r.error));
+      assert.match(r.delivered!, /^AddScanResult,10\.99\.0\.1,/m);
+      assert.doesNotMatch(r.delivered!, /ffff/i);
+      const state = await Deno.readTextFile(
+        `${h.stateDir}/${
+          [...Deno.readDirSync(h.stateDir)].find((e) => /^sync-.*json$/.test(e.name))!.name
+        }`,
+      );
+      assert.doesNotMatch(state, /ffff/i);
+      const expected = new Set(
+        [...unionTruth(sub)].filter((k) => k.startsWith("10.99.0.") || k.includes(":")),
+      );
+      assert.ok(expected.size > 0);
+      assert.deepEqual(dcKeys(replayAll(h.delivered)), expected);
+    },
+  );
 });

@@ -35,7 +35,8 @@ Deno.test("detection sync: a full run, then incremental ones, leave the DC with 
     assert.equal(await h.checkpoint(), formatDateTime(h.sub.clock));
     const full = detectionCalls(h.sim.log);
     assert.ok(full.every((e) => e.method === "POST" && e.params.show_results === "0"));
-    assert.ok(full.every((e) => e.params.status === "New,Active,Re-Opened"));
+    // a first run has no list of what the destination holds: it asks for Fixed too (README)
+    assert.ok(full.every((e) => e.params.status === "New,Active,Re-Opened,Fixed"));
     assert.ok(full.every((e) => e.params.vm_processed_after === undefined));
     for (let day = 0; day < 2; day++) {
       const checkpoint = formatDateTime(h.sub.clock);
@@ -64,6 +65,14 @@ Deno.test("detection sync: a full run, then incremental ones, leave the DC with 
       assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
       assert.equal(await h.checkpoint(), formatDateTime(h.sub.clock));
     }
+    // -full with the state whole: its list of hosts is what gets cleared, no Fixed detections
+    h.sub.advanceDay({ allFixedHosts: 1 });
+    const before = h.sim.log.length;
+    const f = await h.run({ full: true });
+    assert.equal(f.summary?.mode, "full");
+    const calls = detectionCalls(h.sim.log.slice(before));
+    assert.ok(calls.every((e) => e.params.status === "New,Active,Re-Opened"));
+    assert.deepEqual(dcKeys(replayAll(h.delivered)), truth(h.sub));
   });
 });
 
