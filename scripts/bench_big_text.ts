@@ -6,8 +6,8 @@
  * connector reads (a glossary entry's THREAT):
  *
  * 1. a Host List Detection page whose one DETECTION has the block as its RESULTS, fed to the
- *    page parser in 64 KiB chunks (the size `fetch()` hands over from loopback) by a child
- *    process;
+ *    page parser by a child process in chunks of 16 KiB (`--chunk-kib`: a TLS record's most, and
+ *    what a download over HTTPS may hand over);
  * 2. a report whose one finding has the block as its RESULT: the connector, report → CSV;
  * 3. a report whose one glossary entry has the block as its THREAT: the connector, report → CSV.
  *
@@ -34,7 +34,7 @@ const enc = new TextEncoder();
 if (args[0] === "--feed-page") {
   const file = await Deno.open(args[1]!);
   const parser = new DetectionPageParser();
-  const buf = new Uint8Array(64 << 10);
+  const buf = new Uint8Array(Number(args[2]) << 10);
   for (;;) {
     const n = await file.read(buf);
     if (n === null) break;
@@ -48,6 +48,7 @@ if (args[0] === "--feed-page") {
 
 const MB = flag("mb", 100);
 const TIMEOUT = flag("timeout", 300);
+const CHUNK_KIB = flag("chunk-kib", 16);
 
 // Scanner output as Qualys shows it in RESULTS: a tab-separated table, one package a line.
 function block(): Uint8Array {
@@ -143,13 +144,14 @@ async function run(what: string, cmd: string[]): Promise<void> {
 console.log(`\n== One text block of ${MB} MB in one CDATA section (time limit ${TIMEOUT} s) ==`);
 const out = await Deno.makeTempDir({ prefix: "qc-bench-big-text-" });
 try {
-  await run(`detection page, ${MB} MB RESULTS (page parser)`, [
+  await run(`detection page, ${MB} MB RESULTS (page parser, ${CHUNK_KIB} KiB chunks)`, [
     Deno.execPath(),
     "run",
     "--allow-read",
     `${ROOT}scripts/bench_big_text.ts`,
     "--feed-page",
     page,
+    String(CHUNK_KIB),
   ]);
   const connector = (report: string) => [
     Deno.execPath(),
