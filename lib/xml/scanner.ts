@@ -124,8 +124,8 @@ export class XmlScanner {
   #modeColumn = 0;
   #stopAt = 0;
   #dtQuote = 0; // the DOCTYPE's state: in a quoted string (its quote), the internal subset, a
-  #dtSubset = false; // comment in it
-  #dtComment = false;
+  #dtSubset = false; // comment or PI in it (COMMENT_OPEN or PI_OPEN: 0 for neither)
+  #dtIn = 0;
   #accLimit = Infinity; // bytes of collected text to keep (-1 once cut)
   #textCut = false;
 
@@ -526,7 +526,7 @@ export class XmlScanner {
       let c = buf[i]!;
       if (c !== LT) {
         // character data, up to the next '<'
-        const start = i;
+        const start = i, startLine = ln;
         const collecting = this.#collectDepth !== 0;
         let seg = i;
         for (;;) {
@@ -558,7 +558,7 @@ export class XmlScanner {
           c = buf[i]!;
         }
         if (collecting) this.#append(seg, i);
-        if (this.#depth === 0) this.#checkOutsideRoot(start, i, ln);
+        if (this.#depth === 0) this.#checkOutsideRoot(start, i, startLine);
         continue;
       }
       const start = i;
@@ -1095,24 +1095,22 @@ export class XmlScanner {
     if (this.#rootSeen || this.#doctypeSeen) {
       throw this.#error("A DOCTYPE is only allowed once, before the root element", i);
     }
-    this.#dtQuote = 0;
-    this.#dtSubset = this.#dtComment = false;
+    this.#dtQuote = this.#dtIn = 0;
+    this.#dtSubset = false;
     const end = this.#doctypeBody(i + 9, n);
     if (end >= 0) return end;
     if (final) return this.#incomplete("the DOCTYPE", i, final);
     return this.#begin(IN_DOCTYPE, i, this.#curLine, i + 9);
   }
 
-  // The DOCTYPE from k, in the state #dtQuote, #dtSubset, #dtComment: returns the index after
-  // its '>', or -1 when the buffer ends first (#stopAt: where to go on). Newlines are counted
-  // in #pl.
+  // The DOCTYPE from k, in the state #dtQuote, #dtSubset, #dtIn: returns the index after its
+  // '>', or -1 when the buffer ends first (#stopAt: where to go on). Newlines are counted in
+  // #pl.
   #doctypeBody(k: number, n: number): number {
     const buf = this.#buf;
-    if (this.#dtComment) { // a comment in the internal subset
-      const end = this.#commentEnd(k, n);
-      if (end < 0) return -1;
-      this.#dtComment = false;
-      k = end + 3;
+    if (this.#dtIn !== 0) { // in a comment or PI of the internal subset
+      k = this.#subsetMarkupEnd(k, n);
+      if (k < 0) return -1;
     }
     let quote = this.#dtQuote, inSubset = this.#dtSubset;
     for (; k < n; k++) {
@@ -1126,15 +1124,16 @@ export class XmlScanner {
         if (c === 93) inSubset = false; // ]
         else if (c === LT) {
           const isComment = this.#startsWith(k, n, COMMENT_OPEN);
-          if (isComment < 0) break; // "<!-" at the end: taken up at its '<'
-          if (isComment === 1) {
-            const end = this.#commentEnd(k + 4, n);
-            if (end < 0) {
-              this.#dtComment = this.#dtSubset = true;
+          if (isComment < 0 || k + 1 >= n) break; // "<!-" at the end: taken up at its '<'
+          if (isComment === 1 || buf[k + 1] === QMARK) {
+            this.#dtIn = isComment === 1 ? COMMENT_OPEN.length : 2;
+            k = this.#subsetMarkupEnd(k + this.#dtIn, n);
+            if (k < 0) {
+              this.#dtSubset = true;
               this.#dtQuote = 0;
-              return -1; // #stopAt is in the comment
+              return -1; // #stopAt is in it
             }
-            k = end + 2;
+            k--;
           }
         }
       } else if (c === 91) inSubset = true; // [
@@ -1147,6 +1146,16 @@ export class XmlScanner {
     this.#dtSubset = inSubset;
     this.#stopAt = k;
     return -1;
+  }
+
+  // The end of the comment (#dtIn 4) or PI (#dtIn 2) in the DOCTYPE's internal subset whose
+  // content goes on at k: the index after it (#dtIn 0), or -1 when the buffer ends first.
+  #subsetMarkupEnd(k: number, n: number): number {
+    const comment = this.#dtIn === COMMENT_OPEN.length;
+    const end = comment ? this.#commentEnd(k, n) : this.#find2(k, n, QMARK, GT);
+    if (end < 0) return -1;
+    this.#dtIn = 0;
+    return end + (comment ? 3 : 2);
   }
 
   // The end tag at i, when it is not simply `</name>` of the open element: white space before

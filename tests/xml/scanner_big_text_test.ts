@@ -275,7 +275,7 @@ const PARTS: string[] = [
   "<A>a<!-- - -> -x- -->b<!---->c<!---y-->d</A>",
   "<A>a<?p ? > ?? ?>b<?q?>c<?r??>d</A>",
   // the DOCTYPE: quoted '>' and ']', a comment with '>' and ']' in its internal subset
-  "<!DOCTYPE A SYSTEM \"a>b\" [\n<!ENTITY e 'x]>y'>\n<!-- c > ] - ->\n -->\n]>\n<A>z</A>",
+  "<!DOCTYPE A SYSTEM \"a>b\" [\n<!ENTITY e 'x]>y'>\n<!-- c > ] - ->\n -->\n<?p ]>'?>\n]>\n<A>z</A>",
 ];
 
 Deno.test("CDATA, comments, PIs and the DOCTYPE split at every byte, and fed byte by byte, read as saxes reads them", () => {
@@ -321,6 +321,29 @@ Deno.test("A document that ends inside a CDATA section, comment, PI or DOCTYPE n
         assert.equal(e.truncated, true);
         return true;
       }, `${doc} cut at ${cuts}`);
+    }
+  }
+});
+
+Deno.test("Text outside the root element is named on its own line, whatever the chunking", () => {
+  for (
+    const [doc, message, line, column] of [
+      ["<!-- a -->\n\n  x\n<R/>", "Text before the root element: this is not an XML report", 3, 3],
+      [
+        "<R/>\n\n y\n",
+        "Text after the end of the root element: the report has trailing data",
+        3,
+        2,
+      ],
+    ] as const
+  ) {
+    const bytes = enc.encode(doc);
+    for (let p = 1; p < bytes.length; p++) {
+      assert.throws(() => scannerTexts(bytes, [p]), (e: Error) => {
+        assert.ok(e instanceof ReportSyntaxError, String(e));
+        assert.equal(e.message, `${message} at line ${line}, column ${column}`);
+        return true;
+      }, `${doc} split at ${p}`);
     }
   }
 });
