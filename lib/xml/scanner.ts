@@ -499,6 +499,9 @@ export class XmlScanner {
     let i = this.#pos;
     if (!final && this.#absBase + n < this.#waitUntil) return;
     this.#scanned += n - i;
+    // A CR that ended the last buffer makes the LF that follows it one line end with it: only
+    // an LF right there, not one after a comment, PI or tag.
+    if (this.#crPending && buf[i] !== LF) this.#crPending = false;
     if (this.#absBase + i === 0 && n - i > 0) {
       // Start of input: a UTF-8 BOM is skipped; some other encodings are named.
       if (n < 3 && !final) return;
@@ -526,7 +529,7 @@ export class XmlScanner {
       let c = buf[i]!;
       if (c !== LT) {
         // character data, up to the next '<'
-        const start = i, startLine = ln;
+        const start = i;
         const collecting = this.#collectDepth !== 0;
         let seg = i;
         for (;;) {
@@ -558,7 +561,7 @@ export class XmlScanner {
           c = buf[i]!;
         }
         if (collecting) this.#append(seg, i);
-        if (this.#depth === 0) this.#checkOutsideRoot(start, i, startLine);
+        if (this.#depth === 0) this.#checkOutsideRoot(start, i, ln);
         continue;
       }
       const start = i;
@@ -873,11 +876,12 @@ export class XmlScanner {
     );
   }
 
-  // Text outside the root element may only be white space.
+  // Text outside the root element may only be white space; `line` is the line of `end`.
   #checkOutsideRoot(start: number, end: number, line: number): void {
     const buf = this.#buf;
     for (let k = start; k < end; k++) {
       if (!isSpace(buf[k]!)) {
+        for (let j = start; j < end; j++) if (buf[j] === LF) line--; // the line of `start`
         this.#mark(line, start);
         throw this.#error(
           this.#rootClosed

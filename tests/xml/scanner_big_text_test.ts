@@ -271,6 +271,8 @@ const PARTS: string[] = [
   "<A><![CDATA[a\r\nb\rc\r\r\nd]]]]>\r\n</A>",
   "<A>a\r<![CDATA[\nb]]>\n<![CDATA[c\r]]>\nd</A>",
   "<A><![CDATA[<not> &a tag; <!-- -->]]></A>",
+  // a CR, then markup, then an LF: two line ends
+  "<A>x\r<!--c-->\ny\r<?p?>\nz\r<B/>\n\r</A>",
   // comments and PIs, with '-', '?' and '>' everywhere they may be
   "<A>a<!-- - -> -x- -->b<!---->c<!---y-->d</A>",
   "<A>a<?p ? > ?? ?>b<?q?>c<?r??>d</A>",
