@@ -50,6 +50,7 @@ const MAX_DEPTH = 1000;
 // of #names, other names are copied after it.
 const STATIC_NAMES = TAG_NAME_BYTES.length;
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const bytesAsText = new TextDecoder("latin1"); // one character per byte, each byte its own
 const CDATA_OPEN = [60, 33, 91, 67, 68, 65, 84, 65, 91]; // <![CDATA[
 const COMMENT_OPEN = [60, 33, 45, 45]; // <!--
 const DOCTYPE_OPEN = [60, 33, 68, 79, 67, 84, 89, 80, 69]; // <!DOCTYPE
@@ -58,6 +59,8 @@ const IN_CDATA = 1, IN_COMMENT = 2, IN_PI = 3, IN_DOCTYPE = 4;
 const CONSTRUCT = ["", "a CDATA section", "a comment", "a processing instruction", "the DOCTYPE"];
 // A held construct (a tag) this long is scanned again only once twice as much of it is here.
 const RESCAN_AT = 1024;
+// From this many attributes on, a start tag's names are checked for twins in a set.
+const MANY_ATTRIBUTES = 16;
 
 // The bytes the text loop stops at: '<', LF (counted), '&', ']' (where "]]>" may start) and
 // the control characters XML forbids. One table load per byte instead of a compare for each.
@@ -126,6 +129,7 @@ export class XmlScanner {
   #dtQuote = 0; // the DOCTYPE's state: in a quoted string (its quote), the internal subset, a
   #dtSubset = false; // comment or PI in it (COMMENT_OPEN or PI_OPEN: 0 for neither)
   #dtIn = 0;
+  #attrSet = new Set<string>(); // a start tag's attribute names, when it has many
   #accLimit = Infinity; // bytes of collected text to keep (-1 once cut)
   #textCut = false;
 
@@ -1270,16 +1274,35 @@ export class XmlScanner {
     return k;
   }
 
-  // Throws when the attribute name buf[an, ane) is one of the first `count` names in #attrs.
+  // Throws when the attribute name buf[an, ane) is one of the first `count` names in #attrs:
+  // compared with each while they are few, looked up in a set of them from MANY_ATTRIBUTES on.
   #checkUnique(an: number, ane: number, count: number): void {
+    if (count >= MANY_ATTRIBUTES) return this.#checkUniqueMany(an, ane, count);
     const buf = this.#buf, at = this.#attrs, len = ane - an;
     outer: for (let m = 0; m < count; m++) {
       const ns = at[m * 4]!;
       if (at[m * 4 + 1]! - ns !== len) continue;
       for (let j = 0; j < len; j++) if (buf[ns + j] !== buf[an + j]) continue outer;
-      const name = new TextDecoder().decode(buf.subarray(an, ane));
-      throw this.#error(`The attribute "${name}" appears twice in a start tag`, an);
+      this.#duplicate(an, ane);
     }
+  }
+
+  #checkUniqueMany(an: number, ane: number, count: number): void {
+    const key = (s: number, e: number) => bytesAsText.decode(this.#buf.subarray(s, e));
+    if (count === MANY_ATTRIBUTES) { // the start tag's first names, from this one on
+      this.#attrSet.clear();
+      for (let m = 0; m < count; m++) {
+        this.#attrSet.add(key(this.#attrs[m * 4]!, this.#attrs[m * 4 + 1]!));
+      }
+    }
+    const name = key(an, ane);
+    if (this.#attrSet.has(name)) this.#duplicate(an, ane);
+    this.#attrSet.add(name);
+  }
+
+  #duplicate(an: number, ane: number): never {
+    const name = new TextDecoder().decode(this.#buf.subarray(an, ane));
+    throw this.#error(`The attribute "${name}" appears twice in a start tag`, an);
   }
 
   // Pushes the element whose name is buf[nameStart, nameEnd) and reports it to the handler if

@@ -349,3 +349,28 @@ Deno.test("Text outside the root element is named on its own line, whatever the 
     }
   }
 });
+
+Deno.test("Many attributes on one start tag: every twin is found, at its place, whatever the count", () => {
+  const attrs = (n: number) => Array.from({ length: n }, (_, i) => ` a${i}="${i}"`).join("");
+  for (
+    const [count, twin] of [[15, 14], [16, 15], [17, 0], [17, 16], [40_000, 0], [
+      40_000,
+      39_998,
+    ]] as const
+  ) {
+    const head = `<R${attrs(count)}`;
+    const doc = `${head} a${twin}="x"/>`;
+    assert.throws(() => scannerTexts(enc.encode(doc), []), (e: Error) => {
+      assert.ok(e instanceof ReportSyntaxError, String(e));
+      assert.equal(
+        e.message,
+        `The attribute "a${twin}" appears twice in a start tag at line 1, column ${
+          head.length + 2
+        }`,
+      );
+      return true;
+    }, `${count} attributes, the twin of a${twin}`);
+    // the same names, each once, are fine
+    assert.deepEqual(scannerTexts(enc.encode(`${head} b="1"><A>t</A></R>`), [count]), ["t"]);
+  }
+});
