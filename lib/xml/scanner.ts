@@ -126,8 +126,10 @@ export class XmlScanner {
   #modeLine = 0;
   #modeColumn = 0;
   #stopAt = 0;
-  #dtQuote = 0; // the DOCTYPE's state: in a quoted string (its quote), the internal subset, a
-  #dtSubset = false; // comment or PI in it (COMMENT_OPEN or PI_OPEN: 0 for neither)
+  // The DOCTYPE's state: in a quoted string (its quote), in the internal subset, in a comment
+  // or PI there (the length of its opener: 4 or 2; 0 for neither).
+  #dtQuote = 0;
+  #dtSubset = false;
   #dtIn = 0;
   #attrSet = new Set<string>(); // a start tag's attribute names, when it has many
   #accLimit = Infinity; // bytes of collected text to keep (-1 once cut)
