@@ -5,8 +5,9 @@
  * with apt when missing) and saxes (parse only). Then the memory cases: a glossary of 100,000
  * QIDs, each found once, and one host with 100,000 findings. Medians of 5 (`--runs N`). Prints
  * figures, ratios and the targets (docs/platform.md, "The bench's targets"); it never fails on a
- * missed target. Last, the detection source's sync (`bench_detections.ts`, in its own process);
- * `--detections` runs that part alone.
+ * missed target. Then the detection source's sync (`bench_detections.ts`, in its own process);
+ * `--detections` runs that part alone. Last, one text block of 100 MB in a detection page and in
+ * a report (`bench_big_text.ts`, in its own processes); `--big-text` runs that part alone.
  *
  * Peak RSS is read with getrusage(RUSAGE_CHILDREN) through python3, so no extra tool is needed.
  *
@@ -35,6 +36,21 @@ async function detectionsBench(): Promise<void> {
 }
 if (args.includes("--detections")) {
   await detectionsBench();
+  Deno.exit(0);
+}
+
+/** One 100 MB text block in a detection page and in a report (`bench_big_text.ts`). */
+async function bigTextBench(): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}scripts/bench_big_text.ts`],
+    cwd: ROOT,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) console.log(`the big-text bench exited with ${out.code}`);
+}
+if (args.includes("--big-text")) {
+  await bigTextBench();
   Deno.exit(0);
 }
 
@@ -332,3 +348,4 @@ console.log(
 );
 if (!big) console.log("  (run `deno task bench --big` for the ≈2.5 GB report)");
 await detectionsBench();
+await bigTextBench();

@@ -146,6 +146,11 @@ const SCAN_TAGS = [
 const RETURN_TAGS = [Tag.CODE, Tag.TEXT, Tag.KEY, Tag.VALUE, Tag.RETURN];
 const OS_TAGS = [Tag.OPERATING_SYSTEM, Tag.OS, Tag.OS_CPE];
 const ADR = 1, SCAN = 2, RETURN = 3;
+// A glossary entry's TITLE and description (THREAT, DIAGNOSIS) are kept up to 1 MiB each, the
+// rest read and dropped: the encoder fits a QID's texts into one 4,000-byte line (shortening the
+// description first, then the title), so no more of them is ever written, and a text block of
+// 100 MB costs no more memory than this.
+const QID_TEXT_LIMIT = 1 << 20;
 
 /**
  * The push parser: `push()` chunks of any size, then `end()`.
@@ -497,7 +502,8 @@ export class ReportParser implements ScanHandler {
   #openDetail(id: number, d: number, s: XmlScanner, descriptionTag: number): void {
     const rel = d - this.#vdDepth;
     if (rel === 1) {
-      if (id === Tag.QID || id === Tag.TITLE || id === descriptionTag) s.collectText();
+      if (id === Tag.QID) s.collectText();
+      else if (id === Tag.TITLE || id === descriptionTag) s.collectText(QID_TEXT_LIMIT);
       else if (id === Tag.CVE_ID_LIST || id === Tag.BUGTRAQ_ID_LIST) this.#listKind = id;
     } else if (rel === 3 && this.#listKind !== 0 && id === Tag.ID) s.collectText();
   }

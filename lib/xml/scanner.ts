@@ -7,10 +7,15 @@
  * expanded). Tag names become integer ids (`tags.ts`); only the text a handler asks for is
  * collected, decoded from bytes.
  *
- * Input arrives by `push(chunk)` or `readFrom(reader)`; a construct cut by a chunk boundary is
- * resumed from its `<` when more bytes arrive (text is never rescanned, but for a cut entity or a
- * ']' or ']]' at the end, resumed from its first byte). Memory is one buffer (1 MiB, doubled only
- * when a single construct is larger than half of it).
+ * Input arrives by `push(chunk)` or `readFrom(reader)`. What nobody keeps is read in parts as it
+ * arrives, each byte once: text, and CDATA sections, comments, processing instructions and the
+ * DOCTYPE, whose end is searched for from where the last search stopped (a few bytes that may
+ * start the end, such as "]]" or "-", are looked at again). Only a tag is held whole until its
+ * '>' arrives (its attributes are read from the buffer), and so are a cut entity and a ']' or
+ * ']]' at the end of text; a tag held over 1 KiB is scanned again only once twice as much of it
+ * has arrived, so even a tag of many MB costs linear work. Memory is one buffer (1 MiB by
+ * default, doubled only when a tag is larger than half of it) and the text a handler collects,
+ * which it may limit (`collectText(limit)`).
  *
  * @module
  */
@@ -45,9 +50,17 @@ const MAX_DEPTH = 1000;
 // of #names, other names are copied after it.
 const STATIC_NAMES = TAG_NAME_BYTES.length;
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const bytesAsText = new TextDecoder("latin1"); // one character per byte, each byte its own
 const CDATA_OPEN = [60, 33, 91, 67, 68, 65, 84, 65, 91]; // <![CDATA[
 const COMMENT_OPEN = [60, 33, 45, 45]; // <!--
 const DOCTYPE_OPEN = [60, 33, 68, 79, 67, 84, 89, 80, 69]; // <!DOCTYPE
+// Constructs read in parts (#mode), and what a message calls them.
+const IN_CDATA = 1, IN_COMMENT = 2, IN_PI = 3, IN_DOCTYPE = 4;
+const CONSTRUCT = ["", "a CDATA section", "a comment", "a processing instruction", "the DOCTYPE"];
+// A held construct (a tag) this long is scanned again only once twice as much of it is here.
+const RESCAN_AT = 1024;
+// From this many attributes on, a start tag's names are checked for twins in a set.
+const MANY_ATTRIBUTES = 16;
 
 // The bytes the text loop stops at: '<', LF (counted), '&', ']' (where "]]>" may start) and
 // the control characters XML forbids. One table load per byte instead of a compare for each.
@@ -105,6 +118,22 @@ export class XmlScanner {
   #tagStart = 0;
   #crPending = false;
   #faultAt = 0; // where #cdataEnd found a character XML forbids
+  #scanned = 0; // bytes passed over, counted again when a cut construct is scanned again
+  #waitUntil = 0; // absolute #fill before which a held construct is not scanned again
+  // A construct read in parts: which (IN_*; 0: none), where it began (for the message when the
+  // input ends in it), and where the search for its end stopped.
+  #mode = 0;
+  #modeLine = 0;
+  #modeColumn = 0;
+  #stopAt = 0;
+  // The DOCTYPE's state: in a quoted string (its quote), in the internal subset, in a comment
+  // or PI there (the length of its opener: 4 or 2; 0 for neither).
+  #dtQuote = 0;
+  #dtSubset = false;
+  #dtIn = 0;
+  #attrSet = new Set<string>(); // a start tag's attribute names, when it has many
+  #accLimit = Infinity; // bytes of collected text to keep (-1 once cut)
+  #textCut = false;
 
   /** Creates a scanner that reports elements to `handler`. */
   constructor(handler: ScanHandler, options: XmlScannerOptions = {}) {
@@ -139,11 +168,53 @@ export class XmlScanner {
     return this.#absBase + this.#pos;
   }
 
-  /** Asks for the text content of the element just opened (and its descendants). */
-  collectText(): void {
+  /**
+   * The bytes the scanner has passed over: each pass over its buffer counts from where it took
+   * up again to the buffer's end, so bytes of a construct cut by a chunk boundary that are read
+   * again count again. A measure of work, for tests and benches: it stays close to `offset`
+   * when nothing is read twice.
+   */
+  get bytesScanned(): number {
+    return this.#scanned;
+  }
+
+  /** The size of the scanner's input buffer now (it grows only for a construct held whole). */
+  get bufferSize(): number {
+    return this.#buf.length;
+  }
+
+  /**
+   * Asks for the text content of the element just opened (and its descendants), keeping at most
+   * `limit` bytes of it (UTF-8, line ends normalised): a longer text is cut at a character
+   * boundary, the rest read as if nobody wanted it, and {@linkcode XmlScanner.textCut} is true.
+   *
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Tag } from "./tags.ts";
+   * const seen: string[] = [];
+   * const scanner = new XmlScanner({
+   *   open: (id, s) => id !== Tag.SCAN && s.collectText(id === Tag.THREAT ? 5 : undefined),
+   *   close: (id, s) => id !== Tag.SCAN && seen.push(`${s.text()}|${s.textCut}`),
+   * }, { tags: [Tag.THREAT, Tag.TITLE] });
+   * scanner.push(new TextEncoder().encode(
+   *   "<SCAN><TITLE>Long title</TITLE><THREAT>Long <![CDATA[text]]></THREAT></SCAN>",
+   * ));
+   * scanner.end();
+   * assert.deepEqual(seen, ["Long title|false", "Long |true"]);
+   * ```
+   */
+  collectText(limit: number = Infinity): void {
     this.#collectDepth = this.#depth;
     this.#accLen = 0;
     this.#crPending = false;
+    this.#accLimit = limit;
+    this.#textCut = false;
+  }
+
+  /** True when the collected text was longer than `collectText`'s limit and is cut. */
+  get textCut(): boolean {
+    return this.#textCut;
   }
 
   /** The collected text as UTF-8 bytes (a view, valid until the next `collectText`). */
@@ -162,6 +233,7 @@ export class XmlScanner {
 
   /** The collected text as a non-negative integer (surrounding blanks allowed), or -1. */
   textInt(): number {
+    if (this.#textCut) return -1;
     const a = this.#acc;
     let i = 0, end = this.#accLen;
     while (i < end && isSpace(a[i]!)) i++;
@@ -178,6 +250,7 @@ export class XmlScanner {
 
   /** True when the collected text equals `word` ignoring ASCII case and surrounding blanks. */
   textIs(word: string): boolean {
+    if (this.#textCut) return false;
     const a = this.#acc;
     let i = 0, end = this.#accLen;
     while (i < end && isSpace(a[i]!)) i++;
@@ -338,6 +411,7 @@ export class XmlScanner {
   #append(start: number, end: number): void {
     const len = end - start;
     if (len <= 0) return;
+    if (this.#accLen + len > this.#accLimit) return this.#appendCut(start, end);
     this.#acc = grow(this.#acc, this.#accLen + len, this.#accLen);
     const acc = this.#acc, buf = this.#buf;
     let o = this.#accLen, j = start;
@@ -355,8 +429,51 @@ export class XmlScanner {
     this.#accLen = o;
   }
 
+  // #append when the text may pass #accLimit: keeps what fits, then cuts the text.
+  #appendCut(start: number, end: number): void {
+    const limit = this.#accLimit;
+    if (limit < 0) return; // cut already
+    this.#acc = grow(this.#acc, limit, this.#accLen);
+    const acc = this.#acc, buf = this.#buf;
+    let o = this.#accLen, j = start;
+    if (this.#crPending && buf[j] === LF) j++;
+    this.#crPending = false;
+    for (; j < end; j++) {
+      if (o === limit) {
+        this.#accLen = o;
+        return this.#cutText();
+      }
+      const c = buf[j]!;
+      if (c === 13) {
+        acc[o++] = LF;
+        if (j + 1 < end) {
+          if (buf[j + 1] === LF) j++;
+        } else if (end === this.#fill) this.#crPending = true;
+      } else acc[o++] = c;
+    }
+    this.#accLen = o;
+  }
+
+  // Ends the collected text at the last whole UTF-8 character and keeps nothing more of it.
+  #cutText(): void {
+    const acc = this.#acc, o = this.#accLen;
+    if (o > 0) {
+      let p = o - 1;
+      while (p > 0 && o - p < 4 && (acc[p]! & 0xc0) === 0x80) p--;
+      const lead = acc[p]!;
+      if (o - p < (lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1)) this.#accLen = p;
+    }
+    this.#accLimit = -1;
+    this.#textCut = true;
+  }
+
   #appendCodePoint(cp: number): void {
     this.#crPending = false;
+    if (this.#accLen + 4 > this.#accLimit) {
+      if (this.#accLimit < 0) return; // cut already
+      const need = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+      if (this.#accLen + need > this.#accLimit) return this.#cutText();
+    }
     this.#acc = grow(this.#acc, this.#accLen + 4, this.#accLen);
     const a = this.#acc;
     let n = this.#accLen;
@@ -379,12 +496,18 @@ export class XmlScanner {
 
   // The hot loop. Character data, start tags, end tags and CDATA are scanned inline with the
   // line count in a local; comments, PIs, the DOCTYPE, attributes, entities and every error
-  // go through the slower methods below. A construct cut by the end of the buffer is left
-  // for the next call (`#pos` stays at its '<', the line count at its value there).
+  // go through the slower methods below. A tag cut by the end of the buffer is left for the
+  // next call (`#pos` stays at its '<', the line count at its value there); a CDATA section,
+  // comment, PI or DOCTYPE is read as far as the buffer goes and taken up there (#mode).
   #scan(final: boolean): void {
     const buf = this.#buf;
     const n = this.#fill;
     let i = this.#pos;
+    if (!final && this.#absBase + n < this.#waitUntil) return;
+    this.#scanned += n - i;
+    // A CR that ended the last buffer makes the LF that follows it one line end with it: only
+    // an LF right there, not one after a comment, PI or tag.
+    if (this.#crPending && buf[i] !== LF) this.#crPending = false;
     if (this.#absBase + i === 0 && n - i > 0) {
       // Start of input: a UTF-8 BOM is skipped; some other encodings are named.
       if (n < 3 && !final) return;
@@ -396,6 +519,18 @@ export class XmlScanner {
       }
     }
     let ln = this.#line;
+    if (this.#mode !== 0) {
+      this.#mark(ln, i);
+      this.#pl = 0;
+      i = this.#resume(i, n, final);
+      ln += this.#pl;
+      if (this.#mode !== 0) { // the buffer ended in it again
+        this.#pos = i;
+        this.#line = ln;
+        this.#mark(ln, i);
+        return;
+      }
+    }
     outer: while (i < n) {
       let c = buf[i]!;
       if (c !== LT) {
@@ -475,6 +610,10 @@ export class XmlScanner {
           buf[i + 4] === 68 && buf[i + 5] === 65 && buf[i + 6] === 84 && buf[i + 7] === 65 &&
           buf[i + 8] === 91
         ) {
+          if (this.#depth === 0) {
+            this.#mark(ln0, start);
+            throw this.#error("CDATA outside the root element", start);
+          }
           this.#pl = 0;
           const end = this.#cdataEnd(i + 9, n);
           if (end < 0) {
@@ -483,13 +622,11 @@ export class XmlScanner {
               throw this.#forbiddenChar(this.#faultAt);
             }
             if (final) throw this.#truncated("a CDATA section", start, ln0);
+            i = this.#begin(IN_CDATA, start, ln0, i + 9);
+            ln += this.#pl;
             break;
           }
           ln += this.#pl;
-          if (this.#depth === 0) {
-            this.#mark(ln0, start);
-            throw this.#error("CDATA outside the root element", start);
-          }
           if (this.#collectDepth !== 0) {
             this.#crPending = false;
             this.#append(i + 9, end);
@@ -503,6 +640,7 @@ export class XmlScanner {
         if (next < 0) break;
         ln += this.#pl;
         i = next;
+        if (this.#mode !== 0) break; // the buffer ended in it
         continue;
       }
       // start tag
@@ -570,12 +708,74 @@ export class XmlScanner {
     this.#pos = i;
     this.#line = ln;
     this.#mark(ln, i);
+    // A tag held over RESCAN_AT bytes is scanned again once twice as much of it is here.
+    const held = n - i;
+    this.#waitUntil = final || held < RESCAN_AT ? 0 : this.#absBase + i + 2 * held;
+  }
+
+  // Begins reading the construct (IN_*) at buffer index `start`, on `line`, in parts: the
+  // buffer ended before its end, whose search stopped at #stopAt (newlines so far in #pl).
+  // Returns where to take it up when more input arrives.
+  #begin(mode: number, start: number, line: number, from: number): number {
+    this.#mode = mode;
+    this.#modeLine = line;
+    const lastLf = start > 0 ? this.#buf.lastIndexOf(LF, start - 1) : -1;
+    this.#modeColumn = lastLf >= 0
+      ? start - lastLf
+      : this.#absBase + start - this.#lineStartAbs + 1;
+    if (mode === IN_CDATA) this.#crPending = false;
+    return this.#part(from, false);
+  }
+
+  // The part [from, #stopAt) of the construct #mode names is read; a CDATA section's goes to
+  // the collected text (up to a CR that ends it: its LF may come next). Returns where to take
+  // the construct up; at the end of input, throws that the input ends in it.
+  #part(from: number, final: boolean): number {
+    if (final) {
+      throw new ReportSyntaxError(
+        `The report is truncated inside ${CONSTRUCT[this.#mode]}`,
+        this.#modeLine,
+        this.#modeColumn,
+        { truncated: true },
+      );
+    }
+    let stop = this.#stopAt;
+    if (this.#mode === IN_CDATA) {
+      if (stop > from && this.#buf[stop - 1] === 13) stop--;
+      if (this.#collectDepth !== 0) this.#append(from, stop);
+    }
+    return stop;
+  }
+
+  // Takes up the construct #mode names at i: returns the index after its end (#mode 0), or
+  // where to take it up again (#mode kept) when the buffer ends first.
+  #resume(i: number, n: number, final: boolean): number {
+    const mode = this.#mode;
+    let end: number;
+    if (mode === IN_CDATA) {
+      end = this.#cdataEnd(i, n);
+      if (end === -2) throw this.#forbiddenChar(this.#faultAt);
+      if (end >= 0) {
+        if (this.#collectDepth !== 0) this.#append(i, end);
+        end += 3;
+      }
+    } else if (mode === IN_COMMENT) {
+      end = this.#commentEnd(i, n);
+      if (end >= 0) end += 3;
+    } else if (mode === IN_PI) {
+      end = this.#find2(i, n, QMARK, GT);
+      if (end >= 0) end += 2;
+    } else end = this.#doctypeBody(i, n);
+    if (end < 0) return this.#part(i, final);
+    this.#mode = 0;
+    return end;
   }
 
   // Finds the "]]>" of a CDATA section whose content starts at k, a word at a time while no ']'
   // or control character (LF, tab, CR, or one XML forbids) is in sight; returns the index of
-  // "]]>", -1 when the buffer ends first, or -2 at a character XML forbids (its index in
-  // #faultAt). Newlines are counted in #pl.
+  // "]]>", -1 when the buffer ends first (#stopAt: where to search on; a run of ']' at the end
+  // leaves its last two), or -2 at a character XML forbids (its index in #faultAt). Newlines
+  // are counted in #pl (up to #stopAt when the buffer ends first).
   #cdataEnd(k: number, n: number): number {
     const buf = this.#buf, words = this.#words;
     const wordLimit = (n - 3) >> 2;
@@ -591,12 +791,15 @@ export class XmlScanner {
         }
         k = wi << 2;
       }
-      if (k + 2 >= n) return -1;
+      if (k + 2 >= n) break;
       const ch = buf[k]!;
       if (ch === 93 && buf[k + 1] === 93) {
         let e = k + 2;
         while (e < n && buf[e] === 93) e++; // "]]]>" ends at the last two
-        if (e >= n) return -1;
+        if (e >= n) {
+          k = Math.max(k, n - 2);
+          break;
+        }
         if (buf[e] === GT) {
           this.#pl += lines;
           return e - 2;
@@ -613,6 +816,9 @@ export class XmlScanner {
       }
       k++;
     }
+    this.#stopAt = k;
+    this.#pl += lines;
+    return -1;
   }
 
   // The error for the character XML forbids at buffer index `at`.
@@ -676,11 +882,12 @@ export class XmlScanner {
     );
   }
 
-  // Text outside the root element may only be white space.
+  // Text outside the root element may only be white space; `line` is the line of `end`.
   #checkOutsideRoot(start: number, end: number, line: number): void {
     const buf = this.#buf;
     for (let k = start; k < end; k++) {
       if (!isSpace(buf[k]!)) {
+        for (let j = start; j < end; j++) if (buf[j] === LF) line--; // the line of `start`
         this.#mark(line, start);
         throw this.#error(
           this.#rootClosed
@@ -820,15 +1027,19 @@ export class XmlScanner {
       const isComment = c2 === 45 ? this.#startsWith(i, n, COMMENT_OPEN) : 0;
       if (isComment === 1) {
         const end = this.#commentEnd(i + 4, n);
-        if (end < 0) return this.#incomplete("a comment", i, final);
-        return end + 3;
+        if (end >= 0) return end + 3;
+        if (final) return this.#incomplete("a comment", i, final);
+        return this.#begin(IN_COMMENT, i, this.#curLine, i + 4);
       }
       const isCdata = c2 === 91 ? this.#startsWith(i, n, CDATA_OPEN) : 0;
       if (isCdata === 1) {
+        if (this.#depth === 0) throw this.#error("CDATA outside the root element", i);
         const end = this.#cdataEnd(i + 9, n);
         if (end === -2) throw this.#forbiddenChar(this.#faultAt);
-        if (end < 0) return this.#incomplete("a CDATA section", i, final);
-        if (this.#depth === 0) throw this.#error("CDATA outside the root element", i);
+        if (end < 0) {
+          if (final) return this.#incomplete("a CDATA section", i, final);
+          return this.#begin(IN_CDATA, i, this.#curLine, i + 9);
+        }
         if (this.#collectDepth !== 0) {
           this.#crPending = false;
           this.#append(i + 9, end);
@@ -843,28 +1054,34 @@ export class XmlScanner {
       throw this.#error("Unknown markup after '<!'", i);
     }
     const end = this.#find2(i + 2, n, QMARK, GT);
-    if (end < 0) return this.#incomplete("a processing instruction", i, final);
-    return end + 2;
+    if (end >= 0) return end + 2;
+    if (final) return this.#incomplete("a processing instruction", i, final);
+    return this.#begin(IN_PI, i, this.#curLine, i + 2);
   }
 
+  // Finds the bytes a, b from i; returns the index of a, or -1 when the buffer ends first
+  // (#stopAt: where to search on). Newlines are counted in #pl.
   #find2(i: number, n: number, a: number, b: number): number {
     const buf = this.#buf;
-    for (let k = i; k + 1 < n; k++) {
+    let k = i;
+    for (; k + 1 < n; k++) {
       const c = buf[k]!;
       if (c === a && buf[k + 1] === b) return k;
       if (c === LF) this.#pendLf();
       else if (c < 32 && c !== 9 && c !== 13) throw this.#forbiddenChar(k);
     }
+    this.#stopAt = k;
     return -1;
   }
 
   // Finds the "-->" of a comment whose content starts at i; returns the index of its first
-  // '-', or -1 when the buffer ends first. XML allows "--" only there: one followed by anything
-  // but '>' (as in "--->") is an error. Newlines are counted in #pl.
+  // '-', or -1 when the buffer ends first (#stopAt: where to search on). XML allows "--" only
+  // there: one followed by anything but '>' (as in "--->") is an error. Newlines are counted in
+  // #pl (up to #stopAt when the buffer ends first).
   #commentEnd(i: number, n: number): number {
     const buf = this.#buf;
-    let lines = 0;
-    for (let k = i; k + 1 < n; k++) {
+    let lines = 0, k = i;
+    for (; k + 1 < n; k++) {
       const ch = buf[k]!;
       if (ch !== 45) {
         if (ch === LF) lines++;
@@ -872,13 +1089,15 @@ export class XmlScanner {
         continue;
       }
       if (buf[k + 1] !== 45) continue;
-      if (k + 2 >= n) return -1;
+      if (k + 2 >= n) break;
       if (buf[k + 2] !== GT) {
         throw this.#error("A '--' inside a comment: XML allows it only in the closing '-->'", k);
       }
       this.#pl += lines;
       return k;
     }
+    this.#stopAt = k;
+    this.#pl += lines;
     return -1;
   }
 
@@ -886,9 +1105,25 @@ export class XmlScanner {
     if (this.#rootSeen || this.#doctypeSeen) {
       throw this.#error("A DOCTYPE is only allowed once, before the root element", i);
     }
+    this.#dtQuote = this.#dtIn = 0;
+    this.#dtSubset = false;
+    const end = this.#doctypeBody(i + 9, n);
+    if (end >= 0) return end;
+    if (final) return this.#incomplete("the DOCTYPE", i, final);
+    return this.#begin(IN_DOCTYPE, i, this.#curLine, i + 9);
+  }
+
+  // The DOCTYPE from k, in the state #dtQuote, #dtSubset, #dtIn: returns the index after its
+  // '>', or -1 when the buffer ends first (#stopAt: where to go on). Newlines are counted in
+  // #pl.
+  #doctypeBody(k: number, n: number): number {
     const buf = this.#buf;
-    let quote = 0, inSubset = false;
-    for (let k = i + 9; k < n; k++) {
+    if (this.#dtIn !== 0) { // in a comment or PI of the internal subset
+      k = this.#subsetMarkupEnd(k, n);
+      if (k < 0) return -1;
+    }
+    let quote = this.#dtQuote, inSubset = this.#dtSubset;
+    for (; k < n; k++) {
       const c = buf[k]!;
       if (c === LF) this.#pendLf();
       else if (c < 32 && c !== 9 && c !== 13) throw this.#forbiddenChar(k);
@@ -897,10 +1132,19 @@ export class XmlScanner {
       } else if (c === 34 || c === 39) quote = c;
       else if (inSubset) {
         if (c === 93) inSubset = false; // ]
-        else if (c === LT && this.#startsWith(k, n, COMMENT_OPEN) === 1) {
-          const end = this.#commentEnd(k + 4, n);
-          if (end < 0) break;
-          k = end + 2;
+        else if (c === LT) {
+          const isComment = this.#startsWith(k, n, COMMENT_OPEN);
+          if (isComment < 0 || k + 1 >= n) break; // "<!-" at the end: taken up at its '<'
+          if (isComment === 1 || buf[k + 1] === QMARK) {
+            this.#dtIn = isComment === 1 ? COMMENT_OPEN.length : 2;
+            k = this.#subsetMarkupEnd(k + this.#dtIn, n);
+            if (k < 0) {
+              this.#dtSubset = true;
+              this.#dtQuote = 0;
+              return -1; // #stopAt is in it
+            }
+            k--;
+          }
         }
       } else if (c === 91) inSubset = true; // [
       else if (c === GT) {
@@ -908,7 +1152,20 @@ export class XmlScanner {
         return k + 1;
       }
     }
-    return this.#incomplete("the DOCTYPE", i, final);
+    this.#dtQuote = quote;
+    this.#dtSubset = inSubset;
+    this.#stopAt = k;
+    return -1;
+  }
+
+  // The end of the comment (#dtIn 4) or PI (#dtIn 2) in the DOCTYPE's internal subset whose
+  // content goes on at k: the index after it (#dtIn 0), or -1 when the buffer ends first.
+  #subsetMarkupEnd(k: number, n: number): number {
+    const comment = this.#dtIn === COMMENT_OPEN.length;
+    const end = comment ? this.#commentEnd(k, n) : this.#find2(k, n, QMARK, GT);
+    if (end < 0) return -1;
+    this.#dtIn = 0;
+    return end + (comment ? 3 : 2);
   }
 
   // The end tag at i, when it is not simply `</name>` of the open element: white space before
@@ -1019,16 +1276,35 @@ export class XmlScanner {
     return k;
   }
 
-  // Throws when the attribute name buf[an, ane) is one of the first `count` names in #attrs.
+  // Throws when the attribute name buf[an, ane) is one of the first `count` names in #attrs:
+  // compared with each while they are few, looked up in a set of them from MANY_ATTRIBUTES on.
   #checkUnique(an: number, ane: number, count: number): void {
+    if (count >= MANY_ATTRIBUTES) return this.#checkUniqueMany(an, ane, count);
     const buf = this.#buf, at = this.#attrs, len = ane - an;
     outer: for (let m = 0; m < count; m++) {
       const ns = at[m * 4]!;
       if (at[m * 4 + 1]! - ns !== len) continue;
       for (let j = 0; j < len; j++) if (buf[ns + j] !== buf[an + j]) continue outer;
-      const name = new TextDecoder().decode(buf.subarray(an, ane));
-      throw this.#error(`The attribute "${name}" appears twice in a start tag`, an);
+      this.#duplicate(an, ane);
     }
+  }
+
+  #checkUniqueMany(an: number, ane: number, count: number): void {
+    const key = (s: number, e: number) => bytesAsText.decode(this.#buf.subarray(s, e));
+    if (count === MANY_ATTRIBUTES) { // the start tag's first names, from this one on
+      this.#attrSet.clear();
+      for (let m = 0; m < count; m++) {
+        this.#attrSet.add(key(this.#attrs[m * 4]!, this.#attrs[m * 4 + 1]!));
+      }
+    }
+    const name = key(an, ane);
+    if (this.#attrSet.has(name)) this.#duplicate(an, ane);
+    this.#attrSet.add(name);
+  }
+
+  #duplicate(an: number, ane: number): never {
+    const name = new TextDecoder().decode(this.#buf.subarray(an, ane));
+    throw this.#error(`The attribute "${name}" appears twice in a start tag`, an);
   }
 
   // Pushes the element whose name is buf[nameStart, nameEnd) and reports it to the handler if
@@ -1075,9 +1351,10 @@ export class XmlScanner {
   }
 
   #decodeRange(start: number, end: number): string {
-    const saved = this.#accLen, savedAcc = this.#acc;
+    const saved = this.#accLen, savedAcc = this.#acc, savedLimit = this.#accLimit;
     this.#acc = new Uint8Array(end - start + 4);
     this.#accLen = 0;
+    this.#accLimit = Infinity;
     let seg = start;
     for (let k = start; k < end;) {
       if (this.#buf[k] === AMP) {
@@ -1089,6 +1366,7 @@ export class XmlScanner {
     const s = this.text();
     this.#acc = savedAcc;
     this.#accLen = saved;
+    this.#accLimit = savedLimit;
     return s;
   }
 }

@@ -140,6 +140,13 @@ const CASES: Case[] = [
     error: CONTROL("1b"),
   },
   { name: "tab, CR and LF in a comment and a PI are fine", body: "<!--a\tb\r\nc--><?pi\ta\r\n?>" },
+  {
+    name: "a PI and a comment holding ']>' and quotes in the DOCTYPE's internal subset are fine",
+    xml: report("t").replace(
+      "<ASSET_DATA_REPORT>",
+      `<!DOCTYPE ASSET_DATA_REPORT [\n<?pi a]>'b?>\n<!-- ]>" -->\n]>\n<ASSET_DATA_REPORT>`,
+    ),
+  },
 ];
 
 function documentOf(c: Case): { text: string; at: number } {
