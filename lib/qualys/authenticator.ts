@@ -158,13 +158,15 @@ export class Authenticator {
       await tokens.get(refused, signal);
     } catch (error) {
       if (!(error instanceof QualysApiError)) throw error;
+      const none = tokens.url === undefined;
       throw new QualysApiError(
-        why && tokens.url === undefined
+        why && none
           ? `${why}, and none is known for url ${this.#o.origin}: set gateway_url in the ` +
             "plugin YAML (Help > About in the Qualys web interface names it, for example " +
             "https://gateway.qg2.apps.qualys.com)"
           : `${why ? `${why}: ` : ""}${error.message}`,
-        { status: error.status, endpoint, cause: error },
+        // no gateway: the endpoint's 401 is the answer; else what the gateway answered
+        { status: none ? 401 : error.status, endpoint, cause: error },
       );
     }
   }

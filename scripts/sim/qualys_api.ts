@@ -119,6 +119,12 @@ export interface QualysSimScript {
   fetch7001?: number;
   /** The next N calls answer HTTP 503. */
   serverErrors?: number;
+  /**
+   * The next calls of the report flow answer these, one each: an HTTP status with an empty body
+   * or an HTML page, as a proxy, a firewall or a load balancer may (issue 18's hostile pass; no
+   * Qualys source).
+   */
+  bareAnswers?: { status: number; body?: "empty" | "html" }[];
   /** The next N fetches send part of the body, then reset the connection. */
   resetMidDownload?: number;
   /** The next N fetches declare the full length but send only half, then close. */
@@ -221,7 +227,12 @@ export async function startQualysSim(
   const deleted: string[] = [];
   const reports = new Map<string, { template: string; polls: number; fetches: number }>();
   let nextId = 4927942;
-  const s = { ...script, reports: script.reports ?? {}, conflicts: [...(script.conflicts ?? [])] };
+  const s = {
+    ...script,
+    reports: script.reports ?? {},
+    conflicts: [...(script.conflicts ?? [])],
+    bareAnswers: [...(script.bareAnswers ?? [])],
+  };
   const log: SimLogEntry[] = [];
   const vmdr = script.vmdr ? new VmdrRoutes(script.vmdr) : undefined;
   let baseUrl = "";
@@ -378,6 +389,15 @@ export async function startQualysSim(
     }
     if (api !== "report") {
       return vmdr!.handle(api, { entry, ordered, user, baseUrl, path: url.pathname, onFinish });
+    }
+    const bare = s.bareAnswers?.shift();
+    if (bare) {
+      return bare.body === "html"
+        ? new Response(`<html><body><h1>${bare.status}</h1>Request blocked.</body></html>`, {
+          status: bare.status,
+          headers: { "Content-Type": "text/html" },
+        })
+        : new Response(null, { status: bare.status });
     }
     if (s.serverErrors && s.serverErrors > 0) {
       s.serverErrors--;
