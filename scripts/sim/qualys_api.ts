@@ -79,6 +79,8 @@ export interface SimGatewayScript {
   refusal?: "empty" | "simple-return";
   /** Every token is refused with HTTP 401 (an account the API does not take tokens for). */
   refuseTokens?: boolean;
+  /** Tokens another simulator's gateway issued are taken too (a gateway on its own host). */
+  trustTokensOf?: SimGateway;
 }
 
 /** The simulated API gateway, at run time. */
@@ -87,6 +89,8 @@ export interface SimGateway {
   readonly tokens: string[];
   /** Calls made with each token that it took, by token. */
   readonly uses: Map<string, number>;
+  /** Whether `token` was issued here and is still valid. */
+  valid(token: string): boolean;
   /** Makes every token issued so far invalid (as once 4 hours have passed). */
   expireTokens(): void;
   /** Changes the script for the following calls. */
@@ -246,6 +250,7 @@ export async function startQualysSim(
     tokens,
     uses: tokenUses,
     expireTokens: () => validTokens.clear(),
+    valid: (token) => validTokens.has(token),
     set: (g) => gw = { ...gw, ...g },
   };
   const served = { ...SERVED_VERSIONS, ...script.versions };
@@ -337,7 +342,9 @@ export async function startQualysSim(
       : undefined;
     const authz = req.headers.get("authorization") ?? "";
     const bearer = authz.startsWith("Bearer ");
-    const tokenOk = bearer && validTokens.has(authz.slice(7)) && !gw.refuseTokens;
+    const token = authz.slice(7);
+    const tokenOk = bearer && !gw.refuseTokens &&
+      (validTokens.has(token) || gw.trustTokensOf?.valid(token) === true);
     const basicOk = authz === expected;
     const record: SimRequest = {
       path: url.pathname,
@@ -365,7 +372,7 @@ export async function startQualysSim(
       const bad = s.badLogin ?? { code: "2000", status: 401 };
       return xml(simpleReturn("Bad Login/Password", bad.code), bad.status);
     }
-    if (tokenOk) tokenUses.set(authz.slice(7), (tokenUses.get(authz.slice(7)) ?? 0) + 1);
+    if (tokenOk) tokenUses.set(token, (tokenUses.get(token) ?? 0) + 1);
     const version = m![1]!;
     if (!served[api].includes(version)) {
       // A retired version: HTTP 404 with a SIMPLE_RETURN naming it (issue 17; Qualys's real
