@@ -119,10 +119,12 @@ export function describeRefusedVersion(refused: {
 }): string {
   const { endpoint, current } = refused;
   const said = refused.text ? `: "${refused.text.replace(/\s+/g, " ").slice(0, 200)}"` : "";
+  // An account without API access gets 404 too (JupiterOne-Archives/graph-qualys
+  // docs/development.md): likelier than a retired version when the one asked is today's.
   const fix = refused.version !== current
     ? `set api_versions: ${endpoint}=${current} in the plugin YAML (or remove that entry)`
-    : `Qualys has moved on: set api_versions: ${endpoint}=<the version Qualys's API release ` +
-      "notes name> in the plugin YAML";
+    : "or the user has no API access (ask Qualys to enable it); if Qualys has moved on, set " +
+      `api_versions: ${endpoint}=<the version Qualys's API release notes name> in the plugin YAML`;
   return `Qualys does not serve the ${refused.title} (HTTP ${refused.status} to ` +
     `${refused.label}${said}): that version is retired or unknown; ${fix}`;
 }

@@ -170,7 +170,7 @@ Deno.test("today's version refused (Qualys moved on): the entry to change, witho
       assert.ok(error instanceof QualysApiError);
       assert.match(
         error.message,
-        /^Qualys does not serve the KnowledgeBase API 4\.0 \(HTTP 404 .*Please use version 5\.0\."\): that version is retired or unknown; Qualys has moved on: set api_versions: knowledge_base=<the version Qualys's API release notes name> in the plugin YAML$/,
+        /^Qualys does not serve the KnowledgeBase API 4\.0 \(HTTP 404 .*Please use version 5\.0\."\): that version is retired or unknown; or the user has no API access \(ask Qualys to enable it\); if Qualys has moved on, set api_versions: knowledge_base=<the version Qualys's API release notes name> in the plugin YAML$/,
       );
       return true;
     });
