@@ -411,7 +411,12 @@ export class QualysClient {
    */
   refusedVersion(
     endpoint: Endpoint,
-    answer: { status: number; text?: string | undefined; label: string },
+    answer: {
+      status: number;
+      text?: string | undefined;
+      label: string;
+      notQualys?: boolean | undefined;
+    },
   ): QualysApiError {
     const version = this.version(endpoint);
     return new QualysApiError(
@@ -466,7 +471,12 @@ export class QualysClient {
       return { limit: { seconds: this.#limitWait(response.headers, parsed), why } };
     }
     if (status === 404 || status === 410) {
-      throw this.refusedVersion(endpoint, { status, text: parsed?.text, label });
+      throw this.refusedVersion(endpoint, {
+        status,
+        text: parsed?.text,
+        label,
+        notQualys: parsed === undefined,
+      });
     }
     if (parsed?.root === "SIMPLE_RETURN" && refusesVersion(parsed.text)) {
       throw this.refusedVersion(endpoint, { status, text: parsed.text, label });

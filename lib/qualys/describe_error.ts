@@ -116,6 +116,8 @@ export function describeRefusedVersion(refused: {
   status: number;
   text?: string | undefined;
   label: string;
+  /** The answer was not a Qualys one (a web server's 404 page). */
+  notQualys?: boolean | undefined;
 }): string {
   const { endpoint, current } = refused;
   const said = refused.text ? `: "${refused.text.replace(/\s+/g, " ").slice(0, 200)}"` : "";
@@ -125,6 +127,9 @@ export function describeRefusedVersion(refused: {
     ? `set api_versions: ${endpoint}=${current} in the plugin YAML (or remove that entry)`
     : "or the user has no API access (ask Qualys to enable it); if Qualys has moved on, set " +
       `api_versions: ${endpoint}=<the version Qualys's API release notes name> in the plugin YAML`;
+  const url = refused.notQualys
+    ? " (the answer was not a Qualys one: check too that url is your platform's API server)"
+    : "";
   return `Qualys does not serve the ${refused.title} (HTTP ${refused.status} to ` +
-    `${refused.label}${said}): that version is retired or unknown; ${fix}`;
+    `${refused.label}${said}): that version is retired or unknown; ${fix}${url}`;
 }

@@ -153,7 +153,9 @@ for (const [form, status, text] of FORMS) {
                 `action=list( on ${client.path(e).replace(/\./g, "\\.")})?${said}\\): that ` +
                 `version is retired or unknown; set api_versions: ${e}=${
                   DEFAULT_API_VERSIONS[e].replace(".", "\\.")
-                } in the plugin YAML \\(or remove that entry\\)$`,
+                } in the plugin YAML \\(or remove that entry\\)${
+                  text ? "$" : " \\(the answer was not a Qualys one: check too that url is"
+                }`,
             ),
           );
           return true;
