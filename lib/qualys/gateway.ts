@@ -216,6 +216,7 @@ export class GatewayTokens {
           host,
           port,
           proxyFailure: this.#tunnel?.lastFailure(),
+          setting: "gateway_url",
         });
         const message = `${f.message} (${where}, POST /auth)`;
         if (!f.transient || retries >= o.maxRetries) {

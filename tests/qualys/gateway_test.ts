@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { exitCodeOf, QualysApiError } from "../../lib/errors.ts";
+import { checkGateway } from "../../lib/qualys/check.ts";
 import { QualysClient, type QualysClientOptions } from "../../lib/qualys/client.ts";
 import { DetectionPageParser } from "../../lib/vmdr/detection_page.ts";
 import { fetchParsed, Traffic } from "../../lib/vmdr/fetch_pages.ts";
@@ -305,4 +306,32 @@ Deno.test("the gateway's answer has the time limit (-timeout): exit 3 naming POS
     resolve();
     await silent.shutdown();
   }
+});
+
+Deno.test("-check's gateway step: OK with a token; a gateway that gives none fails only when set or needed", async () => {
+  await withGateway({ kbWantsToken: true }, async ({ client, sim }) => {
+    const ok = await checkGateway(client, true);
+    assert.deepEqual(ok, {
+      ok: true,
+      what: `Qualys API gateway ${new URL(sim.url).host}`,
+      detail: "gave a token (not shown): ready for an endpoint that wants one",
+    });
+    assert.equal(sim.gateway.tokens.length, 1);
+  });
+  // a gateway that is not there: a port nothing listens on any more
+  const gone = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const url = `https://127.0.0.1:${gone.addr.port}`;
+  gone.close();
+  await withGateway({ kbWantsToken: true }, async ({ client }) => {
+    const derived = await checkGateway(client, false);
+    assert.equal(derived.ok, "skip");
+    assert.match(
+      derived.detail,
+      /refused.*no call of this check did: the run does not depend on it now\)$/,
+    );
+    assert.equal((await checkGateway(client, true)).ok, false);
+    await detectionPage(client);
+    await assert.rejects(kbCall(client)); // the KnowledgeBase needed a token, and got none
+    assert.equal((await checkGateway(client, false)).ok, false);
+  }, { gatewayUrl: url, maxRetries: 0 });
 });
