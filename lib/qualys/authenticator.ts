@@ -5,8 +5,9 @@
  * and is called with `Authorization: Bearer <token>` for the rest of the run. A token is renewed
  * before 4 hours have passed, and once after a 401 with a token; a second 401 in a row ends the
  * run. Whether Basic works is known from the answers (2xx or 409) to Basic calls; while none has
- * come, a 401 waits for the Basic calls under way, and when none proves it, one call that lists
- * no report is made to find out (once per run).
+ * come, a 401 waits for the Basic calls under way (a sync starts its Host List and KnowledgeBase
+ * calls together). When none of them proves it, the 401 is the credentials' own: no call is made
+ * just to find out, since each failed login may count towards locking the account.
  *
  * @module
  */
@@ -35,8 +36,6 @@ export interface AuthenticatorOptions {
   tokens: GatewayTokens;
   /** An endpoint and its version, for messages. */
   title: (endpoint: Endpoint) => string;
-  /** Makes one Basic call that proves the credentials, or fails (answered through `answered`). */
-  probe: (auth: Auth, signal: AbortSignal | undefined) => Promise<void>;
   /** Where to log. */
   log: { warn(message: string): void; info(message: string): void };
 }
@@ -48,11 +47,10 @@ export class Authenticator {
   readonly #bearer = new Set<Endpoint>();
   readonly #refusals = new Map<Endpoint, number>();
   // The first endpoint whose answer proved that Basic works, the Basic calls whose status is not
-  // in yet, those waiting for either to change, and the one call made to find out.
+  // in yet, and those waiting for either to change.
   #worked: Endpoint | undefined;
   #inFlight = 0;
   #waiters: (() => void)[] = [];
-  #probe: Promise<void> | undefined;
 
   /** The state of a run that has made no call yet. */
   constructor(options: AuthenticatorOptions) {
@@ -130,21 +128,13 @@ export class Authenticator {
     return true;
   }
 
-  // The endpoint whose answer proved that Basic works, or undefined when it does not.
+  // The endpoint whose answer proved that Basic works, or undefined when none did.
   async #proof(signal: AbortSignal | undefined): Promise<Endpoint | undefined> {
-    for (;;) {
-      if (this.#worked !== undefined) return this.#worked;
-      if (this.#inFlight > 0) {
-        await new Promise<void>((resolve) => this.#waiters.push(resolve));
-        signal?.throwIfAborted();
-        continue;
-      }
-      if (this.#probe) {
-        await this.#probe;
-        return this.#worked;
-      }
-      this.#probe = this.#o.probe({ header: this.#o.basic }, signal).catch(() => {});
+    while (this.#worked === undefined && this.#inFlight > 0) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      signal?.throwIfAborted();
     }
+    return this.#worked;
   }
 
   async #token(

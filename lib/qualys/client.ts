@@ -140,17 +140,6 @@ export class QualysClient {
       tokens: this.#tokens,
       title: (e) => this.title(e),
       log,
-      probe: async (auth, signal) => {
-        // a list of reports that expired before 2000 is empty: one call, as -check makes
-        const limit = AbortSignal.timeout(this.#timeoutMs);
-        const r = await this.#send(
-          "reports",
-          { action: "list", expires_before_datetime: "2000-01-01" },
-          auth,
-          signal ? AbortSignal.any([signal, limit]) : limit,
-        );
-        await r.body?.cancel();
-      },
     });
   }
 

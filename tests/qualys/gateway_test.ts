@@ -128,19 +128,14 @@ for (const refusal of ["empty", "simple-return"] as const) {
   });
 }
 
-Deno.test("a 401 before any call proved the credentials, none under way: one report list proves them", async () => {
-  await withGateway({ kbWantsToken: true }, async ({ client, sim }) => {
-    await kbCall(client);
-    assert.deepEqual(calls(sim), [
-      "kb basic 401",
-      "report basic 200",
-      "gateway 201",
-      "kb bearer 200",
-    ]);
-    assert.deepEqual(sim.requests[1]!.params, {
-      action: "list",
-      expires_before_datetime: "2000-01-01",
+Deno.test("a 401 before any call proved the credentials, none under way: the credentials' own, no token asked", async () => {
+  await withGateway({ kbWantsToken: true, refusal: "simple-return" }, async ({ client, sim }) => {
+    await assert.rejects(kbCall(client), (e: Error) => {
+      assert.ok(e instanceof QualysApiError);
+      assert.match(e.message, /^Qualys answered CODE 2000: Bad Login\/Password: check user_id/);
+      return true;
     });
+    assert.deepEqual(calls(sim), ["kb basic 401"]);
   });
 });
 
