@@ -114,8 +114,11 @@ export class Authenticator {
       await this.#token(endpoint, auth.token, signal, "");
       return true;
     }
+    // another call of the endpoint, sent with Basic at the same time, switched it already
+    if (this.#bearer.has(endpoint)) return true;
     const worked = await this.#proof(signal);
     if (worked === undefined) return false;
+    if (this.#bearer.has(endpoint)) return true;
     const said = answer.text
       ? ` (${answer.code ? `CODE ${answer.code}: ` : ""}${answer.text})`
       : "";

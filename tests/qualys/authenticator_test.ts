@@ -75,3 +75,16 @@ Deno.test("a 401 with nothing under way and nothing proven: the credentials' own
   assert.equal(await auth.unauthorized("knowledge_base", BASIC, SAID), true);
   assert.deepEqual(events, ["info", "token"]);
 });
+
+Deno.test("calls of one endpoint refused together: one switch, one message, one token", async () => {
+  const { auth, events } = setup();
+  auth.sending(BASIC);
+  auth.answered("hosts", BASIC, 200);
+  for (let i = 0; i < 3; i++) auth.sending(BASIC);
+  for (let i = 0; i < 3; i++) auth.answered("knowledge_base", BASIC, 401);
+  const decided = await Promise.all(
+    [1, 2, 3].map(() => auth.unauthorized("knowledge_base", BASIC, SAID)),
+  );
+  assert.deepEqual(decided, [true, true, true]);
+  assert.deepEqual(events, ["info", "token"]);
+});
