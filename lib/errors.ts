@@ -151,11 +151,28 @@ export class QualysApiError extends Error {
   readonly exitCode: number = ExitCode.Qualys;
   /** The Qualys CODE (or v1 number) of the answer; "" when there was none. */
   readonly code: string;
+  /** The HTTP status of the answer; 0 when there was none (a network failure, a cut body). */
+  readonly status: number;
+  /** The endpoint called (`detections`, `knowledge_base`, ...); "" when not known. */
+  readonly endpoint: string;
+  /** The endpoint's version refused as retired or unknown (HTTP 404, 410, "not supported"). */
+  readonly retiredVersion: string;
 
-  /** Creates the error with the Qualys CODE it carries, when known. */
-  constructor(message: string, options: ErrorOptions & { code?: string } = {}) {
+  /** Creates the error with the Qualys CODE, HTTP status and endpoint it concerns, when known. */
+  constructor(
+    message: string,
+    options: ErrorOptions & {
+      code?: string;
+      status?: number;
+      endpoint?: string;
+      retiredVersion?: string;
+    } = {},
+  ) {
     super(message, options);
     this.code = options.code ?? "";
+    this.status = options.status ?? 0;
+    this.endpoint = options.endpoint ?? "";
+    this.retiredVersion = options.retiredVersion ?? "";
   }
 }
 

@@ -13,6 +13,13 @@ import { ConfigError } from "../errors.ts";
 import { IpRangeSet } from "./ip_ranges.ts";
 import { nearest } from "../util/text.ts";
 import {
+  type ApiVersions,
+  DEFAULT_API_VERSIONS,
+  ENDPOINT_NAMES,
+  ENDPOINTS,
+  parseApiVersions,
+} from "../qualys/endpoints.ts";
+import {
   parseDcName,
   parseDomain,
   parseFingerprint,
@@ -73,6 +80,10 @@ export interface QualysConfig {
   readonly setOs: boolean;
   /** Clear, on the Defense Center, hosts the source lists without an open finding. */
   readonly clearCleanHosts: boolean;
+  /** The version of each Qualys API endpoint (`api_versions` over the defaults). */
+  readonly apiVersions: ApiVersions;
+  /** The Qualys API gateway (`gateway_url`); undefined: the platform's, when `url` names one. */
+  readonly gatewayUrl?: string | undefined;
 }
 
 /** What a config must contain, which depends on how the connector runs. */
@@ -112,6 +123,8 @@ const KEYS = [
   "dc_fingerprint",
   "set_os",
   "clear_clean_hosts",
+  "api_versions",
+  "gateway_url",
 ] as const;
 const DETECTION_KEYS: readonly Key[] = [
   "severities",
@@ -194,6 +207,7 @@ export function defaultConfig(): QualysConfig {
     vulnTypes: ["confirmed", "potential"],
     setOs: false,
     clearCleanHosts: true,
+    apiVersions: DEFAULT_API_VERSIONS,
   };
 }
 
@@ -488,6 +502,38 @@ export async function parseConfig(
       "out on a single-domain FMC",
     parseDomain,
   );
+  const apiVersions = parsed("api_versions", parseApiVersions) ?? DEFAULT_API_VERSIONS;
+  for (const name of ENDPOINT_NAMES) {
+    const ended = ENDPOINTS[name].ended[apiVersions[name]];
+    const v = values.get("api_versions");
+    if (ended && v) {
+      onWarning?.(
+        `${file}:${v.line}:${v.col}: "api_versions" asks ${ENDPOINTS[name].title} ` +
+          `${apiVersions[name]}, which Qualys has ended (${ended}): Qualys may refuse it; the ` +
+          `current version is ${ENDPOINTS[name].version}`,
+      );
+    }
+  }
+  const gatewayUrl = str("gateway_url");
+  if (gatewayUrl !== undefined) {
+    let gateway: URL | undefined;
+    try {
+      gateway = new URL(gatewayUrl);
+    } catch { /* reported below */ }
+    if (!gateway || gateway.protocol !== "https:" || gateway.search || gateway.hash) {
+      fail(
+        "gateway_url",
+        "must be the https:// URL of your platform's Qualys API gateway, for example " +
+          "https://gateway.qg2.apps.qualys.com (Help > About in the Qualys web interface)",
+      );
+    }
+    if (gateway!.username || gateway!.password) {
+      fail(
+        "gateway_url",
+        "must not contain credentials (user:password@): use user_id and password",
+      );
+    }
+  }
   const dcFingerprint = str("dc_fingerprint") === undefined
     ? undefined
     : parsed("dc_fingerprint", parseFingerprint);
@@ -516,6 +562,8 @@ export async function parseConfig(
     dcFingerprint,
     setOs: yesNo("set_os", false),
     clearCleanHosts: yesNo("clear_clean_hosts", true),
+    apiVersions,
+    gatewayUrl: gatewayUrl?.replace(/\/+$/, ""),
   });
 }
 

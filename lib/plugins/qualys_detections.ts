@@ -17,7 +17,7 @@ import { ProgressLine } from "../log/progress.ts";
 import type { QualysClient } from "../qualys/client.ts";
 import { dirOf } from "../util/atomic_file.ts";
 import { DetectionPageParser } from "../vmdr/detection_page.ts";
-import { ConcurrencyLimit, fetchParsed, HLD_PATH, KB_PATH, Traffic } from "../vmdr/fetch_pages.ts";
+import { ConcurrencyLimit, fetchParsed, Traffic } from "../vmdr/fetch_pages.ts";
 import { KbPageParser } from "../vmdr/kb_page.ts";
 import { queryHash, queryParams, runDetectionSync } from "../vmdr/sync.ts";
 import { readSyncState, statePath } from "../vmdr/sync_state.ts";
@@ -124,13 +124,13 @@ export async function checkDetectionCalls(
 ): Promise<{ ok: boolean; what: string; detail: string }[]> {
   const traffic = new Traffic();
   const limit = new ConcurrencyLimit();
-  const what = `Qualys login of ${config.userId} and a host detection call`;
+  const what = `Qualys login of ${config.userId} and a ${client.title("detections")} call`;
   let qid = 6; // DNS Host Name: in every KnowledgeBase
   try {
     const { params } = queryParams(config, undefined);
     const page = await fetchParsed(
       client,
-      { path: HLD_PATH, params: { action: "list", ...params, truncation_limit: "1" } },
+      { endpoint: "detections", params: { action: "list", ...params, truncation_limit: "1" } },
       () => new DetectionPageParser(),
       { what: "a host detection page", traffic, limit, maxFetches: 1 },
     );
@@ -155,18 +155,22 @@ async function checkKb(
   qid: number,
   traffic: Traffic,
 ): Promise<{ ok: boolean; what: string; detail: string }> {
-  const what = `KnowledgeBase call (QID ${qid})`;
+  const what = `${client.title("knowledge_base")} call (QID ${qid})`;
   try {
     const kb = await fetchParsed(
       client,
-      { path: KB_PATH, params: { action: "list", details: "Basic", ids: String(qid) } },
+      {
+        endpoint: "knowledge_base",
+        params: { action: "list", details: "Basic", ids: String(qid) },
+      },
       () => new KbPageParser(),
       { what: "a KnowledgeBase answer", traffic, maxFetches: 1 },
     );
     return {
       ok: true,
       what,
-      detail: kb.qids.length ? "answered" : "answered (the QID is not in the KnowledgeBase)",
+      detail: (kb.qids.length ? "answered" : "answered (the QID is not in the KnowledgeBase)") +
+        (client.usesToken("knowledge_base") ? ", with a token of the API gateway" : ""),
     };
   } catch (error) {
     return { ok: false, what, detail: (error as Error).message };

@@ -1,21 +1,22 @@
 /**
  * The Qualys part of `-check` (README: Usage): DNS, TLS to the API (through the proxy when one is
- * configured) and the login, one step at a time, each OK or FAIL with the fix, each within its
- * own time limit (`-timeout`). No report is launched.
+ * configured), the login (each call naming the endpoint and version it tried) and, when one is
+ * known, the API gateway; one step at a time, each OK or FAIL with the fix, each within its own
+ * time limit (`-timeout`). No report is launched.
  *
  * @module
  */
 
-import type { QualysConfig } from "../config/read_config.ts";
 import { DeadlineError, seconds, withDeadline } from "../util/deadline.ts";
 import { clientOptionsFromConfig, QualysClient } from "./client.ts";
+import { type ApiVersions, ENDPOINT_NAMES } from "./endpoints.ts";
 import { classifyNetworkError } from "./network_errors.ts";
 import { startProxyTunnel } from "./proxy_tunnel.ts";
 
 /** One checked step. */
 export interface CheckStep {
-  /** Passed. */
-  ok: boolean;
+  /** Passed, failed, or did not apply (a gateway no call needed, that gave no token). */
+  ok: boolean | "skip";
   /** What was checked. */
   what: string;
   /** The result, or what to fix. */
@@ -42,6 +43,26 @@ async function resolves(host: string, ms: number): Promise<string> {
   return `${host} is ${found.slice(0, 3).join(", ")}`;
 }
 
+/** What of the plugin configuration the checks use. */
+export interface CheckConfig {
+  /** API base URL. */
+  url: string;
+  /** Qualys username. */
+  userId?: string | undefined;
+  /** Qualys password. */
+  password?: string | undefined;
+  /** Proxy URL. */
+  proxy?: string | undefined;
+  /** Proxy Basic-auth user. */
+  proxyUsername?: string | undefined;
+  /** Proxy Basic-auth password. */
+  proxyPassword?: string | undefined;
+  /** The version of each endpoint. */
+  apiVersions?: ApiVersions | undefined;
+  /** The API gateway, when set. */
+  gatewayUrl?: string | undefined;
+}
+
 /** Options for {@linkcode checkQualys}. */
 export interface CheckQualysOptions {
   /** PEM text of ca_file. */
@@ -57,7 +78,7 @@ export interface CheckQualysOptions {
 
 /** Runs the checks; stops at the first failure (later steps depend on it). */
 export async function checkQualys(
-  config: QualysConfig,
+  config: CheckConfig,
   options: CheckQualysOptions = {},
 ): Promise<CheckStep[]> {
   const { caPem, timeoutMs = 120_000 } = options;
@@ -119,27 +140,56 @@ export async function checkQualys(
     timeoutMs,
   });
   try {
-    if (options.login) {
-      steps.push(...await options.login(client));
-      return steps;
+    if (options.login) steps.push(...await options.login(client));
+    else {
+      // A list of reports that expired before 2000 is empty: it proves the login, one call.
+      const what = `Qualys login of ${config.userId} (${client.title("reports")})`;
+      try {
+        await client.call({ action: "list", expires_before_datetime: "2000-01-01" });
+        steps.push({ ok: true, what, detail: "accepted (no report launched)" });
+      } catch (error) {
+        steps.push({ ok: false, what, detail: (error as Error).message });
+      }
     }
-    // A list of reports that expired before 2000 is empty: it proves the login, costs one call.
-    await client.call({ action: "list", expires_before_datetime: "2000-01-01" });
-    steps.push({
-      ok: true,
-      what: `Qualys login of ${config.userId}`,
-      detail: "accepted (no report launched)",
-    });
-  } catch (error) {
-    steps.push({
-      ok: false,
-      what: `Qualys login of ${config.userId}`,
-      detail: (error as Error).message,
-    });
+    if (steps.every((s) => s.ok === true) && client.gatewayUrl !== undefined) {
+      steps.push(await checkGateway(client, config.gatewayUrl !== undefined));
+    }
   } finally {
     await client.close();
   }
   return steps;
+}
+
+/**
+ * The gateway step of `-check`: the API gateway gives a token (kept for the run, never shown). A
+ * gateway derived from url (not `configured`) that gives none fails the check only when a call of
+ * it needed a token: with Basic auth working for every endpoint, the run does not depend on it
+ * (and a firewall may well keep it out of reach); then the step is a SKIP that says why.
+ */
+export async function checkGateway(
+  client: QualysClient,
+  configured: boolean,
+): Promise<CheckStep> {
+  const what = `Qualys API gateway ${new URL(client.gatewayUrl!).host}`;
+  try {
+    await client.checkGateway();
+    return {
+      ok: true,
+      what,
+      detail: "gave a token (not shown): ready for an endpoint that wants one",
+    };
+  } catch (error) {
+    const needed = configured ||
+      ENDPOINT_NAMES.some((e) => client.usesToken(e));
+    return {
+      ok: needed ? false : "skip",
+      what,
+      detail: `${(error as Error).message} (needed only by an endpoint that refuses ` +
+        `user_id and password without a token${
+          needed ? "" : ", and no call of this check did: the run does not depend on it now"
+        })`,
+    };
+  }
 }
 
 function closeQuietly(conn: Deno.Conn): void {

@@ -1,67 +1,58 @@
 /**
  * The Qualys API v2 client (docs/qualys_api.md, sections 2-5): Basic auth and `X-Requested-With`
- * on every call; every answer read from its body whatever the HTTP status; rate and concurrency
- * limits waited out as the headers or ITEMs say; transient network failures and 5xx retried with
- * backoff and jitter; all bounded. Calls go to the report endpoint unless they name another path
- * of the same API server (`call(params, { path })`, `fetchStream(path, params)`).
+ * on every call; a Qualys answer read from its body whatever the HTTP status, and a non-2xx one
+ * that is not a Qualys answer (an empty body, a proxy's or firewall's page) reported by its
+ * status; rate and concurrency limits waited out as the headers or ITEMs say; transient network
+ * failures and 5xx retried with backoff and jitter; all bounded.
+ *
+ * Every call names its endpoint (`detections`, `hosts`, `knowledge_base`, `reports`), whose path
+ * and version come from the one table (`endpoints.ts`, `api_versions`). A version Qualys refuses
+ * (HTTP 404 or 410, or a SIMPLE_RETURN saying it is not supported) ends the run naming the
+ * `api_versions` entry to change; a notice of deprecation in an answer is warned once per
+ * endpoint. An endpoint that answers 401 while the same credentials worked for another call of
+ * the run gets a token from the API gateway (`gateway.ts`) and is called with it from then on.
  *
  * @module
  */
 
 import { QualysApiError } from "../errors.ts";
 import { DeadlineError } from "../util/deadline.ts";
-import { describeQualysError } from "./describe_error.ts";
+import {
+  describeHttpStatus,
+  describeQualysError,
+  describeRefusedVersion,
+  isRetryableStatus,
+} from "./describe_error.ts";
+export {
+  type ClientLog,
+  clientOptionsFromConfig,
+  type QualysClientOptions,
+  type ReportDownload,
+  type StreamedAnswer,
+} from "./client_options.ts";
+import {
+  type ApiVersions,
+  DEFAULT_API_VERSIONS,
+  type Endpoint,
+  endpointPath,
+  ENDPOINTS,
+  endpointTitle,
+} from "./endpoints.ts";
+import { contentType, readSmall } from "./answer_body.ts";
+import type {
+  ClientLog,
+  QualysClientOptions,
+  ReportDownload,
+  StreamedAnswer,
+} from "./client_options.ts";
+import { type Auth, Authenticator } from "./authenticator.ts";
+import { GatewayTokens } from "./gateway.ts";
 import { classifyNetworkError } from "./network_errors.ts";
+import { describeNotice, findDeprecationNotice, refusesVersion } from "./notices.ts";
 import { type ProxyTunnel, startProxyTunnel } from "./proxy_tunnel.ts";
 import { itemValue, parseQualysResponse, type QualysResponse } from "./responses.ts";
 import { VERSION } from "../version.ts";
 import { basicAuth, unbracket } from "../util/text.ts";
-
-/** Where the client reports what it does. */
-export interface ClientLog {
-  /** Warnings (low rate limit, retries). */
-  warn(message: string): void;
-  /** Progress messages (the client itself logs none today). */
-  info(message: string): void;
-  /** Details (the client itself logs none today). */
-  debug(message: string): void;
-}
-
-/** Options for {@linkcode QualysClient.open}. */
-export interface QualysClientOptions {
-  /** API base URL (https). */
-  url: string;
-  /** Qualys username. */
-  userId: string;
-  /** Qualys password. */
-  password: string;
-  /** PEM text of extra CA certificates (ca_file), for the API and the proxy. */
-  caPem?: string | undefined;
-  /** Proxy URL, http:// or https://. */
-  proxy?: string | undefined;
-  /** Proxy Basic-auth user. */
-  proxyUsername?: string | undefined;
-  /** Proxy Basic-auth password. */
-  proxyPassword?: string | undefined;
-  /** Where to log. */
-  log?: ClientLog | undefined;
-  /** How to wait; tests pass a fake clock. @default a real timer */
-  sleep?: ((ms: number) => Promise<void>) | undefined;
-  /** Random numbers in [0, 1) for jitter. @default Math.random */
-  random?: (() => number) | undefined;
-  /** Retries of a failed connection, a 5xx or an answer that is not XML. @default {4} */
-  maxRetries?: number;
-  /** Waits for rate or concurrency limits before giving up. @default {10} */
-  maxLimitWaits?: number;
-  /** Longest single wait for a limit, in seconds; a longer one is an error. @default {900} */
-  maxLimitWaitSeconds?: number;
-  /**
-   * Time limit of one network step, in ms (`-timeout`): a small call's whole answer, a fetch's
-   * headers, the longest stall of a report download, each step of the proxy forwarder.
-   * @default {120000}
-   */
-  timeoutMs?: number | undefined;
-}
 
 const NOOP_LOG: ClientLog = { warn() {}, info() {}, debug() {} };
 
@@ -72,62 +63,13 @@ type Verdict<T> =
   | { limit: { seconds: number; why: string } }
   | { retry: { what: string; giveUp: () => QualysApiError } };
 
-/** A fetched report body: the stream and its declared length. */
-export interface ReportDownload {
-  /** The body. */
-  body: ReadableStream<Uint8Array>;
-  /** Content-Length, when the server gave one. */
-  contentLength: number | undefined;
-}
-
-/** A streamed answer of any endpoint: the body, its declared length, status and headers. */
-export interface StreamedAnswer extends ReportDownload {
-  /** The HTTP status (the body says what it means: a page, or a SIMPLE_RETURN). */
-  status: number;
-  /** The response headers (`X-Concurrency-Limit-Limit`, `X-RateLimit-*`). */
-  headers: Headers;
-}
-
-/** The report endpoint, where `call` goes unless told otherwise. */
-export const REPORT_PATH = "/api/2.0/fo/report/";
-
-/**
- * What a call is called in messages: `action=launch` on the report endpoint, else the action and
- * the path (`action=list on /api/2.0/fo/asset/host/vm/detection/`).
- */
-export function callLabel(path: string, params: Record<string, string>): string {
-  return path === REPORT_PATH ? `action=${params.action}` : `action=${params.action} on ${path}`;
-}
-
-/** The client options a plugin configuration gives (url, credentials, proxy). */
-export function clientOptionsFromConfig(
-  config: {
-    url: string;
-    userId?: string | undefined;
-    password?: string | undefined;
-    proxy?: string | undefined;
-    proxyUsername?: string | undefined;
-    proxyPassword?: string | undefined;
-  },
-  caPem: string | undefined,
-): QualysClientOptions {
-  return {
-    url: config.url,
-    userId: config.userId ?? "",
-    password: config.password ?? "",
-    caPem,
-    proxy: config.proxy,
-    proxyUsername: config.proxyUsername,
-    proxyPassword: config.proxyPassword,
-  };
-}
+const isOk = (status: number) => status >= 200 && status < 300;
 
 /** Makes Qualys API v2 calls, with authentication, limits, retries and the proxy handled. */
 export class QualysClient {
   readonly #base: URL;
   readonly #host: string;
   readonly #port: number;
-  readonly #auth: string;
   readonly #http: Deno.HttpClient;
   readonly #tunnel: ProxyTunnel | undefined;
   readonly #log: ClientLog;
@@ -137,14 +79,17 @@ export class QualysClient {
   readonly #maxLimitWaits: number;
   readonly #maxLimitWait: number;
   readonly #timeoutMs: number;
+  readonly #versions: ApiVersions;
+  readonly #tokens: GatewayTokens;
+  readonly #auth: Authenticator;
   #warnedRemaining = false;
+  readonly #noticed = new Set<Endpoint>();
 
   private constructor(options: QualysClientOptions) {
     const base = new URL(options.url);
     this.#base = base;
     this.#host = unbracket(base.hostname);
     this.#port = Number(base.port || 443);
-    this.#auth = basicAuth(options.userId, options.password);
     const caCerts = options.caPem ? [options.caPem] : undefined;
     if (options.proxy) {
       this.#tunnel = startProxyTunnel({
@@ -170,6 +115,32 @@ export class QualysClient {
     this.#maxLimitWaits = options.maxLimitWaits ?? 10;
     this.#maxLimitWait = options.maxLimitWaitSeconds ?? 900;
     this.#timeoutMs = options.timeoutMs ?? 120_000;
+    this.#versions = options.apiVersions ?? DEFAULT_API_VERSIONS;
+    const log = this.#log;
+    this.#tokens = new GatewayTokens({
+      url: options.gatewayUrl,
+      userId: options.userId,
+      password: options.password,
+      caPem: options.caPem,
+      proxy: options.proxy,
+      proxyUsername: options.proxyUsername,
+      proxyPassword: options.proxyPassword,
+      timeoutMs: this.#timeoutMs,
+      now: options.now ?? Date.now,
+      sleep: (ms, signal) => this.#sleepUnless(ms, signal),
+      backoff: (n) => this.#backoff(n),
+      maxRetries: this.#maxRetries,
+      warn: (m) => log.warn(m),
+      addSecret: log.addSecret ? (t) => log.addSecret!(t) : undefined,
+    });
+    this.#auth = new Authenticator({
+      basic: basicAuth(options.userId, options.password),
+      user: options.userId,
+      origin: base.origin,
+      tokens: this.#tokens,
+      title: (e) => this.title(e),
+      log,
+    });
   }
 
   /** Creates a client (and the proxy forwarder, when a proxy is configured). */
@@ -187,10 +158,56 @@ export class QualysClient {
     return this.#timeoutMs;
   }
 
+  /** The path of `endpoint` at its configured version. */
+  path(endpoint: Endpoint): string {
+    return endpointPath(endpoint, this.#versions);
+  }
+
+  /** The version `endpoint` is called at. */
+  version(endpoint: Endpoint): string {
+    return this.#versions[endpoint];
+  }
+
+  /** The endpoint and its version, for messages: "KnowledgeBase API 4.0". */
+  title(endpoint: Endpoint): string {
+    return endpointTitle(endpoint, this.#versions);
+  }
+
+  /**
+   * What a call is called in messages: `action=launch` on the report endpoint, else the action and
+   * the path (`action=list on ` and the endpoint path of the table, version included).
+   */
+  label(endpoint: Endpoint, params: Record<string, string>): string {
+    return endpoint === "reports"
+      ? `action=${params.action}`
+      : `action=${params.action} on ${this.path(endpoint)}`;
+  }
+
+  /** Whether calls to `endpoint` carry a gateway token (it refused Basic auth this run). */
+  usesToken(endpoint: Endpoint): boolean {
+    return this.#auth.usesToken(endpoint);
+  }
+
+  /** The API gateway's URL, undefined when none is known. */
+  get gatewayUrl(): string | undefined {
+    return this.#tokens.url;
+  }
+
+  /**
+   * Gets a token from the API gateway, to prove it works (`-check`); the token is kept for the
+   * run, never shown.
+   *
+   * @throws {QualysApiError} When no gateway is known or it gives no token.
+   */
+  async checkGateway(): Promise<void> {
+    await this.#tokens.get();
+  }
+
   /** Closes the HTTP client and the proxy forwarder. */
   async close(): Promise<void> {
     this.#http.close();
     await this.#tunnel?.close();
+    await this.#tokens.close();
   }
 
   #backoff(attempt: number): number {
@@ -251,40 +268,57 @@ export class QualysClient {
     await this.#sleepUnless(seconds * 1000, signal);
   }
 
-  #request(path: string, params: Record<string, string>, signal: AbortSignal): Promise<Response> {
-    return fetch(new URL(path, this.#base).href, {
-      method: "POST",
-      client: this.#http,
-      headers: {
-        "Authorization": this.#auth,
-        "X-Requested-With": `qualys_connector ${VERSION}`,
-        "Content-Type": "application/x-www-form-urlencoded",
-      },
-      body: new URLSearchParams(params).toString(),
-      signal,
-    });
+  // Sends one request, telling the authenticator what became of it.
+  async #send(
+    endpoint: Endpoint,
+    params: Record<string, string>,
+    auth: Auth,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    this.#auth.sending(auth);
+    let status = 0;
+    try {
+      const response = await fetch(new URL(this.path(endpoint), this.#base).href, {
+        method: "POST",
+        client: this.#http,
+        headers: {
+          "Authorization": auth.header,
+          "X-Requested-With": `qualys_connector ${VERSION}`,
+          "Content-Type": "application/x-www-form-urlencoded",
+        },
+        body: new URLSearchParams(params).toString(),
+        signal,
+      });
+      status = response.status;
+      return response;
+    } finally {
+      this.#auth.answered(endpoint, auth, status);
+    }
   }
 
   /**
    * Sends `params` until an answer is judged final: network failures and what `judge` calls
    * transient are retried with backoff and jitter, rate and concurrency limits are waited out;
-   * both bounded. The request and `judge` share one time limit: a judge that reads the body
-   * bounds the whole answer, one that hands the body on bounds the headers.
+   * both bounded. A 401 may switch the endpoint to a gateway token (then it is called again at
+   * once). The request and `judge` share one time limit: a judge that reads the body bounds the
+   * whole answer, one that hands the body on bounds the headers.
    */
   async #exchange<T>(
-    path: string,
+    endpoint: Endpoint,
     params: Record<string, string>,
     judge: (response: Response) => Promise<Verdict<T>>,
     options: { streamed?: boolean; signal?: AbortSignal | undefined } = {},
   ): Promise<T> {
     const { streamed = false, signal } = options;
     let retries = 0, waits = 0;
-    const label = callLabel(path, params);
+    const label = this.label(endpoint, params);
     const sleep = (ms: number) => this.#sleepUnless(ms, signal);
     for (;;) {
       signal?.throwIfAborted();
+      const auth = await this.#auth.forCall(endpoint, signal);
       let response: Response;
-      let verdict: Verdict<T>;
+      let verdict: Verdict<T> | undefined;
+      let refused: Uint8Array<ArrayBuffer> | undefined;
       const controller = new AbortController();
       const stop = () => controller.abort(signal!.reason);
       signal?.addEventListener("abort", stop);
@@ -294,8 +328,12 @@ export class QualysClient {
         this.#timeoutMs,
       );
       try {
-        response = await this.#request(path, params, controller.signal);
-        verdict = await judge(response);
+        response = await this.#send(endpoint, params, auth, controller.signal);
+        if (response.status === 401) {
+          // read now, within the time limit; what it means is decided below
+          refused = await readSmall(response);
+          response = new Response(refused, { status: 401, headers: response.headers });
+        } else verdict = await judge(response);
       } catch (error) {
         if (error instanceof QualysApiError) throw error;
         signal?.throwIfAborted();
@@ -303,7 +341,7 @@ export class QualysClient {
         const f = this.#networkFailure(cause);
         if (!f.transient || retries >= this.#maxRetries) {
           const gaveUp = f.transient ? `; gave up after ${retries} retries` : "";
-          throw new QualysApiError(`${f.message} (${label})${gaveUp}`, { cause });
+          throw new QualysApiError(`${f.message} (${label})${gaveUp}`, { cause, endpoint });
         }
         const delay = this.#backoff(retries++);
         this.#log.warn(`${f.message}; retrying in ${Math.round(delay / 1000)} s`);
@@ -313,14 +351,20 @@ export class QualysClient {
         clearTimeout(timer);
         signal?.removeEventListener("abort", stop);
       }
-      if ("done" in verdict) return verdict.done;
-      if ("limit" in verdict) {
+      if (refused) {
+        const r = this.#parse(refused);
+        const said = { code: r?.code ?? "", text: r?.text ?? "", label };
+        if (await this.#auth.unauthorized(endpoint, auth, said, signal)) continue;
+        verdict = await judge(response);
+      }
+      if ("done" in verdict!) return verdict.done;
+      if ("limit" in verdict!) {
         await this.#waitForLimit(verdict.limit.seconds, waits++, verdict.limit.why, signal);
         continue;
       }
-      if (retries >= this.#maxRetries) throw verdict.retry.giveUp();
+      if (retries >= this.#maxRetries) throw verdict!.retry.giveUp();
       const delay = this.#backoff(retries++);
-      this.#log.warn(`${verdict.retry.what}; retrying in ${Math.round(delay / 1000)} s`);
+      this.#log.warn(`${verdict!.retry.what}; retrying in ${Math.round(delay / 1000)} s`);
       await sleep(delay);
     }
   }
@@ -341,6 +385,7 @@ export class QualysClient {
 
   // The answer as a Qualys response, or undefined when it is not one (not XML, an HTML page).
   #parse(body: Uint8Array): QualysResponse | undefined {
+    if (body.length === 0) return undefined;
     try {
       const parsed = parseQualysResponse(body);
       return parsed.root === "" ? undefined : parsed;
@@ -350,127 +395,219 @@ export class QualysClient {
   }
 
   /**
-   * Makes one API call and returns its answer; waits out limits and retries transient
-   * failures. A SIMPLE_RETURN with an error CODE (other than those in `accept`) is thrown as a
-   * {@linkcode QualysApiError} whose message says what to fix.
+   * The error that says Qualys refuses the version of `endpoint` (retired, or never was): the
+   * endpoint, the version asked and the `api_versions` entry to change.
+   */
+  refusedVersion(
+    endpoint: Endpoint,
+    answer: {
+      status: number;
+      text?: string | undefined;
+      label: string;
+      notQualys?: boolean | undefined;
+    },
+  ): QualysApiError {
+    const version = this.version(endpoint);
+    return new QualysApiError(
+      describeRefusedVersion({
+        ...answer,
+        endpoint,
+        title: this.title(endpoint),
+        version,
+        current: ENDPOINTS[endpoint].version,
+      }),
+      { status: answer.status, endpoint, retiredVersion: version },
+    );
+  }
+
+  /**
+   * Notes an answer that carried data: a notice of deprecation, end of support or end of life
+   * in its headers, in the comments or WARNING of `xml` (its start and end) or in `texts` is
+   * warned, once per endpoint and run, with the date it gives.
+   */
+  noteAnswer(
+    endpoint: Endpoint,
+    headers: Headers,
+    xml: readonly string[] = [],
+    texts: readonly string[] = [],
+  ): void {
+    if (this.#noticed.has(endpoint)) return;
+    const notice = findDeprecationNotice(headers, xml, texts);
+    if (!notice) return;
+    this.#noticed.add(endpoint);
+    this.#log.warn(describeNotice(notice, { endpoint, title: this.title(endpoint) }));
+  }
+
+  // The verdict on an answer that is not plainly one to take: a limit to wait out, a refused
+  // version, or an answer that is not a Qualys one (empty, a page) judged by its status.
+  // Undefined when the answer is a Qualys answer for the caller to read.
+  #judgeAnswer<T>(
+    endpoint: Endpoint,
+    params: Record<string, string>,
+    response: Response,
+    body: Uint8Array,
+    parsed: QualysResponse | undefined,
+  ): Verdict<T> | undefined {
+    const { status } = response;
+    const label = this.label(endpoint, params);
+    const code = parsed?.code ?? "";
+    if (status === 409 || code === "1960" || code === "1965") {
+      const why = code === "1965"
+        ? `Qualys API rate limit reached (1965, ${label})`
+        : code === "1960"
+        ? `Qualys API concurrency limit reached (1960, ${label})`
+        : `Qualys API limit reached (HTTP 409, ${label})`;
+      return { limit: { seconds: this.#limitWait(response.headers, parsed), why } };
+    }
+    if (status === 404 || status === 410) {
+      throw this.refusedVersion(endpoint, {
+        status,
+        text: parsed?.text,
+        label,
+        notQualys: parsed === undefined,
+      });
+    }
+    if (parsed?.root === "SIMPLE_RETURN" && refusesVersion(parsed.text)) {
+      throw this.refusedVersion(endpoint, { status, text: parsed.text, label });
+    }
+    if (parsed) return undefined;
+    if (isOk(status)) {
+      const what = body.length === 0
+        ? `Qualys answered HTTP ${status} with an empty body (${label}): a cut answer`
+        : `Qualys answered HTTP ${status} with a body that is not XML (${label})`;
+      return {
+        retry: {
+          what,
+          giveUp: () =>
+            new QualysApiError(
+              body.length === 0
+                ? `${what}; gave up after ${this.#maxRetries + 1} tries: try again later`
+                : `${what}: check that url is the Qualys API server of your platform`,
+              { status, endpoint },
+            ),
+        },
+      };
+    }
+    const message = describeHttpStatus(status, label, {
+      bytes: body.length,
+      type: contentType(response),
+    });
+    if (!isRetryableStatus(status)) throw new QualysApiError(message, { status, endpoint });
+    return {
+      retry: {
+        what: `Qualys answered HTTP ${status} (${label})`,
+        giveUp: () => new QualysApiError(message, { status, endpoint }),
+      },
+    };
+  }
+
+  /**
+   * Makes one API call (to the report endpoint unless `endpoint` says otherwise) and returns its
+   * answer; waits out limits and retries transient failures. A SIMPLE_RETURN with an error CODE
+   * (other than those in `accept`) is thrown as a {@linkcode QualysApiError} whose message says
+   * what to fix.
    */
   call(
     params: Record<string, string>,
-    options: { accept?: readonly string[]; path?: string } = {},
+    options: { accept?: readonly string[]; endpoint?: Endpoint } = {},
   ): Promise<QualysResponse> {
-    const path = options.path ?? REPORT_PATH;
-    return this.#exchange<QualysResponse>(path, params, async (response) => {
-      const body = new Uint8Array(await response.arrayBuffer());
+    const endpoint = options.endpoint ?? "reports";
+    return this.#exchange<QualysResponse>(endpoint, params, async (response) => {
+      const body = await readSmall(response, Infinity);
       this.#checkRemaining(response.headers);
       const parsed = this.#parse(body);
-      const code = parsed?.code ?? "";
-      if (response.status === 409 || code === "1960" || code === "1965") {
-        const why = code === "1965"
-          ? "Qualys API rate limit reached (1965)"
-          : code === "1960"
-          ? "Qualys API concurrency limit reached (1960)"
-          : "Qualys API limit reached (HTTP 409)";
-        return { limit: { seconds: this.#limitWait(response.headers, parsed), why } };
-      }
+      const verdict = this.#judgeAnswer<QualysResponse>(endpoint, params, response, body, parsed);
+      if (verdict) return verdict;
+      const r = parsed!;
+      const code = r.code;
       const fatal999 = code === "999" &&
-        /invalid report/i.test(parsed?.items.map(([, v]) => v).join(" ") ?? "");
-      if ((response.status >= 500 || !parsed) && !fatal999) {
+        /invalid report/i.test(r.items.map(([, v]) => v).join(" "));
+      const { status } = response;
+      if (status >= 500 && !fatal999) {
         return {
           retry: {
-            what: `Qualys answered HTTP ${response.status}${code ? ` CODE ${code}` : ""}`,
-            giveUp: () =>
-              new QualysApiError(
-                parsed
-                  ? describeQualysError(parsed)
-                  : `Qualys answered HTTP ${response.status} with a body that is not XML (${
-                    callLabel(path, params)
-                  }): ` +
-                    "check that url is the Qualys API server of your platform",
-              ),
+            what: `Qualys answered HTTP ${status}${code ? ` CODE ${code}` : ""}`,
+            giveUp: () => new QualysApiError(describeQualysError(r), { code, status, endpoint }),
           },
         };
       }
       if (
-        (parsed!.root === "SIMPLE_RETURN" && code !== "" &&
-          !(options.accept ?? []).includes(code)) ||
-        (parsed!.root === "GENERIC_RETURN" && code !== "")
+        (r.root === "SIMPLE_RETURN" && code !== "" && !(options.accept ?? []).includes(code)) ||
+        (r.root === "GENERIC_RETURN" && code !== "")
       ) {
-        throw new QualysApiError(describeQualysError(parsed!), { code });
+        throw new QualysApiError(describeQualysError(r), { code, status, endpoint });
       }
-      return { done: parsed! };
+      this.noteAnswer(endpoint, response.headers, [new TextDecoder().decode(body)]);
+      return { done: r };
     });
   }
 
   /**
    * Starts a fetch and returns the body stream; waits out limits and retries connection
-   * failures and 5xx like {@linkcode call}. A body that is a SIMPLE_RETURN (7001 and others) is
-   * returned as it is: the report parser recognises it.
+   * failures and 5xx like {@linkcode call}. A body that is a SIMPLE_RETURN with HTTP 2xx (7001
+   * and others) is returned as it is: the report parser recognises it.
    */
   async fetchReport(id: string): Promise<ReportDownload> {
-    const { body, contentLength } = await this.#stream(REPORT_PATH, { action: "fetch", id }, {
-      limitWhy: "Qualys API limit reached while fetching the report",
-      failWhat: "to fetch",
-    });
-    return { body, contentLength };
+    const answer = await this.#stream("reports", { action: "fetch", id });
+    this.noteAnswer("reports", answer.headers);
+    return { body: answer.body, contentLength: answer.contentLength };
   }
 
   /**
-   * POSTs `params` to `path` (an endpoint of the API server: Host List Detection, Host List, the
-   * KnowledgeBase) and returns the answer with its body unread, once the headers are in (within
-   * the time limit). HTTP 409 is waited out, connection failures and 5xx are retried, as in
-   * {@linkcode call}; any other answer is returned whatever its status, for the caller's parser
-   * to read (a page, or a SIMPLE_RETURN that says what is wrong).
+   * POSTs `params` to `endpoint` (Host List Detection, Host List, the KnowledgeBase) and returns
+   * a 2xx answer with its body unread, once the headers are in (within the time limit), for the
+   * caller's parser to read (a page, or a SIMPLE_RETURN that says what is wrong). Any other
+   * answer is judged here as in {@linkcode call}: HTTP 409 is waited out, connection failures
+   * and 5xx are retried, a Qualys error is thrown with what it says, a body that is not a Qualys
+   * answer is an error naming the status.
    */
   fetchStream(
-    path: string,
+    endpoint: Endpoint,
     params: Record<string, string>,
     options: { signal?: AbortSignal | undefined } = {},
   ): Promise<StreamedAnswer> {
-    return this.#stream(path, params, { signal: options.signal });
+    return this.#stream(endpoint, params, options.signal);
   }
 
   #stream(
-    path: string,
+    endpoint: Endpoint,
     params: Record<string, string>,
-    texts: { limitWhy?: string; failWhat?: string; signal?: AbortSignal | undefined },
+    signal?: AbortSignal | undefined,
   ): Promise<StreamedAnswer> {
-    return this.#exchange<StreamedAnswer>(path, params, async (response) => {
+    return this.#exchange<StreamedAnswer>(endpoint, params, async (response) => {
       this.#checkRemaining(response.headers);
-      if (response.status === 409 || response.status >= 500) {
-        const parsed = this.#parse(new Uint8Array(await response.arrayBuffer()));
-        const label = callLabel(path, params);
-        if (response.status === 409) {
-          const code = parsed?.code ?? "";
-          return {
-            limit: {
-              seconds: this.#limitWait(response.headers, parsed),
-              why: texts.limitWhy ??
-                (code === "1965"
-                  ? `Qualys API rate limit reached (1965, ${label})`
-                  : code === "1960"
-                  ? `Qualys API concurrency limit reached (1960, ${label})`
-                  : `Qualys API limit reached (HTTP 409, ${label})`),
-            },
-          };
-        }
-        const what = `Qualys answered HTTP ${response.status} ${texts.failWhat ?? `to ${label}`}`;
+      const { status } = response;
+      if (isOk(status)) {
+        const length = response.headers.get("content-length");
         return {
-          retry: {
-            what,
-            giveUp: () => new QualysApiError(parsed ? describeQualysError(parsed) : what),
+          done: {
+            body: response.body ?? new ReadableStream({ type: "bytes", start: (c) => c.close() }),
+            contentLength: length !== null && /^\d+$/.test(length) ? Number(length) : undefined,
+            status,
+            headers: response.headers,
           },
         };
       }
-      const length = response.headers.get("content-length");
-      return {
-        done: {
-          body: response.body ?? new ReadableStream({ start: (c) => c.close() }),
-          contentLength: length !== null && /^\d+$/.test(length) ? Number(length) : undefined,
-          status: response.status,
-          headers: response.headers,
-        },
-      };
-    }, { streamed: true, signal: texts.signal });
+      // not 2xx: a small error answer, read whole
+      const body = await readSmall(response);
+      const parsed = this.#parse(body);
+      const verdict = this.#judgeAnswer<StreamedAnswer>(endpoint, params, response, body, parsed);
+      if (verdict) return verdict;
+      const r = parsed!;
+      const error = () =>
+        new QualysApiError(describeQualysError(r), { code: r.code, status, endpoint });
+      if (status >= 500) {
+        return {
+          retry: {
+            what: `Qualys answered HTTP ${status}${r.code ? ` CODE ${r.code}` : ""} (${
+              this.label(endpoint, params)
+            })`,
+            giveUp: error,
+          },
+        };
+      }
+      throw error();
+    }, { streamed: true, signal });
   }
 
   /**

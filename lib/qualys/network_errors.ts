@@ -39,7 +39,13 @@ function chain(error: unknown): string {
  */
 export function classifyNetworkError(
   error: unknown,
-  where: { host: string; port?: number; proxyFailure?: NetworkFailure | undefined },
+  where: {
+    host: string;
+    port?: number;
+    proxyFailure?: NetworkFailure | undefined;
+    /** The YAML key that names the host, for the fix. @default {"url"} */
+    setting?: string;
+  },
 ): NetworkFailure {
   const text = chain(error);
   const target = `${where.host}:${where.port ?? 443}`;
@@ -57,14 +63,19 @@ export function classifyNetworkError(
   ) {
     return {
       message:
-        `Cannot resolve ${where.host} (DNS failure): check url in the plugin YAML, the DNS ` +
+        `Cannot resolve ${where.host} (DNS failure): check ${
+          where.setting ?? "url"
+        } in the plugin YAML, the DNS ` +
         "settings of this host, or set proxy when this host has no direct Internet access",
       transient: true,
     };
   }
   if (/Connection refused|ConnectionRefused|os error 111/i.test(text)) {
     return {
-      message: `Connection to ${target} was refused: check url in the plugin YAML and that a ` +
+      message:
+        `Connection to ${target} was refused: check ${
+          where.setting ?? "url"
+        } in the plugin YAML and that a ` +
         "firewall allows HTTPS (TCP 443) from this host, or set proxy",
       transient: true,
     };

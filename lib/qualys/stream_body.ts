@@ -1,9 +1,9 @@
 /**
  * Reading a streamed Qualys answer (a report, a Host List Detection page, a KnowledgeBase answer)
  * straight into a push parser, in one reused buffer, with a time limit on stalls: no data for
- * longer than the client's limit (`-timeout`) cancels the read. A body that is cut, shorter than
- * its Content-Length, stalls, or whose XML ends early is a {@linkcode DownloadCut}: the caller
- * fetches it again (bounded), never keeps a part of it.
+ * longer than the client's limit (`-timeout`) cancels the read. A body that is cut, empty, shorter
+ * than its Content-Length, stalls, or whose XML ends early is a {@linkcode DownloadCut}: the
+ * caller fetches it again (bounded), never keeps a part of it.
  *
  * @module
  */
@@ -57,7 +57,7 @@ export interface ReadIntoOptions {
  * Streams `download`'s body into `parser` and returns what the parser made of it. On any
  * failure the read is cancelled and the parser aborted.
  *
- * @throws {DownloadCut} When the body is cut, truncated or stalls, or the parser finds it wrong
+ * @throws {DownloadCut} When the body is cut, empty, truncated or stalls, or the parser finds it wrong
  * ({@linkcode WrongAnswer}).
  * @throws {ReportSyntaxError} When the body is not what the parser expects (not truncation).
  * @throws {QualysApiError} What the parser throws for a Qualys error body.
@@ -118,6 +118,10 @@ export async function readInto<T>(
           `${what}: ${(bytes / 1e6).toFixed(1)} MB, ${(bytes / 1e6 / elapsed).toFixed(1)} MB/s`,
         );
       }
+    }
+    if (bytes === 0) {
+      // No Qualys answer is empty: a load balancer or proxy cut it before its first byte.
+      throw new DownloadCut(`The answer to ${what} came empty (a cut answer)`);
     }
     if (download.contentLength !== undefined && bytes !== download.contentLength) {
       throw new DownloadCut(

@@ -19,18 +19,11 @@
 
 import { QualysApiError } from "../errors.ts";
 import type { QualysClient } from "../qualys/client.ts";
+import { isNoticeText } from "../qualys/notices.ts";
 import { Tag } from "../xml/tags.ts";
 import { parseDateTime } from "./datetime.ts";
 import { DetectionPageParser } from "./detection_page.ts";
-import {
-  ConcurrencyLimit,
-  fetchParsed,
-  HLD_PATH,
-  HOST_PATH,
-  PagePacer,
-  runPool,
-  type Traffic,
-} from "./fetch_pages.ts";
+import { ConcurrencyLimit, fetchParsed, PagePacer, runPool, type Traffic } from "./fetch_pages.ts";
 import { IdListParser } from "./id_list.ts";
 import { ListingBuffer, type ListingSink } from "./listings.ts";
 
@@ -170,7 +163,7 @@ async function listHostIds(
     };
     const list = await fetchParsed(
       client,
-      { path: HOST_PATH, params },
+      { endpoint: "hosts", params },
       () => new IdListParser(Tag.HOST_LIST_OUTPUT),
       { what: "the host ID list", traffic: options.traffic, onWarning: options.onWarning },
     );
@@ -264,7 +257,7 @@ export async function fetchDetections(
         };
         const page = await fetchParsed(
           client,
-          { path: HLD_PATH, params },
+          { endpoint: "detections", params },
           () =>
             new DetectionPageParser({
               onWarning: options.onWarning,
@@ -306,7 +299,10 @@ export async function fetchDetections(
         const w = page.warning;
         if (!w?.url) {
           if (w?.code === "1980") throw cutWithoutUrl(n, w, idMin, range.hi);
-          if (w) options.onWarning?.(`Qualys warned on a host detection page: ${w.code} ${w.text}`);
+          // a notice of deprecation is the client's to warn, once (`noteAnswer`)
+          if (w && !isNoticeText(w.text)) {
+            options.onWarning?.(`Qualys warned on a host detection page: ${w.code} ${w.text}`);
+          }
           return;
         }
         idMin = nextIdMin(w, idMin);

@@ -8,15 +8,11 @@
  */
 
 import { QualysApiError, ReportSyntaxError } from "../errors.ts";
-import { callLabel, type QualysClient } from "../qualys/client.ts";
+import type { QualysClient } from "../qualys/client.ts";
+import type { Endpoint } from "../qualys/endpoints.ts";
+import { AnswerTap, refusesVersion } from "../qualys/notices.ts";
+import { parseQualysResponse } from "../qualys/responses.ts";
 import { DownloadCut, readInto, type StreamParser, WrongAnswer } from "../qualys/stream_body.ts";
-
-/** Host List Detection. */
-export const HLD_PATH = "/api/2.0/fo/asset/host/vm/detection/";
-/** Host List. */
-export const HOST_PATH = "/api/2.0/fo/asset/host/";
-/** KnowledgeBase. */
-export const KB_PATH = "/api/2.0/fo/knowledge_base/vuln/";
 
 /** API calls and bytes downloaded, per path and in total. */
 export class Traffic {
@@ -272,38 +268,49 @@ export interface FetchParsedOptions {
 }
 
 /**
- * POSTs `params` to `path` and streams the answer into a parser from `makeParser`, until one
- * answer parses whole: a cut, truncated or stalled one is fetched again with a fresh parser
- * (bounded: then exit 3); a Qualys body saying 1960 or 1965 is waited out like the client's own
- * limits. What the parser throws otherwise ends the fetch.
+ * POSTs `params` to `endpoint` and streams the answer into a parser from `makeParser`, until one
+ * answer parses whole: a cut, truncated, empty or stalled one is fetched again with a fresh
+ * parser (bounded: then exit 3); a Qualys body saying 1960 or 1965 is waited out like the
+ * client's own limits, one saying the version is not supported ends the run naming the
+ * `api_versions` entry. A notice of deprecation at the start or the end of a whole answer is
+ * handed to the client (`noteAnswer`). What the parser throws otherwise ends the fetch.
  *
  * @throws {QualysApiError} When the answer cannot be had (exit 3).
  * @throws {ReportSyntaxError} When it is not the XML expected (exit 4).
  */
 export async function fetchParsed<T>(
   client: QualysClient,
-  request: { path: string; params: Record<string, string> },
+  request: { endpoint: Endpoint; params: Record<string, string> },
   makeParser: () => StreamParser<T>,
   options: FetchParsedOptions,
 ): Promise<T> {
-  const { path, params } = request;
+  const { endpoint, params } = request;
+  const path = client.path(endpoint);
   const { what, traffic, signal, maxFetches = 5 } = options;
   let limitWaits = 0;
   for (let attempt = 1;; attempt++) {
-    const answer = await client.fetchStream(path, params, { signal });
+    const answer = await client.fetchStream(endpoint, params, { signal });
     options.limit?.update(answer.headers);
     const inner = makeParser();
+    const tap = new AnswerTap();
     let bytes = 0;
     const counting: StreamParser<T> = {
       push(chunk) {
         bytes += chunk.length;
+        tap.push(chunk);
         inner.push(chunk);
       },
       end: () => inner.end(),
       abort: () => inner.abort(),
     };
     try {
-      return await readInto(client, answer, counting, { what, signal, reuse: options.reuse });
+      const result = await readInto(client, answer, counting, {
+        what,
+        signal,
+        reuse: options.reuse,
+      });
+      client.noteAnswer(endpoint, answer.headers, tap.texts());
+      return result;
     } catch (error) {
       signal?.throwIfAborted();
       const again = attempt < maxFetches;
@@ -323,16 +330,36 @@ export async function fetchParsed<T>(
       }
       if (error instanceof QualysApiError && (error.code === "1960" || error.code === "1965")) {
         await client.waitForBodyLimit({ code: error.code, items: [] }, limitWaits++, {
-          label: callLabel(path, params),
+          label: client.label(endpoint, params),
           signal,
         });
         attempt--;
         continue;
+      }
+      const refusal = error instanceof QualysApiError ? versionRefusal(tap) : undefined;
+      if (refusal !== undefined) {
+        throw client.refusedVersion(endpoint, {
+          status: answer.status,
+          text: refusal,
+          label: client.label(endpoint, params),
+        });
       }
       if (error instanceof ReportSyntaxError) throw error.inFile(what);
       throw error;
     } finally {
       traffic.count(path, bytes);
     }
+  }
+}
+
+// The TEXT of a small SIMPLE_RETURN answer that says the version is not supported.
+function versionRefusal(tap: AnswerTap): string | undefined {
+  const whole = tap.whole();
+  if (!whole) return undefined;
+  try {
+    const r = parseQualysResponse(whole);
+    return r.root === "SIMPLE_RETURN" && refusesVersion(r.text) ? r.text : undefined;
+  } catch {
+    return undefined;
   }
 }

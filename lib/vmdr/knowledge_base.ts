@@ -1,8 +1,9 @@
 /**
  * The KnowledgeBase join (docs/qualys_api.md section 7): the title, DIAGNOSIS, CVE and Bugtraq
  * IDs of each QID a run's detections name, from the KB cache and, for what the cache lacks or
- * what changed, from `/api/2.0/fo/knowledge_base/vuln/`. It runs while the detection pages are
- * fetched (the KnowledgeBase has its own limits), QIDs being named as the pages bring them:
+ * what changed, from the KnowledgeBase API (`knowledge_base` in the endpoint table). It runs
+ * while the detection pages are fetched (the KnowledgeBase has its own limits), QIDs being named
+ * as the pages bring them:
  *
  * 1. with a cache, one `details=None&last_modified_after=<its checkpoint>` call lists the QIDs
  *    modified since; those the run needs are fetched again, the others dropped from the cache
@@ -23,7 +24,7 @@ import type { GlossaryEntry } from "../findings/finding_source.ts";
 import type { QualysClient } from "../qualys/client.ts";
 import { Tag } from "../xml/tags.ts";
 import { parseDateTime } from "./datetime.ts";
-import { ConcurrencyLimit, fetchParsed, KB_PATH, type Traffic } from "./fetch_pages.ts";
+import { ConcurrencyLimit, fetchParsed, type Traffic } from "./fetch_pages.ts";
 import { IdListParser } from "./id_list.ts";
 import { KbCache, KbCacheWriter, type KbEntry } from "./kb_cache.ts";
 import { KbPageParser } from "./kb_page.ts";
@@ -210,7 +211,7 @@ export class KnowledgeBaseJoin {
       const list = await fetchParsed(
         this.#client,
         {
-          path: KB_PATH,
+          endpoint: "knowledge_base",
           params: {
             action: "list",
             details: "None",
@@ -248,7 +249,10 @@ export class KnowledgeBaseJoin {
       this.#asked.push(...qids);
       const page = await fetchParsed(
         this.#client,
-        { path: KB_PATH, params: { action: "list", details: "All", ids: idRanges(qids) } },
+        {
+          endpoint: "knowledge_base",
+          params: { action: "list", details: "All", ids: idRanges(qids) },
+        },
         () => {
           const parser = new KbPageParser({ lines: reuse.lines });
           return {

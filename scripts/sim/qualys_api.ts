@@ -4,6 +4,18 @@
  * `/api/2.0/fo/report/` launch, list, fetch, delete), rate-limit and concurrency headers, and
  * scriptable faults. It serves any report file it is given. For tests and `deno task demo`.
  *
+ * Versions: today's Qualys (../shared/reference/qualys_api_versions.md): Host List Detection and
+ * Host List 5.0, KnowledgeBase 4.0, reports 2.0 and 3.0 (3.0 is seen in third-party clients,
+ * qualys_api.md section 3.5; its answers are taken to be 2.0's). A version not served is answered
+ * as retired: HTTP 404 with a SIMPLE_RETURN naming the version, as issue 17 describes it. How
+ * Qualys really answers a retired version is not public, so `retired` switches to the other
+ * likely forms (410, an HTML 404 page, a SIMPLE_RETURN with HTTP 200).
+ *
+ * The API gateway: `POST /auth` (form `username`, `password`, `token=true`) answers a token as
+ * text with HTTP 201 (PostHog PR #80101, qualys_api_versions.md). With `gateway.kbWantsToken`
+ * the KnowledgeBase answers 401 to Basic auth and takes `Authorization: Bearer <token>`, as
+ * PostHog treats KB 4.0; the body of that 401 is not known, so it is switchable.
+ *
  * With a `vmdr` script it also serves Host List Detection, Host List and the KnowledgeBase over
  * a simulated subscription (`qualys_vmdr_api.ts`, `vmdr_subscription.ts`). Every request is
  * logged with its parameters, status and body bytes (`log`).
@@ -20,15 +32,72 @@
 
 import { createTestCa, type TestCa } from "./pki.ts";
 import {
+  NOTICE_TEXT,
+  noticeHeaders,
   type SimLogEntry,
-  VMDR_PATHS,
+  type SimNotice,
+  VMDR_RESOURCES,
+  type VmdrApi,
   type VmdrControl,
   VmdrRoutes,
   type VmdrSimOptions,
 } from "./qualys_vmdr_api.ts";
 import { formatDateTime, VmdrSubscription } from "./vmdr_subscription.ts";
 
-export type { SimLogEntry, VmdrControl, VmdrFault, VmdrSimOptions } from "./qualys_vmdr_api.ts";
+export type {
+  SimLogEntry,
+  SimNotice,
+  VmdrControl,
+  VmdrFault,
+  VmdrSimOptions,
+} from "./qualys_vmdr_api.ts";
+
+/** An API of the simulator: a VMDR one, or the report flow. */
+export type SimApi = VmdrApi | "report";
+
+/** The versions each API serves by default: today's Qualys. */
+export const SERVED_VERSIONS: Readonly<Record<SimApi, readonly string[]>> = {
+  detection: ["5.0"],
+  host: ["5.0"],
+  kb: ["4.0"],
+  report: ["2.0", "3.0"],
+};
+
+/** How a version that is not served is answered (the real form is not public). */
+export interface RetiredAnswer {
+  /** HTTP status. @default {404} */
+  status?: number;
+  /** A SIMPLE_RETURN naming the version (default), or an HTML error page. */
+  body?: "simple-return" | "html";
+}
+
+/** The API gateway part of a script. */
+export interface SimGatewayScript {
+  /** The KnowledgeBase answers 401 to Basic auth and wants a gateway token. @default {false} */
+  kbWantsToken?: boolean;
+  /** The body of that 401: empty (default) or a SIMPLE_RETURN CODE 2000 (not known which). */
+  refusal?: "empty" | "simple-return";
+  /** Every token is refused with HTTP 401 (an account the API does not take tokens for). */
+  refuseTokens?: boolean;
+  /** Tokens another simulator's gateway issued are taken too (a gateway on its own host). */
+  trustTokensOf?: SimGateway;
+}
+
+/** The simulated API gateway, at run time. */
+export interface SimGateway {
+  /** Every token issued, in order (secrets a test looks for in logs). */
+  readonly tokens: string[];
+  /** Calls made with each token that it took, by token. */
+  readonly uses: Map<string, number>;
+  /** Whether `token` was issued here and is still valid. */
+  valid(token: string): boolean;
+  /** Makes every token issued so far invalid (as once 4 hours have passed). */
+  expireTokens(): void;
+  /** Changes the script for the following calls. */
+  set(script: SimGatewayScript): void;
+}
+
+const RESOURCE = /^\/api\/(\d+\.\d+)\/fo\/(.*)$/;
 
 /** Faults to inject; counters are consumed as calls arrive. */
 export interface QualysSimScript {
@@ -54,6 +123,12 @@ export interface QualysSimScript {
   fetch7001?: number;
   /** The next N calls answer HTTP 503. */
   serverErrors?: number;
+  /**
+   * The next calls of the report flow answer these, one each: an HTTP status with an empty body
+   * or an HTML page, as a proxy, a firewall or a load balancer may (issue 18's hostile pass; no
+   * Qualys source).
+   */
+  bareAnswers?: { status: number; body?: "empty" | "html" }[];
   /** The next N fetches send part of the body, then reset the connection. */
   resetMidDownload?: number;
   /** The next N fetches declare the full length but send only half, then close. */
@@ -66,6 +141,14 @@ export interface QualysSimScript {
   rateLimitRemaining?: number;
   /** A session cookie value set on every answer (a secret the connector must never log). */
   sessionCookie?: string;
+  /** The versions each API serves. @default {SERVED_VERSIONS} */
+  versions?: Partial<Record<SimApi, readonly string[]>>;
+  /** How a version not served is answered. @default {{ status: 404, body: "simple-return" }} */
+  retired?: RetiredAnswer;
+  /** The API gateway and the endpoints that want its tokens. */
+  gateway?: SimGatewayScript;
+  /** A notice of deprecation in the report flow's answers (`header` or `comment`). */
+  notice?: SimNotice;
 }
 
 /** One request the simulator saw. */
@@ -76,8 +159,12 @@ export interface SimRequest {
   action: string;
   /** All parameters. */
   params: Record<string, string>;
-  /** Whether Basic auth matched. */
+  /** Whether Basic auth matched, or a valid gateway token came. */
   authorized: boolean;
+  /** Whether a gateway token came (valid or not). */
+  bearer: boolean;
+  /** The version in the path ("" for other paths). */
+  version: string;
   /** X-Requested-With value. */
   requestedWith: string | null;
   /** Whether a Proxy-Authorization header reached the origin (it must never). */
@@ -100,6 +187,8 @@ export interface QualysSim {
   log: SimLogEntry[];
   /** The VMDR routes' controls, when the script has `vmdr`. */
   vmdr?: VmdrControl;
+  /** The API gateway (`POST /auth`); give `url` as `gateway_url`. */
+  gateway: SimGateway;
   /** Resolves once no response body is being sent (then every log entry is `done`). */
   idle(): Promise<void>;
   /** Stops the server. */
@@ -108,10 +197,16 @@ export interface QualysSim {
 
 const enc = new TextEncoder();
 
-function simpleReturn(text: string, code = "", items: [string, string][] = []): string {
+function simpleReturn(
+  text: string,
+  code = "",
+  items: [string, string][] = [],
+  comment = "",
+): string {
   return `<?xml version="1.0" encoding="UTF-8" ?>\n` +
     `<!DOCTYPE SIMPLE_RETURN SYSTEM "https://qualysapi.qualys.com/api/2.0/simple_return.dtd">\n` +
     `<SIMPLE_RETURN><RESPONSE><DATETIME>${new Date().toISOString().slice(0, 19)}Z</DATETIME>` +
+    (comment ? `<!-- ${comment} -->` : "") +
     (code ? `<CODE>${code}</CODE>` : "") + `<TEXT>${text}</TEXT>` +
     (items.length
       ? `<ITEM_LIST>${
@@ -136,11 +231,33 @@ export async function startQualysSim(
   const deleted: string[] = [];
   const reports = new Map<string, { template: string; polls: number; fetches: number }>();
   let nextId = 4927942;
-  const s = { ...script, reports: script.reports ?? {}, conflicts: [...(script.conflicts ?? [])] };
+  const s = {
+    ...script,
+    reports: script.reports ?? {},
+    conflicts: [...(script.conflicts ?? [])],
+    bareAnswers: [...(script.bareAnswers ?? [])],
+  };
   const log: SimLogEntry[] = [];
   const vmdr = script.vmdr ? new VmdrRoutes(script.vmdr) : undefined;
   let baseUrl = "";
   let inFlight = 0;
+  // the gateway: tokens issued, those still valid, calls each took
+  let gw: SimGatewayScript = { ...script.gateway };
+  const tokens: string[] = [];
+  const validTokens = new Set<string>();
+  const tokenUses = new Map<string, number>();
+  const gateway: SimGateway = {
+    tokens,
+    uses: tokenUses,
+    expireTokens: () => validTokens.clear(),
+    valid: (token) => validTokens.has(token),
+    set: (g) => gw = { ...gw, ...g },
+  };
+  const served = { ...SERVED_VERSIONS, ...script.versions };
+  const reportComment = s.notice?.form === "comment" &&
+      (!s.notice.apis || s.notice.apis.includes("report"))
+    ? s.notice.text ?? NOTICE_TEXT
+    : "";
   let idleWaiters: (() => void)[] = [];
 
   const headers = (extra: Record<string, string> = {}) => ({
@@ -153,6 +270,7 @@ export async function startQualysSim(
     ...(s.sessionCookie
       ? { "Set-Cookie": `QualysSession=${s.sessionCookie}; path=/api; secure` }
       : {}),
+    ...noticeHeaders(s.notice, "report"),
     ...extra,
   });
   const xml = (body: string, status = 200, extra: Record<string, string> = {}) =>
@@ -161,6 +279,43 @@ export async function startQualysSim(
   const reportBytes = async (template: string): Promise<Uint8Array> => {
     const src = s.reports[template]!;
     return typeof src === "string" ? await Deno.readFile(src) : src;
+  };
+
+  // The API gateway's token call (PostHog #80101: form fields, HTTP 201, the token as the body).
+  const auth = (req: Request, params: Record<string, string>, entry: SimLogEntry): Response => {
+    entry.api = "gateway";
+    entry.params = {
+      ...params,
+      ...(params.password === undefined ? {} : { password: "(hidden)" }),
+    };
+    requests.push({
+      path: "/auth",
+      action: "",
+      params: entry.params,
+      authorized: params.username === user && params.password === password,
+      bearer: false,
+      version: "",
+      requestedWith: req.headers.get("x-requested-with"),
+      proxyAuthorization: req.headers.has("proxy-authorization"),
+    });
+    if (req.method !== "POST" || params.token !== "true") {
+      return new Response("token=true is required", { status: 400 });
+    }
+    if (params.username !== user || params.password !== password) {
+      return new Response('{"message":"Unauthorized"}', {
+        status: 401,
+        headers: { "Content-Type": "application/json" },
+      });
+    }
+    const b64 = (text: string) =>
+      btoa(text).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    const random = b64(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))));
+    const token = `${b64('{"alg":"HS512"}')}.${
+      b64(JSON.stringify({ sub: user, n: tokens.length + 1 }))
+    }.${random}`;
+    tokens.push(token);
+    validTokens.add(token);
+    return new Response(token, { status: 201, headers: { "Content-Type": "text/plain" } });
   };
 
   const route = async (
@@ -178,29 +333,79 @@ export async function startQualysSim(
       }
     }
     entry.params = params;
-    const authorized = req.headers.get("authorization") === expected;
+    if (url.pathname === "/auth") return auth(req, params, entry);
+    const m = RESOURCE.exec(url.pathname);
+    const api: SimApi | undefined = m?.[2] === "report/"
+      ? "report"
+      : vmdr
+      ? VMDR_RESOURCES[m?.[2] ?? ""]
+      : undefined;
+    const authz = req.headers.get("authorization") ?? "";
+    const bearer = authz.startsWith("Bearer ");
+    const token = authz.slice(7);
+    const tokenOk = bearer && !gw.refuseTokens &&
+      (validTokens.has(token) || gw.trustTokensOf?.valid(token) === true);
+    const basicOk = authz === expected;
     const record: SimRequest = {
       path: url.pathname,
       action: params.action ?? "",
       params,
-      authorized,
+      authorized: basicOk || tokenOk,
+      bearer,
+      version: m?.[1] ?? "",
       requestedWith: req.headers.get("x-requested-with"),
       proxyAuthorization: req.headers.has("proxy-authorization"),
     };
     requests.push(record);
-    const api = vmdr ? VMDR_PATHS[url.pathname] : undefined;
-    if (url.pathname !== "/api/2.0/fo/report/" && !api) {
-      return new Response("Not Found", { status: 404 });
-    }
-    entry.api = api ?? "report";
+    if (!api) return new Response("Not Found", { status: 404 });
+    entry.api = api;
     if (!record.requestedWith) {
       return xml(simpleReturn("Please specify X-Requested-With header.", "1905"), 400);
     }
-    if (!authorized) {
+    if (api === "kb" && gw.kbWantsToken && !tokenOk) {
+      // a KnowledgeBase that wants a gateway token (PostHog #80101); the 401's body is unknown
+      return gw.refusal === "simple-return"
+        ? xml(simpleReturn("Bad Login/Password", "2000"), 401)
+        : new Response(null, { status: 401, headers: headers() });
+    }
+    if (!basicOk && !tokenOk) {
       const bad = s.badLogin ?? { code: "2000", status: 401 };
       return xml(simpleReturn("Bad Login/Password", bad.code), bad.status);
     }
-    if (api) return vmdr!.handle(api, { entry, ordered, user, baseUrl, onFinish });
+    if (tokenOk) tokenUses.set(token, (tokenUses.get(token) ?? 0) + 1);
+    const version = m![1]!;
+    if (!served[api].includes(version)) {
+      // A retired version: HTTP 404 with a SIMPLE_RETURN naming it (issue 17; Qualys's real
+      // answer is not public, hence `retired`).
+      const r = s.retired ?? {};
+      const status = r.status ?? 404;
+      if (r.body === "html") {
+        return new Response(
+          `<html><head><title>${status} Not Found</title></head><body><h1>Not Found</h1>` +
+            `<p>The requested URL ${url.pathname} was not found on this server.</p></body></html>\n`,
+          { status, headers: headers({ "Content-Type": "text/html" }) },
+        );
+      }
+      return xml(
+        simpleReturn(
+          `API version ${version} of this endpoint is no longer supported. ` +
+            `Please use version ${served[api].at(-1)}.`,
+        ),
+        status,
+      );
+    }
+    if (api !== "report") {
+      return vmdr!.handle(api, { entry, ordered, user, baseUrl, path: url.pathname, onFinish });
+    }
+    const bare = s.bareAnswers?.shift();
+    if (bare) {
+      return bare.body === "html"
+        ? new Response(`<html><body><h1>${bare.status}</h1>Request blocked.</body></html>`, {
+          status: bare.status,
+          headers: { "Content-Type": "text/html" },
+        })
+        : new Response(null, { status: bare.status });
+    }
     if (s.serverErrors && s.serverErrors > 0) {
       s.serverErrors--;
       return new Response("<html><body>503 Service Unavailable</body></html>", { status: 503 });
@@ -241,7 +446,7 @@ export async function startQualysSim(
         const id = String(nextId++);
         reports.set(id, { template, polls: 0, fetches: 0 });
         launched.push(id);
-        return xml(simpleReturn("New report launched", "", [["ID", id]]));
+        return xml(simpleReturn("New report launched", "", [["ID", id]], reportComment));
       }
       case "list": {
         const r = reports.get(params.id ?? "");
@@ -257,6 +462,7 @@ export async function startQualysSim(
         }
         return xml(
           `<?xml version="1.0" encoding="UTF-8" ?>\n<REPORT_LIST_OUTPUT><RESPONSE><DATETIME>x</DATETIME>` +
+            (reportComment ? `<!-- ${reportComment} -->` : "") +
             `<REPORT_LIST>${body}</REPORT_LIST></RESPONSE></REPORT_LIST_OUTPUT>\n`,
         );
       }
@@ -431,6 +637,7 @@ export async function startQualysSim(
     deleted,
     log,
     ...(vmdr ? { vmdr } : {}),
+    gateway,
     idle() {
       return inFlight === 0 ? Promise.resolve() : new Promise((r) => idleWaiters.push(r));
     },

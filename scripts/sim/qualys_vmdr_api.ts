@@ -1,7 +1,9 @@
 /**
  * The VMDR routes of the Qualys API simulator (`qualys_api.ts` mounts them): Host List Detection
- * (`/api/2.0/fo/asset/host/vm/detection/`), Host List (`/api/2.0/fo/asset/host/`) and the
- * KnowledgeBase (`/api/2.0/fo/knowledge_base/vuln/`) over a {@linkcode VmdrSubscription}.
+ * (`/api/5.0/fo/asset/host/vm/detection/`), Host List (`/api/5.0/fo/asset/host/`) and the
+ * KnowledgeBase (`/api/4.0/fo/knowledge_base/vuln/`) over a {@linkcode VmdrSubscription}. The
+ * versions served are today's (../shared/reference/qualys_api_versions.md: HLD and Host List 5.0,
+ * KB 4.0, since Qualys ended 2.0-4.0 and 2.0-3.0); `qualys_api.ts` answers the others as retired.
  *
  * Pages are generated while they are sent (a pull stream, about 256 KiB at a time, a few chunks ahead), after a real
  * server-side wait per page when `pageLatencyMs` is set. Paging is Qualys's: a `WARNING` with
@@ -45,12 +47,43 @@ import {
 /** The three VMDR APIs; each has its own limits and request count. */
 export type VmdrApi = "detection" | "host" | "kb";
 
-/** Path → API, for the routes this module serves. */
-export const VMDR_PATHS: Readonly<Record<string, VmdrApi>> = {
-  "/api/2.0/fo/asset/host/vm/detection/": "detection",
-  "/api/2.0/fo/asset/host/": "host",
-  "/api/2.0/fo/knowledge_base/vuln/": "kb",
+/** Resource (the path after `/api/<version>/fo/`) → API, for the routes this module serves. */
+export const VMDR_RESOURCES: Readonly<Record<string, VmdrApi>> = {
+  "asset/host/vm/detection/": "detection",
+  "asset/host/": "host",
+  "knowledge_base/vuln/": "kb",
 };
+
+/**
+ * A notice of deprecation in the answers of an API. Qualys's form is not public (one 2026 client
+ * saw an end-of-support warning on a live 2.0 answer: qualys_api_versions.md), so each guess is a
+ * form: an XML comment after DATETIME, a `WARNING` (TEXT only; on answers with no paging WARNING,
+ * as the DTDs allow one), or the `Deprecation` and `Sunset` headers of RFC 9745 and 8594.
+ */
+export interface SimNotice {
+  /** Where the notice goes. */
+  form: "comment" | "warning" | "header";
+  /** The words. @default {"This API version is deprecated and reaches its end of life on 2027-06-30."} */
+  text?: string;
+  /** The APIs whose answers carry it. @default all */
+  apis?: readonly (VmdrApi | "report")[];
+}
+
+/** The default words of a {@linkcode SimNotice}. */
+export const NOTICE_TEXT =
+  "This API version is deprecated and reaches its end of life on 2027-06-30.";
+
+/** The headers of a notice in the `header` form (the date of {@linkcode NOTICE_TEXT}). */
+export function noticeHeaders(
+  notice: SimNotice | undefined,
+  api: VmdrApi | "report",
+): Record<string, string> {
+  if (notice?.form !== "header" || (notice.apis && !notice.apis.includes(api))) return {};
+  return {
+    "Deprecation": `@${Date.UTC(2026, 5, 30) / 1000}`,
+    "Sunset": new Date(Date.UTC(2027, 5, 30)).toUTCString(),
+  };
+}
 
 /** A scripted fault: what the `request`-th call to an API (counted from when the fault was
  * scripted, 1-based, every call after authentication) gets instead of its normal answer. */
@@ -63,9 +96,10 @@ export interface VmdrFault {
    * connection is reset) after `cutAfter` records; `conflict`: HTTP 409 with a SIMPLE_RETURN
    * CODE 1960 or 1965; `simpleReturn`: a SIMPLE_RETURN with `code`, `text` and `status`;
    * `datetime`: the normal answer, its RESPONSE/DATETIME `text` (not seen from Qualys: the
-   * hostile cases of issue 18). */
-  kind: "status" | "cut" | "conflict" | "simpleReturn" | "datetime";
-  /** HTTP status for `status` (default 503) and `simpleReturn` (default 200). */
+   * hostile cases of issue 18); `empty`: HTTP `status` (default 200) with an empty body, as a
+   * load balancer or proxy may answer (seen in the hostile pass of issue 18; no Qualys source). */
+  kind: "status" | "cut" | "conflict" | "simpleReturn" | "datetime" | "empty";
+  /** HTTP status for `status` (default 503), `simpleReturn` and `empty` (default 200). */
   status?: number;
   /** CODE: for `conflict` 1960 (default) or 1965; for `simpleReturn` e.g. 2000. */
   code?: string;
@@ -111,14 +145,16 @@ export interface VmdrSimOptions {
   datetimeText?: string;
   /** Faults, counted from the start. */
   faults?: VmdrFault[];
+  /** A notice of deprecation in the answers. @default none */
+  notice?: SimNotice | undefined;
 }
 
 /** One request the simulator answered (every route, the report flow included). */
 export interface SimLogEntry {
   /** Arrival order, from 1. */
   seq: number;
-  /** The API: a VMDR one, `report`, or `other` (unknown paths). */
-  api: VmdrApi | "report" | "other";
+  /** The API: a VMDR one, `report`, `gateway` (`/auth`), or `other` (unknown paths). */
+  api: VmdrApi | "report" | "gateway" | "other";
   /** HTTP method. */
   method: string;
   /** URL path. */
@@ -157,6 +193,8 @@ export interface VmdrRequestContext {
   user: string;
   /** The simulator's base URL, for WARNING URLs. */
   baseUrl: string;
+  /** The request's path (its version included), for WARNING URLs. */
+  path: string;
   /** Registers a callback for when the response body ends, however it ends. */
   onFinish(callback: () => void): void;
 }
@@ -409,7 +447,9 @@ function flagParam(name: string, value: string | undefined, dflt: boolean): bool
 export class VmdrRoutes implements VmdrControl {
   /** The subscription served. */
   readonly subscription: VmdrSubscription;
-  #o: Required<Omit<VmdrSimOptions, "subscription" | "faults">>;
+  #o: Required<Omit<VmdrSimOptions, "subscription" | "faults" | "notice">> & {
+    notice: SimNotice | undefined;
+  };
   #faults: { fault: VmdrFault; at: number; fired: boolean }[] = [];
   #count: Record<VmdrApi, number> = { detection: 0, host: 0, kb: 0 };
   #running: Record<VmdrApi, number> = { detection: 0, host: 0, kb: 0 };
@@ -437,6 +477,7 @@ export class VmdrRoutes implements VmdrControl {
       idRanges: options.idRanges ?? false,
       clockOffsetSec: options.clockOffsetSec ?? 0,
       datetimeText: options.datetimeText ?? "",
+      notice: options.notice,
     };
     for (const f of options.faults ?? []) this.#faults.push({ fault: f, at: 0, fired: false });
   }
@@ -447,6 +488,7 @@ export class VmdrRoutes implements VmdrControl {
   set(options: Partial<Omit<VmdrSimOptions, "subscription" | "faults">>): void {
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.#o = { ...this.#o, ...defined };
+    if ("notice" in options) this.#o.notice = options.notice;
     if (options.rateLimit !== undefined || options.rateWindowSec !== undefined) {
       for (const w of Object.values(this.#window)) w.used = 0;
     }
@@ -554,6 +596,11 @@ export class VmdrRoutes implements VmdrControl {
         { status, headers: headers({ "Content-Type": "text/html" }) },
       );
     }
+    if (fault?.kind === "empty") {
+      const status = fault.status ?? 200;
+      entry.status = status;
+      return new Response(null, { status, headers: headers({ "Content-Length": "0" }) });
+    }
     if (fault?.kind === "simpleReturn") {
       return answer(fault.status ?? 200, fault.text ?? "Bad Login/Password", fault.code ?? "2000");
     }
@@ -620,8 +667,18 @@ export class VmdrRoutes implements VmdrControl {
     entry.status = 200;
     return new Response(toStream(body, abort), {
       status: 200,
-      headers: headers({ "X-RateLimit-Remaining": String(Math.max(0, o.rateLimit - w.used)) }),
+      headers: headers({
+        "X-RateLimit-Remaining": String(Math.max(0, o.rateLimit - w.used)),
+        ...noticeHeaders(o.notice, api),
+      }),
     });
+  }
+
+  /** The notice of deprecation `api`'s answers carry in `form`, if any. */
+  #notice(api: VmdrApi, form: SimNotice["form"]): string | undefined {
+    const n = this.#o.notice;
+    if (n?.form !== form || (n.apis && !n.apis.includes(api))) return undefined;
+    return n.text ?? NOTICE_TEXT;
   }
 
   /** Whether this page carries keep-alive comments. */
@@ -754,9 +811,9 @@ export class VmdrRoutes implements VmdrControl {
     // select the page now: a snapshot of who is on it
     const page = this.#selectHosts(q, limit, api === "detection");
     const root = api === "detection" ? "HOST_LIST_VM_DETECTION_OUTPUT" : "HOST_LIST_OUTPUT";
-    const path = api === "detection"
-      ? "/api/2.0/fo/asset/host/vm/detection/"
-      : "/api/2.0/fo/asset/host/";
+    const path = ctx.path;
+    const comment = this.#notice(api, "comment");
+    const warning = this.#notice(api, "warning");
     ctx.entry.records = page.hosts.length;
     if (page.next !== undefined) ctx.entry.nextIdMin = page.next;
     const keep = this.#keepAlivePage(page.hosts.length ? sub.hostId(page.hosts[0]!) : -1);
@@ -775,6 +832,7 @@ export class VmdrRoutes implements VmdrControl {
       yield prolog(root, api === "detection" ? DTD.detection : DTD.host);
       if (echo) yield requestXml(clock, user, baseUrl + path, ordered);
       yield `  <RESPONSE>\n    <DATETIME>${escapeXml(stamp)}</DATETIME>\n`;
+      if (comment) yield `    <!-- ${comment} -->\n`;
       if (keep) yield keepAlive(root);
       yield FLUSH;
       if (latency > 0) {
@@ -840,6 +898,7 @@ export class VmdrRoutes implements VmdrControl {
         return;
       }
       if (nextUrl) yield warningXml(limit, nextUrl);
+      else if (warning) yield `    <WARNING>\n      <TEXT>${warning}</TEXT>\n    </WARNING>\n`;
       yield `  </RESPONSE>\n</${root}>\n` + TRAILER;
     })();
   }
@@ -927,12 +986,15 @@ export class VmdrRoutes implements VmdrControl {
     const unknown = this.#o.unknownElements;
     const cutAfter = cut ? cut.after ?? Math.floor(qids.length / 2) : -1;
     const clock = sub.clock;
-    const path = "/api/2.0/fo/knowledge_base/vuln/";
+    const path = ctx.path;
+    const comment = this.#notice("kb", "comment");
+    const warning = this.#notice("kb", "warning");
     const wake = this.#wake.signal; // a page's waits all end when this fires
     return (async function* (): AsyncGenerator<Part> {
       yield prolog(root, DTD.kb);
       if (echo) yield requestXml(clock, ctx.user, ctx.baseUrl + path, ctx.ordered);
       yield `  <RESPONSE>\n    <DATETIME>${escapeXml(stamp)}</DATETIME>\n`;
+      if (comment) yield `    <!-- ${comment} -->\n`;
       if (keep) yield keepAlive(root) + keepAlive(root);
       yield FLUSH;
       if (latency > 0) {
@@ -959,6 +1021,7 @@ export class VmdrRoutes implements VmdrControl {
         yield CUT;
         return;
       }
+      if (warning) yield `    <WARNING>\n      <TEXT>${warning}</TEXT>\n    </WARNING>\n`;
       yield `  </RESPONSE>\n</${root}>\n` + TRAILER;
     })();
   }

@@ -90,9 +90,9 @@ Deno.test("source: detections: -check makes one detection call and one Knowledge
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(
       r.stdout,
-      /OK {3}Qualys login of sim_user and a host detection call: accepted: 1 host\(s\)/,
+      /OK {3}Qualys login of sim_user and a Host List Detection API 5\.0 call: accepted: 1 host\(s\)/,
     );
-    assert.match(r.stdout, /OK {3}KnowledgeBase call \(QID \d+\): answered/);
+    assert.match(r.stdout, /OK {3}KnowledgeBase API 4\.0 call \(QID \d+\): answered/);
     assert.match(
       r.stdout,
       /OK {3}sync state in .*QualysGuard\.state: csv .*out\.csv: the next run is a full sync/,

@@ -85,7 +85,10 @@ Deno.test("-check prints one line per step and launches no report", async () => 
     assert.match(ok.stdout, /^OK {3}configuration: InputPlugins\/QualysGuard\.yaml$/m);
     assert.match(ok.stdout, /^OK {3}DNS 127\.0\.0\.1: 127\.0\.0\.1 is an address$/m);
     assert.match(ok.stdout, /^OK {3}TLS to 127\.0\.0\.1:\d+: handshake done/m);
-    assert.match(ok.stdout, /^OK {3}Qualys login of sim_user: accepted \(no report launched\)$/m);
+    assert.match(
+      ok.stdout,
+      /^OK {3}Qualys login of sim_user \(Report API 2\.0\): accepted \(no report launched\)$/m,
+    );
     assert.match(ok.stdout, /^SKIP Defense Center: -csvfile is given/m);
     assert.deepStrictEqual(sim.launched, []);
   });
@@ -101,7 +104,7 @@ Deno.test("-check prints one line per step and launches no report", async () => 
     assert.equal(bad.code, 3);
     assert.match(
       bad.stdout,
-      /^FAIL Qualys login of sim_user: Qualys answered CODE 2000: .*check user_id and password/m,
+      /^FAIL Qualys login of sim_user \(Report API 2\.0\): Qualys answered CODE 2000: .*check user_id and password/m,
     );
   });
 });

@@ -164,7 +164,7 @@ Deno.test("Qualys answers that trickle in a byte at a time: exit 3 naming the ca
       assert.match(c.stdout, /^OK {3}TLS to 127\.0\.0\.1:\d+: handshake done/m);
       assert.match(
         c.stdout,
-        /^FAIL Qualys login of sim_user: No whole answer to action=list from 127\.0\.0\.1:\d+ within 1 s/m,
+        /^FAIL Qualys login of sim_user \(Report API 2\.0\): No whole answer to action=list from 127\.0\.0\.1:\d+ within 1 s/m,
       );
     });
   } finally {

@@ -212,7 +212,7 @@ Deno.test({ name: NAME, ignore: ignoreUnless(MISSING === "", NAME, MISSING) }, a
         c.stdout,
         /^OK {3}TLS to 127\.0\.0\.1:\d+ through http:\/\/127\.0\.0\.1:\d+: handshake done/m,
       );
-      assert.match(c.stdout, /^OK {3}Qualys login of sim_user: accepted/m);
+      assert.match(c.stdout, /^OK {3}Qualys login of sim_user \(Report API 2\.0\): accepted/m);
     });
     assert.ok(sim.requests.length > 0);
     assert.ok(sim.requests.every((q) => !q.proxyAuthorization), "credentials reach only the proxy");

@@ -182,7 +182,7 @@ Deno.test("downloadReport retries 5xx with backoff and jitter, bounded", async (
   await withSim({ serverErrors: 10 }, async (run, client) => {
     await assert.rejects(
       downloadReport(client({ maxRetries: 2 }), "424242", opts(run)),
-      /HTTP 503 with a body that is not XML/,
+      /HTTP 503 with a body that is not a Qualys answer .*\(action=launch\): .*try again later/,
     );
     assert.deepStrictEqual(run.sim.launched, []);
   });

@@ -16,9 +16,9 @@ import {
 import { at, child, kids, type Parsed, parseXml, textOf, type XNode } from "./_xml.ts";
 
 const CA = createTestCa("VMDR simulator test CA");
-const HLD = "/api/2.0/fo/asset/host/vm/detection/";
-const HOSTS = "/api/2.0/fo/asset/host/";
-const KB = "/api/2.0/fo/knowledge_base/vuln/";
+const HLD = "/api/5.0/fo/asset/host/vm/detection/";
+const HOSTS = "/api/5.0/fo/asset/host/";
+const KB = "/api/4.0/fo/knowledge_base/vuln/";
 
 interface Answer {
   status: number;

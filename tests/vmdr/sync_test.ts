@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { QualysApiError } from "../../lib/errors.ts";
 import { QualysClient } from "../../lib/qualys/client.ts";
 import { fetchDetections } from "../../lib/vmdr/fetch_detections.ts";
-import { HLD_PATH, Traffic } from "../../lib/vmdr/fetch_pages.ts";
+import { Traffic } from "../../lib/vmdr/fetch_pages.ts";
 import { ListingBuffer } from "../../lib/vmdr/listings.ts";
 import { prepareStateDir, tryLock } from "../../lib/vmdr/state_dir.ts";
 import { statePath } from "../../lib/vmdr/sync_state.ts";
@@ -136,7 +136,7 @@ function withoutWarningUrl(client: QualysClient, code: string): QualysClient {
       if (prop === "fetchStream") {
         return async (...args: Parameters<QualysClient["fetchStream"]>) => {
           const answer = await target.fetchStream(...args);
-          if (args[0] !== HLD_PATH) return answer;
+          if (args[0] !== "detections") return answer;
           const text = (await new Response(answer.body).text())
             .replace(/<URL>[\s\S]*?<\/URL>/, "<URL><![CDATA[]]></URL>")
             .replace(/<CODE>1980<\/CODE>/, `<CODE>${code}</CODE>`);
