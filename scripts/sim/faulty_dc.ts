@@ -54,6 +54,8 @@ export interface FaultyDc {
   readonly connections: number;
   /** DATA messages received whole. */
   readonly dataMessages: number;
+  /** Resolves once `n` DATA messages have been received whole (a test's synchronisation). */
+  dataReceived(n: number): Promise<void>;
   /** Issues a client `.pkcs12` (AES-256) that the fake accepts. */
   issueClient(options?: { password?: string }): Uint8Array;
   /** Stops listening, closes every connection, stops every timer. */
@@ -81,6 +83,7 @@ export async function startFaultyDc(
   const timers = new Set<ReturnType<typeof setInterval>>();
   const sockets = new Set<{ destroy(): void }>();
   let connections = 0, dataMessages = 0;
+  const waiting: { n: number; resolve: () => void }[] = [];
 
   const answer = (sock: tls.TLSSocket, how: Misbehaviour, correct: Uint8Array) => {
     if (how === "silent") return;
@@ -125,6 +128,10 @@ export async function startFaultyDc(
           answer(sock, script.version ?? "ok", frame(1, size));
         } else if (type === 3) {
           dataMessages++;
+          for (const w of waiting.filter((w) => w.n <= dataMessages)) {
+            waiting.splice(waiting.indexOf(w), 1);
+            w.resolve();
+          }
           // Counted as the host input module counts: every line but SetSource, SetSourceType
           // and SetDomain.
           const lines = new TextDecoder().decode(value).split("\n")
@@ -193,6 +200,12 @@ export async function startFaultyDc(
     },
     get dataMessages() {
       return dataMessages;
+    },
+    dataReceived(n) {
+      if (n <= dataMessages) return Promise.resolve();
+      const { promise, resolve } = Promise.withResolvers<void>();
+      waiting.push({ n, resolve });
+      return promise;
     },
     issueClient(o = {}) {
       const issued = ca.issue({ cn: "qualys-connector-host", usage: "client" });

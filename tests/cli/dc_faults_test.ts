@@ -240,6 +240,7 @@ Deno.test("a signal while sending logs one error line: the signal, and how many 
         if (done) break;
         seen += value;
       }
+      await dc.dataReceived(3); // message 3 is out, and will never be answered
       running.kill("SIGTERM");
       for (let r = await reader.read(); !r.done; r = await reader.read()) seen += r.value;
       assert.equal((await running.status).code, 143, seen);
