@@ -94,6 +94,10 @@ export interface VmdrSimOptions {
   keepAlive?: "none" | "some" | "every";
   /** Write elements the DTDs do not have (the client must skip them). @default {true} */
   unknownElements?: boolean;
+  /** Write what 5.0 answers add (`V5_ELEMENTS` in `vmdr_xml.ts`: tags, cloud metadata, TruRisk,
+   * per detection a CVE list, MITRE, detection sources; the KnowledgeBase's
+   * PATCH_PUBLISHED_DATE). @default {true} */
+  v5Elements?: boolean;
   /** Host List `details=None`: write runs of consecutive IDs as `ID_RANGE`. @default {false} */
   idRanges?: boolean;
   /** Faults, counted from the start. */
@@ -197,6 +201,7 @@ const PARAMS: Record<VmdrApi, ReadonlySet<string>> = {
     "network_ids",
     "show_results",
     "show_qds",
+    "show_qds_factors",
     "show_tags",
     "show_asset_id",
     "echo_request",
@@ -205,7 +210,6 @@ const PARAMS: Record<VmdrApi, ReadonlySet<string>> = {
     "include_ignored",
     "include_disabled",
     // output options the simulator does not write
-    "show_qds_factors",
     "show_reopened_info",
     "suppress_duplicated_data_from_csv",
   ]),
@@ -421,6 +425,7 @@ export class VmdrRoutes implements VmdrControl {
       rateWindowSec: options.rateWindowSec ?? 3600,
       keepAlive: options.keepAlive ?? "some",
       unknownElements: options.unknownElements ?? true,
+      v5Elements: options.v5Elements ?? true,
       idRanges: options.idRanges ?? false,
     };
     for (const f of options.faults ?? []) this.#faults.push({ fault: f, at: 0, fired: false });
@@ -720,9 +725,11 @@ export class VmdrRoutes implements VmdrControl {
       hostOpts = {
         showResults: flagParam("show_results", p.show_results, true),
         showQds: flagParam("show_qds", p.show_qds, false),
+        showQdsFactors: flagParam("show_qds_factors", p.show_qds_factors, false),
         showTags,
         showAssetId,
         unknownElements: this.#o.unknownElements,
+        v5Elements: this.#o.v5Elements,
         keepAliveInside: false,
       };
     } else if (p.details !== undefined) {
@@ -747,6 +754,7 @@ export class VmdrRoutes implements VmdrControl {
     const nextUrl = page.next === undefined ? "" : this.#nextUrl(ctx, path, page.next);
     const o = hostOpts;
     const idRanges = this.#o.idRanges;
+    const v5Elements = this.#o.v5Elements;
     const clock = sub.clock;
     const user = ctx.user;
     const ordered = ctx.ordered;
@@ -805,6 +813,7 @@ export class VmdrRoutes implements VmdrControl {
               x = hostListHostXml(sub.host(h), details === "All" ? "All" : "Basic", {
                 showAssetId,
                 showTags,
+                v5Elements,
               });
             }
             if (i === cutAfter) {
@@ -907,6 +916,7 @@ export class VmdrRoutes implements VmdrControl {
     const keep = this.#keepAlivePage(qids[0] ?? -1);
     const latency = this.#o.kbLatencyMs;
     const unknown = this.#o.unknownElements;
+    const v5 = this.#o.v5Elements;
     const cutAfter = cut ? cut.after ?? Math.floor(qids.length / 2) : -1;
     const clock = sub.clock;
     const path = "/api/2.0/fo/knowledge_base/vuln/";
@@ -927,7 +937,7 @@ export class VmdrRoutes implements VmdrControl {
           if (signal.aborted) return;
           const x = details === "None"
             ? `      <ID>${qids[i]}</ID>\n`
-            : kbVulnXml(sub.kbEntry(qids[i]!)!, details, unknown);
+            : kbVulnXml(sub.kbEntry(qids[i]!)!, details, unknown, v5);
           if (i === cutAfter) {
             yield x.slice(0, x.length >> 1);
             yield CUT;

@@ -13,6 +13,7 @@ import {
   VmdrSubscription,
   type VmdrSubscriptionOptions,
 } from "../../scripts/sim/vmdr_subscription.ts";
+import { V5_ELEMENTS } from "../../scripts/sim/vmdr_xml.ts";
 import { at, child, kids, type Parsed, parseXml, textOf, type XNode } from "./_xml.ts";
 
 const CA = createTestCa("VMDR simulator test CA");
@@ -234,9 +235,15 @@ const HOST_LIST_HOST = [
   "TAGS",
 ];
 const UNKNOWN: Record<string, string[]> = {
-  HOST: ["ASSET_CRITICALITY_SCORE", "TRURISK_SCORE"],
+  HOST: ["ASSET_CRITICALITY_SCORE"],
   DETECTION: ["UNIQUE_VULN_ID"],
   VULN: ["TECHNOLOGY_LIST"],
+};
+// ... and what 5.0 answers add (V5_ELEMENTS), outside the 2.0 DTD's order
+const V5_UNKNOWN: Record<string, string[]> = {
+  HOST: ["ASSET_CRITICALITY_SCORE", "CLOUD_PROVIDER_TAGS", "METADATA", "TRURISK_SCORE"],
+  DETECTION: [...V5_ELEMENTS.detection, "UNIQUE_VULN_ID"].sort(),
+  VULN: [...V5_ELEMENTS.vuln, "TECHNOLOGY_LIST"].sort(),
 };
 
 /** Checks every element with a known order; returns the unknown names met, per parent. */
@@ -313,15 +320,30 @@ Deno.test("Host List Detection pages by truncation_limit with WARNING 1980 and a
   });
 });
 
-Deno.test("every page is well-formed XML with the public samples' element names and order", async () => {
-  await withVmdr({ keepAlive: "every", model: { ipv6OnlyShare: 0.1 } }, async (h) => {
+for (const v5Elements of [true, false]) {
+  Deno.test(
+    `every page is well-formed XML with the public samples' element names and order (${
+      v5Elements ? "with" : "without"
+    } what 5.0 adds)`,
+    async () => {
+      await withVmdr(
+        { keepAlive: "every", v5Elements, model: { ipv6OnlyShare: 0.1 } },
+        (h) => checkPages(h, v5Elements),
+      );
+    },
+  );
+}
+
+async function checkPages(h: Harness, v5Elements: boolean): Promise<void> {
+  {
     h.sub.advanceDay(); // a day's scans bring New detections
     const pages = [
       ...await allPages(
         h,
         HLD,
         "action=list&truncation_limit=9&show_igs=1&show_qds=1&show_tags=1&show_asset_id=1" +
-          "&status=New,Active,Re-Opened,Fixed&echo_request=1",
+          "&status=New,Active,Re-Opened,Fixed&echo_request=1" +
+          (v5Elements ? "&show_qds_factors=1" : ""),
       ),
       ...await allPages(h, HOSTS, "action=list&details=All&truncation_limit=15"),
       ...await allPages(h, HOSTS, "action=list&details=None&truncation_limit=0"),
@@ -348,7 +370,7 @@ Deno.test("every page is well-formed XML with the public samples' element names 
     // no misspelt known element: the only names outside the DTDs are the deliberate ones
     assert.deepStrictEqual(
       Object.fromEntries([...unknown].map(([k, v]) => [k, [...v].sort()])),
-      UNKNOWN,
+      v5Elements ? V5_UNKNOWN : UNKNOWN,
     );
     const hld = pages[0]!;
     assert.equal(textOf(at(hld.root, "REQUEST")!, "USER_LOGIN"), "sim_user");
@@ -372,8 +394,24 @@ Deno.test("every page is well-formed XML with the public samples' element names 
       ["Active", "Fixed", "New", "Re-Opened"],
     );
     assert.ok(dets.every((d) => child(d, "RESULTS") && at(d, "QDS")?.attrs.severity));
-  });
-});
+    const hostNames = new Set(allHosts.flatMap((x) => x.children.map((c) => c.name)));
+    for (const n of ["METADATA", "CLOUD_PROVIDER_TAGS", "TRURISK_SCORE"]) {
+      assert.equal(hostNames.has(n), v5Elements, n);
+    }
+    const detNames = new Set(dets.flatMap((d) => d.children.map((c) => c.name)));
+    for (const n of [...V5_ELEMENTS.detection, "QDS_FACTORS"]) {
+      assert.equal(detNames.has(n), v5Elements, n);
+    }
+    if (v5Elements) {
+      assert.ok(dets.some((d) => at(d, "CVE_LIST", "CVE", "ID")), "a CVE's nested ID");
+      assert.ok(allHosts.some((x) => at(x, "TAGS", "TAG", "TAG_ID")), "a tag's TAG_ID");
+      assert.ok(
+        allHosts.some((x) => at(x, "METADATA", "EC2", "ATTRIBUTE", "VALUE")),
+        "cloud METADATA",
+      );
+    }
+  }
+}
 
 Deno.test(
   { name: "the public samples have the element order the simulator follows", ignore: !FIXTURES },
