@@ -884,18 +884,18 @@ Deno.test("the same seed serves the same pages", async () => {
   assert.deepStrictEqual(a, b);
 });
 
-Deno.test("replaying a full sync and daily incremental syncs gives the ground truth", async () => {
+Deno.test("replaying a full sync and daily incremental syncs, dropping the hosts the day's host ID list leaves out (purged), gives the ground truth", async () => {
   const sub = new VmdrSubscription({
     seed: 31,
     hosts: 150,
     detectionsPerHost: 6,
     qids: 200,
     ipv6OnlyShare: 0.1,
-    changes: { scanShare: 0.25, allFixedHosts: 2, newHosts: 2 },
+    changes: { scanShare: 0.25, allFixedHosts: 2, newHosts: 2, purgedHosts: 2 },
   });
-  await withVmdr({ subscription: sub, keepAlive: "some" }, async (h) => {
+  await withVmdr({ subscription: sub, keepAlive: "some", idRanges: true }, async (h) => {
     const filter = "severities=3-5&include_vuln_type=confirmed,potential";
-    const state = new Map<string, Set<string>>();
+    const state = new Map<number, Set<string>>(); // host ID → its open detections
     const apply = (pages: Parsed[], full: boolean) => {
       if (full) state.clear();
       for (const host of pages.flatMap(hostsOf)) {
@@ -907,8 +907,7 @@ Deno.test("replaying a full sync and daily incremental syncs gives the ground tr
             `${ip}|${textOf(d, "QID")}|${textOf(d, "PORT") ?? ""}|${textOf(d, "PROTOCOL") ?? ""}`,
           );
         }
-        if (open.size) state.set(ip, open);
-        else state.delete(ip);
+        state.set(Number(textOf(host, "ID")), open);
       }
     };
     const keys = () => new Set([...state.values()].flatMap((s) => [...s]));
@@ -921,8 +920,9 @@ Deno.test("replaying a full sync and daily incremental syncs gives the ground tr
     let checkpoint = textOf(at(pages[0]!.root, "RESPONSE")!, "DATETIME")!;
     apply(pages, true);
     assert.deepStrictEqual(keys(), truth());
+    let purged = 0;
     for (let day = 1; day <= 3; day++) {
-      sub.advanceDay();
+      purged += sub.advanceDay().purgedHostIds.length;
       pages = await allPages(
         h,
         HLD,
@@ -930,7 +930,17 @@ Deno.test("replaying a full sync and daily incremental syncs gives the ground tr
       );
       checkpoint = textOf(at(pages[0]!.root, "RESPONSE")!, "DATETIME")!;
       apply(pages, false);
+      // the incremental pages never say a host was purged: only the list of the hosts there are
+      const listed = new Set<number>();
+      for (const page of await allPages(h, HOSTS, "action=list&details=None&truncation_limit=60")) {
+        for (const e of at(page.root, "RESPONSE", "ID_SET")?.children ?? []) {
+          const [lo, hi = lo] = e.text.split("-").map(Number);
+          for (let id = lo!; id <= hi!; id++) listed.add(id);
+        }
+      }
+      for (const id of state.keys()) if (!listed.has(id)) state.delete(id);
       assert.deepStrictEqual(keys(), truth(), `day ${day}`);
     }
+    assert.equal(purged, 6);
   });
 });
