@@ -60,15 +60,19 @@ export interface VmdrFault {
   request: number;
   /** `status`: an HTML error page with HTTP `status`; `cut`: the normal page, cut off (the
    * connection is reset) after `cutAfter` records; `conflict`: HTTP 409 with a SIMPLE_RETURN
-   * CODE 1960 or 1965; `simpleReturn`: a SIMPLE_RETURN with `code`, `text` and `status`. */
-  kind: "status" | "cut" | "conflict" | "simpleReturn";
+   * CODE 1960 or 1965; `simpleReturn`: a SIMPLE_RETURN with `code`, `text` and `status`. For Host
+   * List Detection and the Host List only (answers no one has seen, but that a client must not
+   * take for whole lists): `empty`, a whole answer that lists nothing; `noUrl`, the first
+   * `cutAfter` records and a WARNING CODE 1980 without its URL. */
+  kind: "status" | "cut" | "conflict" | "simpleReturn" | "empty" | "noUrl";
   /** HTTP status for `status` (default 503) and `simpleReturn` (default 200). */
   status?: number;
   /** CODE: for `conflict` 1960 (default) or 1965; for `simpleReturn` e.g. 2000. */
   code?: string;
   /** TEXT for `simpleReturn`. @default {"Bad Login/Password"} */
   text?: string;
-  /** For `cut`: records (hosts, IDs or VULNs) sent whole before the cut. @default half the page */
+  /** For `cut` and `noUrl`: records (hosts, IDs or VULNs) sent whole before the cut, or listed.
+   * @default half the page */
   cutAfter?: number;
   /** For `conflict` 1965: X-RateLimit-ToWait-Sec and SECONDS_TO_WAIT. @default {60} */
   toWaitSec?: number;
@@ -589,7 +593,9 @@ export class VmdrRoutes implements VmdrControl {
       if (params.action !== "list") {
         throw new BadRequest("1905", `Invalid value for action: ${params.action}`);
       }
-      const cut = fault?.kind === "cut" ? { after: fault.cutAfter } : undefined;
+      const cut = fault?.kind === "cut" || fault?.kind === "empty" || fault?.kind === "noUrl"
+        ? { kind: fault.kind, after: fault.cutAfter }
+        : undefined;
       body = api === "kb"
         ? this.#kb(params, ctx, cut, abort.signal)
         : this.#hosts(api, params, ctx, cut, abort.signal);
@@ -624,7 +630,7 @@ export class VmdrRoutes implements VmdrControl {
     api: "detection" | "host",
     p: Record<string, string>,
     ctx: VmdrRequestContext,
-    cut: { after?: number } | undefined,
+    shape: { kind: "cut" | "empty" | "noUrl"; after?: number | undefined } | undefined,
     signal: AbortSignal,
   ): AsyncGenerator<Part> {
     const q: Mutable<VmdrQuery> = {};
@@ -742,6 +748,13 @@ export class VmdrRoutes implements VmdrControl {
 
     // select the page now: a snapshot of who is on it
     const page = this.#selectHosts(q, limit, api === "detection");
+    if (shape?.kind === "empty" || shape?.kind === "noUrl") {
+      page.hosts = shape.kind === "empty"
+        ? []
+        : page.hosts.slice(0, shape.after ?? Math.floor(page.hosts.length / 2));
+      delete page.next;
+    }
+    const cut = shape?.kind === "cut" ? shape : undefined;
     const root = api === "detection" ? "HOST_LIST_VM_DETECTION_OUTPUT" : "HOST_LIST_OUTPUT";
     const path = api === "detection"
       ? "/api/2.0/fo/asset/host/vm/detection/"
@@ -752,6 +765,7 @@ export class VmdrRoutes implements VmdrControl {
     const latency = this.#o.pageLatencyMs;
     const cutAfter = cut ? cut.after ?? Math.floor(page.hosts.length / 2) : -1;
     const nextUrl = page.next === undefined ? "" : this.#nextUrl(ctx, path, page.next);
+    const noUrl = shape?.kind === "noUrl";
     const o = hostOpts;
     const idRanges = this.#o.idRanges;
     const v5Elements = this.#o.v5Elements;
@@ -830,7 +844,7 @@ export class VmdrRoutes implements VmdrControl {
         yield CUT;
         return;
       }
-      if (nextUrl) yield warningXml(limit, nextUrl);
+      if (nextUrl || noUrl) yield warningXml(limit, nextUrl);
       yield `  </RESPONSE>\n</${root}>\n` + TRAILER;
     })();
   }
@@ -873,7 +887,7 @@ export class VmdrRoutes implements VmdrControl {
   #kb(
     p: Record<string, string>,
     ctx: VmdrRequestContext,
-    cut: { after?: number } | undefined,
+    shape: { kind: "cut" | "empty" | "noUrl"; after?: number | undefined } | undefined,
     signal: AbortSignal,
   ): AsyncGenerator<Part> {
     const sub = this.subscription;
@@ -917,6 +931,7 @@ export class VmdrRoutes implements VmdrControl {
     const latency = this.#o.kbLatencyMs;
     const unknown = this.#o.unknownElements;
     const v5 = this.#o.v5Elements;
+    const cut = shape?.kind === "cut" ? shape : undefined;
     const cutAfter = cut ? cut.after ?? Math.floor(qids.length / 2) : -1;
     const clock = sub.clock;
     const path = "/api/2.0/fo/knowledge_base/vuln/";

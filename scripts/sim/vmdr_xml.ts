@@ -128,14 +128,14 @@ export function requestXml(
 
 /** The truncation `WARNING` (CODE 1980) with the URL of the next page.
  * @param limit The page size (`truncation_limit`).
- * @param url The next page's URL.
+ * @param url The next page's URL ("": none, a fault).
  * @returns The element, indented for a RESPONSE child.
  */
 export function warningXml(limit: number, url: string): string {
   return `    <WARNING>\n      <CODE>1980</CODE>\n      <TEXT>${limit} record limit exceeded. ` +
-    `Use URL to get next batch of results.</TEXT>\n      <URL>${
-      cdata(url)
-    }</URL>\n    </WARNING>\n`;
+    `Use URL to get next batch of results.</TEXT>\n${
+      url ? `      <URL>${cdata(url)}</URL>\n` : ""
+    }    </WARNING>\n`;
 }
 
 /** What a `HOST` element shows besides the detections. */

@@ -786,6 +786,37 @@ Deno.test("scripted faults: 5xx on page N, a cut mid-page, 409 1960 and 1965, a 
   });
 });
 
+Deno.test("scripted faults of a whole answer: one that lists nothing, one cut by a 1980 WARNING without its URL", async () => {
+  await withVmdr({
+    faults: [
+      { api: "host", request: 1, kind: "empty" },
+      { api: "host", request: 2, kind: "noUrl", cutAfter: 3 },
+      { request: 1, kind: "noUrl", cutAfter: 2 },
+    ],
+  }, async (h) => {
+    const ids = (text: string) =>
+      (at(parseXml(text).root, "RESPONSE", "ID_SET")?.children ?? []).map((c) => c.text);
+    const params = "action=list&details=None&truncation_limit=0";
+    const empty = await h.post(HOSTS, params);
+    assert.equal(empty.status, 200);
+    assert.deepStrictEqual(ids(empty.text), []);
+    assert.equal(at(parseXml(empty.text).root, "RESPONSE", "WARNING"), undefined);
+    const cut = parseXml((await h.post(HOSTS, params)).text);
+    assert.equal(at(cut.root, "RESPONSE", "ID_SET")!.children.length, 3);
+    const w = at(cut.root, "RESPONSE", "WARNING")!;
+    assert.equal(textOf(w, "CODE"), "1980");
+    assert.equal(child(w, "URL"), undefined);
+    assert.equal(ids((await h.post(HOSTS, params)).text).length, 40, "then whole again");
+    const page = parseXml((await h.post(HLD, "action=list&show_results=0")).text);
+    assert.equal(hostsOf(page).length, 2);
+    assert.equal(textOf(at(page.root, "RESPONSE", "WARNING")!, "CODE"), "1980");
+    assert.deepStrictEqual(
+      h.sim.log.filter((e) => e.fault).map((e) => [e.api, e.fault, e.status]),
+      [["host", "empty", 200], ["host", "noUrl", 200], ["detection", "noUrl", 200]],
+    );
+  });
+});
+
 Deno.test("bad credentials and bad parameters get SIMPLE_RETURN errors", async () => {
   await withVmdr({}, async (h) => {
     const client = Deno.createHttpClient({ caCerts: [h.sim.caPem] });
