@@ -12,6 +12,10 @@
  *   share an address, the other hosts the state has at the addresses these hosts are at or left
  *   are fetched too (their open detections); an address a host left and no host is at now is
  *   cleared.
+ * - **Every run** lists the host IDs in scope (`host_scope.ts`; a full run's own Host List call
+ *   is that list): a host the state knows that is no longer listed (purged, or out of the
+ *   filters) leaves the state, and in an incremental run its address is cleared unless another
+ *   listed host is at it (a full run clears every address no page listed anyway).
  *
  * Every page is fetched and parsed, and the KnowledgeBase joined, before the sink is opened:
  * nothing is written or sent before the last page has parsed. The state (checkpoint: the earliest
@@ -36,6 +40,7 @@ import { Traffic } from "./fetch_pages.ts";
 import { type KbJoinResult, KnowledgeBaseJoin } from "./knowledge_base.ts";
 import { prepareStateDir, shortHash, tryLock } from "./state_dir.ts";
 import { HostMap } from "./host_map.ts";
+import { type GoneHost, goneHosts, listHostScope } from "./host_scope.ts";
 import { type ListingNote, SyncHosts } from "./sync_hosts.ts";
 import {
   AddressSet,
@@ -93,6 +98,9 @@ export interface SyncSummary {
   hostsSent: number;
   /** Hosts cleared. */
   hostsCleared: number;
+  /** Hosts the destination held results of that Qualys no longer lists in scope (purged, or out
+   * of the filters): they left the state, their addresses cleared unless another host is there. */
+  hostsGone: number;
   /** AddScanResult lines. */
   findings: number;
   /** API calls and bytes downloaded. */
@@ -205,7 +213,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     const stats: HostStats = emptyHostStats();
     // With the list of the hosts the destination holds lost (a damaged state), a full run asks
     // for Fixed detections too: a host listed with all of them fixed is then cleared.
-    const { fetched, kb, hostMap } = await collect(options, {
+    const { fetched, kb, hostMap, gone } = await collect(options, {
       spool,
       glossary,
       stats,
@@ -214,6 +222,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       // A full run replaces everything: hosts sent before and not listed now lose their results.
       toClear: why ? state?.hosts : undefined,
       known: why ? undefined : state!.ids,
+      before: state?.ids,
     });
     log.info(
       `KnowledgeBase: ${kb.needed} QIDs, ${kb.cached} from the cache, ${kb.fetched} fetched, ` +
@@ -314,6 +323,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       checkpoint: fetched.datetime,
       hostsSent: written.hosts,
       hostsCleared: written.cleared,
+      hostsGone: gone.length,
       findings: stats.findings,
       calls: traffic.calls,
       bytes: traffic.bytes,
@@ -331,6 +341,9 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       `skipped: ${stats.hostsOutOfRange} hosts outside ip_ranges, ${stats.hostsInvalid} ` +
       `without a valid address, ${stats.duplicates} duplicate findings` +
       (config.clearCleanHosts ? "" : `, ${stats.hostsEmpty} hosts without open findings`),
+      `${gone.length} hosts no longer in Qualys, ${
+        config.clearCleanHosts ? "cleared" : "not cleared (clear_clean_hosts: n)"
+      }`,
       ...(stats.hostsMerged ? [`${stats.hostsMerged} repeated host listings merged`] : []),
       ...(config.setOs
         ? [
@@ -384,8 +397,12 @@ async function collect(
     query: { params: Record<string, string>; hostParams: Record<string, string> };
     toClear: AddressSet | undefined;
     known: HostMap | undefined;
+    /** The state's host map, whatever the run (to count the hosts no longer in scope). */
+    before: HostMap | undefined;
   },
-): Promise<{ fetched: DetectionFetchResult; kb: KbJoinResult; hostMap: NextHostMap }> {
+): Promise<
+  { fetched: DetectionFetchResult; kb: KbJoinResult; hostMap: NextHostMap; gone: GoneHost[] }
+> {
   const { client, config, log } = options;
   const warn = (m: string) => log.warn(m);
   const kbJoin = await KnowledgeBaseJoin.start(client, {
@@ -413,6 +430,9 @@ async function collect(
       onQid: (qid) => kbJoin.need(qid),
       onListing,
     });
+    // The hosts in scope (host_scope.ts): an incremental run asks for them; a full run's own host
+    // ID list (its first call, without vm_processed_after) is that list.
+    let scope: Uint32Array | undefined;
     const fetch = (query: typeof run.query, progress = options.onProgress) =>
       fetchDetections(client, hosts, {
         ...query,
@@ -425,7 +445,15 @@ async function collect(
         onWarning: warn,
         onProgress: progress,
         onHostIds: (n) => fresh?.reserve(n),
+        onHostIdList: (ids) => scope ??= ids,
       });
+    if (run.known) {
+      scope = await listHostScope(client, {
+        hostParams: queryParams(config, undefined).hostParams,
+        traffic: run.traffic,
+        onWarning: warn,
+      });
+    }
     const fetched = await fetch(run.query);
     log.info(
       `Host List Detection: ${fetched.pages} pages, ${fetched.hosts} hosts, ${fetched.open} ` +
@@ -433,20 +461,49 @@ async function collect(
         `once; Qualys's clock ${fetched.datetime}`,
     );
     if (run.toClear) { for (const ip of run.toClear) if (!hosts.listed?.has(ip)) hosts.clear(ip); }
+    const gone = noteGone(run.before, scope!, run.known ? seen : undefined, log);
     if (run.known) {
-      await completeAddresses(run.known, seen, hosts, {
+      // gone: its address is left, like a host's that moved (cleared unless a listed host is there)
+      for (const g of gone) seen.set(g.id, { address: undefined, open: 0 });
+      const cleared = await completeAddresses(run.known, seen, hosts, {
         log,
         fetch: (ids) => {
           const q = queryParams(config, undefined, false);
           return fetch({ params: { ...q.params, ids }, hostParams: { ...q.hostParams, ids } });
         },
       });
+      if (log.debug) {
+        for (const g of gone) {
+          log.debug(
+            `Host ${g.id} is no longer in Qualys (purged, or out of asset_group_ids or ` +
+              `ip_ranges): ${
+                !cleared.has(g.address)
+                  ? `${g.address} gets the findings of the other hosts there`
+                  : config.clearCleanHosts
+                  ? `its results at ${g.address} are cleared`
+                  : `its results at ${g.address} stay (clear_clean_hosts: n)`
+              }`,
+          );
+        }
+      }
+    } else if (log.debug) {
+      for (const g of gone) {
+        log.debug(
+          `Host ${g.id} (${g.address}) is no longer in Qualys (purged, or out of the filters): ` +
+            "this full run clears what no page lists",
+        );
+      }
     }
     collectGarbage(); // what the pages left
     fresh?.compact(); // before the encoder's buffers
     // Data only, no closure: one made here would keep this phase's whole scope (the host index,
     // the QID sets) alive under the encoder.
-    return { fetched, kb: await kbJoin.finish(), hostMap: fresh ?? { known: run.known!, seen } };
+    return {
+      fetched,
+      kb: await kbJoin.finish(),
+      hostMap: fresh ?? { known: run.known!, seen },
+      gone,
+    };
   } catch (error) {
     await kbJoin.abort();
     throw error;
@@ -485,7 +542,7 @@ async function completeAddresses(
   seen: Map<number, Seen>,
   hosts: SyncHosts,
   io: { log: SyncLog; fetch: (ids: string) => Promise<unknown> },
-): Promise<void> {
+): Promise<Set<string>> {
   const affected = new Set<string>(), vacated = new Set<string>();
   const note = (id: number, s: Seen) => {
     if (s.address !== undefined) affected.add(s.address);
@@ -511,7 +568,40 @@ async function completeAddresses(
       note(id, s);
     }
   }
-  for (const ip of vacated) if (!hosts.listed!.has(ip)) hosts.clear(ip);
+  const cleared = new Set<string>();
+  for (const ip of vacated) if (!hosts.listed!.has(ip)) cleared.add(ip);
+  for (const ip of cleared) hosts.clear(ip);
+  return cleared;
+}
+
+/**
+ * The hosts of the state's host map (`before`) that the list of the hosts in scope leaves out
+ * and an incremental run's pages (`listed`) did not list: logged (how many); in an incremental
+ * run none when the list is not trusted (warned, see `goneHosts`). A full run only counts them:
+ * its own host list made its pages, and it clears every address they do not list.
+ */
+function noteGone(
+  before: HostMap | undefined,
+  scope: Uint32Array,
+  listed: ReadonlyMap<number, unknown> | undefined,
+  log: SyncLog,
+): GoneHost[] {
+  if (!before) return [];
+  const { gone, distrust } = goneHosts(before, scope, listed ?? new Map(), {
+    check: listed !== undefined,
+  });
+  if (distrust) {
+    log.warn(
+      `${distrust}: the list may not be whole, so no host is taken as gone from Qualys this ` +
+        "run (the next run looks again)",
+    );
+    return [];
+  }
+  log.info(
+    `Host List: ${scope.length} hosts in scope; ${gone.length} of the hosts with results at the ` +
+      "destination are no longer (purged, or out of the filters)",
+  );
+  return gone;
 }
 
 // After a failure once the sink was open: the checkpoint (and filters) stay as they were, the
