@@ -447,12 +447,15 @@ async function collect(
         onHostIds: (n) => fresh?.reserve(n),
         onHostIdList: (ids) => scope ??= ids,
       });
+    let scopeBytes: number | undefined; // what an incremental run's list of them cost
     if (run.known) {
+      scopeBytes = -run.traffic.bytes;
       scope = await listHostScope(client, {
         hostParams: queryParams(config, undefined).hostParams,
         traffic: run.traffic,
         onWarning: warn,
       });
+      scopeBytes += run.traffic.bytes;
     }
     const fetched = await fetch(run.query);
     log.info(
@@ -461,7 +464,7 @@ async function collect(
         `once; Qualys's clock ${fetched.datetime}`,
     );
     if (run.toClear) { for (const ip of run.toClear) if (!hosts.listed?.has(ip)) hosts.clear(ip); }
-    const gone = noteGone(run.before, scope!, run.known ? seen : undefined, log);
+    const gone = noteGone(run.before, scope!, run.known ? seen : undefined, { log, scopeBytes });
     if (run.known) {
       // gone: its address is left, like a host's that moved (cleared unless a listed host is there)
       for (const g of gone) seen.set(g.id, { address: undefined, open: 0 });
@@ -584,8 +587,9 @@ function noteGone(
   before: HostMap | undefined,
   scope: Uint32Array,
   listed: ReadonlyMap<number, unknown> | undefined,
-  log: SyncLog,
+  io: { log: SyncLog; scopeBytes: number | undefined },
 ): GoneHost[] {
+  const log = io.log;
   if (!before) return [];
   const { gone, distrust } = goneHosts(before, scope, listed ?? new Map(), {
     check: listed !== undefined,
@@ -598,8 +602,10 @@ function noteGone(
     return [];
   }
   log.info(
-    `Host List: ${scope.length} hosts in scope; ${gone.length} of the hosts with results at the ` +
-      "destination are no longer (purged, or out of the filters)",
+    `Host List: ${scope.length} hosts in scope${
+      io.scopeBytes === undefined ? "" : ` (${io.scopeBytes} bytes)`
+    }; ${gone.length} of the hosts with results at the destination are no longer (purged, or ` +
+      "out of the filters)",
   );
   return gone;
 }
