@@ -284,7 +284,8 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     }
     const sink = await options.openSink();
     // Whatever becomes of the run now, the destination may hold results of these hosts: a later
-    // full run must be able to clear them, so they are noted even when the checkpoint stays.
+    // full run must be able to clear them, and a later run to clear those Qualys no longer lists,
+    // so they are noted even when the checkpoint stays.
     const noteAttempt = () =>
       saveAttempt(path, {
         destination: options.destination,
@@ -292,6 +293,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
         scanner: config.scannerName,
         old: state,
         sent,
+        hostMap,
       }, log);
     let written: WriteSummary;
     try {
@@ -611,8 +613,10 @@ function noteGone(
 }
 
 // After a failure once the sink was open: the checkpoint (and filters) stay as they were, the
-// hosts sent are added to the list a full run clears. Best effort: the run's own error is what
-// the user sees.
+// hosts sent are added to the list a full run clears, and the Qualys hosts whose results went to
+// them and that the host map lacks are added to it (so that one purged before the next run is
+// cleared; a host the map has at another address keeps it: the next run lists it again, and
+// clears that address when it has moved). Best effort: the run's own error is what the user sees.
 async function saveAttempt(
   path: string,
   run: {
@@ -621,13 +625,28 @@ async function saveAttempt(
     scanner: string;
     old: SyncState | undefined;
     sent: AddressSet;
+    hostMap: NextHostMap;
   },
   log: SyncLog,
 ): Promise<void> {
   const hosts = run.old?.hosts ?? new AddressSet();
   const before = hosts.size;
   for (const ip of run.sent) hosts.add(ip);
-  if (hosts.size === before) return;
+  const ids = run.old?.ids ?? new HostMap();
+  let added = 0;
+  const note = (id: number, ip: string) => {
+    if (run.sent.has(ip) && ids.get(id) === undefined) {
+      ids.set(id, ip);
+      added++;
+    }
+  };
+  if (run.hostMap instanceof HostMap) { for (const [id, ip] of run.hostMap) note(id, ip); }
+  else {
+    for (const [id, s] of run.hostMap.seen) {
+      if (s.address !== undefined && s.open > 0) note(id, s.address);
+    }
+  }
+  if (hosts.size === before && added === 0) return;
   try {
     await writeSyncState(path, {
       destination: run.destination,
@@ -635,7 +654,7 @@ async function saveAttempt(
       query: run.old?.query ?? run.query,
       scanner: run.old ? run.old.scanner : run.scanner,
       hosts,
-      ids: run.old?.ids ?? new HostMap(),
+      ids,
     });
   } catch (error) {
     log.warn(`Could not note the hosts this run sent in ${path}: ${(error as Error).message}`);

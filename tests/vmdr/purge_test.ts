@@ -274,3 +274,24 @@ Deno.test("goneHosts: a list that leaves out a known host the pages listed, or l
   // nothing known: nothing gone, nothing to distrust
   assert.deepEqual(goneHosts(new HostMap(), new Uint32Array(0), new Map()), { gone: [] });
 });
+
+Deno.test("detection sync: a host first sent by a run that failed while sending, then purged, is cleared by the next run", async () => {
+  await withPurges(async (h, sub) => {
+    assert.equal((await h.run()).code, 0);
+    const report = sub.advanceDay({ ...quiet, newHosts: 1 });
+    const n = sub.hostIndexById(report.newHostIds[0]!);
+    const ip = sub.hostAddress(n);
+    // the Defense Center takes every line, then the connection is lost: exit 5, the checkpoint
+    // stays, and the state notes that the new host may hold results
+    const cut = await h.run({ delivery: "cut", cutAt: 1 });
+    assert.equal(cut.code, 5, String(cut.error));
+    assert.ok(keysAt(dcKeys(replayAll(h.delivered)), ip).length > 0);
+    sub.advanceDay(quiet);
+    sub.purge(n);
+    const r = await h.run();
+    assert.equal(r.code, 0, String(r.error));
+    assert.equal(r.summary?.hostsGone, 1);
+    const got = dcKeys(replayAll(h.delivered)), want = truth(sub);
+    assert.deepEqual(got, want, diff(got, want));
+  });
+});
