@@ -23,7 +23,7 @@ import { createTestCa } from "../../scripts/sim/pki.ts";
 import { type DcSim, startDcSim } from "../../scripts/sim/defense_center.ts";
 import { type QualysSim, startQualysSim } from "../../scripts/sim/qualys_api.ts";
 import type { DetectionRecord, VmdrQuery } from "../../scripts/sim/vmdr_subscription.ts";
-import { MovingSubscription, unionTruth } from "../vmdr/_moving_sub.ts";
+import { MovingSubscription, unionTruth } from "./_moving_sub.ts";
 
 const CA = createTestCa("crash property CA");
 const dec = new TextDecoder();
