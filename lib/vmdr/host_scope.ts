@@ -134,3 +134,73 @@ export function goneHosts(
   }
   return { gone };
 }
+
+/** Where {@linkcode takeGone} and {@linkcode nameGone} report. */
+export interface GoneLog {
+  /** Counts. */
+  info(message: string): void;
+  /** A list not trusted. */
+  warn(message: string): void;
+  /** Each host (`-level 3`). */
+  debug?: ((message: string) => void) | undefined;
+}
+
+/**
+ * The hosts of the state's host map (`before`) that the list of the hosts in scope leaves out
+ * and an incremental run's pages (`listed`) did not list: logged (how many; `scopeBytes`, what
+ * an incremental run's list cost); in an incremental run none when the list is not trusted
+ * (warned, see {@linkcode goneHosts}). A full run (no `listed`) only counts them: its own host
+ * list made its pages, and it clears every address they do not list.
+ */
+export function takeGone(
+  before: HostMap | undefined,
+  scope: Uint32Array,
+  listed: ReadonlyMap<number, unknown> | undefined,
+  io: { log: GoneLog; scopeBytes: number | undefined },
+): GoneHost[] {
+  const log = io.log;
+  if (!before) return [];
+  const { gone, distrust } = goneHosts(before, scope, listed ?? new Map(), {
+    check: listed !== undefined,
+  });
+  if (distrust) {
+    log.warn(
+      `${distrust}: the list may not be whole, so no host is taken as gone from Qualys this ` +
+        "run (the next run looks again)",
+    );
+    return [];
+  }
+  log.info(
+    `Host List: ${scope.length} hosts in scope${
+      io.scopeBytes === undefined ? "" : ` (${io.scopeBytes} bytes)`
+    }; ${gone.length} of the hosts with results at the destination are no longer (purged, or ` +
+      "out of the filters)",
+  );
+  return gone;
+}
+
+/**
+ * Names each host no longer in Qualys at `-level 3`, and what became of its address: in an
+ * incremental run (`cleared`: the addresses it cleared) cleared, or given the findings of the
+ * other hosts there; in a full run, cleared with every address no page lists.
+ */
+export function nameGone(
+  gone: readonly GoneHost[],
+  log: GoneLog,
+  run: { cleared?: ReadonlySet<string>; clearCleanHosts?: boolean },
+): void {
+  if (!log.debug) return;
+  for (const g of gone) {
+    const what = run.cleared === undefined
+      ? "this full run clears what no page lists"
+      : !run.cleared.has(g.address)
+      ? `${g.address} gets the findings of the other hosts there`
+      : run.clearCleanHosts
+      ? `its results at ${g.address} are cleared`
+      : `its results at ${g.address} stay (clear_clean_hosts: n)`;
+    log.debug(
+      `Host ${g.id} (${g.address}) is no longer in Qualys (purged, or out of asset_group_ids ` +
+        `or ip_ranges): ${what}`,
+    );
+  }
+}

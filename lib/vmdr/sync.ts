@@ -40,7 +40,7 @@ import { Traffic } from "./fetch_pages.ts";
 import { type KbJoinResult, KnowledgeBaseJoin } from "./knowledge_base.ts";
 import { prepareStateDir, shortHash, tryLock } from "./state_dir.ts";
 import { HostMap } from "./host_map.ts";
-import { type GoneHost, goneHosts, listHostScope } from "./host_scope.ts";
+import { type GoneHost, listHostScope, nameGone, takeGone } from "./host_scope.ts";
 import { type ListingNote, SyncHosts } from "./sync_hosts.ts";
 import {
   AddressSet,
@@ -466,7 +466,7 @@ async function collect(
         `once; Qualys's clock ${fetched.datetime}`,
     );
     if (run.toClear) { for (const ip of run.toClear) if (!hosts.listed?.has(ip)) hosts.clear(ip); }
-    const gone = noteGone(run.before, scope!, run.known ? seen : undefined, { log, scopeBytes });
+    const gone = takeGone(run.before, scope!, run.known ? seen : undefined, { log, scopeBytes });
     if (run.known) {
       // gone: its address is left, like a host's that moved (cleared unless a listed host is there)
       for (const g of gone) seen.set(g.id, { address: undefined, open: 0 });
@@ -477,28 +477,8 @@ async function collect(
           return fetch({ params: { ...q.params, ids }, hostParams: { ...q.hostParams, ids } });
         },
       });
-      if (log.debug) {
-        for (const g of gone) {
-          log.debug(
-            `Host ${g.id} is no longer in Qualys (purged, or out of asset_group_ids or ` +
-              `ip_ranges): ${
-                !cleared.has(g.address)
-                  ? `${g.address} gets the findings of the other hosts there`
-                  : config.clearCleanHosts
-                  ? `its results at ${g.address} are cleared`
-                  : `its results at ${g.address} stay (clear_clean_hosts: n)`
-              }`,
-          );
-        }
-      }
-    } else if (log.debug) {
-      for (const g of gone) {
-        log.debug(
-          `Host ${g.id} (${g.address}) is no longer in Qualys (purged, or out of the filters): ` +
-            "this full run clears what no page lists",
-        );
-      }
-    }
+      nameGone(gone, log, { cleared, clearCleanHosts: config.clearCleanHosts });
+    } else nameGone(gone, log, {});
     collectGarbage(); // what the pages left
     fresh?.compact(); // before the encoder's buffers
     // Data only, no closure: one made here would keep this phase's whole scope (the host index,
@@ -577,39 +557,6 @@ async function completeAddresses(
   for (const ip of vacated) if (!hosts.listed!.has(ip)) cleared.add(ip);
   for (const ip of cleared) hosts.clear(ip);
   return cleared;
-}
-
-/**
- * The hosts of the state's host map (`before`) that the list of the hosts in scope leaves out
- * and an incremental run's pages (`listed`) did not list: logged (how many); in an incremental
- * run none when the list is not trusted (warned, see `goneHosts`). A full run only counts them:
- * its own host list made its pages, and it clears every address they do not list.
- */
-function noteGone(
-  before: HostMap | undefined,
-  scope: Uint32Array,
-  listed: ReadonlyMap<number, unknown> | undefined,
-  io: { log: SyncLog; scopeBytes: number | undefined },
-): GoneHost[] {
-  const log = io.log;
-  if (!before) return [];
-  const { gone, distrust } = goneHosts(before, scope, listed ?? new Map(), {
-    check: listed !== undefined,
-  });
-  if (distrust) {
-    log.warn(
-      `${distrust}: the list may not be whole, so no host is taken as gone from Qualys this ` +
-        "run (the next run looks again)",
-    );
-    return [];
-  }
-  log.info(
-    `Host List: ${scope.length} hosts in scope${
-      io.scopeBytes === undefined ? "" : ` (${io.scopeBytes} bytes)`
-    }; ${gone.length} of the hosts with results at the destination are no longer (purged, or ` +
-      "out of the filters)",
-  );
-  return gone;
 }
 
 // After a failure once the sink was open: the checkpoint (and filters) stay as they were, the

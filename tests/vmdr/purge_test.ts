@@ -66,7 +66,10 @@ Deno.test("detection sync: an incremental run clears a host purged from Qualys, 
     assert.deepEqual(got, want, diff(got, want));
     assert.match(r.infos.join("\n"), /Summary: .*; 1 hosts no longer in Qualys, cleared/);
     assert.ok(
-      r.debugs.some((m) => m.includes(`Host ${id} is no longer in Qualys`) && m.includes(ip)),
+      r.debugs.some((m) =>
+        m.startsWith(`Host ${id} (${ip}) is no longer in Qualys`) &&
+        m.endsWith(`its results at ${ip} are cleared`)
+      ),
       r.debugs.filter((m) => m.startsWith("Host ")).join("\n"),
     );
     // the list of the hosts in scope: the run's host filters, no vm_processed_after
