@@ -314,12 +314,14 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       await noteAttempt();
       throw error;
     }
-    let known = sent; // a full run: the hosts sent now are all the destination holds of ours
-    if (!why) {
-      known = state!.hosts;
-      for (const ip of sent) known.add(ip);
-      for (const ip of cleared) known.delete(ip);
-    }
+    // Made once the destination has taken everything: until then the state's list stays as it
+    // was (a failure notes the attempt on it, cleared addresses included: they may hold results).
+    const known = () => {
+      if (why) return sent; // a full run: the hosts sent now are all the destination holds of ours
+      for (const ip of sent) state!.hosts.add(ip);
+      for (const ip of cleared) state!.hosts.delete(ip);
+      return state!.hosts;
+    };
     const summary: SyncSummary = {
       mode: why ? "full" : "incremental",
       checkpoint: fetched.datetime,
@@ -336,7 +338,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       checkpoint: fetched.datetime,
       query,
       scanner: config.scannerName,
-      hosts: known,
+      hosts: known(),
       ids: nextHostMap(hostMap),
     });
     const details = [
