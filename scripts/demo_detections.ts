@@ -4,9 +4,9 @@
  * List, KnowledgeBase); the Defense Center simulator takes the commands. The connector runs
  * twice with the same cron line and `source: detections` in its YAML: the first night is a full
  * sync, then a day passes in the subscription (scans, fixes, a host whose findings are all
- * fixed, new findings) and the second night is incremental. The demo prints what each run did,
- * what the DC's map lost and gained between the nights (the fixed findings leave it), and the
- * state the connector keeps.
+ * fixed, new findings, a host purged from Qualys) and the second night is incremental. The demo
+ * prints what each run did, what the DC's map lost and gained between the nights (the fixed
+ * findings and the purged host's leave it), and the state the connector keeps.
  *
  * @module
  */
@@ -67,25 +67,46 @@ export async function runDetectionsDemo(): Promise<number> {
         `${new Set([...first.keys()].map((k) => k.split(" ")[0])).size} hosts`,
     );
 
-    const day = sub.advanceDay({ allFixedHosts: 1, scanShare: 0.25, fixShare: 0.2 });
+    const day = sub.advanceDay({
+      allFixedHosts: 1,
+      scanShare: 0.25,
+      fixShare: 0.2,
+      purgedHosts: 1,
+    });
+    const ipOf = (id: number) => sub.hostAddress(sub.hostIndexById(id));
+    const purged = day.purgedHostIds.map(ipOf);
+    const atIp = (map: Map<string, string>, ip: string) =>
+      [...map.keys()].filter((k) => k.startsWith(`${ip} `)).length;
     console.log(
       `\ndemo: a day passes in Qualys: ${day.scannedHosts} hosts scanned, ${day.fixed} findings ` +
-        `fixed (all of host ${
-          day.allFixedHostIds.map((id) => sub.hostAddress(sub.hostIndexById(id))).join(", ")
-        }), ${day.reopened} re-opened, ${day.newDetections} new`,
+        `fixed (all of host ${day.allFixedHostIds.map(ipOf).join(", ")}), ${day.reopened} ` +
+        `re-opened, ${day.newDetections} new; host ${
+          day.purgedHostIds.map((id) => `${id} (${ipOf(id)})`).join(", ")
+        } purged from Qualys (no detection query says so: only the list of the hosts there)`,
     );
+    for (const ip of purged) {
+      console.log(`demo: the DC's map holds ${atIp(first, ip)} results of ${ip} before night 2`);
+    }
     code = Math.max(code, await night(2));
     const second = snapshot();
     const gone = [...first.keys()].filter((k) => !second.has(k));
     const added = [...second.keys()].filter((k) => !first.has(k));
     console.log(`\ndemo: what night 2 changed in the DC's map:`);
     for (const k of gone.slice(0, 12)) console.log(`  - ${k}  ${first.get(k)!.slice(0, 50)}`);
-    if (gone.length > 12) console.log(`  ... and ${gone.length - 12} more fixed findings removed`);
+    if (gone.length > 12) console.log(`  ... and ${gone.length - 12} more findings removed`);
     for (const k of added.slice(0, 6)) console.log(`  + ${k}  ${second.get(k)!.slice(0, 50)}`);
     if (added.length > 6) console.log(`  ... and ${added.length - 6} more new findings`);
+    for (const ip of purged) {
+      console.log(
+        `demo: the purged host's address ${ip}: ${atIp(first, ip)} results before night 2, ` +
+          `${atIp(second, ip)} after (${atIp(second, ip) === 0 ? "cleared" : "NOT cleared"})`,
+      );
+    }
     const truth = sub.openDetectionKeys({ severities: [2, 3, 4, 5] }).size;
+    const ofPurged = purged.reduce((n, ip) => n + atIp(first, ip), 0);
     console.log(
-      `demo: ${gone.length} fixed findings removed, ${added.length} added; the map now holds ` +
+      `demo: ${gone.length - ofPurged} fixed findings removed, ${ofPurged} of the purged host ` +
+        `removed, ${added.length} added; the map now holds ` +
         `${second.size} results, and Qualys has ${truth} open detections of severity 2-5 ` +
         `(${second.size === truth ? "the same" : "NOT the same"})`,
     );

@@ -29,9 +29,18 @@ Deno.test("deno task demo: the report job against both simulators ends with exit
   assert.match(out, /^ {2}\S+ {2}QualysGuard: [1-9]\d* results$/m);
 });
 
-Deno.test("deno task demo -- --detections: the second night removes fixed findings, and the map equals Qualys", async () => {
+Deno.test("deno task demo -- --detections: the second night removes fixed findings and a purged host's, and the map equals Qualys", async () => {
   const { code, out } = await demo("--detections");
   assert.equal(code, 0, out);
-  assert.match(out, /demo: [1-9]\d* fixed findings removed, \d+ added; .* \(the same\)/);
+  assert.match(
+    out,
+    /demo: [1-9]\d* fixed findings removed, [1-9]\d* of the purged host removed, \d+ added; .* \(the same\)/,
+  );
+  assert.match(out, /host \d+ \(\S+\) purged from Qualys/);
+  assert.match(
+    out,
+    /the purged host's address \S+: [1-9]\d* results before night 2, 0 after \(cleared\)/,
+  );
+  assert.match(out, /Summary: .*; 1 hosts no longer in Qualys, cleared;/);
   assert.match(out, /sync-.*\.json \(\d+ bytes, mode 600\): dc .*, checkpoint \d{4}-/);
 });

@@ -125,7 +125,10 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
   #warning: { code: string; text: string; url: string } | undefined;
   #warningDepth = 0;
   // the current HOST, DETECTION
+  #inResponse = false;
+  #inHostList = false;
   #hostDepth = 0;
+  #listDepth = 0; // the host's DETECTION_LIST
   #ip: string | undefined;
   #ipv6: string | undefined;
   #os: string | undefined;
@@ -187,6 +190,9 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
     const d = s.depth;
     if (d === 1) return this.#root(id, s);
     if (this.#kind === "return") return this.#return.open(id, s);
+    // An element is read only where it belongs (RESPONSE/HOST_LIST/HOST/DETECTION_LIST/DETECTION
+    // and their direct children): the same names deeper down (a tag's or a CVE's ID, a source's
+    // TYPE, a REQUEST's DATETIME) and every element not read, at any depth, are skipped.
     if (this.#hostDepth !== 0) {
       if (this.#detDepth !== 0) {
         if (
@@ -194,21 +200,37 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
           (id === Tag.QID || id === Tag.PORT || id === Tag.PROTOCOL || id === Tag.STATUS ||
             id === Tag.TYPE)
         ) s.collectText();
-      } else if (id === Tag.DETECTION && d === this.#hostDepth + 2) {
-        this.#detDepth = d;
-        this.#qid = -1;
-        this.#port = 0;
-        this.#proto = 0;
-        this.#fixed = false;
-        this.#type = 0;
-      } else if (
-        d === this.#hostDepth + 1 &&
-        (id === Tag.IP || id === Tag.IPV6 || id === Tag.NETWORK_ID || id === Tag.OS ||
-          id === Tag.OS_CPE || id === Tag.ID)
-      ) s.collectText();
+      } else if (this.#listDepth !== 0) {
+        if (id === Tag.DETECTION && d === this.#listDepth + 1) {
+          this.#detDepth = d;
+          this.#qid = -1;
+          this.#port = 0;
+          this.#proto = 0;
+          this.#fixed = false;
+          this.#type = 0;
+        }
+      } else if (d === this.#hostDepth + 1) {
+        if (id === Tag.DETECTION_LIST) this.#listDepth = d;
+        else if (
+          id === Tag.IP || id === Tag.IPV6 || id === Tag.NETWORK_ID || id === Tag.OS ||
+          id === Tag.OS_CPE || id === Tag.ID
+        ) s.collectText();
+      }
       return;
     }
-    if (id === Tag.HOST && d === 4) {
+    if (d === 2) {
+      if (id === Tag.RESPONSE) this.#inResponse = true;
+      return;
+    }
+    if (!this.#inResponse) return;
+    if (d === 3) {
+      if (id === Tag.DATETIME) s.collectText();
+      else if (id === Tag.HOST_LIST) this.#inHostList = true;
+      else if (id === Tag.WARNING) {
+        this.#warningDepth = d;
+        this.#warning = { code: "", text: "", url: "" };
+      }
+    } else if (id === Tag.HOST && d === 4 && this.#inHostList) {
       this.#data();
       this.#hostDepth = d;
       this.#ip =
@@ -219,10 +241,6 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
       this.#networkId = this.#hostId = undefined;
       this.#listings.start();
       this.#stats.hosts++;
-    } else if (id === Tag.DATETIME && d === 3) s.collectText();
-    else if (id === Tag.WARNING && d === 3) {
-      this.#warningDepth = d;
-      this.#warning = { code: "", text: "", url: "" };
     } else if (this.#warningDepth && d === this.#warningDepth + 1) s.collectText();
   }
 
@@ -247,17 +265,20 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
               : 0;
           }
         } else if (d === this.#detDepth) this.#endDetection();
-      } else if (d === this.#hostDepth + 1 && id === Tag.IP) this.#ip = s.text().trim();
-      else if (d === this.#hostDepth + 1 && id === Tag.IPV6) this.#ipv6 = s.text().trim();
-      else if (d === this.#hostDepth + 1 && id === Tag.NETWORK_ID) {
-        const n = s.textInt();
-        this.#networkId = n >= 0 && n <= 0xfffffffe ? n : undefined;
-      } else if (d === this.#hostDepth + 1 && id === Tag.ID) {
-        const n = s.textInt();
-        this.#hostId = n > 0 && n <= 0xffffffff ? n : undefined;
-      } else if (d === this.#hostDepth + 1 && id === Tag.OS) this.#os = s.text().trim();
-      else if (d === this.#hostDepth + 1 && id === Tag.OS_CPE) this.#osCpe = s.text().trim();
-      else if (d === this.#hostDepth) {
+      } else if (this.#listDepth !== 0) {
+        if (d === this.#listDepth) this.#listDepth = 0;
+      } else if (d === this.#hostDepth + 1) {
+        if (id === Tag.IP) this.#ip = s.text().trim();
+        else if (id === Tag.IPV6) this.#ipv6 = s.text().trim();
+        else if (id === Tag.NETWORK_ID) {
+          const n = s.textInt();
+          this.#networkId = n >= 0 && n <= 0xfffffffe ? n : undefined;
+        } else if (id === Tag.ID) {
+          const n = s.textInt();
+          this.#hostId = n > 0 && n <= 0xffffffff ? n : undefined;
+        } else if (id === Tag.OS) this.#os = s.text().trim();
+        else if (id === Tag.OS_CPE) this.#osCpe = s.text().trim();
+      } else if (d === this.#hostDepth) {
         this.#hostDepth = 0;
         // An IPv6-only host is sent with its IPv6 address; a dual-stack one with its IPv4.
         this.#listings.end(this.#ip || this.#ipv6 || undefined, {
@@ -269,15 +290,20 @@ export class DetectionPageParser implements ScanHandler, StreamParser<DetectionP
       }
       return;
     }
-    if (id === Tag.DATETIME && d === 3) this.#datetime = s.text().trim();
-    else if (this.#warningDepth !== 0) {
-      if (d === this.#warningDepth) this.#warningDepth = 0;
-      else if (d === this.#warningDepth + 1) {
-        const w = this.#warning!;
-        if (id === Tag.CODE) w.code = s.text().trim();
-        else if (id === Tag.TEXT) w.text = s.text().trim();
-        else if (id === Tag.URL) w.url = s.text().trim();
-      }
+    if (d === 2) {
+      if (id === Tag.RESPONSE) this.#inResponse = false;
+      return;
+    }
+    if (!this.#inResponse) return;
+    if (d === 3) {
+      if (id === Tag.DATETIME) this.#datetime = s.text().trim();
+      else if (id === Tag.HOST_LIST) this.#inHostList = false;
+      else if (id === Tag.WARNING) this.#warningDepth = 0;
+    } else if (this.#warningDepth !== 0 && d === this.#warningDepth + 1) {
+      const w = this.#warning!;
+      if (id === Tag.CODE) w.code = s.text().trim();
+      else if (id === Tag.TEXT) w.text = s.text().trim();
+      else if (id === Tag.URL) w.url = s.text().trim();
     }
   }
 

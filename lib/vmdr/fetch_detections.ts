@@ -56,6 +56,8 @@ export interface DetectionFetchOptions {
    * now, the run's first answer) is earlier, the fetch stops there with {@linkcode ClockWentBack}.
    */
   checkpoint?: string | undefined;
+  /** Hears the host IDs the Host List gave (ascending), before the pages come. */
+  onHostIdList?: ((ids: Uint32Array) => void) | undefined;
 }
 
 /**
@@ -145,12 +147,25 @@ function cutWithoutUrl(
   );
 }
 
-/** The host IDs of the query, ascending, and the answer's DATETIME. */
-async function listHostIds(
+/**
+ * The host IDs of the Host List query `hostParams` (`details=None`), ascending, following the
+ * paging WARNING's URL; with the earliest DATETIME of the answers, whether one had none, and the
+ * WARNING of an answer that said it was cut (CODE 1980) without the URL of the rest (`cut`).
+ *
+ * @throws {QualysApiError} When a call fails for good (exit 3).
+ * @throws {ReportSyntaxError} When an answer is not the XML expected (exit 4).
+ */
+export async function listHostIds(
   client: QualysClient,
-  options: DetectionFetchOptions,
-): Promise<{ ids: Uint32Array; datetime: string }> {
-  let datetime = "";
+  options: Pick<DetectionFetchOptions, "hostParams" | "traffic" | "onWarning">,
+): Promise<{
+  ids: Uint32Array;
+  datetime: string;
+  missingDatetime: boolean;
+  cut: { code: string; text: string } | undefined;
+}> {
+  let datetime = "", missingDatetime = false;
+  let cut: { code: string; text: string } | undefined;
   const parts: Uint32Array[] = [];
   let idMin: number | undefined;
   for (;;) {
@@ -168,8 +183,12 @@ async function listHostIds(
       { what: "the host ID list", traffic: options.traffic, onWarning: options.onWarning },
     );
     datetime = earlier(datetime, list.datetime);
+    if (list.datetime === "") missingDatetime = true;
     parts.push(list.ids.slice());
-    if (!list.warning?.url) break;
+    if (!list.warning?.url) {
+      if (list.warning?.code === "1980") cut = list.warning;
+      break;
+    }
     idMin = nextIdMin(list.warning, idMin);
   }
   const ids = new Uint32Array(parts.reduce((n, p) => n + p.length, 0));
@@ -179,7 +198,7 @@ async function listHostIds(
     off += p.length;
   }
   ids.sort();
-  return { ids, datetime };
+  return { ids, datetime, missingDatetime, cut };
 }
 
 /** ID ranges of about `size` listed hosts each that together cover every ID. */
@@ -215,6 +234,7 @@ export async function fetchDetections(
     throw new ClockWentBack(list.datetime, checkpoint);
   }
   options.onHostIds?.(list.ids.length);
+  options.onHostIdList?.(list.ids);
   const result: DetectionFetchResult = {
     datetime: list.datetime,
     hostIds: list.ids.length,

@@ -2,7 +2,9 @@
  * The streaming extractor of an ID list: the Host List's `details=None` answer
  * (`HOST_LIST_OUTPUT/RESPONSE/ID_SET`) and the KnowledgeBase's (`KNOWLEDGE_BASE_VULN_LIST_OUTPUT`),
  * where each `ID` is one ID and each `ID_RANGE` (`lo-hi`) a run of them; with the answer's
- * `DATETIME` and its paging `WARNING`. IDs are kept in a typed array, 4 bytes each.
+ * `DATETIME` and its paging `WARNING`. A Host List answer that lists `HOST_LIST/HOST` elements
+ * instead (as with `details=Basic`) gives each host's own `ID`, never a nested one (a tag's). IDs
+ * are kept in a typed array, 4 bytes each.
  *
  * @module
  */
@@ -29,7 +31,10 @@ export interface IdList {
 }
 
 const TAGS = [
+  Tag.RESPONSE,
   Tag.DATETIME,
+  Tag.HOST_LIST,
+  Tag.HOST,
   Tag.ID_SET,
   Tag.ID,
   Tag.ID_RANGE,
@@ -66,8 +71,9 @@ export class IdListParser implements ScanHandler, StreamParser<IdList> {
   #count = 0;
   #datetime = "";
   #warning: IdList["warning"];
-  #inSet = 0;
-  #inWarning = 0;
+  #inResponse = false;
+  #in = 0; // the RESPONSE child it is in: Tag.ID_SET, Tag.WARNING, Tag.HOST_LIST (0: another)
+  #inHost = false; // in HOST_LIST/HOST
 
   /** A parser for an answer whose root element is the tag `root`. */
   constructor(root: number) {
@@ -120,40 +126,59 @@ export class IdListParser implements ScanHandler, StreamParser<IdList> {
       return;
     }
     if (this.#kind === "return") return this.#return.open(id, s);
-    if (d === 3 && id === Tag.ID_SET) this.#inSet = d;
-    else if (d === 3 && id === Tag.WARNING) {
-      this.#inWarning = d;
-      this.#warning = { code: "", text: "", url: "" };
-    } else if (
-      (this.#inSet && d === this.#inSet + 1 && (id === Tag.ID || id === Tag.ID_RANGE)) ||
-      (this.#inWarning && d === this.#inWarning + 1) || (d === 3 && id === Tag.DATETIME)
-    ) s.collectText();
+    // Read only where they belong (RESPONSE's DATETIME, ID_SET, WARNING; the IDs of ID_SET; a
+    // Host List's HOST_LIST/HOST/ID): the same names elsewhere (a REQUEST's DATETIME, a tag's
+    // ID) and every element not read, at any depth, are skipped.
+    if (d === 2) {
+      if (id === Tag.RESPONSE) this.#inResponse = true;
+    } else if (!this.#inResponse) return;
+    else if (d === 3) {
+      if (id === Tag.ID_SET) this.#in = Tag.ID_SET;
+      else if (id === Tag.HOST_LIST && this.#root === Tag.HOST_LIST_OUTPUT) {
+        this.#in = Tag.HOST_LIST;
+      } else if (id === Tag.WARNING) {
+        this.#in = Tag.WARNING;
+        this.#warning = { code: "", text: "", url: "" };
+      } else if (id === Tag.DATETIME) s.collectText();
+    } else if (d === 4) {
+      if (this.#in === Tag.ID_SET && (id === Tag.ID || id === Tag.ID_RANGE)) s.collectText();
+      else if (this.#in === Tag.WARNING) s.collectText();
+      else if (this.#in === Tag.HOST_LIST && id === Tag.HOST) this.#inHost = true;
+    } else if (d === 5 && this.#inHost && id === Tag.ID) s.collectText();
   }
 
   /** @internal Scanner callback. */
   close(id: number, s: XmlScanner): void {
     const d = s.depth;
     if (this.#kind === "return") return this.#return.close(id, s);
-    if (d === 3 && id === Tag.DATETIME) this.#datetime = s.text().trim();
-    else if (this.#inSet && d === this.#inSet) this.#inSet = 0;
-    else if (this.#inWarning && d === this.#inWarning) this.#inWarning = 0;
-    else if (this.#inSet && id === Tag.ID) {
-      const v = s.textInt();
-      if (v < 0 || v > 0xffffffff) throw s.errorHere(`An ID is not a number: ${s.text()}`);
-      this.#push(v, v);
-    } else if (this.#inSet && id === Tag.ID_RANGE) {
-      const m = /^\s*(\d{1,10})\s*-\s*(\d{1,10})\s*$/.exec(s.text());
-      const lo = Number(m?.[1]), hi = Number(m?.[2]);
-      if (!m || hi < lo || hi > 0xffffffff || hi - lo >= MAX_RANGE) {
-        throw s.errorHere(`An ID_RANGE is not lo-hi: ${s.text().slice(0, 40)}`);
-      }
-      this.#push(lo, hi);
-    } else if (this.#inWarning) {
-      const w = this.#warning!;
-      if (id === Tag.CODE) w.code = s.text().trim();
-      else if (id === Tag.TEXT) w.text = s.text().trim();
-      else if (id === Tag.URL) w.url = s.text().trim();
-    }
+    if (d === 2) {
+      if (id === Tag.RESPONSE) this.#inResponse = false;
+    } else if (!this.#inResponse) return;
+    else if (d === 3) {
+      if (id === Tag.DATETIME && this.#in === 0) this.#datetime = s.text().trim();
+      this.#in = 0;
+    } else if (d === 4) {
+      if (this.#in === Tag.ID_SET && id === Tag.ID) this.#id(s);
+      else if (this.#in === Tag.ID_SET && id === Tag.ID_RANGE) {
+        const m = /^\s*(\d{1,10})\s*-\s*(\d{1,10})\s*$/.exec(s.text());
+        const lo = Number(m?.[1]), hi = Number(m?.[2]);
+        if (!m || hi < lo || hi > 0xffffffff || hi - lo >= MAX_RANGE) {
+          throw s.errorHere(`An ID_RANGE is not lo-hi: ${s.text().slice(0, 40)}`);
+        }
+        this.#push(lo, hi);
+      } else if (this.#in === Tag.WARNING) {
+        const w = this.#warning!;
+        if (id === Tag.CODE) w.code = s.text().trim();
+        else if (id === Tag.TEXT) w.text = s.text().trim();
+        else if (id === Tag.URL) w.url = s.text().trim();
+      } else if (id === Tag.HOST) this.#inHost = false;
+    } else if (d === 5 && this.#inHost && id === Tag.ID) this.#id(s);
+  }
+
+  #id(s: XmlScanner): void {
+    const v = s.textInt();
+    if (v < 0 || v > 0xffffffff) throw s.errorHere(`An ID is not a number: ${s.text()}`);
+    this.#push(v, v);
   }
 
   #push(lo: number, hi: number): void {

@@ -47,7 +47,9 @@ export interface KbPage {
 }
 
 const TAGS = [
+  Tag.RESPONSE,
   Tag.DATETIME,
+  Tag.VULN_LIST,
   Tag.VULN,
   Tag.QID,
   Tag.TITLE,
@@ -89,7 +91,9 @@ export class KbPageParser implements ScanHandler, StreamParser<KbPage> {
   #lines: Uint8Array = new Uint8Array(64 << 10);
   #length = 0;
   #vulnDepth = 0;
+  #in = 0; // 1 inside RESPONSE, 2 inside RESPONSE/VULN_LIST
   #list = 0; // Tag.CVE_LIST or Tag.BUGTRAQ_LIST while inside one
+  #item = false; // inside one of its CVE (BUGTRAQ) items
   #entry: KbEntry = { q: -1, m: "", t: "", d: "", c: [], b: [] };
 
   /**
@@ -153,13 +157,22 @@ export class KbPageParser implements ScanHandler, StreamParser<KbPage> {
       return;
     }
     if (this.#kind === "return") return this.#return.open(id, s);
+    // Read only where they belong (RESPONSE/VULN_LIST/VULN and its direct children, the IDs of
+    // CVE_LIST/CVE and BUGTRAQ_LIST/BUGTRAQ): the same names elsewhere, and every element not
+    // read, at any depth, are skipped.
     const v = this.#vulnDepth;
     if (v === 0) {
-      if (id === Tag.VULN && d === 4) {
+      if (d === 2) {
+        if (id === Tag.RESPONSE) this.#in = 1;
+      } else if (d === 3 && this.#in === 1) {
+        if (id === Tag.DATETIME) s.collectText();
+        else if (id === Tag.VULN_LIST) this.#in = 2;
+      } else if (d === 4 && this.#in === 2 && id === Tag.VULN) {
         this.#vulnDepth = d;
         this.#entry = { q: -1, m: "", t: "", d: "", c: [], b: [] };
         this.#list = 0;
-      } else if (id === Tag.DATETIME && d === 3) s.collectText();
+        this.#item = false;
+      }
       return;
     }
     if (d === v + 1) {
@@ -168,7 +181,9 @@ export class KbPageParser implements ScanHandler, StreamParser<KbPage> {
         id === Tag.QID || id === Tag.TITLE || id === Tag.DIAGNOSIS ||
         id === Tag.LAST_SERVICE_MODIFICATION_DATETIME
       ) s.collectText();
-    } else if (d === v + 3 && id === Tag.ID && this.#list !== 0) s.collectText();
+    } else if (d === v + 2 && this.#list !== 0) {
+      this.#item = id === (this.#list === Tag.CVE_LIST ? Tag.CVE : Tag.BUGTRAQ);
+    } else if (d === v + 3 && id === Tag.ID && this.#item) s.collectText();
   }
 
   /** @internal Scanner callback. */
@@ -177,7 +192,11 @@ export class KbPageParser implements ScanHandler, StreamParser<KbPage> {
     if (this.#kind === "return") return this.#return.close(id, s);
     const v = this.#vulnDepth;
     if (v === 0) {
-      if (id === Tag.DATETIME && d === 3) this.#datetime = s.text().trim();
+      if (d === 2 && id === Tag.RESPONSE) this.#in = 0;
+      else if (d === 3 && this.#in !== 0) {
+        if (id === Tag.DATETIME) this.#datetime = s.text().trim();
+        else if (id === Tag.VULN_LIST) this.#in = 1;
+      }
       return;
     }
     const e = this.#entry;
@@ -192,7 +211,8 @@ export class KbPageParser implements ScanHandler, StreamParser<KbPage> {
       else if (id === Tag.DIAGNOSIS) e.d = s.text();
       else if (id === Tag.LAST_SERVICE_MODIFICATION_DATETIME) e.m = s.text().trim();
       else if (id === this.#list) this.#list = 0;
-    } else if (d === v + 3 && id === Tag.ID && this.#list !== 0) {
+    } else if (d === v + 2) this.#item = false;
+    else if (d === v + 3 && id === Tag.ID && this.#item) {
       const value = s.text().trim();
       if (value) (this.#list === Tag.CVE_LIST ? e.c : e.b).push(value);
     }

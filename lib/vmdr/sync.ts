@@ -14,6 +14,10 @@
  *   share an address, the other hosts the state has at the addresses these hosts are at or left
  *   are fetched too (their open detections); an address a host left and no host is at now is
  *   cleared.
+ * - **Every run** lists the host IDs in scope (`host_scope.ts`; a full run's own Host List call
+ *   is that list): a host the state knows that is no longer listed (purged, or out of the
+ *   filters) leaves the state, and in an incremental run its address is cleared unless another
+ *   listed host is at it (a full run clears every address no page listed anyway).
  *
  * Every page is fetched and parsed, and the KnowledgeBase joined, before the sink is opened:
  * nothing is written or sent before the last page has parsed. The state (checkpoint: the earliest
@@ -38,6 +42,7 @@ import { Traffic } from "./fetch_pages.ts";
 import { type KbJoinResult, KnowledgeBaseJoin } from "./knowledge_base.ts";
 import { prepareStateDir, shortHash, tryLock } from "./state_dir.ts";
 import { HostMap } from "./host_map.ts";
+import { type GoneHost, listHostScope, nameGone, takeGone } from "./host_scope.ts";
 import { type ListingNote, SyncHosts } from "./sync_hosts.ts";
 import {
   AddressSet,
@@ -95,6 +100,9 @@ export interface SyncSummary {
   hostsSent: number;
   /** Hosts cleared. */
   hostsCleared: number;
+  /** Hosts the destination held results of that Qualys no longer lists in scope (purged, or out
+   * of the filters): they left the state, their addresses cleared unless another host is there. */
+  hostsGone: number;
   /** AddScanResult lines. */
   findings: number;
   /** API calls and bytes downloaded. */
@@ -220,6 +228,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       // A full run replaces everything: hosts sent before and not listed now lose their results.
       toClear: since === undefined ? state?.hosts : undefined,
       known: since === undefined ? undefined : state!.ids,
+      before: state?.ids,
     });
     let collected: Awaited<ReturnType<typeof collect>>;
     try {
@@ -237,7 +246,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       log.info(`Full sync of ${options.destination} (${why})`);
       collected = await collect(options, plan(undefined));
     }
-    const { fetched, kb, hostMap } = collected;
+    const { fetched, kb, hostMap, gone } = collected;
     log.info(
       `KnowledgeBase: ${kb.needed} QIDs, ${kb.cached} from the cache, ${kb.fetched} fetched, ` +
         `${kb.missing.length} not in the KnowledgeBase; ${kb.modified} modified since the cache's ` +
@@ -298,7 +307,8 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
     }
     const sink = await options.openSink();
     // Whatever becomes of the run now, the destination may hold results of these hosts: a later
-    // full run must be able to clear them, so they are noted even when the checkpoint stays.
+    // full run must be able to clear them, and a later run to clear those Qualys no longer lists,
+    // so they are noted even when the checkpoint stays.
     const noteAttempt = () =>
       saveAttempt(path, {
         destination: options.destination,
@@ -306,6 +316,7 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
         scanner: config.scannerName,
         old: state,
         sent,
+        hostMap,
       }, log);
     let written: WriteSummary;
     try {
@@ -326,17 +337,20 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       await noteAttempt();
       throw error;
     }
-    let known = sent; // a full run: the hosts sent now are all the destination holds of ours
-    if (!why) {
-      known = state!.hosts;
-      for (const ip of sent) known.add(ip);
-      for (const ip of cleared) known.delete(ip);
-    }
+    // Made once the destination has taken everything: until then the state's list stays as it
+    // was (a failure notes the attempt on it, cleared addresses included: they may hold results).
+    const known = () => {
+      if (why) return sent; // a full run: the hosts sent now are all the destination holds of ours
+      for (const ip of sent) state!.hosts.add(ip);
+      for (const ip of cleared) state!.hosts.delete(ip);
+      return state!.hosts;
+    };
     const summary: SyncSummary = {
       mode: why ? "full" : "incremental",
       checkpoint: fetched.datetime,
       hostsSent: written.hosts,
       hostsCleared: written.cleared,
+      hostsGone: gone.length,
       findings: stats.findings,
       calls: traffic.calls,
       bytes: traffic.bytes,
@@ -347,13 +361,16 @@ export async function runDetectionSync(options: DetectionSyncOptions): Promise<S
       checkpoint: fetched.datetime,
       query,
       scanner: config.scannerName,
-      hosts: known,
+      hosts: known(),
       ids: nextHostMap(hostMap),
     });
     const details = [
       `skipped: ${stats.hostsOutOfRange} hosts outside ip_ranges, ${stats.hostsInvalid} ` +
       `without a valid address, ${stats.duplicates} duplicate findings` +
       (config.clearCleanHosts ? "" : `, ${stats.hostsEmpty} hosts without open findings`),
+      `${gone.length} hosts no longer in Qualys, ${
+        config.clearCleanHosts ? "cleared" : "not cleared (clear_clean_hosts: n)"
+      }`,
       ...(stats.hostsMerged ? [`${stats.hostsMerged} repeated host listings merged`] : []),
       ...(config.setOs
         ? [
@@ -408,8 +425,12 @@ async function collect(
     checkpoint: string | undefined;
     toClear: AddressSet | undefined;
     known: HostMap | undefined;
+    /** The state's host map, whatever the run (to count the hosts no longer in scope). */
+    before: HostMap | undefined;
   },
-): Promise<{ fetched: DetectionFetchResult; kb: KbJoinResult; hostMap: NextHostMap }> {
+): Promise<
+  { fetched: DetectionFetchResult; kb: KbJoinResult; hostMap: NextHostMap; gone: GoneHost[] }
+> {
   const { client, config, log } = options;
   const warn = (m: string) => log.warn(m);
   const kbJoin = await KnowledgeBaseJoin.start(client, {
@@ -437,6 +458,9 @@ async function collect(
       onQid: (qid) => kbJoin.need(qid),
       onListing,
     });
+    // The hosts in scope (host_scope.ts): an incremental run asks for them; a full run's own host
+    // ID list (its first call, without vm_processed_after) is that list.
+    let scope: Uint32Array | undefined;
     const fetch = (query: typeof run.query, checkpoint?: string) =>
       fetchDetections(client, hosts, {
         ...query,
@@ -450,7 +474,18 @@ async function collect(
         onProgress: options.onProgress,
         onHostIds: (n) => fresh?.reserve(n),
         checkpoint,
+        onHostIdList: (ids) => scope ??= ids,
       });
+    let scopeBytes: number | undefined; // what an incremental run's list of them cost
+    if (run.known) {
+      scopeBytes = -run.traffic.bytes;
+      scope = await listHostScope(client, {
+        hostParams: queryParams(config, undefined).hostParams,
+        traffic: run.traffic,
+        onWarning: warn,
+      });
+      scopeBytes += run.traffic.bytes;
+    }
     const fetched = await fetch(run.query, run.checkpoint);
     log.info(
       `Host List Detection: ${fetched.pages} pages, ${fetched.hosts} hosts, ${fetched.open} ` +
@@ -458,20 +493,29 @@ async function collect(
         `once; Qualys's clock ${fetched.datetime}`,
     );
     if (run.toClear) { for (const ip of run.toClear) if (!hosts.listed?.has(ip)) hosts.clear(ip); }
+    const gone = takeGone(run.before, scope!, run.known ? seen : undefined, { log, scopeBytes });
     if (run.known) {
-      await completeAddresses(run.known, seen, hosts, {
+      // gone: its address is left, like a host's that moved (cleared unless a listed host is there)
+      for (const g of gone) seen.set(g.id, { address: undefined, open: 0 });
+      const cleared = await completeAddresses(run.known, seen, hosts, {
         log,
         fetch: (ids) => {
           const q = queryParams(config, undefined, false);
           return fetch({ params: { ...q.params, ids }, hostParams: { ...q.hostParams, ids } });
         },
       });
-    }
+      nameGone(gone, log, { cleared, clearCleanHosts: config.clearCleanHosts });
+    } else nameGone(gone, log, {});
     collectGarbage(); // what the pages left
     fresh?.compact(); // before the encoder's buffers
     // Data only, no closure: one made here would keep this phase's whole scope (the host index,
     // the QID sets) alive under the encoder.
-    return { fetched, kb: await kbJoin.finish(), hostMap: fresh ?? { known: run.known!, seen } };
+    return {
+      fetched,
+      kb: await kbJoin.finish(),
+      hostMap: fresh ?? { known: run.known!, seen },
+      gone,
+    };
   } catch (error) {
     await kbJoin.abort();
     throw error;
@@ -510,7 +554,7 @@ async function completeAddresses(
   seen: Map<number, Seen>,
   hosts: SyncHosts,
   io: { log: SyncLog; fetch: (ids: string) => Promise<unknown> },
-): Promise<void> {
+): Promise<Set<string>> {
   const affected = new Set<string>(), vacated = new Set<string>();
   const note = (id: number, s: Seen) => {
     if (s.address !== undefined) affected.add(s.address);
@@ -536,12 +580,17 @@ async function completeAddresses(
       note(id, s);
     }
   }
-  for (const ip of vacated) if (!hosts.listed!.has(ip)) hosts.clear(ip);
+  const cleared = new Set<string>();
+  for (const ip of vacated) if (!hosts.listed!.has(ip)) cleared.add(ip);
+  for (const ip of cleared) hosts.clear(ip);
+  return cleared;
 }
 
 // After a failure once the sink was open: the checkpoint (and filters) stay as they were, the
-// hosts sent are added to the list a full run clears. Best effort: the run's own error is what
-// the user sees.
+// hosts sent are added to the list a full run clears, and the Qualys hosts whose results went to
+// them and that the host map lacks are added to it (so that one purged before the next run is
+// cleared; a host the map has at another address keeps it: the next run lists it again, and
+// clears that address when it has moved). Best effort: the run's own error is what the user sees.
 async function saveAttempt(
   path: string,
   run: {
@@ -550,13 +599,28 @@ async function saveAttempt(
     scanner: string;
     old: SyncState | undefined;
     sent: AddressSet;
+    hostMap: NextHostMap;
   },
   log: SyncLog,
 ): Promise<void> {
   const hosts = run.old?.hosts ?? new AddressSet();
   const before = hosts.size;
   for (const ip of run.sent) hosts.add(ip);
-  if (hosts.size === before) return;
+  const ids = run.old?.ids ?? new HostMap();
+  let added = 0;
+  const note = (id: number, ip: string) => {
+    if (run.sent.has(ip) && ids.get(id) === undefined) {
+      ids.set(id, ip);
+      added++;
+    }
+  };
+  if (run.hostMap instanceof HostMap) { for (const [id, ip] of run.hostMap) note(id, ip); }
+  else {
+    for (const [id, s] of run.hostMap.seen) {
+      if (s.address !== undefined && s.open > 0) note(id, s.address);
+    }
+  }
+  if (hosts.size === before && added === 0) return;
   try {
     await writeSyncState(path, {
       destination: run.destination,
@@ -564,7 +628,7 @@ async function saveAttempt(
       query: run.old?.query ?? run.query,
       scanner: run.old ? run.old.scanner : run.scanner,
       hosts,
-      ids: run.old?.ids ?? new HostMap(),
+      ids,
     });
   } catch (error) {
     log.warn(`Could not note the hosts this run sent in ${path}: ${(error as Error).message}`);

@@ -48,6 +48,11 @@ export interface DcSimScript {
   rejectCertificate?: boolean;
   /** Milliseconds before each response. */
   slowResponseMs?: number;
+  /**
+   * Called as each DATA message arrives, before it is processed, with its number (1-based, over
+   * all connections): a test can stop the client there (a crash while sending).
+   */
+  onMessage?: (n: number) => void;
   /** Keep every payload text in `payloads`/`processed` (tests of resends). @default {false} */
   recordPayloads?: boolean;
   /** Store results in the network map (the bench turns it off to stay small). @default {true} */
@@ -245,6 +250,7 @@ export async function startDcSim(
           }
           if (type !== 3 || session.died) continue;
           received++;
+          script.onMessage?.(received);
           if (script.recordPayloads) payloads.push(decoder.decode(value));
           if (value.length > maxSize) {
             sock.write(frame(4, encoder.encode("Data block exceeds the maximum size\n")));

@@ -668,6 +668,8 @@ if (import.meta.main) {
       pageLatencyMs: flag("latency-ms", 0),
       kbLatencyMs: flag("kb-latency-ms", 0),
       concurrencyLimit: flag("concurrency", 2),
+      // --v2-pages: without what 5.0 answers add (to compare with figures taken before them)
+      v5Elements: !Deno.args.includes("--v2-pages"),
     },
   });
   const caFile = await Deno.makeTempFile({ prefix: "qualys_sim_ca_", suffix: ".pem" });

@@ -97,15 +97,19 @@ export interface VmdrFault {
    * CODE 1960 or 1965; `simpleReturn`: a SIMPLE_RETURN with `code`, `text` and `status`;
    * `datetime`: the normal answer, its RESPONSE/DATETIME `text` (not seen from Qualys: the
    * hostile cases of issue 18); `empty`: HTTP `status` (default 200) with an empty body, as a
-   * load balancer or proxy may answer (seen in the hostile pass of issue 18; no Qualys source). */
-  kind: "status" | "cut" | "conflict" | "simpleReturn" | "datetime" | "empty";
+   * load balancer or proxy may answer (seen in the hostile pass of issue 18; no Qualys source).
+   * For Host List Detection and the Host List only (answers no one has seen, but that a client
+   * must not take for whole lists): `noHosts`, a whole answer that lists nothing; `noUrl`, the
+   * first `cutAfter` records and a WARNING CODE 1980 without its URL. */
+  kind: "status" | "cut" | "conflict" | "simpleReturn" | "datetime" | "empty" | "noHosts" | "noUrl";
   /** HTTP status for `status` (default 503), `simpleReturn` and `empty` (default 200). */
   status?: number;
   /** CODE: for `conflict` 1960 (default) or 1965; for `simpleReturn` e.g. 2000. */
   code?: string;
   /** TEXT for `simpleReturn` (@default {"Bad Login/Password"}); DATETIME for `datetime`. */
   text?: string;
-  /** For `cut`: records (hosts, IDs or VULNs) sent whole before the cut. @default half the page */
+  /** For `cut` and `noUrl`: records (hosts, IDs or VULNs) sent whole before the cut, or listed.
+   * @default half the page */
   cutAfter?: number;
   /** For `conflict` 1965: X-RateLimit-ToWait-Sec and SECONDS_TO_WAIT. @default {60} */
   toWaitSec?: number;
@@ -131,6 +135,10 @@ export interface VmdrSimOptions {
   keepAlive?: "none" | "some" | "every";
   /** Write elements the DTDs do not have (the client must skip them). @default {true} */
   unknownElements?: boolean;
+  /** Write what 5.0 answers add (`V5_ELEMENTS` in `vmdr_xml.ts`: tags, cloud metadata, TruRisk,
+   * per detection a CVE list, MITRE, detection sources; the KnowledgeBase's
+   * PATCH_PUBLISHED_DATE). @default {true} */
+  v5Elements?: boolean;
   /** Host List `details=None`: write runs of consecutive IDs as `ID_RANGE`. @default {false} */
   idRanges?: boolean;
   /**
@@ -248,6 +256,7 @@ const PARAMS: Record<VmdrApi, ReadonlySet<string>> = {
     "network_ids",
     "show_results",
     "show_qds",
+    "show_qds_factors",
     "show_tags",
     "show_asset_id",
     "echo_request",
@@ -256,7 +265,6 @@ const PARAMS: Record<VmdrApi, ReadonlySet<string>> = {
     "include_ignored",
     "include_disabled",
     // output options the simulator does not write
-    "show_qds_factors",
     "show_reopened_info",
     "suppress_duplicated_data_from_csv",
   ]),
@@ -474,6 +482,7 @@ export class VmdrRoutes implements VmdrControl {
       rateWindowSec: options.rateWindowSec ?? 3600,
       keepAlive: options.keepAlive ?? "some",
       unknownElements: options.unknownElements ?? true,
+      v5Elements: options.v5Elements ?? true,
       idRanges: options.idRanges ?? false,
       clockOffsetSec: options.clockOffsetSec ?? 0,
       datetimeText: options.datetimeText ?? "",
@@ -646,13 +655,15 @@ export class VmdrRoutes implements VmdrControl {
       if (params.action !== "list") {
         throw new BadRequest("1905", `Invalid value for action: ${params.action}`);
       }
-      const cut = fault?.kind === "cut" ? { after: fault.cutAfter } : undefined;
+      const cut = fault?.kind === "cut" || fault?.kind === "noHosts" || fault?.kind === "noUrl"
+        ? { kind: fault.kind, after: fault.cutAfter }
+        : undefined;
       const stamp = fault?.kind === "datetime"
         ? fault.text ?? ""
         : o.datetimeText || formatDateTime(now + o.clockOffsetSec);
       body = api === "kb"
-        ? this.#kb(params, { ctx, cut, stamp }, abort.signal)
-        : this.#hosts(api, params, { ctx, cut, stamp }, abort.signal);
+        ? this.#kb(params, { ctx, shape: cut, stamp }, abort.signal)
+        : this.#hosts(api, params, { ctx, shape: cut, stamp }, abort.signal);
     } catch (e) {
       if (e instanceof BadRequest) return answer(400, e.message, e.code);
       throw e;
@@ -693,10 +704,14 @@ export class VmdrRoutes implements VmdrControl {
   #hosts(
     api: "detection" | "host",
     p: Record<string, string>,
-    answer: { ctx: VmdrRequestContext; cut: { after?: number } | undefined; stamp: string },
+    answer: {
+      ctx: VmdrRequestContext;
+      shape: { kind: "cut" | "noHosts" | "noUrl"; after?: number | undefined } | undefined;
+      stamp: string;
+    },
     signal: AbortSignal,
   ): AsyncGenerator<Part> {
-    const { ctx, cut, stamp } = answer;
+    const { ctx, shape, stamp } = answer;
     const q: Mutable<VmdrQuery> = {};
     const sub = this.subscription;
     const limit = p.truncation_limit === undefined
@@ -795,9 +810,11 @@ export class VmdrRoutes implements VmdrControl {
       hostOpts = {
         showResults: flagParam("show_results", p.show_results, true),
         showQds: flagParam("show_qds", p.show_qds, false),
+        showQdsFactors: flagParam("show_qds_factors", p.show_qds_factors, false),
         showTags,
         showAssetId,
         unknownElements: this.#o.unknownElements,
+        v5Elements: this.#o.v5Elements,
         keepAliveInside: false,
       };
     } else if (p.details !== undefined) {
@@ -810,6 +827,13 @@ export class VmdrRoutes implements VmdrControl {
 
     // select the page now: a snapshot of who is on it
     const page = this.#selectHosts(q, limit, api === "detection");
+    if (shape?.kind === "noHosts" || shape?.kind === "noUrl") {
+      page.hosts = shape.kind === "noHosts"
+        ? []
+        : page.hosts.slice(0, shape.after ?? Math.floor(page.hosts.length / 2));
+      delete page.next;
+    }
+    const cut = shape?.kind === "cut" ? shape : undefined;
     const root = api === "detection" ? "HOST_LIST_VM_DETECTION_OUTPUT" : "HOST_LIST_OUTPUT";
     const path = ctx.path;
     const comment = this.#notice(api, "comment");
@@ -820,8 +844,10 @@ export class VmdrRoutes implements VmdrControl {
     const latency = this.#o.pageLatencyMs;
     const cutAfter = cut ? cut.after ?? Math.floor(page.hosts.length / 2) : -1;
     const nextUrl = page.next === undefined ? "" : this.#nextUrl(ctx, path, page.next);
+    const noUrl = shape?.kind === "noUrl";
     const o = hostOpts;
     const idRanges = this.#o.idRanges;
+    const v5Elements = this.#o.v5Elements;
     const clock = sub.clock;
     const user = ctx.user;
     const ordered = ctx.ordered;
@@ -881,6 +907,7 @@ export class VmdrRoutes implements VmdrControl {
               x = hostListHostXml(sub.host(h), details === "All" ? "All" : "Basic", {
                 showAssetId,
                 showTags,
+                v5Elements,
               });
             }
             if (i === cutAfter) {
@@ -897,7 +924,7 @@ export class VmdrRoutes implements VmdrControl {
         yield CUT;
         return;
       }
-      if (nextUrl) yield warningXml(limit, nextUrl);
+      if (nextUrl || noUrl) yield warningXml(limit, nextUrl);
       else if (warning) yield `    <WARNING>\n      <TEXT>${warning}</TEXT>\n    </WARNING>\n`;
       yield `  </RESPONSE>\n</${root}>\n` + TRAILER;
     })();
@@ -940,10 +967,14 @@ export class VmdrRoutes implements VmdrControl {
   /** KnowledgeBase: every matching VULN, ascending QID, no paging. */
   #kb(
     p: Record<string, string>,
-    answer: { ctx: VmdrRequestContext; cut: { after?: number } | undefined; stamp: string },
+    answer: {
+      ctx: VmdrRequestContext;
+      shape: { kind: "cut" | "noHosts" | "noUrl"; after?: number | undefined } | undefined;
+      stamp: string;
+    },
     signal: AbortSignal,
   ): AsyncGenerator<Part> {
-    const { ctx, cut, stamp } = answer;
+    const { ctx, shape, stamp } = answer;
     const sub = this.subscription;
     const ids = p.ids === undefined ? undefined : rangesParam("ids", p.ids);
     const idMin = p.id_min === undefined ? undefined : intParam("id_min", p.id_min, 0, 4294967295);
@@ -984,6 +1015,8 @@ export class VmdrRoutes implements VmdrControl {
     const keep = this.#keepAlivePage(qids[0] ?? -1);
     const latency = this.#o.kbLatencyMs;
     const unknown = this.#o.unknownElements;
+    const v5 = this.#o.v5Elements;
+    const cut = shape?.kind === "cut" ? shape : undefined;
     const cutAfter = cut ? cut.after ?? Math.floor(qids.length / 2) : -1;
     const clock = sub.clock;
     const path = ctx.path;
@@ -1007,7 +1040,7 @@ export class VmdrRoutes implements VmdrControl {
           if (signal.aborted) return;
           const x = details === "None"
             ? `      <ID>${qids[i]}</ID>\n`
-            : kbVulnXml(sub.kbEntry(qids[i]!)!, details, unknown);
+            : kbVulnXml(sub.kbEntry(qids[i]!)!, details, unknown, v5);
           if (i === cutAfter) {
             yield x.slice(0, x.length >> 1);
             yield CUT;

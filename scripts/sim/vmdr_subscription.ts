@@ -3,7 +3,8 @@
  * (Host List Detection data) and the KnowledgeBase, generated deterministically from a seed, held
  * in typed arrays (a 100,000-host × 40-detection subscription is ≈17 bytes per detection, not
  * millions of objects), and advanced one simulated day at a time: fixes, re-openings, new
- * detections, hosts whose findings are all fixed, new hosts, new and modified QIDs.
+ * detections, hosts whose findings are all fixed, new hosts, hosts purged or moved to other asset
+ * groups, new and modified QIDs.
  *
  * It also answers the ground truth a test compares a connector's output with: the open detections
  * (New, Active, Re-Opened) of the current day per host address, under the same filters the API
@@ -67,6 +68,19 @@ export interface DayChanges {
   allFixedHosts?: number;
   /** Hosts added (their detections are all New). @default {max(1, 0.2 % of the hosts)} */
   newHosts?: number;
+  /**
+   * Hosts purged that day (by hand, by the API, or by an auto-purge rule for hosts not scanned
+   * for N days: `../shared/reference/qualys_api_versions.md`, "Purged hosts"): from then on in
+   * no answer, and nothing in an incremental query says they left. Drawn from a random stream
+   * of their own, so the other changes of a day are the same whatever this is.
+   * @default {max(1, 0.1 % of the hosts)}
+   */
+  purgedHosts?: number;
+  /**
+   * Hosts moved to other asset groups that day (an administrator's change: their VM data is not
+   * processed again, so `vm_processed_after` does not list them). @default {0}
+   */
+  regroupedHosts?: number;
   /** QIDs added to the KnowledgeBase (some are detected the same day). @default {max(1, 0.05 % of the QIDs)} */
   newQids?: number;
   /** KnowledgeBase entries modified (their LAST_SERVICE_MODIFICATION_DATETIME moves). @default {max(1, 0.1 % of the QIDs)} */
@@ -113,6 +127,10 @@ export interface DayReport {
   allFixedHostIds: number[];
   /** IDs of the hosts added. */
   newHostIds: number[];
+  /** IDs of the hosts purged. */
+  purgedHostIds: number[];
+  /** IDs of the hosts moved to other asset groups. */
+  regroupedHostIds: number[];
   /** QIDs added to the KnowledgeBase. */
   newQids: number[];
   /** QIDs whose KnowledgeBase entry was modified. */
@@ -789,6 +807,7 @@ export class VmdrSubscription {
   #hStart = new Uint32Array(0);
   #hCount = new Uint16Array(0);
   #hCap = new Uint16Array(0);
+  #hGone = new Uint8Array(0); // 1: purged
 
   // detections, an arena of per-host blocks kept sorted by (QID, port, protocol)
   #dLen = 0;
@@ -968,6 +987,36 @@ export class VmdrSubscription {
     return this.#processedTime(index, this.#hScan[index]!);
   }
 
+  /** Whether a host was purged (it is then in no answer and no ground truth).
+   * @param index A host index.
+   * @returns True once purged.
+   */
+  isPurged(index: number): boolean {
+    return this.#hGone[index] === 1;
+  }
+
+  /** Purges a host from now on, as Qualys does (its ID is never used again).
+   * @param index A host index.
+   */
+  purge(index: number): void {
+    this.#hGone[index] = 1;
+  }
+
+  /** Puts a host in other asset groups from now on (its VM data is not processed again).
+   * @param index A host index.
+   * @param agIds Asset group IDs of {@linkcode assetGroups}.
+   * @throws {RangeError} When an ID is not one of them.
+   */
+  setAssetGroups(index: number, agIds: readonly number[]): void {
+    let mask = 0;
+    for (const id of agIds) {
+      const b = ASSET_GROUPS.findIndex((g) => g.id === id);
+      if (b < 0) throw new RangeError(`no asset group ${id}`);
+      mask |= 1 << b;
+    }
+    this.#hAg[index] = mask;
+  }
+
   /** The key the ground truth uses for a host: its IPv4 address, else its IPv6 address.
    * @param index A host index.
    * @returns The address.
@@ -983,6 +1032,7 @@ export class VmdrSubscription {
    * @returns True when it does.
    */
   hostMatches(index: number, query: VmdrQuery): boolean {
+    if (this.#hGone[index]) return false; // a purged host is in no answer
     const id = this.#hId[index]!;
     if (query.idMin !== undefined && id < query.idMin) return false;
     if (query.idMax !== undefined && id > query.idMax) return false;
@@ -1175,6 +1225,8 @@ export class VmdrSubscription {
       newDetections: 0,
       allFixedHostIds: [],
       newHostIds: [],
+      purgedHostIds: [],
+      regroupedHostIds: [],
       newQids: [],
       modifiedQids: [],
     };
@@ -1205,13 +1257,14 @@ export class VmdrSubscription {
     const scanned = new Set<number>();
     const scans = Math.round((ch.scanShare ?? 0.1) * hostsBefore);
     for (let tries = 0; scanned.size < scans && tries < scans * 20; tries++) {
-      scanned.add(rng.int(hostsBefore));
+      const h = rng.int(hostsBefore);
+      if (!this.#hGone[h]) scanned.add(h);
     }
     const allFixed = new Set<number>();
     const wantAllFixed = ch.allFixedHosts ?? 1;
     for (let tries = 0; allFixed.size < wantAllFixed && tries < 50 * wantAllFixed + 50; tries++) {
       const h = rng.int(hostsBefore);
-      if (!allFixed.has(h) && this.#hostHasOpen(h)) allFixed.add(h);
+      if (!allFixed.has(h) && !this.#hGone[h] && this.#hostHasOpen(h)) allFixed.add(h);
     }
     for (const h of allFixed) scanned.add(h);
 
@@ -1260,6 +1313,31 @@ export class VmdrSubscription {
       report.newDetections += this.#hCount[h]!;
     }
     report.scannedHosts = scanned.size + newHosts;
+
+    // Purges and asset group changes last, from streams of their own: the day's other changes
+    // are the same whatever they are. Today's new hosts are neither purged nor moved.
+    const purges = ch.purgedHosts ?? Math.max(1, Math.round(this.#opts.hosts * 0.001));
+    const prng = new Rng(hash(this.seed, 0x9a7e, d));
+    for (let i = 0, tries = 0; i < purges && tries < 50 * purges + 50; tries++) {
+      const h = prng.int(hostsBefore);
+      if (this.#hGone[h]) continue;
+      this.#hGone[h] = 1;
+      report.purgedHostIds.push(this.#hId[h]!);
+      i++;
+    }
+    report.purgedHostIds.sort((a, b) => a - b);
+    const regroups = ch.regroupedHosts ?? 0;
+    const grng = new Rng(hash(this.seed, 0xa6, d));
+    const moved = new Set<number>();
+    for (let tries = 0; moved.size < regroups && tries < 50 * regroups + 50; tries++) {
+      const h = grng.int(hostsBefore);
+      if (this.#hGone[h] || moved.has(h)) continue;
+      moved.add(h);
+      let ag = this.#hAg[h]!;
+      for (let b = 0; b < 8 && ag === this.#hAg[h]; b++) ag = 1 << grng.int(8);
+      this.#hAg[h] = ag;
+    }
+    report.regroupedHostIds = [...moved].sort((a, b) => a - b).map((h) => this.#hId[h]!);
     this.#day = d;
     return report;
   }
@@ -1496,6 +1574,7 @@ export class VmdrSubscription {
     this.#hStart = grow(this.#hStart, cap);
     this.#hCount = grow(this.#hCount, cap);
     this.#hCap = grow(this.#hCap, cap);
+    this.#hGone = grow(this.#hGone, cap);
   }
 
   #reserveDetections(n: number): void {

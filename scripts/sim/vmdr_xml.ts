@@ -128,14 +128,14 @@ export function requestXml(
 
 /** The truncation `WARNING` (CODE 1980) with the URL of the next page.
  * @param limit The page size (`truncation_limit`).
- * @param url The next page's URL.
+ * @param url The next page's URL ("": none, a fault).
  * @returns The element, indented for a RESPONSE child.
  */
 export function warningXml(limit: number, url: string): string {
   return `    <WARNING>\n      <CODE>1980</CODE>\n      <TEXT>${limit} record limit exceeded. ` +
-    `Use URL to get next batch of results.</TEXT>\n      <URL>${
-      cdata(url)
-    }</URL>\n    </WARNING>\n`;
+    `Use URL to get next batch of results.</TEXT>\n${
+      url ? `      <URL>${cdata(url)}</URL>\n` : ""
+    }    </WARNING>\n`;
 }
 
 /** What a `HOST` element shows besides the detections. */
@@ -144,12 +144,16 @@ export interface HostXmlOptions {
   showResults: boolean;
   /** `show_qds` (a QDS element with a `severity` attribute). */
   showQds: boolean;
+  /** `show_qds_factors` (QDS_FACTORS/QDS_FACTOR elements with a `name` attribute). */
+  showQdsFactors: boolean;
   /** `show_tags` (TAGS). */
   showTags: boolean;
   /** `show_asset_id` (ASSET_ID). */
   showAssetId: boolean;
   /** Write elements the DTD does not have (UNIQUE_VULN_ID, ASSET_CRITICALITY_SCORE, …). */
   unknownElements: boolean;
+  /** Write what 5.0 answers add ({@linkcode V5_ELEMENTS}). */
+  v5Elements: boolean;
   /** Put a keep-alive comment among this host's detections. */
   keepAliveInside: boolean;
 }
@@ -164,9 +168,9 @@ function dnsData(fqdn: string): string {
     `          <FQDN>${cdata(fqdn)}</FQDN>\n        </DNS_DATA>\n`;
 }
 
-function hostHead(h: HostRecord, o: Pick<HostXmlOptions, "showAssetId">): string {
+function hostHead(h: HostRecord, o: Pick<HostXmlOptions, "showAssetId" | "v5Elements">): string {
   let x = `      <HOST>\n        <ID>${h.id}</ID>\n`;
-  if (o.showAssetId) x += `        <ASSET_ID>${h.assetId}</ASSET_ID>\n`;
+  if (o.showAssetId || o.v5Elements) x += `        <ASSET_ID>${h.assetId}</ASSET_ID>\n`;
   if (h.ip) x += `        <IP>${h.ip}</IP>\n`;
   if (h.ipv6) x += `        <IPV6>${h.ipv6}</IPV6>\n`;
   x += `        <TRACKING_METHOD>${h.trackingMethod}</TRACKING_METHOD>\n`;
@@ -214,10 +218,13 @@ export function detectionHostXml(
     x += `        <LAST_VM_AUTH_SCANNED_DATE>${scanned}</LAST_VM_AUTH_SCANNED_DATE>\n` +
       `        <LAST_VM_AUTH_SCANNED_DURATION>${h.scanDuration}</LAST_VM_AUTH_SCANNED_DURATION>\n`;
   }
-  if (o.showTags) x += tagsXml(h, "        ");
+  if (o.showTags || o.v5Elements) x += tagsXml(h, "        ");
+  if (o.v5Elements) x += cloudXml(h, "        ");
   if (o.unknownElements) {
-    x += `        <ASSET_CRITICALITY_SCORE>${h.criticality}</ASSET_CRITICALITY_SCORE>\n` +
-      `        <TRURISK_SCORE>${h.criticality * 170 + (h.id % 97)}</TRURISK_SCORE>\n`;
+    x += `        <ASSET_CRITICALITY_SCORE>${h.criticality}</ASSET_CRITICALITY_SCORE>\n`;
+  }
+  if (o.v5Elements) {
+    x += `        <TRURISK_SCORE>${h.criticality * 170 + (h.id % 97)}</TRURISK_SCORE>\n`;
   }
   x += `        <DETECTION_LIST>\n`;
   let n = 0;
@@ -243,6 +250,92 @@ function tagsXml(h: HostRecord, pad: string): string {
   return x + `${pad}</TAGS>\n`;
 }
 
+/**
+ * What 5.0 answers add, as far as it is public (`../shared/reference/qualys_api_versions.md`,
+ * "What changes in the answers": elastic/integrations PR #16436, the Qualys DTD's TAGS and
+ * METADATA): per host ASSET_ID, TAGS/TAG/{TAG_ID,NAME}, cloud METADATA blocks (EC2, ALICLOUD)
+ * of ATTRIBUTE/{NAME,VALUE}, CLOUD_PROVIDER_TAGS and TRURISK_SCORE; per detection a CVE list,
+ * MITRE_TACTIC_* and MITRE_TECHNIQUE_*, VULNERABILITY_DETECTION_SOURCES,
+ * LATEST_VULNERABILITY_DETECTION_SOURCE and TRURISK_ELIMINATION_STATUS (QDS and QDS_FACTORS
+ * come with `show_qds`, `show_qds_factors`); the KnowledgeBase's PATCH_PUBLISHED_DATE (3.0 on,
+ * elastic/integrations#13178). Where the new per-detection elements sit and how the CVE list and
+ * the sources are spelt inside is not public: they are written after LAST_PROCESSED_DATETIME in
+ * a plausible form, with the names the connector reads elsewhere nested in them (a CVE's ID, a
+ * source's TYPE), and switchable off (`v5Elements`) so that tests cover both answers.
+ */
+export const V5_ELEMENTS = {
+  host: ["ASSET_ID", "TAGS", "METADATA", "CLOUD_PROVIDER_TAGS", "TRURISK_SCORE"],
+  detection: [
+    "CVE_LIST",
+    "MITRE_TACTIC_NAME",
+    "MITRE_TACTIC_ID",
+    "MITRE_TECHNIQUE_NAME",
+    "MITRE_TECHNIQUE_ID",
+    "VULNERABILITY_DETECTION_SOURCES",
+    "LATEST_VULNERABILITY_DETECTION_SOURCE",
+    "TRURISK_ELIMINATION_STATUS",
+  ],
+  vuln: ["PATCH_PUBLISHED_DATE"],
+} as const;
+
+const MITRE = [
+  ["Initial Access", "TA0001", "Exploit Public-Facing Application", "T1190"],
+  ["Privilege Escalation", "TA0004", "Exploitation for Privilege Escalation", "T1068"],
+  ["Credential Access", "TA0006", "Unsecured Credentials", "T1552"],
+] as const;
+
+/** A cloud host's METADATA (EC2, one in four ALICLOUD) and CLOUD_PROVIDER_TAGS. */
+function cloudXml(h: HostRecord, pad: string): string {
+  if (!h.cloudInstance) return "";
+  const block = h.id % 4 === 0 ? "ALICLOUD" : "EC2";
+  const attr = (name: string, value: string) =>
+    `${pad}    <ATTRIBUTE>\n${pad}      <NAME>${cdata(name)}</NAME>\n` +
+    `${pad}      <LAST_STATUS>Success</LAST_STATUS>\n${pad}      <VALUE>${
+      cdata(value)
+    }</VALUE>\n${pad}      <LAST_SUCCESS_DATE>${
+      formatDateTime(h.lastScan)
+    }</LAST_SUCCESS_DATE>\n${pad}    </ATTRIBUTE>\n`;
+  return `${pad}<METADATA>\n${pad}  <${block}>\n` +
+    attr("latest/meta-data/instance-id", h.cloudInstance) +
+    attr("latest/meta-data/local-ipv4", h.ip ?? "") +
+    `${pad}  </${block}>\n${pad}</METADATA>\n` +
+    `${pad}<CLOUD_PROVIDER_TAGS>\n${pad}  <CLOUD_TAG>\n${pad}    <NAME>env</NAME>\n` +
+    `${pad}    <VALUE>${h.id % 2 ? "prod" : "test"}</VALUE>\n${pad}    <LAST_SUCCESS_DATE>${
+      formatDateTime(h.lastScan)
+    }</LAST_SUCCESS_DATE>\n${pad}  </CLOUD_TAG>\n${pad}</CLOUD_PROVIDER_TAGS>\n`;
+}
+
+/** A detection's 5.0 additions (see {@linkcode V5_ELEMENTS}), one kind per detection by its QID
+ * (real answers have more of them at once: the pages stay near the size of the bench's figures);
+ * the CVE IDs are made up from the QID. */
+function detectionV5Xml(d: DetectionRecord): string {
+  const p = "            ";
+  switch (d.qid % 4) {
+    case 0:
+      return `${p}<CVE_LIST>\n${p}  <CVE>\n${p}    <ID>${
+        cdata(`CVE-${2010 + d.qid % 16}-${1000 + d.qid % 50000}`)
+      }</ID>\n${p}  </CVE>\n${p}</CVE_LIST>\n`;
+    case 1: {
+      const source = d.qid % 8 === 1 ? "Cloud Agent" : "Scanner";
+      return `${p}<VULNERABILITY_DETECTION_SOURCES>\n${p}  <SOURCE>\n${p}    <TYPE>${source}` +
+        `</TYPE>\n${p}  </SOURCE>\n${p}</VULNERABILITY_DETECTION_SOURCES>\n` +
+        `${p}<LATEST_VULNERABILITY_DETECTION_SOURCE>${source}` +
+        `</LATEST_VULNERABILITY_DETECTION_SOURCE>\n`;
+    }
+    case 2: {
+      const m = MITRE[d.qid % MITRE.length]!;
+      return `${p}<MITRE_TACTIC_NAME>${cdata(m[0])}</MITRE_TACTIC_NAME>\n` +
+        `${p}<MITRE_TACTIC_ID>${m[1]}</MITRE_TACTIC_ID>\n` +
+        `${p}<MITRE_TECHNIQUE_NAME>${cdata(m[2])}</MITRE_TECHNIQUE_NAME>\n` +
+        `${p}<MITRE_TECHNIQUE_ID>${m[3]}</MITRE_TECHNIQUE_ID>\n`;
+    }
+    default:
+      return `${p}<TRURISK_ELIMINATION_STATUS>${
+        d.status === "Fixed" ? "Fixed" : "Open"
+      }</TRURISK_ELIMINATION_STATUS>\n`;
+  }
+}
+
 function detectionXml(d: DetectionRecord, h: HostRecord, o: HostXmlOptions): string {
   let x = `          <DETECTION>\n`;
   if (o.unknownElements) x += `            <UNIQUE_VULN_ID>${d.uniqueId}</UNIQUE_VULN_ID>\n`;
@@ -260,6 +353,13 @@ function detectionXml(d: DetectionRecord, h: HostRecord, o: HostXmlOptions): str
     const qds = Math.min(100, d.severity * 19 + (d.qid % 7));
     x += `            <QDS severity="${SEVERITY_QDS[d.severity]}">${qds}</QDS>\n`;
   }
+  if (o.showQdsFactors) {
+    x += `            <QDS_FACTORS>\n              <QDS_FACTOR name="CVSS">${
+      cdata(`${d.severity * 2}.${d.qid % 10}`)
+    }</QDS_FACTOR>\n              <QDS_FACTOR name="epss">${
+      cdata(`0.${d.qid % 1000}`)
+    }</QDS_FACTOR>\n            </QDS_FACTORS>\n`;
+  }
   x += `            <TIMES_FOUND>${d.timesFound}</TIMES_FOUND>\n` +
     `            <LAST_TEST_DATETIME>${formatDateTime(d.lastTest)}</LAST_TEST_DATETIME>\n` +
     `            <LAST_UPDATE_DATETIME>${formatDateTime(d.lastUpdate)}</LAST_UPDATE_DATETIME>\n`;
@@ -269,7 +369,8 @@ function detectionXml(d: DetectionRecord, h: HostRecord, o: HostXmlOptions): str
   return x + `            <IS_IGNORED>0</IS_IGNORED>\n            <IS_DISABLED>0</IS_DISABLED>\n` +
     `            <LAST_PROCESSED_DATETIME>${
       formatDateTime(d.lastProcessed)
-    }</LAST_PROCESSED_DATETIME>\n          </DETECTION>\n`;
+    }</LAST_PROCESSED_DATETIME>\n` + (o.v5Elements ? detectionV5Xml(d) : "") +
+    `          </DETECTION>\n`;
 }
 
 /** The RESULTS text of a detection: scanner output as Qualys shows it (tabs, line breaks, and
@@ -316,10 +417,10 @@ export function resultsText(d: DetectionRecord, h: HostRecord): string {
 export function hostListHostXml(
   h: HostRecord,
   details: "Basic" | "All",
-  o: Pick<HostXmlOptions, "showAssetId" | "showTags">,
+  o: Pick<HostXmlOptions, "showAssetId" | "showTags" | "v5Elements">,
 ): string {
   let x = `      <HOST>\n        <ID>${h.id}</ID>\n`;
-  if (o.showAssetId) x += `        <ASSET_ID>${h.assetId}</ASSET_ID>\n`;
+  if (o.showAssetId || o.v5Elements) x += `        <ASSET_ID>${h.assetId}</ASSET_ID>\n`;
   if (h.ip) x += `        <IP>${h.ip}</IP>\n`;
   if (h.ipv6) x += `        <IPV6>${h.ipv6}</IPV6>\n`;
   x += `        <TRACKING_METHOD>${h.trackingMethod}</TRACKING_METHOD>\n` +
@@ -339,7 +440,8 @@ export function hostListHostXml(
       `        <LAST_VM_SCANNED_DATE>${formatDateTime(h.lastScan)}</LAST_VM_SCANNED_DATE>\n` +
       `        <LAST_VM_SCANNED_DURATION>${h.scanDuration}</LAST_VM_SCANNED_DURATION>\n`;
   }
-  if (o.showTags) x += tagsXml(h, "        ");
+  if (o.showTags || o.v5Elements) x += tagsXml(h, "        ");
+  if (o.v5Elements) x += cloudXml(h, "        ");
   return x + `      </HOST>\n`;
 }
 
@@ -347,9 +449,15 @@ export function hostListHostXml(
  * @param v The entry.
  * @param details `Basic` leaves out DIAGNOSIS, CONSEQUENCE, SOLUTION and CORRELATION; `All` has all.
  * @param unknownElements Also write an element the DTD does not have.
+ * @param v5Elements Also write what KnowledgeBase 3.0 and 4.0 add ({@linkcode V5_ELEMENTS}).
  * @returns The element, indented for a VULN_LIST child.
  */
-export function kbVulnXml(v: KbRecord, details: "Basic" | "All", unknownElements: boolean): string {
+export function kbVulnXml(
+  v: KbRecord,
+  details: "Basic" | "All",
+  unknownElements: boolean,
+  v5Elements = false,
+): string {
   const p = "        ";
   let x = `      <VULN>\n${p}<QID>${v.qid}</QID>\n${p}<VULN_TYPE>${v.vulnType}</VULN_TYPE>\n` +
     `${p}<SEVERITY_LEVEL>${v.severity}</SEVERITY_LEVEL>\n${p}<TITLE>${cdata(v.title)}</TITLE>\n` +
@@ -360,6 +468,11 @@ export function kbVulnXml(v: KbRecord, details: "Basic" | "All", unknownElements
     `${p}<PUBLISHED_DATETIME>${formatDateTime(v.published)}</PUBLISHED_DATETIME>\n`;
   if (v.bugtraqs.length) x += refList("BUGTRAQ_LIST", "BUGTRAQ", v.bugtraqs, p);
   x += `${p}<PATCHABLE>${v.patchable ? 1 : 0}</PATCHABLE>\n`;
+  if (v5Elements && v.patchable) {
+    x += `${p}<PATCH_PUBLISHED_DATE>${
+      formatDateTime(v.published + 86400 * (1 + v.qid % 30))
+    }</PATCH_PUBLISHED_DATE>\n`;
+  }
   if (v.software.length) {
     x += `${p}<SOFTWARE_LIST>\n${
       v.software.map(([product, vendor]) =>

@@ -13,6 +13,7 @@ import {
   VmdrSubscription,
   type VmdrSubscriptionOptions,
 } from "../../scripts/sim/vmdr_subscription.ts";
+import { V5_ELEMENTS } from "../../scripts/sim/vmdr_xml.ts";
 import { at, child, kids, type Parsed, parseXml, textOf, type XNode } from "./_xml.ts";
 
 const CA = createTestCa("VMDR simulator test CA");
@@ -234,9 +235,15 @@ const HOST_LIST_HOST = [
   "TAGS",
 ];
 const UNKNOWN: Record<string, string[]> = {
-  HOST: ["ASSET_CRITICALITY_SCORE", "TRURISK_SCORE"],
+  HOST: ["ASSET_CRITICALITY_SCORE"],
   DETECTION: ["UNIQUE_VULN_ID"],
   VULN: ["TECHNOLOGY_LIST"],
+};
+// ... and what 5.0 answers add (V5_ELEMENTS), outside the 2.0 DTD's order
+const V5_UNKNOWN: Record<string, string[]> = {
+  HOST: ["ASSET_CRITICALITY_SCORE", "CLOUD_PROVIDER_TAGS", "METADATA", "TRURISK_SCORE"],
+  DETECTION: [...V5_ELEMENTS.detection, "UNIQUE_VULN_ID"].sort(),
+  VULN: [...V5_ELEMENTS.vuln, "TECHNOLOGY_LIST"].sort(),
 };
 
 /** Checks every element with a known order; returns the unknown names met, per parent. */
@@ -313,15 +320,30 @@ Deno.test("Host List Detection pages by truncation_limit with WARNING 1980 and a
   });
 });
 
-Deno.test("every page is well-formed XML with the public samples' element names and order", async () => {
-  await withVmdr({ keepAlive: "every", model: { ipv6OnlyShare: 0.1 } }, async (h) => {
+for (const v5Elements of [true, false]) {
+  Deno.test(
+    `every page is well-formed XML with the public samples' element names and order (${
+      v5Elements ? "with" : "without"
+    } what 5.0 adds)`,
+    async () => {
+      await withVmdr(
+        { keepAlive: "every", v5Elements, model: { ipv6OnlyShare: 0.1 } },
+        (h) => checkPages(h, v5Elements),
+      );
+    },
+  );
+}
+
+async function checkPages(h: Harness, v5Elements: boolean): Promise<void> {
+  {
     h.sub.advanceDay(); // a day's scans bring New detections
     const pages = [
       ...await allPages(
         h,
         HLD,
         "action=list&truncation_limit=9&show_igs=1&show_qds=1&show_tags=1&show_asset_id=1" +
-          "&status=New,Active,Re-Opened,Fixed&echo_request=1",
+          "&status=New,Active,Re-Opened,Fixed&echo_request=1" +
+          (v5Elements ? "&show_qds_factors=1" : ""),
       ),
       ...await allPages(h, HOSTS, "action=list&details=All&truncation_limit=15"),
       ...await allPages(h, HOSTS, "action=list&details=None&truncation_limit=0"),
@@ -348,7 +370,7 @@ Deno.test("every page is well-formed XML with the public samples' element names 
     // no misspelt known element: the only names outside the DTDs are the deliberate ones
     assert.deepStrictEqual(
       Object.fromEntries([...unknown].map(([k, v]) => [k, [...v].sort()])),
-      UNKNOWN,
+      v5Elements ? V5_UNKNOWN : UNKNOWN,
     );
     const hld = pages[0]!;
     assert.equal(textOf(at(hld.root, "REQUEST")!, "USER_LOGIN"), "sim_user");
@@ -372,8 +394,24 @@ Deno.test("every page is well-formed XML with the public samples' element names 
       ["Active", "Fixed", "New", "Re-Opened"],
     );
     assert.ok(dets.every((d) => child(d, "RESULTS") && at(d, "QDS")?.attrs.severity));
-  });
-});
+    const hostNames = new Set(allHosts.flatMap((x) => x.children.map((c) => c.name)));
+    for (const n of ["METADATA", "CLOUD_PROVIDER_TAGS", "TRURISK_SCORE"]) {
+      assert.equal(hostNames.has(n), v5Elements, n);
+    }
+    const detNames = new Set(dets.flatMap((d) => d.children.map((c) => c.name)));
+    for (const n of [...V5_ELEMENTS.detection, "QDS_FACTORS"]) {
+      assert.equal(detNames.has(n), v5Elements, n);
+    }
+    if (v5Elements) {
+      assert.ok(dets.some((d) => at(d, "CVE_LIST", "CVE", "ID")), "a CVE's nested ID");
+      assert.ok(allHosts.some((x) => at(x, "TAGS", "TAG", "TAG_ID")), "a tag's TAG_ID");
+      assert.ok(
+        allHosts.some((x) => at(x, "METADATA", "EC2", "ATTRIBUTE", "VALUE")),
+        "cloud METADATA",
+      );
+    }
+  }
+}
 
 Deno.test(
   { name: "the public samples have the element order the simulator follows", ignore: !FIXTURES },
@@ -748,6 +786,37 @@ Deno.test("scripted faults: 5xx on page N, a cut mid-page, 409 1960 and 1965, a 
   });
 });
 
+Deno.test("scripted faults of a whole answer: one that lists nothing, one cut by a 1980 WARNING without its URL", async () => {
+  await withVmdr({
+    faults: [
+      { api: "host", request: 1, kind: "noHosts" },
+      { api: "host", request: 2, kind: "noUrl", cutAfter: 3 },
+      { request: 1, kind: "noUrl", cutAfter: 2 },
+    ],
+  }, async (h) => {
+    const ids = (text: string) =>
+      (at(parseXml(text).root, "RESPONSE", "ID_SET")?.children ?? []).map((c) => c.text);
+    const params = "action=list&details=None&truncation_limit=0";
+    const empty = await h.post(HOSTS, params);
+    assert.equal(empty.status, 200);
+    assert.deepStrictEqual(ids(empty.text), []);
+    assert.equal(at(parseXml(empty.text).root, "RESPONSE", "WARNING"), undefined);
+    const cut = parseXml((await h.post(HOSTS, params)).text);
+    assert.equal(at(cut.root, "RESPONSE", "ID_SET")!.children.length, 3);
+    const w = at(cut.root, "RESPONSE", "WARNING")!;
+    assert.equal(textOf(w, "CODE"), "1980");
+    assert.equal(child(w, "URL"), undefined);
+    assert.equal(ids((await h.post(HOSTS, params)).text).length, 40, "then whole again");
+    const page = parseXml((await h.post(HLD, "action=list&show_results=0")).text);
+    assert.equal(hostsOf(page).length, 2);
+    assert.equal(textOf(at(page.root, "RESPONSE", "WARNING")!, "CODE"), "1980");
+    assert.deepStrictEqual(
+      h.sim.log.filter((e) => e.fault).map((e) => [e.api, e.fault, e.status]),
+      [["host", "noHosts", 200], ["host", "noUrl", 200], ["detection", "noUrl", 200]],
+    );
+  });
+});
+
 Deno.test("bad credentials and bad parameters get SIMPLE_RETURN errors", async () => {
   await withVmdr({}, async (h) => {
     const client = Deno.createHttpClient({ caCerts: [h.sim.caPem] });
@@ -846,18 +915,18 @@ Deno.test("the same seed serves the same pages", async () => {
   assert.deepStrictEqual(a, b);
 });
 
-Deno.test("replaying a full sync and daily incremental syncs gives the ground truth", async () => {
+Deno.test("replaying a full sync and daily incremental syncs, dropping the hosts the day's host ID list leaves out (purged), gives the ground truth", async () => {
   const sub = new VmdrSubscription({
     seed: 31,
     hosts: 150,
     detectionsPerHost: 6,
     qids: 200,
     ipv6OnlyShare: 0.1,
-    changes: { scanShare: 0.25, allFixedHosts: 2, newHosts: 2 },
+    changes: { scanShare: 0.25, allFixedHosts: 2, newHosts: 2, purgedHosts: 2 },
   });
-  await withVmdr({ subscription: sub, keepAlive: "some" }, async (h) => {
+  await withVmdr({ subscription: sub, keepAlive: "some", idRanges: true }, async (h) => {
     const filter = "severities=3-5&include_vuln_type=confirmed,potential";
-    const state = new Map<string, Set<string>>();
+    const state = new Map<number, Set<string>>(); // host ID → its open detections
     const apply = (pages: Parsed[], full: boolean) => {
       if (full) state.clear();
       for (const host of pages.flatMap(hostsOf)) {
@@ -869,8 +938,7 @@ Deno.test("replaying a full sync and daily incremental syncs gives the ground tr
             `${ip}|${textOf(d, "QID")}|${textOf(d, "PORT") ?? ""}|${textOf(d, "PROTOCOL") ?? ""}`,
           );
         }
-        if (open.size) state.set(ip, open);
-        else state.delete(ip);
+        state.set(Number(textOf(host, "ID")), open);
       }
     };
     const keys = () => new Set([...state.values()].flatMap((s) => [...s]));
@@ -883,8 +951,9 @@ Deno.test("replaying a full sync and daily incremental syncs gives the ground tr
     let checkpoint = textOf(at(pages[0]!.root, "RESPONSE")!, "DATETIME")!;
     apply(pages, true);
     assert.deepStrictEqual(keys(), truth());
+    let purged = 0;
     for (let day = 1; day <= 3; day++) {
-      sub.advanceDay();
+      purged += sub.advanceDay().purgedHostIds.length;
       pages = await allPages(
         h,
         HLD,
@@ -892,7 +961,17 @@ Deno.test("replaying a full sync and daily incremental syncs gives the ground tr
       );
       checkpoint = textOf(at(pages[0]!.root, "RESPONSE")!, "DATETIME")!;
       apply(pages, false);
+      // the incremental pages never say a host was purged: only the list of the hosts there are
+      const listed = new Set<number>();
+      for (const page of await allPages(h, HOSTS, "action=list&details=None&truncation_limit=60")) {
+        for (const e of at(page.root, "RESPONSE", "ID_SET")?.children ?? []) {
+          const [lo, hi = lo] = e.text.split("-").map(Number);
+          for (let id = lo!; id <= hi!; id++) listed.add(id);
+        }
+      }
+      for (const id of state.keys()) if (!listed.has(id)) state.delete(id);
       assert.deepStrictEqual(keys(), truth(), `day ${day}`);
     }
+    assert.equal(purged, 6);
   });
 });

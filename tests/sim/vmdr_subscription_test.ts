@@ -224,6 +224,43 @@ Deno.test("VmdrSubscription.advanceDay fixes all of a host's findings, adds host
   }
 });
 
+Deno.test("VmdrSubscription.advanceDay purges hosts and moves hosts to other asset groups, and leaves the day's other changes as they were", () => {
+  const opts = { seed: 5, hosts: 120, detectionsPerHost: 6, qids: 150 };
+  const s = new VmdrSubscription(opts);
+  const same = new VmdrSubscription(opts);
+  const r = s.advanceDay({ purgedHosts: 3, regroupedHosts: 2 });
+  const base = same.advanceDay({ purgedHosts: 0 });
+  assert.deepEqual(
+    { ...r, purgedHostIds: [], regroupedHostIds: [] },
+    { ...base, purgedHostIds: [], regroupedHostIds: [] },
+  );
+  assert.equal(r.purgedHostIds.length, 3);
+  for (const id of r.purgedHostIds) {
+    const h = s.hostIndexById(id);
+    assert.ok(s.isPurged(h) && !same.isPurged(h));
+    assert.equal(s.hostMatches(h, {}), false, "in no answer");
+    assert.ok(!r.newHostIds.includes(id));
+  }
+  // the ground truth loses exactly the purged hosts' open detections
+  const gone = new Set(r.purgedHostIds.map((id) => s.hostAddress(s.hostIndexById(id))));
+  const want = [...same.openDetectionKeys()].filter((k) => !gone.has(k.split("|")[0]!));
+  assert.deepEqual([...s.openDetectionKeys()], want);
+  assert.equal(r.regroupedHostIds.length, 2);
+  for (const id of r.regroupedHostIds) {
+    const h = s.hostIndexById(id);
+    assert.notDeepEqual(s.host(h).agIds, same.host(h).agIds);
+    assert.equal(s.hostProcessed(h), same.hostProcessed(h), "not processed again");
+  }
+  // by default a day purges max(1, 0.1 % of the hosts); a purged host stays purged
+  const next = s.advanceDay();
+  assert.equal(next.purgedHostIds.length, 1);
+  assert.ok(r.purgedHostIds.every((id) => s.isPurged(s.hostIndexById(id))));
+  s.setAssetGroups(0, [s.assetGroups[2]!.id]);
+  assert.deepEqual(s.host(0).agIds, [s.assetGroups[2]!.id]);
+  s.purge(0);
+  assert.ok(s.isPurged(0) && !s.hostMatches(0, {}));
+});
+
 Deno.test("VmdrSubscription.openDetections is the open detections under the filters, by address", () => {
   const s = new VmdrSubscription({
     seed: 9,
@@ -236,6 +273,7 @@ Deno.test("VmdrSubscription.openDetections is the open detections under the filt
   const naive = (q: VmdrQuery, keep: (d: DetectionRecord, h: number) => boolean) => {
     const out = new Map<string, string[]>();
     for (let h = 0; h < s.hostCount; h++) {
+      if (s.isPurged(h)) continue; // purged: in no answer
       const list = s.detections(h, ALL).filter((d) =>
         OPEN_STATUSES.includes(d.status) &&
         (q.types ?? ["Confirmed", "Potential"]).includes(d.type) &&

@@ -52,6 +52,8 @@ export interface RunResult {
   warnings: string[];
   /** Info lines logged. */
   infos: string[];
+  /** Debug lines logged (`-level 3`), when the run asked for them. */
+  debugs: string[];
 }
 
 /** Options of one run. */
@@ -74,6 +76,8 @@ export interface RunOptions {
   config?: QualysConfig;
   /** Another destination name for this run (its deliveries are not added to `delivered`). */
   destination?: string;
+  /** Log at `-level 3` too (`debugs`). */
+  debug?: boolean;
 }
 
 /** A simulator, a state directory, and the runs made. */
@@ -142,7 +146,7 @@ export async function withHarness(
     delivered,
     waits,
     async run(o = {}) {
-      const warnings: string[] = [], infos: string[] = [];
+      const warnings: string[] = [], infos: string[] = [], debugs: string[] = [];
       const client = QualysClient.open({
         url: sim.url,
         userId: "sim_user",
@@ -155,7 +159,7 @@ export async function withHarness(
         random: () => 0.5,
         ...(o.maxRetries !== undefined ? { maxRetries: o.maxRetries } : {}),
       });
-      const result: RunResult = { code: 0, warnings, infos };
+      const result: RunResult = { code: 0, warnings, infos, debugs };
       try {
         result.summary = await runDetectionSync({
           client,
@@ -164,7 +168,11 @@ export async function withHarness(
           stateDir,
           full: o.full ?? false,
           openSink: () => Promise.resolve(sink(o, (text) => (result.delivered = text))),
-          log: { info: (m) => infos.push(m), warn: (m) => warnings.push(m) },
+          log: {
+            info: (m) => infos.push(m),
+            warn: (m) => warnings.push(m),
+            debug: o.debug ? (m) => debugs.push(m) : undefined,
+          },
           ...(o.pageSize ? { pageSize: o.pageSize } : {}),
           ...(o.kbBatchSize ? { kbBatchSize: o.kbBatchSize } : {}),
           maxConcurrency: o.maxConcurrency,

@@ -47,11 +47,12 @@ export class MovingSubscription extends VmdrSubscription {
     return this.#moved.get(index) ?? super.hostAddress(index);
   }
 
-  /** Hosts (indices) with IPv4, with open detections, processed after `after` (or not). */
+  /** Hosts (indices) with IPv4, not purged, with open detections, processed after `after` (or
+   * not). */
   pick(options: { processedAfter?: number; notProcessedAfter?: number }): number[] {
     const out: number[] = [];
     for (let h = 0; h < this.hostCount; h++) {
-      if (super.host(h).ip === null) continue;
+      if (super.host(h).ip === null || this.isPurged(h)) continue;
       if (this.detections(h, { statuses: OPEN_STATUSES }).length === 0) continue;
       const p = this.hostProcessed(h);
       if (options.processedAfter !== undefined && !(p > options.processedAfter)) continue;
