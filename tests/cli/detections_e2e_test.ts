@@ -121,7 +121,7 @@ Deno.test("source: detections: -check says what to remove when a directory stand
       r.stdout,
       /FAIL {1,3}sync state in .*: .*sync-[0-9a-f]+\.json is a directory where the sync state of csv .*out\.csv belongs: remove it \(rm -r /,
     );
-    assert.match(r.stdout, /OK {3}KnowledgeBase call/);
+    assert.match(r.stdout, /OK {3}KnowledgeBase API 4\.0 call/);
   });
 });
 

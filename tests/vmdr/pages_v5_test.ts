@@ -259,7 +259,7 @@ Deno.test("IdListParser: a 5.0 Host List's ID_SET amid additions; a HOST_LIST an
   // the KnowledgeBase's ID list never reads a HOST_LIST
   const kb = feed(
     new IdListParser(Tag.KNOWLEDGE_BASE_VULN_LIST_OUTPUT),
-    `<KNOWLEDGE_BASE_VULN_LIST_OUTPUT><RESPONSE><DATETIME>d</DATETIME><HOST_LIST><HOST><ID>1` +
+    `<KNOWLEDGE_BASE_VULN_LIST_OUTPUT><RESPONSE><DATETIME>2026-11-20T06:00:00Z</DATETIME><HOST_LIST><HOST><ID>1` +
       `</ID></HOST></HOST_LIST><ID_SET><ID>6</ID></ID_SET></RESPONSE>` +
       `</KNOWLEDGE_BASE_VULN_LIST_OUTPUT>`,
     3,
