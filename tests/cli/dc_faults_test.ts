@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { createTestCa } from "../../scripts/sim/pki.ts";
-import { type FaultyDc, type FaultyDcScript, startFaultyDc } from "../../scripts/sim/faulty_dc.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
+import { type FaultyDc, type FaultyDcScript, startFaultyDc } from "../../scripts/sim/fmc/mod.ts";
 import { connectorArgs } from "../../scripts/connector_command.ts";
 import { type CliResult, runMain } from "../_cli.ts";
 

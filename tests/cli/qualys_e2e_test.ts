@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { createTestCa } from "../../scripts/sim/pki.ts";
-import { startConnectProxy } from "../../scripts/sim/connect_proxy.ts";
-import { type QualysSimScript, startQualysSim } from "../../scripts/sim/qualys_api.ts";
+import { createTestCa, startConnectProxy } from "../../scripts/sim/net/mod.ts";
+import { type QualysSimScript, startQualysSim } from "../../scripts/sim/qualys/mod.ts";
 
 import { runMain as run } from "../_cli.ts";
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;

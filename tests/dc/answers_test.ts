@@ -14,8 +14,12 @@ import {
   unparsableLines,
 } from "../../lib/dc/answers.ts";
 import { MessagePacker } from "../../lib/dc/protocol.ts";
-import { FmcState, SAMPLE_DOMAINS } from "../../scripts/sim/fmc_state.ts";
-import { HostInputSession, type SessionOptions } from "../../scripts/sim/host_input_module.ts";
+import {
+  FmcState,
+  HostInputSession,
+  SAMPLE_DOMAINS,
+  type SessionOptions,
+} from "../../scripts/sim/fmc/mod.ts";
 
 const enc = new TextEncoder();
 

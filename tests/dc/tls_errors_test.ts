@@ -16,8 +16,8 @@ import {
   isUntrusted,
   peerEndedHandshake,
 } from "../../lib/dc/tls_errors.ts";
-import { startFaultyDc } from "../../scripts/sim/faulty_dc.ts";
-import { createTestCa, type Issued } from "../../scripts/sim/pki.ts";
+import { startFaultyDc } from "../../scripts/sim/fmc/mod.ts";
+import { createTestCa, type Issued } from "../../scripts/sim/net/mod.ts";
 
 const CA = createTestCa("tls errors CA");
 const OTHER = createTestCa("tls errors other CA");

@@ -3,13 +3,12 @@ import { QualysApiError, ReportSyntaxError } from "../../lib/errors.ts";
 import { QualysClient, type QualysClientOptions } from "../../lib/qualys/client.ts";
 import { downloadReport } from "../../lib/qualys/download_report.ts";
 import { type ParsedReport, ReportParser } from "../../lib/report/parse_report.ts";
-import { startConnectProxy } from "../../scripts/sim/connect_proxy.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+import { createTestCa, startConnectProxy } from "../../scripts/sim/net/mod.ts";
 import {
   type QualysSim,
   type QualysSimScript,
   startQualysSim,
-} from "../../scripts/sim/qualys_api.ts";
+} from "../../scripts/sim/qualys/mod.ts";
 import { generateReport } from "../../scripts/gen_report.ts";
 
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;

@@ -8,7 +8,7 @@
  *
  * It also answers the ground truth a test compares a connector's output with: the open detections
  * (New, Active, Re-Opened) of the current day per host address, under the same filters the API
- * takes. The XML is written by `vmdr_xml.ts`, the HTTP side is `qualys_vmdr_api.ts`.
+ * takes. The XML is written by `../vmdr_xml.ts`, the HTTP side is `../vmdr_routes.ts`.
  *
  * Time model: simulated day `d` ends at `clock = start + d days` (the server's `DATETIME` all
  * that day). Everything that happens on day `d` (a scan, its processing, a KB change) happens

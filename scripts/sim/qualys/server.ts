@@ -17,10 +17,10 @@
  * PostHog treats KB 4.0; the body of that 401 is not known, so it is switchable.
  *
  * With a `vmdr` script it also serves Host List Detection, Host List and the KnowledgeBase over
- * a simulated subscription (`qualys_vmdr_api.ts`, `vmdr_subscription.ts`). Every request is
+ * a simulated subscription (`vmdr_routes.ts`, `subscription/`). Every request is
  * logged with its parameters, status and body bytes (`log`).
  *
- * Run it alone (`deno run -A scripts/sim/qualys_api.ts --hosts 1000`) to point a client at it:
+ * Run it alone (`deno run -A scripts/sim/qualys/server.ts --hosts 1000`) to point a client at it:
  * it prints the URL, the login and the CA file as one JSON line, advances a day on each `advance`
  * line read from stdin (printing what changed), and stops on `quit`, SIGINT or SIGTERM. Flags:
  * `--seed`, `--hosts`, `--detections` (per host), `--qids`, `--days` (advanced before serving),
@@ -30,7 +30,7 @@
  * @module
  */
 
-import { createTestCa, type TestCa } from "./pki.ts";
+import { createTestCa, type TestCa } from "../net/pki.ts";
 import {
   NOTICE_TEXT,
   noticeHeaders,
@@ -41,8 +41,8 @@ import {
   type VmdrControl,
   VmdrRoutes,
   type VmdrSimOptions,
-} from "./qualys_vmdr_api.ts";
-import { formatDateTime, VmdrSubscription } from "./vmdr_subscription.ts";
+} from "./vmdr_routes.ts";
+import { formatDateTime, VmdrSubscription } from "./subscription/subscription.ts";
 
 export type {
   SimLogEntry,
@@ -50,7 +50,7 @@ export type {
   VmdrControl,
   VmdrFault,
   VmdrSimOptions,
-} from "./qualys_vmdr_api.ts";
+} from "./vmdr_routes.ts";
 
 /** An API of the simulator: a VMDR one, or the report flow. */
 export type SimApi = VmdrApi | "report";

@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
-import { createTestCa } from "../../scripts/sim/pki.ts";
-import {
-  type QualysSim,
-  startQualysSim,
-  type VmdrSimOptions,
-} from "../../scripts/sim/qualys_api.ts";
+import { createTestCa } from "../../../scripts/sim/net/mod.ts";
 import {
   DETECTION_STATUSES,
   DETECTION_TYPES,
   formatDateTime,
+  type QualysSim,
+  startQualysSim,
+  V5_ELEMENTS,
   type VmdrQuery,
+  type VmdrSimOptions,
   VmdrSubscription,
   type VmdrSubscriptionOptions,
-} from "../../scripts/sim/vmdr_subscription.ts";
-import { V5_ELEMENTS } from "../../scripts/sim/vmdr_xml.ts";
+} from "../../../scripts/sim/qualys/mod.ts";
 import { at, child, kids, type Parsed, parseXml, textOf, type XNode } from "./_xml.ts";
 
 const CA = createTestCa("VMDR simulator test CA");
@@ -271,7 +269,8 @@ function checkOrder(
 }
 
 function sharedFixture(rel: string): string | undefined {
-  const path = new URL(`../../../shared/fixtures/qualys-public/${rel}`, import.meta.url).pathname;
+  const path =
+    new URL(`../../../../shared/fixtures/qualys-public/${rel}`, import.meta.url).pathname;
   try {
     return Deno.readTextFileSync(path);
   } catch {

@@ -1,9 +1,9 @@
 /**
- * The VMDR routes of the Qualys API simulator (`qualys_api.ts` mounts them): Host List Detection
+ * The VMDR routes of the Qualys API simulator (`server.ts` mounts them): Host List Detection
  * (`/api/5.0/fo/asset/host/vm/detection/`), Host List (`/api/5.0/fo/asset/host/`) and the
  * KnowledgeBase (`/api/4.0/fo/knowledge_base/vuln/`) over a {@linkcode VmdrSubscription}. The
  * versions served are today's (../shared/reference/qualys_api_versions.md: HLD and Host List 5.0,
- * KB 4.0, since Qualys ended 2.0-4.0 and 2.0-3.0); `qualys_api.ts` answers the others as retired.
+ * KB 4.0, since Qualys ended 2.0-4.0 and 2.0-3.0); `server.ts` answers the others as retired.
  *
  * Pages are generated while they are sent (a pull stream, about 256 KiB at a time, a few chunks ahead), after a real
  * server-side wait per page when `pageLatencyMs` is set. Paging is Qualys's: a `WARNING` with
@@ -29,7 +29,7 @@ import {
   parseQualysDate,
   type VmdrQuery,
   type VmdrSubscription,
-} from "./vmdr_subscription.ts";
+} from "./subscription/subscription.ts";
 import {
   detectionHostXml,
   DTD,
