@@ -38,7 +38,7 @@ async function withFaultyDc(
       dc,
     );
   } finally {
-    await dc.close();
+    await dc.shutdown();
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -260,7 +260,7 @@ Deno.test("a signal while sending logs one error line: the signal, and how many 
       clearTimeout(guard);
     }
   } finally {
-    await dc.close();
+    await dc.shutdown();
     await Deno.remove(dir, { recursive: true });
   }
 });

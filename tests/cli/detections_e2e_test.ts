@@ -160,6 +160,6 @@ Deno.test("source: detections through an authenticating proxy: every call tunnel
       }
     });
   } finally {
-    await proxy.close();
+    await proxy.shutdown();
   }
 });

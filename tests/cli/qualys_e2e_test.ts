@@ -134,7 +134,7 @@ Deno.test("-check goes through the proxy, and names a proxy that refuses the cre
       );
     }
   } finally {
-    await proxy.close();
+    await proxy.shutdown();
   }
 });
 
@@ -199,7 +199,7 @@ Deno.test("no secret reaches stdout, stderr, the log or the CSV at -level 3 (pas
       },
     );
   } finally {
-    await proxy.close();
+    await proxy.shutdown();
   }
 });
 

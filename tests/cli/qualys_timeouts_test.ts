@@ -185,7 +185,7 @@ Deno.test("-check names a Qualys URL that accepts TCP and never completes TLS", 
       assert.doesNotMatch(c.stdout, /Qualys login/, "the login is not tried");
     });
   } finally {
-    await silent.close();
+    await silent.shutdown();
   }
 });
 

@@ -221,7 +221,7 @@ Deno.test("DcClient: a DC certificate signed by the bundled CA but expired is na
     );
   } finally {
     await server.close();
-    await dc.close();
+    await dc.shutdown();
   }
 });
 
@@ -236,6 +236,6 @@ Deno.test("DcClient: a peer that closes in the TLS handshake rejected the client
     );
   } finally {
     await closing.close();
-    await dc.close();
+    await dc.shutdown();
   }
 });

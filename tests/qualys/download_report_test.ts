@@ -337,7 +337,7 @@ Deno.test("proxy credentials reach only the proxy, through http:// and https:// 
         );
       });
     } finally {
-      await proxy.close();
+      await proxy.shutdown();
     }
   }
 });
@@ -359,6 +359,6 @@ Deno.test("a proxy that refuses the credentials gets its own message", async () 
       assert.deepStrictEqual(run.sim.requests, []);
     });
   } finally {
-    await proxy.close();
+    await proxy.shutdown();
   }
 });

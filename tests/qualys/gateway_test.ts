@@ -260,7 +260,7 @@ Deno.test("the gateway is reached through the proxy, with ca_file, on a host of 
       { gatewayUrl: gateway.url, proxy: proxy.url },
     );
   } finally {
-    await proxy.close();
+    await proxy.shutdown();
     await gateway.shutdown();
   }
 });
