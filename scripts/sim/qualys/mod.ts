@@ -9,4 +9,4 @@
 export * from "./server.ts";
 export * from "./vmdr_routes.ts";
 export { V5_ELEMENTS } from "./vmdr_xml.ts";
-export * from "./subscription/subscription.ts";
+export * from "./subscription/mod.ts";

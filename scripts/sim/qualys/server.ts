@@ -42,7 +42,7 @@ import {
   VmdrRoutes,
   type VmdrSimOptions,
 } from "./vmdr_routes.ts";
-import { formatDateTime, VmdrSubscription } from "./subscription/subscription.ts";
+import { formatDateTime, VmdrSubscription } from "./subscription/mod.ts";
 
 export type {
   SimLogEntry,

@@ -29,7 +29,7 @@ import {
   parseQualysDate,
   type VmdrQuery,
   type VmdrSubscription,
-} from "./subscription/subscription.ts";
+} from "./subscription/mod.ts";
 import {
   detectionHostXml,
   DTD,

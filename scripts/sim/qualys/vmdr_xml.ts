@@ -17,7 +17,7 @@ import {
   type KbRecord,
   type VmdrQuery,
   type VmdrSubscription,
-} from "./subscription/subscription.ts";
+} from "./subscription/mod.ts";
 
 /** The DOCTYPE system IDs the simulator writes (never fetched by a correct client). */
 export const DTD = {
