@@ -2,7 +2,7 @@
  * Defense Center simulator: a real mutual-TLS server on 127.0.0.1 (or ::1) that issues client
  * certificates as the Host Input Client page does (a `.pkcs12` with the client certificate, its
  * key and the DC's CA, for a chosen domain), speaks the TLV protocol, and hands each DATA message
- * to the host input module's semantics (`host_input_module.ts`: what the real
+ * to the host input module's semantics (`host_input_session.ts`: what the real
  * `SF::SFDataCorrelator::HostInput` does, as listed in `fmc_server_checks.md`), one session per
  * connection; the connection's end runs what is still queued as ScanUpdate. It keeps one network
  * map per leaf domain (a single-domain FMC by default, or a small domain tree given in the
@@ -25,7 +25,7 @@ import {
   type OsRecord,
   type ResultsDump,
 } from "./fmc_state.ts";
-import { HostInputSession } from "./host_input_module.ts";
+import { HostInputSession } from "./host_input_session.ts";
 import { createTestCa, type TestCa } from "../net/pki.ts";
 
 /** A small domain tree for {@linkcode DcSimScript.domains}: East, and West with Lab and Prod. */
