@@ -1,5 +1,5 @@
 /**
- * The connector against Defense Centers that misbehave (scripts/sim/faulty_dc.ts), through the
+ * The connector against Defense Centers that misbehave (scripts/sim/fmc/faulty_dc.ts), through the
  * CLI: a main run (`-report` → `-server`) and `-check`. Every run must end with exit 5 naming the
  * step, and end boundedly: a timeout is retried like a dropped connection, a fixed number of
  * times (counted by the fake's connections), a protocol error not at all.

@@ -1,6 +1,6 @@
 /**
  * Reading the Defense Center's answers, on answers the simulator's host input module writes as the
- * real one does (`scripts/sim/host_input_module.ts`): the Done count, failures with their reasons,
+ * real one does (`scripts/sim/fmc/host_input_session.ts`): the Done count, failures with their reasons,
  * "Must set source" (ran, counted), failures after the Done line, messages stopped by their
  * domain or a missing map, and the counting rule the reconcile relies on.
  */

@@ -26,7 +26,7 @@ import {
   type ResultsDump,
 } from "./fmc_state.ts";
 import { HostInputSession } from "./host_input_session.ts";
-import { createTestCa, type TestCa } from "../net/pki.ts";
+import { createTestCa, type TestCa } from "../net/mod.ts";
 
 /** A small domain tree for {@linkcode DcSimScript.domains}: East, and West with Lab and Prod. */
 export { SAMPLE_DOMAINS } from "./fmc_state.ts";

@@ -11,7 +11,7 @@
 
 import tls from "node:tls";
 import forge from "node-forge";
-import { createTestCa, type TestCa } from "../net/pki.ts";
+import { createTestCa, type TestCa } from "../net/mod.ts";
 
 /** What the fake does where an answer is due. */
 export type Misbehaviour =

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { createTestCa, type TestCa } from "../net/pki.ts";
+import { createTestCa, type TestCa } from "../net/mod.ts";
 import { Gateway, type SimGateway, type SimGatewayScript } from "./gateway.ts";
 import { type ReportFlowScript, ReportRoutes } from "./report_routes.ts";
 import { simpleReturn } from "./simple_return.ts";
