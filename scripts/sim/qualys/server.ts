@@ -202,9 +202,8 @@ export async function startQualysSim(
     const version = m![1]!;
     if (!served[api].includes(version)) {
       return retiredAnswer(
-        script.retired,
         { path: url.pathname, version, latest: served[api].at(-1) },
-        headers,
+        { retired: script.retired, headers },
       );
     }
     if (api !== "report") {

@@ -45,13 +45,16 @@ export interface RetiredAnswer {
 /**
  * The answer to `path`, a version of an API that is not served: by default HTTP 404 with a
  * SIMPLE_RETURN naming the version and the latest one served (issue 17; Qualys's real answer is
- * not public, hence `retired`). `headers` gives the answer's headers.
+ * not public, hence `answer.retired`). `answer.headers` gives the answer's headers.
  */
 export function retiredAnswer(
-  retired: RetiredAnswer | undefined,
   request: { path: string; version: string; latest: string | undefined },
-  headers: (extra?: Record<string, string>) => Record<string, string>,
+  answer: {
+    retired: RetiredAnswer | undefined;
+    headers: (extra?: Record<string, string>) => Record<string, string>;
+  },
 ): Response {
+  const { retired, headers } = answer;
   const r = retired ?? {};
   const status = r.status ?? 404;
   if (r.body === "html") {

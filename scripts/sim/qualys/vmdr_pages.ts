@@ -103,10 +103,9 @@ function sleep(ms: number, signal: AbortSignal, wake: AbortSignal): Promise<void
 /** Hosts on the page (indices) and the ID of the next matching host, if any. */
 export function selectHosts(
   sub: VmdrSubscription,
-  q: VmdrQuery,
-  limit: number,
-  needDetections: boolean,
+  page: { q: VmdrQuery; limit: number; needDetections: boolean },
 ): { hosts: number[]; next?: number } {
+  const { q, limit, needDetections } = page;
   let from = q.idMin !== undefined ? sub.hostIndexFrom(q.idMin) : 0;
   let maxId = q.idMax ?? Infinity;
   if (q.ids) {
@@ -125,7 +124,8 @@ export function selectHosts(
 }
 
 /** The WARNING URL: the same parameters, `id_min` replaced by the next host's ID. */
-export function nextPageUrl(ctx: VmdrRequestContext, path: string, next: number): string {
+export function nextPageUrl(ctx: VmdrRequestContext, next: number): string {
+  const path = ctx.path;
   const enc = (s: string) => encodeURIComponent(s).replace(/%2C/gi, ",").replace(/%3A/gi, ":");
   const seen = new Map<string, string>();
   for (const [k, v] of ctx.ordered) if (k !== "id_min") seen.set(k, v);

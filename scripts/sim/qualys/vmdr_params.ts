@@ -193,16 +193,20 @@ export interface HostParams {
   showTags: boolean;
 }
 
-/** Reads the parameters `p` of a Host List Detection or Host List call over `sub`; `o` says
- * what the pages write besides.
+/** Reads the parameters `p` of a Host List Detection or Host List call (`call.api`) over
+ * `call.sub`; `unknownElements` and `v5Elements` say what its pages write besides.
  * @throws {BadRequest} On a malformed value (CODE 1905).
  */
 export function hostParams(
-  api: "detection" | "host",
   p: Record<string, string>,
-  sub: VmdrSubscription,
-  o: { unknownElements: boolean; v5Elements: boolean },
+  call: {
+    api: "detection" | "host";
+    sub: VmdrSubscription;
+    unknownElements: boolean;
+    v5Elements: boolean;
+  },
 ): HostParams {
+  const { api, sub } = call, o = call;
   const q: Mutable<VmdrQuery> = {};
   const limit = p.truncation_limit === undefined
     ? 1000

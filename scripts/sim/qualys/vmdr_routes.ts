@@ -282,15 +282,15 @@ export class VmdrRoutes implements VmdrControl {
   ): AsyncGenerator<Part> {
     const { ctx, shape, stamp } = answer;
     const sub = this.subscription;
-    const { q, limit, details, hostOpts, echo, showAssetId, showTags } = hostParams(
+    const { q, limit, details, hostOpts, echo, showAssetId, showTags } = hostParams(p, {
       api,
-      p,
       sub,
-      this.#o,
-    );
+      unknownElements: this.#o.unknownElements,
+      v5Elements: this.#o.v5Elements,
+    });
 
     // select the page now: a snapshot of who is on it
-    const page = selectHosts(sub, q, limit, api === "detection");
+    const page = selectHosts(sub, { q, limit, needDetections: api === "detection" });
     if (shape?.kind === "noHosts" || shape?.kind === "noUrl") {
       page.hosts = shape.kind === "noHosts"
         ? []
@@ -332,7 +332,7 @@ export class VmdrRoutes implements VmdrControl {
       showAssetId,
       showTags,
       v5Elements: this.#o.v5Elements,
-      nextUrl: page.next === undefined ? "" : nextPageUrl(ctx, path, page.next),
+      nextUrl: page.next === undefined ? "" : nextPageUrl(ctx, page.next),
       noUrl: shape?.kind === "noUrl",
       limit,
     });

@@ -85,17 +85,20 @@ export interface DayContext {
   sizes: { hosts: number; qids: number };
 }
 
-/** Moves the subscription `s` to day `d` (the day after its current one) with the rates `ch`:
- * hosts are scanned, detections fixed, re-opened and found, hosts added, all of one host's
- * findings fixed, QIDs added to and modified in the KnowledgeBase. Deterministic: day N of a
- * seed is always the same.
+/** Moves the subscription `s` to `day.day` (the day after its current one) with the rates
+ * `day.changes`: hosts are scanned, detections fixed, re-opened and found, hosts added, all of
+ * one host's findings fixed, QIDs added to and modified in the KnowledgeBase. Deterministic:
+ * day N of a seed is always the same.
  * @param s The subscription's parts.
- * @param d The new day.
- * @param ch The day's rates.
+ * @param day The new day and its rates.
  * @returns What changed.
  */
-export function advanceDay(s: DayContext, d: number, ch: DayChanges): DayReport {
+export function advanceDay(
+  s: DayContext,
+  day: { day: number; changes: DayChanges },
+): DayReport {
   const { time, kb, hosts, sizes } = s;
+  const d = day.day, ch = day.changes;
   const rng = new Rng(hash(time.seed, 0xda7, d));
   const hostsBefore = hosts.count;
   const report: DayReport = {

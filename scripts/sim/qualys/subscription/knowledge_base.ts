@@ -44,9 +44,11 @@ export class KnowledgeBase {
   fresh: number[] = [];
   readonly #time: Timeline;
 
-  /** The KnowledgeBase of day 0: `n` QIDs, a share `missingShare` of them not returned. */
-  constructor(time: Timeline, n: number, missingShare: number) {
+  /** The KnowledgeBase of day 0: `sizes.qids` QIDs, a share `sizes.missingShare` of them not
+   * returned. */
+  constructor(time: Timeline, sizes: { qids: number; missingShare: number }) {
     this.#time = time;
+    const n = sizes.qids, missingShare = sizes.missingShare;
     const rng = new Rng(hash(this.#time.seed, 0x6b62));
     const universe: number[] = [];
     for (const c of CATEGORIES) for (let q = c.lo; q <= c.hi; q++) universe.push(q);

@@ -97,7 +97,7 @@ export class VmdrSubscription {
       throw new RangeError(`qids ${qids} out of range 1..${Math.floor(universe / 2)}`);
     }
     this.#time = new Timeline(this.seed, start);
-    this.#kb = new KnowledgeBase(this.#time, qids, this.#opts.kbMissingShare);
+    this.#kb = new KnowledgeBase(this.#time, { qids, missingShare: this.#opts.kbMissingShare });
     this.#hosts = new HostStore(this.#time, this.#kb, {
       hosts,
       detectionsPerHost: perHost,
@@ -368,8 +368,7 @@ export class VmdrSubscription {
         hosts: this.#hosts,
         sizes: { hosts: this.#opts.hosts, qids: this.#opts.qids },
       },
-      d,
-      { ...this.#changes, ...changes },
+      { day: d, changes: { ...this.#changes, ...changes } },
     );
     this.#day = d;
     return report;
