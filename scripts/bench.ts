@@ -235,7 +235,7 @@ for (const [name, what, options] of memoryCases) {
 
 // Download → parse → command file, the ≈250 MB report served by the Qualys API simulator
 // (HTTPS on loopback, streamed from disk) in this process; the connector in a child process.
-const { startQualysSim } = await import("./sim/qualys_api.ts");
+const { startQualysSim } = await import("./sim/qualys/mod.ts");
 const r250 = `${DATA}/r250.xml`;
 const sim = await startQualysSim({ reports: { "1": r250 }, runningPolls: 0 });
 const work = await Deno.makeTempDir({ prefix: "qc-bench-" });
@@ -270,7 +270,7 @@ try {
 
 // Send to the Defense Center simulator (mutual TLS, MAX_SIZE 64 KiB) in this process: lines/s of
 // the send phase, from the connector's own summary line, and the connector's peak RSS.
-const { startDcSim } = await import("./sim/defense_center.ts");
+const { startDcSim } = await import("./sim/fmc/mod.ts");
 const dc = await startDcSim({ maxSize: 65536, storeResults: false });
 const dcWork = await Deno.makeTempDir({ prefix: "qc-bench-dc-" });
 let linesPerSecond = 0;

@@ -114,7 +114,7 @@ const sim = new Deno.Command(Deno.execPath(), {
   args: [
     "run",
     "-A",
-    `${ROOT}scripts/sim/qualys_api.ts`,
+    `${ROOT}scripts/sim/qualys/serve.ts`,
     "--hosts",
     String(HOSTS),
     "--detections",

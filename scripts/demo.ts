@@ -13,8 +13,8 @@
 
 import { connectorArgs } from "./connector_command.ts";
 import { writeDemoSetup } from "./demo_setup.ts";
-import { startDcSim } from "./sim/defense_center.ts";
-import { startQualysSim } from "./sim/qualys_api.ts";
+import { startDcSim } from "./sim/fmc/mod.ts";
+import { startQualysSim } from "./sim/qualys/mod.ts";
 
 // `deno task demo -- --detections`: the detection source over two nights instead.
 if (Deno.args.includes("--detections")) {

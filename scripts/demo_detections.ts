@@ -13,9 +13,8 @@
 
 import { connectorArgs } from "./connector_command.ts";
 import { writeDemoSetup } from "./demo_setup.ts";
-import { startDcSim } from "./sim/defense_center.ts";
-import { startQualysSim } from "./sim/qualys_api.ts";
-import { VmdrSubscription } from "./sim/vmdr_subscription.ts";
+import { startDcSim } from "./sim/fmc/mod.ts";
+import { startQualysSim, VmdrSubscription } from "./sim/qualys/mod.ts";
 
 /** Runs the demo; resolves to the exit status. */
 export async function runDetectionsDemo(): Promise<number> {

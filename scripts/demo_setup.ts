@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { DcSim } from "./sim/defense_center.ts";
-import type { QualysSim } from "./sim/qualys_api.ts";
+import type { DcSim } from "./sim/fmc/mod.ts";
+import type { QualysSim } from "./sim/qualys/mod.ts";
 
 /**
  * Writes `InputPlugins/QualysGuard.yaml` (the account, `url`, `ca_file`, then `yaml`) and

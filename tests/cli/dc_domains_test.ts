@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { type DcSim, SAMPLE_DOMAINS, startDcSim } from "../../scripts/sim/defense_center.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+import { type DcSim, SAMPLE_DOMAINS, startDcSim } from "../../scripts/sim/fmc/mod.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
 import { type CliResult, runMain } from "../_cli.ts";
 
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;

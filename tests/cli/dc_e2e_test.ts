@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { splitCsvLine } from "../../lib/encode/command_line.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
-import { type DcSim, startDcSim } from "../../scripts/sim/defense_center.ts";
-import { type QualysSim, startQualysSim } from "../../scripts/sim/qualys_api.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
+import { type DcSim, startDcSim } from "../../scripts/sim/fmc/mod.ts";
+import { type QualysSim, startQualysSim } from "../../scripts/sim/qualys/mod.ts";
 
 import { runMain as run } from "../_cli.ts";
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;

@@ -1,13 +1,13 @@
 /**
- * The connector against Defense Centers that misbehave (scripts/sim/faulty_dc.ts), through the
+ * The connector against Defense Centers that misbehave (scripts/sim/fmc/faulty_dc.ts), through the
  * CLI: a main run (`-report` → `-server`) and `-check`. Every run must end with exit 5 naming the
  * step, and end boundedly: a timeout is retried like a dropped connection, a fixed number of
  * times (counted by the fake's connections), a protocol error not at all.
  */
 
 import assert from "node:assert/strict";
-import { createTestCa } from "../../scripts/sim/pki.ts";
-import { type FaultyDc, type FaultyDcScript, startFaultyDc } from "../../scripts/sim/faulty_dc.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
+import { type FaultyDc, type FaultyDcScript, startFaultyDc } from "../../scripts/sim/fmc/mod.ts";
 import { connectorArgs } from "../../scripts/connector_command.ts";
 import { type CliResult, runMain } from "../_cli.ts";
 
@@ -38,7 +38,7 @@ async function withFaultyDc(
       dc,
     );
   } finally {
-    await dc.close();
+    await dc.shutdown();
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -260,7 +260,7 @@ Deno.test("a signal while sending logs one error line: the signal, and how many 
       clearTimeout(guard);
     }
   } finally {
-    await dc.close();
+    await dc.shutdown();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { startConnectProxy } from "../../scripts/sim/connect_proxy.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
-import { type DcSim, startDcSim } from "../../scripts/sim/defense_center.ts";
-import { type QualysSim, startQualysSim } from "../../scripts/sim/qualys_api.ts";
-import { VmdrSubscription } from "../../scripts/sim/vmdr_subscription.ts";
+import { createTestCa, startConnectProxy } from "../../scripts/sim/net/mod.ts";
+import { type DcSim, startDcSim } from "../../scripts/sim/fmc/mod.ts";
+import { type QualysSim, startQualysSim, VmdrSubscription } from "../../scripts/sim/qualys/mod.ts";
 import { runMain } from "../_cli.ts";
 
 const CA = createTestCa("detections e2e CA");
@@ -162,6 +160,6 @@ Deno.test("source: detections through an authenticating proxy: every call tunnel
       }
     });
   } finally {
-    await proxy.close();
+    await proxy.shutdown();
   }
 });

@@ -6,9 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { createTestCa } from "../../scripts/sim/pki.ts";
-import { type DcSim, startDcSim } from "../../scripts/sim/defense_center.ts";
-import { type QualysSim, startQualysSim } from "../../scripts/sim/qualys_api.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
+import { type DcSim, startDcSim } from "../../scripts/sim/fmc/mod.ts";
+import { type QualysSim, startQualysSim } from "../../scripts/sim/qualys/mod.ts";
 import { runMain } from "../_cli.ts";
 
 const CA = createTestCa("nights CA");

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { createTestCa } from "../../scripts/sim/pki.ts";
-import { startConnectProxy } from "../../scripts/sim/connect_proxy.ts";
-import { type QualysSimScript, startQualysSim } from "../../scripts/sim/qualys_api.ts";
+import { createTestCa, startConnectProxy } from "../../scripts/sim/net/mod.ts";
+import { type QualysSimScript, startQualysSim } from "../../scripts/sim/qualys/mod.ts";
 
 import { runMain as run } from "../_cli.ts";
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
@@ -135,7 +134,7 @@ Deno.test("-check goes through the proxy, and names a proxy that refuses the cre
       );
     }
   } finally {
-    await proxy.close();
+    await proxy.shutdown();
   }
 });
 
@@ -200,7 +199,7 @@ Deno.test("no secret reaches stdout, stderr, the log or the CSV at -level 3 (pas
       },
     );
   } finally {
-    await proxy.close();
+    await proxy.shutdown();
   }
 });
 

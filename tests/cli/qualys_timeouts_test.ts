@@ -6,9 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { startFaultyDc } from "../../scripts/sim/faulty_dc.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
-import { startQualysSim } from "../../scripts/sim/qualys_api.ts";
+import { startFaultyDc } from "../../scripts/sim/fmc/mod.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
+import { startQualysSim } from "../../scripts/sim/qualys/mod.ts";
 import { type CliResult, runMain } from "../_cli.ts";
 
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
@@ -185,7 +185,7 @@ Deno.test("-check names a Qualys URL that accepts TCP and never completes TLS", 
       assert.doesNotMatch(c.stdout, /Qualys login/, "the login is not tried");
     });
   } finally {
-    await silent.close();
+    await silent.shutdown();
   }
 });
 

@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { createTestCa } from "../../scripts/sim/pki.ts";
-import { type QualysSim, startQualysSim } from "../../scripts/sim/qualys_api.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
+import { type QualysSim, startQualysSim } from "../../scripts/sim/qualys/mod.ts";
 import { type CliResult, runMain } from "../_cli.ts";
 import { haveCommand, ignoreUnless } from "../_skip.ts";
 

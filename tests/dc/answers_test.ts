@@ -1,6 +1,6 @@
 /**
  * Reading the Defense Center's answers, on answers the simulator's host input module writes as the
- * real one does (`scripts/sim/host_input_module.ts`): the Done count, failures with their reasons,
+ * real one does (`scripts/sim/fmc/host_input_session.ts`): the Done count, failures with their reasons,
  * "Must set source" (ran, counted), failures after the Done line, messages stopped by their
  * domain or a missing map, and the counting rule the reconcile relies on.
  */
@@ -14,8 +14,12 @@ import {
   unparsableLines,
 } from "../../lib/dc/answers.ts";
 import { MessagePacker } from "../../lib/dc/protocol.ts";
-import { FmcState, SAMPLE_DOMAINS } from "../../scripts/sim/fmc_state.ts";
-import { HostInputSession, type SessionOptions } from "../../scripts/sim/host_input_module.ts";
+import {
+  FmcState,
+  HostInputSession,
+  SAMPLE_DOMAINS,
+  type SessionOptions,
+} from "../../scripts/sim/fmc/mod.ts";
 
 const enc = new TextEncoder();
 

@@ -15,8 +15,8 @@ import {
   type DcSimScript,
   SAMPLE_DOMAINS,
   startDcSim,
-} from "../../scripts/sim/defense_center.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+} from "../../scripts/sim/fmc/mod.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
 import { ignoreUnless, NO_SHARED_FIXTURES, SHARED_FIXTURES } from "../_skip.ts";
 
 const CA = createTestCa("dc test CA");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type ConfigError, DcError } from "../../lib/errors.ts";
 import { findDefaultPkcs12, loadPkcs12, readPkcs12 } from "../../lib/dc/pkcs12.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
 import { haveCommand, ignoreUnless } from "../_skip.ts";
 
 const CA = createTestCa("pkcs12 test CA");
@@ -144,7 +144,7 @@ Deno.test("loadPkcs12 names a file that is not PKCS#12, and expired or not-yet-v
       return true;
     },
   );
-  const { startDcSim } = await import("../../scripts/sim/defense_center.ts");
+  const { startDcSim } = await import("../../scripts/sim/fmc/mod.ts");
   const sim = await startDcSim({}, { ca: CA });
   try {
     const p12 = sim.issueClient({ password: "pw", notAfter: new Date(Date.now() - 86400_000) });

@@ -16,8 +16,8 @@ import {
   isUntrusted,
   peerEndedHandshake,
 } from "../../lib/dc/tls_errors.ts";
-import { startFaultyDc } from "../../scripts/sim/faulty_dc.ts";
-import { createTestCa, type Issued } from "../../scripts/sim/pki.ts";
+import { startFaultyDc } from "../../scripts/sim/fmc/mod.ts";
+import { createTestCa, type Issued } from "../../scripts/sim/net/mod.ts";
 
 const CA = createTestCa("tls errors CA");
 const OTHER = createTestCa("tls errors other CA");
@@ -221,7 +221,7 @@ Deno.test("DcClient: a DC certificate signed by the bundled CA but expired is na
     );
   } finally {
     await server.close();
-    await dc.close();
+    await dc.shutdown();
   }
 });
 
@@ -236,6 +236,6 @@ Deno.test("DcClient: a peer that closes in the TLS handshake rejected the client
     );
   } finally {
     await closing.close();
-    await dc.close();
+    await dc.shutdown();
   }
 });

@@ -11,8 +11,7 @@ import { MessagePacker } from "../../lib/dc/protocol.ts";
 import { mapOs } from "../../lib/encode/os_map.ts";
 import { writeCommands } from "../../lib/encode/write_commands.ts";
 import { ReportParser } from "../../lib/report/parse_report.ts";
-import { FmcState, type OsRecord } from "../../scripts/sim/fmc_state.ts";
-import { replayCommands } from "../../scripts/sim/host_input_module.ts";
+import { FmcState, type OsRecord, replayCommands } from "../../scripts/sim/fmc/mod.ts";
 import { oracleExtract } from "../_oracle.ts";
 
 // Spellings of five hosts; the DC keys hosts by the text the connector writes (canonical).

@@ -18,14 +18,14 @@ import { fetchParsed, Traffic } from "../../lib/vmdr/fetch_pages.ts";
 import { IdListParser } from "../../lib/vmdr/id_list.ts";
 import { KbPageParser } from "../../lib/vmdr/kb_page.ts";
 import { Tag } from "../../lib/xml/tags.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
 import {
   type QualysSim,
   type QualysSimScript,
   type SimNotice,
   startQualysSim,
-} from "../../scripts/sim/qualys_api.ts";
-import { VmdrSubscription } from "../../scripts/sim/vmdr_subscription.ts";
+  VmdrSubscription,
+} from "../../scripts/sim/qualys/mod.ts";
 
 const CA = createTestCa("API versions test CA");
 const REPORT = new TextEncoder().encode(

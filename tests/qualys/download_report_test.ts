@@ -3,13 +3,12 @@ import { QualysApiError, ReportSyntaxError } from "../../lib/errors.ts";
 import { QualysClient, type QualysClientOptions } from "../../lib/qualys/client.ts";
 import { downloadReport } from "../../lib/qualys/download_report.ts";
 import { type ParsedReport, ReportParser } from "../../lib/report/parse_report.ts";
-import { startConnectProxy } from "../../scripts/sim/connect_proxy.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+import { createTestCa, startConnectProxy } from "../../scripts/sim/net/mod.ts";
 import {
   type QualysSim,
   type QualysSimScript,
   startQualysSim,
-} from "../../scripts/sim/qualys_api.ts";
+} from "../../scripts/sim/qualys/mod.ts";
 import { generateReport } from "../../scripts/gen_report.ts";
 
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
@@ -338,7 +337,7 @@ Deno.test("proxy credentials reach only the proxy, through http:// and https:// 
         );
       });
     } finally {
-      await proxy.close();
+      await proxy.shutdown();
     }
   }
 });
@@ -360,6 +359,6 @@ Deno.test("a proxy that refuses the credentials gets its own message", async () 
       assert.deepStrictEqual(run.sim.requests, []);
     });
   } finally {
-    await proxy.close();
+    await proxy.shutdown();
   }
 });

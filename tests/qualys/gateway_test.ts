@@ -14,14 +14,13 @@ import { QualysClient, type QualysClientOptions } from "../../lib/qualys/client.
 import { DetectionPageParser } from "../../lib/vmdr/detection_page.ts";
 import { fetchParsed, Traffic } from "../../lib/vmdr/fetch_pages.ts";
 import { KbPageParser } from "../../lib/vmdr/kb_page.ts";
-import { startConnectProxy } from "../../scripts/sim/connect_proxy.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+import { createTestCa, startConnectProxy } from "../../scripts/sim/net/mod.ts";
 import {
   type QualysSim,
   type SimGatewayScript,
   startQualysSim,
-} from "../../scripts/sim/qualys_api.ts";
-import { VmdrSubscription } from "../../scripts/sim/vmdr_subscription.ts";
+  VmdrSubscription,
+} from "../../scripts/sim/qualys/mod.ts";
 
 const CA = createTestCa("gateway test CA");
 const HOUR = 3600_000;
@@ -261,7 +260,7 @@ Deno.test("the gateway is reached through the proxy, with ca_file, on a host of 
       { gatewayUrl: gateway.url, proxy: proxy.url },
     );
   } finally {
-    await proxy.close();
+    await proxy.shutdown();
     await gateway.shutdown();
   }
 });

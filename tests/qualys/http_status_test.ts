@@ -16,14 +16,14 @@ import { IdListParser } from "../../lib/vmdr/id_list.ts";
 import { KbPageParser } from "../../lib/vmdr/kb_page.ts";
 import { Tag } from "../../lib/xml/tags.ts";
 import { ReportParser } from "../../lib/report/parse_report.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
 import {
   type QualysSim,
   type QualysSimScript,
   startQualysSim,
   type VmdrFault,
-} from "../../scripts/sim/qualys_api.ts";
-import { VmdrSubscription } from "../../scripts/sim/vmdr_subscription.ts";
+  VmdrSubscription,
+} from "../../scripts/sim/qualys/mod.ts";
 
 const CA = createTestCa("HTTP status test CA");
 

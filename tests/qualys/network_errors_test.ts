@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { classifyNetworkError } from "../../lib/qualys/network_errors.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
 
 async function fetchError(url: string, client?: Deno.HttpClient): Promise<unknown> {
   try {

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { startProxyTunnel } from "../../lib/qualys/proxy_tunnel.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { DcError } from "../../lib/errors.ts";
 import { loadPkcs12 } from "../../lib/dc/pkcs12.ts";
 import { openDcSink } from "../../lib/sink/dc_sink.ts";
-import { startDcSim } from "../../scripts/sim/defense_center.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+import { startDcSim } from "../../scripts/sim/fmc/mod.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
 
 const CA = createTestCa("dc sink test CA");
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };

@@ -10,19 +10,16 @@ import { DcError, DcRejectedError, exitCodeOf } from "../../lib/errors.ts";
 import { QualysClient } from "../../lib/qualys/client.ts";
 import type { CommandSink } from "../../lib/sink/command_sink.ts";
 import { runDetectionSync, type SyncSummary } from "../../lib/vmdr/sync.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
 import {
   type QualysSim,
   startQualysSim,
-  type VmdrSimOptions,
-} from "../../scripts/sim/qualys_api.ts";
-import { FmcState } from "../../scripts/sim/fmc_state.ts";
-import { replayCommands } from "../../scripts/sim/host_input_module.ts";
-import {
   type VmdrQuery,
+  type VmdrSimOptions,
   VmdrSubscription,
   type VmdrSubscriptionOptions,
-} from "../../scripts/sim/vmdr_subscription.ts";
+} from "../../scripts/sim/qualys/mod.ts";
+import { FmcState, replayCommands } from "../../scripts/sim/fmc/mod.ts";
 
 const CA = createTestCa("detection sync test CA");
 const dec = new TextDecoder();

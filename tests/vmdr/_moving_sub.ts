@@ -10,7 +10,7 @@ import {
   type VmdrQuery,
   VmdrSubscription,
   type VmdrSubscriptionOptions,
-} from "../../scripts/sim/vmdr_subscription.ts";
+} from "../../scripts/sim/qualys/mod.ts";
 
 /** A subscription where `moveIpv4(index, ip)` gives a host another IPv4 address from then on. */
 export class MovingSubscription extends VmdrSubscription {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { QualysApiError } from "../../lib/errors.ts";
 import { parseDateTime } from "../../lib/vmdr/datetime.ts";
-import { formatDateTime } from "../../scripts/sim/vmdr_subscription.ts";
+import { formatDateTime } from "../../scripts/sim/qualys/mod.ts";
 import { dcKeys, diff, type Harness, replayAll, truth, withHarness } from "./_harness.ts";
 
 const NOT_TIMES = ["2026-13-45T99:99:99Z", "2026-11-21T25:00:00Z", "garbage"];

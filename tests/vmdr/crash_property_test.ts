@@ -19,10 +19,14 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { connectorArgs } from "../../scripts/connector_command.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
-import { type DcSim, startDcSim } from "../../scripts/sim/defense_center.ts";
-import { type QualysSim, startQualysSim } from "../../scripts/sim/qualys_api.ts";
-import type { DetectionRecord, VmdrQuery } from "../../scripts/sim/vmdr_subscription.ts";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
+import { type DcSim, startDcSim } from "../../scripts/sim/fmc/mod.ts";
+import {
+  type DetectionRecord,
+  type QualysSim,
+  startQualysSim,
+  type VmdrQuery,
+} from "../../scripts/sim/qualys/mod.ts";
 import { MovingSubscription, unionTruth } from "./_moving_sub.ts";
 
 const CA = createTestCa("crash property CA");

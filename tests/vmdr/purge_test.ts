@@ -9,8 +9,7 @@ import assert from "node:assert/strict";
 import { QualysApiError } from "../../lib/errors.ts";
 import { HostMap } from "../../lib/vmdr/host_map.ts";
 import { goneHosts } from "../../lib/vmdr/host_scope.ts";
-import type { SimLogEntry } from "../../scripts/sim/qualys_api.ts";
-import { OPEN_STATUSES } from "../../scripts/sim/vmdr_subscription.ts";
+import { OPEN_STATUSES, type SimLogEntry } from "../../scripts/sim/qualys/mod.ts";
 import { dcKeys, diff, type Harness, replayAll, truth, withHarness } from "./_harness.ts";
 import { MovingSubscription, unionTruth } from "./_moving_sub.ts";
 

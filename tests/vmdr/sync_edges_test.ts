@@ -8,7 +8,7 @@ import {
   OPEN_STATUSES,
   VmdrSubscription,
   type VmdrSubscriptionOptions,
-} from "../../scripts/sim/vmdr_subscription.ts";
+} from "../../scripts/sim/qualys/mod.ts";
 import { MovingSubscription, unionTruth } from "./_moving_sub.ts";
 import { dcKeys, diff, replayAll, truth, withHarness } from "./_harness.ts";
 Deno.test("detection sync: a host processed in the checkpoint's own second, after the run's answers, is in the next run", async () => {

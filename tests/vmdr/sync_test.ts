@@ -7,8 +7,7 @@ import { ListingBuffer } from "../../lib/vmdr/listings.ts";
 import { prepareStateDir, tryLock } from "../../lib/vmdr/state_dir.ts";
 import { statePath } from "../../lib/vmdr/sync_state.ts";
 import { OVERLAP_SECONDS, secondsBefore } from "../../lib/vmdr/sync_state.ts";
-import type { SimLogEntry, VmdrFault } from "../../scripts/sim/qualys_api.ts";
-import { formatDateTime } from "../../scripts/sim/vmdr_subscription.ts";
+import { formatDateTime, type SimLogEntry, type VmdrFault } from "../../scripts/sim/qualys/mod.ts";
 import { dcKeys, diff, replayAll, truth, withHarness } from "./_harness.ts";
 
 const detectionCalls = (log: SimLogEntry[]) => log.filter((e) => e.api === "detection");

@@ -5,7 +5,7 @@
  * `demisto/hld_host_list_detections_raw.xml`, `demisto/kb_vulnerabilities_raw.xml`,
  * `qualysapi/kb_tinykb_keepalive.xml`), two-space indented, texts in CDATA.
  *
- * Each function returns one element's text; `qualys_vmdr_api.ts` streams them.
+ * Each function returns one element's text; `vmdr_routes.ts` streams them.
  *
  * @module
  */
@@ -17,7 +17,7 @@ import {
   type KbRecord,
   type VmdrQuery,
   type VmdrSubscription,
-} from "./vmdr_subscription.ts";
+} from "./subscription/mod.ts";
 
 /** The DOCTYPE system IDs the simulator writes (never fetched by a correct client). */
 export const DTD = {

@@ -6,14 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+import { createTestCa } from "../../../scripts/sim/net/mod.ts";
 import {
   type QualysSim,
   type QualysSimScript,
+  type SimNotice,
   startQualysSim,
-} from "../../scripts/sim/qualys_api.ts";
-import type { SimNotice } from "../../scripts/sim/qualys_vmdr_api.ts";
-import { VmdrSubscription } from "../../scripts/sim/vmdr_subscription.ts";
+  VmdrSubscription,
+} from "../../../scripts/sim/qualys/mod.ts";
 
 const CA = createTestCa("versions simulator test CA");
 const BASIC = `Basic ${btoa("sim_user:sim_pass")}`;

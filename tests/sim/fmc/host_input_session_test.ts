@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
-import { type FmcOptions, FmcState, SAMPLE_DOMAINS } from "../../scripts/sim/fmc_state.ts";
 import {
   type BufferOutcome,
+  type FmcOptions,
+  FmcState,
   HostInputSession,
   parseCsvLine,
   replayCommands,
+  SAMPLE_DOMAINS,
   type SessionOptions,
-} from "../../scripts/sim/host_input_module.ts";
+} from "../../../scripts/sim/fmc/mod.ts";
 
 // The module's log lines end in " [<file>,<line>]"; tests match the text, not the line number.
 function plain(text: string | undefined): string | undefined {

@@ -9,7 +9,7 @@ import {
   parseQualysDate,
   type VmdrQuery,
   VmdrSubscription,
-} from "../../scripts/sim/vmdr_subscription.ts";
+} from "../../../../scripts/sim/qualys/mod.ts";
 
 const ALL: VmdrQuery = { statuses: DETECTION_STATUSES, types: DETECTION_TYPES };
 

@@ -19,8 +19,8 @@ export interface TestProxy {
   url: string;
   /** Every CONNECT, in order. */
   seen: ProxySeen[];
-  /** Stops the proxy. */
-  close(): Promise<void>;
+  /** Stops the proxy: stops listening and closes every connection. */
+  shutdown(): Promise<void>;
 }
 
 const enc = new TextEncoder();
@@ -110,7 +110,7 @@ export function startConnectProxy(
   return {
     url: options.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`,
     seen,
-    async close() {
+    async shutdown() {
       try {
         listener.close();
       } catch { /* closed */ }

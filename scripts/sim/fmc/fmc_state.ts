@@ -3,7 +3,7 @@
  * (Global, sub-domains, one network map per leaf domain), the source tables (applications and
  * scanners, each known per network map), the third-party map names, and each leaf's network map
  * (hosts, MAC addresses, operating systems, scan results by host and scanner). It is the database
- * side of the simulator; `host_input_module.ts` applies the commands to it.
+ * side of the simulator; `host_input_session.ts` applies the commands to it.
  *
  * @module
  */

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import tls from "node:tls";
 import forge from "node-forge";
-import { type DcSim, SAMPLE_DOMAINS, startDcSim } from "../../scripts/sim/defense_center.ts";
-import { createTestCa } from "../../scripts/sim/pki.ts";
+import { type DcSim, SAMPLE_DOMAINS, startDcSim } from "../../../scripts/sim/fmc/mod.ts";
+import { createTestCa } from "../../../scripts/sim/net/mod.ts";
 
 const CA = createTestCa("dc sim test CA");
 

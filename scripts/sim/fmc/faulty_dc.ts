@@ -11,7 +11,7 @@
 
 import tls from "node:tls";
 import forge from "node-forge";
-import { createTestCa, type TestCa } from "./pki.ts";
+import { createTestCa, type TestCa } from "../net/mod.ts";
 
 /** What the fake does where an answer is due. */
 export type Misbehaviour =
@@ -59,7 +59,7 @@ export interface FaultyDc {
   /** Issues a client `.pkcs12` (AES-256) that the fake accepts. */
   issueClient(options?: { password?: string }): Uint8Array;
   /** Stops listening, closes every connection, stops every timer. */
-  close(): Promise<void>;
+  shutdown(): Promise<void>;
 }
 
 const enc = new TextEncoder();
@@ -221,7 +221,7 @@ export async function startFaultyDc(
       );
       return Uint8Array.from(forge.asn1.toDer(asn1).getBytes(), (c) => c.charCodeAt(0));
     },
-    async close() {
+    async shutdown() {
       for (const t of timers) clearInterval(t);
       timers.clear();
       await stop();
