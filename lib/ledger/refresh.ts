@@ -68,8 +68,8 @@ export function refreshSlot(address: string, refreshDays: number): number {
   return slotOfKey(scratch, 0, refreshDays);
 }
 
-/** The slot of the key at `key[at]` (see {@linkcode refreshSlot}). */
-export function slotOfKey(key: Uint32Array, at: number, refreshDays: number): number {
+// The slot of the key at `key[at]` (see refreshSlot).
+function slotOfKey(key: Uint32Array, at: number, refreshDays: number): number {
   return hashKey(key, at) % refreshDays;
 }
 
