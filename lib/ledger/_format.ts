@@ -1,0 +1,488 @@
+/**
+ * The bytes of the ledger's two files, format 1 (little-endian throughout):
+ *
+ * ```
+ * 0   magic           8  "QCLEDGER" (the record) or "QCPENDNG" (the pending list)
+ * 8   version         4  1
+ * 12  header bytes    4  H: where the first column starts (a multiple of 8)
+ * 16  destination     4  its UTF-8 length D
+ * 20  variant         4  its UTF-8 length V, or 0xffffffff for none
+ * 24  token           8  the record: the pending list it settles (zeros: none);
+ *                        the pending list: its own, random
+ * 32  n4, n6          8  IPv4 and IPv6 addresses (u32 each)
+ * 40  nfp, nvar       8  fingerprints, bytes of the result counts (0 in a pending list)
+ * 48  destination, variant, zeros to H
+ * then columns, each padded with zeros to a multiple of 8 bytes:
+ *     IPv4 addresses  4 × n4, ascending          IPv6 addresses 16 × n6, ascending (4 u32
+ *                                                words each, the most significant first)
+ *   the record only, per entry (IPv4 ones first, in address order; n = n4 + n6):
+ *     digests 8 × n, last-sent days 2 × n (u16), flags 1 × n (1 uncertain, 2 not recorded),
+ *     result counts (LEB128, nvar bytes), fingerprints 2 × nfp (u16, each entry's ascending)
+ * end CRC-32 of everything before (4), the file's length (4)
+ * ```
+ *
+ * 100,000 IPv4 hosts with 40 results each are 8,000,000 bytes of fingerprints and 1,600,000 of
+ * the rest. The columns are read in place (typed arrays over the file's bytes), without a copy.
+ *
+ * @module
+ */
+
+import { KEY_WORDS } from "./_address.ts";
+
+/** Bytes in a digest. */
+export const DIGEST_BYTES = 8;
+/** Entry flag: a send to it was under way when a run ended without saving: resent. */
+export const UNCERTAIN = 1;
+/** Entry flag: known only from a pending list: nothing recorded (it also has UNCERTAIN). */
+export const UNRECORDED = 2;
+
+const VERSION = 1;
+const HEAD = 48;
+const NO_VARIANT = 0xffffffff;
+const TRAILER = 8;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Which file. */
+export type FileKind = "ledger" | "pending";
+const MAGIC: Record<FileKind, string> = { ledger: "QCLEDGER", pending: "QCPENDNG" };
+
+/** Whose file it is. */
+export interface FileOwner {
+  /** The destination key. */
+  destination: string;
+  /** The variant, if any. */
+  variant: string | undefined;
+}
+
+/** The record's columns, as held in memory. */
+export interface Columns extends FileOwner {
+  /** IPv4 addresses, ascending. */
+  v4: Uint32Array;
+  /** IPv6 addresses, 4 words each, ascending. */
+  v6: Uint32Array;
+  /** 8 bytes per entry. */
+  digests: Uint8Array;
+  /** Last-sent day per entry. */
+  days: Uint16Array;
+  /** Flags per entry. */
+  flags: Uint8Array;
+  /** Entry i's fingerprints are fps[starts[i], starts[i + 1]). */
+  starts: Uint32Array;
+  /** Fingerprints. */
+  fps: Uint16Array;
+  /** The pending list this record settles (8 bytes, zeros for none). */
+  settles: Uint8Array;
+}
+
+/** A pending list, as read. */
+export interface Pending {
+  /** Its token. */
+  token: Uint8Array;
+  /** Keys, `KEY_WORDS` words each. */
+  keys: Uint32Array;
+}
+
+/** What the writer asks of the entries it writes, in order (IPv4 first, ascending). */
+export interface EntrySource {
+  /** Entries. */
+  n: number;
+  /** Of which IPv4. */
+  n4: number;
+  /** Total fingerprints. */
+  nfp: number;
+  /** Writes entry o's key at `out[0]`. */
+  key(o: number, out: Uint32Array): void;
+  /** Entry o's digest (8 bytes). */
+  digest(o: number): Uint8Array;
+  /** Entry o's last-sent day. */
+  day(o: number): number;
+  /** Entry o's flags. */
+  flags(o: number): number;
+  /** Entry o's fingerprints, ascending. */
+  fps(o: number): Uint16Array;
+}
+
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+/** Continues a CRC-32 (ISO-HDLC, as zlib's) over `bytes`; start with 0. */
+export function crc32(crc: number, bytes: Uint8Array): number {
+  let c = ~crc;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 255]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+// Bytes out, in chunks, with the CRC and the count kept as they go. A full chunk waits in
+// `#ready` until `take()` hands it over (the writing loops take as soon as `backlog` says so,
+// and yield the chunks), so a record of any size needs a chunk or two of memory.
+class Writer {
+  #buf = new Uint8Array(1 << 18);
+  #view = new DataView(this.#buf.buffer);
+  #pos = 0;
+  #crc = 0;
+  #total = 0;
+  #ready: Uint8Array[] = [];
+
+  get total(): number {
+    return this.#total + this.#pos;
+  }
+
+  get backlog(): boolean {
+    return this.#ready.length > 0;
+  }
+
+  #room(n: number): void {
+    if (this.#pos + n > this.#buf.length) this.#cut();
+  }
+
+  #cut(): void {
+    if (this.#pos === 0) return;
+    const chunk = this.#buf.slice(0, this.#pos);
+    this.#crc = crc32(this.#crc, chunk);
+    this.#total += this.#pos;
+    this.#pos = 0;
+    this.#ready.push(chunk);
+  }
+
+  take(): Uint8Array[] {
+    return this.#ready.splice(0);
+  }
+
+  bytes(b: Uint8Array): void {
+    for (let off = 0; off < b.length;) {
+      this.#room(1);
+      const n = Math.min(b.length - off, this.#buf.length - this.#pos);
+      this.#buf.set(b.subarray(off, off + n), this.#pos);
+      this.#pos += n;
+      off += n;
+    }
+  }
+
+  u32(v: number): void {
+    this.#room(4);
+    this.#view.setUint32(this.#pos, v, true);
+    this.#pos += 4;
+  }
+
+  u16(v: number): void {
+    this.#room(2);
+    this.#view.setUint16(this.#pos, v, true);
+    this.#pos += 2;
+  }
+
+  u8(v: number): void {
+    this.#room(1);
+    this.#buf[this.#pos++] = v;
+  }
+
+  pad(): void {
+    while (this.total % 8 !== 0) this.u8(0);
+  }
+
+  // The trailer (the CRC of everything before it, and the file's length), and the last chunks.
+  end(): Uint8Array[] {
+    this.#cut();
+    const tail = new Uint8Array(TRAILER), view = new DataView(tail.buffer);
+    view.setUint32(0, this.#crc, true);
+    view.setUint32(4, this.#total + TRAILER, true);
+    this.#total += TRAILER;
+    this.#ready.push(tail);
+    return this.take();
+  }
+}
+
+const encoder = new TextEncoder();
+
+function writeHead(
+  w: Writer,
+  kind: FileKind,
+  owner: FileOwner,
+  fields: { token: Uint8Array; n4: number; n6: number; nfp: number; nvar: number },
+): void {
+  if (!LITTLE_ENDIAN) throw new Error("The ledger's files are written on little-endian machines");
+  const dest = encoder.encode(owner.destination);
+  const variant = owner.variant === undefined ? undefined : encoder.encode(owner.variant);
+  const strings = dest.length + (variant?.length ?? 0);
+  w.bytes(encoder.encode(MAGIC[kind]));
+  w.u32(VERSION);
+  w.u32(HEAD + Math.ceil(strings / 8) * 8);
+  w.u32(dest.length);
+  w.u32(variant === undefined ? NO_VARIANT : variant.length);
+  w.bytes(fields.token);
+  for (const v of [fields.n4, fields.n6, fields.nfp, fields.nvar]) w.u32(v);
+  w.bytes(dest);
+  if (variant) w.bytes(variant);
+  w.pad();
+}
+
+/** Bytes of `n` as LEB128. */
+export function varintBytes(n: number): number {
+  let bytes = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+/**
+ * The bytes of a record of `source`'s entries, for `owner`, settling the pending list
+ * `settles`, in chunks of at most 256 KiB, made as they are asked for.
+ */
+export function* ledgerChunks(
+  owner: FileOwner,
+  entries: { source: EntrySource; settles: Uint8Array },
+): Generator<Uint8Array, void, undefined> {
+  const { source: s, settles } = entries;
+  let nvar = 0;
+  for (let o = 0; o < s.n; o++) nvar += varintBytes(s.fps(o).length);
+  const w = new Writer();
+  writeHead(w, "ledger", owner, { token: settles, n4: s.n4, n6: s.n - s.n4, nfp: s.nfp, nvar });
+  const key = new Uint32Array(KEY_WORDS);
+  const columns: [number, number, (o: number) => void][] = [
+    [0, s.n4, (o) => {
+      s.key(o, key);
+      w.u32(key[1]!);
+    }],
+    [s.n4, s.n, (o) => {
+      s.key(o, key);
+      for (let k = 1; k < KEY_WORDS; k++) w.u32(key[k]!);
+    }],
+    [0, s.n, (o) => w.bytes(s.digest(o))],
+    [0, s.n, (o) => w.u16(s.day(o))],
+    [0, s.n, (o) => w.u8(s.flags(o))],
+    [0, s.n, (o) => {
+      let n = s.fps(o).length;
+      while (n >= 128) {
+        w.u8(n % 128 | 128);
+        n = Math.floor(n / 128);
+      }
+      w.u8(n);
+    }],
+    [0, s.n, (o) => {
+      const fps = s.fps(o);
+      w.bytes(new Uint8Array(fps.buffer, fps.byteOffset, fps.byteLength));
+    }],
+  ];
+  for (const [from, to, put] of columns) {
+    for (let o = from; o < to; o++) {
+      put(o);
+      if (w.backlog) yield* w.take();
+    }
+    w.pad();
+  }
+  yield* w.end();
+}
+
+/** The bytes of a pending list: `keys` (`KEY_WORDS` words each, IPv4 first, ascending, once). */
+export function pendingBytes(owner: FileOwner, pending: Pending): Uint8Array {
+  const { keys, token } = pending;
+  const n = keys.length / KEY_WORDS;
+  let n4 = 0;
+  while (n4 < n && keys[n4 * KEY_WORDS] === 4) n4++;
+  const w = new Writer();
+  writeHead(w, "pending", owner, { token, n4, n6: n - n4, nfp: 0, nvar: 0 });
+  for (let i = 0; i < n4; i++) w.u32(keys[i * KEY_WORDS + 1]!);
+  w.pad();
+  for (let i = n4; i < n; i++) {
+    for (let k = 1; k < KEY_WORDS; k++) w.u32(keys[i * KEY_WORDS + k]!);
+  }
+  w.pad();
+  return concat([...w.take(), ...w.end()]);
+}
+
+/** The chunks, end to end. */
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, off);
+    off += chunk.length;
+  }
+  return out;
+}
+
+/** Why a file cannot be used: a short phrase, as "the record is damaged (…)" shows it. */
+export class FormatProblem extends Error {
+  /** The error's name. */
+  override name = "FormatProblem";
+  /** The file is another destination's. */
+  readonly foreign: boolean;
+
+  /** Creates the problem. */
+  constructor(message: string, foreign = false) {
+    super(message);
+    this.foreign = foreign;
+  }
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+// Checks the frame (magic, version, length, CRC, owner) and returns the header's numbers.
+function readHead(bytes: Uint8Array, kind: FileKind, owner: FileOwner) {
+  if (!LITTLE_ENDIAN) throw new FormatProblem("this machine is big-endian");
+  if (bytes.length < HEAD + TRAILER) throw new FormatProblem("cut short");
+  if (new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC[kind]) {
+    throw new FormatProblem(`not a ${kind === "ledger" ? "ledger" : "pending list"} file`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const version = view.getUint32(8, true);
+  if (version !== VERSION) {
+    throw new FormatProblem(`format ${version}, written by another version of the connector`);
+  }
+  const size = view.getUint32(bytes.length - 4, true);
+  if (size !== bytes.length) {
+    throw new FormatProblem(size > bytes.length ? "cut short" : "damaged (length)");
+  }
+  if (view.getUint32(bytes.length - 8, true) !== crc32(0, bytes.subarray(0, bytes.length - 8))) {
+    throw new FormatProblem("damaged (checksum)");
+  }
+  const head = view.getUint32(12, true), dLen = view.getUint32(16, true);
+  const vLen = view.getUint32(20, true);
+  const strings = dLen + (vLen === NO_VARIANT ? 0 : vLen);
+  if (head !== HEAD + Math.ceil(strings / 8) * 8 || head > bytes.length - TRAILER) {
+    throw new FormatProblem("damaged (header)");
+  }
+  let destination: string, variant: string | undefined;
+  try {
+    destination = decoder.decode(bytes.subarray(HEAD, HEAD + dLen));
+    variant = vLen === NO_VARIANT
+      ? undefined
+      : decoder.decode(bytes.subarray(HEAD + dLen, HEAD + dLen + vLen));
+  } catch {
+    throw new FormatProblem("damaged (header)");
+  }
+  if (destination !== owner.destination || variant !== owner.variant) {
+    const whose = variant === undefined ? destination : `${destination} (${variant})`;
+    throw new FormatProblem(`it is the record of another destination, ${whose}`, true);
+  }
+  return {
+    view,
+    head,
+    token: bytes.slice(24, 32),
+    n4: view.getUint32(32, true),
+    n6: view.getUint32(36, true),
+    nfp: view.getUint32(40, true),
+    nvar: view.getUint32(44, true),
+  };
+}
+
+const pad8 = (n: number) => Math.ceil(n / 8) * 8;
+
+// The sizes of the columns, and a check that they fill the file exactly.
+function layout(bytes: Uint8Array, head: number, sizes: number[]): number[] {
+  const offsets: number[] = [];
+  let off = head;
+  for (const size of sizes) {
+    offsets.push(off);
+    off += pad8(size);
+  }
+  if (off + TRAILER !== bytes.length) throw new FormatProblem("damaged (sizes)");
+  return offsets;
+}
+
+// Views `bytes` as 8-aligned (a copy when it is not).
+function aligned(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+}
+
+/** Reads a record: its columns, or a {@linkcode FormatProblem}. */
+export function readLedger(input: Uint8Array, owner: FileOwner): Columns {
+  const bytes = aligned(input);
+  const h = readHead(bytes, "ledger", owner);
+  const n = h.n4 + h.n6;
+  const [o4, o6, oDig, oDay, oFlag, oVar, oFp] = layout(bytes, h.head, [
+    4 * h.n4,
+    16 * h.n6,
+    DIGEST_BYTES * n,
+    2 * n,
+    n,
+    h.nvar,
+    2 * h.nfp,
+  ]);
+  const buf = bytes.buffer, base = bytes.byteOffset;
+  const v4 = new Uint32Array(buf, base + o4!, h.n4);
+  const v6 = new Uint32Array(buf, base + o6!, 4 * h.n6);
+  checkAscending(v4, v6);
+  const flags = bytes.subarray(oFlag!, oFlag! + n);
+  for (let i = 0; i < n; i++) {
+    const f = flags[i]!;
+    if (f & ~(UNCERTAIN | UNRECORDED) || (f & UNRECORDED && !(f & UNCERTAIN))) {
+      throw new FormatProblem("damaged (flags)");
+    }
+  }
+  const starts = new Uint32Array(n + 1);
+  let p = oVar!, total = 0;
+  const end = oVar! + h.nvar;
+  for (let i = 0; i < n; i++) {
+    let count = 0, scale = 1, b = 128;
+    while (b & 128) {
+      if (p >= end || scale > 2 ** 28) throw new FormatProblem("damaged (counts)");
+      b = bytes[p++]!;
+      count += (b & 127) * scale;
+      scale *= 128;
+    }
+    total += count;
+    if (total > h.nfp) throw new FormatProblem("damaged (counts)");
+    starts[i + 1] = total;
+  }
+  if (total !== h.nfp || p !== end) throw new FormatProblem("damaged (counts)");
+  const fps = new Uint16Array(buf, base + oFp!, h.nfp);
+  for (let i = 0; i < n; i++) {
+    for (let k = starts[i]! + 1; k < starts[i + 1]!; k++) {
+      if (fps[k - 1]! > fps[k]!) throw new FormatProblem("damaged (fingerprints)");
+    }
+  }
+  return {
+    destination: owner.destination,
+    variant: owner.variant,
+    v4,
+    v6,
+    digests: bytes.subarray(oDig!, oDig! + DIGEST_BYTES * n),
+    days: new Uint16Array(buf, base + oDay!, n),
+    flags,
+    starts,
+    fps,
+    settles: h.token,
+  };
+}
+
+/** Reads a pending list, or throws a {@linkcode FormatProblem}. */
+export function readPending(input: Uint8Array, owner: FileOwner): Pending {
+  const bytes = aligned(input);
+  const h = readHead(bytes, "pending", owner);
+  if (h.nfp !== 0 || h.nvar !== 0) throw new FormatProblem("damaged (header)");
+  const [o4, o6] = layout(bytes, h.head, [4 * h.n4, 16 * h.n6]);
+  const v4 = new Uint32Array(bytes.buffer, bytes.byteOffset + o4!, h.n4);
+  const v6 = new Uint32Array(bytes.buffer, bytes.byteOffset + o6!, 4 * h.n6);
+  checkAscending(v4, v6);
+  const keys = new Uint32Array((h.n4 + h.n6) * KEY_WORDS);
+  for (let i = 0; i < h.n4; i++) {
+    keys[i * KEY_WORDS] = 4;
+    keys[i * KEY_WORDS + 1] = v4[i]!;
+  }
+  for (let j = 0; j < h.n6; j++) {
+    const at = (h.n4 + j) * KEY_WORDS;
+    keys[at] = 6;
+    keys.set(v6.subarray(4 * j, 4 * j + 4), at + 1);
+  }
+  return { token: h.token, keys };
+}
+
+function checkAscending(v4: Uint32Array, v6: Uint32Array): void {
+  for (let i = 1; i < v4.length; i++) {
+    if (v4[i - 1]! >= v4[i]!) throw new FormatProblem("damaged (addresses out of order)");
+  }
+  for (let j = 4; j < v6.length; j += 4) {
+    let d = 0;
+    for (let k = 0; k < 4 && d === 0; k++) d = v6[j - 4 + k]! - v6[j + k]!;
+    if (d >= 0) throw new FormatProblem("damaged (addresses out of order)");
+  }
+}

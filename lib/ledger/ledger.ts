@@ -1,0 +1,521 @@
+/**
+ * The ledger: what one destination holds from us, per address (issue 20, item 1). Each entry
+ * is the 64-bit digest of the block last sent there, the day it was sent, and one 16-bit
+ * fingerprint per result it carried (sorted; a clear is an entry with none). It is held in
+ * typed arrays, one column per field (the file's columns, read in place), with one
+ * open-addressing index: 100,000 hosts × 40 results are about 10 MB, not a `Map` of objects.
+ *
+ * A {@linkcode Ledger} is read-only; the next one is made with a {@linkcode LedgerBuilder}
+ * (`ledger.builder({ today })`): `set` the hosts sent this run, `keep` the unchanged ones,
+ * `drop` the addresses that left; an address neither set, kept nor dropped is kept as it was
+ * (a host missing from tonight's report still holds its results at the destination), and
+ * `untouched()` lists them for a caller that clears them. `LedgerFile` reads and writes it.
+ *
+ * @module
+ */
+
+import { compareKeys, formatKey, hashKey, KEY_WORDS, parseKey } from "./_address.ts";
+import {
+  type Columns,
+  concat,
+  DIGEST_BYTES,
+  type EntrySource,
+  ledgerChunks,
+  readLedger,
+  UNCERTAIN,
+  UNRECORDED,
+} from "./_format.ts";
+import { dueKey } from "./refresh.ts";
+import { grow } from "../util/bytes.ts";
+
+export { DIGEST_BYTES };
+
+/** What a ledger records of one address. */
+export interface LedgerEntry {
+  /** The address (canonical: a dotted quad, or RFC 5952 IPv6). */
+  readonly address: string;
+  /**
+   * False when the ledger knows the address only because a run that died was about to send to
+   * it: nothing about it is recorded (digest zeros, no results), and it is sent as new.
+   */
+  readonly recorded: boolean;
+  /**
+   * The last send to it may or may not have arrived (a run died after it began): the next run
+   * sends it again, whatever its digest says.
+   */
+  readonly uncertain: boolean;
+  /** The digest of the block last sent (8 bytes). */
+  readonly digest: Uint8Array;
+  /** The day it was last sent (`dayNumber`). */
+  readonly lastSentDay: number;
+  /** The results it carried (AddScanResult lines); 0 for a clear. */
+  readonly results: number;
+  /** One fingerprint per result, ascending (`resultFingerprint`). */
+  readonly fingerprints: Uint16Array;
+}
+
+/** Whose ledger it is: the destination key, and a variant (a `-multiinfo` template id). */
+export interface LedgerOwner {
+  /** The destination as the connector names it (`dc 10.0.0.1:8307`, `csv /abs/out.csv`). */
+  destination: string;
+  /** What else tells apart the ledgers of one destination (a template id). @default {undefined} */
+  variant?: string | undefined;
+}
+
+/** What a ledger holds, in numbers, for `-status`. */
+export interface LedgerSummary {
+  /** Addresses recorded (those known only as uncertain included). */
+  hosts: number;
+  /** Results recorded. */
+  results: number;
+  /** Addresses whose last delivery is uncertain: the next run sends them again. */
+  uncertain: number;
+  /** Of the others, those due for the rolling refresh on the day asked. */
+  due: number;
+}
+
+let columnsOf: (ledger: Ledger) => Columns;
+
+/**
+ * What a destination holds from us, by address.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const digest = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+ * const b = Ledger.empty({ destination: "dc 10.0.0.1:8307" }).builder({ today: 20000 });
+ * b.set("10.0.0.9", { digest, fingerprints: new Uint16Array([7, 3]) });
+ * b.set("2001:db8::9", { digest, fingerprints: new Uint16Array() });
+ * const ledger = b.build();
+ * assert.equal(ledger.size, 2);
+ * assert.equal(ledger.get("10.0.0.9")?.lastSentDay, 20000);
+ * assert.deepEqual([...ledger.get("10.0.0.9")!.fingerprints], [3, 7]);
+ * assert.equal(ledger.get("2001:DB8::9")?.results, 0);
+ * assert.equal(ledger.get("10.0.0.8"), undefined);
+ * ```
+ */
+export class Ledger {
+  /** The destination key. */
+  readonly destination: string;
+  /** The variant, if any. */
+  readonly variant: string | undefined;
+  readonly #c: Columns;
+  #index: Int32Array | undefined;
+  #mask = 0;
+
+  static {
+    columnsOf = (ledger) => ledger.#c;
+  }
+
+  /** Wraps read columns (see `LedgerFile`, {@linkcode Ledger.empty}, `LedgerBuilder.build`). */
+  constructor(columns: Columns) {
+    this.#c = columns;
+    this.destination = columns.destination;
+    this.variant = columns.variant;
+  }
+
+  /** An empty ledger of `owner`: nothing sent yet. */
+  static empty(owner: LedgerOwner): Ledger {
+    return new Ledger({
+      destination: owner.destination,
+      variant: owner.variant,
+      v4: new Uint32Array(0),
+      v6: new Uint32Array(0),
+      digests: new Uint8Array(0),
+      days: new Uint16Array(0),
+      flags: new Uint8Array(0),
+      starts: new Uint32Array(1),
+      fps: new Uint16Array(0),
+      settles: new Uint8Array(8),
+    });
+  }
+
+  /** Number of addresses. */
+  get size(): number {
+    return this.#c.days.length;
+  }
+
+  /** Number of results recorded, all addresses together. */
+  get results(): number {
+    return this.#c.fps.length;
+  }
+
+  /** The entry of `address` (any IPv4 or IPv6 text), if any. */
+  get(address: string): LedgerEntry | undefined {
+    const i = this.indexOf(address);
+    return i < 0 ? undefined : this.#entry(i);
+  }
+
+  /** Whether `address` has an entry. */
+  has(address: string): boolean {
+    return this.indexOf(address) >= 0;
+  }
+
+  /** Every entry, IPv4 first, by address. */
+  *[Symbol.iterator](): IterableIterator<LedgerEntry> {
+    for (let i = 0; i < this.size; i++) yield this.#entry(i);
+  }
+
+  /**
+   * The numbers `-status` shows: hosts, results, uncertain addresses, and how many of the
+   * others are due for their rolling refresh on `day` (the next run's) with `refreshDays`.
+   */
+  summary(options: { day: number; refreshDays: number }): LedgerSummary {
+    const c = this.#c, key = new Uint32Array(KEY_WORDS);
+    let uncertain = 0, due = 0;
+    for (let i = 0; i < this.size; i++) {
+      if (c.flags[i]! & UNCERTAIN) {
+        uncertain++;
+        continue;
+      }
+      this.keyAt(i, key, 0);
+      const when = {
+        lastSentDay: c.days[i]!,
+        today: options.day,
+        refreshDays: options.refreshDays,
+      };
+      if (dueKey(key, 0, when)) due++;
+    }
+    return { hosts: this.size, results: this.results, uncertain, due };
+  }
+
+  /** Starts the next ledger from this one, for a run on day `today` (`dayNumber`). */
+  builder(options: { today: number }): LedgerBuilder {
+    return new LedgerBuilder(this, options);
+  }
+
+  /** Entry `i`'s key, written at `out[at]`. */
+  keyAt(i: number, out: Uint32Array, at: number): void {
+    const c = this.#c, n4 = c.v4.length;
+    if (i < n4) {
+      out[at] = 4;
+      out[at + 1] = c.v4[i]!;
+      out[at + 2] = out[at + 3] = out[at + 4] = 0;
+    } else {
+      out[at] = 6;
+      out.set(c.v6.subarray(4 * (i - n4), 4 * (i - n4) + 4), at + 1);
+    }
+  }
+
+  /** The index of `address`'s entry; -1 when none (or when it is not an address). */
+  indexOf(address: string): number {
+    return parseKey(address, probe) ? this.indexOfKey(probe, 0) : -1;
+  }
+
+  /** The index of the entry of the key at `key[at]`; -1 when none. */
+  indexOfKey(key: Uint32Array, at: number): number {
+    if (this.size === 0) return -1;
+    const index = this.#index ?? this.#buildIndex(), mask = this.#mask;
+    for (let s = hashKey(key, at) & mask;; s = (s + 1) & mask) {
+      const e = index[s]!;
+      if (e === 0) return -1;
+      this.keyAt(e - 1, other, 0);
+      if (compareKeys(key, at, other, 0) === 0) return e - 1;
+    }
+  }
+
+  #buildIndex(): Int32Array {
+    let size = 8;
+    while (size < this.size * 2) size *= 2;
+    const index = new Int32Array(size), mask = size - 1, key = new Uint32Array(KEY_WORDS);
+    for (let i = 0; i < this.size; i++) {
+      this.keyAt(i, key, 0);
+      let s = hashKey(key, 0) & mask;
+      while (index[s] !== 0) s = (s + 1) & mask;
+      index[s] = i + 1;
+    }
+    this.#mask = mask;
+    return this.#index = index;
+  }
+
+  #entry(i: number): LedgerEntry {
+    const c = this.#c, key = new Uint32Array(KEY_WORDS);
+    this.keyAt(i, key, 0);
+    const flags = c.flags[i]!;
+    return {
+      address: formatKey(key, 0),
+      recorded: !(flags & UNRECORDED),
+      uncertain: (flags & UNCERTAIN) !== 0,
+      digest: c.digests.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES),
+      lastSentDay: c.days[i]!,
+      results: c.starts[i + 1]! - c.starts[i]!,
+      fingerprints: c.fps.subarray(c.starts[i]!, c.starts[i + 1]!),
+    };
+  }
+}
+
+const probe = new Uint32Array(KEY_WORDS), other = new Uint32Array(KEY_WORDS);
+
+/** The columns of `ledger`, for `LedgerFile` (this folder only). */
+export function ledgerColumns(ledger: Ledger): Columns {
+  return columnsOf(ledger);
+}
+
+/** A block as sent to an address this run, for {@linkcode LedgerBuilder.set}. */
+export interface SentBlock {
+  /** Its digest (`blockDigest`): 8 bytes. */
+  digest: Uint8Array;
+  /** Its results' fingerprints (`fingerprintResults`), in any order; empty for a clear. */
+  fingerprints: ArrayLike<number>;
+}
+
+const KEEP = 1, DROP = 2, SET = 3;
+
+/**
+ * The next ledger, built from the last one. Calls come in any order. `set` records a block
+ * sent this run (it wins over `keep` and `drop` of the same address; of two `set`s the last
+ * wins); `keep` keeps an unchanged address as recorded; `drop` forgets an address (it left, and
+ * its clear was sent, or it is out of scope); `unsure` marks an address whose delivery this run
+ * is not known (it is kept, or recorded as unknown, and resent next run). An address of the
+ * last ledger with none of these calls is kept.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const d = (n: number) => new Uint8Array(8).fill(n);
+ * const b0 = Ledger.empty({ destination: "dc 10.0.0.1:8307" }).builder({ today: 20000 });
+ * for (const ip of ["10.0.0.1", "10.0.0.2", "10.0.0.3"]) b0.set(ip, { digest: d(1), fingerprints: [1, 2] });
+ * const night1 = b0.build();
+ * const b1 = night1.builder({ today: 20001 });
+ * b1.set("10.0.0.1", { digest: d(2), fingerprints: [1] }); // changed
+ * b1.keep("10.0.0.2"); // unchanged
+ * b1.drop("10.0.0.4"); // never recorded: nothing to do
+ * assert.deepEqual([...b1.untouched()], ["10.0.0.3"]);
+ * const night2 = b1.build();
+ * assert.equal(night2.get("10.0.0.1")?.lastSentDay, 20001);
+ * assert.equal(night2.get("10.0.0.2")?.lastSentDay, 20000);
+ * assert.equal(night2.get("10.0.0.3")?.results, 2); // kept as it was
+ * ```
+ */
+export class LedgerBuilder {
+  readonly #old: Ledger;
+  readonly #today: number;
+  readonly #marks: Uint8Array;
+  // Blocks set this run: keys, digests, fingerprints (entry k's are fps[fpAt[k], fpAt[k + 1])).
+  #keys = new Uint32Array(64 * KEY_WORDS);
+  #digests = new Uint8Array(64 * DIGEST_BYTES);
+  #fpAt = new Uint32Array(65);
+  #fps = new Uint16Array(1024);
+  #n = 0;
+  // Addresses marked unsure.
+  #unsure = new Uint32Array(16 * KEY_WORDS);
+  #nUnsure = 0;
+
+  /** Starts from `old` for a run on day `today` (use `ledger.builder()`). */
+  constructor(old: Ledger, options: { today: number }) {
+    if (!Number.isInteger(options.today) || options.today < 0 || options.today > 0xffff) {
+      throw new RangeError(`Not a day the ledger can record: ${options.today}`);
+    }
+    this.#old = old;
+    this.#today = options.today;
+    this.#marks = new Uint8Array(old.size);
+  }
+
+  /** The ledger this one starts from. */
+  get base(): Ledger {
+    return this.#old;
+  }
+
+  /**
+   * Records that `block` was sent to `address` this run.
+   *
+   * @throws {RangeError} When `address` is not an IP address or the digest is not 8 bytes.
+   */
+  set(address: string, block: SentBlock): void {
+    if (block.digest.length !== DIGEST_BYTES) {
+      throw new RangeError(`A block digest is ${DIGEST_BYTES} bytes, not ${block.digest.length}`);
+    }
+    const n = this.#n, count = block.fingerprints.length;
+    this.#keys = grow(this.#keys, (n + 1) * KEY_WORDS);
+    this.#digests = grow(this.#digests, (n + 1) * DIGEST_BYTES);
+    this.#fpAt = grow(this.#fpAt, n + 2);
+    if (!parseKey(address, this.#keys, n * KEY_WORDS)) {
+      throw new RangeError(`Not an IP address: "${address}"`);
+    }
+    const at = this.#fpAt[n]!;
+    this.#fps = grow(this.#fps, at + count, at);
+    const fps = this.#fps.subarray(at, at + count);
+    for (let k = 0; k < count; k++) fps[k] = block.fingerprints[k]!;
+    fps.sort();
+    this.#digests.set(block.digest, n * DIGEST_BYTES);
+    this.#fpAt[n + 1] = at + count;
+    this.#n = n + 1;
+    const i = this.#old.indexOfKey(this.#keys, n * KEY_WORDS);
+    if (i >= 0) this.#marks[i] = SET;
+  }
+
+  /** Keeps `address`'s entry as recorded; false when there is none. */
+  keep(address: string): boolean {
+    return this.#mark(address, KEEP);
+  }
+
+  /** Forgets `address`; false when it had no entry. */
+  drop(address: string): boolean {
+    return this.#mark(address, DROP);
+  }
+
+  /**
+   * Marks `address` as one whose delivery this run is unknown: its entry (the block `set`, else
+   * the one recorded, even if dropped) is flagged uncertain, or, with neither, it is recorded as
+   * unknown; the next run sends it again.
+   *
+   * @throws {RangeError} When `address` is not an IP address.
+   */
+  unsure(address: string): void {
+    const at = this.#nUnsure * KEY_WORDS;
+    this.#unsure = grow(this.#unsure, at + KEY_WORDS, at);
+    if (!parseKey(address, this.#unsure, at)) {
+      throw new RangeError(`Not an IP address: "${address}"`);
+    }
+    this.#nUnsure++;
+  }
+
+  /** The addresses of the last ledger with no `set`, `keep` or `drop` yet (those that left). */
+  *untouched(): IterableIterator<string> {
+    const key = new Uint32Array(KEY_WORDS);
+    for (let i = 0; i < this.#marks.length; i++) {
+      if (this.#marks[i] !== 0) continue;
+      this.#old.keyAt(i, key, 0);
+      yield formatKey(key, 0);
+    }
+  }
+
+  /** The next ledger, in memory (`LedgerFile.save` writes it without building it). */
+  build(): Ledger {
+    // The file's bytes, read back: one way to lay out a ledger.
+    const owner = { destination: this.#old.destination, variant: this.#old.variant };
+    const chunks = [...ledgerChunks(owner, { source: this.plan(), settles: new Uint8Array(8) })];
+    return new Ledger(readLedger(concat(chunks), owner));
+  }
+
+  #mark(address: string, mark: number): boolean {
+    const i = this.#old.indexOf(address);
+    if (i < 0) return false;
+    if (this.#marks[i] !== SET) this.#marks[i] = mark;
+    return true;
+  }
+
+  /** The entries of the next ledger, in order, for the writer (this folder only). */
+  plan(): EntrySource {
+    const old = this.#old, oldC = columnsOf(old), keys = this.#keys;
+    const fresh = sortedUnique(keys, this.#n, true);
+    const unsure = sortedUnique(this.#unsure, this.#nUnsure, false);
+    // src[o] >= 0: old entry; < 0: -(k + 1) for set block k; UNKNOWN: an unrecorded address,
+    // whose key is in `extra`.
+    const cap = old.size + fresh.length + unsure.length;
+    const src = new Float64Array(cap), flags = new Uint8Array(cap);
+    const extra = new Uint32Array(unsure.length * KEY_WORDS), extraAt = new Int32Array(cap);
+    const a = new Uint32Array(KEY_WORDS), b = new Uint32Array(KEY_WORDS);
+    let i = 0, j = 0, u = 0, n = 0, n4 = 0, nfp = 0, nExtra = 0;
+    while (i < old.size || j < fresh.length || u < unsure.length) {
+      // The smallest key of the three heads.
+      let min: Uint32Array | undefined, minAt = 0;
+      if (i < old.size) {
+        old.keyAt(i, a, 0);
+        min = a;
+      }
+      if (j < fresh.length) {
+        const at = fresh[j]! * KEY_WORDS;
+        if (!min || compareKeys(keys, at, min, minAt) < 0) [min, minAt] = [keys, at];
+      }
+      if (u < unsure.length) {
+        const at = unsure[u]! * KEY_WORDS;
+        if (!min || compareKeys(this.#unsure, at, min, minAt) < 0) {
+          [min, minAt] = [this.#unsure, at];
+        }
+      }
+      b.set(min!.subarray(minAt, minAt + KEY_WORDS));
+      const hasOld = i < old.size && compareKeys(a, 0, b, 0) === 0;
+      const hasNew = j < fresh.length && compareKeys(keys, fresh[j]! * KEY_WORDS, b, 0) === 0;
+      const isUnsure = u < unsure.length &&
+        compareKeys(this.#unsure, unsure[u]! * KEY_WORDS, b, 0) === 0;
+      const flag = isUnsure ? UNCERTAIN : 0;
+      let take = true;
+      if (hasNew) {
+        const k = fresh[j]!;
+        src[n] = -(k + 1);
+        flags[n] = flag;
+        nfp += this.#fpAt[k + 1]! - this.#fpAt[k]!;
+      } else if (hasOld && (this.#marks[i] !== DROP || isUnsure)) {
+        src[n] = i;
+        flags[n] = oldC.flags[i]! | flag;
+        nfp += oldC.starts[i + 1]! - oldC.starts[i]!;
+      } else if (isUnsure) {
+        src[n] = NaN;
+        flags[n] = UNCERTAIN | UNRECORDED;
+        extraAt[n] = nExtra;
+        extra.set(b, nExtra++ * KEY_WORDS);
+      } else take = false;
+      if (take) {
+        if (b[0] === 4) n4++;
+        n++;
+      }
+      if (hasOld) i++;
+      if (hasNew) j++;
+      if (isUnsure) u++;
+    }
+    return this.#source({ src, flags, extra, extraAt, n, n4, nfp });
+  }
+
+  #source(plan: {
+    src: Float64Array;
+    flags: Uint8Array;
+    extra: Uint32Array;
+    extraAt: Int32Array;
+    n: number;
+    n4: number;
+    nfp: number;
+  }): EntrySource {
+    const old = this.#old, oldC = columnsOf(old), today = this.#today;
+    const { src, flags, extra, extraAt } = plan;
+    const zeros = new Uint8Array(DIGEST_BYTES), none = new Uint16Array(0);
+    return {
+      n: plan.n,
+      n4: plan.n4,
+      nfp: plan.nfp,
+      key: (o, out) => {
+        const s = src[o]!;
+        if (s >= 0) old.keyAt(s, out, 0);
+        else if (s < 0) out.set(keyOf(this.#keys, -s - 1));
+        else out.set(keyOf(extra, extraAt[o]!));
+      },
+      digest: (o) => {
+        const s = src[o]!;
+        if (s >= 0) return oldC.digests.subarray(s * DIGEST_BYTES, (s + 1) * DIGEST_BYTES);
+        if (s < 0) return this.#digests.subarray((-s - 1) * DIGEST_BYTES, -s * DIGEST_BYTES);
+        return zeros;
+      },
+      day: (o) => {
+        const s = src[o]!;
+        return s >= 0 ? oldC.days[s]! : s < 0 ? today : 0;
+      },
+      flags: (o) => flags[o]!,
+      fps: (o) => {
+        const s = src[o]!;
+        if (s >= 0) return oldC.fps.subarray(oldC.starts[s]!, oldC.starts[s + 1]!);
+        if (s < 0) return this.#fps.subarray(this.#fpAt[-s - 1]!, this.#fpAt[-s]!);
+        return none;
+      },
+    };
+  }
+}
+
+function keyOf(keys: Uint32Array, k: number): Uint32Array {
+  return keys.subarray(k * KEY_WORDS, (k + 1) * KEY_WORDS);
+}
+
+// The indices of the first `n` keys in key order, one per key: the last one given of each
+// when `lastWins`, else the first.
+function sortedUnique(keys: Uint32Array, n: number, lastWins: boolean): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let k = 0; k < n; k++) order[k] = k;
+  order.sort((x, y) => compareKeys(keys, x * KEY_WORDS, keys, y * KEY_WORDS) || x - y);
+  let m = 0;
+  for (let k = 0; k < n; k++) {
+    const same = (p: number, q: number) =>
+      compareKeys(keys, order[p]! * KEY_WORDS, keys, order[q]! * KEY_WORDS) === 0;
+    if (lastWins ? k + 1 < n && same(k, k + 1) : m > 0 && same(k, m - 1)) continue;
+    order[m++] = order[k]!;
+  }
+  return order.subarray(0, m);
+}

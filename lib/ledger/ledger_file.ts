@@ -1,0 +1,342 @@
+/**
+ * The ledger's files in the state directory, and the protocol that keeps them true when a run
+ * dies at any point (issue 20, item 1):
+ *
+ * - `ledger-<stem>.bin`: the record ({@linkcode Ledger}), 0600, replaced atomically (a temp file
+ *   beside it, synced, renamed over it, the directory synced), with a header (magic, format
+ *   version, the destination, so a foreign file is recognised) and a CRC-32 and length at its
+ *   end, so that a damaged or cut file is detected. A damaged record is reported
+ *   (`onDamaged`) and read as empty: the run sends every host, never crashes.
+ * - `ledger-<stem>.pending`: before the first byte of a run leaves, the addresses it is about to
+ *   send or clear ({@linkcode LedgerFile.markUncertain}), written the same way. Once the
+ *   destination took the run's data (exit 0 or 6), {@linkcode LedgerFile.save} writes the new
+ *   record, which names the pending list it settles (a random token), then removes the list.
+ *   When a record is read with a pending list it does not settle, every address in the list is
+ *   uncertain: sent again by the next run, and cleared if it left.
+ *
+ * So a kill at any moment leaves the old record and a pending list (what may have been sent is
+ * sent again), or the new record (with or without its settled list): never an address recorded
+ * as sent that was not. The caller holds the destination's lock while it uses these files.
+ *
+ * @module
+ */
+
+import { LocalIoError } from "../errors.ts";
+import { createAtomicFile, dirOf } from "../util/atomic_file.ts";
+import { compareKeys, formatKey, KEY_WORDS, parseKey } from "./_address.ts";
+import {
+  type FileOwner,
+  FormatProblem,
+  ledgerChunks,
+  type Pending,
+  pendingBytes,
+  readLedger,
+  readPending,
+  UNCERTAIN,
+} from "./_format.ts";
+import { Ledger, type LedgerBuilder, ledgerColumns, type LedgerOwner } from "./ledger.ts";
+import { grow } from "../util/bytes.ts";
+
+/**
+ * The temp files this folder's writers leave when killed (`.ledger-<stem>.bin.<random>.tmp`,
+ * `.ledger-<stem>.pending.<random>.tmp`): for the state directory's stale-file sweep.
+ */
+export const LEDGER_TEMP_FILE: RegExp = /^\.ledger-[0-9a-f]{16}\.(?:bin|pending)\.[^/]+\.tmp$/;
+
+/**
+ * The stem of a destination's state files: 16 hex digits of the SHA-256 of the destination
+ * key, followed by a NUL and the variant when there is one. Without a variant it is the stem
+ * of the detection source's `sync-<stem>.json`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const stem = await stateFileStem({ destination: "dc 10.0.0.1:8307" });
+ * assert.match(stem, /^[0-9a-f]{16}$/);
+ * assert.notEqual(await stateFileStem({ destination: "dc 10.0.0.1:8307", variant: "42" }), stem);
+ * ```
+ */
+export async function stateFileStem(owner: LedgerOwner): Promise<string> {
+  const text = owner.variant === undefined
+    ? owner.destination
+    : `${owner.destination}\0${owner.variant}`;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest).subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/** Options of {@linkcode LedgerFile.open}. */
+export interface LedgerFileOptions extends LedgerOwner {
+  /**
+   * Told, in a sentence that names the file, when the record or the pending list cannot be
+   * read or is damaged (the run then sends every host, or every uncertain one): a warning.
+   * @default {() => {}}
+   */
+  onDamaged?: (message: string) => void;
+}
+
+/**
+ * A destination's ledger as read from the state directory, with the two writes of a run:
+ * {@linkcode LedgerFile.markUncertain} before sending, {@linkcode LedgerFile.save} once the
+ * destination took the data.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * const owner = { destination: "dc 10.0.0.1:8307" };
+ * const night1 = await LedgerFile.open(dir, owner);
+ * assert.equal(night1.ledger.size, 0);
+ * await night1.markUncertain(["10.0.0.1"]); // then send
+ * const next = night1.ledger.builder({ today: 20000 });
+ * next.set("10.0.0.1", { digest: new Uint8Array(8), fingerprints: [5, 1] });
+ * await night1.save(next); // the destination took it
+ * const night2 = await LedgerFile.open(dir, owner);
+ * assert.equal(night2.ledger.get("10.0.0.1")?.results, 2);
+ * assert.equal(night2.ledger.get("10.0.0.1")?.uncertain, false);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class LedgerFile {
+  /** The record's path. */
+  readonly path: string;
+  /** The pending list's path. */
+  readonly pendingPath: string;
+  /** What the destination holds, as read (uncertain addresses flagged). */
+  readonly ledger: Ledger;
+  readonly #owner: FileOwner;
+  readonly #token = crypto.getRandomValues(new Uint8Array(8));
+  // The token of the pending list on disk, when one is there (undefined: none, or unreadable).
+  #diskToken: Uint8Array | undefined;
+  #wrote = false;
+  #saved = false;
+  #marked = new Uint32Array(64 * KEY_WORDS);
+  #nMarked = 0;
+
+  private constructor(
+    paths: { path: string; pendingPath: string },
+    state: { owner: FileOwner; ledger: Ledger; diskToken: Uint8Array | undefined },
+  ) {
+    this.path = paths.path;
+    this.pendingPath = paths.pendingPath;
+    this.ledger = state.ledger;
+    this.#owner = state.owner;
+    this.#diskToken = state.diskToken;
+  }
+
+  /**
+   * Reads the ledger of a destination from `dir` (the state directory, which exists): empty
+   * when there is none yet, or when it is damaged (said through `onDamaged`).
+   *
+   * @throws {LocalIoError} When a directory stands where a file belongs (exit 7, before any
+   * call: no run could save there).
+   */
+  static async open(dir: string, options: LedgerFileOptions): Promise<LedgerFile> {
+    const owner = { destination: options.destination, variant: options.variant };
+    const onDamaged = options.onDamaged ?? (() => {});
+    const stem = await stateFileStem(owner);
+    const path = `${dir}/ledger-${stem}.bin`, pendingPath = `${dir}/ledger-${stem}.pending`;
+    const whose = owner.variant === undefined
+      ? owner.destination
+      : `${owner.destination} (${owner.variant})`;
+    let ledger = Ledger.empty(owner);
+    const bytes = await readIfThere(path, `the record of what ${whose} holds`, onDamaged);
+    if (bytes) {
+      try {
+        ledger = new Ledger(readLedger(bytes, owner));
+      } catch (error) {
+        if (!(error instanceof FormatProblem)) throw error;
+        onDamaged(
+          `${path}: the record of what ${whose} holds is ${problemText(error)}: this run sends ` +
+            "every host again",
+        );
+      }
+    }
+    const pendingText = `the list of addresses a run was sending to ${whose}`;
+    const listed = await readIfThere(pendingPath, pendingText, onDamaged, () => {
+      onDamaged(`${pendingPath}: cannot read ${pendingText}: every host recorded is sent again`);
+    });
+    let pending: Pending | undefined, unreadable = listed === null;
+    if (listed) {
+      try {
+        pending = readPending(listed, owner);
+      } catch (error) {
+        if (!(error instanceof FormatProblem)) throw error;
+        unreadable = true;
+        onDamaged(
+          `${pendingPath}: ${pendingText} is ${problemText(error)}: every host recorded is sent ` +
+            "again",
+        );
+      }
+    }
+    const columns = ledgerColumns(ledger);
+    if (unreadable) {
+      for (let i = 0; i < columns.flags.length; i++) columns.flags[i]! |= UNCERTAIN;
+    } else if (pending && !sameToken(pending.token, columns.settles)) {
+      ledger = applyPending(ledger, pending.keys);
+    }
+    return new LedgerFile({ path, pendingPath }, {
+      owner,
+      ledger,
+      diskToken: pending?.token,
+    });
+  }
+
+  /**
+   * Records, before any byte of them leaves, the addresses a run is about to send or clear
+   * (with those of earlier calls of this run, and those already uncertain): if the run dies
+   * before {@linkcode LedgerFile.save}, the next run sends them again. Resolves once the list
+   * is on disk.
+   *
+   * @throws {LocalIoError} When the list cannot be written (exit 7: send nothing then).
+   * @throws {RangeError} When an address is not an IP address.
+   */
+  async markUncertain(addresses: Iterable<string>): Promise<void> {
+    for (const address of addresses) {
+      const at = this.#nMarked * KEY_WORDS;
+      this.#marked = grow(this.#marked, at + KEY_WORDS, at);
+      if (!parseKey(address, this.#marked, at)) {
+        throw new RangeError(`Not an IP address: "${address}"`);
+      }
+      this.#nMarked++;
+    }
+    const flags = ledgerColumns(this.ledger).flags;
+    let n = this.#nMarked;
+    for (let i = 0; i < flags.length; i++) {
+      if (!(flags[i]! & UNCERTAIN)) continue;
+      this.#marked = grow(this.#marked, (n + 1) * KEY_WORDS, n * KEY_WORDS);
+      this.ledger.keyAt(i, this.#marked, n++ * KEY_WORDS);
+    }
+    const keys = sortedKeys(this.#marked.subarray(0, n * KEY_WORDS));
+    const bytes = pendingBytes(this.#owner, { token: this.#token, keys });
+    await writeFileAtomically(this.pendingPath, [bytes], "write the list of addresses being sent");
+    this.#wrote = true;
+  }
+
+  /**
+   * Writes the next ledger (`next`, built from this one), settling the pending list, then
+   * removes the list. Call it once the destination took the run's data (exit 0 or 6), once.
+   * Resolves to the bytes written.
+   *
+   * @throws {TypeError} When `next` was not started from this file's ledger, or on a second
+   * call.
+   * @throws {LocalIoError} When the record cannot be written (the old one stays whole).
+   */
+  async save(next: LedgerBuilder): Promise<number> {
+    if (next.base !== this.ledger) {
+      throw new TypeError("The next ledger must be built from the one this file read");
+    }
+    if (this.#saved) throw new TypeError("This ledger was saved already");
+    const settles = this.#wrote ? this.#token : this.#diskToken ?? new Uint8Array(8);
+    const chunks = ledgerChunks(this.#owner, { source: next.plan(), settles });
+    const bytes = await writeFileAtomically(this.path, chunks, "write the record of what was sent");
+    this.#saved = true;
+    try {
+      await Deno.remove(this.pendingPath);
+    } catch { /* none, or left: the record settles it */ }
+    return bytes;
+  }
+}
+
+function problemText(problem: FormatProblem): string {
+  return problem.foreign ? `not its own (${problem.message})` : problem.message;
+}
+
+function sameToken(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+// The ledger with every key of `keys` uncertain (recorded as unknown when it had no entry).
+function applyPending(ledger: Ledger, keys: Uint32Array): Ledger {
+  const flags = ledgerColumns(ledger).flags;
+  let missing: LedgerBuilder | undefined;
+  for (let at = 0; at < keys.length; at += KEY_WORDS) {
+    const i = ledger.indexOfKey(keys, at);
+    if (i >= 0) flags[i]! |= UNCERTAIN;
+    else (missing ??= ledger.builder({ today: 0 })).unsure(formatKey(keys, at));
+  }
+  return missing ? missing.build() : ledger;
+}
+
+// Keys sorted, once each.
+function sortedKeys(keys: Uint32Array): Uint32Array {
+  const n = keys.length / KEY_WORDS, order = new Uint32Array(n);
+  for (let k = 0; k < n; k++) order[k] = k;
+  order.sort((x, y) => compareKeys(keys, x * KEY_WORDS, keys, y * KEY_WORDS));
+  const out = new Uint32Array(keys.length);
+  let m = 0;
+  for (let k = 0; k < n; k++) {
+    const at = order[k]! * KEY_WORDS;
+    if (m > 0 && compareKeys(keys, at, out, (m - 1) * KEY_WORDS) === 0) continue;
+    out.set(keys.subarray(at, at + KEY_WORDS), m++ * KEY_WORDS);
+  }
+  return out.slice(0, m * KEY_WORDS);
+}
+
+// The file's bytes; undefined when there is no file; null when it cannot be read (said).
+async function readIfThere(
+  path: string,
+  what: string,
+  onDamaged: (message: string) => void,
+  onUnreadable?: () => void,
+): Promise<Uint8Array | undefined | null> {
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw new LocalIoError(
+        `a directory stands where ${what} belongs: remove it (rm -r ${path}) and run again ` +
+          "(nothing was sent)",
+        { path, cause: error },
+      );
+    }
+    if (onUnreadable) onUnreadable();
+    else onDamaged(`${path}: cannot read ${what} (${(error as Error).message}): read as empty`);
+    return null;
+  }
+}
+
+// Writes `chunks` to `path` atomically (0600), and syncs the directory so the rename is on
+// disk before anything that follows. Resolves to the bytes written.
+async function writeFileAtomically(
+  path: string,
+  chunks: Iterable<Uint8Array>,
+  what: string,
+): Promise<number> {
+  const fail = (error: unknown) =>
+    new LocalIoError(
+      `cannot ${what}: ${(error as Error).message}: check that the state directory is ` +
+        "writable and its file system has space (state_dir names another one)",
+      { path, cause: error },
+    );
+  let file;
+  try {
+    file = await createAtomicFile(path, { syncEvery: 1 << 22 });
+  } catch (error) {
+    throw fail(error);
+  }
+  try {
+    for (const chunk of chunks) await file.write(chunk);
+    await file.commit();
+  } catch (error) {
+    await file.discard();
+    throw fail(error);
+  }
+  await syncDirectory(dirOf(path));
+  return file.bytes;
+}
+
+// Makes a rename in `dir` durable (a power cut after it keeps it). Best effort: where a
+// directory cannot be opened or synced, the rename stands as the system keeps it.
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: Deno.FsFile | undefined;
+  try {
+    handle = await Deno.open(dir, { read: true });
+    await handle.sync();
+  } catch {
+    /* not supported here */
+  } finally {
+    handle?.close();
+  }
+}
