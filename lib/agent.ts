@@ -16,8 +16,8 @@ import { Logger } from "./log/logger.ts";
 import { csvPlugin } from "./plugins/csv.ts";
 import type { CheckStep, InputPlugin, PluginContext } from "./plugins/plugin.ts";
 import { qualysGuardPlugin } from "./plugins/qualys_guard.ts";
-import * as sinks from "./sink/open_sink.ts";
-import { chooseDestination, type DcSettings, withDcSettings } from "./sink/choose_destination.ts";
+import * as sinks from "./sinks/open_sink.ts";
+import { chooseDestination, type DcSettings, withDcSettings } from "./sinks/destination.ts";
 import { writeAllSync } from "./util/bytes.ts";
 import { VERSION } from "./version.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { commandOf, shortenLine } from "../encode/command_line.ts";
+import { commandOf, shortenLine } from "../host_input/grammar.ts";
 import { DcError } from "../errors.ts";
 import { grow, writeAll } from "../util/bytes.ts";
 

@@ -7,9 +7,9 @@
  * @module
  */
 
-import { checkCommandLine } from "../encode/command_line.ts";
+import { checkCommandLine } from "../host_input/grammar.ts";
 import { ConfigError, exitCodeOf, isWrongPath, LocalIoError, UsageError } from "../errors.ts";
-import { copyAll, openSpoolFile, type SpoolFile } from "../sink/spool_file.ts";
+import { copyAll, openSpoolFile, type SpoolFile } from "../sinks/spool_file.ts";
 import { type ByteReader, guardReads } from "../util/bytes.ts";
 import type { CheckStep, InputPlugin, Job, PluginContext } from "./plugin.ts";
 

@@ -13,8 +13,8 @@
 import type { CliOptions } from "../cli/parse_argv.ts";
 import type { PluginName } from "../cli/options.ts";
 import type { Logger } from "../log/logger.ts";
-import type { CommandSink } from "../sink/command_sink.ts";
-import type { DcSettings } from "../sink/choose_destination.ts";
+import type { CommandSink } from "../sinks/sink.ts";
+import type { DcSettings } from "../sinks/destination.ts";
 
 export type { CommandSink, DcSettings, PluginName };
 

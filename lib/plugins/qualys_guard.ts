@@ -3,14 +3,14 @@
  * report (`-report`) or has Qualys generate one from a report template and downloads it; with
  * `-multiinfo`, one job per template. Each report is parsed whole before any command is written,
  * then encoded into the job's sink, with a summary of what was kept and skipped. With
- * `source: detections` in the YAML, the one job is the detection source's (`qualys_detections.ts`).
+ * `source: detections` in the YAML, the one job is the detection source's (`lib/sources/detections/`).
  *
  * @module
  */
 
 import { checkQualys } from "../qualys/check.ts";
 import { clientOptionsFromConfig, QualysClient } from "../qualys/client.ts";
-import { downloadReport } from "../qualys/download_report.ts";
+import { downloadReport } from "../sources/report/download_report.ts";
 import {
   commandOptions,
   defaultConfig,
@@ -26,13 +26,15 @@ import {
   ReportSyntaxError,
   UsageError,
 } from "../errors.ts";
-import { writeCommands, type WriteSummary } from "../encode/write_commands.ts";
+import { writeCommands, type WriteSummary } from "../pipeline/write_blocks.ts";
 import { Level, type Logger } from "../log/logger.ts";
 import { ProgressLine, withProgress } from "../log/progress.ts";
-import { type ParsedReport, parseReport, ReportParser } from "../report/parse_report.ts";
+import { type ParsedReport, parseReport, ReportParser } from "../sources/report/parse_report.ts";
 import { guardReads } from "../util/bytes.ts";
+import { checkDetectionCalls, checkSyncState } from "../sources/detections/check.ts";
+import { runDetectionSync } from "../sources/detections/sync/detection_run.ts";
+import { destinationKey, stateDirOf } from "../state/destination_key.ts";
 import type { CheckStep, CommandSink, InputPlugin, Job, PluginContext } from "./plugin.ts";
-import { checkDetectionCalls, checkSyncState, detectionJob } from "./qualys_detections.ts";
 
 /** The default plugin configuration path. */
 export const DEFAULT_PLUGININFO = "InputPlugins/QualysGuard.yaml";
@@ -242,6 +244,49 @@ function summaryDetails(report: ParsedReport, config: QualysConfig, w: WriteSumm
   return parts.join("; ");
 }
 
+/** `QC_MAX_CONCURRENCY`: the most calls of one API at once, below Qualys's own limit. */
+function maxConcurrency(env: Readonly<Record<string, string>>): number | undefined {
+  const text = env.QC_MAX_CONCURRENCY;
+  if (text === undefined || text === "") return undefined;
+  if (!/^\d{1,3}$/.test(text) || Number(text) < 1) {
+    throw new UsageError(`QC_MAX_CONCURRENCY must be a whole number from 1, not "${text}"`);
+  }
+  return Number(text);
+}
+
+/** The one job of a detection run. */
+function detectionJob(
+  context: PluginContext,
+  config: QualysConfig,
+  client: QualysClient,
+): Job {
+  const { cli, log, env } = context;
+  return {
+    async run(openSink) {
+      const line = new ProgressLine();
+      try {
+        await runDetectionSync({
+          client,
+          config,
+          destination: destinationKey(cli, config),
+          stateDir: stateDirOf(config),
+          full: cli.full,
+          openSink,
+          maxConcurrency: maxConcurrency(env),
+          log: {
+            info: (m) => log.info(m),
+            warn: (m) => log.warn(m),
+            debug: log.enabled(Level.Debug) ? (m) => log.debug(m) : undefined,
+          },
+          onProgress: (detail) => line.update(`Host List Detection: ${detail}`),
+        });
+      } finally {
+        line.done();
+      }
+    },
+  };
+}
+
 /** The `QualysGuard` plugin. */
 export const qualysGuardPlugin: InputPlugin = {
   name: "QualysGuard",
@@ -331,7 +376,7 @@ export const qualysGuardPlugin: InputPlugin = {
     const login = detections ? (c: QualysClient) => checkDetectionCalls(c, config) : undefined;
     const qualys = await checkQualys(config, { caPem, timeoutMs: timeoutMs(context), login });
     for (const step of qualys) steps.push({ ...step, code: ExitCode.Qualys });
-    if (detections) steps.push(await checkSyncState(context, config));
+    if (detections) steps.push(await checkSyncState(context.cli, config));
     return steps;
   },
 };

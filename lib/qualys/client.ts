@@ -17,12 +17,7 @@
 
 import { QualysApiError } from "../errors.ts";
 import { DeadlineError } from "../util/deadline.ts";
-import {
-  describeHttpStatus,
-  describeQualysError,
-  describeRefusedVersion,
-  isRetryableStatus,
-} from "./describe_error.ts";
+import { describeHttpStatus, describeRefusedVersion, isRetryableStatus } from "./answer_errors.ts";
 export {
   type ClientLog,
   clientOptionsFromConfig,
@@ -50,7 +45,12 @@ import { GatewayTokens } from "./gateway.ts";
 import { classifyNetworkError } from "./network_errors.ts";
 import { describeNotice, findDeprecationNotice, refusesVersion } from "./notices.ts";
 import { type ProxyTunnel, startProxyTunnel } from "./proxy_tunnel.ts";
-import { itemValue, parseQualysResponse, type QualysResponse } from "./responses.ts";
+import {
+  describeQualysError,
+  itemValue,
+  parseQualysResponse,
+  type QualysResponse,
+} from "./simple_return.ts";
 import { VERSION } from "../version.ts";
 import { basicAuth, unbracket } from "../util/text.ts";
 

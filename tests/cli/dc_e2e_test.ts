@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { splitCsvLine } from "../../lib/encode/command_line.ts";
+import { splitCsvLine } from "../../lib/host_input/grammar.ts";
 import { createTestCa } from "../../scripts/sim/pki.ts";
 import { type DcSim, startDcSim } from "../../scripts/sim/defense_center.ts";
 import { type QualysSim, startQualysSim } from "../../scripts/sim/qualys_api.ts";

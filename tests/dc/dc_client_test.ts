@@ -5,10 +5,10 @@ import { DcClient, MAX_PAYLOAD } from "../../lib/dc/dc_client.ts";
 import { loadPkcs12 } from "../../lib/dc/pkcs12.ts";
 import { MessagePacker } from "../../lib/dc/protocol.ts";
 import { countedCommands } from "../../lib/dc/answers.ts";
-import { shortenLine, splitCsvLine } from "../../lib/encode/command_line.ts";
-import { sendCommands } from "../../lib/dc/send_commands.ts";
-import { ByteBuffer, CommandEncoder } from "../../lib/encode/encode_commands.ts";
-import { ReportParser } from "../../lib/report/parse_report.ts";
+import { shortenLine, splitCsvLine } from "../../lib/host_input/grammar.ts";
+import { sendCommands } from "../../lib/dc/send_messages.ts";
+import { ByteBuffer, CommandEncoder } from "../../lib/encode/encoder.ts";
+import { ReportParser } from "../../lib/sources/report/parse_report.ts";
 import { generateReport } from "../../scripts/gen_report.ts";
 import {
   type DcSim,

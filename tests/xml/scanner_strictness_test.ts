@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { ReportSyntaxError } from "../../lib/errors.ts";
-import { ReportParser } from "../../lib/report/parse_report.ts";
+import { ReportParser } from "../../lib/sources/report/parse_report.ts";
 
 const enc = new TextEncoder();
 const MARK = "⁁";
