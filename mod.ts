@@ -19,6 +19,8 @@ export * from "./lib/encode/encoder.ts";
 export * from "./lib/host_input/grammar.ts";
 export * from "./lib/encode/os_map.ts";
 export * from "./lib/pipeline/write_blocks.ts";
+export * from "./lib/pipeline/delivery.ts";
+export { deliver, type DeliverOptions } from "./lib/pipeline/deliver.ts";
 export * from "./lib/sinks/sink.ts";
 export * from "./lib/sinks/csv_file_sink.ts";
 export * from "./lib/sinks/open_sink.ts";

@@ -12,7 +12,8 @@ import { usage } from "./cli/options.ts";
 import { onSignalReport } from "./cleanup.ts";
 import { checkDc } from "./dc/check.ts";
 import { ExitCode, exitCodeOf, LocalIoError, UsageError } from "./errors.ts";
-import { Logger } from "./log/logger.ts";
+import { Level, Logger } from "./log/logger.ts";
+import { deliver } from "./pipeline/deliver.ts";
 import { csvPlugin } from "./plugins/csv.ts";
 import type { CheckStep, InputPlugin, PluginContext } from "./plugins/plugin.ts";
 import { qualysGuardPlugin } from "./plugins/qualys_guard.ts";
@@ -142,9 +143,9 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
 }
 
 /**
- * Runs the plugin's jobs into the destination's sinks; resolves to the exit status. The plugin
- * hands over the Defense Center settings of its configuration (`useDcSettings`) when it reads
- * it, before it opens a sink or finishes its checks.
+ * Runs the plugin's jobs, each through the delivery pipeline into the destination's sink;
+ * resolves to the exit status. The plugin hands over the Defense Center settings of its
+ * configuration (`useDcSettings`) when it reads it, before it opens a sink or finishes its checks.
  */
 async function drive(
   outer: PluginContext,
@@ -172,8 +173,16 @@ async function drive(
   for await (const job of plugin.jobs(context)) {
     const run = async () => {
       await sinks.probeSink(destination, { variant: job.variant }); // before the long work
+      const delivery = await job.collect();
       const to = withDcSettings(destination, dc);
-      await job.run(() => sinks.openSink(to, { variant: job.variant, log }));
+      await deliver(delivery, {
+        openSink: () => sinks.openSink(to, { variant: job.variant, log }),
+        log: {
+          info: (m) => log.info(m),
+          warn: (m) => log.warn(m),
+          debug: log.enabled(Level.Debug) ? (m) => log.debug(m) : undefined,
+        },
+      });
     };
     if (job.name === undefined) {
       await run();

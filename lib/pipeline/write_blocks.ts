@@ -1,18 +1,20 @@
 /**
- * Parsed findings → command text → a writer: the encoder's output is handed over in chunks of
- * about 1 MiB (a buffer is written once it holds 960 KiB; the detection source uses half), and
- * one buffer fills while the writer takes the other. A host whose lines fill a buffer is handed
- * over in parts (the same bytes, its ScanFlush last), so the buffers stay at their size whatever
- * the host.
+ * The block writer: parsed findings → command text → a writer (the pipeline's only way to
+ * encode). The encoder's output is handed over in chunks of about the budget's buffer size (a
+ * buffer is written once it holds all but 64 KiB: 960 KiB for a report, 192 KiB for the
+ * detection source), and one buffer fills while the writer takes the other. A host whose lines
+ * fill a buffer is handed over in parts (the same bytes, its ScanFlush last), so the buffers stay
+ * at their size whatever the host.
  *
  * @module
  */
 
 import type { FindingSource } from "../findings/finding_source.ts";
-import { ByteBuffer, CommandEncoder, type EncodeOptions } from "../encode/encoder.ts";
+import { ByteBuffer, CommandEncoder } from "../encode/encoder.ts";
 import { sanitizeField } from "../encode/sanitize.ts";
+import { collectGarbage, HeapWatch, type MemoryBudget, REPORT_MEMORY } from "../util/memory.ts";
 
-/** Where {@linkcode writeCommands} reports what it did. */
+/** Where {@linkcode writeBlocks} reports what it did. */
 export interface WriteLog {
   /** Summaries (shortened texts). */
   info(message: string): void;
@@ -22,18 +24,24 @@ export interface WriteLog {
   debug?: ((message: string) => void) | undefined;
 }
 
-/** Options for {@linkcode writeCommands}. */
-export interface WriteCommandsOptions extends
-  Pick<
-    EncodeOptions,
-    | "addHost"
-    | "scannerName"
-    | "sourceName"
-    | "qidCacheBytes"
-    | "domain"
-    | "clearCleanHosts"
-    | "setOs"
-  > {
+/** What the commands say besides the findings: the plugin YAML's output settings. */
+export interface OutputSettings {
+  /** Emit `AddHost,<ip>` before each host's results. @default {false} */
+  addHost?: boolean;
+  /** The AddScanResult scanner id. @default {"QualysGuard"} */
+  scannerName?: string;
+  /** The `SetSource` name. @default {"QualysGuard Scan Report"} */
+  sourceName?: string;
+  /** Emit `SetOS` for each host with results whose OS the table knows. @default {false} */
+  setOs?: boolean;
+  /** Clear the hosts listed without open findings. @default {true} */
+  clearCleanHosts?: boolean;
+  /** The Defense Center domain: `SetDomain,<domain>` heads the commands. @default none */
+  domain?: string | undefined;
+}
+
+/** Options for {@linkcode writeBlocks}. */
+export interface WriteBlocksOptions extends OutputSettings {
   /** Where to log. @default nowhere */
   log?: WriteLog | undefined;
   /**
@@ -44,13 +52,10 @@ export interface WriteCommandsOptions extends
   clearFirst?: { scanner: string; ips: Iterable<string> } | undefined;
   /** Where the encoder's texts spill (see `EncodeOptions.spillTexts`). @default the system's */
   tempDir?: string | undefined;
-  /** Bytes of each of the two buffers; a write is made once one holds all but 64 KiB of them.
-   * @default {BUFFER_BYTES} */
-  bufferBytes?: number | undefined;
+  /** The QID text cache, the buffers, and when to collect garbage. @default {REPORT_MEMORY} */
+  memory?: MemoryBudget | undefined;
 }
 
-/** Bytes of each of the two buffers, by default. */
-export const BUFFER_BYTES = 1 << 20;
 const textEncoder = new TextEncoder();
 
 /** Something that takes command text, as every `CommandSink` does. */
@@ -59,7 +64,7 @@ export interface CommandWriter {
   write(bytes: Uint8Array): Promise<void>;
 }
 
-/** What {@linkcode writeCommands} wrote. */
+/** What {@linkcode writeBlocks} wrote. */
 export interface WriteSummary {
   /** Bytes written. */
   bytes: number;
@@ -83,31 +88,34 @@ export interface WriteSummary {
  * const findings = { glossary: new Map(), forEachHost: (on: (h: typeof host) => void) =>
  *   Promise.resolve(on(host)), dispose() {} };
  * const chunks: Uint8Array[] = [];
- * await writeCommands(findings, { write: (b) => Promise.resolve(void chunks.push(b.slice())) });
+ * await writeBlocks(findings, { write: (b) => Promise.resolve(void chunks.push(b.slice())) });
  * assert.equal(new TextDecoder().decode(chunks[0]),
  *   "SetSource,QualysGuard Scan Report\n" +
  *   'AddScanResult,10.0.0.1,"QualysGuard",6,,,"","","cve_ids:","bugtraq_ids:"\nScanFlush\n');
  * ```
  */
-export async function writeCommands(
+export async function writeBlocks(
   findings: FindingSource,
   out: CommandWriter,
-  options: WriteCommandsOptions = {},
+  options: WriteBlocksOptions = {},
 ): Promise<WriteSummary> {
   const { log } = options;
+  const memory = options.memory ?? REPORT_MEMORY;
+  // what the fetching left (the pages', the KnowledgeBase's), before the encoder's buffers
+  if (memory.collectAroundEncode) collectGarbage();
   const enc = new CommandEncoder(findings.glossary, {
     addHost: options.addHost ?? false,
     clearCleanHosts: options.clearCleanHosts ?? true,
     setOs: options.setOs ?? false,
     scannerName: options.scannerName ?? "QualysGuard",
     sourceName: options.sourceName ?? "QualysGuard Scan Report",
-    ...(options.qidCacheBytes !== undefined ? { qidCacheBytes: options.qidCacheBytes } : {}),
+    qidCacheBytes: memory.qidCacheBytes,
     domain: options.domain,
     spillTexts: { tempDir: options.tempDir },
   });
   // Two byte arrays: one is written (asynchronously) while the other fills. They trade places
   // under the one ByteBuffer, which the encoder may hold across a pause inside a host.
-  const size = options.bufferBytes ?? BUFFER_BYTES;
+  const size = memory.bufferBytes;
   const flushAt = size - (64 << 10);
   const buffer = new ByteBuffer(size);
   let spare: Uint8Array = new Uint8Array(size);
@@ -121,6 +129,7 @@ export async function writeCommands(
     buffer.clear();
   };
   const debug = log?.debug;
+  const heap = new HeapWatch(memory);
   // A glossary decodes a whole entry on each get: the titles -level 3 logs are kept a while.
   const titles = new Map<number, string>();
   const titleOf = (qid: number): string => {
@@ -141,6 +150,7 @@ export async function writeCommands(
       }
     }
     await findings.forEachHost(async (host) => {
+      heap.tick();
       if (debug) {
         if (host.count === 0 && (options.clearCleanHosts ?? true)) {
           debug(`Clearing ${host.ip}: the report lists it without open findings`);
@@ -166,6 +176,7 @@ export async function writeCommands(
   } finally {
     enc.dispose();
   }
+  if (memory.collectAroundEncode) collectGarbage(); // the encoder's, before the sink's own work
   if (enc.missingGlossary > 0) {
     log?.warn(
       `${enc.missingGlossary} QID(s) have findings but no glossary entry: they were sent ` +

@@ -9,7 +9,7 @@
 
 import { checkCommandLine } from "../host_input/grammar.ts";
 import { ConfigError, exitCodeOf, isWrongPath, LocalIoError, UsageError } from "../errors.ts";
-import { copyAll, openSpoolFile, type SpoolFile } from "../sinks/spool_file.ts";
+import { openSpoolFile, type SpoolFile } from "../sinks/spool_file.ts";
 import { type ByteReader, guardReads } from "../util/bytes.ts";
 import type { CheckStep, InputPlugin, Job, PluginContext } from "./plugin.ts";
 
@@ -122,30 +122,21 @@ export const csvPlugin: InputPlugin = {
   async *jobs(context: PluginContext): AsyncGenerator<Job> {
     const { cli, log } = context;
     yield {
-      async run(openSink) {
+      async collect() {
         const input = cli.plugininfo;
         const reader = await openInput(input);
+        let checked: Awaited<ReturnType<typeof readChecked>>;
         try {
-          const { spool, lines, commands } = await readChecked(input!, reader);
-          try {
-            log.info(`Checked ${lines} lines of ${inputName(input!)}: ${commands} commands`);
-            const sink = await openSink();
-            const file = await spool.open();
-            try {
-              await copyAll(file, sink);
-            } catch (error) {
-              await sink.abort();
-              throw error;
-            } finally {
-              file.close();
-            }
-            await sink.close();
-          } finally {
-            await spool.remove();
-          }
+          checked = await readChecked(input!, reader);
         } finally {
           if (reader !== Deno.stdin) (reader as Deno.FsFile).close();
         }
+        const { spool, lines, commands } = checked;
+        log.info(`Checked ${lines} lines of ${inputName(input!)}: ${commands} commands`);
+        return {
+          content: { kind: "commands", open: () => spool.open(), lines, commands },
+          dispose: () => spool.remove(),
+        };
       },
     };
   },

@@ -3,9 +3,10 @@
  * plugin only by this interface (and destinations only by `CommandSink`), so a new source of
  * commands is one new file in this folder.
  *
- * A plugin turns the command line into jobs; each job produces host input commands and writes
- * them into the sink it opens when its commands are ready. `-check` asks the plugin to check
- * what it needs, without importing anything.
+ * A plugin turns the command line into jobs; each job reads its input whole and hands the
+ * delivery pipeline what to write (`Delivery`: findings to encode, or command text), which the
+ * agent delivers into the destination's sink. `-check` asks the plugin to check what it needs,
+ * without importing anything.
  *
  * @module
  */
@@ -13,10 +14,10 @@
 import type { CliOptions } from "../cli/parse_argv.ts";
 import type { PluginName } from "../cli/options.ts";
 import type { Logger } from "../log/logger.ts";
-import type { CommandSink } from "../sinks/sink.ts";
+import type { Delivery } from "../pipeline/delivery.ts";
 import type { DcSettings } from "../sinks/destination.ts";
 
-export type { CommandSink, DcSettings, PluginName };
+export type { DcSettings, Delivery, PluginName };
 
 /** What a plugin gets from the agent. */
 export interface PluginContext {
@@ -34,7 +35,7 @@ export interface PluginContext {
   readonly useDcSettings?: ((settings: DcSettings) => void) | undefined;
 }
 
-/** One unit of work: its commands go to one sink. */
+/** One unit of work: what it collects goes to one sink. */
 export interface Job {
   /**
    * Set when the job is one of several independent ones (`-multiinfo`: "template 424242"): its
@@ -45,8 +46,11 @@ export interface Job {
   readonly intro?: string;
   /** Which variant of the destination the job writes (`-multiinfo`: the template ID). */
   readonly variant?: string;
-  /** Does the work; calls `openSink` once its commands are ready to be written. */
-  run(openSink: () => Promise<CommandSink>): Promise<void>;
+  /**
+   * Does the work up to the writing: reads (downloads, parses, fetches) the input whole and
+   * resolves to what the pipeline delivers. Nothing is written before it resolves.
+   */
+  collect(): Promise<Delivery>;
 }
 
 /** One step of `-check`. */

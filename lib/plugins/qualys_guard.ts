@@ -10,31 +10,17 @@
 
 import { checkQualys } from "../qualys/check.ts";
 import { clientOptionsFromConfig, QualysClient } from "../qualys/client.ts";
-import { downloadReport } from "../sources/report/download_report.ts";
-import {
-  commandOptions,
-  defaultConfig,
-  type QualysConfig,
-  readConfig,
-} from "../config/read_config.ts";
-import {
-  ConfigError,
-  ExitCode,
-  exitCodeOf,
-  isWrongPath,
-  LocalIoError,
-  ReportSyntaxError,
-  UsageError,
-} from "../errors.ts";
-import { writeCommands, type WriteSummary } from "../pipeline/write_blocks.ts";
-import { Level, type Logger } from "../log/logger.ts";
-import { ProgressLine, withProgress } from "../log/progress.ts";
-import { type ParsedReport, parseReport, ReportParser } from "../sources/report/parse_report.ts";
-import { guardReads } from "../util/bytes.ts";
+import { downloadTemplateReport } from "../sources/report/download_report.ts";
+import { readReport } from "../sources/report/read_report.ts";
+import { reportDelivery } from "../sources/report/report_delivery.ts";
+import { defaultConfig, type QualysConfig, readConfig } from "../config/read_config.ts";
+import { ConfigError, ExitCode, exitCodeOf, UsageError } from "../errors.ts";
+import { Level } from "../log/logger.ts";
+import { ProgressLine } from "../log/progress.ts";
 import { checkDetectionCalls, checkSyncState } from "../sources/detections/check.ts";
-import { runDetectionSync } from "../sources/detections/sync/detection_run.ts";
+import { collectDetectionRun } from "../sources/detections/sync/detection_run.ts";
 import { destinationKey, stateDirOf } from "../state/destination_key.ts";
-import type { CheckStep, CommandSink, InputPlugin, Job, PluginContext } from "./plugin.ts";
+import type { CheckStep, InputPlugin, Job, PluginContext } from "./plugin.ts";
 
 /** The default plugin configuration path. */
 export const DEFAULT_PLUGININFO = "InputPlugins/QualysGuard.yaml";
@@ -86,162 +72,14 @@ function timeoutMs(context: PluginContext): number | undefined {
   return context.cli.timeout === undefined ? undefined : context.cli.timeout * 1000;
 }
 
-function parseOptions(config: QualysConfig, log: Logger) {
-  return {
-    ipRanges: config.ipRanges,
-    collectOs: config.setOs,
-    onWarning: (m: string) => log.warn(m),
-  };
-}
-
-function cannotRead(path: string) {
-  return (error: unknown) =>
-    new LocalIoError(
-      `cannot read the report: ${(error as Error).message}: check the -report path`,
-      {
-        path,
-        cause: error,
-        usage: isWrongPath(error),
-      },
-    );
-}
-
-/** Parses a saved report (`-report PATH`, `-` = stdin). */
-async function readReport(path: string, config: QualysConfig, log: Logger): Promise<ParsedReport> {
-  const options = parseOptions(config, log);
-  if (path === "-") {
-    log.info("Reading the Qualys report from standard input");
-    const stdin = guardReads(Deno.stdin, cannotRead("stdin"));
-    const progress = withProgress(stdin, { label: "Parsing the report from stdin" });
-    try {
-      return await parseReport(progress.reader, options);
-    } finally {
-      progress.done();
-    }
-  }
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (error) {
-    if (!isWrongPath(error)) throw cannotRead(path)(error);
-    throw new UsageError(
-      `Cannot open the report ${path}: ${(error as Error).message}: check the -report path`,
-      { cause: error },
-    );
-  }
-  log.info(`Reading the Qualys report ${path}`);
-  const size = (await file.stat()).size;
-  const progress = withProgress(guardReads(file, cannotRead(path)), {
-    label: `Parsing ${path}`,
-    total: size,
-  });
-  try {
-    return await parseReport(progress.reader, options);
-  } catch (error) {
-    throw error instanceof ReportSyntaxError ? error.inFile(path) : error;
-  } finally {
-    progress.done();
-    file.close();
-  }
-}
-
-/** Launches the template's report, waits for it, and parses it as it downloads. */
-async function download(
+/** A template's report, downloaded and parsed, handed over. */
+async function templateJob(
   client: QualysClient,
   templateId: string,
-  config: QualysConfig,
-  log: Logger,
-): Promise<ParsedReport> {
-  log.info(`Launching a report of template ${templateId} on ${client.host}`);
-  const line = new ProgressLine();
-  try {
-    const report = await downloadReport(client, templateId, {
-      parser: () => new ReportParser(parseOptions(config, log)),
-      onWarning: (m) => log.warn(m),
-      maxWaitMs: config.maxReportWaitMinutes * 60_000,
-      firstPollMs: config.pollIntervalSeconds * 1000,
-      onProgress: (phase, detail) =>
-        line.update(phase === "wait" ? `Waiting: ${detail}` : `Downloading ${detail}`),
-    });
-    log.info(`Downloaded the report of template ${templateId} (${report.stats.bytes} bytes)`);
-    return report;
-  } finally {
-    line.done();
-  }
-}
-
-/** Encodes a parsed report into the sink the job opens, and logs the summary. */
-async function deliver(
-  report: ParsedReport,
-  config: QualysConfig,
-  openSink: () => Promise<CommandSink>,
-  log: Logger,
-): Promise<void> {
-  const started = performance.now();
-  try {
-    const s = report.stats;
-    log.info("QualysGuard Report Processing Complete");
-    log.info(
-      `Parsed an ${report.format} report of ${s.bytes} bytes: ${s.hosts} hosts, ` +
-        `${s.findings} findings to import on ${s.hostsKept} hosts, ${s.hostsEmpty} hosts ` +
-        `without open findings, ${s.glossary} QIDs in the glossary`,
-    );
-    const sink = await openSink();
-    let written: WriteSummary;
-    try {
-      written = await writeCommands(report, sink, {
-        ...commandOptions(config),
-        log: {
-          info: (m) => log.info(m),
-          warn: (m) => log.warn(m),
-          debug: log.enabled(Level.Debug) ? (m) => log.debug(m) : undefined,
-        },
-      });
-    } catch (error) {
-      await sink.abort();
-      throw error;
-    }
-    await sink.close({
-      onComplete(where, delivered) {
-        log.info(
-          `Summary: ${s.hostsKept} hosts and ${s.findings} AddScanResult lines ${where}; ` +
-            `${summaryDetails(report, config, written)}${
-              delivered ? `; ${((performance.now() - started) / 1000).toFixed(2)} s` : ""
-            }`,
-        );
-        report.dispose(); // what is left to do needs none of the parse's memory
-      },
-    });
-  } finally {
-    report.dispose();
-  }
-}
-
-/**
- * The summary's middle part (README: What is written, "The summary"): hosts cleared, what was
- * skipped, what was merged or sent differently, and the operating systems.
- */
-function summaryDetails(report: ParsedReport, config: QualysConfig, w: WriteSummary): string {
-  const s = report.stats;
-  const parts: string[] = [];
-  if (config.clearCleanHosts) parts.push(`${w.cleared} hosts cleared: no open findings`);
-  parts.push(
-    `skipped: ${s.hostsOutOfRange} hosts outside ip_ranges, ${s.hostsInvalid} hosts with an ` +
-      `invalid address, ${
-        config.clearCleanHosts ? "" : `${s.hostsEmpty} hosts without open findings, `
-      }${s.fixed} fixed findings, ${s.duplicates} duplicates`,
-  );
-  if (s.hostsMerged > 0) parts.push(`${s.hostsMerged} repeated host listings merged`);
-  if (s.invalidPorts > 0) {
-    parts.push(`${s.invalidPorts} findings with an invalid port sent without a port`);
-  }
-  if (config.setOs) {
-    parts.push(
-      `SetOS on ${w.os.set} hosts, ${w.os.unknown} with an OS not in the table, ` +
-        `${w.os.missing} without OS data`,
-    );
-  }
-  return parts.join("; ");
+  options: { config: QualysConfig; log: PluginContext["log"] },
+) {
+  const report = await downloadTemplateReport(client, templateId, options);
+  return reportDelivery(report, options.config, options.log);
 }
 
 /** `QC_MAX_CONCURRENCY`: the most calls of one API at once, below Qualys's own limit. */
@@ -262,16 +100,15 @@ function detectionJob(
 ): Job {
   const { cli, log, env } = context;
   return {
-    async run(openSink) {
+    async collect() {
       const line = new ProgressLine();
       try {
-        await runDetectionSync({
+        return await collectDetectionRun({
           client,
           config,
           destination: destinationKey(cli, config),
           stateDir: stateDirOf(config),
           full: cli.full,
-          openSink,
           maxConcurrency: maxConcurrency(env),
           log: {
             info: (m) => log.info(m),
@@ -302,8 +139,7 @@ export const qualysGuardPlugin: InputPlugin = {
     if (cli.report !== undefined) {
       const path = cli.report;
       yield {
-        run: async (openSink) =>
-          deliver(await readReport(path, config, log), config, openSink, log),
+        collect: async () => reportDelivery(await readReport(path, config, log), config, log),
       };
       return;
     }
@@ -327,10 +163,7 @@ export const qualysGuardPlugin: InputPlugin = {
       }
       if (!cli.multiinfo) {
         const templateId = config.templateId!;
-        yield {
-          run: async (openSink) =>
-            deliver(await download(client, templateId, config, log), config, openSink, log),
-        };
+        yield { collect: () => templateJob(client, templateId, { config, log }) };
         return;
       }
       // -multiinfo (process_multiple): one job per template; the agent tries every one.
@@ -339,8 +172,7 @@ export const qualysGuardPlugin: InputPlugin = {
           name: `template ${id}`,
           intro: `Template ${id}: downloading its report`,
           variant: id,
-          run: async (openSink) =>
-            deliver(await download(client, id, config, log), config, openSink, log),
+          collect: () => templateJob(client, id, { config, log }),
         };
       }
     } finally {

@@ -18,7 +18,7 @@
 import { isWrongPath, LocalIoError } from "../errors.ts";
 import { type AtomicFile, baseOf, createAtomicFile, dirOf } from "../util/atomic_file.ts";
 import { writeAll } from "../util/bytes.ts";
-import type { CloseOptions, CommandSink } from "./sink.ts";
+import type { CommandSink, SinkReceipt } from "./sink.ts";
 
 export type { CommandSink };
 
@@ -199,10 +199,10 @@ export async function probeCsvFile(path: string): Promise<void> {
  * const dir = await Deno.makeTempDir();
  * const sink = await openCsvFileSink(`${dir}/out.csv`);
  * await sink.write(new TextEncoder().encode("ScanFlush\n"));
- * let summary = "";
- * await sink.close({ onComplete: (where) => (summary = where) });
+ * const receipt = await sink.seal();
  * assert.equal(await Deno.readTextFile(`${dir}/out.csv`), "ScanFlush\n");
- * assert.equal(summary, `written to ${dir}/out.csv (10 bytes)`);
+ * assert.deepEqual(receipt, { where: `written to ${dir}/out.csv (10 bytes)`, delivered: true });
+ * await sink.close(); // nothing left to do
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -231,7 +231,17 @@ async function openAtomicSink(
   }
   const where = target === path ? path : `${path} (${target})`;
   const fix = `free space on the file system of ${dir} or name another -csvfile`;
-  let closed = false;
+  let sealed: Promise<SinkReceipt> | undefined;
+  let aborted = false;
+  const seal = () =>
+    sealed ??= (async () => {
+      try {
+        await file.commit();
+      } catch (error) {
+        throw cannotWrite(target, error, fix);
+      }
+      return { where: `written to ${where} (${file.bytes} bytes)`, delivered: true };
+    })();
   return {
     async write(bytes) {
       try {
@@ -240,18 +250,12 @@ async function openAtomicSink(
         throw cannotWrite(target, error, fix);
       }
     },
-    async close(options: CloseOptions = {}) {
-      if (closed) return;
-      closed = true;
-      try {
-        await file.commit();
-      } catch (error) {
-        throw cannotWrite(target, error, fix);
-      }
-      options.onComplete?.(`written to ${where} (${file.bytes} bytes)`, true);
+    seal,
+    async close() {
+      if (!aborted) await seal();
     },
     async abort() {
-      closed = true;
+      aborted = true;
       await file.discard();
     },
   };
@@ -287,9 +291,12 @@ async function openStreamSink(path: string, target: string): Promise<CommandSink
       }
       total += bytes.length;
     },
-    close(options: CloseOptions = {}) {
+    seal() {
       closeFile();
-      options.onComplete?.(`written to ${path} (${total} bytes)`, true);
+      return Promise.resolve({ where: `written to ${path} (${total} bytes)`, delivered: true });
+    },
+    close() {
+      closeFile();
       return Promise.resolve();
     },
     abort() {
@@ -321,8 +328,10 @@ function stdStreamSink(name: "stdout" | "stderr"): CommandSink {
       }
       total += bytes.length;
     },
-    close(options: CloseOptions = {}) {
-      options.onComplete?.(`written to ${name} (${total} bytes)`, true);
+    seal() {
+      return Promise.resolve({ where: `written to ${name} (${total} bytes)`, delivered: true });
+    },
+    close() {
       return Promise.resolve();
     },
     abort() {

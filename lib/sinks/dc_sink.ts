@@ -10,7 +10,7 @@
 import { DcClient, type DcLog, type DcOptions } from "../dc/dc_client.ts";
 import { sendCommands } from "../dc/send_messages.ts";
 import { ProgressLine } from "../log/progress.ts";
-import type { CloseOptions, CommandSink } from "./sink.ts";
+import type { CommandSink, SinkReceipt } from "./sink.ts";
 import { openSpoolFile } from "./spool_file.ts";
 import { onSignalNote } from "../cleanup.ts";
 
@@ -56,16 +56,18 @@ export async function openDcSink(target: DcOptions, options: DcSinkOptions): Pro
   const { log } = options;
   const spool = await openSpoolFile(options.tempDir);
   let done = false;
+  const receipt: SinkReceipt = { where: "to send", delivered: false };
   return {
     write: (bytes) => spool.write(bytes),
-    async close(closeOptions: CloseOptions = {}) {
+    seal() {
+      spool.close(); // nothing is sent before close()
+      return Promise.resolve(receipt);
+    },
+    async close() {
       if (done) return;
       done = true;
       try {
         spool.close();
-        closeOptions.onComplete?.("to send", false);
-        // The caller's parse memory is free now: collect it before the TLS session starts.
-        (globalThis as { gc?: () => void }).gc?.();
         await send(spool.path, target, log);
       } finally {
         await spool.remove();

@@ -1,28 +1,34 @@
 /**
  * Where command text goes. Every destination (a CSV file, stdout, a Defense Center) implements
- * {@linkcode CommandSink}; the plugins and the agent know destinations only by it, and how the
+ * {@linkcode CommandSink}; the delivery pipeline knows destinations only by it, and how the
  * commands are delivered stays inside each sink.
  *
  * @module
  */
 
-/** Options for {@linkcode CommandSink.close}. */
-export interface CloseOptions {
+/** What became of the commands once a sink holds all of them ({@linkcode CommandSink.seal}). */
+export interface SinkReceipt {
   /**
-   * Called once, when every command is in the sink's hands: after a file is in place, or just
-   * before the commands are sent to a Defense Center (so the caller can let go of its memory
-   * first). `where` says what became of the commands, for a summary line ("written to out.csv
-   * (123 bytes)", "to send"); `delivered` is true when they already are where they go.
+   * Where they are, for the summary line: "written to out.csv (123 bytes)", or "to send" for a
+   * Defense Center, which gets them on `close()`.
    */
-  onComplete?: ((where: string, delivered: boolean) => void) | undefined;
+  readonly where: string;
+  /** True when they already are where they go (a file in place); false when `close()` sends. */
+  readonly delivered: boolean;
 }
 
 /** A destination for host input command text. */
 export interface CommandSink {
   /** Writes bytes (whole lines); resolves once the sink has them. */
   write(bytes: Uint8Array): Promise<void>;
-  /** Makes the output final: renames the temp file into place, or sends to the Defense Center. */
-  close(options?: CloseOptions): Promise<void>;
+  /**
+   * Takes the last of the commands: a file is made final (its temp file renamed into place), a
+   * Defense Center's spool is closed (nothing is sent yet). Resolves to what became of them. The
+   * pipeline lets go of the job's memory between this and `close()`.
+   */
+  seal(): Promise<SinkReceipt>;
+  /** Seals the output (when not yet), then delivers it: sends it to the Defense Center. */
+  close(): Promise<void>;
   /** Throws partial output away (what went to stdout cannot be taken back); never throws. */
   abort(): Promise<void>;
 }

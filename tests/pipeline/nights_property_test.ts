@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MessagePacker } from "../../lib/dc/protocol.ts";
 import { mapOs } from "../../lib/encode/os_map.ts";
-import { writeCommands } from "../../lib/pipeline/write_blocks.ts";
+import { writeBlocks } from "../../lib/pipeline/write_blocks.ts";
 import { ReportParser } from "../../lib/sources/report/parse_report.ts";
 import { FmcState, type OsRecord } from "../../scripts/sim/fmc_state.ts";
 import { replayCommands } from "../../scripts/sim/host_input_module.ts";
@@ -92,7 +92,7 @@ async function commandsFor(xml: string, setOs: boolean): Promise<string> {
   const report = parser.end();
   const chunks: Uint8Array[] = [];
   try {
-    await writeCommands(report, { write: (b) => Promise.resolve(void chunks.push(b.slice())) }, {
+    await writeBlocks(report, { write: (b) => Promise.resolve(void chunks.push(b.slice())) }, {
       setOs,
     });
   } finally {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { ByteBuffer, CommandEncoder } from "../../lib/encode/encoder.ts";
-import { BUFFER_BYTES, writeCommands } from "../../lib/pipeline/write_blocks.ts";
+import { writeBlocks } from "../../lib/pipeline/write_blocks.ts";
+import { REPORT_MEMORY } from "../../lib/util/memory.ts";
 
-const FLUSH_AT = BUFFER_BYTES - (64 << 10);
+const FLUSH_AT = REPORT_MEMORY.bufferBytes - (64 << 10);
 import type {
   FindingSource,
   GlossaryEntry,
@@ -51,7 +52,7 @@ const source: FindingSource = {
   dispose() {},
 };
 
-Deno.test("writeCommands hands a huge host over in parts of about 1 MiB: the same bytes, ScanFlush last", async () => {
+Deno.test("writeBlocks hands a huge host over in parts of about 1 MiB: the same bytes, ScanFlush last", async () => {
   const reference = new CommandEncoder(glossary, { addHost: true });
   const all = new ByteBuffer();
   all.append(reference.header());
@@ -60,7 +61,7 @@ Deno.test("writeCommands hands a huge host over in parts of about 1 MiB: the sam
 
   const writes: Uint8Array[] = [];
   let changedInFlight = 0;
-  const written = await writeCommands(source, {
+  const written = await writeBlocks(source, {
     write(bytes) {
       const copy = bytes.slice();
       writes.push(copy);
@@ -91,7 +92,7 @@ Deno.test("writeCommands hands a huge host over in parts of about 1 MiB: the sam
   assert.ok(flushes[1]! < text.indexOf("AddHost,10.0.0.3"));
 });
 
-Deno.test("writeCommands passes qidCacheBytes on to the encoder: the same bytes, QIDs built again", async () => {
+Deno.test("writeBlocks passes qidCacheBytes on to the encoder: the same bytes, QIDs built again", async () => {
   const run = async (qidCacheBytes?: number) => {
     let gets = 0;
     const counting: FindingSource = {
@@ -105,9 +106,9 @@ Deno.test("writeCommands passes qidCacheBytes on to the encoder: the same bytes,
       },
     };
     const chunks: Uint8Array[] = [];
-    await writeCommands(counting, {
+    await writeBlocks(counting, {
       write: (b) => Promise.resolve(void chunks.push(b.slice())),
-    }, qidCacheBytes === undefined ? {} : { qidCacheBytes });
+    }, qidCacheBytes === undefined ? {} : { memory: { ...REPORT_MEMORY, qidCacheBytes } });
     return { text: chunks.map((c) => new TextDecoder().decode(c)).join(""), gets };
   };
   const kept = await run(), none = await run(0);
@@ -116,7 +117,7 @@ Deno.test("writeCommands passes qidCacheBytes on to the encoder: the same bytes,
   assert.equal(none.gets, 20_005, "each line built anew");
 });
 
-Deno.test("writeCommands spills the texts a small QID cache drops to tempDir, builds each QID once, and leaves no file, also when the output fails", async () => {
+Deno.test("writeBlocks spills the texts a small QID cache drops to tempDir, builds each QID once, and leaves no file, also when the output fails", async () => {
   const tempDir = await Deno.makeTempDir({ prefix: "qc-texts-" });
   try {
     const run = async (write: (b: Uint8Array) => Promise<void>, qidCacheBytes: number) => {
@@ -126,12 +127,12 @@ Deno.test("writeCommands spills the texts a small QID cache drops to tempDir, bu
         glossary: { ...glossary, get: (q) => (gets++, glossary.get(q)) } as typeof glossary,
       };
       const seen: string[] = [];
-      await writeCommands(counting, {
+      await writeBlocks(counting, {
         write: (b) => {
           seen.push(...Deno.readDirSync(tempDir).map((e) => e.name));
           return write(b);
         },
-      }, { qidCacheBytes, tempDir });
+      }, { memory: { ...REPORT_MEMORY, qidCacheBytes }, tempDir });
       return { gets, seen };
     };
     const chunks: Uint8Array[] = [];
@@ -154,7 +155,7 @@ Deno.test("writeCommands spills the texts a small QID cache drops to tempDir, bu
   }
 });
 
-Deno.test("writeCommands logs each finding at debug level, reading each QID's title once", async () => {
+Deno.test("writeBlocks logs each finding at debug level, reading each QID's title once", async () => {
   let gets = 0;
   const small: FindingSource = {
     glossary: {
@@ -171,7 +172,10 @@ Deno.test("writeCommands logs each finding at debug level, reading each QID's ti
   };
   const lines: string[] = [];
   const log = { info() {}, warn() {}, debug: (m: string) => void lines.push(m) };
-  await writeCommands(small, { write: () => Promise.resolve() }, { log, qidCacheBytes: 0 });
+  await writeBlocks(small, { write: () => Promise.resolve() }, {
+    log,
+    memory: { ...REPORT_MEMORY, qidCacheBytes: 0 },
+  });
   assert.equal(lines.length, 180);
   assert.equal(lines[0], "Importing QID 1 1/tcp on 10.0.0.1: QID 1");
   assert.equal(lines[119], "Importing QID 20 3/tcp on 10.0.0.1: QID 20");

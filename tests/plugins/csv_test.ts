@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { Logger } from "../../lib/log/logger.ts";
 import { parseArgv } from "../../lib/cli/parse_argv.ts";
 import { csvPlugin, readLines } from "../../lib/plugins/csv.ts";
-import type { CommandSink } from "../../lib/plugins/plugin.ts";
+import { deliver } from "../../lib/pipeline/deliver.ts";
+import type { CommandSink } from "../../lib/sinks/sink.ts";
 
 function readerOf(text: string, chunk: number) {
   const bytes = new TextEncoder().encode(text);
@@ -70,11 +71,13 @@ Deno.test("csv plugin writes only commands (no comments or blank lines) into the
     let closed = false;
     const sink: CommandSink = {
       write: (b) => Promise.resolve(void written.push(new TextDecoder().decode(b))),
+      seal: () => Promise.resolve({ where: "in the test", delivered: true }),
       close: () => Promise.resolve(void (closed = true)),
       abort: () => Promise.reject(new Error("not aborted")),
     };
+    const log = { info() {}, warn() {} };
     for await (const job of csvPlugin.jobs(context(["csv", "-pl", path, "-c", "-"]))) {
-      await job.run(() => Promise.resolve(sink));
+      await deliver(await job.collect(), { openSink: () => Promise.resolve(sink), log });
     }
     assert.equal(written.join(""), "SetSource,x\nAddHost,10.0.0.1\n");
     assert.ok(closed);

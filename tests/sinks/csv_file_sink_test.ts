@@ -27,8 +27,8 @@ Deno.test("openCsvFileSink follows a symlink and replaces its target atomically;
     const sink = await openCsvFileSink(`${dir}/link.csv`);
     await sink.write(bytes("ScanFlush\n"));
     assert.equal(await Deno.readTextFile(`${dir}/data/real.csv`), "previous\n", "not before close");
-    let where = "";
-    await sink.close({ onComplete: (w) => (where = w) });
+    const { where } = await sink.seal();
+    await sink.close();
     assert.equal((await Deno.lstat(`${dir}/link.csv`)).isSymlink, true);
     assert.equal(await Deno.readLink(`${dir}/link.csv`), "data/real.csv");
     assert.equal(await Deno.readTextFile(`${dir}/data/real.csv`), "ScanFlush\n");
@@ -60,8 +60,8 @@ Deno.test("openCsvFileSink writes straight into a FIFO, and its reader gets the 
       const sink = await openCsvFileSink(fifo); // returns once cat has the FIFO open
       await sink.write(bytes("SetSource,x\n"));
       await sink.write(bytes("ScanFlush\n"));
-      let where = "";
-      await sink.close({ onComplete: (w) => (where = w) });
+      const { where } = await sink.seal();
+      await sink.close();
       assert.equal((await Deno.lstat(fifo)).isFifo, true, "the FIFO is still a FIFO");
       const out = await reader.output();
       assert.equal(new TextDecoder().decode(out.stdout), "SetSource,x\nScanFlush\n");

@@ -27,11 +27,9 @@ Deno.test("DcSink sends nothing before close, then sends everything and removes 
     const spooled = await spools(dir);
     assert.equal(spooled.length, 1);
     assert.equal((await Deno.stat(`${dir}/${spooled[0]}`)).mode! & 0o777, 0o600);
-    const calls: [string, boolean, number][] = [];
-    await sink.close({
-      onComplete: (where, delivered) => calls.push([where, delivered, sim.connections]),
-    });
-    assert.deepEqual(calls, [["to send", false, 0]], "onComplete comes before the connection");
+    const receipt = await sink.seal();
+    assert.deepEqual([receipt, sim.connections], [{ where: "to send", delivered: false }, 0]);
+    await sink.close();
     assert.ok(sim.hosts.has("10.0.0.1"));
     assert.deepEqual(await spools(dir), []);
   } finally {

@@ -16,7 +16,7 @@ import { dirOf } from "../../util/atomic_file.ts";
 import { DetectionPageParser } from "./pages/detection_page.ts";
 import { KbPageParser } from "./pages/kb_page.ts";
 import { readSyncState, statePath } from "./state/sync_state.ts";
-import { queryHash, queryParams } from "./sync/detection_run.ts";
+import { queryHash, queryParams } from "./sync/query.ts";
 
 /** One `-check` step of the detection source. */
 export interface SyncCheckStep {

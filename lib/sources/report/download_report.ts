@@ -8,11 +8,16 @@
  * @module
  */
 
+import type { QualysConfig } from "../../config/read_config.ts";
 import { QualysApiError } from "../../errors.ts";
+import type { Logger } from "../../log/logger.ts";
+import { ProgressLine } from "../../log/progress.ts";
 import type { QualysClient } from "../../qualys/client.ts";
 import { itemValue } from "../../qualys/simple_return.ts";
 import { DownloadCut, readInto, type StreamParser } from "../../qualys/stream_body.ts";
 import { VERSION } from "../../version.ts";
+import { type ParsedReport, ReportParser } from "./parse_report.ts";
+import { parseOptions } from "./read_report.ts";
 
 export type { StreamParser };
 
@@ -32,6 +37,38 @@ export interface DownloadOptions<T> {
   onProgress?: ((phase: "wait" | "download", detail: string) => void) | undefined;
   /** Most fetches of the report; another follows 7001, a cut or a truncated one. @default {5} */
   maxFetches?: number;
+}
+
+/**
+ * Launches the template's report, waits for it and parses it as it downloads, as the plugin YAML
+ * says (`max_report_wait`, `poll_interval`, `ip_ranges`, `set_os`), with a progress line on a
+ * terminal.
+ *
+ * @throws {QualysApiError} For every Qualys or network outcome that ends the job (exit 3).
+ * @throws {ReportSyntaxError} When the downloaded report cannot be parsed (exit 4).
+ */
+export async function downloadTemplateReport(
+  client: QualysClient,
+  templateId: string,
+  options: { config: QualysConfig; log: Logger },
+): Promise<ParsedReport> {
+  const { config, log } = options;
+  log.info(`Launching a report of template ${templateId} on ${client.host}`);
+  const line = new ProgressLine();
+  try {
+    const report = await downloadReport(client, templateId, {
+      parser: () => new ReportParser(parseOptions(config, log)),
+      onWarning: (m) => log.warn(m),
+      maxWaitMs: config.maxReportWaitMinutes * 60_000,
+      firstPollMs: config.pollIntervalSeconds * 1000,
+      onProgress: (phase, detail) =>
+        line.update(phase === "wait" ? `Waiting: ${detail}` : `Downloading ${detail}`),
+    });
+    log.info(`Downloaded the report of template ${templateId} (${report.stats.bytes} bytes)`);
+    return report;
+  } finally {
+    line.done();
+  }
 }
 
 /** The report title this tool gives reports it launches (≤ 128 characters). */

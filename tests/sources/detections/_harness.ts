@@ -10,9 +10,10 @@ import { DcError, DcRejectedError, exitCodeOf } from "../../../lib/errors.ts";
 import { QualysClient } from "../../../lib/qualys/client.ts";
 import type { CommandSink } from "../../../lib/sinks/sink.ts";
 import {
-  runDetectionSync,
+  collectDetectionRun,
   type SyncSummary,
 } from "../../../lib/sources/detections/sync/detection_run.ts";
+import { deliver } from "../../../lib/pipeline/deliver.ts";
 import { createTestCa } from "../../../scripts/sim/pki.ts";
 import {
   type QualysSim,
@@ -164,22 +165,27 @@ export async function withHarness(
       });
       const result: RunResult = { code: 0, warnings, infos, debugs };
       try {
-        result.summary = await runDetectionSync({
+        const log = {
+          info: (m: string) => infos.push(m),
+          warn: (m: string) => warnings.push(m),
+          debug: o.debug ? (m: string) => debugs.push(m) : undefined,
+        };
+        const run = await collectDetectionRun({
           client,
           config: o.config ?? config,
           destination: o.destination ?? h.destination,
           stateDir,
           full: o.full ?? false,
-          openSink: () => Promise.resolve(sink(o, (text) => (result.delivered = text))),
-          log: {
-            info: (m) => infos.push(m),
-            warn: (m) => warnings.push(m),
-            debug: o.debug ? (m) => debugs.push(m) : undefined,
-          },
+          log,
           ...(o.pageSize ? { pageSize: o.pageSize } : {}),
           ...(o.kbBatchSize ? { kbBatchSize: o.kbBatchSize } : {}),
           maxConcurrency: o.maxConcurrency,
         });
+        const done = await deliver(run, {
+          openSink: () => Promise.resolve(sink(o, (text) => (result.delivered = text))),
+          log,
+        });
+        result.summary = run.summarize(done.written!);
       } catch (error) {
         result.error = error;
         result.code = exitCodeOf(error);
@@ -227,7 +233,10 @@ function sink(o: RunOptions, deliver: (text: string) => void): CommandSink {
       parts.push(bytes.slice());
       return Promise.resolve();
     },
-    close(options = {}) {
+    seal() {
+      return Promise.resolve({ where: "sent to the test destination", delivered: true });
+    },
+    close() {
       const text = parts.map((p) => dec.decode(p)).join("");
       const delivery = o.delivery ?? "ok";
       if (delivery === "down") return Promise.reject(new DcError("connect refused"));
@@ -238,7 +247,6 @@ function sink(o: RunOptions, deliver: (text: string) => void): CommandSink {
         return Promise.reject(new DcError("connection lost", { retryable: true }));
       }
       deliver(text);
-      options.onComplete?.("sent to the test destination", true);
       if (delivery === "rejected") {
         return Promise.reject(new DcRejectedError("The Defense Center rejected 1 command(s)"));
       }
