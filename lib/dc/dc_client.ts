@@ -23,6 +23,7 @@
 
 import tls from "node:tls";
 import { DcError } from "../errors.ts";
+import { type Log, NO_LOG } from "../log/log.ts";
 import { DeadlineError, seconds, withDeadline } from "../util/deadline.ts";
 import { unbracket } from "../util/text.ts";
 import {
@@ -92,22 +93,15 @@ export const DC_TIMEOUTS = {
  */
 export const MAX_PAYLOAD = 1 << 20;
 
-/** Where the client reports what it does. */
-export interface DcLog {
-  /** Warnings (reconnects). */
-  warn(message: string): void;
-  /** Errors (failed commands). */
-  error(message: string): void;
-  /** Details. */
-  debug(message: string): void;
-}
+/** Where the client reports what it does: reconnects, failed commands, details. */
+export type DcLog = Pick<Log, "warn" | "error" | "debug">;
 
 /** Options for {@linkcode DcClient.connect}. */
 export interface DcOptions {
   /** The DC's host name or address. */
   host: string;
-  /** Port. @default {8307} */
-  port?: number;
+  /** Port (`-port`). */
+  port: number;
   /** Connect over IPv6 (resolve AAAA). @default {false} */
   ipv6?: boolean;
   /** Client certificate and key, and the DC's CA. */
@@ -149,7 +143,6 @@ export interface SendTotals {
   reconnects: number;
 }
 
-const NOLOG: DcLog = { warn() {}, error() {}, debug() {} };
 const dec = new TextDecoder();
 
 /** An answer as it came: its header, and its value when the header was one to read on. */
@@ -195,8 +188,8 @@ export class DcClient {
 
   private constructor(options: DcOptions) {
     this.#o = options;
-    this.#log = options.log ?? NOLOG;
-    this.#port = options.port ?? 8307;
+    this.#log = options.log ?? NO_LOG;
+    this.#port = options.port;
   }
 
   /** Connects, exchanges versions and reads MAX_SIZE. */

@@ -13,7 +13,8 @@ import type { CommandSink } from "../sinks/sink.ts";
 import { copyAll } from "../sinks/spool_file.ts";
 import { collectGarbage } from "../util/memory.ts";
 import type { Delivered, Delivery } from "./delivery.ts";
-import { writeBlocks, type WriteLog, type WriteSummary } from "./write_blocks.ts";
+import type { Log } from "../log/log.ts";
+import { writeBlocks, type WriteSummary } from "./write_blocks.ts";
 
 export type { Delivered, Delivery };
 
@@ -22,7 +23,7 @@ export interface DeliverOptions {
   /** Opens the destination's sink; called once the delivery is in hand. */
   openSink(): Promise<CommandSink>;
   /** Where to log: the summary, and what the block writer says. */
-  log: WriteLog;
+  log: Pick<Log, "info" | "warn" | "debug" | "enabled">;
 }
 
 /**
@@ -54,7 +55,7 @@ export interface DeliverOptions {
  *   close: () => Promise.resolve(),
  *   abort: () => Promise.resolve(),
  * };
- * const log = { info: (m: string) => void said.push(m), warn() {} };
+ * const log = { info: (m: string) => void said.push(m), warn() {}, debug() {}, enabled: () => false };
  * await deliver({
  *   content: { kind: "findings", findings, encode: { memory: REPORT_MEMORY } },
  *   summary: (s) => `Summary: ${s.written.hosts} host ${s.where}`,
@@ -107,7 +108,7 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
 async function write(
   delivery: Delivery,
   sink: CommandSink,
-  log: WriteLog,
+  log: DeliverOptions["log"],
 ): Promise<WriteSummary | undefined> {
   const content = delivery.content;
   if (content.kind === "findings") {

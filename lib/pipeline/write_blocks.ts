@@ -12,17 +12,8 @@
 import type { FindingSource } from "../findings/finding_source.ts";
 import { ByteBuffer, CommandEncoder } from "../encode/encoder.ts";
 import { sanitizeField } from "../encode/sanitize.ts";
+import { Level, type Log } from "../log/log.ts";
 import { collectGarbage, HeapWatch, type MemoryBudget, REPORT_MEMORY } from "../util/memory.ts";
-
-/** Where {@linkcode writeBlocks} reports what it did. */
-export interface WriteLog {
-  /** Summaries (shortened texts). */
-  info(message: string): void;
-  /** Problems that did not stop the run (QIDs without a glossary entry). */
-  warn(message: string): void;
-  /** Every vulnerability imported (-level 3); leave out to skip the cost of building the lines. */
-  debug?: ((message: string) => void) | undefined;
-}
 
 /** What the commands say besides the findings: the plugin YAML's output settings. */
 export interface OutputSettings {
@@ -42,8 +33,12 @@ export interface OutputSettings {
 
 /** Options for {@linkcode writeBlocks}. */
 export interface WriteBlocksOptions extends OutputSettings {
-  /** Where to log. @default nowhere */
-  log?: WriteLog | undefined;
+  /**
+   * Where to log: summaries (shortened texts), problems (QIDs without a glossary entry), and at
+   * `-level 3` every vulnerability imported (built only when that level is written).
+   * @default nowhere
+   */
+  log?: Pick<Log, "info" | "warn" | "debug" | "enabled"> | undefined;
   /**
    * Addresses whose results from another scanner go first, right after the header: each
    * `DeleteScanResult,<ip>,"<scanner>"` and `ScanUpdate` (the detection source, after a
@@ -128,7 +123,7 @@ export async function writeBlocks(
     [buffer.bytes, spare] = [spare, buffer.bytes];
     buffer.clear();
   };
-  const debug = log?.debug;
+  const debug = log?.enabled(Level.Debug) ? (m: string) => log.debug(m) : undefined;
   const heap = new HeapWatch(memory);
   // A glossary decodes a whole entry on each get: the titles -level 3 logs are kept a while.
   const titles = new Map<number, string>();
@@ -187,7 +182,7 @@ export async function writeBlocks(
     log?.info(`${enc.shortened} QID(s) had text shortened to keep lines within 4000 bytes`);
   }
   if (enc.unknownOs.size > 0) {
-    log?.debug?.(
+    debug?.(
       `No SetOS for operating systems the table does not know: ${
         [...enc.unknownOs].map((o) => JSON.stringify(o)).join(", ")
       }`,

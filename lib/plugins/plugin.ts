@@ -15,9 +15,9 @@ import type { CliOptions } from "../cli/parse_argv.ts";
 import type { PluginName } from "../cli/options.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Delivery } from "../pipeline/delivery.ts";
-import type { DcSettings } from "../sinks/destination.ts";
+import type { DcTrust } from "../sinks/destination.ts";
 
-export type { DcSettings, Delivery, PluginName };
+export type { DcTrust, Delivery, PluginName };
 
 /** What a plugin gets from the agent. */
 export interface PluginContext {
@@ -27,12 +27,26 @@ export interface PluginContext {
   readonly log: Logger;
   /** Environment variables. */
   readonly env: Readonly<Record<string, string>>;
+}
+
+/** What a plugin makes of a run once it has read its configuration. */
+export interface Prepared {
   /**
-   * A plugin whose configuration holds Defense Center settings (the domain, the certificate
-   * fingerprint) hands them over here as soon as it has read it: before it opens a sink, and
-   * before `check` returns. The command line's `-pin` wins over the fingerprint.
+   * What its configuration says of the Defense Center (the domain, the certificate
+   * fingerprint): the agent chooses the destination with it, before any job runs. The command
+   * line's `-pin` wins over the fingerprint.
    */
-  readonly useDcSettings?: ((settings: DcSettings) => void) | undefined;
+  readonly dcTrust: DcTrust;
+  /** The jobs of this run, in order; resources they share are released when the iteration ends. */
+  readonly jobs: AsyncIterable<Job>;
+}
+
+/** What `-check` found of the plugin's part. */
+export interface Checked {
+  /** The plugin's steps (configuration, source). */
+  readonly steps: CheckStep[];
+  /** What its configuration says of the Defense Center, for the Defense Center's steps. */
+  readonly dcTrust: DcTrust;
 }
 
 /** One unit of work: what it collects goes to one sink. */
@@ -71,8 +85,11 @@ export interface CheckStep {
 export interface InputPlugin {
   /** The plugin word. */
   readonly name: PluginName;
-  /** The jobs of this run, in order; resources they share are released when the iteration ends. */
-  jobs(context: PluginContext): AsyncIterable<Job>;
+  /**
+   * Reads the plugin's configuration (what a run needs of it, with its warnings) and resolves to
+   * its trust in the Defense Center and the run's jobs.
+   */
+  prepare(context: PluginContext): Promise<Prepared>;
   /** `-check`: the plugin's own steps (configuration, source); nothing is imported. */
-  check(context: PluginContext): Promise<CheckStep[]>;
+  check(context: PluginContext): Promise<Checked>;
 }

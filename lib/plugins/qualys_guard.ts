@@ -15,12 +15,20 @@ import { readReport } from "../sources/report/read_report.ts";
 import { reportDelivery } from "../sources/report/report_delivery.ts";
 import { defaultConfig, type QualysConfig, readConfig } from "../config/read_config.ts";
 import { ConfigError, ExitCode, exitCodeOf, UsageError } from "../errors.ts";
-import { Level } from "../log/logger.ts";
 import { ProgressLine } from "../log/progress.ts";
 import { checkDetectionCalls, checkSyncState } from "../sources/detections/check.ts";
 import { collectDetectionRun } from "../sources/detections/sync/detection_run.ts";
 import { destinationKey, stateDirOf } from "../state/destination_key.ts";
-import type { CheckStep, InputPlugin, Job, PluginContext } from "./plugin.ts";
+import { checkOptionRules } from "../cli/rules.ts";
+import type {
+  Checked,
+  CheckStep,
+  DcTrust,
+  InputPlugin,
+  Job,
+  PluginContext,
+  Prepared,
+} from "./plugin.ts";
 
 /** The default plugin configuration path. */
 export const DEFAULT_PLUGININFO = "InputPlugins/QualysGuard.yaml";
@@ -37,9 +45,8 @@ async function loadConfig(context: PluginContext): Promise<QualysConfig> {
   const config: QualysConfig = cli.plugininfo !== undefined
     ? await readConfig(cli.plugininfo, requirements)
     : await readConfig(DEFAULT_PLUGININFO, { ...requirements, missingIsDefault: offline });
-  log.addSecret(config.password);
-  log.addSecret(config.proxyPassword);
-  context.useDcSettings?.({ domain: config.domain, fingerprint: config.dcFingerprint });
+  log.addSecret(config.account.password);
+  log.addSecret(config.account.proxyPassword);
   if (config.file === defaultConfig().file) {
     log.debug(`No ${DEFAULT_PLUGININFO}: using the default settings`);
   } else log.info(`Read the plugin configuration from ${config.file}`);
@@ -48,19 +55,22 @@ async function loadConfig(context: PluginContext): Promise<QualysConfig> {
 
 /** The PEM text of `ca_file`, when one is set. */
 async function readCaFile(config: QualysConfig): Promise<string | undefined> {
-  if (!config.caFile) return undefined;
+  if (!config.account.caFile) return undefined;
   let pem: string;
   try {
-    pem = await Deno.readTextFile(config.caFile);
+    pem = await Deno.readTextFile(config.account.caFile);
   } catch (error) {
-    throw new ConfigError(`cannot read ca_file ${config.caFile}: ${(error as Error).message}`, {
-      file: config.file,
-      cause: error,
-    });
+    throw new ConfigError(
+      `cannot read ca_file ${config.account.caFile}: ${(error as Error).message}`,
+      {
+        file: config.file,
+        cause: error,
+      },
+    );
   }
   if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
     throw new ConfigError(
-      `ca_file ${config.caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+      `ca_file ${config.account.caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
       { file: config.file },
     );
   }
@@ -106,15 +116,11 @@ function detectionJob(
         return await collectDetectionRun({
           client,
           config,
-          destination: destinationKey(cli, config),
-          stateDir: stateDirOf(config),
+          destination: destinationKey(cli, config.output),
+          stateDir: stateDirOf(config.file, config.source.stateDir),
           full: cli.full,
           maxConcurrency: maxConcurrency(env),
-          log: {
-            info: (m) => log.info(m),
-            warn: (m) => log.warn(m),
-            debug: log.enabled(Level.Debug) ? (m) => log.debug(m) : undefined,
-          },
+          log,
           onProgress: (detail) => line.update(`Host List Detection: ${detail}`),
         });
       } finally {
@@ -124,77 +130,88 @@ function detectionJob(
   };
 }
 
+/** What the YAML says of the Defense Center: the domain of the commands, the certificate to trust. */
+function dcTrustOf(config: QualysConfig): DcTrust {
+  return { domain: config.output.domain, fingerprint: config.dcTrust.fingerprint };
+}
+
+/** The jobs of a run: a saved report's, a template's (or one per `-multiinfo` template), or the
+ * detection source's; the Qualys client they share is closed when the iteration ends. */
+async function* jobsOf(context: PluginContext, config: QualysConfig): AsyncGenerator<Job> {
+  const { cli, log } = context;
+  if (cli.report !== undefined) {
+    const path = cli.report;
+    yield {
+      collect: async () => reportDelivery(await readReport(path, config, log), config, log),
+    };
+    return;
+  }
+  if (config.source.kind === "detections" && cli.multiinfo) {
+    throw new UsageError(
+      "-multiinfo downloads one report per template: it does not apply with source: detections",
+    );
+  }
+  if (config.source.kind !== "detections" && cli.full) {
+    log.warn("-full applies only with source: detections: it is ignored");
+  }
+  const client = QualysClient.open({
+    ...clientOptionsFromConfig(config.account, await readCaFile(config)),
+    log,
+    timeoutMs: timeoutMs(context),
+  });
+  try {
+    if (config.source.kind === "detections") {
+      yield detectionJob(context, config, client);
+      return;
+    }
+    if (!cli.multiinfo) {
+      const templateId = config.source.templateId!;
+      yield { collect: () => templateJob(client, templateId, { config, log }) };
+      return;
+    }
+    // -multiinfo (process_multiple): one job per template; the agent tries every one.
+    for (const id of cli.multiinfo) {
+      yield {
+        name: `template ${id}`,
+        intro: `Template ${id}: downloading its report`,
+        variant: id,
+        collect: () => templateJob(client, id, { config, log }),
+      };
+    }
+  } finally {
+    await client.close();
+  }
+}
+
 /** The `QualysGuard` plugin. */
 export const qualysGuardPlugin: InputPlugin = {
   name: "QualysGuard",
 
-  async *jobs(context: PluginContext): AsyncGenerator<Job> {
-    const { cli, log } = context;
-    if (cli.multiinfo && cli.report !== undefined) {
-      throw new UsageError(
-        "-multiinfo downloads one report per template: it cannot be used with -report",
-      );
-    }
+  async prepare(context: PluginContext): Promise<Prepared> {
+    checkOptionRules(context.cli, { phase: "QualysGuard", warn: (m) => context.log.warn(m) });
     const config = await loadConfig(context);
-    if (cli.report !== undefined) {
-      const path = cli.report;
-      yield {
-        collect: async () => reportDelivery(await readReport(path, config, log), config, log),
-      };
-      return;
-    }
-    if (config.source === "detections" && cli.multiinfo) {
-      throw new UsageError(
-        "-multiinfo downloads one report per template: it does not apply with source: detections",
-      );
-    }
-    if (config.source !== "detections" && cli.full) {
-      log.warn("-full applies only with source: detections: it is ignored");
-    }
-    const client = QualysClient.open({
-      ...clientOptionsFromConfig(config, await readCaFile(config)),
-      log,
-      timeoutMs: timeoutMs(context),
-    });
-    try {
-      if (config.source === "detections") {
-        yield detectionJob(context, config, client);
-        return;
-      }
-      if (!cli.multiinfo) {
-        const templateId = config.templateId!;
-        yield { collect: () => templateJob(client, templateId, { config, log }) };
-        return;
-      }
-      // -multiinfo (process_multiple): one job per template; the agent tries every one.
-      for (const id of cli.multiinfo) {
-        yield {
-          name: `template ${id}`,
-          intro: `Template ${id}: downloading its report`,
-          variant: id,
-          collect: () => templateJob(client, id, { config, log }),
-        };
-      }
-    } finally {
-      await client.close();
-    }
+    return { dcTrust: dcTrustOf(config), jobs: jobsOf(context, config) };
   },
 
-  async check(context: PluginContext): Promise<CheckStep[]> {
+  async check(context: PluginContext): Promise<Checked> {
     let config: QualysConfig;
     let caPem: string | undefined;
     try {
       config = await loadConfig(context);
       caPem = await readCaFile(config);
     } catch (error) {
-      return [{
-        ok: false,
-        what: "configuration",
-        detail: (error as Error).message,
-        code: exitCodeOf(error),
-        fatal: true,
-      }];
+      return {
+        steps: [{
+          ok: false,
+          what: "configuration",
+          detail: (error as Error).message,
+          code: exitCodeOf(error),
+          fatal: true,
+        }],
+        dcTrust: {},
+      };
     }
+    const dcTrust = dcTrustOf(config);
     const steps: CheckStep[] = [{ ok: true, what: "configuration", detail: config.file }];
     if (context.cli.report !== undefined) {
       steps.push({
@@ -202,13 +219,17 @@ export const qualysGuardPlugin: InputPlugin = {
         what: "Qualys",
         detail: "-report reads a saved report, so no Qualys login is needed",
       });
-      return steps;
+      return { steps, dcTrust };
     }
-    const detections = config.source === "detections";
+    const detections = config.source.kind === "detections";
     const login = detections ? (c: QualysClient) => checkDetectionCalls(c, config) : undefined;
-    const qualys = await checkQualys(config, { caPem, timeoutMs: timeoutMs(context), login });
+    const qualys = await checkQualys(config.account, {
+      caPem,
+      timeoutMs: timeoutMs(context),
+      login,
+    });
     for (const step of qualys) steps.push({ ...step, code: ExitCode.Qualys });
     if (detections) steps.push(await checkSyncState(context.cli, config));
-    return steps;
+    return { steps, dcTrust };
   },
 };

@@ -51,10 +51,9 @@ import {
   parseQualysResponse,
   type QualysResponse,
 } from "./simple_return.ts";
+import { NO_LOG } from "../log/log.ts";
 import { VERSION } from "../version.ts";
 import { basicAuth, unbracket } from "../util/text.ts";
-
-const NOOP_LOG: ClientLog = { warn() {}, info() {}, debug() {} };
 
 // What an answer means for the exchange: the result, a limit to wait out, or a transient
 // failure to retry (with the error to throw once the retries are used up).
@@ -108,7 +107,7 @@ export class QualysClient {
       ...(caCerts ? { caCerts } : {}),
       ...(this.#tunnel ? { proxy: { url: this.#tunnel.url } } : {}),
     });
-    this.#log = options.log ?? NOOP_LOG;
+    this.#log = options.log ?? NO_LOG;
     this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.#random = options.random ?? Math.random;
     this.#maxRetries = options.maxRetries ?? 4;

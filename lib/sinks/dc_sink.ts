@@ -7,18 +7,16 @@
  * @module
  */
 
-import { DcClient, type DcLog, type DcOptions } from "../dc/dc_client.ts";
+import { DcClient, type DcOptions } from "../dc/dc_client.ts";
+import type { Log } from "../log/log.ts";
 import { sendCommands } from "../dc/send_messages.ts";
 import { ProgressLine } from "../log/progress.ts";
 import type { CommandSink, SinkReceipt } from "./sink.ts";
 import { openSpoolFile } from "./spool_file.ts";
 import { onSignalNote } from "../cleanup.ts";
 
-/** Where the DC sink reports. */
-export interface DcSinkLog extends DcLog {
-  /** Connections and totals. */
-  info(message: string): void;
-}
+/** Where the DC sink reports: connections and totals, and what the DC client says. */
+export type DcSinkLog = Pick<Log, "info" | "warn" | "error" | "debug">;
 
 /** Options for {@linkcode openDcSink}. */
 export interface DcSinkOptions {
@@ -81,7 +79,7 @@ export async function openDcSink(target: DcOptions, options: DcSinkOptions): Pro
 }
 
 async function send(path: string, target: DcOptions, log: DcSinkLog): Promise<void> {
-  const where = `${target.host}:${target.port ?? 8307}`;
+  const where = `${target.host}:${target.port}`;
   const started = performance.now();
   const line = new ProgressLine();
   let client: DcClient | undefined;

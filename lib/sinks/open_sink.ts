@@ -9,6 +9,7 @@
 
 import { removeStaleFiles, systemTempDir } from "../cleanup.ts";
 import { LocalIoError } from "../errors.ts";
+import type { Log } from "../log/log.ts";
 import type { DcOptions } from "../dc/dc_client.ts";
 import { FINDING_SPOOL_PREFIX } from "../findings/finding_spool.ts";
 import { GLOSSARY_STORE_PREFIX } from "../findings/glossary_store.ts";
@@ -119,7 +120,8 @@ export async function probeSink(
 /**
  * Removes this program's temp files that a killed run left behind (older than a day, owned by
  * this user): finding and command spools and glossary stores in `TMPDIR`, and CSV temp files
- * beside the CSV. Logs and resolves to the paths removed.
+ * beside `csvfile` (undefined: the destination is a Defense Center). Logs and resolves to the
+ * paths removed.
  *
  * @example Usage
  * ```ts
@@ -130,14 +132,14 @@ export async function probeSink(
  *   await Deno.writeTextFile(`${dir}/${name}`, "");
  *   await Deno.utime(`${dir}/${name}`, old, old);
  * }
- * assert.deepEqual(await removeStaleTempFiles({ csvfile: `${dir}/Output.csv` }, { tempDir: dir }),
+ * assert.deepEqual(await removeStaleTempFiles(`${dir}/Output.csv`, { tempDir: dir }),
  *   [`${dir}/.Output.csv.0a1b2c.tmp`]);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function removeStaleTempFiles(
-  destination: Destination,
-  options: { tempDir?: string; log?: { info(message: string): void } } = {},
+  csvfile: string | undefined,
+  options: { tempDir?: string; log?: Pick<Log, "info"> } = {},
 ): Promise<string[]> {
   const spool = new RegExp(
     `^(?:${SPOOL_PREFIX}|${FINDING_SPOOL_PREFIX}|${GLOSSARY_STORE_PREFIX}|${QID_TEXT_PREFIX})` +
@@ -147,8 +149,8 @@ export async function removeStaleTempFiles(
     options.tempDir ?? systemTempDir(),
     (name) => spool.test(name),
   );
-  if ("csvfile" in destination && destination.csvfile !== "-") {
-    const target = await resolveCsvTarget(destination.csvfile).catch(() => undefined);
+  if (csvfile !== undefined && csvfile !== "-") {
+    const target = await resolveCsvTarget(csvfile).catch(() => undefined);
     if (target?.kind === "file") {
       const name = baseOf(target.path);
       removed.push(...await removeStaleFiles(dirOf(target.path), (n) => isCsvTempName(n, name)));

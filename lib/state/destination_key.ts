@@ -41,15 +41,13 @@ export function destinationKey(
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * assert.equal(stateDirOf({ file: "/etc/qc/QualysGuard.yaml" }), "/etc/qc/QualysGuard.state");
- * assert.equal(stateDirOf({ file: "/etc/qc/q.yml", stateDir: "state" }), "/etc/qc/state");
+ * assert.equal(stateDirOf("/etc/qc/QualysGuard.yaml", undefined), "/etc/qc/QualysGuard.state");
+ * assert.equal(stateDirOf("/etc/qc/q.yml", "state"), "/etc/qc/state");
  * ```
  */
-export function stateDirOf(config: { file: string; stateDir?: string | undefined }): string {
-  const yaml = absolute(config.file);
+export function stateDirOf(yamlFile: string, stateDir: string | undefined): string {
+  const yaml = absolute(yamlFile);
   const dir = dirOf(yaml);
-  if (config.stateDir !== undefined) {
-    return config.stateDir.startsWith("/") ? config.stateDir : `${dir}/${config.stateDir}`;
-  }
+  if (stateDir !== undefined) return stateDir.startsWith("/") ? stateDir : `${dir}/${stateDir}`;
   return `${dir}/${yaml.slice(dir.length + 1).replace(/\.ya?ml$/i, "")}.state`;
 }

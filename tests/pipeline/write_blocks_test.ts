@@ -171,7 +171,12 @@ Deno.test("writeBlocks logs each finding at debug level, reading each QID's titl
     dispose() {},
   };
   const lines: string[] = [];
-  const log = { info() {}, warn() {}, debug: (m: string) => void lines.push(m) };
+  const log = {
+    info() {},
+    warn() {},
+    debug: (m: string) => void lines.push(m),
+    enabled: () => true,
+  };
   await writeBlocks(small, { write: () => Promise.resolve() }, {
     log,
     memory: { ...REPORT_MEMORY, qidCacheBytes: 0 },

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { NO_LOG } from "../../lib/log/log.ts";
 import { Logger } from "../../lib/log/logger.ts";
 import { parseArgv } from "../../lib/cli/parse_argv.ts";
 import { csvPlugin, readLines } from "../../lib/plugins/csv.ts";
@@ -47,7 +48,7 @@ function context(args: string[]) {
 
 Deno.test("csv plugin -check names the command file's bad lines and fails", async () => {
   await withCommandFile("SetSource,x\nAddhost,10.0.0.1\n", async (path) => {
-    const steps = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
+    const { steps } = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
     assert.equal(steps.length, 1);
     assert.equal(steps[0]!.ok, false);
     assert.equal(steps[0]!.code, 2);
@@ -60,7 +61,7 @@ Deno.test("csv plugin -check names the command file's bad lines and fails", asyn
 
 Deno.test("csv plugin -check counts lines and commands of a good file", async () => {
   await withCommandFile("# header\nSetSource,x\nAddHost,10.0.0.1\n", async (path) => {
-    const steps = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
+    const { steps } = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
     assert.deepEqual(steps.map((s) => [s.ok, s.detail]), [[true, "3 lines, 2 commands"]]);
   });
 });
@@ -75,9 +76,9 @@ Deno.test("csv plugin writes only commands (no comments or blank lines) into the
       close: () => Promise.resolve(void (closed = true)),
       abort: () => Promise.reject(new Error("not aborted")),
     };
-    const log = { info() {}, warn() {} };
-    for await (const job of csvPlugin.jobs(context(["csv", "-pl", path, "-c", "-"]))) {
-      await deliver(await job.collect(), { openSink: () => Promise.resolve(sink), log });
+    const { jobs } = await csvPlugin.prepare(context(["csv", "-pl", path, "-c", "-"]));
+    for await (const job of jobs) {
+      await deliver(await job.collect(), { openSink: () => Promise.resolve(sink), log: NO_LOG });
     }
     assert.equal(written.join(""), "SetSource,x\nAddHost,10.0.0.1\n");
     assert.ok(closed);
@@ -92,7 +93,7 @@ Deno.test("csv plugin accepts a SetMap:<map> prefix and checks the command after
     " SetMap:Qualys map , ScanFlush",
   ];
   await withCommandFile(`${good.join("\n")}\n`, async (path) => {
-    const steps = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
+    const { steps } = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
     assert.deepEqual(steps.map((s) => [s.ok, s.detail]), [[true, "4 lines, 4 commands"]]);
   });
   const bad = [
@@ -102,7 +103,7 @@ Deno.test("csv plugin accepts a SetMap:<map> prefix and checks the command after
     'SetMap:Qualys map,AddScanResult,10.0.0.1,"Q",1,,,"t","d"',
   ];
   await withCommandFile(`${bad.join("\n")}\n`, async (path) => {
-    const steps = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
+    const { steps } = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
     assert.equal(steps[0]!.ok, false);
     const detail = steps[0]!.detail;
     assert.match(detail, /cmds\.csv:1: a "SetMap:Qualys map" prefix must be followed by a command/);

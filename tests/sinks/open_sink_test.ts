@@ -11,7 +11,7 @@ Deno.test("csvPathFor names each -multiinfo template's file <id>_<name> beside t
 });
 
 Deno.test("destinationName says where a job's commands go", () => {
-  const dc = { dc: { host: "10.10.10.10", identity: {} as ClientIdentity } };
+  const dc = { dc: { host: "10.10.10.10", port: 8307, identity: {} as ClientIdentity } };
   assert.equal(destinationName(dc, { variant: "7" }), "the Defense Center 10.10.10.10");
   assert.equal(destinationName({ csvfile: "out/O.csv" }), "out/O.csv");
   assert.equal(destinationName({ csvfile: "out/O.csv" }, { variant: "7" }), "out/7_O.csv");

@@ -41,7 +41,7 @@ export async function checkDetectionCalls(
 ): Promise<{ ok: boolean; what: string; detail: string }[]> {
   const traffic = new Traffic();
   const limit = new ConcurrencyLimit();
-  const what = `Qualys login of ${config.userId} and a ${client.title("detections")} call`;
+  const what = `Qualys login of ${config.account.userId} and a ${client.title("detections")} call`;
   let qid = 6; // DNS Host Name: in every KnowledgeBase
   try {
     const { params } = queryParams(config, undefined);
@@ -104,12 +104,12 @@ export async function checkSyncState(
   },
   config: QualysConfig,
 ): Promise<SyncCheckStep> {
-  const dir = stateDirOf(config);
+  const dir = stateDirOf(config.file, config.source.stateDir);
   const what = `sync state in ${dir}`;
   if (cli.csvfile === undefined && cli.server === undefined) {
     return { ok: "skip", what, detail: "no destination given (-server or -csvfile)" };
   }
-  const destination = destinationKey(cli, config);
+  const destination = destinationKey(cli, config.output);
   try {
     // Writable? A temp file in the directory, or in its parent when it does not exist yet.
     let where = dir;

@@ -59,8 +59,8 @@ export async function downloadTemplateReport(
     const report = await downloadReport(client, templateId, {
       parser: () => new ReportParser(parseOptions(config, log)),
       onWarning: (m) => log.warn(m),
-      maxWaitMs: config.maxReportWaitMinutes * 60_000,
-      firstPollMs: config.pollIntervalSeconds * 1000,
+      maxWaitMs: config.source.maxReportWaitMinutes * 60_000,
+      firstPollMs: config.source.pollIntervalSeconds * 1000,
       onProgress: (phase, detail) =>
         line.update(phase === "wait" ? `Waiting: ${detail}` : `Downloading ${detail}`),
     });

@@ -15,8 +15,8 @@ import { type ParsedReport, parseReport, type ParseReportOptions } from "./parse
 /** The parser's options from the plugin YAML: `ip_ranges`, and OS data with `set_os`. */
 export function parseOptions(config: QualysConfig, log: Logger): ParseReportOptions {
   return {
-    ipRanges: config.ipRanges,
-    collectOs: config.setOs,
+    ipRanges: config.source.ipRanges,
+    collectOs: config.output.setOs,
     onWarning: (m: string) => log.warn(m),
   };
 }

@@ -23,18 +23,12 @@ export function reportDelivery(report: ParsedReport, config: QualysConfig, log: 
       `${s.findings} findings to import on ${s.hostsKept} hosts, ${s.hostsEmpty} hosts ` +
       `without open findings, ${s.glossary} QIDs in the glossary`,
   );
-  const { addHost, clearCleanHosts, setOs, scannerName, sourceName, domain } = config;
   return {
     content: {
       kind: "findings",
       findings: report,
       encode: {
-        addHost,
-        clearCleanHosts,
-        setOs,
-        scannerName,
-        sourceName,
-        domain,
+        ...config.output,
         memory: REPORT_MEMORY,
       },
     },
@@ -52,18 +46,18 @@ export function reportDelivery(report: ParsedReport, config: QualysConfig, log: 
 function summaryDetails(report: ParsedReport, config: QualysConfig, w: WriteSummary): string {
   const s = report.stats;
   const parts: string[] = [];
-  if (config.clearCleanHosts) parts.push(`${w.cleared} hosts cleared: no open findings`);
+  if (config.output.clearCleanHosts) parts.push(`${w.cleared} hosts cleared: no open findings`);
   parts.push(
     `skipped: ${s.hostsOutOfRange} hosts outside ip_ranges, ${s.hostsInvalid} hosts with an ` +
       `invalid address, ${
-        config.clearCleanHosts ? "" : `${s.hostsEmpty} hosts without open findings, `
+        config.output.clearCleanHosts ? "" : `${s.hostsEmpty} hosts without open findings, `
       }${s.fixed} fixed findings, ${s.duplicates} duplicates`,
   );
   if (s.hostsMerged > 0) parts.push(`${s.hostsMerged} repeated host listings merged`);
   if (s.invalidPorts > 0) {
     parts.push(`${s.invalidPorts} findings with an invalid port sent without a port`);
   }
-  if (config.setOs) {
+  if (config.output.setOs) {
     parts.push(
       `SetOS on ${w.os.set} hosts, ${w.os.unknown} with an OS not in the table, ` +
         `${w.os.missing} without OS data`,

@@ -7,6 +7,7 @@
 
 import { parseConfig, type QualysConfig } from "../../../lib/config/read_config.ts";
 import { DcError, DcRejectedError, exitCodeOf } from "../../../lib/errors.ts";
+import { Level } from "../../../lib/log/log.ts";
 import { QualysClient } from "../../../lib/qualys/client.ts";
 import type { CommandSink } from "../../../lib/sinks/sink.ts";
 import {
@@ -166,9 +167,11 @@ export async function withHarness(
       const result: RunResult = { code: 0, warnings, infos, debugs };
       try {
         const log = {
+          error: (m: string) => warnings.push(m),
           info: (m: string) => infos.push(m),
           warn: (m: string) => warnings.push(m),
-          debug: o.debug ? (m: string) => debugs.push(m) : undefined,
+          debug: (m: string) => o.debug && debugs.push(m),
+          enabled: (level: number) => level <= (o.debug ? Level.Debug : Level.Info),
         };
         const run = await collectDetectionRun({
           client,

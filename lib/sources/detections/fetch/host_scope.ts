@@ -19,6 +19,7 @@
  */
 
 import { QualysApiError } from "../../../errors.ts";
+import { Level, type Log } from "../../../log/log.ts";
 import type { QualysClient } from "../../../qualys/client.ts";
 import { listHostIds } from "./fetch_detections.ts";
 import type { Traffic } from "../../../qualys/fetch_parsed.ts";
@@ -135,15 +136,9 @@ export function goneHosts(
   return { gone };
 }
 
-/** Where {@linkcode takeGone} and {@linkcode nameGone} report. */
-export interface GoneLog {
-  /** Counts. */
-  info(message: string): void;
-  /** A list not trusted. */
-  warn(message: string): void;
-  /** Each host (`-level 3`). */
-  debug?: ((message: string) => void) | undefined;
-}
+/** Where {@linkcode takeGone} and {@linkcode nameGone} report: counts, a list not trusted, and
+ * each host at `-level 3`. */
+type GoneLog = Pick<Log, "info" | "warn" | "debug" | "enabled">;
 
 /**
  * The hosts of the state's host map (`before`) that the list of the hosts in scope leaves out
@@ -189,7 +184,7 @@ export function nameGone(
   log: GoneLog,
   run: { cleared?: ReadonlySet<string>; clearCleanHosts?: boolean },
 ): void {
-  if (!log.debug) return;
+  if (!log.enabled(Level.Debug)) return;
   for (const g of gone) {
     const what = run.cleared === undefined
       ? "this full run clears what no page lists"

@@ -9,6 +9,7 @@
  */
 
 import type { QualysConfig } from "../../../config/read_config.ts";
+import type { Log } from "../../../log/log.ts";
 import type { FindingSpool } from "../../../findings/finding_spool.ts";
 import { HostCollector, type HostStats } from "../../../findings/host_collector.ts";
 import type { GlossaryStore } from "../../../findings/glossary_store.ts";
@@ -25,15 +26,8 @@ import type { SyncPlan } from "./plan.ts";
 import { queryParams } from "./query.ts";
 import { type ListingNote, SyncHosts } from "./sync_hosts.ts";
 
-/** Where a detection run reports. */
-export interface SyncLog {
-  /** Steps and totals. */
-  info(message: string): void;
-  /** Problems that did not stop the run. */
-  warn(message: string): void;
-  /** Details (`-level 3`); leave out to skip the cost of building them. */
-  debug?: ((message: string) => void) | undefined;
-}
+/** Where a detection run reports: steps and totals, problems, and details at `-level 3`. */
+export type SyncLog = Pick<Log, "info" | "warn" | "debug" | "enabled">;
 
 /** What {@linkcode collectDetections} needs of the run's options. */
 export interface CollectOptions {
@@ -95,7 +89,9 @@ export async function collectDetections(
   };
   const warn = (m: string) => log.warn(m);
   const kbJoin = await KnowledgeBaseJoin.start(client, {
-    cachePath: `${options.stateDir}/kb-${await shortHash(`${config.url}\n${config.userId}`)}.jsonl`,
+    cachePath: `${options.stateDir}/kb-${await shortHash(
+      `${config.account.url}\n${config.account.userId}`,
+    )}.jsonl`,
     traffic: run.traffic,
     glossary: run.glossary,
     afterBatch: collectGarbage, // a batch's entries, once parsed and packed, are garbage
@@ -104,7 +100,10 @@ export async function collectDetections(
     onWarning: warn,
   });
   try {
-    const record = new HostCollector(run.spool, run.stats, { ipRanges: config.ipRanges, warn });
+    const record = new HostCollector(run.spool, run.stats, {
+      ipRanges: config.source.ipRanges,
+      warn,
+    });
     // Each Qualys host's address and open findings: a full run makes the host map anew; an
     // incremental one notes what it saw, to complete addresses and, once the run has gone
     // through, to update the map.
@@ -128,8 +127,8 @@ export async function collectDetections(
         traffic: run.traffic,
         ...(options.pageSize ? { pageSize: options.pageSize } : {}),
         maxConcurrency: options.maxConcurrency,
-        types: config.vulnTypes,
-        collectOs: config.setOs,
+        types: config.source.vulnTypes,
+        collectOs: config.output.setOs,
         signal: kbJoin.failed, // a KnowledgeBase call that failed for good ends the run
         onWarning: warn,
         onProgress: options.onProgress,
@@ -165,7 +164,7 @@ export async function collectDetections(
           return fetch({ params: { ...q.params, ids }, hostParams: { ...q.hostParams, ids } });
         },
       });
-      nameGone(gone, log, { cleared, clearCleanHosts: config.clearCleanHosts });
+      nameGone(gone, log, { cleared, clearCleanHosts: config.output.clearCleanHosts });
     } else nameGone(gone, log, {});
     collectGarbage(); // what the pages left
     fresh?.compact(); // before the encoder's buffers

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Log } from "../../../log/log.ts";
 import type { HostMap } from "../state/host_map.ts";
 import type { SyncHosts } from "./sync_hosts.ts";
 
@@ -28,7 +29,7 @@ export async function completeAddresses(
   known: HostMap,
   seen: Map<number, Seen>,
   hosts: SyncHosts,
-  io: { log: { info(message: string): void }; fetch: (ids: string) => Promise<unknown> },
+  io: { log: Pick<Log, "info">; fetch: (ids: string) => Promise<unknown> },
 ): Promise<Set<string>> {
   const affected = new Set<string>(), vacated = new Set<string>();
   const note = (id: number, s: Seen) => {

@@ -156,14 +156,14 @@ async function begin(options: DetectionRunOptions, path: string): Promise<Start>
     full: options.full ?? false,
     query,
     damaged,
-    scannerName: config.scannerName,
+    scannerName: config.output.scannerName,
   });
   log.info(
     plan.kind === "full"
       ? `Full sync of ${options.destination} (${plan.reason})`
       : `Incremental sync of ${options.destination}: hosts processed after ${plan.since}`,
   );
-  if (!config.clearCleanHosts) {
+  if (!config.output.clearCleanHosts) {
     log.warn(
       "clear_clean_hosts: n: hosts whose findings are all fixed keep them at the destination " +
         "(set it to y, or leave it out, for the destination to match Qualys)",
@@ -253,7 +253,7 @@ function handOver(options: DetectionRunOptions, run: Gathered): DetectionRun {
     forEachHost: (onHost) =>
       spool.replay((host) => {
         if (host.count > 0) sent.add(host.ip);
-        else if (config.clearCleanHosts) cleared.push(host.ip);
+        else if (config.output.clearCleanHosts) cleared.push(host.ip);
         return onHost(host);
       }),
     dispose: () => {
@@ -274,7 +274,7 @@ function handOver(options: DetectionRunOptions, run: Gathered): DetectionRun {
     destination,
     checkpoint: run.fetched.datetime,
     query,
-    scanner: config.scannerName,
+    scanner: config.output.scannerName,
     hosts: known(),
     ids: nextHostMap(run.hostMap),
   });
@@ -288,7 +288,6 @@ function handOver(options: DetectionRunOptions, run: Gathered): DetectionRun {
     calls: run.traffic.calls,
     bytes: run.traffic.bytes,
   });
-  const { addHost, clearCleanHosts, setOs, scannerName, sourceName, domain } = config;
   return {
     plan,
     summarize,
@@ -296,12 +295,7 @@ function handOver(options: DetectionRunOptions, run: Gathered): DetectionRun {
       kind: "findings",
       findings,
       encode: {
-        addHost,
-        clearCleanHosts,
-        setOs,
-        scannerName,
-        sourceName,
-        domain,
+        ...config.output,
         memory: DETECTION_MEMORY,
         ...(options.tempDir ? { tempDir: options.tempDir } : {}),
         clearFirst: plan.oldScanner === undefined
@@ -319,7 +313,7 @@ function handOver(options: DetectionRunOptions, run: Gathered): DetectionRun {
       saveAttempt(path, {
         destination,
         query,
-        scanner: config.scannerName,
+        scanner: config.output.scannerName,
         old: state,
         sent,
         hostMap: run.hostMap,
@@ -339,12 +333,12 @@ function summaryLine(
   const details = [
     `skipped: ${stats.hostsOutOfRange} hosts outside ip_ranges, ${stats.hostsInvalid} ` +
     `without a valid address, ${stats.duplicates} duplicate findings` +
-    (config.clearCleanHosts ? "" : `, ${stats.hostsEmpty} hosts without open findings`),
+    (config.output.clearCleanHosts ? "" : `, ${stats.hostsEmpty} hosts without open findings`),
     `${summary.hostsGone} hosts no longer in Qualys, ${
-      config.clearCleanHosts ? "cleared" : "not cleared (clear_clean_hosts: n)"
+      config.output.clearCleanHosts ? "cleared" : "not cleared (clear_clean_hosts: n)"
     }`,
     ...(stats.hostsMerged ? [`${stats.hostsMerged} repeated host listings merged`] : []),
-    ...(config.setOs
+    ...(config.output.setOs
       ? [
         `SetOS on ${written.os.set} hosts, ${written.os.unknown} with an OS not in the table, ` +
         `${written.os.missing} without OS data`,

@@ -19,18 +19,19 @@ import { OVERLAP_SECONDS, secondsBefore } from "../state/sync_state.ts";
  * import { defaultConfig } from "../../../config/read_config.ts";
  * const a = await queryHash(defaultConfig());
  * assert.match(a, /^[0-9a-f]{16}$/);
- * assert.notEqual(await queryHash({ ...defaultConfig(), scannerName: "Other" }), a);
+ * const other = { ...defaultConfig().output, scannerName: "Other" };
+ * assert.notEqual(await queryHash({ ...defaultConfig(), output: other }), a);
  * ```
  */
 export function queryHash(config: QualysConfig): Promise<string> {
   return shortHash(JSON.stringify({
-    url: config.url,
-    user: config.userId ?? "",
-    severities: config.severities ?? "all",
-    types: config.vulnTypes,
-    agIds: config.assetGroupIds ?? "all",
-    ipRanges: config.ipRanges?.source.replace(/\s+/g, "") ?? "all",
-    scanner: config.scannerName,
+    url: config.account.url,
+    user: config.account.userId ?? "",
+    severities: config.source.severities ?? "all",
+    types: config.source.vulnTypes,
+    agIds: config.source.assetGroupIds ?? "all",
+    ipRanges: config.source.ipRanges?.source.replace(/\s+/g, "") ?? "all",
+    scanner: config.output.scannerName,
   }));
 }
 
@@ -63,9 +64,9 @@ export function queryParams(
   fixed = since !== undefined,
 ): QueryParams {
   const hostParams: Record<string, string> = {};
-  const ips = config.ipRanges?.ipv4Ranges();
+  const ips = config.source.ipRanges?.ipv4Ranges();
   if (ips) hostParams.ips = ips.join(",");
-  if (config.assetGroupIds) hostParams.ag_ids = config.assetGroupIds.join(",");
+  if (config.source.assetGroupIds) hostParams.ag_ids = config.source.assetGroupIds.join(",");
   if (since !== undefined) {
     hostParams.vm_processed_after = secondsBefore(since, OVERLAP_SECONDS);
   }
@@ -74,10 +75,10 @@ export function queryParams(
     show_results: "0",
     status: fixed ? "New,Active,Re-Opened,Fixed" : "New,Active,Re-Opened",
   };
-  const types = config.vulnTypes;
+  const types = config.source.vulnTypes;
   const confirmed = types.includes("confirmed"), potential = types.includes("potential");
   if (confirmed !== potential) params.include_vuln_type = confirmed ? "confirmed" : "potential";
   if (types.includes("info")) params.show_igs = "1";
-  if (config.severities) params.severities = config.severities.join(",");
+  if (config.source.severities) params.severities = config.source.severities.join(",");
   return { params, hostParams };
 }

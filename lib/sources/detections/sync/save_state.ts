@@ -81,5 +81,5 @@ export async function saveState(path: string, state: () => SyncState, log: SyncL
       { path, cause: error },
     );
   }
-  log.debug?.(`Saved the sync state ${path}: checkpoint ${saved!.checkpoint}`);
+  log.debug(`Saved the sync state ${path}: checkpoint ${saved!.checkpoint}`);
 }

@@ -44,7 +44,9 @@ Deno.test("detection sync: a directory where the lock file belongs stops the run
 
 Deno.test("detection sync: a directory where the KnowledgeBase cache belongs is a damaged cache: warned, the run goes on without it", async () => {
   await withHarness({}, async (h) => {
-    const path = `${h.stateDir}/kb-${await shortHash(`${h.config.url}\n${h.config.userId}`)}.jsonl`;
+    const path = `${h.stateDir}/kb-${await shortHash(
+      `${h.config.account.url}\n${h.config.account.userId}`,
+    )}.jsonl`;
     await Deno.mkdir(`${path}/inner`, { recursive: true });
     for (let night = 0; night < 2; night++) {
       const r = await h.run();
