@@ -199,7 +199,7 @@ async function drive(
   return worst;
 }
 
-/** The destination of the command line: -csvfile, or -server, -port, -ipv6, -insecure, -pin, -timeout. */
+/** The destination of the command line: -csvfile, or -server with -port, -pin and the rest. */
 function dcTarget(cli: CliOptions) {
   const { csvfile, server, port, ipv6, insecure, pin, timeout } = cli;
   return { csvfile, server, port, ipv6, insecure, pin, timeoutMs: timeout && timeout * 1000 };

@@ -121,7 +121,10 @@ export interface FieldInput {
   fail(message: string): never;
   /** `text`, or a refusal that the key is missing or empty (`why`: what it holds). */
   required(why: string): string;
-  /** The value as written through a parser of `values.ts` (a RangeError refuses it); undefined when absent. */
+  /**
+   * The value as written through a parser of `values.ts` (a RangeError refuses it); undefined
+   * when absent.
+   */
   parse<T>(parser: (text: string) => T): T | undefined;
   /**
    * The value as written; undefined when the key is left out. A new key left out takes its

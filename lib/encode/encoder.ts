@@ -17,12 +17,12 @@
  */
 
 import type { Glossary, HostFindings } from "../findings/finding_source.ts";
+import { clearHostLines } from "../host_input/grammar.ts";
 import { grow } from "../util/bytes.ts";
+import { REPORT_MEMORY } from "../util/memory.ts";
 import { mapOs } from "./os_map.ts";
 import { cleanBugtraqIds, cleanCveIds, sanitizeField, sanitizeHtml } from "./sanitize.ts";
-import { QID_TEXT_PREFIX, type QidText, QidTextCache } from "./_qid_text_cache.ts";
-
-export { QID_TEXT_PREFIX };
+import { type QidText, QidTextCache } from "./_qid_text_cache.ts";
 
 /** Options for {@linkcode CommandEncoder}. */
 export interface EncodeOptions {
@@ -44,7 +44,7 @@ export interface EncodeOptions {
   /**
    * Bytes of encoded QID text kept for reuse; past it the QIDs built first are dropped, and
    * read back from the spill (`spillTexts`) or built again (to the same bytes) when next found.
-   * @default {16777216}
+   * @default {REPORT_MEMORY.qidCacheBytes}
    */
   qidCacheBytes?: number;
   /**
@@ -167,7 +167,7 @@ export class CommandEncoder {
   /** Creates an encoder over a parsed report's glossary (a `Map` will do). */
   constructor(glossary: Glossary, options: EncodeOptions = {}) {
     this.#glossary = glossary;
-    this.#qidText = new QidTextCache(options.qidCacheBytes ?? 16 << 20, {
+    this.#qidText = new QidTextCache(options.qidCacheBytes ?? REPORT_MEMORY.qidCacheBytes, {
       spill: options.spillTexts,
     });
     this.#scanner = sanitizeField(options.scannerName ?? "QualysGuard");
@@ -326,7 +326,7 @@ export class CommandEncoder {
     if (this.hostsCleared++ === 0 && this.hostsWithResults === 0) {
       out.append(encoder.encode(`SetSourceType,Scanner\nSetSource,${this.#scanner}\n`));
     }
-    out.append(encoder.encode(`DeleteScanResult,${host.ip},"${this.#scanner}"\nScanUpdate\n`));
+    out.append(encoder.encode(clearHostLines(host.ip, this.#scanner)));
   }
 
   // `SetOS,<ip>,"<vendor>","<product>"[,"<version>"]` from the host's OS text or CPE

@@ -3,8 +3,10 @@
  * 1-3): the command table, splitting a line into fields with Text::CSV's rules, a line's command
  * after its optional `SetMap:<map>` prefix, checking a line (the `csv` plugin's check: quoting
  * that parses, a known command, case-sensitive, with no more fields than it takes, and an
- * AddScanResult with a vuln_id has its `cve_ids:` and `bugtraq_ids:` fields), and shortening an
- * AddScanResult line to a byte limit.
+ * AddScanResult with a vuln_id has its `cve_ids:` and `bugtraq_ids:` fields), shortening an
+ * AddScanResult line to a byte limit, and the one way to clear a host ({@linkcode clearHostLines}).
+ * Neutral ground: the encoder writes in it, the Defense Center client reads answers in it, the
+ * `csv` plugin checks files in it.
  *
  * @module
  */
@@ -148,6 +150,23 @@ export function splitCsvLine(line: string): string[] | undefined {
     if (i >= line.length) return fields;
     i++;
   }
+}
+
+/**
+ * The lines that clear the results `scanner` has on host `ip`: `DeleteScanResult,<ip>,"<scanner>"`
+ * removes them, and `ScanUpdate` ends the host's group as a merge (a `ScanFlush` would replace the
+ * host's results with the group's, which has none). `scanner` is written as it is: pass it
+ * sanitized, as every field the connector writes.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(clearHostLines("10.0.0.1", "QualysGuard"),
+ *   'DeleteScanResult,10.0.0.1,"QualysGuard"\nScanUpdate\n');
+ * ```
+ */
+export function clearHostLines(ip: string, scanner: string): string {
+  return `DeleteScanResult,${ip},"${scanner}"\nScanUpdate\n`;
 }
 
 function byteLength(line: string): number {

@@ -43,6 +43,7 @@ export interface DeliverOptions {
  * ```ts
  * import assert from "node:assert/strict";
  * import { REPORT_MEMORY } from "../util/memory.ts";
+ * import { NO_LOG } from "../log/log.ts";
  * const host = { ip: "10.0.0.1", count: 1, qids: Uint32Array.of(6), ports: new Uint16Array(1),
  *   protos: new Uint8Array(1) };
  * const findings = { glossary: new Map(), forEachHost: (on: (h: typeof host) => void) =>
@@ -55,7 +56,7 @@ export interface DeliverOptions {
  *   close: () => Promise.resolve(),
  *   abort: () => Promise.resolve(),
  * };
- * const log = { info: (m: string) => void said.push(m), warn() {}, debug() {}, enabled: () => false };
+ * const log = { ...NO_LOG, info: (m: string) => void said.push(m) };
  * await deliver({
  *   content: { kind: "findings", findings, encode: { memory: REPORT_MEMORY } },
  *   summary: (s) => `Summary: ${s.written.hosts} host ${s.where}`,

@@ -12,6 +12,7 @@
 import type { FindingSource } from "../findings/finding_source.ts";
 import { ByteBuffer, CommandEncoder } from "../encode/encoder.ts";
 import { sanitizeField } from "../encode/sanitize.ts";
+import { clearHostLines } from "../host_input/grammar.ts";
 import { Level, type Log } from "../log/log.ts";
 import { collectGarbage, HeapWatch, type MemoryBudget, REPORT_MEMORY } from "../util/memory.ts";
 
@@ -140,7 +141,7 @@ export async function writeBlocks(
     if (options.clearFirst) {
       const scanner = sanitizeField(options.clearFirst.scanner);
       for (const ip of options.clearFirst.ips) {
-        buffer.append(textEncoder.encode(`DeleteScanResult,${ip},"${scanner}"\nScanUpdate\n`));
+        buffer.append(textEncoder.encode(clearHostLines(ip, scanner)));
         if (buffer.length >= flushAt) await flush();
       }
     }

@@ -3,7 +3,8 @@
  * report (`-report`) or has Qualys generate one from a report template and downloads it; with
  * `-multiinfo`, one job per template. Each report is parsed whole before any command is written,
  * then encoded into the job's sink, with a summary of what was kept and skipped. With
- * `source: detections` in the YAML, the one job is the detection source's (`lib/sources/detections/`).
+ * `source: detections` in the YAML, the one job is the detection source's
+ * (`lib/sources/detections/`).
  *
  * @module
  */
@@ -130,7 +131,8 @@ function detectionJob(
   };
 }
 
-/** What the YAML says of the Defense Center: the domain of the commands, the certificate to trust. */
+/** What the YAML says of the Defense Center: the domain of the commands, the certificate to
+ * trust. */
 function dcTrustOf(config: QualysConfig): DcTrust {
   return { domain: config.output.domain, fingerprint: config.dcTrust.fingerprint };
 }

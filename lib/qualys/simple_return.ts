@@ -107,7 +107,7 @@ export class ReturnCollector {
     else if (id === Tag.VALUE) this.out.items.push([this.#key, s.text().trim()]);
   }
 
-  /** The error the collected body says, as a `QualysApiError` (exit 3) whose message says what to fix. */
+  /** The error the collected body says: a `QualysApiError` (exit 3) whose message says the fix. */
   error(): QualysApiError {
     return new QualysApiError(describeQualysError(this.out), { code: this.out.code });
   }

@@ -80,12 +80,14 @@ export async function loadDcIdentity(options: {
  * import assert from "node:assert/strict";
  * const identity = {} as never;
  * const fp = "ab".repeat(32);
- * const dc = resolveDestination({ server: "10.0.0.9", port: 8307 }, { identity, trust: { fingerprint: fp } });
+ * const trust = { fingerprint: fp };
+ * const dc = resolveDestination({ server: "10.0.0.9", port: 8307 }, { identity, trust });
  * assert.equal("dc" in dc && dc.dc.pin, fp);
  * const pinned = resolveDestination({ server: "10.0.0.9", port: 8307, pin: "cd" },
  *   { identity, trust: { fingerprint: fp } });
  * assert.equal("dc" in pinned && pinned.dc.pin, "cd");
- * assert.deepEqual(resolveDestination({ csvfile: "-", port: 8307 }, { trust: {} }), { csvfile: "-" });
+ * const csv = resolveDestination({ csvfile: "-", port: 8307 }, { trust: {} });
+ * assert.deepEqual(csv, { csvfile: "-" });
  * ```
  */
 export function resolveDestination(

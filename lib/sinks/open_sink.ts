@@ -7,13 +7,10 @@
  * @module
  */
 
-import { removeStaleFiles, systemTempDir } from "../cleanup.ts";
+import { removeStaleFiles } from "../cleanup.ts";
 import { LocalIoError } from "../errors.ts";
 import type { Log } from "../log/log.ts";
 import type { DcOptions } from "../dc/dc_client.ts";
-import { FINDING_SPOOL_PREFIX } from "../findings/finding_spool.ts";
-import { GLOSSARY_STORE_PREFIX } from "../findings/glossary_store.ts";
-import { QID_TEXT_PREFIX } from "../encode/encoder.ts";
 import { baseOf, dirOf } from "../util/atomic_file.ts";
 import type { CommandSink } from "./sink.ts";
 import {
@@ -24,7 +21,8 @@ import {
   stdoutSink,
 } from "./csv_file_sink.ts";
 import type { DcSinkLog } from "./dc_sink.ts";
-import { probeSpoolDir, SPOOL_PREFIX } from "./spool_file.ts";
+import { probeSpoolDir } from "./spool_file.ts";
+import { isTempFileName, systemTempDir } from "../util/temp_files.ts";
 
 /** Where the commands go: a CSV file (`-` = stdout), or a Defense Center. */
 export type Destination = { csvfile: string } | { dc: DcOptions };
@@ -141,14 +139,7 @@ export async function removeStaleTempFiles(
   csvfile: string | undefined,
   options: { tempDir?: string; log?: Pick<Log, "info"> } = {},
 ): Promise<string[]> {
-  const spool = new RegExp(
-    `^(?:${SPOOL_PREFIX}|${FINDING_SPOOL_PREFIX}|${GLOSSARY_STORE_PREFIX}|${QID_TEXT_PREFIX})` +
-      "[0-9a-f]+$",
-  );
-  const removed = await removeStaleFiles(
-    options.tempDir ?? systemTempDir(),
-    (name) => spool.test(name),
-  );
+  const removed = await removeStaleFiles(options.tempDir ?? systemTempDir(), isTempFileName);
   if (csvfile !== undefined && csvfile !== "-") {
     const target = await resolveCsvTarget(csvfile).catch(() => undefined);
     if (target?.kind === "file") {

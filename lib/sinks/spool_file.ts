@@ -7,11 +7,9 @@
  * @module
  */
 
-import { onCleanup, systemTempDir, tempFileError } from "../cleanup.ts";
+import { onCleanup } from "../cleanup.ts";
+import { makeTempFile, tempFileError } from "../util/temp_files.ts";
 import { writeAll } from "../util/bytes.ts";
-
-/** The name prefix of command spool files (the random part and nothing else follows). */
-export const SPOOL_PREFIX = "qualys_connector-commands-";
 
 /** A spool file: written, then read back, then removed. */
 export interface SpoolFile {
@@ -42,27 +40,16 @@ export interface SpoolFile {
  * ```
  */
 export async function openSpoolFile(tempDir?: string): Promise<SpoolFile> {
-  let path: string;
-  try {
-    path = await Deno.makeTempFile({ prefix: SPOOL_PREFIX, ...(tempDir ? { dir: tempDir } : {}) });
-  } catch (error) {
-    throw tempFileError("create the command spool there", tempDir ?? systemTempDir(), error);
-  }
+  const made = await makeTempFile("commands", { tempDir });
+  const path = made.path;
+  let file: Deno.FsFile | undefined = made.file;
   const unregister = onCleanup(() => Deno.removeSync(path));
-  let file: Deno.FsFile | undefined;
   const remove = async () => {
     file?.close();
     file = undefined;
     unregister();
     await Deno.remove(path).catch(() => {});
   };
-  try {
-    await Deno.chmod(path, 0o600);
-    file = await Deno.open(path, { write: true, truncate: true });
-  } catch (error) {
-    await remove();
-    throw tempFileError("open the command spool", path, error);
-  }
   return {
     path,
     async write(bytes) {

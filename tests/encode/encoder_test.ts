@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  ByteBuffer,
-  CommandEncoder,
-  type EncodeOptions,
-  QID_TEXT_PREFIX,
-} from "../../lib/encode/encoder.ts";
+import { ByteBuffer, CommandEncoder, type EncodeOptions } from "../../lib/encode/encoder.ts";
+import { TEMP_FILES } from "../../lib/util/temp_files.ts";
 import {
   cleanBugtraqIds,
   cleanCveIds,
@@ -687,7 +683,7 @@ Deno.test("CommandEncoder spills the texts its cache drops to a 0600 temp file, 
     assert.equal(gets, 4, "each QID built once, then read back from the spill");
     const files = [...Deno.readDirSync(tempDir)];
     assert.equal(files.length, 1);
-    assert.match(files[0]!.name, new RegExp(`^${QID_TEXT_PREFIX}[0-9a-f]+$`));
+    assert.match(files[0]!.name, new RegExp(`^${TEMP_FILES.qidTexts.prefix}[0-9a-f]+$`));
     assert.equal(Deno.statSync(`${tempDir}/${files[0]!.name}`).mode! & 0o777, 0o600);
     enc.dispose();
     enc.dispose();

@@ -59,9 +59,12 @@ export interface ParseReportOptions {
   collectOs?: boolean | undefined;
   /** Directory for the spool's temp file. @default the system temp directory */
   tempDir?: string | undefined;
-  /** Spool bytes kept in memory before spilling to disk. @default {2097152} */
+  /** Spool bytes kept in memory before spilling to disk. @default {REPORT_MEMORY.findingBytes} */
   spoolMemoryLimit?: number | undefined;
-  /** Packed glossary bytes kept in memory before spilling to disk. @default {16777216} */
+  /**
+   * Packed glossary bytes kept in memory before spilling to disk.
+   * @default {REPORT_MEMORY.glossaryBytes}
+   */
   glossaryMemoryLimit?: number | undefined;
 }
 

@@ -118,8 +118,8 @@ export async function collectDetections(
       onQid: (qid) => kbJoin.need(qid),
       onListing,
     });
-    // The hosts in scope (fetch/host_scope.ts): an incremental run asks for them; a full run's own host
-    // ID list (its first call, without vm_processed_after) is that list.
+    // The hosts in scope (fetch/host_scope.ts): an incremental run asks for them; a full run's own
+    // host ID list (its first call, without vm_processed_after) is that list.
     let scope: Uint32Array | undefined;
     const fetch = (query: typeof run.query, checkpoint?: string) =>
       fetchDetections(client, hosts, {

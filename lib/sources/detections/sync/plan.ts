@@ -9,7 +9,8 @@
 import type { AddressSet } from "../state/address_set.ts";
 import type { SyncState } from "../state/sync_state.ts";
 
-/** A full sync: every host with open detections is sent, the others the destination holds cleared. */
+/** A full sync: every host with open detections is sent, the others the destination holds
+ * cleared. */
 export interface FullSync {
   /** A full sync. */
   readonly kind: "full";

@@ -67,7 +67,8 @@ export async function saveAttempt(
  * Saves the state once the destination took everything (the sink closed, or the Defense Center
  * processed the data and rejected some commands).
  *
- * @throws {LocalIoError} When it cannot be written (exit 7): the next run repeats this one's changes.
+ * @throws {LocalIoError} When it cannot be written (exit 7): the next run repeats this one's
+ * changes.
  */
 export async function saveState(path: string, state: () => SyncState, log: SyncLog): Promise<void> {
   collectGarbage(); // what sending left: the state's host lists are made and written next
