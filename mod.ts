@@ -42,4 +42,4 @@ export { loadIdentity } from "./lib/dc/identity.ts";
 export { type DataAnswer, DcClient, type DcOptions } from "./lib/dc/dc_client.ts";
 export { MessagePacker } from "./lib/dc/protocol.ts";
 export { countedCommands, type DcResponse, parseDcResponse } from "./lib/dc/answers.ts";
-export { sendCommands } from "./lib/dc/send_messages.ts";
+export { sendMessages } from "./lib/dc/send_messages.ts";

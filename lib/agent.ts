@@ -1,14 +1,15 @@
 /**
  * The agent core: the command line, the logger, choosing the input plugin (the plugin word:
- * `QualysGuard` or `csv`) and the destination (a CSV file, stdout or a Defense Center), driving
- * the plugin's jobs into sinks, `-check`, and turning errors into exit statuses.
+ * `QualysGuard` or `csv`) and the destination (a CSV file, stdout or a Defense Center), running
+ * the plugin's jobs through the delivery pipeline, `-check`, and turning errors into exit
+ * statuses (docs/architecture.md).
  *
  * @module
  */
 
-import { type CliOptions, parseArgv } from "./cli/parse_argv.ts";
+import { type CliOptions, parseArgv, secretsOf } from "./cli/parse_argv.ts";
 import type { PluginName } from "./cli/options.ts";
-import { OPTIONS, type OptionSpec, usage } from "./cli/options.ts";
+import { usage } from "./cli/options.ts";
 import { checkOptionRules } from "./cli/rules.ts";
 import { onSignalReport } from "./cleanup.ts";
 import { checkDc } from "./dc/check.ts";
@@ -120,11 +121,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     print("stderr", `${program}: ${(error as Error).message}`);
     return exitCodeOf(error);
   }
-  for (const option of OPTIONS as readonly OptionSpec[]) {
-    if (!option.secret) continue;
-    log.addSecret((cli as unknown as Record<string, string | undefined>)[option.name]);
-    if (option.env) log.addSecret(env[option.env]);
-  }
+  for (const secret of secretsOf(cli, env)) log.addSecret(secret);
   const unreport = onSignalReport((signal, code, notes) => {
     log.fatal(`Stopped by ${signal} (exit ${code})${notes.map((n) => ` ${n}`).join(";")}`);
     return log.close();
@@ -138,7 +135,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     return exitCodeOf(error);
   };
   try {
-    return (await drive({ cli, log, env }, fail)) || (log.failure?.exitCode ?? ExitCode.Ok);
+    return (await runJobs({ cli, log, env }, fail)) || (log.failure?.exitCode ?? ExitCode.Ok);
   } catch (error) {
     return fail(error);
   } finally {
@@ -153,7 +150,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
  * lines and errors come before the plugin's), the plugin then reads its configuration, and the
  * destination is chosen with the plugin's trust in the Defense Center before any job runs.
  */
-async function drive(
+async function runJobs(
   context: PluginContext,
   fail: (error: unknown, prefix: string) => number,
 ): Promise<number> {

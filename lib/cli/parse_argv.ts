@@ -167,6 +167,30 @@ export function parseArgv(argv: readonly string[], options: ParseArgvOptions = {
   return out;
 }
 
+/**
+ * The secret values of the command line and of the environment variables that stand in for
+ * options (the option table says which), for the logger to mask.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const cli = parseArgv(["-pa", "s3cret!", "-c", "-"]);
+ * assert.deepEqual(secretsOf(cli, { QC_PKCS12_PASSWORD: "env-s3cret" }), ["s3cret!", "env-s3cret"]);
+ * ```
+ */
+export function secretsOf(
+  cli: CliOptions,
+  env: Readonly<Record<string, string>>,
+): (string | undefined)[] {
+  const secrets: (string | undefined)[] = [];
+  for (const spec of OPTIONS as readonly OptionSpec[]) {
+    if (!spec.secret) continue;
+    secrets.push((cli as unknown as Record<string, string | undefined>)[spec.name]);
+    if (spec.env) secrets.push(env[spec.env]);
+  }
+  return secrets;
+}
+
 function apply(out: CliOptions, spec: OptionSpec, value: string | undefined): void {
   if (spec.kind === "flag") {
     (out as unknown as Record<string, boolean>)[spec.name] = true;

@@ -198,6 +198,18 @@ export interface ReadConfigOptions extends ConfigRequirements {
  * holds a password (`password` or `proxy_password`).
  *
  * @throws {ConfigError} When the file is missing (unless `missingIsDefault`), unreadable or invalid.
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/QualysGuard.yaml`, "source: detections\nset_os: y\n", { mode: 0o600 });
+ * const config = await readConfig(`${dir}/QualysGuard.yaml`, { credentials: false });
+ * assert.equal(config.source.kind, "detections");
+ * assert.equal(config.output.setOs, true);
+ * assert.equal(config.account.url, "https://qualysapi.qualys.com");
+ * await assert.rejects(readConfig(`${dir}/missing.yaml`), { name: "ConfigError", exitCode: 2 });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function readConfig(
   path: string,

@@ -24,118 +24,148 @@ import { flushToUpdate, MessagePacker, OverMaxSize, type Payload } from "./proto
  * command, processed fewer commands of a message than it carried, or a line was too long to
  * send; {@linkcode DcError} (exit 5) when the DC cannot be reached or refuses the domain.
  */
-export async function sendCommands(
+export async function sendMessages(
   client: DcClient,
   reader: ByteReader,
   options: { log: DcLog; onProgress?: (totals: DcClient["totals"]) => void },
 ): Promise<DcClient["totals"]> {
-  const { log } = options;
-  const encoder = new TextEncoder();
-  let dropped = 0, unsourced = 0;
-  const short: number[] = []; // messages the DC processed fewer commands of than they carried
-  const packing = {
-    onShortened: (l: string) =>
-      log.debug(`Shortened to fit MAX_SIZE ${client.payloadLimit}: ${l.slice(0, 120)}...`),
-    onDropped: (l: string) => {
-      dropped++;
-      log.error(
-        `A line longer than MAX_SIZE ${client.payloadLimit} cannot be shortened and is not sent: ${
-          l.slice(0, 120)
-        }...`,
-      );
-    },
-  };
-  const packer = new MessagePacker({ ...packing, maxSize: client.payloadLimit });
-  const report = (answer: DataAnswer, bytes: Uint8Array) => {
+  const sender = new Sender(client, options.log);
+  const buf = new Uint8Array(1 << 20);
+  for (let n = await reader.read(buf); n !== null; n = await reader.read(buf)) {
+    sender.packer.push(buf.subarray(0, n));
+    await sender.flush(options.onProgress);
+  }
+  sender.packer.finish();
+  await sender.flush(options.onProgress);
+  const t = client.totals;
+  const rejected = sender.rejection();
+  if (rejected) throw rejected;
+  return t;
+}
+
+/** One send's state: the packer, what the DC said so far, and the ScanUpdate rule after drops. */
+class Sender {
+  readonly #client: DcClient;
+  readonly #log: DcLog;
+  readonly #encoder = new TextEncoder();
+  readonly #packing: { onShortened: (l: string) => void; onDropped: (l: string) => void };
+  /** Packs the file's lines into DATA payloads. */
+  readonly packer: MessagePacker;
+  #dropped = 0;
+  #unsourced = 0;
+  readonly #short: number[] = []; // messages the DC processed fewer commands of than they carried
+  #domainChecked = "";
+  // A host whose lines span payloads must not end in ScanFlush (replace) once the connection
+  // dropped after its first part was acknowledged: the DC applied that part as an update when
+  // the connection went, and a replace would now drop it. It ends in ScanUpdate instead.
+  #dropInsideGroup = false;
+
+  constructor(client: DcClient, log: DcLog) {
+    this.#client = client;
+    this.#log = log;
+    this.#packing = {
+      onShortened: (l: string) =>
+        log.debug(`Shortened to fit MAX_SIZE ${client.payloadLimit}: ${l.slice(0, 120)}...`),
+      onDropped: (l: string) => {
+        this.#dropped++;
+        log.error(
+          `A line longer than MAX_SIZE ${client.payloadLimit} cannot be shortened and is not sent: ${
+            l.slice(0, 120)
+          }...`,
+        );
+      },
+    };
+    this.packer = new MessagePacker({ ...this.#packing, maxSize: client.payloadLimit });
+  }
+
+  /** Sends the payloads packed so far. */
+  async flush(onProgress?: (totals: DcClient["totals"]) => void): Promise<void> {
+    for (const p of this.packer.take()) {
+      await this.#checkDomain(p.bytes);
+      await this.#sendOne(p);
+      this.packer.release(p);
+      onProgress?.(this.#client.totals);
+    }
+  }
+
+  #report(answer: DataAnswer, bytes: Uint8Array): void {
+    const log = this.#log;
     for (const f of answer.failures) log.error(`Defense Center: ${f}`);
     for (const note of answer.notes) {
       if (/^\(map using/.test(note)) log.debug(`Defense Center: ${note}`);
       else log.warn(`Defense Center: ${note}`);
     }
-    if (answer.unsourced.length > 0 && unsourced === 0) {
+    if (answer.unsourced.length > 0 && this.#unsourced === 0) {
       log.warn(
         `Defense Center: ${answer.unsourced[0]} (DATA message ${answer.message}): the ` +
           "commands ran without a source; put a SetSource line at the top of the command file",
       );
     }
-    unsourced += answer.unsourced.length;
-    if (!reconcile(answer, bytes, log)) short.push(answer.message);
-  };
+    this.#unsourced += answer.unsourced.length;
+    if (!reconcile(answer, bytes, log)) this.#short.push(answer.message);
+  }
+
   // A message the module stops because of its domain still runs its scan results, in the
   // certificate's own domain when that is a leaf (docs/host_input.md, section 5). So the header
   // lines of each group that names a domain go alone first: a refused domain imports nothing.
-  let domainChecked = "";
-  const checkDomain = async (payload: Uint8Array) => {
+  async #checkDomain(payload: Uint8Array): Promise<void> {
     const header = headerOf(payload);
-    if (header === domainChecked || !/^SetDomain/m.test(header)) return;
-    const bytes = encoder.encode(header);
-    report(await client.send(bytes), bytes);
-    domainChecked = header;
-  };
-  // A host whose lines span payloads must not end in ScanFlush (replace) once the connection
-  // dropped after its first part was acknowledged: the DC applied that part as an update when
-  // the connection went, and a replace would now drop it. It ends in ScanUpdate instead.
-  let dropInsideGroup = false;
-  const sendOne = async (p: Payload) => {
-    if (!p.continuesGroup) dropInsideGroup = false;
-    let bytes = dropInsideGroup ? flushToUpdate(p.bytes) : p.bytes;
+    if (header === this.#domainChecked || !/^SetDomain/m.test(header)) return;
+    const bytes = this.#encoder.encode(header);
+    this.#report(await this.#client.send(bytes), bytes);
+    this.#domainChecked = header;
+  }
+
+  async #sendOne(p: Payload): Promise<void> {
+    if (!p.continuesGroup) this.#dropInsideGroup = false;
+    let bytes = this.#dropInsideGroup ? flushToUpdate(p.bytes) : p.bytes;
     try {
-      const answer = await client.send(bytes, {
+      const answer = await this.#client.send(bytes, {
         onReconnect: (payload) => {
           if (!p.continuesGroup) return payload;
-          if (!dropInsideGroup) {
-            log.warn(
+          if (!this.#dropInsideGroup) {
+            this.#log.warn(
               "The connection dropped inside a host's results: that host ends with ScanUpdate " +
                 "(merge) this time, so results Qualys no longer reports stay until the next run",
             );
           }
-          dropInsideGroup = true;
+          this.#dropInsideGroup = true;
           return (bytes = flushToUpdate(payload));
         },
       });
-      report(answer, bytes);
+      this.#report(answer, bytes);
     } catch (error) {
       if (!(error instanceof OverMaxSize)) throw error;
-      // The DC announced a smaller MAX_SIZE on a new connection: this message (not acknowledged,
-      // so not imported) goes again in pieces that fit, headers repeated, hosts kept together
-      // where they fit. The pieces of a host cut by a drop end in ScanUpdate like any other.
-      const pieces = repack(p.bytes, error.maxSize); // each piece is turned to ScanUpdate as needed
-      log.warn(
-        `The Defense Center now takes messages of at most ${error.maxSize} bytes (it announced ` +
-          `a smaller MAX_SIZE on reconnecting): the unacknowledged message of ${error.size} ` +
-          `bytes is sent again in ${pieces.length} smaller ones`,
-      );
-      for (const [i, piece] of pieces.entries()) {
-        await sendOne({
-          bytes: piece.bytes,
-          continuesGroup: i === 0 ? p.continuesGroup : piece.continuesGroup,
-        });
-      }
+      await this.#resend(p, error);
     }
-  };
-  const repack = (bytes: Uint8Array, maxSize: number): Payload[] => {
-    const smaller = new MessagePacker({ ...packing, maxSize });
-    smaller.push(bytes);
-    smaller.finish();
-    return smaller.take();
-  };
-  const flush = async () => {
-    for (const p of packer.take()) {
-      await checkDomain(p.bytes);
-      await sendOne(p);
-      packer.release(p);
-      options.onProgress?.(client.totals);
-    }
-  };
-  const buf = new Uint8Array(1 << 20);
-  for (let n = await reader.read(buf); n !== null; n = await reader.read(buf)) {
-    packer.push(buf.subarray(0, n));
-    await flush();
   }
-  packer.finish();
-  await flush();
-  const t = client.totals;
-  if (t.failures > 0 || short.length > 0 || dropped > 0) {
+
+  // The DC announced a smaller MAX_SIZE on a new connection: this message (not acknowledged, so
+  // not imported) goes again in pieces that fit, headers repeated, hosts kept together where they
+  // fit. The pieces of a host cut by a drop end in ScanUpdate like any other.
+  async #resend(p: Payload, error: OverMaxSize): Promise<void> {
+    const smaller = new MessagePacker({ ...this.#packing, maxSize: error.maxSize });
+    smaller.push(p.bytes);
+    smaller.finish();
+    const pieces = smaller.take(); // each piece is turned to ScanUpdate as needed
+    this.#log.warn(
+      `The Defense Center now takes messages of at most ${error.maxSize} bytes (it announced ` +
+        `a smaller MAX_SIZE on reconnecting): the unacknowledged message of ${error.size} ` +
+        `bytes is sent again in ${pieces.length} smaller ones`,
+    );
+    for (const [i, piece] of pieces.entries()) {
+      await this.#sendOne({
+        bytes: piece.bytes,
+        continuesGroup: i === 0 ? p.continuesGroup : piece.continuesGroup,
+      });
+    }
+  }
+
+  /** The error for what the DC rejected or dropped, or undefined when it took everything. */
+  rejection(): DcRejectedError | undefined {
+    const t = this.#client.totals;
+    const short = this.#short, dropped = this.#dropped;
+    if (t.failures === 0 && short.length === 0 && dropped === 0) return undefined;
     const parts: string[] = [];
     if (t.failures) parts.push(`the Defense Center rejected ${t.failures} command(s)`);
     if (short.length) {
@@ -150,12 +180,11 @@ export async function sendCommands(
     }
     if (dropped) parts.push(`${dropped} line(s) too long for MAX_SIZE were not sent`);
     const text = parts.join("; ");
-    throw new DcRejectedError(
+    return new DcRejectedError(
       `${text[0]!.toUpperCase()}${text.slice(1)}: ${t.processed} of ${t.commands} commands ` +
         `processed in ${t.messages} messages; see the errors above`,
     );
   }
-  return t;
 }
 
 // Sets what the DC processed of a message against what it carried, and says which message lost

@@ -9,7 +9,7 @@
 
 import { DcClient, type DcOptions } from "../dc/dc_client.ts";
 import type { Log } from "../log/log.ts";
-import { sendCommands } from "../dc/send_messages.ts";
+import { sendMessages } from "../dc/send_messages.ts";
 import { ProgressLine } from "../log/progress.ts";
 import type { CommandSink, SinkReceipt } from "./sink.ts";
 import { openSpoolFile } from "./spool_file.ts";
@@ -35,19 +35,21 @@ export interface DcSinkOptions {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { startDcSim } from "../../scripts/sim/defense_center.ts";
- * import { loadPkcs12 } from "../dc/pkcs12.ts";
- * const dc = await startDcSim();
- * try {
- *   const identity = loadPkcs12(dc.issueClient(), { file: "CertFile.pkcs12" });
- *   const log = { info() {}, warn() {}, error() {}, debug() {} };
- *   const sink = await openDcSink({ host: dc.host, port: dc.port, identity }, { log });
- *   await sink.write(new TextEncoder().encode("SetSource,Demo\nAddHost,10.0.0.1\n"));
- *   await sink.close();
- *   assert.ok(dc.hosts.has("10.0.0.1"));
- * } finally {
- *   await dc.shutdown();
- * }
+ * // Nothing listens on the port: the commands are spooled, sealed (nothing is sent yet), and
+ * // close() fails with exit 5; the spool is removed either way.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = listener.addr as Deno.NetAddr;
+ * listener.close();
+ * const identity = { certPem: "", keyPem: "", caPems: [], subject: "", notBefore: new Date(),
+ *   notAfter: new Date() };
+ * const log = { info() {}, warn() {}, error() {}, debug() {} };
+ * const tempDir = await Deno.makeTempDir();
+ * const sink = await openDcSink({ host: "127.0.0.1", port, identity }, { log, tempDir });
+ * await sink.write(new TextEncoder().encode("SetSource,Demo\nAddHost,10.0.0.1\n"));
+ * assert.deepEqual(await sink.seal(), { where: "to send", delivered: false });
+ * await assert.rejects(sink.close(), { name: "DcError", exitCode: 5 });
+ * assert.deepEqual([...Deno.readDirSync(tempDir)], []);
+ * await Deno.remove(tempDir);
  * ```
  */
 export async function openDcSink(target: DcOptions, options: DcSinkOptions): Promise<CommandSink> {
@@ -113,7 +115,7 @@ async function sendAll(
   );
   const file = await Deno.open(path);
   try {
-    await sendCommands(client, file, {
+    await sendMessages(client, file, {
       log,
       onProgress: (t) => {
         const seconds = Math.max((performance.now() - started) / 1000, 0.001);

@@ -17,7 +17,7 @@ import { itemValue } from "../../qualys/simple_return.ts";
 import { DownloadCut, readInto, type StreamParser } from "../../qualys/stream_body.ts";
 import { VERSION } from "../../version.ts";
 import { type ParsedReport, ReportParser } from "./parse_report.ts";
-import { parseOptions } from "./read_report.ts";
+import { parserOptions } from "./read_report.ts";
 
 export type { StreamParser };
 
@@ -57,7 +57,7 @@ export async function downloadTemplateReport(
   const line = new ProgressLine();
   try {
     const report = await downloadReport(client, templateId, {
-      parser: () => new ReportParser(parseOptions(config, log)),
+      parser: () => new ReportParser(parserOptions(config, log)),
       onWarning: (m) => log.warn(m),
       maxWaitMs: config.source.maxReportWaitMinutes * 60_000,
       firstPollMs: config.source.pollIntervalSeconds * 1000,

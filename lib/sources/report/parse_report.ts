@@ -16,101 +16,21 @@ import { describeQualysError, ReturnCollector } from "../../qualys/simple_return
 import { IpRangeSet } from "../../config/ip_ranges.ts";
 import { type ByteReader, type ScanHandler, XmlScanner } from "../../xml/scanner.ts";
 import { FindingSpool, type HostFindings } from "../../findings/finding_spool.ts";
-import type { FindingSource, Glossary, GlossaryEntry } from "../../findings/finding_source.ts";
+import type { Glossary, GlossaryEntry } from "../../findings/finding_source.ts";
 import { GlossaryStore } from "../../findings/glossary_store.ts";
-import {
-  emptyHostStats,
-  HostCollector,
-  type HostStats,
-  type ListingInfo,
-} from "../../findings/host_collector.ts";
+import { emptyHostStats, HostCollector, type ListingInfo } from "../../findings/host_collector.ts";
 import { Tag } from "../../xml/tags.ts";
+import {
+  ParsedReport,
+  type ParseReportOptions,
+  type ReportFormat,
+  type ReportStats,
+} from "./parsed_report.ts";
 import { grow } from "../../util/bytes.ts";
 
-export type { ByteReader, Glossary, GlossaryEntry, HostFindings };
-export { IpRangeSet };
-
-/** The two report formats. */
-export type ReportFormat = "ASSET_DATA_REPORT" | "SCAN";
-
-/** Counts gathered while parsing, for the summary line (the host counts: `HostStats`). */
-export interface ReportStats extends HostStats {
-  /** HOST (or SCAN IP) elements seen. */
-  hosts: number;
-  /** Findings skipped because their VULN_STATUS is Fixed. */
-  fixed: number;
-  /** Findings whose port is not 1-65535 (`-1`, `0`, `99999`, `80abc`): sent without a port. */
-  invalidPorts: number;
-  /** Findings without a usable QID. */
-  noQid: number;
-  /** Glossary entries. */
-  glossary: number;
-  /** Bytes of report read. */
-  bytes: number;
-}
-
-/** Options for {@linkcode ReportParser} and {@linkcode parseReport}. */
-export interface ParseReportOptions {
-  /** Only hosts inside these ranges are kept. @default all hosts */
-  ipRanges?: IpRangeSet | undefined;
-  /** Receives warnings (invalid host addresses, missing QIDs, bad ports). @default ignore them */
-  onWarning?: ((message: string) => void) | undefined;
-  /** Keep each host's OS text and CPE (`OPERATING_SYSTEM`/`OS`, `OS_CPE`) for SetOS. @default {false} */
-  collectOs?: boolean | undefined;
-  /** Directory for the spool's temp file. @default the system temp directory */
-  tempDir?: string | undefined;
-  /** Spool bytes kept in memory before spilling to disk. @default {REPORT_MEMORY.findingBytes} */
-  spoolMemoryLimit?: number | undefined;
-  /**
-   * Packed glossary bytes kept in memory before spilling to disk.
-   * @default {REPORT_MEMORY.glossaryBytes}
-   */
-  glossaryMemoryLimit?: number | undefined;
-}
-
-/** A fully parsed report: its glossary, counts, and the hosts to replay. */
-export class ParsedReport implements FindingSource {
-  /** Which format the report was. */
-  readonly format: ReportFormat;
-  /** QID → glossary entry (packed; each `get` decodes the entry anew). */
-  readonly glossary: Glossary;
-  /** Counts. */
-  readonly stats: Readonly<ReportStats>;
-  #spool: FindingSpool;
-  #glossary: GlossaryStore;
-
-  /** @internal Made by {@linkcode ReportParser.end}. */
-  constructor(
-    format: ReportFormat,
-    glossary: GlossaryStore,
-    stats: ReportStats,
-    spool: FindingSpool,
-  ) {
-    this.format = format;
-    this.glossary = this.#glossary = glossary;
-    this.stats = stats;
-    this.#spool = spool;
-  }
-
-  /**
-   * Calls `onHost` for each host: first those with open findings, then those listed without
-   * (`count` 0: to clear), each in report order; an address listed twice comes once, at its first
-   * place, with the findings of both. The views are reused between calls.
-   */
-  forEachHost(onHost: (host: HostFindings) => Promise<void> | void): Promise<void> {
-    return this.#spool.replay(onHost);
-  }
-
-  /**
-   * Removes the temp files of the spool and the glossary and lets go of the findings and the
-   * glossary (which empties), so that their memory can be reclaimed while the commands are
-   * sent. Safe to call twice.
-   */
-  dispose(): void {
-    this.#spool.dispose();
-    this.#glossary.dispose();
-  }
-}
+export type { ByteReader, Glossary, GlossaryEntry, HostFindings, ParseReportOptions, ReportFormat };
+export type { ReportStats };
+export { IpRangeSet, ParsedReport };
 
 const MAX_WARNINGS = 20;
 const MAX_PORT_WARNINGS = 10;
@@ -614,6 +534,23 @@ function qidFromIdAttr(id: string | undefined): number {
  * Parses a whole report from a reader (a file, stdin) or an async iterable of chunks (a fetch
  * body). Throws {@linkcode ReportSyntaxError} (exit 4) or, for a Qualys error body,
  * `QualysApiError` (exit 3).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const file = await Deno.open("fixtures/sample_report.xml");
+ * const report = await parseReport(file);
+ * try {
+ *   assert.equal(report.format, "ASSET_DATA_REPORT");
+ *   assert.equal(report.stats.findings, 23);
+ *   const ips: string[] = [];
+ *   await report.forEachHost((host) => void ips.push(host.ip));
+ *   assert.equal(ips.length, report.stats.hostsKept + report.stats.hostsEmpty);
+ * } finally {
+ *   report.dispose();
+ *   file.close();
+ * }
+ * ```
  */
 export async function parseReport(
   source: ByteReader | AsyncIterable<Uint8Array>,

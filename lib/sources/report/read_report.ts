@@ -13,7 +13,7 @@ import { guardReads } from "../../util/bytes.ts";
 import { type ParsedReport, parseReport, type ParseReportOptions } from "./parse_report.ts";
 
 /** The parser's options from the plugin YAML: `ip_ranges`, and OS data with `set_os`. */
-export function parseOptions(config: QualysConfig, log: Logger): ParseReportOptions {
+export function parserOptions(config: QualysConfig, log: Logger): ParseReportOptions {
   return {
     ipRanges: config.source.ipRanges,
     collectOs: config.output.setOs,
@@ -45,7 +45,7 @@ export async function readReport(
   config: QualysConfig,
   log: Logger,
 ): Promise<ParsedReport> {
-  const options = parseOptions(config, log);
+  const options = parserOptions(config, log);
   if (path === "-") {
     log.info("Reading the Qualys report from standard input");
     const stdin = guardReads(Deno.stdin, cannotRead("stdin"));

@@ -111,6 +111,30 @@ interface Start {
  *
  * @throws {QualysApiError} A call failed for good (exit 3): nothing is sent, the state stays.
  * @throws {LocalIoError} Another run holds the destination, or a local file failed (exit 7).
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseConfig } from "../../../config/read_config.ts";
+ * import { NO_LOG } from "../../../log/log.ts";
+ * import { QualysClient } from "../../../qualys/client.ts";
+ * // A Qualys API that cannot be reached: exit 3 before anything is collected, and no state.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const url = `https://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+ * listener.close();
+ * const dir = await Deno.makeTempDir();
+ * const config = await parseConfig(`user_id: u\npassword: p\nurl: ${url}\nsource: detections\n`,
+ *   `${dir}/QualysGuard.yaml`);
+ * const client = QualysClient.open({ url, userId: "u", password: "p", maxRetries: 0 });
+ * try {
+ *   const run = collectDetectionRun({ client, config, destination: "csv -", log: NO_LOG,
+ *     stateDir: `${dir}/state` });
+ *   await assert.rejects(run, { name: "QualysApiError", exitCode: 3 });
+ *   assert.ok(![...Deno.readDirSync(`${dir}/state`)].some((e) => /^sync-.*\.json$/.test(e.name)));
+ * } finally {
+ *   await client.close();
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
  */
 export async function collectDetectionRun(options: DetectionRunOptions): Promise<DetectionRun> {
   await prepareStateDir(options.stateDir);
