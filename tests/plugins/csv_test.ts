@@ -5,6 +5,7 @@ import { parseArgv } from "../../lib/cli/parse_argv.ts";
 import { csvPlugin, readLines } from "../../lib/plugins/csv.ts";
 import { deliver } from "../../lib/pipeline/deliver.ts";
 import type { CommandSink } from "../../lib/sinks/sink.ts";
+import { workDir } from "../_workdir.ts";
 
 function readerOf(text: string, chunk: number) {
   const bytes = new TextEncoder().encode(text);
@@ -33,13 +34,9 @@ Deno.test("readLines joins lines cut by reads and splits UTF-8 correctly, in any
 });
 
 async function withCommandFile(text: string, body: (path: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "qc-csvplugin-" });
-  try {
-    await Deno.writeTextFile(`${dir}/cmds.csv`, text);
-    await body(`${dir}/cmds.csv`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using dir = await workDir("qc-csvplugin-");
+  await Deno.writeTextFile(`${dir.path}/cmds.csv`, text);
+  await body(`${dir.path}/cmds.csv`);
 }
 
 function context(args: string[]) {

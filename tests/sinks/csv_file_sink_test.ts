@@ -6,20 +6,12 @@ import {
   probeCsvFile,
   resolveCsvTarget,
 } from "../../lib/sinks/csv_file_sink.ts";
+import { withWorkDir } from "../_workdir.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "qc-csvsink-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("openCsvFileSink follows a symlink and replaces its target atomically; the link stays", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.mkdir(`${dir}/data`);
     await Deno.writeTextFile(`${dir}/data/real.csv`, "previous\n", { mode: 0o640 });
     await Deno.chmod(`${dir}/data/real.csv`, 0o640);
@@ -39,7 +31,7 @@ Deno.test("openCsvFileSink follows a symlink and replaces its target atomically;
 });
 
 Deno.test("openCsvFileSink creates the target of a dangling symlink, 0600", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.symlink(`${dir}/new.csv`, `${dir}/link.csv`);
     const sink = await openCsvFileSink(`${dir}/link.csv`);
     await sink.write(bytes("ScanFlush\n"));
@@ -51,7 +43,7 @@ Deno.test("openCsvFileSink creates the target of a dangling symlink, 0600", asyn
 });
 
 Deno.test("openCsvFileSink writes straight into a FIFO, and its reader gets the commands", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const fifo = `${dir}/commands.fifo`;
     const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
     assert.ok(made.success, "mkfifo");
@@ -77,7 +69,7 @@ Deno.test("openCsvFileSink writes straight into a FIFO, and its reader gets the 
 });
 
 Deno.test("openCsvFileSink writes straight into a character device behind a link, which stays", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.symlink("/dev/null", `${dir}/discard.csv`);
     assert.equal((await resolveCsvTarget(`${dir}/discard.csv`)).kind, "stream");
     const sink = await openCsvFileSink(`${dir}/discard.csv`);
@@ -90,7 +82,7 @@ Deno.test("openCsvFileSink writes straight into a character device behind a link
 });
 
 Deno.test("openCsvFileSink refuses a socket, a directory and a device out of reach (exit 2)", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const socket = `${dir}/s.sock`;
     const listener = Deno.listen({ transport: "unix", path: socket });
     try {
@@ -120,7 +112,7 @@ Deno.test("openCsvFileSink refuses a socket, a directory and a device out of rea
 });
 
 Deno.test("resolveCsvTarget knows /dev/stdout and /dev/stderr by name, also behind a link", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.symlink("/dev/stdout", `${dir}/out.csv`);
     assert.deepEqual(await resolveCsvTarget("/dev/stdout"), {
       kind: "stdout",
@@ -135,7 +127,7 @@ Deno.test("resolveCsvTarget knows /dev/stdout and /dev/stderr by name, also behi
 });
 
 Deno.test("openCsvFileSink turns a write failure into a LocalIoError naming the file and the fix", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const sink = await openCsvFileSink(`${dir}/out.csv`);
     await sink.write(bytes("SetSource,x\n"));
     // The temp file is gone under the sink: its final sync and rename cannot succeed.
@@ -152,7 +144,7 @@ Deno.test("openCsvFileSink turns a write failure into a LocalIoError naming the 
 });
 
 Deno.test("probeCsvFile checks the destination without leaving anything behind", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await probeCsvFile(`${dir}/out.csv`);
     await Deno.writeTextFile(`${dir}/kept.csv`, "previous\n");
     await probeCsvFile(`${dir}/kept.csv`);

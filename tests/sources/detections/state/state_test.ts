@@ -16,15 +16,7 @@ import {
   writeSyncState,
 } from "../../../../lib/sources/detections/state/sync_state.ts";
 import { SyncHosts } from "../../../../lib/sources/detections/sync/sync_hosts.ts";
-
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "vmdr-state-test-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withWorkDir } from "../../../_workdir.ts";
 
 const DEST = "dc 10.0.0.1:8307";
 
@@ -46,7 +38,7 @@ Deno.test("AddressSet keeps IPv4 packed and IPv6 as text; adds, deletes and roun
 });
 
 Deno.test("the sync state: written 0600 and whole, read back; a damaged or foreign one is said and ignored", async () => {
-  await withDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const path = await statePath(dir, DEST);
     assert.match(path, /\/sync-[0-9a-f]{16}\.json$/);
     const problems: string[] = [];
@@ -120,7 +112,7 @@ const lines = (entries: KbEntry[]) =>
   new TextEncoder().encode(entries.map((e) => JSON.stringify(e) + "\n").join(""));
 
 Deno.test("KbCache: entries and checkpoint written whole and read back; copy keeps and decodes what is asked; a cut cache is empty", async () => {
-  await withDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const path = `${dir}/kb-0123456789abcdef.jsonl`;
     const problems: string[] = [];
     const empty = await KbCache.open(path, (m) => problems.push(m));
@@ -159,7 +151,7 @@ Deno.test("KbCache: entries and checkpoint written whole and read back; copy kee
 });
 
 Deno.test("KbCache: an entry with a whole head and a damaged body is not passed on or copied when wanted, but returned to be fetched again", async () => {
-  await withDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const path = `${dir}/kb-0123456789abcdef.jsonl`;
     const w = await KbCacheWriter.begin(path);
     await w.append(lines([entry(6), entry(9), entry(11), entry(14)]), [6, 9, 11, 14]);
@@ -194,7 +186,7 @@ Deno.test("KbCache: an entry with a whole head and a damaged body is not passed 
 });
 
 Deno.test("the state directory is made 0700; a destination's lock is held by one process at a time", async () => {
-  await withDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await prepareStateDir(`${dir}/state`);
     assert.equal(Deno.statSync(`${dir}/state`).mode! & 0o777, 0o700);
     const release = await tryLock(`${dir}/state/sync-x.lock`);

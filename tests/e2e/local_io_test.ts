@@ -9,18 +9,10 @@ import { connectorArgs } from "../../scripts/connector_command.ts";
 import { type CliResult, runMain } from "../_cli.ts";
 import { FULL_DISK, runInShell } from "../_shell.ts";
 import { haveCommand, ignoreUnless } from "../_skip.ts";
+import { withWorkDir } from "../_workdir.ts";
 
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
 const decoder = new TextDecoder();
-
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "qc-localio-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** Runs main.ts in `sh` after `setup` (see tests/_shell.ts). */
 async function runMainInShell(
@@ -52,7 +44,7 @@ function commandFile(hosts: number): string {
 // ---- -csvfile: what the path names ----
 
 Deno.test("main -csvfile through a symlink replaces the target and keeps the link", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/real.csv`, "previous\n");
     await Deno.symlink("real.csv", `${dir}/Output.csv`);
     const r = await runMain(["-r", SAMPLE, "-c", "Output.csv", "-le", "0"], { cwd: dir });
@@ -66,7 +58,7 @@ Deno.test("main -csvfile through a symlink replaces the target and keeps the lin
 });
 
 Deno.test("main -csvfile into a FIFO: its reader gets the commands, the FIFO stays", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const fifo = `${dir}/commands.fifo`;
     assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
     const reader = new Deno.Command("cat", { args: [fifo], stdout: "piped" }).spawn();
@@ -87,7 +79,7 @@ Deno.test("main -csvfile into a FIFO: its reader gets the commands, the FIFO sta
 });
 
 Deno.test("main -csvfile /dev/stdout (or a link to it) writes to stdout like -c -", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.symlink("/dev/stdout", `${dir}/out.csv`);
     for (const target of ["/dev/stdout", `${dir}/out.csv`]) {
       const r = await runMain(["-r", SAMPLE, "-c", target, "-le", "0"], { cwd: dir });
@@ -102,7 +94,7 @@ Deno.test("main -csvfile /dev/stdout (or a link to it) writes to stdout like -c 
 });
 
 Deno.test("main -csvfile refuses a socket before reading the report (exit 2)", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const listener = Deno.listen({ transport: "unix", path: `${dir}/s.sock` });
     try {
       const r = await runMain(["-r", SAMPLE, "-c", "s.sock"], { cwd: dir });
@@ -116,13 +108,15 @@ Deno.test("main -csvfile refuses a socket before reading the report (exit 2)", a
   });
 });
 
+const DEV_TTY =
+  "main -csvfile /dev/tty, which Deno opens only with --allow-all: exit 2 before reading";
 Deno.test({
-  name: "main -csvfile /dev/tty, which Deno opens only with --allow-all: exit 2 before reading",
-  ignore: !exists("/dev/tty"),
+  name: DEV_TTY,
+  ignore: ignoreUnless(exists("/dev/tty"), DEV_TTY, "this machine has no /dev/tty"),
 }, async () => {
   // Deno can examine /dev/tty but refuses to open it without --allow-all: this was found only
   // after the report was read, as exit 7 saying "run again with the --allow-all flag".
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const r = await runMain(["-r", "-", "-c", "/dev/tty"], { cwd: dir, stdin: "" });
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(
@@ -134,7 +128,7 @@ Deno.test({
 });
 
 Deno.test("main checks that the CSV can be written before it reads the report", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     // The report on stdin is empty: reading it first would fail with exit 4 instead.
     const r = await runMain(["-r", "-", "-c", `${dir}/missing/Output.csv`], {
       cwd: dir,
@@ -150,7 +144,7 @@ Deno.test("main checks that the CSV can be written before it reads the report", 
 // ---- local I/O failures: exit 7 with the file and the fix ----
 
 Deno.test("main exits 7 naming the CSV when its file system is full; the old file stays", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/Output.csv`, "previous good file\n");
     const r = await runMainInShell(FULL_DISK, ["-r", SAMPLE, "-c", "Output.csv"], { cwd: dir });
     assert.equal(r.code, 7, r.stdout + r.stderr);
@@ -164,7 +158,7 @@ Deno.test("main exits 7 naming the CSV when its file system is full; the old fil
 });
 
 Deno.test("main exits 7 naming the spool and TMPDIR when the temp directory is full", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.mkdir(`${dir}/tmp`);
     await Deno.writeTextFile(`${dir}/cmds.csv`, commandFile(200));
     const r = await runMainInShell(FULL_DISK, ["csv", "-pl", "cmds.csv", "-c", "-"], {
@@ -182,7 +176,7 @@ Deno.test("main exits 7 naming the spool and TMPDIR when the temp directory is f
 });
 
 Deno.test("main exits 7 when TMPDIR cannot take the spool at all", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/cmds.csv`, commandFile(2));
     await Deno.writeTextFile(`${dir}/not-a-dir`, "");
     const r = await runMain(["csv", "-pl", "cmds.csv", "-c", "-"], {
@@ -195,7 +189,7 @@ Deno.test("main exits 7 when TMPDIR cannot take the spool at all", async () => {
 });
 
 Deno.test("main exits 7 and says so on stderr when the log file's file system is full", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const r = await runMainInShell(
       FULL_DISK,
       ["-r", SAMPLE, "-c", "-", "-le", "3", "-logfile", "qc.log"],
@@ -209,7 +203,7 @@ Deno.test("main exits 7 and says so on stderr when the log file's file system is
 });
 
 Deno.test("main -report DIRECTORY and csv -plugininfo DIRECTORY are usage errors naming it", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     for (
       const [args, message] of [
         [
@@ -228,7 +222,7 @@ Deno.test("main -report DIRECTORY and csv -plugininfo DIRECTORY are usage errors
 });
 
 Deno.test("main ends quietly with exit 7 when the reader of stdout goes away (-c - | head)", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/cmds.csv`, commandFile(200_000)); // far more than a pipe holds
     const child = new Deno.Command(Deno.execPath(), {
       args: connectorArgs(["csv", "-pl", "cmds.csv", "-c", "-"]),
@@ -254,7 +248,7 @@ Deno.test("main ends quietly with exit 7 when the reader of stdout goes away (-c
 // ---- errors reach stderr ----
 
 Deno.test("main prints an error to stderr too when logs go to stdout (cron: >/dev/null)", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/bad.xml`, "<ASSET_DATA_REPORT><HOST_LIST>");
     const r = await runMain(["-r", "bad.xml", "-c", "Output.csv"], { cwd: dir });
     assert.equal(r.code, 4);
@@ -267,7 +261,7 @@ Deno.test("main prints an error to stderr too when logs go to stdout (cron: >/de
 });
 
 Deno.test("main prints an error once when stdout and stderr are the same file (>log 2>&1)", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/bad.xml`, "<ASSET_DATA_REPORT><HOST_LIST>");
     const r = await runMainInShell("exec >out.log 2>&1", ["-r", "bad.xml", "-c", "Output.csv"], {
       cwd: dir,
@@ -287,7 +281,7 @@ Deno.test({
     "script(1) from util-linux is missing, so no terminal can be given to the child",
   ),
 }, async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/bad.xml`, "<ASSET_DATA_REPORT><HOST_LIST>");
     await runMain(["-version"]);
     const command = [Deno.execPath(), ...connectorArgs(["-r", "bad.xml", "-c", "o.csv"])]
@@ -308,7 +302,7 @@ Deno.test({
 // ---- secrets and control characters in the log ----
 
 Deno.test("main with a one-letter password logs ordinary lines ungarbled", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.mkdir(`${dir}/p`);
     await Deno.writeTextFile(`${dir}/p/q.yaml`, "user_id: u\npassword: p\ntemplate_id: 1\n", {
       mode: 0o600,
@@ -321,7 +315,7 @@ Deno.test("main with a one-letter password logs ordinary lines ungarbled", async
 });
 
 Deno.test("main -level 3 shows control characters of a report's titles as \\xHH", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     // XML forbids the C0 controls but tab, LF and CR (the scanner rejects them, as expat does);
     // DEL and the C1 controls (CSI, 0x9b, can drive a terminal) are well-formed XML.
     const xml = (await Deno.readTextFile(SAMPLE)).replace(
@@ -340,7 +334,7 @@ Deno.test("main -level 3 shows control characters of a report's titles as \\xHH"
 // ---- signals and the temp files of killed runs ----
 
 Deno.test("main on SIGHUP removes its temp files and exits 129", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.mkdir(`${dir}/tmp`);
     const watcher = Deno.watchFs(`${dir}/tmp`);
     const child = new Deno.Command(Deno.execPath(), {
@@ -377,7 +371,7 @@ async function touch(path: string, ageMs: number): Promise<void> {
 }
 
 Deno.test("main removes this program's temp files older than a day, and nothing else", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.mkdir(`${dir}/tmp`);
     await Deno.mkdir(`${dir}/out`);
     const stale = [
@@ -428,7 +422,7 @@ Deno.test({
   name: CHOWN,
   ignore: ignoreUnless(canChown, CHOWN, "only root can give a file to another user"),
 }, async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const theirs = `${dir}/qualys_connector-spool-0a1b2c3d4e5f6a7b`;
     await touch(theirs, 2 * DAY);
     await Deno.chown(theirs, 65534, 65534);
@@ -439,7 +433,7 @@ Deno.test({
 });
 
 Deno.test("-multiinfo refuses a -csvfile that is not a regular file (exit 2), before any work", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const fifo = `${dir}/x.fifo`;
     const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
     assert.equal(made.code, 0);

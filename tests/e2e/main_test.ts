@@ -3,17 +3,9 @@ import { VERSION } from "../../lib/version.ts";
 import { connectorArgs } from "../../scripts/connector_command.ts";
 import { runMain } from "../_cli.ts";
 import { ignoreUnless, NO_SHARED_FIXTURES, SHARED_FIXTURES } from "../_skip.ts";
+import { withWorkDir } from "../_workdir.ts";
 
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
-
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "qc-test-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 Deno.test("main with no arguments prints the version line and the usage, exit 0", async () => {
   const r = await runMain([]);
@@ -32,7 +24,7 @@ Deno.test("main -help and -version print to stdout, exit 0", async () => {
 });
 
 Deno.test("main -c - writes only CSV to stdout and logs to stderr", async () => {
-  await withTempDir(async (cwd) => {
+  await withWorkDir(async (cwd) => {
     const r = await runMain(["-report", SAMPLE, "-c", "-"], { cwd });
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split("\n");
@@ -47,7 +39,7 @@ Deno.test("main -c - writes only CSV to stdout and logs to stderr", async () => 
 
 Deno.test("main reads the report from stdin with -report -", async () => {
   const xml = await Deno.readTextFile(SAMPLE);
-  await withTempDir(async (cwd) => {
+  await withWorkDir(async (cwd) => {
     const r = await runMain(["-r", "-", "-c", "-"], { stdin: xml, cwd });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.split("\n").filter((l) => l.startsWith("AddScanResult")).length, 23);
@@ -55,7 +47,7 @@ Deno.test("main reads the report from stdin with -report -", async () => {
 });
 
 Deno.test("main -csvfile writes the file atomically, 0600, with logs on stdout", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const out = `${dir}/Output.csv`;
     const r = await runMain(["-report", SAMPLE, "-csvfile", out], { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
@@ -69,7 +61,7 @@ Deno.test("main -csvfile writes the file atomically, 0600, with logs on stdout",
 });
 
 Deno.test("main leaves the previous CSV untouched and no temp file when the report is bad", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const out = `${dir}/Output.csv`;
     await Deno.writeTextFile(out, "previous good file\n");
     const xml = await Deno.readTextFile(SAMPLE);
@@ -139,7 +131,7 @@ Deno.test("main invoked as process_multiple requires -multiinfo", async () => {
 });
 
 Deno.test("main -logfile appends, and -level 0 logs only errors", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const log = `${dir}/qc.log`;
     for (let i = 0; i < 2; i++) {
       const r = await runMain(["-report", SAMPLE, "-c", `${dir}/o.csv`, "-logfile", log], {
@@ -158,7 +150,7 @@ Deno.test("main -logfile appends, and -level 0 logs only errors", async () => {
 });
 
 Deno.test("main -level 3 logs every vulnerability imported", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const r = await runMain(["-report", SAMPLE, "-c", "-", "-le", "3"], { cwd: dir });
     assert.equal(r.stderr.match(/\[DEBUG\] Importing QID \d+/g)?.length, 23);
     assert.match(r.stderr, /Importing QID 38170 161\/udp on 10\.0\.0\.1: SSL Certificate/);
@@ -181,7 +173,7 @@ Deno.test({
     "/dev/log exists here, so the fallback to stderr cannot be shown",
   ),
 }, async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const r = await runMain(["-report", SAMPLE, "-c", `${dir}/o.csv`, "-syslog"], { cwd: dir });
     assert.equal(r.code, 0);
     assert.equal(r.stderr.match(/Cannot reach syslog/g)?.length, 1);
@@ -190,7 +182,7 @@ Deno.test({
 });
 
 Deno.test("main warns that -server is ignored with -csvfile, and applies add_host and ip_ranges", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.writeTextFile(
       `${dir}/q.yaml`,
       "add_host: Yes\nip_ranges: 10.0.0.1-10.0.0.2\nscanner_name: QG\n",
@@ -215,7 +207,7 @@ Deno.test("main warns that -server is ignored with -csvfile, and applies add_hos
 });
 
 Deno.test("main never shows a secret: passwords stay out of stdout, stderr, log and CSV", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const secrets = ["Qu4lys!pw", "Pr0xy#pw", "Pkcs12$pw", "EnvPkcs12%pw"];
     await Deno.writeTextFile(
       `${dir}/q.yaml`,
@@ -285,7 +277,7 @@ async function assertEmptyReport(report: string, dir: string): Promise<void> {
 }
 
 Deno.test("main turns an empty report into just SetSource, exit 0", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const empty = `${dir}/empty.xml`;
     await Deno.writeTextFile(
       empty,
@@ -301,7 +293,7 @@ Deno.test({
   name: EMPTY_SHARED,
   ignore: ignoreUnless(SHARED_FIXTURES !== undefined, EMPTY_SHARED, NO_SHARED_FIXTURES),
 }, async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await assertEmptyReport(`${SHARED_FIXTURES}defectdojo/empty.xml`, dir);
   });
 });

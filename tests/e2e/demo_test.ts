@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
 
 async function demo(...args: string[]): Promise<{ code: number; out: string }> {
   const { tasks } = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
