@@ -13,16 +13,18 @@ export * from "./lib/cli/parse_argv.ts";
 export * from "./lib/config/ip_ranges.ts";
 export * from "./lib/config/read_config.ts";
 export * from "./lib/findings/finding_source.ts";
-export * from "./lib/report/parse_report.ts";
+export * from "./lib/sources/report/parse_report.ts";
 export * from "./lib/encode/sanitize.ts";
-export * from "./lib/encode/encode_commands.ts";
-export * from "./lib/encode/command_line.ts";
+export * from "./lib/encode/encoder.ts";
+export * from "./lib/host_input/grammar.ts";
 export * from "./lib/encode/os_map.ts";
-export * from "./lib/encode/write_commands.ts";
-export * from "./lib/sink/command_sink.ts";
-export * from "./lib/sink/csv_file_sink.ts";
-export * from "./lib/sink/open_sink.ts";
-export { type DcSinkOptions, openDcSink } from "./lib/sink/dc_sink.ts";
+export * from "./lib/pipeline/write_blocks.ts";
+export * from "./lib/pipeline/delivery.ts";
+export { deliver, type DeliverOptions } from "./lib/pipeline/deliver.ts";
+export * from "./lib/sinks/sink.ts";
+export * from "./lib/sinks/csv_file_sink.ts";
+export * from "./lib/sinks/open_sink.ts";
+export { type DcSinkOptions, openDcSink } from "./lib/sinks/dc_sink.ts";
 export * from "./lib/log/logger.ts";
 export type { CheckStep, InputPlugin, Job, PluginContext } from "./lib/plugins/plugin.ts";
 export { DEFAULT_PLUGININFO, qualysGuardPlugin } from "./lib/plugins/qualys_guard.ts";
@@ -33,11 +35,11 @@ export {
   type DownloadOptions,
   downloadReport,
   type StreamParser,
-} from "./lib/qualys/download_report.ts";
-export { describeQualysError } from "./lib/qualys/describe_error.ts";
+} from "./lib/sources/report/download_report.ts";
+export { describeQualysError } from "./lib/qualys/simple_return.ts";
 export { type ClientIdentity, loadPkcs12, readPkcs12 } from "./lib/dc/pkcs12.ts";
 export { loadIdentity } from "./lib/dc/identity.ts";
 export { type DataAnswer, DcClient, type DcOptions } from "./lib/dc/dc_client.ts";
 export { MessagePacker } from "./lib/dc/protocol.ts";
 export { countedCommands, type DcResponse, parseDcResponse } from "./lib/dc/answers.ts";
-export { sendCommands } from "./lib/dc/send_commands.ts";
+export { sendMessages } from "./lib/dc/send_messages.ts";

@@ -1,23 +1,27 @@
 /**
  * The agent core: the command line, the logger, choosing the input plugin (the plugin word:
- * `QualysGuard` or `csv`) and the destination (a CSV file, stdout or a Defense Center), driving
- * the plugin's jobs into sinks, `-check`, and turning errors into exit statuses.
+ * `QualysGuard` or `csv`) and the destination (a CSV file, stdout or a Defense Center), running
+ * the plugin's jobs through the delivery pipeline, `-check`, and turning errors into exit
+ * statuses (docs/architecture.md).
  *
  * @module
  */
 
-import { type CliOptions, parseArgv } from "./cli/parse_argv.ts";
+import { type CliOptions, parseArgv, secretsOf } from "./cli/parse_argv.ts";
 import type { PluginName } from "./cli/options.ts";
 import { usage } from "./cli/options.ts";
+import { checkOptionRules } from "./cli/rules.ts";
 import { onSignalReport } from "./cleanup.ts";
 import { checkDc } from "./dc/check.ts";
 import { ExitCode, exitCodeOf, LocalIoError, UsageError } from "./errors.ts";
 import { Logger } from "./log/logger.ts";
+import { deliver } from "./pipeline/deliver.ts";
 import { csvPlugin } from "./plugins/csv.ts";
 import type { CheckStep, InputPlugin, PluginContext } from "./plugins/plugin.ts";
 import { qualysGuardPlugin } from "./plugins/qualys_guard.ts";
-import * as sinks from "./sink/open_sink.ts";
-import { chooseDestination, type DcSettings, withDcSettings } from "./sink/choose_destination.ts";
+import * as sinks from "./sinks/open_sink.ts";
+import { loadDcIdentity, resolveDestination } from "./sinks/destination.ts";
+import type { ClientIdentity } from "./dc/pkcs12.ts";
 import { writeAllSync } from "./util/bytes.ts";
 import { VERSION } from "./version.ts";
 
@@ -80,7 +84,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   }
   let cli: CliOptions;
   try {
-    cli = parseArgv(argv);
+    cli = parseArgv(argv, { env });
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     print("stderr", `${program}: ${error.message}\n\n${usage(program)}`);
@@ -117,8 +121,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     print("stderr", `${program}: ${(error as Error).message}`);
     return exitCodeOf(error);
   }
-  log.addSecret(cli.password);
-  log.addSecret(env.QC_PKCS12_PASSWORD);
+  for (const secret of secretsOf(cli, env)) log.addSecret(secret);
   const unreport = onSignalReport((signal, code, notes) => {
     log.fatal(`Stopped by ${signal} (exit ${code})${notes.map((n) => ` ${n}`).join(";")}`);
     return log.close();
@@ -132,7 +135,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     return exitCodeOf(error);
   };
   try {
-    return (await drive({ cli, log, env }, fail)) || (log.failure?.exitCode ?? ExitCode.Ok);
+    return (await runJobs({ cli, log, env }, fail)) || (log.failure?.exitCode ?? ExitCode.Ok);
   } catch (error) {
     return fail(error);
   } finally {
@@ -142,38 +145,37 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
 }
 
 /**
- * Runs the plugin's jobs into the destination's sinks; resolves to the exit status. The plugin
- * hands over the Defense Center settings of its configuration (`useDcSettings`) when it reads
- * it, before it opens a sink or finishes its checks.
+ * Runs the plugin's jobs, each through the delivery pipeline into the destination's sink;
+ * resolves to the exit status. A Defense Center's client identity is loaded first (its log
+ * lines and errors come before the plugin's), the plugin then reads its configuration, and the
+ * destination is chosen with the plugin's trust in the Defense Center before any job runs.
  */
-async function drive(
-  outer: PluginContext,
+async function runJobs(
+  context: PluginContext,
   fail: (error: unknown, prefix: string) => number,
 ): Promise<number> {
-  let dc: DcSettings = {};
-  const context: PluginContext = { ...outer, useDcSettings: (s) => void (dc = s) };
-  const { cli, log, env } = context;
-  if (cli.csvfile !== undefined && cli.server !== undefined) {
-    log.warn("Both -csvfile and -server are given: -server is ignored, commands go to the CSV");
-  }
+  const { cli, log } = context;
+  checkOptionRules(cli, { phase: "start", warn: (m) => log.warn(m) });
   const plugin = PLUGINS[cli.plugin];
-  if (cli.check) return await check(plugin, context, () => dc);
-  if (cli.csvfile === undefined && cli.server === undefined) {
-    throw new UsageError(
-      "Say where the commands go: -server <Defense Center> or -csvfile <file> (- = stdout)",
-    );
+  if (cli.check) return await check(plugin, context);
+  let identity: ClientIdentity | undefined;
+  if (cli.csvfile === undefined) {
+    identity = await loadDcIdentity({ pkcs12: cli.pkcs12, password: cli.password, log });
+    checkOptionRules(cli, { phase: "dc", warn: (m) => log.warn(m) });
   }
-  const destination = await chooseDestination({ ...dcTarget(cli), ...cli, env, log });
-  if (cli.multiinfo && "csvfile" in destination) {
-    await sinks.checkMultiinfoTarget(destination.csvfile);
-  }
-  await sinks.removeStaleTempFiles(destination, { log });
+  if (cli.multiinfo && cli.csvfile !== undefined) await sinks.checkMultiinfoTarget(cli.csvfile);
+  await sinks.removeStaleTempFiles(cli.csvfile, { log });
+  const { dcTrust, jobs } = await plugin.prepare(context);
+  const destination = resolveDestination(dcTarget(cli), { identity, trust: dcTrust });
   let worst: number = ExitCode.Ok;
-  for await (const job of plugin.jobs(context)) {
+  for await (const job of jobs) {
     const run = async () => {
       await sinks.probeSink(destination, { variant: job.variant }); // before the long work
-      const to = withDcSettings(destination, dc);
-      await job.run(() => sinks.openSink(to, { variant: job.variant, log }));
+      const delivery = await job.collect();
+      await deliver(delivery, {
+        openSink: () => sinks.openSink(destination, { variant: job.variant, log }),
+        log,
+      });
     };
     if (job.name === undefined) {
       await run();
@@ -194,26 +196,23 @@ async function drive(
   return worst;
 }
 
-/** The Defense Center of the command line: -server, -port, -ipv6, -insecure, -timeout. */
+/** The destination of the command line: -csvfile, or -server with -port, -pin and the rest. */
 function dcTarget(cli: CliOptions) {
-  const { port, ipv6, insecure, timeout } = cli;
-  return { host: cli.server!, port, ipv6, insecure, timeoutMs: timeout && timeout * 1000 };
+  const { csvfile, server, port, ipv6, insecure, pin, timeout } = cli;
+  return { csvfile, server, port, ipv6, insecure, pin, timeoutMs: timeout && timeout * 1000 };
 }
 
 /** `-check`: one line per step with OK, FAIL or SKIP; resolves to the worst failure's status. */
-async function check(
-  plugin: InputPlugin,
-  context: PluginContext,
-  dc: () => DcSettings,
-): Promise<number> {
-  const { cli, log, env } = context;
+async function check(plugin: InputPlugin, context: PluginContext): Promise<number> {
+  const { cli, log } = context;
   let worst: number = ExitCode.Ok;
   const show = (step: CheckStep, code: number) => {
     const mark = step.ok === "skip" ? "SKIP" : step.ok ? "OK  " : "FAIL";
     print("stdout", log.clean(`${mark} ${step.what}: ${step.detail}`));
     if (step.ok === false) worst = Math.max(worst, step.code ?? code);
   };
-  for (const step of await plugin.check(context)) {
+  const { steps, dcTrust } = await plugin.check(context);
+  for (const step of steps) {
     show(step, ExitCode.Usage);
     if (step.ok === false && step.fatal) return worst;
   }
@@ -230,9 +229,16 @@ async function check(
     }, ExitCode.Usage);
   } else {
     const { pkcs12, password } = cli;
-    const { domain, fingerprint } = dc();
-    const pin = cli.pin ?? fingerprint;
-    const steps = await checkDc({ ...dcTarget(cli), pkcs12, password, env, log, pin, domain });
+    const pin = cli.pin ?? dcTrust.fingerprint, domain = dcTrust.domain;
+    const steps = await checkDc({
+      ...dcTarget(cli),
+      host: cli.server,
+      pkcs12,
+      password,
+      log,
+      pin,
+      domain,
+    });
     for (const step of steps) show(step, ExitCode.Dc);
   }
   return worst;

@@ -4,12 +4,11 @@
  * registers how ({@linkcode onSignalReport}: one line in its log), and work under way registers
  * what the line should say of it ({@linkcode onSignalNote}: how much a Defense Center had
  * acknowledged), so no module reaches back up to the entry point. What a killed run (SIGKILL, a
- * crash, a power cut) left behind is removed by a later run: {@linkcode removeStaleFiles}.
+ * crash, a power cut) left behind is removed by a later run: {@linkcode removeStaleFiles} (the
+ * temp files themselves are made by `util/temp_files.ts`).
  *
  * @module
  */
-
-import { LocalIoError } from "./errors.ts";
 
 const actions = new Set<() => void>();
 
@@ -89,73 +88,6 @@ export async function stopOnSignal(signal: string, exitCode: number): Promise<vo
   }
   runCleanups();
   await Promise.allSettled(pending);
-}
-
-/**
- * The error for a temp file in `TMPDIR` (a spool) or its directory that cannot be created,
- * written or read: it names the path and says to point `TMPDIR` elsewhere (exit 7).
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * const e = tempFileError("write the command spool", "/tmp/x", new Error("No space left on device"));
- * assert.equal(e.message, "/tmp/x: cannot write the command spool: No space left on device: " +
- *   "set TMPDIR to a writable directory on a file system with more free space");
- * ```
- */
-export function tempFileError(what: string, path: string, error: unknown): LocalIoError {
-  return new LocalIoError(
-    `cannot ${what}: ${(error as Error).message}: set TMPDIR to a writable directory on a file ` +
-      "system with more free space",
-    { path, cause: error },
-  );
-}
-
-/**
- * Creates a 0600 temp file for data spilled out of memory (`<prefix><random>` in `tempDir`, by
- * default `TMPDIR`), open for reading and writing. A failure is a `LocalIoError` naming the
- * directory or file and the fix, and leaves no file behind. The caller registers its removal.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * const { path, file } = openSpillFileSync({ prefix: "qc-doc-", what: "the doc spool" });
- * assert.equal(Deno.statSync(path).mode! & 0o777, 0o600);
- * file.close();
- * Deno.removeSync(path);
- * ```
- */
-export function openSpillFileSync(
-  options: { prefix: string; what: string; tempDir?: string | undefined },
-): { path: string; file: Deno.FsFile } {
-  const { prefix, what, tempDir } = options;
-  let path: string;
-  try {
-    path = Deno.makeTempFileSync({ prefix, ...(tempDir ? { dir: tempDir } : {}) });
-  } catch (error) {
-    throw tempFileError(`create ${what} there`, tempDir ?? systemTempDir(), error);
-  }
-  try {
-    Deno.chmodSync(path, 0o600);
-    return { path, file: Deno.openSync(path, { read: true, write: true }) };
-  } catch (error) {
-    try {
-      Deno.removeSync(path);
-    } catch { /* gone */ }
-    throw tempFileError(`open ${what}`, path, error);
-  }
-}
-
-/**
- * The directory temp files go to when none is given: `$TMPDIR`, else `/tmp` (as
- * `Deno.makeTempFile` does), for messages and the stale-file sweep.
- */
-export function systemTempDir(): string {
-  try {
-    return Deno.env.get("TMPDIR") || "/tmp";
-  } catch {
-    return "/tmp";
-  }
 }
 
 /** Options for {@linkcode removeStaleFiles}. */

@@ -19,7 +19,7 @@
  */
 
 import { connectorArgs } from "./connector_command.ts";
-import { DetectionPageParser } from "../lib/vmdr/detection_page.ts";
+import { DetectionPageParser } from "../lib/sources/detections/pages/detection_page.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DATA = `${ROOT}bench-data`;

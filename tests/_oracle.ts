@@ -1,11 +1,11 @@
 /**
- * Test oracle: the same extraction rules as `lib/report/parse_report.ts`, written the obvious
+ * Test oracle: the same extraction rules as `lib/sources/report/parse_report.ts`, written the obvious
  * way on top of saxes (a strict, independent XML parser), over a small in-memory tree.
  */
 
 import { SaxesParser } from "saxes";
 import { type IpRangeSet, parseHostAddress } from "../lib/config/ip_ranges.ts";
-import type { GlossaryEntry, ParsedReport } from "../lib/report/parse_report.ts";
+import type { GlossaryEntry, ParsedReport } from "../lib/sources/report/parse_report.ts";
 
 export interface XNode {
   name: string;

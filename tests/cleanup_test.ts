@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { onCleanup, runCleanups } from "../lib/cleanup.ts";
-import { openCsvFileSink } from "../lib/sink/csv_file_sink.ts";
+import { openCsvFileSink } from "../lib/sinks/csv_file_sink.ts";
 
 Deno.test("runCleanups removes the CSV temp file of a sink that was never closed", async () => {
   const dir = await Deno.makeTempDir();

@@ -1,6 +1,8 @@
 /**
- * The option table (README: Usage): one record per option, read by both the parser and the
- * usage text.
+ * The option table (README: Usage): one record per option, read by the parser, the usage text
+ * and the agent: its name, abbreviation, kind and range, its default, the environment variable
+ * that stands in for it, and whether its value is a secret. The rules between options (one
+ * ignored for another, one required without another) are `rules.ts`'s.
  *
  * @module
  */
@@ -22,7 +24,20 @@ export interface OptionSpec {
   readonly arg?: string;
   /** One-line help. */
   readonly help: string;
+  /** The value when the option is not given (flags: false). */
+  readonly default?: number;
+  /** The environment variable whose value is taken when the option is not given. */
+  readonly env?: string;
+  /** A secret: registered with the logger, never shown. */
+  readonly secret?: boolean;
 }
+
+/** The Defense Center's host input port, when `-port` is not given. */
+export const DEFAULT_PORT = 8307;
+/** The log level, when `-level` is not given: 2, info. */
+export const DEFAULT_LEVEL = 2;
+/** The environment variable that holds the `.pkcs12` password, when `-password` is not given. */
+export const PKCS12_PASSWORD_ENV = "QC_PKCS12_PASSWORD";
 
 /** Every option the connector accepts: the original's, then the new ones. */
 export const OPTIONS = [
@@ -39,7 +54,8 @@ export const OPTIONS = [
     kind: "integer",
     range: [0, 65535],
     arg: "n",
-    help: "The Defense Center port (default 8307)",
+    help: `The Defense Center port (default ${DEFAULT_PORT})`,
+    default: DEFAULT_PORT,
   },
   {
     name: "plugininfo",
@@ -62,7 +78,9 @@ export const OPTIONS = [
     abbrev: "pa",
     kind: "string",
     arg: "string",
-    help: "Password of the .pkcs12 file (default none; also env QC_PKCS12_PASSWORD)",
+    help: `Password of the .pkcs12 file (default none; also env ${PKCS12_PASSWORD_ENV})`,
+    env: PKCS12_PASSWORD_ENV,
+    secret: true,
   },
   {
     name: "syslog",
@@ -85,6 +103,7 @@ export const OPTIONS = [
     range: [0, 3],
     arg: "0-3",
     help: "Log level: 3 debug (every vulnerability), 2 info (default), 1 warning, 0 error",
+    default: DEFAULT_LEVEL,
   },
   {
     name: "csvfile",

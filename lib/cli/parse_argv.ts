@@ -24,7 +24,7 @@ export interface CliOptions {
   ipv6: boolean;
   /** Client certificate path. */
   pkcs12?: string;
-  /** The .pkcs12 password. */
+  /** The .pkcs12 password (`-password`, else the environment's `QC_PKCS12_PASSWORD`). */
   password?: string;
   /** Log to syslog. */
   syslog: boolean;
@@ -85,8 +85,15 @@ function resolve(typed: string): OptionSpec {
   );
 }
 
+/** Options for {@linkcode parseArgv}. */
+export interface ParseArgvOptions {
+  /** Environment variables: an option not given takes its table's `env` variable. @default {{}} */
+  env?: Readonly<Record<string, string>>;
+}
+
 /**
- * Parses the arguments (without the program name).
+ * Parses the arguments (without the program name); an option not given takes its default, or
+ * the value of its environment variable (the option table says which).
  *
  * @throws {UsageError} For an unknown or ambiguous option, a missing or bad value, or an
  * unknown plugin word.
@@ -99,21 +106,13 @@ function resolve(typed: string): OptionSpec {
  * assert.equal(o.plugin, "QualysGuard");
  * ```
  */
-export function parseArgv(argv: readonly string[]): CliOptions {
-  const out: CliOptions = {
-    port: 8307,
-    ipv6: false,
-    syslog: false,
-    stderr: false,
-    level: 2,
-    check: false,
-    insecure: false,
-    full: false,
-    help: false,
-    version: false,
-    plugin: "QualysGuard",
-    given: new Set(),
-  };
+export function parseArgv(argv: readonly string[], options: ParseArgvOptions = {}): CliOptions {
+  const out = { plugin: "QualysGuard", given: new Set() } as unknown as CliOptions;
+  const values = out as unknown as Record<string, unknown>;
+  for (const spec of OPTIONS as readonly OptionSpec[]) {
+    if (spec.kind === "flag") values[spec.name] = false;
+    else if (spec.default !== undefined) values[spec.name] = spec.default;
+  }
   let pluginSeen = false;
   let optionsEnded = false;
   const setPlugin = (word: string) => {
@@ -158,7 +157,38 @@ export function parseArgv(argv: readonly string[]): CliOptions {
     out.given.add(spec.name as OptionName);
     apply(out, spec, value);
   }
+  const env = options.env ?? {};
+  for (const spec of OPTIONS as readonly OptionSpec[]) {
+    const fromEnv = spec.env === undefined ? undefined : env[spec.env];
+    if (fromEnv !== undefined && !out.given.has(spec.name as OptionName)) {
+      values[spec.name] = fromEnv;
+    }
+  }
   return out;
+}
+
+/**
+ * The secret values of the command line and of the environment variables that stand in for
+ * options (the option table says which), for the logger to mask.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const cli = parseArgv(["-pa", "s3cret!", "-c", "-"]);
+ * assert.deepEqual(secretsOf(cli, { QC_PKCS12_PASSWORD: "env-s3cret" }), ["s3cret!", "env-s3cret"]);
+ * ```
+ */
+export function secretsOf(
+  cli: CliOptions,
+  env: Readonly<Record<string, string>>,
+): (string | undefined)[] {
+  const secrets: (string | undefined)[] = [];
+  for (const spec of OPTIONS as readonly OptionSpec[]) {
+    if (!spec.secret) continue;
+    secrets.push((cli as unknown as Record<string, string | undefined>)[spec.name]);
+    if (spec.env) secrets.push(env[spec.env]);
+  }
+  return secrets;
 }
 
 function apply(out: CliOptions, spec: OptionSpec, value: string | undefined): void {

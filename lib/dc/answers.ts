@@ -6,7 +6,7 @@
  * @module
  */
 
-import { commandOf, splitCsvLine } from "../encode/command_line.ts";
+import { commandOf, splitCsvLine } from "../host_input/grammar.ts";
 import { HEADER, mapPrefixAt, showBytes } from "./protocol.ts";
 
 const encoder = new TextEncoder();

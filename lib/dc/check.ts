@@ -11,7 +11,8 @@
 import { DcError, exitCodeOf } from "../errors.ts";
 import { seconds } from "../util/deadline.ts";
 import { unbracket } from "../util/text.ts";
-import { type IdentityLog, loadIdentity, type LoadIdentityOptions } from "./identity.ts";
+import type { Log } from "../log/log.ts";
+import { loadIdentity, type LoadIdentityOptions } from "./identity.ts";
 import type { ClientIdentity } from "./pkcs12.ts";
 import type { DcClient as DcClientType } from "./dc_client.ts";
 
@@ -31,8 +32,8 @@ export interface DcCheckStep {
 export interface CheckDcOptions extends LoadIdentityOptions {
   /** The Defense Center (`-server`). */
   host: string;
-  /** Its port. @default {8307} */
-  port?: number;
+  /** Its port (`-port`). */
+  port: number;
   /** Connect over IPv6. @default {false} */
   ipv6?: boolean;
   /** Skip verifying the Defense Center's certificate. @default {false} */
@@ -42,7 +43,7 @@ export interface CheckDcOptions extends LoadIdentityOptions {
   /** The domain (`domain`): checked with a DATA message holding only `SetDomain,<domain>`. */
   domain?: string | undefined;
   /** Where warnings (expiry) go. */
-  log?: IdentityLog;
+  log?: Pick<Log, "warn">;
   /** The time limit of each network step, in ms (`-timeout`). @default the DcClient's, per step */
   timeoutMs?: number | undefined;
 }
@@ -53,7 +54,7 @@ export interface CheckDcOptions extends LoadIdentityOptions {
  */
 export async function checkDc(options: CheckDcOptions): Promise<DcCheckStep[]> {
   const steps: DcCheckStep[] = [];
-  const port = options.port ?? 8307;
+  const port = options.port;
   let identity: ClientIdentity;
   try {
     const loaded = await loadIdentity(options);

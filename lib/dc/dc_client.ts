@@ -21,10 +21,9 @@
  * @module
  */
 
-import tls from "node:tls";
 import { DcError } from "../errors.ts";
+import { type Log, NO_LOG } from "../log/log.ts";
 import { DeadlineError, seconds, withDeadline } from "../util/deadline.ts";
-import { unbracket } from "../util/text.ts";
 import {
   countedCommands,
   countLines,
@@ -50,39 +49,17 @@ import {
   writeMessage,
 } from "./protocol.ts";
 import {
-  ClosedInHandshake,
   errorCode,
   isDnsFailure,
-  isOutOfDates,
   isRefused,
   isUntrusted,
   peerEndedHandshake,
 } from "./tls_errors.ts";
-import { nodeStream } from "./tls_stream.ts";
-import {
-  describePeer,
-  type PeerCertificateInfo,
-  pinMismatchMessage,
-  untrustedMessage,
-} from "./trust.ts";
+import { DC_TIMEOUTS, TlsConnector } from "./tls_connect.ts";
+import type { PeerCertificateInfo } from "./trust.ts";
 
 export type { DataAnswer, PeerCertificateInfo };
-
-/**
- * Time limits per step, in ms, when `-timeout` is not given (the README says why): the FMC
- * answers TCP, TLS and the version at once, but answers a DATA message only once it has
- * processed every command in it.
- */
-export const DC_TIMEOUTS = {
-  /** TCP connect (and the AAAA lookup of -ipv6). */
-  connect: 30_000,
-  /** The TLS handshake, client certificate included. */
-  tls: 30_000,
-  /** Sending VERSION and reading the whole MAX_SIZE answer. */
-  maxSize: 30_000,
-  /** Sending one DATA message and reading its whole answer. */
-  data: 300_000,
-} as const;
+export { DC_TIMEOUTS };
 
 /**
  * The largest DATA payload sent, whatever MAX_SIZE the Defense Center announces: a message is
@@ -92,22 +69,15 @@ export const DC_TIMEOUTS = {
  */
 export const MAX_PAYLOAD = 1 << 20;
 
-/** Where the client reports what it does. */
-export interface DcLog {
-  /** Warnings (reconnects). */
-  warn(message: string): void;
-  /** Errors (failed commands). */
-  error(message: string): void;
-  /** Details. */
-  debug(message: string): void;
-}
+/** Where the client reports what it does: reconnects, failed commands, details. */
+export type DcLog = Pick<Log, "warn" | "error" | "debug">;
 
 /** Options for {@linkcode DcClient.connect}. */
 export interface DcOptions {
   /** The DC's host name or address. */
   host: string;
-  /** Port. @default {8307} */
-  port?: number;
+  /** Port (`-port`). */
+  port: number;
   /** Connect over IPv6 (resolve AAAA). @default {false} */
   ipv6?: boolean;
   /** Client certificate and key, and the DC's CA. */
@@ -149,7 +119,6 @@ export interface SendTotals {
   reconnects: number;
 }
 
-const NOLOG: DcLog = { warn() {}, error() {}, debug() {} };
 const dec = new TextDecoder();
 
 /** An answer as it came: its header, and its value when the header was one to read on. */
@@ -180,7 +149,7 @@ export class DcClient {
   readonly #log: DcLog;
   readonly #port: number;
   #session: Session | undefined;
-  #address: string | undefined;
+  readonly #tls: TlsConnector;
   /** Totals so far. */
   readonly totals: SendTotals = {
     messages: 0,
@@ -195,11 +164,33 @@ export class DcClient {
 
   private constructor(options: DcOptions) {
     this.#o = options;
-    this.#log = options.log ?? NOLOG;
-    this.#port = options.port ?? 8307;
+    this.#log = options.log ?? NO_LOG;
+    this.#port = options.port;
+    this.#tls = new TlsConnector(options);
   }
 
-  /** Connects, exchanges versions and reads MAX_SIZE. */
+  /**
+   * Connects (mutual TLS with `identity`), exchanges versions and reads MAX_SIZE; then
+   * {@linkcode DcClient.send} takes one DATA payload at a time.
+   *
+   * @throws {DcError} When the Defense Center cannot be reached, the TLS handshake or the
+   * version exchange fails (exit 5); the message says what to check.
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * // Nothing listens on the port: exit 5, naming the host and port and what to check.
+   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const { port } = listener.addr as Deno.NetAddr;
+   * listener.close();
+   * const identity = { certPem: "", keyPem: "", caPems: [], subject: "", notBefore: new Date(),
+   *   notAfter: new Date() };
+   * await assert.rejects(DcClient.connect({ host: "127.0.0.1", port, identity }), (e: Error) => {
+   *   assert.equal((e as Error & { exitCode: number }).exitCode, 5);
+   *   assert.match(e.message, new RegExp(`^Connection to 127\\.0\\.0\\.1:${port} was refused`));
+   *   return true;
+   * });
+   * ```
+   */
   static async connect(options: DcOptions): Promise<DcClient> {
     const client = new DcClient(options);
     client.#session = await client.#open();
@@ -220,123 +211,9 @@ export class DcClient {
     return `${this.#o.host}:${this.#port}`;
   }
 
-  async #resolve(): Promise<string> {
-    if (this.#address) return this.#address;
-    const host = unbracket(this.#o.host);
-    if (!this.#o.ipv6 || host.includes(":")) return (this.#address = host);
-    try {
-      const found = await Deno.resolveDns(host, "AAAA");
-      if (found.length === 0) throw new Error("no AAAA record");
-      return (this.#address = found[0]!);
-    } catch (error) {
-      throw new DcError(
-        `-ipv6 is given but ${host} has no IPv6 address (AAAA): ${(error as Error).message}; ` +
-          "give the DC's IPv6 address, or drop -ipv6",
-      );
-    }
-  }
-
   /** The time limit of a step. */
   #limit(step: keyof typeof DC_TIMEOUTS): number {
     return this.#o.timeoutMs ?? DC_TIMEOUTS[step];
-  }
-
-  // node:tls rather than Deno.connectTls: it can set TCP_NODELAY (Deno's TLS connections cannot,
-  // and Nagle's algorithm then holds the tail of every message for the peer's delayed ACK: 44 ms
-  // a message on loopback), it can skip verification for -insecure and -pin, and it presents the
-  // client certificate (docs/platform.md, "TLS to the Defense Center").
-  async #connectTls(maxVersion?: "TLSv1.2"): Promise<ByteStream> {
-    const { identity, pin } = this.#o;
-    const verify = !this.#o.insecure && pin === undefined;
-    const bundled = identity.caPems.length > 0;
-    let socket: tls.TLSSocket;
-    try {
-      socket = await this.#handshake({
-        ...(maxVersion ? { maxVersion } : {}),
-        rejectUnauthorized: verify,
-        // Verified against the DC's own CA from the .pkcs12: the name need not match (cron lines
-        // use IPs). Without a bundled CA: the default roots and the usual name check. A pin
-        // trusts one certificate, whatever signed it and whatever it names.
-        ...(verify && bundled ? { ca: identity.caPems } : {}),
-        ...(!verify || bundled ? { checkServerIdentity: () => undefined } : {}),
-      });
-    } catch (error) {
-      if (verify && isUntrusted(error)) {
-        throw await this.#untrusted(error as Error);
-      }
-      throw error;
-    }
-    if (pin !== undefined) {
-      const seen = describePeer(socket.getPeerCertificate());
-      if (seen.fingerprint !== pin) {
-        socket.destroy();
-        throw new DcError(pinMismatchMessage(this.#where, pin, seen), { step: "TLS handshake" });
-      }
-    }
-    return nodeStream(socket);
-  }
-
-  // A TLS handshake with the client certificate, within the connect and TLS limits.
-  async #handshake(options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
-    const connectMs = this.#limit("connect"), tlsMs = this.#limit("tls");
-    const hostname = await withDeadline(this.#resolve(), { ms: connectMs, step: "connect" });
-    const { identity } = this.#o;
-    const socket = tls.connect({
-      host: hostname,
-      port: this.#port,
-      cert: identity.certPem,
-      key: identity.keyPem,
-      minVersion: "TLSv1.2",
-      ...options,
-      ...(/^[\d.]+$|:/.test(hostname) ? {} : { servername: hostname }),
-    });
-    socket.setNoDelay(true);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const expire = (step: string, ms: number) => () => {
-          socket.destroy();
-          reject(new DeadlineError(step, ms));
-        };
-        timer = setTimeout(expire("connect", connectMs), connectMs);
-        socket.once("connect", () => {
-          clearTimeout(timer);
-          timer = setTimeout(expire("TLS handshake", tlsMs), tlsMs);
-        });
-        socket.once("secureConnect", () => resolve());
-        socket.once("error", reject);
-        socket.once("close", () => reject(new ClosedInHandshake()));
-      });
-    } catch (error) {
-      socket.destroy();
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-    return socket;
-  }
-
-  // The chain did not verify: a second handshake, unverified, only to show what the DC presents
-  // (nothing is sent on it), so that the user can check its fingerprint and pin it.
-  async #untrusted(error: Error): Promise<DcError> {
-    let seen: PeerCertificateInfo | undefined;
-    let dates: tls.PeerCertificate | undefined;
-    try {
-      const probe = await this.#handshake({
-        rejectUnauthorized: false,
-        checkServerIdentity: () => undefined,
-      });
-      dates = probe.getPeerCertificate();
-      seen = describePeer(dates);
-      probe.destroy();
-    } catch { /* it shows nothing: the message says so */ }
-    const why = errorCode(error) || error.message;
-    const bundled = this.#o.identity.caPems.length > 0;
-    const outOfDates = isOutOfDates(error, dates);
-    return new DcError(untrustedMessage(this.#where, bundled, why, seen, outOfDates), {
-      cause: error,
-      step: "TLS handshake",
-    });
   }
 
   // A step that ran out of time, in words that say what to check.
@@ -478,7 +355,7 @@ export class DcClient {
   async #open(): Promise<Session> {
     let conn: ByteStream;
     try {
-      conn = await this.#connectTls();
+      conn = await this.#tls.connect();
     } catch (error) {
       throw this.#failure(error, "connect");
     }
@@ -536,7 +413,7 @@ export class DcClient {
   async #diagnoseClose(original: EndOfStream): Promise<DcError> {
     let probe: ByteStream | undefined;
     try {
-      probe = await this.#connectTls("TLSv1.2");
+      probe = await this.#tls.connect("TLSv1.2");
       await this.#exchangeVersion(probe);
       return this.#failure(original, "version");
     } catch (error) {

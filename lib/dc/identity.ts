@@ -1,32 +1,25 @@
 /**
  * The client identity for the Defense Center: the `.pkcs12` named by `-pkcs12` (default: the
  * first `*.pkcs12` in the current directory, with a warning naming the others), its password
- * from `-password` or the environment (`QC_PKCS12_PASSWORD`), and a warning when the
- * certificate expires within 30 days.
+ * (`-password`, or the environment's `QC_PKCS12_PASSWORD`: the command line parser takes it from
+ * there), and a warning when the certificate expires within 30 days.
  *
  * @module
  */
 
+import type { Log } from "../log/log.ts";
 import type { ClientIdentity } from "./pkcs12.ts";
 
 export type { ClientIdentity };
-
-/** Where {@linkcode loadIdentity} reports. */
-export interface IdentityLog {
-  /** Several certificates, or one that expires soon. */
-  warn(message: string): void;
-}
 
 /** Options for {@linkcode loadIdentity}. */
 export interface LoadIdentityOptions {
   /** The `-pkcs12` path. @default the first `*.pkcs12` in the current directory */
   pkcs12?: string | undefined;
-  /** The `-password` value. @default env `QC_PKCS12_PASSWORD` */
+  /** The `.pkcs12` password. @default none */
   password?: string | undefined;
-  /** Environment variables. @default {{}} */
-  env?: Readonly<Record<string, string>>;
-  /** Where to warn. */
-  log?: IdentityLog;
+  /** Where to warn: several certificates, or one that expires soon. */
+  log?: Pick<Log, "warn">;
   /** The current time, for the expiry warning. @default now */
   now?: Date;
 }
@@ -43,7 +36,7 @@ export async function loadIdentity(
 ): Promise<{ identity: ClientIdentity; path: string }> {
   // node-forge is loaded only when a Defense Center is involved.
   const { findDefaultPkcs12, readPkcs12 } = await import("./pkcs12.ts");
-  const { env = {}, log } = options;
+  const { log } = options;
   let path = options.pkcs12;
   if (path === undefined) {
     const found = findDefaultPkcs12(".");
@@ -55,7 +48,7 @@ export async function loadIdentity(
       );
     }
   }
-  const password = options.password ?? env.QC_PKCS12_PASSWORD;
+  const password = options.password;
   const now = options.now ?? new Date();
   const identity = await readPkcs12(path, { password, now });
   const days = Math.floor((identity.notAfter.getTime() - now.getTime()) / 86400_000);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { commandOf, shortenLine } from "../encode/command_line.ts";
+import { commandOf, shortenLine } from "../host_input/grammar.ts";
 import { DcError } from "../errors.ts";
 import { grow, writeAll } from "../util/bytes.ts";
 
@@ -39,7 +39,7 @@ export class EndOfStream extends Error {
 
 /**
  * A payload over the MAX_SIZE the Defense Center announced: one packed for an earlier connection
- * whose MAX_SIZE was larger. Nothing of it was sent; `sendCommands` packs it again to `maxSize`.
+ * whose MAX_SIZE was larger. Nothing of it was sent; `sendMessages` packs it again to `maxSize`.
  */
 export class OverMaxSize extends DcError {
   /** The error's name, "OverMaxSize". */

@@ -14,11 +14,9 @@
  * @module
  */
 
-import { onCleanup, openSpillFileSync } from "../cleanup.ts";
+import { onCleanup } from "../cleanup.ts";
+import { makeTempFileSync } from "../util/temp_files.ts";
 import { readAtSync, writeAllSync } from "../util/bytes.ts";
-
-/** The name of the spill files' prefix (the stale-file sweep knows it). */
-export const QID_TEXT_PREFIX = "qualys_connector-texts-";
 
 /** A QID's part of an AddScanResult line: `<qid>,` before the port, the rest after it. */
 export interface QidText {
@@ -165,11 +163,7 @@ export class QidTextCache {
     if (!this.#file) {
       if (this.#fileBytes < 0) return -1; // the spill failed before, or was disposed of
       try {
-        const { path, file } = openSpillFileSync({
-          prefix: QID_TEXT_PREFIX,
-          what: "the encoder's text store",
-          tempDir: this.#spill!.tempDir,
-        });
+        const { path, file } = makeTempFileSync("qidTexts", { tempDir: this.#spill!.tempDir });
         this.#path = path;
         this.#file = file;
         this.#unregister = onCleanup(() => this.dispose());

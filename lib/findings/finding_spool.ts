@@ -20,11 +20,10 @@
  * @module
  */
 
-import { onCleanup, openSpillFileSync, tempFileError } from "../cleanup.ts";
+import { onCleanup } from "../cleanup.ts";
+import { REPORT_MEMORY } from "../util/memory.ts";
+import { makeTempFileSync, tempFileError } from "../util/temp_files.ts";
 import { grow, writeAllSync } from "../util/bytes.ts";
-
-/** The name prefix of finding spool files (the random part and nothing else follows). */
-export const FINDING_SPOOL_PREFIX = "qualys_connector-spool-";
 
 /**
  * One host's findings, as views that are valid only during the callback that receives them.
@@ -91,7 +90,7 @@ const MAX_TEXT = 255;
 
 /** Options for {@linkcode FindingSpool}. */
 export interface FindingSpoolOptions {
-  /** Bytes kept in memory before spilling to a temp file. @default {2097152} */
+  /** Bytes kept in memory before spilling to a temp file. @default {REPORT_MEMORY.findingBytes} */
   memoryLimit?: number;
   /** Directory for the temp file. @default the system temp directory */
   tempDir?: string;
@@ -128,7 +127,7 @@ export class FindingSpool {
 
   /** Creates an empty spool. */
   constructor(options: FindingSpoolOptions = {}) {
-    this.#memoryLimit = options.memoryLimit ?? 2 << 20;
+    this.#memoryLimit = options.memoryLimit ?? REPORT_MEMORY.findingBytes;
     this.#chunkSize = Math.min(CHUNK, this.#memoryLimit);
     this.#cur = new Uint8Array(this.#chunkSize);
     this.#tempDir = options.tempDir;
@@ -263,11 +262,7 @@ export class FindingSpool {
       return "memory";
     }
     if (this.#file === undefined) {
-      const spill = openSpillFileSync({
-        prefix: FINDING_SPOOL_PREFIX,
-        what: "the finding spool",
-        tempDir: this.#tempDir,
-      });
+      const spill = makeTempFileSync("findings", { tempDir: this.#tempDir });
       this.#path = spill.path;
       this.#file = spill.file;
       this.#unregister = onCleanup(() => this.dispose());

@@ -7,12 +7,11 @@
  * @module
  */
 
-import { onCleanup, openSpillFileSync, tempFileError } from "../cleanup.ts";
+import { onCleanup } from "../cleanup.ts";
+import { REPORT_MEMORY } from "../util/memory.ts";
+import { makeTempFileSync, tempFileError } from "../util/temp_files.ts";
 import { grow, readAtSync, writeAllSync } from "../util/bytes.ts";
 import type { Glossary, GlossaryEntry } from "./finding_source.ts";
-
-/** The name prefix of glossary temp files (the random part and nothing else follows). */
-export const GLOSSARY_STORE_PREFIX = "qualys_connector-glossary-";
 
 /** An entry to add: a {@linkcode GlossaryEntry} whose description may be UTF-8 bytes. */
 export interface GlossaryInput {
@@ -30,7 +29,10 @@ export interface GlossaryInput {
 
 /** Options for {@linkcode GlossaryStore}. */
 export interface GlossaryStoreOptions {
-  /** Bytes of packed entries kept in memory before spilling to a temp file. @default {16777216} */
+  /**
+   * Bytes of packed entries kept in memory before spilling to a temp file.
+   * @default {REPORT_MEMORY.glossaryBytes}
+   */
   memoryLimit?: number;
   /** Directory for the temp file. @default the system temp directory */
   tempDir?: string;
@@ -98,7 +100,7 @@ export class GlossaryStore implements Glossary {
 
   /** Creates an empty store. */
   constructor(options: GlossaryStoreOptions = {}) {
-    this.#memoryLimit = options.memoryLimit ?? 16 << 20;
+    this.#memoryLimit = options.memoryLimit ?? REPORT_MEMORY.glossaryBytes;
     this.#chunkSize = Math.min(CHUNK, this.#memoryLimit);
     this.#tempDir = options.tempDir;
   }
@@ -251,11 +253,7 @@ export class GlossaryStore implements Glossary {
       return false;
     }
     if (this.#file === undefined) {
-      const spill = openSpillFileSync({
-        prefix: GLOSSARY_STORE_PREFIX,
-        what: "the glossary store",
-        tempDir: this.#tempDir,
-      });
+      const spill = makeTempFileSync("glossary", { tempDir: this.#tempDir });
       this.#path = spill.path;
       this.#file = spill.file;
       this.#unregister = onCleanup(() => this.dispose());

@@ -15,9 +15,9 @@
 import { fstatSync } from "node:fs";
 import { isWrongPath, LocalIoError } from "../errors.ts";
 import { writeAllSync } from "../util/bytes.ts";
+import { Level, type Log } from "./log.ts";
 
-/** Log levels. */
-export const Level = { Error: 0, Warning: 1, Info: 2, Debug: 3 } as const;
+export { Level };
 
 const LABEL = ["ERROR", "WARNING", "INFO", "DEBUG"] as const;
 const SYSLOG_PRIORITY = [11, 12, 14, 15]; // user.err, user.warning, user.info, user.debug
@@ -93,7 +93,7 @@ function timestamp(): string {
 }
 
 /** Writes log lines to the chosen destinations, below a level, made safe and with secrets masked. */
-export class Logger {
+export class Logger implements Log {
   /** The highest level written: 0 error, 1 warning, 2 info, 3 debug. */
   readonly level: number;
   #stdout: boolean;

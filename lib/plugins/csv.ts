@@ -7,11 +7,11 @@
  * @module
  */
 
-import { checkCommandLine } from "../encode/command_line.ts";
+import { checkCommandLine } from "../host_input/grammar.ts";
 import { ConfigError, exitCodeOf, isWrongPath, LocalIoError, UsageError } from "../errors.ts";
-import { copyAll, openSpoolFile, type SpoolFile } from "../sink/spool_file.ts";
+import { openSpoolFile, type SpoolFile } from "../sinks/spool_file.ts";
 import { type ByteReader, guardReads } from "../util/bytes.ts";
-import type { CheckStep, InputPlugin, Job, PluginContext } from "./plugin.ts";
+import type { Checked, CheckStep, InputPlugin, Job, PluginContext, Prepared } from "./plugin.ts";
 
 const MAX_PROBLEMS = 20;
 
@@ -119,60 +119,61 @@ async function readChecked(
 export const csvPlugin: InputPlugin = {
   name: "csv",
 
-  async *jobs(context: PluginContext): AsyncGenerator<Job> {
-    const { cli, log } = context;
-    yield {
-      async run(openSink) {
-        const input = cli.plugininfo;
-        const reader = await openInput(input);
-        try {
-          const { spool, lines, commands } = await readChecked(input!, reader);
-          try {
-            log.info(`Checked ${lines} lines of ${inputName(input!)}: ${commands} commands`);
-            const sink = await openSink();
-            const file = await spool.open();
-            try {
-              await copyAll(file, sink);
-            } catch (error) {
-              await sink.abort();
-              throw error;
-            } finally {
-              file.close();
-            }
-            await sink.close();
-          } finally {
-            await spool.remove();
-          }
-        } finally {
-          if (reader !== Deno.stdin) (reader as Deno.FsFile).close();
-        }
-      },
-    };
+  prepare(context: PluginContext): Promise<Prepared> {
+    return Promise.resolve({ dcTrust: {}, jobs: jobsOf(context) });
   },
 
-  async check(context: PluginContext): Promise<CheckStep[]> {
-    const input = context.cli.plugininfo;
-    try {
+  async check(context: PluginContext): Promise<Checked> {
+    return { steps: await checkFile(context), dcTrust: {} };
+  },
+};
+
+/** The one job: the command file, checked whole, handed over as it is. */
+async function* jobsOf(context: PluginContext): AsyncGenerator<Job> {
+  const { cli, log } = context;
+  yield {
+    async collect() {
+      const input = cli.plugininfo;
       const reader = await openInput(input);
+      let checked: Awaited<ReturnType<typeof readChecked>>;
       try {
-        const { spool, lines, commands } = await readChecked(input!, reader);
-        await spool.remove();
-        return [{
-          ok: true,
-          what: `command file ${inputName(input!)}`,
-          detail: `${lines} lines, ${commands} commands`,
-        }];
+        checked = await readChecked(input!, reader);
       } finally {
         if (reader !== Deno.stdin) (reader as Deno.FsFile).close();
       }
-    } catch (error) {
+      const { spool, lines, commands } = checked;
+      log.info(`Checked ${lines} lines of ${inputName(input!)}: ${commands} commands`);
+      return {
+        content: { kind: "commands", open: () => spool.open(), lines, commands },
+        dispose: () => spool.remove(),
+      };
+    },
+  };
+}
+
+/** `-check`: the command file's lines and commands, or what is wrong with it. */
+async function checkFile(context: PluginContext): Promise<CheckStep[]> {
+  const input = context.cli.plugininfo;
+  try {
+    const reader = await openInput(input);
+    try {
+      const { spool, lines, commands } = await readChecked(input!, reader);
+      await spool.remove();
       return [{
-        ok: false,
-        what: "command file",
-        detail: (error as Error).message,
-        code: exitCodeOf(error),
-        fatal: true,
+        ok: true,
+        what: `command file ${inputName(input!)}`,
+        detail: `${lines} lines, ${commands} commands`,
       }];
+    } finally {
+      if (reader !== Deno.stdin) (reader as Deno.FsFile).close();
     }
-  },
-};
+  } catch (error) {
+    return [{
+      ok: false,
+      what: "command file",
+      detail: (error as Error).message,
+      code: exitCodeOf(error),
+      fatal: true,
+    }];
+  }
+}

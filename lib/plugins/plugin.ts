@@ -3,9 +3,10 @@
  * plugin only by this interface (and destinations only by `CommandSink`), so a new source of
  * commands is one new file in this folder.
  *
- * A plugin turns the command line into jobs; each job produces host input commands and writes
- * them into the sink it opens when its commands are ready. `-check` asks the plugin to check
- * what it needs, without importing anything.
+ * A plugin turns the command line into jobs; each job reads its input whole and hands the
+ * delivery pipeline what to write (`Delivery`: findings to encode, or command text), which the
+ * agent delivers into the destination's sink. `-check` asks the plugin to check what it needs,
+ * without importing anything.
  *
  * @module
  */
@@ -13,10 +14,10 @@
 import type { CliOptions } from "../cli/parse_argv.ts";
 import type { PluginName } from "../cli/options.ts";
 import type { Logger } from "../log/logger.ts";
-import type { CommandSink } from "../sink/command_sink.ts";
-import type { DcSettings } from "../sink/choose_destination.ts";
+import type { Delivery } from "../pipeline/delivery.ts";
+import type { DcTrust } from "../sinks/destination.ts";
 
-export type { CommandSink, DcSettings, PluginName };
+export type { DcTrust, Delivery, PluginName };
 
 /** What a plugin gets from the agent. */
 export interface PluginContext {
@@ -26,15 +27,29 @@ export interface PluginContext {
   readonly log: Logger;
   /** Environment variables. */
   readonly env: Readonly<Record<string, string>>;
-  /**
-   * A plugin whose configuration holds Defense Center settings (the domain, the certificate
-   * fingerprint) hands them over here as soon as it has read it: before it opens a sink, and
-   * before `check` returns. The command line's `-pin` wins over the fingerprint.
-   */
-  readonly useDcSettings?: ((settings: DcSettings) => void) | undefined;
 }
 
-/** One unit of work: its commands go to one sink. */
+/** What a plugin makes of a run once it has read its configuration. */
+export interface Prepared {
+  /**
+   * What its configuration says of the Defense Center (the domain, the certificate
+   * fingerprint): the agent chooses the destination with it, before any job runs. The command
+   * line's `-pin` wins over the fingerprint.
+   */
+  readonly dcTrust: DcTrust;
+  /** The jobs of this run, in order; resources they share are released when the iteration ends. */
+  readonly jobs: AsyncIterable<Job>;
+}
+
+/** What `-check` found of the plugin's part. */
+export interface Checked {
+  /** The plugin's steps (configuration, source). */
+  readonly steps: CheckStep[];
+  /** What its configuration says of the Defense Center, for the Defense Center's steps. */
+  readonly dcTrust: DcTrust;
+}
+
+/** One unit of work: what it collects goes to one sink. */
 export interface Job {
   /**
    * Set when the job is one of several independent ones (`-multiinfo`: "template 424242"): its
@@ -45,8 +60,11 @@ export interface Job {
   readonly intro?: string;
   /** Which variant of the destination the job writes (`-multiinfo`: the template ID). */
   readonly variant?: string;
-  /** Does the work; calls `openSink` once its commands are ready to be written. */
-  run(openSink: () => Promise<CommandSink>): Promise<void>;
+  /**
+   * Does the work up to the writing: reads (downloads, parses, fetches) the input whole and
+   * resolves to what the pipeline delivers. Nothing is written before it resolves.
+   */
+  collect(): Promise<Delivery>;
 }
 
 /** One step of `-check`. */
@@ -67,8 +85,11 @@ export interface CheckStep {
 export interface InputPlugin {
   /** The plugin word. */
   readonly name: PluginName;
-  /** The jobs of this run, in order; resources they share are released when the iteration ends. */
-  jobs(context: PluginContext): AsyncIterable<Job>;
+  /**
+   * Reads the plugin's configuration (what a run needs of it, with its warnings) and resolves to
+   * its trust in the Defense Center and the run's jobs.
+   */
+  prepare(context: PluginContext): Promise<Prepared>;
   /** `-check`: the plugin's own steps (configuration, source); nothing is imported. */
-  check(context: PluginContext): Promise<CheckStep[]>;
+  check(context: PluginContext): Promise<Checked>;
 }

@@ -13,6 +13,7 @@
  */
 
 import { QualysApiError } from "../errors.ts";
+import type { Log } from "../log/log.ts";
 import type { Endpoint } from "./endpoints.ts";
 import type { GatewayToken, GatewayTokens } from "./gateway.ts";
 
@@ -37,7 +38,7 @@ export interface AuthenticatorOptions {
   /** An endpoint and its version, for messages. */
   title: (endpoint: Endpoint) => string;
   /** Where to log. */
-  log: { warn(message: string): void; info(message: string): void };
+  log: Pick<Log, "warn" | "info">;
 }
 
 /** The authentication state of a client's run. */

@@ -17,12 +17,7 @@
 
 import { QualysApiError } from "../errors.ts";
 import { DeadlineError } from "../util/deadline.ts";
-import {
-  describeHttpStatus,
-  describeQualysError,
-  describeRefusedVersion,
-  isRetryableStatus,
-} from "./describe_error.ts";
+import { describeHttpStatus, describeRefusedVersion, isRetryableStatus } from "./answer_errors.ts";
 export {
   type ClientLog,
   clientOptionsFromConfig,
@@ -47,14 +42,14 @@ import type {
 } from "./client_options.ts";
 import { type Auth, Authenticator } from "./authenticator.ts";
 import { GatewayTokens } from "./gateway.ts";
+import { ApiWaits } from "./waits.ts";
 import { classifyNetworkError } from "./network_errors.ts";
 import { describeNotice, findDeprecationNotice, refusesVersion } from "./notices.ts";
 import { type ProxyTunnel, startProxyTunnel } from "./proxy_tunnel.ts";
-import { itemValue, parseQualysResponse, type QualysResponse } from "./responses.ts";
+import { describeQualysError, parseQualysResponse, type QualysResponse } from "./simple_return.ts";
+import { NO_LOG } from "../log/log.ts";
 import { VERSION } from "../version.ts";
 import { basicAuth, unbracket } from "../util/text.ts";
-
-const NOOP_LOG: ClientLog = { warn() {}, info() {}, debug() {} };
 
 // What an answer means for the exchange: the result, a limit to wait out, or a transient
 // failure to retry (with the error to throw once the retries are used up).
@@ -73,16 +68,12 @@ export class QualysClient {
   readonly #http: Deno.HttpClient;
   readonly #tunnel: ProxyTunnel | undefined;
   readonly #log: ClientLog;
-  readonly #sleep: (ms: number) => Promise<void>;
-  readonly #random: () => number;
+  readonly #waits: ApiWaits;
   readonly #maxRetries: number;
-  readonly #maxLimitWaits: number;
-  readonly #maxLimitWait: number;
   readonly #timeoutMs: number;
   readonly #versions: ApiVersions;
   readonly #tokens: GatewayTokens;
   readonly #auth: Authenticator;
-  #warnedRemaining = false;
   readonly #noticed = new Set<Endpoint>();
 
   private constructor(options: QualysClientOptions) {
@@ -108,12 +99,15 @@ export class QualysClient {
       ...(caCerts ? { caCerts } : {}),
       ...(this.#tunnel ? { proxy: { url: this.#tunnel.url } } : {}),
     });
-    this.#log = options.log ?? NOOP_LOG;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    this.#random = options.random ?? Math.random;
+    this.#log = options.log ?? NO_LOG;
+    this.#waits = new ApiWaits({
+      sleep: options.sleep,
+      random: options.random,
+      maxLimitWaits: options.maxLimitWaits,
+      maxLimitWaitSeconds: options.maxLimitWaitSeconds,
+      log: this.#log,
+    });
     this.#maxRetries = options.maxRetries ?? 4;
-    this.#maxLimitWaits = options.maxLimitWaits ?? 10;
-    this.#maxLimitWait = options.maxLimitWaitSeconds ?? 900;
     this.#timeoutMs = options.timeoutMs ?? 120_000;
     this.#versions = options.apiVersions ?? DEFAULT_API_VERSIONS;
     const log = this.#log;
@@ -127,8 +121,8 @@ export class QualysClient {
       proxyPassword: options.proxyPassword,
       timeoutMs: this.#timeoutMs,
       now: options.now ?? Date.now,
-      sleep: (ms, signal) => this.#sleepUnless(ms, signal),
-      backoff: (n) => this.#backoff(n),
+      sleep: (ms, signal) => this.#waits.sleep(ms, signal),
+      backoff: (n) => this.#waits.backoff(n),
       maxRetries: this.#maxRetries,
       warn: (m) => log.warn(m),
       addSecret: log.addSecret ? (t) => log.addSecret!(t) : undefined,
@@ -210,62 +204,12 @@ export class QualysClient {
     await this.#tokens.close();
   }
 
-  #backoff(attempt: number): number {
-    const base = Math.min(1000 * 2 ** attempt, 30_000);
-    return Math.round(base / 2 + this.#random() * base / 2);
-  }
-
   #networkFailure(error: unknown) {
     return classifyNetworkError(error, {
       host: this.#host,
       port: this.#port,
       proxyFailure: this.#tunnel?.lastFailure(),
     });
-  }
-
-  #checkRemaining(headers: Headers): void {
-    const remaining = headers.get("x-ratelimit-remaining");
-    if (remaining !== null && Number(remaining) <= 10 && !this.#warnedRemaining) {
-      this.#warnedRemaining = true;
-      this.#log.warn(
-        `Only ${remaining} Qualys API calls are left in this rate-limit window ` +
-          `(${headers.get("x-ratelimit-limit") ?? "?"} per ${
-            headers.get("x-ratelimit-window-sec") ?? "?"
-          } s): other scripts share this account's limit`,
-      );
-    }
-  }
-
-  // How long a rate or concurrency limit says to wait, in seconds.
-  #limitWait(headers: Headers, r: QualysResponse | undefined): number {
-    const toWait = Number(headers.get("x-ratelimit-towait-sec") ?? NaN);
-    if (Number.isFinite(toWait) && toWait > 0) return toWait;
-    const seconds = Number(r ? itemValue(r, "SECONDS_TO_WAIT") ?? NaN : NaN);
-    if (Number.isFinite(seconds) && seconds > 0) return seconds;
-    return 30; // concurrency (1960) and unexplained 409s: Qualys's own clients wait 30 s
-  }
-
-  async #waitForLimit(
-    seconds: number,
-    waits: number,
-    why: string,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    if (waits >= this.#maxLimitWaits) {
-      throw new QualysApiError(
-        `${why}: still limited after ${waits} waits; run the connector later, or less often`,
-      );
-    }
-    if (seconds > this.#maxLimitWait) {
-      throw new QualysApiError(
-        `${why}: Qualys asks to wait ${
-          Math.round(seconds)
-        } s, longer than ${this.#maxLimitWait} s; ` +
-          "run the connector later",
-      );
-    }
-    this.#log.warn(`${why}: waiting ${Math.round(seconds)} s as Qualys asks, then trying again`);
-    await this.#sleepUnless(seconds * 1000, signal);
   }
 
   // Sends one request, telling the authenticator what became of it.
@@ -312,7 +256,7 @@ export class QualysClient {
     const { streamed = false, signal } = options;
     let retries = 0, waits = 0;
     const label = this.label(endpoint, params);
-    const sleep = (ms: number) => this.#sleepUnless(ms, signal);
+    const sleep = (ms: number) => this.#waits.sleep(ms, signal);
     for (;;) {
       signal?.throwIfAborted();
       const auth = await this.#auth.forCall(endpoint, signal);
@@ -343,7 +287,7 @@ export class QualysClient {
           const gaveUp = f.transient ? `; gave up after ${retries} retries` : "";
           throw new QualysApiError(`${f.message} (${label})${gaveUp}`, { cause, endpoint });
         }
-        const delay = this.#backoff(retries++);
+        const delay = this.#waits.backoff(retries++);
         this.#log.warn(`${f.message}; retrying in ${Math.round(delay / 1000)} s`);
         await sleep(delay);
         continue;
@@ -359,27 +303,13 @@ export class QualysClient {
       }
       if ("done" in verdict!) return verdict.done;
       if ("limit" in verdict!) {
-        await this.#waitForLimit(verdict.limit.seconds, waits++, verdict.limit.why, signal);
+        await this.#waits.waitForLimit(verdict.limit.seconds, waits++, verdict.limit.why, signal);
         continue;
       }
       if (retries >= this.#maxRetries) throw verdict!.retry.giveUp();
-      const delay = this.#backoff(retries++);
+      const delay = this.#waits.backoff(retries++);
       this.#log.warn(`${verdict!.retry.what}; retrying in ${Math.round(delay / 1000)} s`);
       await sleep(delay);
-    }
-  }
-
-  // The client's sleep, cut short (with the signal's reason) when `signal` fires.
-  async #sleepUnless(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    if (!signal) return await this.#sleep(ms);
-    signal.throwIfAborted();
-    const { promise, reject } = Promise.withResolvers<never>();
-    const stop = () => reject(signal.reason);
-    signal.addEventListener("abort", stop);
-    try {
-      await Promise.race([this.#sleep(ms), promise]);
-    } finally {
-      signal.removeEventListener("abort", stop);
     }
   }
 
@@ -457,7 +387,7 @@ export class QualysClient {
         : code === "1960"
         ? `Qualys API concurrency limit reached (1960, ${label})`
         : `Qualys API limit reached (HTTP 409, ${label})`;
-      return { limit: { seconds: this.#limitWait(response.headers, parsed), why } };
+      return { limit: { seconds: this.#waits.limitSeconds(response.headers, parsed), why } };
     }
     if (status === 404 || status === 410) {
       throw this.refusedVersion(endpoint, {
@@ -514,7 +444,7 @@ export class QualysClient {
     const endpoint = options.endpoint ?? "reports";
     return this.#exchange<QualysResponse>(endpoint, params, async (response) => {
       const body = await readSmall(response, Infinity);
-      this.#checkRemaining(response.headers);
+      this.#waits.checkRemaining(response.headers);
       const parsed = this.#parse(body);
       const verdict = this.#judgeAnswer<QualysResponse>(endpoint, params, response, body, parsed);
       if (verdict) return verdict;
@@ -575,7 +505,7 @@ export class QualysClient {
     signal?: AbortSignal | undefined,
   ): Promise<StreamedAnswer> {
     return this.#exchange<StreamedAnswer>(endpoint, params, async (response) => {
-      this.#checkRemaining(response.headers);
+      this.#waits.checkRemaining(response.headers);
       const { status } = response;
       if (isOk(status)) {
         const length = response.headers.get("content-length");
@@ -623,8 +553,8 @@ export class QualysClient {
     const why = r.code === "1965"
       ? `Qualys API rate limit reached (1965, ${options.label})`
       : `Qualys API concurrency limit reached (${r.code || "1960"}, ${options.label})`;
-    const seconds = this.#limitWait(new Headers(), r as QualysResponse);
-    await this.#waitForLimit(seconds, waits, why, options.signal);
+    const seconds = this.#waits.limitSeconds(new Headers(), r as QualysResponse);
+    await this.#waits.waitForLimit(seconds, waits, why, options.signal);
   }
 
   /** Classifies an error seen while reading a body (a cut download). */
@@ -634,11 +564,11 @@ export class QualysClient {
 
   /** Waits `ms` with the client's clock (real or fake); rejects when `signal` fires first. */
   wait(ms: number, signal?: AbortSignal): Promise<void> {
-    return this.#sleepUnless(ms, signal);
+    return this.#waits.sleep(ms, signal);
   }
 
   /** Random number for jitter (real or fake). */
   jitter(): number {
-    return this.#random();
+    return this.#waits.random();
   }
 }

@@ -115,54 +115,86 @@ function upstreamFailure(error: unknown, where: string, proxyHost: string): Netw
   return { message: `Cannot reach ${where}: ${text}`, transient: false };
 }
 
-/** Starts the forwarder on a free port of 127.0.0.1; `fetch`'s proxy is set to its `url`. */
-export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
-  const proxy = new URL(options.proxy);
-  const proxyTls = proxy.protocol === "https:";
-  const proxyHost = unbracket(proxy.hostname);
-  const proxyPort = Number(proxy.port || (proxyTls ? 443 : 80));
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const open = new Set<Deno.Conn>();
-  let failure: NetworkFailure | undefined;
-  const where = `the proxy ${proxy.protocol}//${proxyHost}:${proxyPort}`;
-  const timeoutMs = options.timeoutMs ?? 120_000;
+/** One step of a tunnel at the proxy: reaching it, or its answer to CONNECT. */
+type Step = "connect" | "answer";
+
+/** Answers the client (`fetch`) with a bodiless HTTP status line. */
+function reply(client: Deno.Conn, status: string): Promise<void> {
+  return writeAll(client, encoder.encode(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\n\r\n`));
+}
+
+/** The forwarder's state: the open connections, the steps under way, why the last tunnel failed. */
+class Forwarder {
+  readonly #o: ProxyTunnelOptions;
+  readonly #proxyTls: boolean;
+  readonly #proxyHost: string;
+  readonly #proxyPort: number;
+  readonly #where: string;
+  readonly #timeoutMs: number;
+  /** Connections open now (both sides of each tunnel). */
+  readonly open = new Set<Deno.Conn>();
+  #failure: NetworkFailure | undefined;
   // The steps tunnels are waiting for at the proxy, oldest first.
-  const waiting = new Map<symbol, "connect" | "answer">();
-  const stalled = (step: "connect" | "answer"): NetworkFailure => ({
-    message: step === "connect"
-      ? `No connection to ${where} within ${seconds(timeoutMs)} s (-timeout): check proxy in the ` +
-        "plugin YAML (host and port) and that no firewall drops the way to it"
-      : `${where} did not answer CONNECT to ${options.target} within ${seconds(timeoutMs)} s ` +
-        "(-timeout): check that it is a web proxy, and that it can reach the Qualys API",
-    transient: true,
-  });
+  readonly #waiting = new Map<symbol, Step>();
+
+  constructor(options: ProxyTunnelOptions) {
+    this.#o = options;
+    const proxy = new URL(options.proxy);
+    this.#proxyTls = proxy.protocol === "https:";
+    this.#proxyHost = unbracket(proxy.hostname);
+    this.#proxyPort = Number(proxy.port || (this.#proxyTls ? 443 : 80));
+    this.#where = `the proxy ${proxy.protocol}//${this.#proxyHost}:${this.#proxyPort}`;
+    this.#timeoutMs = options.timeoutMs ?? 120_000;
+  }
+
+  /** Why the last tunnel failed at the proxy; while one waits for it, that wait. */
+  lastFailure(): NetworkFailure | undefined {
+    const [first] = this.#waiting.values();
+    return first ? this.#stalled(first) : this.#failure;
+  }
+
+  #stalled(step: Step): NetworkFailure {
+    const where = this.#where, timeoutMs = this.#timeoutMs;
+    return {
+      message: step === "connect"
+        ? `No connection to ${where} within ${
+          seconds(timeoutMs)
+        } s (-timeout): check proxy in the ` +
+          "plugin YAML (host and port) and that no firewall drops the way to it"
+        : `${where} did not answer CONNECT to ${this.#o.target} within ${seconds(timeoutMs)} s ` +
+          "(-timeout): check that it is a web proxy, and that it can reach the Qualys API",
+      transient: true,
+    };
+  }
+
   // Runs one step of a tunnel at the proxy within the time limit; `close` ends it on expiry.
-  const atProxy = async <T>(step: "connect" | "answer", work: Promise<T>, close: () => void) => {
+  async #atProxy<T>(step: Step, work: Promise<T>, close: () => void): Promise<T> {
     const key = Symbol(step);
-    waiting.set(key, step);
+    this.#waiting.set(key, step);
     try {
-      return await withDeadline(work, { ms: timeoutMs, step, onExpire: close });
+      return await withDeadline(work, { ms: this.#timeoutMs, step, onExpire: close });
     } catch (error) {
-      if (error instanceof DeadlineError) failure = stalled(step);
+      if (error instanceof DeadlineError) this.#failure = this.#stalled(step);
       throw error;
     } finally {
-      waiting.delete(key);
+      this.#waiting.delete(key);
     }
-  };
+  }
 
-  const connectUpstream = async (): Promise<Deno.Conn> => {
+  async #connectUpstream(): Promise<Deno.Conn> {
     const abort = new AbortController();
-    const connecting: Promise<Deno.Conn> = proxyTls
+    const hostname = this.#proxyHost, port = this.#proxyPort;
+    const connecting: Promise<Deno.Conn> = this.#proxyTls
       ? Deno.connectTls({
-        hostname: proxyHost,
-        port: proxyPort,
-        ...(options.caCerts ? { caCerts: options.caCerts } : {}),
+        hostname,
+        port,
+        ...(this.#o.caCerts ? { caCerts: this.#o.caCerts } : {}),
       })
-      : Deno.connect({ hostname: proxyHost, port: proxyPort, signal: abort.signal });
+      : Deno.connect({ hostname, port, signal: abort.signal });
     try {
-      const conn = await atProxy("connect", connecting, () => abort.abort());
-      if (proxyTls) {
-        await atProxy("connect", (conn as Deno.TlsConn).handshake(), () => conn.close());
+      const conn = await this.#atProxy("connect", connecting, () => abort.abort());
+      if (this.#proxyTls) {
+        await this.#atProxy("connect", (conn as Deno.TlsConn).handshake(), () => conn.close());
       }
       return conn;
     } catch (error) {
@@ -172,78 +204,73 @@ export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
         } catch { /* closed */ }
       }, () => {});
       if (error instanceof DeadlineError) throw error;
-      failure = upstreamFailure(error, where, proxyHost);
+      this.#failure = upstreamFailure(error, this.#where, this.#proxyHost);
       throw error;
     }
-  };
+  }
 
-  const handle = async (client: Deno.Conn) => {
-    open.add(client);
+  /**
+   * Asks the proxy for the tunnel (CONNECT, with the credentials); resolves to its answer, or to
+   * undefined once the client has been told why there is none (a silent proxy, a refusal).
+   */
+  async #askConnect(
+    upstream: Deno.Conn,
+    client: Deno.Conn,
+  ): Promise<{ head: string; rest: Uint8Array } | undefined> {
+    const { target, username, password } = this.#o;
+    const auth = username !== undefined
+      ? `Proxy-Authorization: ${basicAuth(username, password ?? "")}\r\n`
+      : "";
+    await writeAll(
+      upstream,
+      encoder.encode(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth}\r\n`),
+    );
+    let answer: Awaited<ReturnType<typeof readHead>>;
+    try {
+      answer = await this.#atProxy("answer", readHead(upstream), () => upstream.close());
+    } catch (error) {
+      if (!(error instanceof DeadlineError)) throw error;
+      await reply(client, "504 Gateway Timeout");
+      return undefined;
+    }
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(answer?.head ?? "")?.[1] ?? 0);
+    if (status === 200) return answer;
+    const where = this.#where;
+    this.#failure = {
+      message: status === 407
+        ? `${where} refused the credentials (407 Proxy Authentication Required): check ` +
+          "proxy_username and proxy_password (quote a password with punctuation)"
+        : status === 0
+        ? `${where} closed the connection instead of answering CONNECT: check that it is a web proxy`
+        : `${where} refused to open a tunnel to ${target} (HTTP ${status}): ask its ` +
+          "administrator to allow HTTPS to the Qualys API",
+      transient: false,
+    };
+    await reply(client, `${status || 502} Proxy Refused`);
+    return undefined;
+  }
+
+  /** Serves one connection of `fetch`: a CONNECT to the one target, tunnelled through the proxy. */
+  async handle(client: Deno.Conn): Promise<void> {
+    this.open.add(client);
     let upstream: Deno.Conn | undefined;
     try {
       const request = await readHead(client);
       const line = request?.head.split("\r\n")[0] ?? "";
       const m = /^CONNECT (\S+) HTTP\/1\.[01]$/.exec(line);
-      if (!m || m[1] !== options.target) {
-        await writeAll(
-          client,
-          encoder.encode("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"),
-        );
-        return;
-      }
+      if (!m || m[1] !== this.#o.target) return await reply(client, "403 Forbidden");
       try {
-        upstream = await connectUpstream();
+        upstream = await this.#connectUpstream();
       } catch {
-        await writeAll(
-          client,
-          encoder.encode("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"),
-        );
-        return;
+        return await reply(client, "502 Bad Gateway");
       }
-      open.add(upstream);
-      const auth = options.username !== undefined
-        ? `Proxy-Authorization: ${basicAuth(options.username, options.password ?? "")}\r\n`
-        : "";
-      await writeAll(
-        upstream,
-        encoder.encode(
-          `CONNECT ${options.target} HTTP/1.1\r\nHost: ${options.target}\r\n${auth}\r\n`,
-        ),
-      );
-      let answer: Awaited<ReturnType<typeof readHead>>;
-      try {
-        const up = upstream;
-        answer = await atProxy("answer", readHead(up), () => up.close());
-      } catch (error) {
-        if (!(error instanceof DeadlineError)) throw error;
-        await writeAll(
-          client,
-          encoder.encode("HTTP/1.1 504 Gateway Timeout\r\nContent-Length: 0\r\n\r\n"),
-        );
-        return;
-      }
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(answer?.head ?? "")?.[1] ?? 0);
-      if (status !== 200) {
-        failure = {
-          message: status === 407
-            ? `${where} refused the credentials (407 Proxy Authentication Required): check ` +
-              "proxy_username and proxy_password (quote a password with punctuation)"
-            : status === 0
-            ? `${where} closed the connection instead of answering CONNECT: check that it is a web proxy`
-            : `${where} refused to open a tunnel to ${options.target} (HTTP ${status}): ask its ` +
-              "administrator to allow HTTPS to the Qualys API",
-          transient: false,
-        };
-        await writeAll(
-          client,
-          encoder.encode(`HTTP/1.1 ${status || 502} Proxy Refused\r\nContent-Length: 0\r\n\r\n`),
-        );
-        return;
-      }
-      failure = undefined;
+      this.open.add(upstream);
+      const answer = await this.#askConnect(upstream, client);
+      if (!answer) return;
+      this.#failure = undefined;
       await writeAll(client, encoder.encode("HTTP/1.1 200 Connection established\r\n\r\n"));
       if (request!.rest.length) await writeAll(upstream, request!.rest);
-      if (answer!.rest.length) await writeAll(client, answer!.rest);
+      if (answer.rest.length) await writeAll(client, answer.rest);
       const up = upstream;
       await Promise.allSettled([
         client.readable.pipeTo(up.writable, { preventClose: false }),
@@ -254,31 +281,32 @@ export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
     } finally {
       for (const c of [client, upstream]) {
         if (!c) continue;
-        open.delete(c);
+        this.open.delete(c);
         try {
           c.close();
         } catch { /* closed by pipeTo */ }
       }
     }
-  };
+  }
+}
 
+/** Starts the forwarder on a free port of 127.0.0.1; `fetch`'s proxy is set to its `url`. */
+export function startProxyTunnel(options: ProxyTunnelOptions): ProxyTunnel {
+  const forwarder = new Forwarder(options);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepting = (async () => {
     try {
-      for await (const conn of listener) handle(conn);
+      for await (const conn of listener) forwarder.handle(conn);
     } catch { /* listener closed */ }
   })();
-
   return {
     url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    lastFailure() {
-      const [first] = waiting.values();
-      return first ? stalled(first) : failure;
-    },
+    lastFailure: () => forwarder.lastFailure(),
     async close() {
       try {
         listener.close();
       } catch { /* closed */ }
-      for (const c of open) {
+      for (const c of forwarder.open) {
         try {
           c.close();
         } catch { /* closed */ }

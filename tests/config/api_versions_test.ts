@@ -12,13 +12,13 @@ const BASE = "user_id: u\npassword: p\nsource: detections\n";
 
 Deno.test("api_versions absent: the table's versions", async () => {
   const c = await parseConfig(BASE, "q.yaml");
-  assert.deepEqual({ ...c.apiVersions }, {
+  assert.deepEqual({ ...c.account.apiVersions }, {
     detections: "5.0",
     hosts: "5.0",
     knowledge_base: "4.0",
     reports: "2.0",
   });
-  assert.deepEqual(defaultConfig().apiVersions, c.apiVersions);
+  assert.deepEqual(defaultConfig().account.apiVersions, c.account.apiVersions);
 });
 
 Deno.test("api_versions: detections=6.0, knowledge_base=4.0 changes those entries only", async () => {
@@ -28,14 +28,17 @@ Deno.test("api_versions: detections=6.0, knowledge_base=4.0 changes those entrie
     "q.yaml",
     { onWarning: (m) => warnings.push(m) },
   );
-  assert.deepEqual({ ...c.apiVersions }, {
+  assert.deepEqual({ ...c.account.apiVersions }, {
     detections: "6.0",
     hosts: "5.0",
     knowledge_base: "4.0",
     reports: "2.0",
   });
   assert.deepEqual(warnings, []);
-  assert.deepEqual(clientOptionsFromConfig(c, undefined).apiVersions, c.apiVersions);
+  assert.deepEqual(
+    clientOptionsFromConfig(c.account, undefined).apiVersions,
+    c.account.apiVersions,
+  );
 });
 
 Deno.test("api_versions that is not name=digits.digits is exit 2 naming the key, line and column", async () => {
@@ -68,7 +71,7 @@ Deno.test("api_versions naming a version Qualys ended is a warning at the key's 
   const c = await parseConfig(`${BASE}api_versions: hosts=2.0\n`, "q.yaml", {
     onWarning: (m) => warnings.push(m),
   });
-  assert.equal(c.apiVersions.hosts, "2.0");
+  assert.equal(c.account.apiVersions.hosts, "2.0");
   assert.equal(warnings.length, 1);
   assert.match(
     warnings[0]!,
@@ -78,16 +81,19 @@ Deno.test("api_versions naming a version Qualys ended is a warning at the key's 
 
 Deno.test("gateway_url: an https URL; derived for a public platform when absent; none otherwise", async () => {
   const set = await parseConfig(`${BASE}gateway_url: https://gw.example.net/qualys/\n`, "q.yaml");
-  assert.equal(set.gatewayUrl, "https://gw.example.net/qualys");
-  assert.equal(clientOptionsFromConfig(set, undefined).gatewayUrl, "https://gw.example.net/qualys");
-  const eu = await parseConfig(`${BASE}url: https://qualysapi.qualys.eu\n`, "q.yaml");
-  assert.equal(eu.gatewayUrl, undefined);
+  assert.equal(set.account.gatewayUrl, "https://gw.example.net/qualys");
   assert.equal(
-    clientOptionsFromConfig(eu, undefined).gatewayUrl,
+    clientOptionsFromConfig(set.account, undefined).gatewayUrl,
+    "https://gw.example.net/qualys",
+  );
+  const eu = await parseConfig(`${BASE}url: https://qualysapi.qualys.eu\n`, "q.yaml");
+  assert.equal(eu.account.gatewayUrl, undefined);
+  assert.equal(
+    clientOptionsFromConfig(eu.account, undefined).gatewayUrl,
     "https://gateway.qg1.apps.qualys.eu",
   );
   const priv = await parseConfig(`${BASE}url: https://qualysapi.example.net\n`, "q.yaml");
-  assert.equal(clientOptionsFromConfig(priv, undefined).gatewayUrl, undefined);
+  assert.equal(clientOptionsFromConfig(priv.account, undefined).gatewayUrl, undefined);
   for (
     const bad of [
       "http://gw.example.net",

@@ -18,32 +18,32 @@ proxy_password: 't0w3L'
 
 Deno.test("parseConfig loads the original user guide's sample YAML", async () => {
   const c = await parseConfig(SEED_SAMPLE, "QualysGuard.yaml");
-  assert.equal(c.userId, "dirk_g");
-  assert.equal(c.password, "d0ntp@n1c");
-  assert.equal(c.templateId, "424242");
-  assert.equal(c.addHost, true);
-  assert.equal(c.url, "https://qualysapi.qualys.com");
-  assert.equal(c.proxy, "https://192.168.1.100:443");
-  assert.equal(c.proxyUsername, "zaphod");
-  assert.equal(c.proxyPassword, "t0w3L");
-  assert.equal(c.scannerName, "QualysGuard");
-  assert.equal(c.sourceName, "QualysGuard Scan Report");
+  assert.equal(c.account.userId, "dirk_g");
+  assert.equal(c.account.password, "d0ntp@n1c");
+  assert.equal(c.source.templateId, "424242");
+  assert.equal(c.output.addHost, true);
+  assert.equal(c.account.url, "https://qualysapi.qualys.com");
+  assert.equal(c.account.proxy, "https://192.168.1.100:443");
+  assert.equal(c.account.proxyUsername, "zaphod");
+  assert.equal(c.account.proxyPassword, "t0w3L");
+  assert.equal(c.output.scannerName, "QualysGuard");
+  assert.equal(c.output.sourceName, "QualysGuard Scan Report");
   for (
     const [ip, inside] of [["192.168.1.77", true], ["10.1.2.10", true], ["42.4.2.1", true], [
       "10.1.2.11",
       false,
     ]] as const
   ) {
-    assert.equal(c.ipRanges!.contains(parseHostAddress(ip)!), inside, ip);
+    assert.equal(c.source.ipRanges!.contains(parseHostAddress(ip)!), inside, ip);
   }
   assert.ok(Object.isFrozen(c));
 });
 
 Deno.test("parseConfig keeps every scalar a string, as YAML::XS did", async () => {
   const c = await parseConfig("user_id: 0123\npassword: no\ntemplate_id: 0042\n", "q.yaml");
-  assert.equal(c.userId, "0123");
-  assert.equal(c.password, "no");
-  assert.equal(c.templateId, "0042");
+  assert.equal(c.account.userId, "0123");
+  assert.equal(c.account.password, "no");
+  assert.equal(c.source.templateId, "0042");
 });
 
 Deno.test("parseConfig accepts add_host y/yes/n/no in any case", async () => {
@@ -54,9 +54,9 @@ Deno.test("parseConfig accepts add_host y/yes/n/no in any case", async () => {
       false,
     ]] as const
   ) {
-    assert.equal((await parseConfig(`${base}add_host: ${v}\n`, "q.yaml")).addHost, want, v);
+    assert.equal((await parseConfig(`${base}add_host: ${v}\n`, "q.yaml")).output.addHost, want, v);
   }
-  assert.equal((await parseConfig(base, "q.yaml")).addHost, false);
+  assert.equal((await parseConfig(base, "q.yaml")).output.addHost, false);
 });
 
 const BAD: [string, string, RegExp, number][] = [
@@ -141,9 +141,9 @@ Deno.test("parseConfig requires the credentials and template_id unless told othe
     credentials: false,
     templateId: false,
   });
-  assert.equal(c.userId, undefined);
+  assert.equal(c.account.userId, undefined);
   assert.equal(
-    (await parseConfig("", "q.yaml", { credentials: false, templateId: false })).addHost,
+    (await parseConfig("", "q.yaml", { credentials: false, templateId: false })).output.addHost,
     false,
   );
 });
@@ -162,7 +162,7 @@ Deno.test("parseConfig warns about unknown keys, naming the key and the nearest 
 Deno.test("parseConfig treats ip_ranges none as all hosts", async () => {
   assert.equal(
     (await parseConfig("ip_ranges: none\n", "q", { credentials: false, templateId: false }))
-      .ipRanges,
+      .source.ipRanges,
     undefined,
   );
 });
@@ -200,38 +200,38 @@ Deno.test("parseConfig reads the detection source's keys; template_id is not nee
       "asset_group_ids: 1234, 5678\nip_ranges: 10.0.0.0/8\n",
     "q.yaml",
   );
-  assert.equal(c.source, "detections");
-  assert.equal(c.templateId, undefined);
-  assert.deepEqual(c.severities, [3, 4, 5]);
-  assert.deepEqual(c.vulnTypes, ["confirmed", "potential", "info"]);
-  assert.deepEqual(c.assetGroupIds, ["1234", "5678"]);
+  assert.equal(c.source.kind, "detections");
+  assert.equal(c.source.templateId, undefined);
+  assert.deepEqual(c.source.severities, [3, 4, 5]);
+  assert.deepEqual(c.source.vulnTypes, ["confirmed", "potential", "info"]);
+  assert.deepEqual(c.source.assetGroupIds, ["1234", "5678"]);
   const d = await parseConfig(`${CREDENTIALS}source: detections\nseverities: 3,4,5\n`, "q.yaml");
-  assert.deepEqual(d.severities, [3, 4, 5]);
-  assert.deepEqual(d.vulnTypes, ["confirmed", "potential"]);
-  assert.equal(d.assetGroupIds, undefined);
+  assert.deepEqual(d.source.severities, [3, 4, 5]);
+  assert.deepEqual(d.source.vulnTypes, ["confirmed", "potential"]);
+  assert.equal(d.source.assetGroupIds, undefined);
 });
 
 Deno.test("parseConfig defaults: source report, set_os n, clear_clean_hosts y, no domain or pin", async () => {
   const c = await parseConfig(`${CREDENTIALS}template_id: 42\n`, "q.yaml");
-  assert.equal(c.source, "report");
-  assert.equal(c.setOs, false);
-  assert.equal(c.clearCleanHosts, true);
-  assert.equal(c.domain, undefined);
-  assert.equal(c.dcFingerprint, undefined);
+  assert.equal(c.source.kind, "report");
+  assert.equal(c.output.setOs, false);
+  assert.equal(c.output.clearCleanHosts, true);
+  assert.equal(c.output.domain, undefined);
+  assert.equal(c.dcTrust.fingerprint, undefined);
   const d = await parseConfig(
     `${CREDENTIALS}template_id: 42\nset_os: Y\nclear_clean_hosts: no\n` +
       `domain: Global \\ Branch A\ndc_fingerprint: sha256:${"AB".repeat(32)}\n`,
     "q.yaml",
   );
-  assert.equal(d.setOs, true);
-  assert.equal(d.clearCleanHosts, false);
-  assert.equal(d.domain, "Global \\ Branch A");
+  assert.equal(d.output.setOs, true);
+  assert.equal(d.output.clearCleanHosts, false);
+  assert.equal(d.output.domain, "Global \\ Branch A");
   const long = await parseConfig(
     `${CREDENTIALS}template_id: 1\ndomain: 'G \\ ${"b".repeat(996)}'\n`,
     "q.yaml",
   );
-  assert.equal(long.domain?.length, 1000); // the longest taken
-  assert.equal(d.dcFingerprint, "ab".repeat(32));
+  assert.equal(long.output.domain?.length, 1000); // the longest taken
+  assert.equal(d.dcTrust.fingerprint, "ab".repeat(32));
 });
 
 Deno.test("parseConfig keeps a scanner or source name that folds to a good one", async () => {
@@ -239,8 +239,8 @@ Deno.test("parseConfig keeps a scanner or source name that folds to a good one",
     `${CREDENTIALS}template_id: 1\nscanner_name: 'Qualys Caf\u00e9'\nsource_name: 'Scan \uff11'\n`,
     "q.yaml",
   );
-  assert.equal(cfg.scannerName, "Qualys Caf\u00e9");
-  assert.equal(cfg.sourceName, "Scan \uff11");
+  assert.equal(cfg.output.scannerName, "Qualys Caf\u00e9");
+  assert.equal(cfg.output.sourceName, "Scan \uff11");
 });
 
 Deno.test("parseConfig rejects bad values of the new keys, naming the key and its line (exit 2)", async (t) => {
@@ -343,7 +343,7 @@ Deno.test("parseConfig warns when YAML syntax changes an unquoted password, neve
       const c = await parseConfig(`user_id: u\npassword: ${value}\ntemplate_id: 1\n`, "q.yaml", {
         onWarning: (m) => warnings.push(m),
       });
-      assert.ok(/^&?Zq9/.test(c.password ?? ""), "the password is read whole");
+      assert.ok(/^&?Zq9/.test(c.account.password ?? ""), "the password is read whole");
     }
     assert.deepEqual(warnings, []);
   });

@@ -5,10 +5,10 @@ import { DcClient, MAX_PAYLOAD } from "../../lib/dc/dc_client.ts";
 import { loadPkcs12 } from "../../lib/dc/pkcs12.ts";
 import { MessagePacker } from "../../lib/dc/protocol.ts";
 import { countedCommands } from "../../lib/dc/answers.ts";
-import { shortenLine, splitCsvLine } from "../../lib/encode/command_line.ts";
-import { sendCommands } from "../../lib/dc/send_commands.ts";
-import { ByteBuffer, CommandEncoder } from "../../lib/encode/encode_commands.ts";
-import { ReportParser } from "../../lib/report/parse_report.ts";
+import { shortenLine, splitCsvLine } from "../../lib/host_input/grammar.ts";
+import { sendMessages } from "../../lib/dc/send_messages.ts";
+import { ByteBuffer, CommandEncoder } from "../../lib/encode/encoder.ts";
+import { ReportParser } from "../../lib/sources/report/parse_report.ts";
 import { generateReport } from "../../scripts/gen_report.ts";
 import {
   type DcSim,
@@ -147,7 +147,7 @@ Deno.test("shortenLine cuts the description first, then the IDs, then the title"
   assert.equal(shorter[9], "bugtraq_ids:");
 });
 
-Deno.test("sendCommands imports exactly what the CSV says (small MAX_SIZE, slow responses)", async () => {
+Deno.test("sendMessages imports exactly what the CSV says (small MAX_SIZE, slow responses)", async () => {
   const csv = await commandsFor(40, 8);
   await withDc({ maxSize: 1500, slowResponseMs: 2 }, async (sim) => {
     const client = await DcClient.connect({
@@ -157,7 +157,7 @@ Deno.test("sendCommands imports exactly what the CSV says (small MAX_SIZE, slow 
       log: quiet,
     });
     assert.equal(client.maxSize, 1500);
-    const totals = await sendCommands(client, reader(csv), { log: quiet });
+    const totals = await sendMessages(client, reader(csv), { log: quiet });
     client.close();
     assert.deepStrictEqual(sim.dump(), expectedMap(csv));
     assert.equal(totals.messages, sim.messages);
@@ -174,7 +174,7 @@ Deno.test("sendCommands imports exactly what the CSV says (small MAX_SIZE, slow 
   });
 });
 
-Deno.test("sendCommands survives 50 dropped connections: nothing lost, no acknowledged message twice", async () => {
+Deno.test("sendMessages survives 50 dropped connections: nothing lost, no acknowledged message twice", async () => {
   const csv = await commandsFor(300, 6);
   const drops = new Set(Array.from({ length: 50 }, (_, k) => 3 + k * 4));
   await withDc({ maxSize: 2048, dropOnMessages: drops, recordPayloads: true }, async (sim) => {
@@ -185,7 +185,7 @@ Deno.test("sendCommands survives 50 dropped connections: nothing lost, no acknow
       log: quiet,
       sleep: noWait,
     });
-    const totals = await sendCommands(client, reader(csv), { log: quiet });
+    const totals = await sendMessages(client, reader(csv), { log: quiet });
     client.close();
     assert.equal(totals.reconnects, 50);
     assert.equal(totals.shortMessages, 0, "resent messages reconcile too");
@@ -197,7 +197,7 @@ Deno.test("sendCommands survives 50 dropped connections: nothing lost, no acknow
   });
 });
 
-Deno.test("sendCommands gives up after too many drops of one message, with exit 5", async () => {
+Deno.test("sendMessages gives up after too many drops of one message, with exit 5", async () => {
   await withDc({ dropOnMessages: new Set([1, 2, 3, 4]) }, async (sim) => {
     const client = await DcClient.connect({
       host: sim.host,
@@ -208,7 +208,7 @@ Deno.test("sendCommands gives up after too many drops of one message, with exit 
       maxReconnects: 3,
     });
     await assert.rejects(
-      sendCommands(client, reader("SetSource,x\nAddHost,10.0.0.1\n"), { log: quiet }),
+      sendMessages(client, reader("SetSource,x\nAddHost,10.0.0.1\n"), { log: quiet }),
       (e: DcError) => {
         assert.equal(e.exitCode, 5);
         assert.match(e.message, /Lost the connection|closed while the response/);
@@ -219,7 +219,7 @@ Deno.test("sendCommands gives up after too many drops of one message, with exit 
   });
 });
 
-Deno.test("sendCommands reports what the DC rejected, logs each failure, and exits 6", async () => {
+Deno.test("sendMessages reports what the DC rejected, logs each failure, and exits 6", async () => {
   const errors: string[] = [];
   await withDc({}, async (sim) => {
     const client = await DcClient.connect({
@@ -232,7 +232,7 @@ Deno.test("sendCommands reports what the DC rejected, logs each failure, and exi
       'SetSource,x\nAddHost,10.0.0.999\nAddScanResult,10.0.0.1,"QG",1,80,icmp,"t","d","cve_ids:","bugtraq_ids:"\n' +
       'AddScanResult,10.0.0.1,"QG",2,80,tcp,"t","d"\nAddScanResult,10.0.0.1,"QG",3,80,tcp,"t","d","cve_ids:","bugtraq_ids:"\nScanFlush\n';
     await assert.rejects(
-      sendCommands(client, reader(csv), {
+      sendMessages(client, reader(csv), {
         log: { ...quiet, error: (m: string) => errors.push(m) },
       }),
       (e: DcRejectedError) => e.exitCode === 6 && /rejected 3 command/.test(e.message),
@@ -326,7 +326,7 @@ Deno.test({
         identity: identityOf(sim),
         log: quiet,
       });
-      await sendCommands(client, reader(csv), { log: quiet });
+      await sendMessages(client, reader(csv), { log: quiet });
       client.close();
       assert.deepStrictEqual(sim.dump(), expectedMap(csv), file);
       assert.ok(Object.keys(sim.dump()).length > 0, file);
@@ -358,7 +358,7 @@ Deno.test({ name: IPV6_TEST, ignore: noIpv6 }, async () => {
       identity: identityOf(sim),
       log: quiet,
     });
-    await sendCommands(client, reader("SetSource,x\nAddHost,2001:db8::7\n"), { log: quiet });
+    await sendMessages(client, reader("SetSource,x\nAddHost,2001:db8::7\n"), { log: quiet });
     client.close();
     assert.ok(sim.hosts.has("2001:db8::7"));
   } finally {
@@ -378,7 +378,7 @@ Deno.test("a line longer than MAX_SIZE is shortened (description, then title) an
       identity: identityOf(sim),
       log: quiet,
     });
-    await sendCommands(client, reader(`SetSource,x\n${long}\nScanFlush\n`), {
+    await sendMessages(client, reader(`SetSource,x\n${long}\nScanFlush\n`), {
       log: { ...quiet, debug: (m: string) => shortened.push(m) },
     });
     client.close();
@@ -390,7 +390,7 @@ Deno.test("a line longer than MAX_SIZE is shortened (description, then title) an
   });
 });
 
-Deno.test("sendCommands sets each message's Done count against what it carried: a silent drop is exit 6 naming the message", async () => {
+Deno.test("sendMessages sets each message's Done count against what it carried: a silent drop is exit 6 naming the message", async () => {
   // Small messages, the header repeated in each, and the first message dropped in transit once:
   // the count holds for packed and resent messages, and only the message with the CR line is short.
   const hosts = Array.from({ length: 12 }, (_, k) => `AddHost,10.0.1.${k + 1}`);
@@ -408,7 +408,7 @@ Deno.test("sendCommands sets each message's Done count against what it carried: 
         sleep: noWait,
       });
       await assert.rejects(
-        sendCommands(client, reader(csv), { log: { ...quiet, error: (m) => errors.push(m) } }),
+        sendMessages(client, reader(csv), { log: { ...quiet, error: (m) => errors.push(m) } }),
         (e: DcRejectedError) => {
           assert.equal(e.exitCode, 6);
           assert.match(
@@ -468,7 +468,7 @@ Deno.test("DcClient: an unverified DC certificate is shown with its fingerprint;
   }
 });
 
-Deno.test("sendCommands sends a domain's header lines alone first: a refused domain imports nothing, not even into the certificate's own", async () => {
+Deno.test("sendMessages sends a domain's header lines alone first: a refused domain imports nothing, not even into the certificate's own", async () => {
   await withDc({ domains: SAMPLE_DOMAINS, recordPayloads: true }, async (sim) => {
     const client = await DcClient.connect({
       host: sim.host,
@@ -478,7 +478,7 @@ Deno.test("sendCommands sends a domain's header lines alone first: a refused dom
     });
     const csv = "SetDomain,Global \\ West \\ Lab\nSetSource,x\nAddHost,10.0.0.1\n" +
       'AddScanResult,10.0.0.1,"QG",1,80,tcp,"t","d","cve_ids:","bugtraq_ids:"\nScanFlush\n';
-    await assert.rejects(sendCommands(client, reader(csv), { log: quiet }), (e: DcError) => {
+    await assert.rejects(sendMessages(client, reader(csv), { log: quiet }), (e: DcError) => {
       assert.equal(e.exitCode, 5);
       assert.match(e.message, /refused DATA message 1: .*nothing was imported$/);
       return true;
@@ -490,7 +490,7 @@ Deno.test("sendCommands sends a domain's header lines alone first: a refused dom
   });
 });
 
-Deno.test("sendCommands keeps each message within 1 MiB whatever MAX_SIZE the DC announces", async () => {
+Deno.test("sendMessages keeps each message within 1 MiB whatever MAX_SIZE the DC announces", async () => {
   // A DC announcing MAX_SIZE 2^32-1 once made the whole command file one message, built in
   // memory (memory grew with the report) and answered only after all of it was processed.
   const csv = await commandsFor(200, 40);
@@ -504,7 +504,7 @@ Deno.test("sendCommands keeps each message within 1 MiB whatever MAX_SIZE the DC
     });
     assert.equal(client.maxSize, 0xffffffff);
     assert.equal(client.payloadLimit, MAX_PAYLOAD);
-    const totals = await sendCommands(client, reader(csv), { log: quiet });
+    const totals = await sendMessages(client, reader(csv), { log: quiet });
     client.close();
     assert.ok(sim.payloads.length >= 3, `${sim.payloads.length} messages`);
     for (const p of sim.payloads) assert.ok(new TextEncoder().encode(p).length <= MAX_PAYLOAD);
@@ -555,7 +555,7 @@ Deno.test("SetMap:<map> prefixed lines: a prefixed SetSource heads every message
       identity: identityOf(sim),
       log: quiet,
     });
-    const totals = await sendCommands(client, reader(csv), { log: quiet });
+    const totals = await sendMessages(client, reader(csv), { log: quiet });
     client.close();
     assert.ok(totals.messages > 1);
     assert.equal(totals.shortMessages, 0, "each message's count reconciles");
@@ -565,7 +565,7 @@ Deno.test("SetMap:<map> prefixed lines: a prefixed SetSource heads every message
   });
 });
 
-Deno.test("sendCommands: a DC that announces a smaller MAX_SIZE on reconnecting gets the unacknowledged message again in pieces that fit", async () => {
+Deno.test("sendMessages: a DC that announces a smaller MAX_SIZE on reconnecting gets the unacknowledged message again in pieces that fit", async () => {
   const csv = await commandsFor(30, 6);
   await withDc(
     { maxSizes: [8192, 1024], dropOnMessages: new Set([2]), recordPayloads: true },
@@ -579,7 +579,7 @@ Deno.test("sendCommands: a DC that announces a smaller MAX_SIZE on reconnecting 
         sleep: noWait,
       });
       assert.equal(client.maxSize, 8192);
-      const totals = await sendCommands(client, reader(csv), {
+      const totals = await sendMessages(client, reader(csv), {
         log: { ...quiet, warn: (m) => warnings.push(m) },
       });
       client.close();

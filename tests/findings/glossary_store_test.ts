@@ -5,6 +5,7 @@ import { LocalIoError } from "../../lib/errors.ts";
 import type { GlossaryEntry } from "../../lib/findings/finding_source.ts";
 import { type GlossaryInput, GlossaryStore } from "../../lib/findings/glossary_store.ts";
 import { FULL_DISK, runInShell } from "../_shell.ts";
+import { withWorkDir } from "../_workdir.ts";
 
 const utf8 = new TextEncoder();
 
@@ -17,15 +18,6 @@ function entry(qid: number, over: Partial<GlossaryEntry> = {}): GlossaryEntry {
     bugtraqs: [],
     ...over,
   };
-}
-
-async function withTempDir(body: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 const tricky: GlossaryEntry[] = [
@@ -79,7 +71,7 @@ Deno.test("GlossaryStore keeps the first entry of a QID", () => {
 });
 
 Deno.test("GlossaryStore spills to a 0600 temp file past its limit and reads back from it", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const store = new GlossaryStore({ memoryLimit: 4096, tempDir: dir });
     const added: GlossaryEntry[] = [];
     for (let i = 0; i < 500; i++) {
@@ -104,7 +96,7 @@ Deno.test("GlossaryStore spills to a 0600 temp file past its limit and reads bac
 });
 
 Deno.test("GlossaryStore.dispose removes its temp file and empties the store; twice is fine", async () => {
-  await withTempDir((dir) => {
+  await withWorkDir((dir) => {
     const store = new GlossaryStore({ memoryLimit: 0, tempDir: dir });
     store.add(entry(1));
     store.add(entry(2));
@@ -120,7 +112,7 @@ Deno.test("GlossaryStore.dispose removes its temp file and empties the store; tw
 });
 
 Deno.test("runCleanups removes the temp file of a GlossaryStore never disposed", async () => {
-  await withTempDir((dir) => {
+  await withWorkDir((dir) => {
     const store = new GlossaryStore({ memoryLimit: 0, tempDir: dir });
     store.add(entry(1));
     store.add(entry(2));
@@ -142,7 +134,7 @@ const INPUT = fc.record({
 });
 
 Deno.test("GlossaryStore reads like a Map (first wins), QIDs in any order, in memory or spilled (fast-check)", async () => {
-  await withTempDir((dir) => {
+  await withWorkDir((dir) => {
     fc.assert(
       fc.property(
         fc.array(INPUT, { maxLength: 60 }),
@@ -182,7 +174,7 @@ Deno.test("GlossaryStore reads like a Map (first wins), QIDs in any order, in me
 });
 
 Deno.test("GlossaryStore names the temp directory and the fix when it cannot spill there", async () => {
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/not-a-dir`, "");
     const store = new GlossaryStore({ memoryLimit: 64, tempDir: `${dir}/not-a-dir` });
     assert.throws(
@@ -202,7 +194,7 @@ Deno.test("GlossaryStore names the temp directory and the fix when it cannot spi
 
 Deno.test("GlossaryStore says which file and what to do when the file system is full", async () => {
   // A child process on a full disk (see tests/_shell.ts); it removes its file all the same.
-  await withTempDir(async (dir) => {
+  await withWorkDir(async (dir) => {
     const module = new URL("../../lib/findings/glossary_store.ts", import.meta.url).href;
     await Deno.writeTextFile(
       `${dir}/child.ts`,

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { NO_LOG } from "../../lib/log/log.ts";
 import { Logger } from "../../lib/log/logger.ts";
 import { parseArgv } from "../../lib/cli/parse_argv.ts";
 import { csvPlugin, readLines } from "../../lib/plugins/csv.ts";
-import type { CommandSink } from "../../lib/plugins/plugin.ts";
+import { deliver } from "../../lib/pipeline/deliver.ts";
+import type { CommandSink } from "../../lib/sinks/sink.ts";
+import { workDir } from "../_workdir.ts";
 
 function readerOf(text: string, chunk: number) {
   const bytes = new TextEncoder().encode(text);
@@ -31,13 +34,9 @@ Deno.test("readLines joins lines cut by reads and splits UTF-8 correctly, in any
 });
 
 async function withCommandFile(text: string, body: (path: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "qc-csvplugin-" });
-  try {
-    await Deno.writeTextFile(`${dir}/cmds.csv`, text);
-    await body(`${dir}/cmds.csv`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using dir = await workDir("qc-csvplugin-");
+  await Deno.writeTextFile(`${dir.path}/cmds.csv`, text);
+  await body(`${dir.path}/cmds.csv`);
 }
 
 function context(args: string[]) {
@@ -46,7 +45,7 @@ function context(args: string[]) {
 
 Deno.test("csv plugin -check names the command file's bad lines and fails", async () => {
   await withCommandFile("SetSource,x\nAddhost,10.0.0.1\n", async (path) => {
-    const steps = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
+    const { steps } = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
     assert.equal(steps.length, 1);
     assert.equal(steps[0]!.ok, false);
     assert.equal(steps[0]!.code, 2);
@@ -59,7 +58,7 @@ Deno.test("csv plugin -check names the command file's bad lines and fails", asyn
 
 Deno.test("csv plugin -check counts lines and commands of a good file", async () => {
   await withCommandFile("# header\nSetSource,x\nAddHost,10.0.0.1\n", async (path) => {
-    const steps = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
+    const { steps } = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
     assert.deepEqual(steps.map((s) => [s.ok, s.detail]), [[true, "3 lines, 2 commands"]]);
   });
 });
@@ -70,11 +69,13 @@ Deno.test("csv plugin writes only commands (no comments or blank lines) into the
     let closed = false;
     const sink: CommandSink = {
       write: (b) => Promise.resolve(void written.push(new TextDecoder().decode(b))),
+      seal: () => Promise.resolve({ where: "in the test", delivered: true }),
       close: () => Promise.resolve(void (closed = true)),
       abort: () => Promise.reject(new Error("not aborted")),
     };
-    for await (const job of csvPlugin.jobs(context(["csv", "-pl", path, "-c", "-"]))) {
-      await job.run(() => Promise.resolve(sink));
+    const { jobs } = await csvPlugin.prepare(context(["csv", "-pl", path, "-c", "-"]));
+    for await (const job of jobs) {
+      await deliver(await job.collect(), { openSink: () => Promise.resolve(sink), log: NO_LOG });
     }
     assert.equal(written.join(""), "SetSource,x\nAddHost,10.0.0.1\n");
     assert.ok(closed);
@@ -89,7 +90,7 @@ Deno.test("csv plugin accepts a SetMap:<map> prefix and checks the command after
     " SetMap:Qualys map , ScanFlush",
   ];
   await withCommandFile(`${good.join("\n")}\n`, async (path) => {
-    const steps = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
+    const { steps } = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
     assert.deepEqual(steps.map((s) => [s.ok, s.detail]), [[true, "4 lines, 4 commands"]]);
   });
   const bad = [
@@ -99,7 +100,7 @@ Deno.test("csv plugin accepts a SetMap:<map> prefix and checks the command after
     'SetMap:Qualys map,AddScanResult,10.0.0.1,"Q",1,,,"t","d"',
   ];
   await withCommandFile(`${bad.join("\n")}\n`, async (path) => {
-    const steps = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
+    const { steps } = await csvPlugin.check(context(["csv", "-pl", path, "-c", "-"]));
     assert.equal(steps[0]!.ok, false);
     const detail = steps[0]!.detail;
     assert.match(detail, /cmds\.csv:1: a "SetMap:Qualys map" prefix must be followed by a command/);

@@ -10,13 +10,13 @@
 import assert from "node:assert/strict";
 import { exitCodeOf, QualysApiError } from "../../lib/errors.ts";
 import { QualysClient, type QualysClientOptions } from "../../lib/qualys/client.ts";
-import { downloadReport } from "../../lib/qualys/download_report.ts";
+import { downloadReport } from "../../lib/sources/report/download_report.ts";
 import { DEFAULT_API_VERSIONS, type Endpoint } from "../../lib/qualys/endpoints.ts";
-import { ReportParser } from "../../lib/report/parse_report.ts";
-import { DetectionPageParser } from "../../lib/vmdr/detection_page.ts";
-import { fetchParsed, Traffic } from "../../lib/vmdr/fetch_pages.ts";
-import { IdListParser } from "../../lib/vmdr/id_list.ts";
-import { KbPageParser } from "../../lib/vmdr/kb_page.ts";
+import { ReportParser } from "../../lib/sources/report/parse_report.ts";
+import { DetectionPageParser } from "../../lib/sources/detections/pages/detection_page.ts";
+import { fetchParsed, Traffic } from "../../lib/qualys/fetch_parsed.ts";
+import { IdListParser } from "../../lib/sources/detections/pages/id_list.ts";
+import { KbPageParser } from "../../lib/sources/detections/pages/kb_page.ts";
 import { Tag } from "../../lib/xml/tags.ts";
 import { createTestCa } from "../../scripts/sim/net/mod.ts";
 import {

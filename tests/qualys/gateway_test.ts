@@ -11,9 +11,9 @@ import assert from "node:assert/strict";
 import { exitCodeOf, QualysApiError } from "../../lib/errors.ts";
 import { checkGateway } from "../../lib/qualys/check.ts";
 import { QualysClient, type QualysClientOptions } from "../../lib/qualys/client.ts";
-import { DetectionPageParser } from "../../lib/vmdr/detection_page.ts";
-import { fetchParsed, Traffic } from "../../lib/vmdr/fetch_pages.ts";
-import { KbPageParser } from "../../lib/vmdr/kb_page.ts";
+import { DetectionPageParser } from "../../lib/sources/detections/pages/detection_page.ts";
+import { fetchParsed, Traffic } from "../../lib/qualys/fetch_parsed.ts";
+import { KbPageParser } from "../../lib/sources/detections/pages/kb_page.ts";
 import { createTestCa, startConnectProxy } from "../../scripts/sim/net/mod.ts";
 import {
   type QualysSim,

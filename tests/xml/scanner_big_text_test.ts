@@ -10,8 +10,8 @@
 
 import assert from "node:assert/strict";
 import { ReportSyntaxError } from "../../lib/errors.ts";
-import { ReportParser } from "../../lib/report/parse_report.ts";
-import { DetectionPageParser } from "../../lib/vmdr/detection_page.ts";
+import { ReportParser } from "../../lib/sources/report/parse_report.ts";
+import { DetectionPageParser } from "../../lib/sources/detections/pages/detection_page.ts";
 import { type ScanHandler, XmlScanner } from "../../lib/xml/scanner.ts";
 import { Tag } from "../../lib/xml/tags.ts";
 import { parseDom, type XNode } from "../_oracle.ts";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ReportSyntaxError } from "../../lib/errors.ts";
-import { ReportParser } from "../../lib/report/parse_report.ts";
+import { ReportParser } from "../../lib/sources/report/parse_report.ts";
 import { fromParsed, oracleExtract } from "../_oracle.ts";
 
 const enc = new TextEncoder();

@@ -1,0 +1,102 @@
+/**
+ * What a job hands the delivery pipeline once its input has been read whole: its findings to
+ * encode (both Qualys sources) or command text as it is (the csv plugin), what its summary line
+ * says, and what to do once the destination took everything, or only part of it. The contract
+ * between the sources and the pipeline: a source builds a {@linkcode Delivery} and imports
+ * nothing else of the pipeline, nor the encoder or a sink.
+ *
+ * @module
+ */
+
+import type { FindingSource } from "../findings/finding_source.ts";
+import type { ByteReader } from "../util/bytes.ts";
+import type { MemoryBudget } from "../util/memory.ts";
+import type { OutputSettings, WriteSummary } from "./write_blocks.ts";
+
+export type { OutputSettings, WriteSummary };
+
+/** How a job's findings become commands: the plugin YAML's output settings, and more. */
+export interface EncodeSettings extends OutputSettings {
+  /**
+   * Addresses whose results under another scanner name go first, right after the header (the
+   * detection source, after a `scanner_name` change).
+   */
+  clearFirst?: { scanner: string; ips: Iterable<string> } | undefined;
+  /** The memory the encoding may use. */
+  memory: MemoryBudget;
+  /** Where the encoder's texts spill. @default the system temp directory */
+  tempDir?: string | undefined;
+}
+
+/** Findings to encode. */
+export interface FindingsContent {
+  /** Findings. */
+  readonly kind: "findings";
+  /** The hosts and the glossary, replayed once. */
+  readonly findings: FindingSource;
+  /** How they become commands. */
+  readonly encode: EncodeSettings;
+}
+
+/** A command file, checked, to pass on as it is. */
+export interface CommandsContent {
+  /** Commands. */
+  readonly kind: "commands";
+  /** Opens the commands for reading (once). */
+  open(): Promise<ByteReader & { close(): void }>;
+  /** Lines the file had. */
+  readonly lines: number;
+  /** Commands among them (no blank lines or comments). */
+  readonly commands: number;
+}
+
+/** What the pipeline knows once the sink holds every command: for the summary line. */
+export interface SummaryFacts {
+  /** What was written (hosts, clears, SetOS counts, bytes). */
+  readonly written: WriteSummary;
+  /** Where the commands are: "written to out.csv (123 bytes)", "to send". */
+  readonly where: string;
+  /** True when they already are where they go; false when the Defense Center is yet to get them. */
+  readonly delivered: boolean;
+  /** Seconds since the pipeline took the delivery. */
+  readonly seconds: number;
+}
+
+/** What a job gives the pipeline once its input has been read whole. */
+export interface Delivery {
+  /** Findings to encode (both Qualys sources), or command text as it is (the csv plugin). */
+  readonly content: FindingsContent | CommandsContent;
+  /**
+   * The summary line (findings only), once the sink holds every command: each source says it
+   * in its own words (README: "The summary").
+   */
+  summary?(facts: SummaryFacts): string;
+  /**
+   * The destination took everything (`"all"`: the sink closed) or processed it and rejected
+   * some commands (`"partial"`: exit 6): a checkpoint may move.
+   */
+  onTaken?(outcome: "all" | "partial"): Promise<void>;
+  /**
+   * The sink was opened, and the delivery failed otherwise: the destination may hold part of
+   * it (the detection source notes the hosts it may have sent).
+   */
+  onUncertain?(): Promise<void>;
+  /**
+   * Lets go of the job's memory and temp files (spools, glossary): called as soon as sending
+   * needs none of it, and again at the end. Safe to call twice.
+   */
+  dispose(): void | Promise<void>;
+  /** Called once, last, whatever became of the delivery: releases what the job holds until its
+   * delivery is over (the detection source's lock on the destination). */
+  release?(): void;
+}
+
+/** What the pipeline did with a delivery. */
+export interface Delivered {
+  /** Where the commands went. */
+  readonly where: string;
+  /** What was written (findings only). */
+  readonly written: WriteSummary | undefined;
+  /** Seconds it took, from taking the delivery to the destination's last answer. */
+  readonly seconds: number;
+}

@@ -1,0 +1,141 @@
+/**
+ * The Defense Center as a {@linkcode CommandSink}: commands are spooled to a 0600 temp file as
+ * they come, and sent only on `close()`, when the input has been read whole and cleanly; then
+ * the sink connects (mutual TLS), sends one DATA message at a time, and reports what the Defense
+ * Center processed and rejected. `abort()` removes the spool: nothing was sent.
+ *
+ * @module
+ */
+
+import { DcClient, type DcOptions } from "../dc/dc_client.ts";
+import type { Log } from "../log/log.ts";
+import { sendMessages } from "../dc/send_messages.ts";
+import { ProgressLine } from "../log/progress.ts";
+import type { CommandSink, SinkReceipt } from "./sink.ts";
+import { openSpoolFile } from "./spool_file.ts";
+import { onSignalNote } from "../cleanup.ts";
+
+/** Where the DC sink reports: connections and totals, and what the DC client says. */
+export type DcSinkLog = Pick<Log, "info" | "warn" | "error" | "debug">;
+
+/** Options for {@linkcode openDcSink}. */
+export interface DcSinkOptions {
+  /** Where to log. */
+  log: DcSinkLog;
+  /** Directory for the spool. @default the system temp directory */
+  tempDir?: string | undefined;
+}
+
+/**
+ * Opens a sink that sends to the Defense Center `target` on `close()`.
+ *
+ * @throws {DcError} From `close()`, when the Defense Center cannot be reached or the protocol
+ * fails (exit 5).
+ * @throws {DcRejectedError} From `close()`, when it rejected commands (exit 6).
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * // Nothing listens on the port: the commands are spooled, sealed (nothing is sent yet), and
+ * // close() fails with exit 5; the spool is removed either way.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = listener.addr as Deno.NetAddr;
+ * listener.close();
+ * const identity = { certPem: "", keyPem: "", caPems: [], subject: "", notBefore: new Date(),
+ *   notAfter: new Date() };
+ * const log = { info() {}, warn() {}, error() {}, debug() {} };
+ * const tempDir = await Deno.makeTempDir();
+ * const sink = await openDcSink({ host: "127.0.0.1", port, identity }, { log, tempDir });
+ * await sink.write(new TextEncoder().encode("SetSource,Demo\nAddHost,10.0.0.1\n"));
+ * assert.deepEqual(await sink.seal(), { where: "to send", delivered: false });
+ * await assert.rejects(sink.close(), { name: "DcError", exitCode: 5 });
+ * assert.deepEqual([...Deno.readDirSync(tempDir)], []);
+ * await Deno.remove(tempDir);
+ * ```
+ */
+export async function openDcSink(target: DcOptions, options: DcSinkOptions): Promise<CommandSink> {
+  const { log } = options;
+  const spool = await openSpoolFile(options.tempDir);
+  let done = false;
+  const receipt: SinkReceipt = { where: "to send", delivered: false };
+  return {
+    write: (bytes) => spool.write(bytes),
+    seal() {
+      spool.close(); // nothing is sent before close()
+      return Promise.resolve(receipt);
+    },
+    async close() {
+      if (done) return;
+      done = true;
+      try {
+        spool.close();
+        await send(spool.path, target, log);
+      } finally {
+        await spool.remove();
+      }
+    },
+    async abort() {
+      done = true;
+      await spool.remove();
+    },
+  };
+}
+
+async function send(path: string, target: DcOptions, log: DcSinkLog): Promise<void> {
+  const where = `${target.host}:${target.port}`;
+  const started = performance.now();
+  const line = new ProgressLine();
+  let client: DcClient | undefined;
+  const unnote = onSignalNote(() => {
+    const n = client?.totals.messages ?? 0;
+    return `while sending to the Defense Center ${where}: ` +
+      (n === 0
+        ? "it had acknowledged no DATA message of this run yet (one in flight may still be " +
+          "processed); the next complete run replaces anything of it"
+        : `it had acknowledged ${n} DATA message${n === 1 ? "" : "s"} of this run, so it holds ` +
+          "part of it (a message in flight may be processed too); the next complete run replaces it");
+  });
+  try {
+    client = await DcClient.connect({ ...target, log });
+    await sendAll(client, path, { where, started, line, target, log });
+  } finally {
+    unnote();
+  }
+}
+
+async function sendAll(
+  client: DcClient,
+  path: string,
+  o: { where: string; started: number; line: ProgressLine; target: DcOptions; log: DcSinkLog },
+): Promise<void> {
+  const { where, started, line, target, log } = o;
+  log.info(
+    `Connected to the Defense Center ${where} (MAX_SIZE ${client.maxSize}${
+      target.pin ? `; its certificate is the pinned one, sha256:${target.pin}` : ""
+    })`,
+  );
+  const file = await Deno.open(path);
+  try {
+    await sendMessages(client, file, {
+      log,
+      onProgress: (t) => {
+        const seconds = Math.max((performance.now() - started) / 1000, 0.001);
+        line.update(
+          `Sending: ${t.messages} messages, ${t.lines} lines, ${
+            Math.round(t.lines / seconds)
+          } lines/s`,
+        );
+      },
+    });
+  } finally {
+    line.done();
+    file.close();
+    client.close();
+    const t = client.totals;
+    log.info(
+      `Sent ${t.lines} lines in ${t.messages} messages to ${where}; the Defense Center ` +
+        `processed ${t.processed} of the ${t.commands} commands sent, rejected ${t.failures}; ` +
+        `${t.reconnects} reconnects; ` +
+        `${((performance.now() - started) / 1000).toFixed(2)} s`,
+    );
+  }
+}

@@ -1,0 +1,375 @@
+/**
+ * One run of the detection source for one destination (README: "How the detection source
+ * works"):
+ *
+ * - **Full** (no state for the destination, `-full`, a damaged state, other filters than the
+ *   last run's, or a checkpoint later than Qualys's clock now): every host with open detections
+ *   (New, Active, Re-Opened) → its AddScanResults and ScanFlush; the hosts the destination got
+ *   results for before and that are no longer listed → cleared (`DeleteScanResult,<ip>,
+ *   "<scanner>"` + ScanUpdate). Without that list (no state, or one not to be trusted) it asks
+ *   for Fixed detections too, and clears the hosts listed with all of them fixed.
+ * - **Incremental**: the hosts processed after the checkpoint (`vm_processed_after`, statuses
+ *   including Fixed): with open detections → AddScanResults + ScanFlush (the host's results
+ *   become exactly the current set); with none → cleared. As a full run merges the hosts that
+ *   share an address, the other hosts the state has at the addresses these hosts are at or left
+ *   are fetched too (their open detections); an address a host left and no host is at now is
+ *   cleared.
+ * - **Every run** lists the host IDs in scope (`fetch/host_scope.ts`; a full run's own Host List
+ *   call is that list): a host the state knows that is no longer listed (purged, or out of the
+ *   filters) leaves the state, and in an incremental run its address is cleared unless another
+ *   listed host is at it (a full run clears every address no page listed anyway).
+ *
+ * The run is decided once ({@linkcode planSync}), every page is fetched and parsed and the
+ * KnowledgeBase joined ({@linkcode collectDetections}), and what was collected is handed to the
+ * delivery pipeline as a {@linkcode Delivery}: nothing is written or sent before the last page
+ * has parsed. The state (checkpoint: the earliest DATETIME of the run's answers; the filters'
+ * hash; the hosts with results) is saved only when the destination took everything: the sink
+ * closed, or the Defense Center processed the data and rejected some commands (exit 6). Any
+ * other failure once the sink was open notes the hosts it may have sent, and leaves the
+ * checkpoint as it was.
+ *
+ * @module
+ */
+
+import type { QualysConfig } from "../../../config/read_config.ts";
+import { LocalIoError } from "../../../errors.ts";
+import type { FindingSource } from "../../../findings/finding_source.ts";
+import { FindingSpool } from "../../../findings/finding_spool.ts";
+import { GlossaryStore } from "../../../findings/glossary_store.ts";
+import { emptyHostStats, type HostStats } from "../../../findings/host_collector.ts";
+import type { Delivery, WriteSummary } from "../../../pipeline/delivery.ts";
+import { Traffic } from "../../../qualys/fetch_parsed.ts";
+import { prepareStateDir, tryLock } from "../../../state/state_dir.ts";
+import { DETECTION_MEMORY } from "../../../util/memory.ts";
+import { ClockWentBack } from "../fetch/fetch_detections.ts";
+import { AddressSet } from "../state/address_set.ts";
+import { readSyncState, statePath, type SyncState } from "../state/sync_state.ts";
+import {
+  collectDetections,
+  type Collected,
+  type CollectOptions,
+  nextHostMap,
+  type SyncLog,
+} from "./collect.ts";
+import { planAfterClockWentBack, planSync, type SyncPlan } from "./plan.ts";
+import { queryHash } from "./query.ts";
+import { saveAttempt, saveState } from "./save_state.ts";
+
+export type { SyncLog, SyncPlan };
+
+/** Options for {@linkcode collectDetectionRun}. */
+export interface DetectionRunOptions extends CollectOptions {
+  /** The destination's name, which keys its state: `dc 10.0.0.1:8307`, `csv /var/out.csv`. */
+  destination: string;
+  /** `-full`: a full sync whatever the state says. @default {false} */
+  full?: boolean;
+  /** Directory of the finding spool. @default the system temp directory */
+  tempDir?: string | undefined;
+}
+
+/** What a run did. */
+export interface SyncSummary {
+  /** Full or incremental. */
+  mode: "full" | "incremental";
+  /** The checkpoint saved (or that would have been). */
+  checkpoint: string;
+  /** Hosts sent with results. */
+  hostsSent: number;
+  /** Hosts cleared. */
+  hostsCleared: number;
+  /** Hosts the destination held results of that Qualys no longer lists in scope (purged, or out
+   * of the filters): they left the state, their addresses cleared unless another host is there. */
+  hostsGone: number;
+  /** AddScanResult lines. */
+  findings: number;
+  /** API calls made. */
+  calls: number;
+  /** Bytes downloaded. */
+  bytes: number;
+}
+
+/** A collected detection run, as the pipeline takes it, and what it did once written. */
+export interface DetectionRun extends Delivery {
+  /** The run as it was made (full after all, when Qualys's clock went back). */
+  readonly plan: SyncPlan;
+  /** What the run did, once its commands were written. */
+  summarize(written: WriteSummary): SyncSummary;
+}
+
+/** What a run found in the state directory and decided. */
+interface Start {
+  path: string;
+  state: SyncState | undefined;
+  query: string;
+  plan: SyncPlan;
+}
+
+/**
+ * Collects one sync of the detection source: takes the destination's lock, reads its state,
+ * decides the run, fetches every page and joins the KnowledgeBase. Resolves to what the delivery
+ * pipeline writes into the destination's sink; the lock is held until the pipeline is done.
+ *
+ * @throws {QualysApiError} A call failed for good (exit 3): nothing is sent, the state stays.
+ * @throws {LocalIoError} Another run holds the destination, or a local file failed (exit 7).
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseConfig } from "../../../config/read_config.ts";
+ * import { NO_LOG } from "../../../log/log.ts";
+ * import { QualysClient } from "../../../qualys/client.ts";
+ * // A Qualys API that cannot be reached: exit 3 before anything is collected, and no state.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const url = `https://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+ * listener.close();
+ * const dir = await Deno.makeTempDir();
+ * const config = await parseConfig(`user_id: u\npassword: p\nurl: ${url}\nsource: detections\n`,
+ *   `${dir}/QualysGuard.yaml`);
+ * const client = QualysClient.open({ url, userId: "u", password: "p", maxRetries: 0 });
+ * try {
+ *   const run = collectDetectionRun({ client, config, destination: "csv -", log: NO_LOG,
+ *     stateDir: `${dir}/state` });
+ *   await assert.rejects(run, { name: "QualysApiError", exitCode: 3 });
+ *   assert.ok(![...Deno.readDirSync(`${dir}/state`)].some((e) => /^sync-.*\.json$/.test(e.name)));
+ * } finally {
+ *   await client.close();
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function collectDetectionRun(options: DetectionRunOptions): Promise<DetectionRun> {
+  await prepareStateDir(options.stateDir);
+  const path = await statePath(options.stateDir, options.destination);
+  const unlock = await tryLock(`${path.slice(0, -".json".length)}.lock`);
+  if (!unlock) {
+    throw new LocalIoError(
+      `another run is syncing ${options.destination} now: this one stops (nothing was sent)`,
+      { path },
+    );
+  }
+  const temp = options.tempDir ? { tempDir: options.tempDir } : {};
+  const spool = new FindingSpool({ memoryLimit: DETECTION_MEMORY.findingBytes, ...temp });
+  const glossary = new GlossaryStore({ memoryLimit: DETECTION_MEMORY.glossaryBytes, ...temp });
+  const release = () => {
+    spool.dispose();
+    glossary.dispose();
+    unlock();
+  };
+  try {
+    const start = await begin(options, path);
+    const stats = emptyHostStats(), traffic = new Traffic();
+    const into = { spool, glossary, stats, traffic };
+    const collected = await collectOrReplan(options, start, into);
+    logCollected(options, start, collected);
+    return handOver(options, { ...start, ...collected, ...into, release });
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+/** Reads the state, decides the run and says which it is. */
+async function begin(options: DetectionRunOptions, path: string): Promise<Start> {
+  const { config, log } = options;
+  let damaged = false;
+  const state = await readSyncState(path, options.destination, (m) => {
+    damaged = true;
+    log.warn(`${m}: this run is a full sync`);
+  });
+  const query = await queryHash(config);
+  const plan = planSync(state, {
+    full: options.full ?? false,
+    query,
+    damaged,
+    scannerName: config.output.scannerName,
+  });
+  log.info(
+    plan.kind === "full"
+      ? `Full sync of ${options.destination} (${plan.reason})`
+      : `Incremental sync of ${options.destination}: hosts processed after ${plan.since}`,
+  );
+  if (!config.output.clearCleanHosts) {
+    log.warn(
+      "clear_clean_hosts: n: hosts whose findings are all fixed keep them at the destination " +
+        "(set it to y, or leave it out, for the destination to match Qualys)",
+    );
+  }
+  return { path, state, query, plan };
+}
+
+/**
+ * Collects by the plan; when Qualys's clock is earlier than the checkpoint (said by the run's
+ * first answer, before any page), the run goes on as a full one.
+ */
+async function collectOrReplan(
+  options: DetectionRunOptions,
+  start: Start,
+  into: { spool: FindingSpool; glossary: GlossaryStore; stats: HostStats; traffic: Traffic },
+): Promise<Collected & { plan: SyncPlan }> {
+  const { plan } = start;
+  try {
+    return { ...await collectDetections(options, into, plan), plan };
+  } catch (error) {
+    if (!(error instanceof ClockWentBack) || plan.kind !== "incremental") throw error;
+    const full = planAfterClockWentBack(plan);
+    options.log.warn(
+      `${error.message}: Qualys's clock went back, or the checkpoint was edited, and what ` +
+        "changed since may be dated before the checkpoint: this run is a full sync",
+    );
+    options.log.info(`Full sync of ${options.destination} (${full.reason})`);
+    return { ...await collectDetections(options, into, full), plan: full };
+  }
+}
+
+/** Logs what the KnowledgeBase join did, and a scanner_name change. */
+function logCollected(
+  options: DetectionRunOptions,
+  start: Start,
+  collected: Collected & {
+    plan: SyncPlan;
+  },
+): void {
+  const { log } = options;
+  const { kb } = collected;
+  log.info(
+    `KnowledgeBase: ${kb.needed} QIDs, ${kb.cached} from the cache, ${kb.fetched} fetched, ` +
+      `${kb.missing.length} not in the KnowledgeBase; ${kb.modified} modified since the cache's ` +
+      "last run",
+  );
+  if (kb.missing.length) {
+    log.warn(
+      `${kb.missing.length} QID(s) are not in the KnowledgeBase (${
+        kb.missing.slice(0, 10).join(", ")
+      }${kb.missing.length > 10 ? ", ..." : ""}): their findings go without title or IDs`,
+    );
+  }
+  const { oldScanner } = collected.plan;
+  if (oldScanner) {
+    log.info(
+      `scanner_name changed from ${JSON.stringify(oldScanner)}: its results on ` +
+        `${start.state!.hosts.size} hosts at ${options.destination} are cleared first`,
+    );
+  }
+}
+
+/** Everything a collected run hands over. */
+interface Gathered extends Start, Collected {
+  spool: FindingSpool;
+  glossary: GlossaryStore;
+  stats: HostStats;
+  traffic: Traffic;
+  release: () => void;
+}
+
+/**
+ * The run as the delivery pipeline takes it: the findings (noting, as they are replayed, the
+ * hosts sent and cleared), the summary line, and the state: saved once the destination took
+ * everything, or the attempt noted when it may hold part of it.
+ */
+function handOver(options: DetectionRunOptions, run: Gathered): DetectionRun {
+  const { config, log, destination } = options;
+  const { plan, state, path, query, spool, glossary, stats } = run;
+  // Hosts sent with results, and hosts cleared (the encoder clears the hosts listed without
+  // open findings, after the others, unless clear_clean_hosts is n).
+  const sent = new AddressSet();
+  const cleared: string[] = [];
+  const findings: FindingSource = {
+    glossary,
+    forEachHost: (onHost) =>
+      spool.replay((host) => {
+        if (host.count > 0) sent.add(host.ip);
+        else if (config.output.clearCleanHosts) cleared.push(host.ip);
+        return onHost(host);
+      }),
+    dispose: () => {
+      spool.dispose();
+      glossary.dispose();
+    },
+  };
+  // Made once the destination has taken everything: until then the state's list stays as it
+  // was (a failure notes the attempt on it, cleared addresses included: they may hold results).
+  const known = () => {
+    if (plan.kind === "full") return sent; // the hosts sent now are all the destination holds
+    for (const ip of sent) plan.state.hosts.add(ip);
+    for (const ip of cleared) plan.state.hosts.delete(ip);
+    return plan.state.hosts;
+  };
+  // Once the destination has taken everything (the host map is then updated in place).
+  const next = (): SyncState => ({
+    destination,
+    checkpoint: run.fetched.datetime,
+    query,
+    scanner: config.output.scannerName,
+    hosts: known(),
+    ids: nextHostMap(run.hostMap),
+  });
+  const summarize = (written: WriteSummary): SyncSummary => ({
+    mode: plan.kind,
+    checkpoint: run.fetched.datetime,
+    hostsSent: written.hosts,
+    hostsCleared: written.cleared,
+    hostsGone: run.gone.length,
+    findings: stats.findings,
+    calls: run.traffic.calls,
+    bytes: run.traffic.bytes,
+  });
+  return {
+    plan,
+    summarize,
+    content: {
+      kind: "findings",
+      findings,
+      encode: {
+        ...config.output,
+        memory: DETECTION_MEMORY,
+        ...(options.tempDir ? { tempDir: options.tempDir } : {}),
+        clearFirst: plan.oldScanner === undefined
+          ? undefined
+          : { scanner: plan.oldScanner, ips: state!.hosts },
+      },
+    },
+    summary: ({ written, where }) =>
+      summaryLine(summarize(written), where, { config, stats, written }),
+    onTaken: () => saveState(path, next, log),
+    // Whatever becomes of the run now, the destination may hold results of these hosts: a later
+    // full run must be able to clear them, and a later run to clear those Qualys no longer lists,
+    // so they are noted even when the checkpoint stays.
+    onUncertain: () =>
+      saveAttempt(path, {
+        destination,
+        query,
+        scanner: config.output.scannerName,
+        old: state,
+        sent,
+        hostMap: run.hostMap,
+      }, log),
+    dispose: findings.dispose,
+    release: run.release,
+  };
+}
+
+/** The detection source's summary line (README: "The detection source", "The summary"). */
+function summaryLine(
+  summary: SyncSummary,
+  where: string,
+  run: { config: QualysConfig; stats: HostStats; written: WriteSummary },
+): string {
+  const { config, stats, written } = run;
+  const details = [
+    `skipped: ${stats.hostsOutOfRange} hosts outside ip_ranges, ${stats.hostsInvalid} ` +
+    `without a valid address, ${stats.duplicates} duplicate findings` +
+    (config.output.clearCleanHosts ? "" : `, ${stats.hostsEmpty} hosts without open findings`),
+    `${summary.hostsGone} hosts no longer in Qualys, ${
+      config.output.clearCleanHosts ? "cleared" : "not cleared (clear_clean_hosts: n)"
+    }`,
+    ...(stats.hostsMerged ? [`${stats.hostsMerged} repeated host listings merged`] : []),
+    ...(config.output.setOs
+      ? [
+        `SetOS on ${written.os.set} hosts, ${written.os.unknown} with an OS not in the table, ` +
+        `${written.os.missing} without OS data`,
+      ]
+      : []),
+  ].join("; ");
+  return `Summary: ${summary.hostsSent} hosts with ${summary.findings} AddScanResult lines and ` +
+    `${summary.hostsCleared} hosts cleared ${where}; ${details}; ${summary.calls} API ` +
+    `calls, ${summary.bytes} bytes downloaded`;
+}

@@ -1,0 +1,118 @@
+/**
+ * The memory a run may use, in one place: how much of the findings, the glossary and the
+ * encoder's QID texts stays in memory before spilling to a 0600 temp file, how big the encoder's
+ * two write buffers are, and when garbage is collected ({@linkcode collectGarbage}, the one hook
+ * to V8's `gc()`). Two budgets: a report's ({@linkcode REPORT_MEMORY}), and the detection
+ * source's ({@linkcode DETECTION_MEMORY}), which holds a full sync of 100,000 hosts under the
+ * 100 MiB `deno task bench` checks, with the pages' sockets and buffers beside it.
+ *
+ * @module
+ */
+
+/** What a run's findings, glossary and encoding may hold in memory. */
+export interface MemoryBudget {
+  /** Finding spool bytes kept in memory before the rest spills to disk. */
+  readonly findingBytes: number;
+  /** Packed glossary bytes kept in memory before the rest spills to disk. */
+  readonly glossaryBytes: number;
+  /** Bytes of encoded QID texts the encoder keeps; the rest it reads back from its spill file. */
+  readonly qidCacheBytes: number;
+  /** Bytes of each of the encoder's two write buffers (a write is made 64 KiB before full). */
+  readonly bufferBytes: number;
+  /**
+   * While encoding, the heap is looked at every 250 hosts and collected once it has grown this
+   * much since the last collection; undefined: never.
+   */
+  readonly heapSlack?: number | undefined;
+  /** Collect before encoding (what the fetching left) and after it (the encoder's). */
+  readonly collectAroundEncode: boolean;
+}
+
+/**
+ * A report's budget: the defaults of the spool (2 MiB), the glossary store (16 MiB) and the
+ * encoder (16 MiB of QID texts, buffers of 1 MiB); no collection while encoding.
+ */
+export const REPORT_MEMORY: MemoryBudget = Object.freeze({
+  findingBytes: 2 << 20,
+  glossaryBytes: 16 << 20,
+  qidCacheBytes: 16 << 20,
+  bufferBytes: 1 << 20,
+  heapSlack: undefined,
+  collectAroundEncode: false,
+});
+
+/**
+ * The detection source's budget. The pages' sockets and buffers leave less room under the
+ * 100 MiB the bench holds a full sync of 100,000 hosts to than a report has: the findings spill
+ * to disk past 512 KiB, the QID texts (a KnowledgeBase join may name tens of thousands) past
+ * 256 KiB, and the encoder keeps 4 MiB of encoded texts instead of 16 (the rest it reads back
+ * from its spill file: 5 s to encode the bench's 100,000 hosts, against 4 s with all of them in
+ * memory and 12 s building them again) and writes in parts of 256 KiB.
+ *
+ * Encoding leaves garbage (a QID's text built from its glossary entry, the hosts read back) that
+ * V8, with the small young generation the binary runs with, lets grow the old generation to
+ * several times what is live (at 30,000 hosts, 141 MiB instead of 97). So every 250 hosts the
+ * heap is looked at, and collected once it has grown 1 MiB since the last collection (3 MiB:
+ * 2 MiB more at the peak, 1 s less to encode); a fixed rhythm (every 1,000 hosts) kept the same
+ * peak but took 60 % longer.
+ */
+export const DETECTION_MEMORY: MemoryBudget = Object.freeze({
+  findingBytes: 512 << 10,
+  glossaryBytes: 256 << 10,
+  qidCacheBytes: 4 << 20,
+  bufferBytes: 256 << 10,
+  heapSlack: 1 << 20,
+  collectAroundEncode: true,
+});
+
+/** Hosts between two looks at the heap while encoding (see {@linkcode MemoryBudget.heapSlack}). */
+export const HEAP_CHECK_HOSTS = 250;
+
+/**
+ * A full garbage collection when the runtime offers one (`--expose-gc`, as the binary is built
+ * and `deno task run` runs); nothing otherwise. The only call to V8's `gc()`.
+ *
+ * @example Usage
+ * ```ts
+ * collectGarbage(); // a no-op without --expose-gc
+ * ```
+ */
+export function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+/**
+ * Watches the heap while encoding, as `budget.heapSlack` says: {@linkcode HeapWatch.tick} once
+ * per host collects when the heap has grown past the slack since the last collection.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const watch = new HeapWatch(REPORT_MEMORY);
+ * for (let i = 0; i < 1000; i++) watch.tick(); // no slack: never looks
+ * assert.equal(watch.collections, 0);
+ * ```
+ */
+export class HeapWatch {
+  readonly #slack: number | undefined;
+  #base = 0;
+  #hosts = 0;
+  /** Collections made. */
+  collections = 0;
+
+  /** A watch with the budget's slack (none: it never looks). */
+  constructor(budget: Pick<MemoryBudget, "heapSlack">) {
+    this.#slack = budget.heapSlack;
+  }
+
+  /** One more host: every {@linkcode HEAP_CHECK_HOSTS}, a look at the heap. */
+  tick(): void {
+    if (this.#slack === undefined || ++this.#hosts % HEAP_CHECK_HOSTS !== 0) return;
+    const used = Deno.memoryUsage().heapUsed;
+    if (used - this.#base > this.#slack) {
+      collectGarbage();
+      this.collections++;
+      this.#base = Deno.memoryUsage().heapUsed;
+    }
+  }
+}
