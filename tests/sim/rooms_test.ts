@@ -12,9 +12,6 @@ import { startQualysSim } from "../../scripts/sim/qualys/mod.ts";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SIM = `${ROOT}scripts/sim/`;
 const ROOMS = ["qualys", "fmc", "net"];
-// The old address of the Defense Center simulator, kept only for the @example of
-// lib/sink/dc_sink.ts until the lib restructure (issue 19) rewrites that example.
-const SHIMS = ["defense_center.ts"];
 
 async function* files(dir: string): AsyncGenerator<string> {
   for await (const e of Deno.readDir(dir)) {
@@ -42,7 +39,7 @@ for (const dir of ["scripts/", "tests/", "lib/"]) {
 Deno.test("scripts/sim/ is three rooms with a mod.ts each, and nothing else but the listed shims", async () => {
   const top: string[] = [];
   for await (const e of Deno.readDir(SIM)) top.push(e.isDirectory ? `${e.name}/` : e.name);
-  assert.deepEqual(top.sort(), [...ROOMS.map((r) => `${r}/`), ...SHIMS].sort());
+  assert.deepEqual(top.sort(), [...ROOMS.map((r) => `${r}/`)].sort());
   for (const room of ROOMS) assert.ok(sources.has(`${SIM}${room}/mod.ts`), `${room}/mod.ts`);
 });
 
