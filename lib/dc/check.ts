@@ -5,6 +5,9 @@
  * `SetDomain,<domain>`, which creates nothing on the FMC and shows whether the certificate may
  * write to that domain.
  *
+ * A run checks its Defense Center the same way before its long work ({@linkcode checkDcBeforeRun}):
+ * the TLS session and the domain, on a connection of its own.
+ *
  * @module
  */
 
@@ -14,7 +17,7 @@ import { unbracket } from "../util/text.ts";
 import type { Log } from "../log/log.ts";
 import { loadIdentity, type LoadIdentityOptions } from "./identity.ts";
 import type { ClientIdentity } from "./pkcs12.ts";
-import type { DcClient as DcClientType } from "./dc_client.ts";
+import type { DcClient as DcClientType, DcOptions } from "./dc_client.ts";
 
 /** One checked step. */
 export interface DcCheckStep {
@@ -26,6 +29,8 @@ export interface DcCheckStep {
   detail: string;
   /** The exit status a failure means. @default {5} */
   code?: number;
+  /** What a failed step threw (its message is the detail). */
+  error?: unknown;
 }
 
 /** Options for {@linkcode checkDc}. */
@@ -77,7 +82,7 @@ export async function checkDc(options: CheckDcOptions): Promise<DcCheckStep[]> {
     return steps;
   }
   const where = `${options.host}:${port}`;
-  const { DC_TIMEOUTS, DcClient } = await import("./dc_client.ts");
+  const { DC_TIMEOUTS } = await import("./dc_client.ts");
   const connectMs = options.timeoutMs ?? DC_TIMEOUTS.connect;
   try {
     const conn = await Deno.connect({
@@ -101,18 +106,32 @@ export async function checkDc(options: CheckDcOptions): Promise<DcCheckStep[]> {
     });
     return steps;
   }
+  const { host, ipv6, insecure, pin, timeoutMs, domain } = options;
+  steps.push(
+    ...await checkDcSession({ host, port, ipv6, insecure, pin, timeoutMs, domain, identity }),
+  );
+  return steps;
+}
+
+/** Options for {@linkcode checkDcSession}: the Defense Center as a run connects to it. */
+export interface CheckDcSessionOptions extends Omit<DcOptions, "maxReconnects" | "sleep"> {
+  /** The domain (`domain`): checked with a DATA message holding only `SetDomain,<domain>`. */
+  domain?: string | undefined;
+}
+
+/**
+ * The steps of `-check` from the TLS handshake on, with the client identity already loaded: TLS
+ * (the certificate verified, or pinned), the host input version exchange, and with a `domain`
+ * one DATA message holding only `SetDomain,<domain>`; then it hangs up. No connection is made
+ * again (no reconnect). Stops at the first failure, which carries the error as it was thrown.
+ */
+export async function checkDcSession(options: CheckDcSessionOptions): Promise<DcCheckStep[]> {
+  const steps: DcCheckStep[] = [];
+  const where = `${options.host}:${options.port}`;
+  const { DcClient } = await import("./dc_client.ts");
   let client: DcClientType;
   try {
-    client = await DcClient.connect({
-      host: options.host,
-      port,
-      ipv6: options.ipv6 ?? false,
-      insecure: options.insecure ?? false,
-      pin: options.pin,
-      identity,
-      timeoutMs: options.timeoutMs,
-      maxReconnects: 0,
-    });
+    client = await DcClient.connect({ ...options, maxReconnects: 0 });
   } catch (error) {
     // Named after the step that failed, when the error knows it.
     const step = error instanceof DcError ? error.step : "";
@@ -128,6 +147,7 @@ export async function checkDc(options: CheckDcOptions): Promise<DcCheckStep[]> {
           : "TLS and host input version with"
       } ${where}`,
       detail: (error as Error).message,
+      error,
     });
     return steps;
   }
@@ -136,7 +156,7 @@ export async function checkDc(options: CheckDcOptions): Promise<DcCheckStep[]> {
       ? `its certificate is the pinned one (sha256:${options.pin})`
       : options.insecure
       ? "its certificate NOT verified (-insecure)"
-      : identity.caPems.length > 0
+      : options.identity.caPems.length > 0
       ? "its certificate verified against the CA in the .pkcs12"
       : "its certificate verified against the system's CA roots";
     steps.push({
@@ -156,10 +176,54 @@ export async function checkDc(options: CheckDcOptions): Promise<DcCheckStep[]> {
           "accepted; that it is a leaf domain shows when data is sent)",
       });
     } catch (error) {
-      steps.push({ ok: false, what, detail: (error as Error).message });
+      steps.push({ ok: false, what, detail: (error as Error).message, error });
     }
   } finally {
     client.close();
   }
   return steps;
+}
+
+/**
+ * Checks a run's Defense Center before the run's long work (issue 21): the same session as
+ * `-check` ({@linkcode checkDcSession}: TLS, the version exchange, and with a `domain` a message
+ * holding only `SetDomain`), on a connection of its own that is closed before the work starts;
+ * the commands go on a new connection once the input has been read. Logs what passed.
+ *
+ * @throws {DcError} (exit 5) What failed, saying that the run stopped before its work.
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * // Nothing listens on the port: exit 5 at once, before any Qualys call or report is read.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = listener.addr as Deno.NetAddr;
+ * listener.close();
+ * const identity = { certPem: "", keyPem: "", caPems: [], subject: "", notBefore: new Date(),
+ *   notAfter: new Date() };
+ * const log = { info() {}, warn() {}, error() {}, debug() {} };
+ * await assert.rejects(checkDcBeforeRun({ host: "127.0.0.1", port, identity }, { log }), {
+ *   name: "DcError",
+ *   exitCode: 5,
+ *   message: new RegExp(`^Connection to 127\\.0\\.0\\.1:${port} was refused: .*; found ` +
+ *     "before the run's work: nothing was asked of Qualys, read or sent$"),
+ * });
+ * ```
+ */
+export async function checkDcBeforeRun(
+  target: DcOptions,
+  options: { domain?: string | undefined; log: Pick<Log, "info" | "warn" | "error" | "debug"> },
+): Promise<void> {
+  const { log, domain } = options;
+  for (const step of await checkDcSession({ ...target, domain, log })) {
+    if (step.ok) {
+      log.info(`Checked the Defense Center before the run: ${step.what}: ${step.detail}`);
+      continue;
+    }
+    const error = step.error;
+    if (!(error instanceof DcError)) throw error;
+    throw new DcError(
+      `${error.message}; found before the run's work: nothing was asked of Qualys, read or sent`,
+      { cause: error, retryable: error.retryable, step: error.step, timedOut: error.timedOut },
+    );
+  }
 }

@@ -119,6 +119,11 @@ export interface DcSim {
   /** Connections accepted. */
   connections: number;
   /**
+   * DATA messages received on each accepted connection, in the order they were accepted (a
+   * connection that only exchanged versions holds 0).
+   */
+  dataByConnection: number[];
+  /**
    * Each time the host input module died (a quote in a source or scanner name broke its SQL):
    * why. The client saw its connection close without an answer.
    */
@@ -193,12 +198,14 @@ export async function startDcSim(
   const moduleDeaths: string[] = [];
   const closings: string[] = [];
   let messageCount = 0, received = 0, connections = 0;
+  const dataByConnection: number[] = [];
   const sockets = new Set<tls.TLSSocket>();
   let idleWaiters: (() => void)[] = [];
   const encoder = new TextEncoder(), decoder = new TextDecoder();
 
   const onConnection = (sock: tls.TLSSocket) => {
-    connections++;
+    const index = connections++;
+    dataByConnection.push(0);
     const sizes = script.maxSizes;
     const maxSize = sizes?.length
       ? sizes[Math.min(connections, sizes.length) - 1]!
@@ -250,6 +257,7 @@ export async function startDcSim(
           }
           if (type !== 3 || session.died) continue;
           received++;
+          dataByConnection[index]!++;
           script.onMessage?.(received);
           if (script.recordPayloads) payloads.push(decoder.decode(value));
           if (value.length > maxSize) {
@@ -307,6 +315,7 @@ export async function startDcSim(
     get connections() {
       return connections;
     },
+    dataByConnection,
     moduleDeaths,
     closings,
     caPem: ca.caPem,
