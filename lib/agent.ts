@@ -148,7 +148,8 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
  * Runs the plugin's jobs, each through the delivery pipeline into the destination's sink;
  * resolves to the exit status. A Defense Center's client identity is loaded first (its log
  * lines and errors come before the plugin's), the plugin then reads its configuration, and the
- * destination is chosen with the plugin's trust in the Defense Center before any job runs.
+ * destination is chosen with the plugin's trust in the Defense Center, and checked (a DC
+ * connected to as by -check), before any job runs.
  */
 async function runJobs(
   context: PluginContext,
@@ -167,6 +168,7 @@ async function runJobs(
   await sinks.removeStaleTempFiles(cli.csvfile, { log });
   const { dcTrust, jobs } = await plugin.prepare(context);
   const destination = resolveDestination(dcTarget(cli), { identity, trust: dcTrust });
+  await sinks.checkDestination(destination, { domain: dcTrust.domain, log });
   let worst: number = ExitCode.Ok;
   for await (const job of jobs) {
     const run = async () => {

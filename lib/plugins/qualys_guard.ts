@@ -137,6 +137,20 @@ function dcTrustOf(config: QualysConfig): DcTrust {
   return { domain: config.output.domain, fingerprint: config.dcTrust.fingerprint };
 }
 
+/** The options that do not go with the source: an error, or a warning. */
+function checkSourceOptions(context: PluginContext, config: QualysConfig): void {
+  const { cli, log } = context;
+  if (cli.report !== undefined) return;
+  if (config.source.kind === "detections" && cli.multiinfo) {
+    throw new UsageError(
+      "-multiinfo downloads one report per template: it does not apply with source: detections",
+    );
+  }
+  if (config.source.kind !== "detections" && cli.full) {
+    log.warn("-full applies only with source: detections: it is ignored");
+  }
+}
+
 /** The jobs of a run: a saved report's, a template's (or one per `-multiinfo` template), or the
  * detection source's; the Qualys client they share is closed when the iteration ends. */
 async function* jobsOf(context: PluginContext, config: QualysConfig): AsyncGenerator<Job> {
@@ -147,14 +161,6 @@ async function* jobsOf(context: PluginContext, config: QualysConfig): AsyncGener
       collect: async () => reportDelivery(await readReport(path, config, log), config, log),
     };
     return;
-  }
-  if (config.source.kind === "detections" && cli.multiinfo) {
-    throw new UsageError(
-      "-multiinfo downloads one report per template: it does not apply with source: detections",
-    );
-  }
-  if (config.source.kind !== "detections" && cli.full) {
-    log.warn("-full applies only with source: detections: it is ignored");
   }
   const client = QualysClient.open({
     ...clientOptionsFromConfig(config.account, await readCaFile(config)),
@@ -192,6 +198,7 @@ export const qualysGuardPlugin: InputPlugin = {
   async prepare(context: PluginContext): Promise<Prepared> {
     checkOptionRules(context.cli, { phase: "QualysGuard", warn: (m) => context.log.warn(m) });
     const config = await loadConfig(context);
+    checkSourceOptions(context, config); // before the Defense Center is checked
     return { dcTrust: dcTrustOf(config), jobs: jobsOf(context, config) };
   },
 

@@ -1,8 +1,9 @@
 /**
  * Picks the sink for a destination: the CSV file (or stdout for `-csvfile -`) or the Defense
  * Center. With `-multiinfo`, each template writes its own file, `<id>_<name>` beside the named
- * one. Also checks a destination before a job's long work ({@linkcode probeSink}) and removes
- * what killed runs left behind ({@linkcode removeStaleTempFiles}).
+ * one. Also checks the destination before the run's work ({@linkcode checkDestination}) and
+ * before each job's ({@linkcode probeSink}), and removes what killed runs left behind
+ * ({@linkcode removeStaleTempFiles}).
  *
  * @module
  */
@@ -97,6 +98,24 @@ export async function openSink(
   }
   const path = csvPath(destination.csvfile, options.variant);
   return path === "-" ? stdoutSink() : await openCsvFileSink(path);
+}
+
+/**
+ * Checks the run's destination once, before any job's Qualys call or reading (issue 21): a
+ * Defense Center is connected to as `-check` does it (TLS, the version exchange, and with a
+ * `domain` a message holding only `SetDomain`), then the connection is closed; the commands go
+ * on a new one. A CSV file is checked per job ({@linkcode probeSink}): nothing to do here.
+ *
+ * @throws {DcError} (exit 5) When the Defense Center cannot be reached, refuses the client
+ * certificate, the version or the domain.
+ */
+export async function checkDestination(
+  destination: Destination,
+  options: { domain?: string | undefined; log: DcSinkLog },
+): Promise<void> {
+  if (!("dc" in destination)) return;
+  const { checkDcBeforeRun } = await import("../dc/check.ts");
+  await checkDcBeforeRun(destination.dc, options);
 }
 
 /**

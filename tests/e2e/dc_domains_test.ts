@@ -1,7 +1,8 @@
 /**
  * Multi-domain FMCs and the per-message reconcile, through the CLI against the simulator with
  * `SAMPLE_DOMAINS` (Global \ East; Global \ West with Lab and Prod): `domain` puts SetDomain at
- * the head of every message and file; a domain the DC refuses is one clear message and exit 5;
+ * the head of every message and file; a domain the DC refuses is one clear message and exit 5
+ * (before the run's work when the certificate may not write to it);
  * `-check` with `domain` sends one message holding only SetDomain; and a message the DC processed
  * fewer commands of than it carried is exit 6 naming it.
  */
@@ -65,7 +66,11 @@ Deno.test("domain: a leaf-domain certificate writes to its leaf; SetDomain heads
     const r = await run(["-r", SAMPLE, "-pl", "q.yaml"]);
     assert.equal(r.code, 0, all(r));
     assert.match(r.stdout, /the Defense Center processed 31 of the 31 commands sent, rejected 0/);
-    const sent = dc.processed.slice(before);
+    // The check before the run sends a message holding only SetDomain (as -check does); then
+    // the commands, on a connection of their own.
+    const [checked, ...sent] = dc.processed.slice(before);
+    assert.equal(checked, "SetDomain,Global \\ East\n");
+    assert.deepEqual(dc.dataByConnection.slice(-2), [1, sent.length]);
     assert.ok(sent.length > 1, "several messages");
     for (const p of sent) {
       assert.match(p, /^SetDomain,Global \\ East\nSetSource,QualysGuard Scan Report\n/);
@@ -125,7 +130,10 @@ Deno.test("domain: a domain that is not a leaf, or none with a Global certificat
     );
     assert.equal(r.stdout.match(/\[ERROR\]/g)?.length, 1, "one message, not a list");
     assert.doesNotMatch(all(r), /Failure to Run Scan API/);
-    assert.equal(dc.processed.length, 1, "the first message, and no more");
+    // Only SetSource finds a domain that is not a leaf: the check before the run (a message
+    // holding only SetDomain, as -check sends) passes, and the run's first message is refused.
+    assert.deepEqual(dc.processed.slice(0, 1), ["SetDomain,Global \\ West\n"]);
+    assert.equal(dc.processed.length, 2, "the check's message, the first message, and no more");
     const none = await run(["-r", SAMPLE]);
     assert.equal(none.code, 5, all(none));
     assert.match(
@@ -148,8 +156,10 @@ Deno.test("domain: a domain outside the certificate's: exit 5 with the fix, noth
     assert.equal(r.code, 5, all(r));
     assert.match(
       r.stdout,
-      /refused DATA message 1: "\[SetDomain\]: Domain Global \\ West \\ Lab is not in the certificate domain": the client certificate may not write to domain "Global \\ West \\ Lab", or the FMC has no such domain .*Set "domain" .*or create a Host Input Client in that domain and use its certificate; nothing was imported/,
+      /refused DATA message 1: "\[SetDomain\]: Domain Global \\ West \\ Lab is not in the certificate domain": the client certificate may not write to domain "Global \\ West \\ Lab", or the FMC has no such domain .*Set "domain" .*or create a Host Input Client in that domain and use its certificate; nothing was imported; found before the run's work: nothing was asked of Qualys, read or sent\n/,
     );
+    assert.doesNotMatch(r.stdout, /Reading the Qualys report/, "refused before the report is read");
+    assert.deepEqual(dc.dataByConnection, [1], "the check's message holding only SetDomain");
     assert.equal(r.stdout.match(/\[ERROR\]/g)?.length, 1);
     assert.deepEqual(hostsIn(dc)["Global \\ East"], []);
   });

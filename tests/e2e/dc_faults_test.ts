@@ -2,7 +2,8 @@
  * The connector against Defense Centers that misbehave (scripts/sim/fmc/faulty_dc.ts), through the
  * CLI: a main run (`-report` → `-server`) and `-check`. Every run must end with exit 5 naming the
  * step, and end boundedly: a timeout is retried like a dropped connection, a fixed number of
- * times (counted by the fake's connections), a protocol error not at all.
+ * times (counted by the fake's connections), a protocol error not at all. A run connects once
+ * before its work, as -check does (TLS and VERSION, no DATA): a fault there ends it at once.
  */
 
 import assert from "node:assert/strict";
@@ -56,7 +57,8 @@ Deno.test("a DC that accepts TCP and never starts TLS: exit 5 naming the TLS han
       all(r),
       /TLS handshake timed out: 127\.0\.0\.1:\d+ accepted the connection but did not complete a TLS handshake within 2 s: check that \d+ is the Defense Center's host input port/,
     );
-    assert.equal(dc.connections, 1, "the first connection is not retried");
+    assert.equal(dc.connections, 1, "the check before the run is not retried");
+    assert.match(all(r), /found before the run's work: nothing was asked of Qualys, read or sent/);
     const c = await run(["-check", "-timeout", TIMEOUT]);
     assert.equal(c.code, 5, all(c));
     assert.match(c.stdout, /^OK {3}TCP to 127\.0\.0\.1:\d+: connected$/m);
@@ -92,7 +94,7 @@ Deno.test("a DC that never answers DATA, or answers a byte at a time: reconnects
       /DATA answer 1 timed out: the Defense Center at 127\.0\.0\.1:\d+ did not answer DATA message 1 \(\d+ bytes\) whole within 2 s \(0 bytes came\): it may be overloaded; check its load, or raise -timeout; gave up after 5 reconnects/,
     );
     assert.equal(reconnects(r), 5);
-    assert.equal(dc.connections, 6);
+    assert.equal(dc.connections, 1 + 6, "the check before the run, then 6 tries");
     assert.equal(dc.dataMessages, 6, "the unacknowledged message is sent again each time");
     assert.doesNotMatch(all(r), /processed \d+ of the \d+ commands sent, rejected 0; 0 reconnects/);
     // -check sends no DATA: it passes, and says so.
@@ -111,7 +113,7 @@ Deno.test("a DC that never answers DATA, or answers a byte at a time: reconnects
     assert.ok(came, all(r));
     assert.ok(Number(came[1]) > 0 && Number(came[1]) < 36, `${came[1]} bytes came`);
     assert.equal(reconnects(r), 5);
-    assert.equal(dc.connections, 6);
+    assert.equal(dc.connections, 1 + 6);
   });
   await Promise.all([silent, trickle]);
 });
@@ -128,7 +130,7 @@ Deno.test("a DATA answer that times out once is sent again on a new connection, 
       all(r),
       /Sent \d+ lines in 1 messages .*; the Defense Center processed \d+ of the \d+ commands sent, rejected 0; 1 reconnects/,
     );
-    assert.equal(dc.connections, 2);
+    assert.equal(dc.connections, 1 + 2, "the check before the run, then 2 tries");
     assert.equal(dc.dataMessages, 2);
   });
 });
@@ -181,7 +183,11 @@ for (const { name, answer, data, version } of PROTOCOL_ERRORS) {
       assert.equal(r.code, 5, all(r));
       assert.match(all(r), data);
       assert.doesNotMatch(all(r), /\r/, "control characters are shown, not sent to the log");
-      assert.equal(dc.connections, 1, "a protocol error is not retried");
+      assert.equal(
+        dc.connections,
+        1 + 1,
+        "the check before the run; a protocol error is not retried",
+      );
       assert.equal(dc.dataMessages, 1);
     });
     await withFaultyDc({ version: answer }, async (run) => {

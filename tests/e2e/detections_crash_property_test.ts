@@ -157,10 +157,11 @@ async function oneHistory(seed: number, days: Day[]): Promise<void> {
       let phase: string | undefined;
       const stop = (why: string) => {
         if (phase !== undefined) return;
+        // The run's first connection to the DC is the check before its work: not "connecting".
         phase = why === "time"
           ? messages > 0
             ? "sending"
-            : dc.connections > connections
+            : dc.connections > connections + 1
             ? "connecting"
             : records > 0 && q.log.slice(calls).every((e) => e.done)
             ? "parsing and encoding"
