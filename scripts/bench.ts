@@ -1,95 +1,63 @@
 /**
  * `deno task bench`: speed and memory of report file → command file, on synthetic reports of
  * ≈25 MB and ≈250 MB (12,500 hosts × 40 findings, glossary after the hosts; `--big` adds
- * ≈2.5 GB), measured side by side in the same run with `xmlwf -r` (expat, parse only; installed
+ * ≈2.5 GB), measured side by side in the same rounds with `xmlwf -r` (expat, parse only; installed
  * with apt when missing) and saxes (parse only). Then the memory cases: a glossary of 100,000
- * QIDs, each found once, and one host with 100,000 findings. Medians of 5 (`--runs N`). Prints
- * figures, ratios and the targets (docs/platform.md, "The bench's targets"); it never fails on a
- * missed target. Then the detection source's sync (`bench_detections.ts`, in its own process);
- * `--detections` runs that part alone. Last, one text block of 100 MB in a detection page and in
- * a report (`bench_big_text.ts`, in its own processes); `--big-text` runs that part alone.
+ * QIDs, each found once, and one host with 100,000 findings; the ≈250 MB report downloaded from
+ * the Qualys simulator; and the send to the Defense Center simulator. Then the detection source's
+ * sync (`bench_detections.ts`) and one text block of 100 MB (`bench_big_text.ts`), each in its own
+ * process; `--detections` or `--big-text` runs that part alone.
  *
- * Peak RSS is read with getrusage(RUSAGE_CHILDREN) through python3, so no extra tool is needed.
+ * Each figure is the median of several runs, printed with its min–max: `--runs N` (default 5,
+ * after one warm-up run) for the runs on report files, `--long-runs N` (default 3) for the
+ * download, the send and the detection source's syncs. The whole bench takes about 15 minutes on
+ * 2 cores. It says on what machine it ran and how busy that was, before and after
+ * (`bench_machine.ts`), states the targets (docs/platform.md, "The bench's targets") and exits 1
+ * when one is missed, 2 when a part failed to run (`bench_report.ts`). Its inputs, written to
+ * `bench-data/` (≈540 MB), are removed at the end unless `--keep` (or `QC_BENCH_KEEP=1`): a kept
+ * `bench-data/` is used again.
+ *
+ * A new case in its own file plugs in with one line at the end: `report.add(await
+ * runCase("bench_x.ts", [...]))` (see `bench_report.ts`).
  *
  * @module
  */
 
 import { connectorArgs } from "./connector_command.ts";
 import { type GenerateOptions, writeReport } from "./gen_report.ts";
+import { formatMachine, machineState } from "./bench_machine.ts";
+import { type Measure, measure, spreads } from "./bench_measure.ts";
+import { BenchReport, mapSpread, runCase, type Spread, spread } from "./bench_report.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DATA = `${ROOT}bench-data`;
 const args = Deno.args;
-// Five runs by default: the median steadies the disk noise of the final fsync on these VMs.
-const runs = args.includes("--runs") ? Number(args[args.indexOf("--runs") + 1]) : 5;
+const flag = (name: string, dflt: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+// Five runs: the median steadies the disk noise of the final fsync on these VMs; three of the
+// long runs (a detection sync takes one to two minutes) keep the whole bench near 15 minutes.
+const runs = flag("runs", 5);
+const longRuns = flag("long-runs", 3);
 const big = args.includes("--big");
-
-/** The detection source's part of the bench, in its own process (its own simulator, too). */
-async function detectionsBench(): Promise<void> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}scripts/bench_detections.ts`],
-    cwd: ROOT,
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (!out.success) console.log(`the detection source's bench exited with ${out.code}`);
-}
-if (args.includes("--detections")) {
-  await detectionsBench();
-  Deno.exit(0);
-}
-
-/** One 100 MB text block in a detection page and in a report (`bench_big_text.ts`). */
-async function bigTextBench(): Promise<void> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}scripts/bench_big_text.ts`],
-    cwd: ROOT,
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (!out.success) console.log(`the big-text bench exited with ${out.code}`);
-}
-if (args.includes("--big-text")) {
-  await bigTextBench();
-  Deno.exit(0);
-}
-
-interface Measure {
-  seconds: number;
-  rssMiB: number; // the largest of the runs
-  rssMedianMiB?: number;
-}
-
-const RUSAGE = "import resource,subprocess,sys,time\n" +
-  "t=time.perf_counter();rc=subprocess.call(sys.argv[1:],stdout=subprocess.DEVNULL)\n" +
-  "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)";
-
-async function measure(cmd: string[]): Promise<Measure> {
-  const out = await new Deno.Command("python3", { // getrusage of the child, no extra tool
-    args: ["-c", RUSAGE, ...cmd],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  const [seconds, rssKiB, rc] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
-  if (rc !== 0) throw new Error(`${cmd.join(" ")} exited with ${rc}`);
-  return { seconds: seconds!, rssMiB: rssKiB! / 1024 };
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-async function medianOf(cmd: string[], n: number): Promise<Measure> {
-  await measure(cmd); // warm-up: page cache, Deno's transpile cache
-  const all: Measure[] = [];
-  for (let i = 0; i < n; i++) all.push(await measure(cmd));
-  return {
-    seconds: median(all.map((m) => m.seconds)),
-    rssMiB: Math.max(...all.map((m) => m.rssMiB)),
-    rssMedianMiB: median(all.map((m) => m.rssMiB)),
-  };
-}
+const keep = args.includes("--keep") || Deno.env.get("QC_BENCH_KEEP") === "1";
+const report = new BenchReport("reports");
+const deno = Deno.execPath();
+// The connector as the binary runs it: the compile task's permissions and V8 flags.
+const connectorCmd = (...a: string[]) => [deno, ...connectorArgs(a)];
+const toCsv = (reportFile: string, out: string) =>
+  connectorCmd("-report", reportFile, "-csvfile", out, "-level", "1");
+const saxesCmd = (reportFile: string, direct = false) => [
+  deno,
+  "run",
+  "--allow-read",
+  `${ROOT}scripts/bench_saxes.ts`,
+  reportFile,
+  ...(direct ? ["--direct"] : []),
+];
+const mbps = (mb: number, seconds: Spread) => mapSpread(seconds, (s) => mb / s);
+const MIB = { digits: 0, unit: " MiB" };
 
 async function haveCommand(name: string): Promise<boolean> {
   try {
@@ -121,6 +89,7 @@ async function ensureReport(
     const st = await Deno.stat(`${path}.done`);
     if (st.isFile) return { path, bytes: (await Deno.stat(path)).size };
   } catch { /* generate it */ }
+  await Deno.mkdir(DATA, { recursive: true });
   console.log(
     `generating ${path} (${options.hosts} hosts × ${options.findingsPerHost} findings, ` +
       `${options.qids} QIDs${options.cycleQids ? " in turn" : ""}, glossary after the hosts)...`,
@@ -130,222 +99,293 @@ async function ensureReport(
   return { path, bytes: counts.bytes };
 }
 
-const deno = Deno.execPath();
-// The connector as the binary runs it: the compile task's permissions and V8 flags.
-const connectorCmd = (...args: string[]) => [deno, ...connectorArgs(args)];
-const connector = (report: string, out: string) =>
-  connectorCmd("-report", report, "-csvfile", out, "-level", "1");
-const saxes = (report: string, direct = false) => [
-  deno,
-  "run",
-  "--allow-read",
-  `${ROOT}scripts/bench_saxes.ts`,
-  report,
-  ...(direct ? ["--direct"] : []),
-];
+/** `n` runs of `cmd` after one warm-up run (page cache, Deno's transpile cache). */
+async function runsOf(cmd: string[], n: number): Promise<Measure[]> {
+  await measure(cmd);
+  const all: Measure[] = [];
+  for (let i = 0; i < n; i++) all.push(await measure(cmd));
+  return all;
+}
 
-await Deno.mkdir(DATA, { recursive: true });
-const xmlwf = await ensureXmlwf();
-if (!xmlwf) console.log("SKIP: xmlwf could not be installed: no expat ratio");
+/** Run by run, how many times longer `other` took than `ours`. */
+const ratios = (ours: Measure[], other: Measure[]) =>
+  spread(other.slice(0, ours.length).map((m, i) => m.seconds / ours[i]!.seconds));
 
-const sizes: [string, number][] = [["r25", 1250], ["r250", 12500]];
-if (big) sizes.push(["r2500", 125000]);
+/** The figures the targets are stated on. */
+const at250: {
+  mbps?: Spread;
+  vsXmlwf?: Spread;
+  vsSaxes?: Spread;
+  rss: [string, Spread][];
+  manyRss: [string, Spread][];
+  linesPerSecond?: Spread;
+} = { rss: [], manyRss: [] };
 
-console.log(
-  `\nreport file → command file, medians of ${runs} (peak RSS: the largest of the runs)\n`,
-);
-const rows: string[] = [];
-const rss: number[] = [];
-let ratios = { mbps: 0, vsXmlwf: 0, vsSaxes: 0, vsSaxesDirect: 0 };
-for (const [name, hosts] of sizes) {
-  const { path, bytes } = await ensureReport(name, { hosts, findingsPerHost: 40, qids: 5000 });
-  const mb = bytes / 1e6;
-  const out = `${DATA}/${name}.csv`;
-  const ours = await medianOf(connector(path, out), runs);
-  const outBytes = (await Deno.stat(out)).size;
-  await Deno.remove(out);
-  const ex = xmlwf ? await medianOf(["xmlwf", "-r", path], runs) : undefined;
-  const sx = await medianOf(saxes(path), name === "r2500" ? 1 : runs);
-  const sxd = await medianOf(saxes(path, true), name === "r2500" ? 1 : runs);
-  const mbps = mb / ours.seconds;
-  rss.push(ours.rssMiB);
-  rows.push(
-    `${name.padEnd(6)} ${mb.toFixed(0).padStart(5)} MB in, ${
-      (outBytes / 1e6).toFixed(0).padStart(5)
-    } MB out | ` +
-      `connector ${mbps.toFixed(0).padStart(4)} MB/s, ${ours.rssMedianMiB!.toFixed(0)}/${
-        ours.rssMiB.toFixed(0)
-      } MiB (median/max) | ` +
-      (ex
-        ? `xmlwf -r ${(mb / ex.seconds).toFixed(0).padStart(4)} MB/s (×${
-          (ex.seconds / ours.seconds).toFixed(2)
-        }) | `
-        : "xmlwf -r n/a | ") +
-      `saxes ${(mb / sx.seconds).toFixed(0).padStart(3)} MB/s, ${sx.rssMiB.toFixed(0)} MiB (×${
-        (sx.seconds / ours.seconds).toFixed(2)
-      }) | ` +
-      `saxes direct ${(mb / sxd.seconds).toFixed(0).padStart(3)} MB/s (×${
-        (sxd.seconds / ours.seconds).toFixed(2)
-      })`,
-  );
-  console.log(rows[rows.length - 1]);
-  if (name === "r250") {
-    ratios = {
-      mbps,
-      vsXmlwf: ex ? ex.seconds / ours.seconds : NaN,
-      vsSaxes: sx.seconds / ours.seconds,
-      vsSaxesDirect: sxd.seconds / ours.seconds,
+async function reportFiles(xmlwf: boolean): Promise<void> {
+  const sizes: [string, number][] = [["r25", 1250], ["r250", 12500]];
+  if (big) sizes.push(["r2500", 125000]);
+  for (const [name, hosts] of sizes) {
+    const { path, bytes } = await ensureReport(name, { hosts, findingsPerHost: 40, qids: 5000 });
+    const mb = bytes / 1e6;
+    const out = `${DATA}/${name}.csv`;
+    // the tools take turns, round after round, so that each ratio compares runs a few seconds
+    // apart (this VM's speed drifts from one minute to the next)
+    const saxesRuns = name === "r2500" ? 1 : runs;
+    const cmds = {
+      ours: toCsv(path, out),
+      xmlwf: ["xmlwf", "-r", path],
+      saxes: saxesCmd(path),
+      direct: saxesCmd(path, true),
     };
+    const got: Record<keyof typeof cmds, Measure[]> = {
+      ours: [],
+      xmlwf: [],
+      saxes: [],
+      direct: [],
+    };
+    for (const cmd of [cmds.ours, ...(xmlwf ? [cmds.xmlwf] : []), cmds.saxes, cmds.direct]) {
+      await measure(cmd); // warm-up
+    }
+    for (let i = 0; i < runs; i++) {
+      got.ours.push(await measure(cmds.ours));
+      if (xmlwf) got.xmlwf.push(await measure(cmds.xmlwf));
+      if (i < saxesRuns) {
+        got.saxes.push(await measure(cmds.saxes));
+        got.direct.push(await measure(cmds.direct));
+      }
+    }
+    const outBytes = (await Deno.stat(out)).size;
+    await Deno.remove(out);
+    const ours = spreads(got.ours);
+    console.log(`${name}: ${mb.toFixed(0)} MB in, ${(outBytes / 1e6).toFixed(0)} MB out`);
+    report.figure("connector, report → command file", mbps(mb, ours.seconds), { unit: " MB/s" });
+    report.figure("connector's peak RSS", ours.rssMiB, MIB);
+    const vsXmlwf = xmlwf ? ratios(got.ours, got.xmlwf) : undefined;
+    if (vsXmlwf) {
+      report.figure("xmlwf -r (parse only)", mbps(mb, spreads(got.xmlwf).seconds), {
+        unit: " MB/s",
+      });
+      report.figure("connector vs xmlwf -r", vsXmlwf, { prefix: "×", digits: 2 });
+    } else console.log("  xmlwf -r: not measured (xmlwf missing)");
+    const vsSaxes = ratios(got.ours, got.saxes);
+    const sx = spreads(got.saxes);
+    report.figure("saxes fed as a stream (parse only)", mbps(mb, sx.seconds), { unit: " MB/s" });
+    report.figure("its peak RSS", sx.rssMiB, MIB);
+    report.figure("connector vs saxes fed as a stream", vsSaxes, { prefix: "×", digits: 2 });
+    report.figure("connector vs saxes fed by direct 1 MiB reads", ratios(got.ours, got.direct), {
+      prefix: "×",
+      digits: 2,
+    });
+    at250.rss.push([name, ours.rssMiB]);
+    if (name === "r250") Object.assign(at250, { mbps: mbps(mb, ours.seconds), vsXmlwf, vsSaxes });
   }
 }
 
 // The memory cases of the hardening issue (#10): peak RSS must not grow with the number of
 // distinct QIDs, nor with the findings of one host.
-const memoryCases: [string, string, GenerateOptions][] = [
-  ["q100k", "100,000 QIDs, each found once", {
-    hosts: 2500,
-    findingsPerHost: 40,
-    qids: 100_000,
-    cycleQids: true,
-  }],
-  ["h100k", "one host with 100,000 findings", {
-    hosts: 1,
-    findingsPerHost: 100_000,
-    qids: 5000,
-    cycleQids: true,
-  }],
-];
-const manyRss: number[] = [];
-console.log("");
-for (const [name, what, options] of memoryCases) {
-  const { path, bytes } = await ensureReport(name, options);
-  const out = `${DATA}/${name}.csv`;
-  const m = await medianOf(connector(path, out), runs);
-  const outBytes = (await Deno.stat(out)).size;
-  await Deno.remove(out);
-  manyRss.push(m.rssMiB);
-  console.log(
-    `${name.padEnd(6)} ${(bytes / 1e6).toFixed(0).padStart(5)} MB in, ${
-      (outBytes / 1e6).toFixed(0).padStart(5)
-    } MB out | connector ${(bytes / 1e6 / m.seconds).toFixed(0).padStart(4)} MB/s, ${
-      m.rssMedianMiB!.toFixed(0)
-    }/${m.rssMiB.toFixed(0)} MiB (median/max) | ${what}`,
-  );
+async function memoryCases(): Promise<void> {
+  const cases: [string, string, GenerateOptions][] = [
+    ["q100k", "100,000 QIDs, each found once", {
+      hosts: 2500,
+      findingsPerHost: 40,
+      qids: 100_000,
+      cycleQids: true,
+    }],
+    ["h100k", "one host with 100,000 findings", {
+      hosts: 1,
+      findingsPerHost: 100_000,
+      qids: 5000,
+      cycleQids: true,
+    }],
+  ];
+  for (const [name, what, options] of cases) {
+    const { path, bytes } = await ensureReport(name, options);
+    const out = `${DATA}/${name}.csv`;
+    const m = spreads(await runsOf(toCsv(path, out), runs));
+    const outBytes = (await Deno.stat(out)).size;
+    await Deno.remove(out);
+    console.log(
+      `${name}: ${what}: ${(bytes / 1e6).toFixed(0)} MB in, ${(outBytes / 1e6).toFixed(0)} MB out`,
+    );
+    report.figure("connector", mbps(bytes / 1e6, m.seconds), { unit: " MB/s" });
+    report.figure("its peak RSS", m.rssMiB, MIB);
+    at250.manyRss.push([what, m.rssMiB]);
+  }
 }
 
 // Download → parse → command file, the ≈250 MB report served by the Qualys API simulator
 // (HTTPS on loopback, streamed from disk) in this process; the connector in a child process.
-const { startQualysSim } = await import("./sim/qualys/mod.ts");
-const r250 = `${DATA}/r250.xml`;
-const sim = await startQualysSim({ reports: { "1": r250 }, runningPolls: 0 });
-const work = await Deno.makeTempDir({ prefix: "qc-bench-" });
-try {
-  await Deno.mkdir(`${work}/InputPlugins`);
-  await Deno.writeTextFile(`${work}/ca.pem`, sim.caPem);
-  await Deno.writeTextFile(
-    `${work}/InputPlugins/QualysGuard.yaml`,
-    `user_id: sim_user\npassword: sim_pass\ntemplate_id: 1\nurl: ${sim.url}\nca_file: ${work}/ca.pem\npoll_interval: 0.01\n`,
-    { mode: 0o600 },
-  );
-  const cmd = connectorCmd(
-    "-plugininfo",
-    `${work}/InputPlugins/QualysGuard.yaml`,
-    "-csvfile",
-    `${work}/out.csv`,
-    "-level",
-    "1",
-  );
-  const dl = await medianOf(cmd, Math.min(runs, 3));
-  const mb = (await Deno.stat(r250)).size / 1e6;
-  rss.push(dl.rssMiB);
-  console.log(
-    `\ndownload from the Qualys simulator → parse → command file, ${mb.toFixed(0)} MB report: ` +
-      `${(mb / dl.seconds).toFixed(0)} MB/s, peak RSS ${dl.rssMiB.toFixed(0)} MiB ` +
-      `(launched ${sim.launched.length}, deleted ${sim.deleted.length})`,
-  );
-} finally {
-  await sim.shutdown();
-  await Deno.remove(work, { recursive: true });
+async function download(): Promise<void> {
+  const { startQualysSim } = await import("./sim/qualys/mod.ts");
+  const { path: r250, bytes } = await ensureReport("r250", {
+    hosts: 12500,
+    findingsPerHost: 40,
+    qids: 5000,
+  });
+  const sim = await startQualysSim({ reports: { "1": r250 }, runningPolls: 0 });
+  const work = await Deno.makeTempDir({ prefix: "qc-bench-" });
+  try {
+    await Deno.mkdir(`${work}/InputPlugins`);
+    await Deno.writeTextFile(`${work}/ca.pem`, sim.caPem);
+    await Deno.writeTextFile(
+      `${work}/InputPlugins/QualysGuard.yaml`,
+      `user_id: sim_user\npassword: sim_pass\ntemplate_id: 1\nurl: ${sim.url}\n` +
+        `ca_file: ${work}/ca.pem\npoll_interval: 0.01\n`,
+      { mode: 0o600 },
+    );
+    const cmd = connectorCmd(
+      "-plugininfo",
+      `${work}/InputPlugins/QualysGuard.yaml`,
+      "-csvfile",
+      `${work}/out.csv`,
+      "-level",
+      "1",
+    );
+    const m = spreads(await runsOf(cmd, longRuns));
+    console.log(
+      `\ndownload from the Qualys simulator → parse → command file, ${(bytes / 1e6).toFixed(0)} ` +
+        `MB report (launched ${sim.launched.length}, deleted ${sim.deleted.length}):`,
+    );
+    report.figure("end to end", mbps(bytes / 1e6, m.seconds), { unit: " MB/s" });
+    report.figure("peak RSS", m.rssMiB, MIB);
+    at250.rss.push(["the download", m.rssMiB]);
+  } finally {
+    await sim.shutdown();
+    await Deno.remove(work, { recursive: true });
+  }
 }
 
 // Send to the Defense Center simulator (mutual TLS, MAX_SIZE 64 KiB) in this process: lines/s of
-// the send phase, from the connector's own summary line, and the connector's peak RSS.
-const { startDcSim } = await import("./sim/fmc/mod.ts");
-const dc = await startDcSim({ maxSize: 65536, storeResults: false });
-const dcWork = await Deno.makeTempDir({ prefix: "qc-bench-dc-" });
-let linesPerSecond = 0;
-try {
-  await Deno.writeFile(`${dcWork}/c.pkcs12`, dc.issueClient({ password: "b" }));
-  const out = await new Deno.Command("python3", {
-    args: [
-      "-c",
-      RUSAGE.replace("stdout=subprocess.DEVNULL", "stdout=sys.stderr"),
-      ...connectorCmd(
-        "-report",
-        r250,
-        `-server=${dc.host}`,
-        `-port=${dc.port}`,
-        `-pkcs12=${dcWork}/c.pkcs12`,
-        "-password=b",
-      ),
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const log = new TextDecoder().decode(out.stderr);
-  const [, rssKiB] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
-  const m =
-    /Sent (\d+) lines in (\d+) messages .* processed (\d+) of the \d+ commands sent, rejected (\d+); (\d+) reconnects; ([\d.]+) s/
-      .exec(log);
-  const findings = Number(/(\d+) AddScanResult lines to send/.exec(log)?.[1] ?? 0);
-  if (!m) throw new Error(`the send run failed:\n${log.slice(-2000)}`);
-  linesPerSecond = findings / Number(m[6]);
-  rss.push(rssKiB! / 1024);
-  console.log(
-    `send to the DC simulator (MAX_SIZE 64 KiB): ${findings} AddScanResult lines (${m[1]} lines, ` +
-      `${m[2]} messages) in ${m[6]} s = ${Math.round(linesPerSecond)} AddScanResult lines/s; ` +
-      `the DC processed ${m[3]} commands, rejected ${m[4]}; connector peak RSS ${
-        (rssKiB! / 1024).toFixed(0)
-      } MiB ` +
-      `(whole run: parse + spool + send)`,
-  );
-} finally {
-  await dc.shutdown();
-  await Deno.remove(dcWork, { recursive: true });
+// the send phase, from the connector's own summary line, and the connector's peak RSS. Each run
+// in a fresh directory, so that nothing a run keeps changes what the next one sends.
+async function send(): Promise<void> {
+  const { startDcSim } = await import("./sim/fmc/mod.ts");
+  const r250 = `${DATA}/r250.xml`;
+  const dc = await startDcSim({ maxSize: 65536, storeResults: false });
+  const work = await Deno.makeTempDir({ prefix: "qc-bench-dc-" });
+  try {
+    await Deno.writeFile(`${work}/c.pkcs12`, dc.issueClient({ password: "b" }));
+    const perSecond: number[] = [];
+    const rss: number[] = [];
+    let last = "";
+    for (let i = 0; i < longRuns; i++) {
+      const cwd = `${work}/run-${i}`;
+      await Deno.mkdir(cwd);
+      const m = await measure(
+        connectorCmd(
+          "-report",
+          r250,
+          `-server=${dc.host}`,
+          `-port=${dc.port}`,
+          `-pkcs12=${work}/c.pkcs12`,
+          "-password=b",
+        ),
+        { cwd, capture: true },
+      );
+      const sent =
+        /Sent (\d+) lines in (\d+) messages .* processed (\d+) of the \d+ commands sent, rejected (\d+); (\d+) reconnects; ([\d.]+) s/
+          .exec(m.output);
+      const findings = Number(/(\d+) AddScanResult lines to send/.exec(m.output)?.[1] ?? 0);
+      if (!sent) throw new Error(`the send run's summary is missing:\n${m.output.slice(-2000)}`);
+      perSecond.push(findings / Number(sent[6]));
+      rss.push(m.rssMiB);
+      last = `${findings} AddScanResult lines (${sent[1]} lines, ${sent[2]} messages); the DC ` +
+        `processed ${sent[3]} commands, rejected ${sent[4]}`;
+    }
+    console.log(`\nsend to the DC simulator (MAX_SIZE 64 KiB): ${last}:`);
+    const lines = spread(perSecond);
+    report.figure("send phase", lines, { unit: " AddScanResult lines/s" });
+    report.figure("connector's peak RSS (parse + spool + send)", spread(rss), MIB);
+    at250.rss.push(["the send run", spread(rss)]);
+    at250.linesPerSecond = lines;
+  } finally {
+    await dc.shutdown();
+    await Deno.remove(work, { recursive: true });
+  }
 }
 
-const flat = Math.max(...rss) <= 100;
-console.log('\ntargets on the ≈250 MB report (docs/platform.md, "The bench\'s targets"):');
-console.log(
-  `  end to end ≥ 150 MB/s:        ${ratios.mbps.toFixed(0)} MB/s ${
-    ratios.mbps >= 150 ? "MET" : "MISSED"
-  }`,
-);
-console.log(
-  `  ≥ 0.7× xmlwf -r:              ×${ratios.vsXmlwf.toFixed(2)} ${
-    ratios.vsXmlwf >= 0.7 ? "MET" : "MISSED"
-  }`,
-);
-console.log(
-  `  ≥ 2.5× saxes (fed as a stream: readable → TextDecoderStream): ×${ratios.vsSaxes.toFixed(2)} ${
-    ratios.vsSaxes >= 2.5 ? "MET" : "MISSED"
-  }; against saxes fed by direct 1 MiB reads: ×${ratios.vsSaxesDirect.toFixed(2)}`,
-);
-console.log(
-  `  peak RSS ≤ 100 MiB, every size and the download: ${
-    rss.map((r) => r.toFixed(0)).join(" / ")
-  } MiB ${flat ? "MET" : "MISSED"}`,
-);
-console.log(
-  `  ≥ 100,000 AddScanResult lines/s to the DC: ${Math.round(linesPerSecond)} ${
-    linesPerSecond >= 100_000 ? "MET" : "MISSED"
-  }`,
-);
-console.log(
-  `  peak RSS ≤ 150 MiB with 100,000 QIDs and with one host of 100,000 findings: ${
-    manyRss.map((r) => r.toFixed(0)).join(" / ")
-  } MiB ${Math.max(...manyRss) <= 150 ? "MET" : "MISSED"}`,
-);
-if (!big) console.log("  (run `deno task bench --big` for the ≈2.5 GB report)");
-await detectionsBench();
-await bigTextBench();
+function reportTargets(xmlwf: boolean): void {
+  console.log('\ntargets on the ≈250 MB report (docs/platform.md, "The bench\'s targets"):');
+  report.target("end to end", at250.mbps, { atLeast: 150, unit: " MB/s" });
+  report.target("speed against xmlwf -r", xmlwf ? at250.vsXmlwf : NaN, {
+    atLeast: 0.7,
+    prefix: "×",
+    digits: 2,
+  });
+  report.target("speed against saxes fed as a stream", at250.vsSaxes, {
+    atLeast: 2.5,
+    prefix: "×",
+    digits: 2,
+  });
+  for (const [what, rss] of at250.rss) {
+    report.target(`peak RSS, ${what}`, rss, { atMost: 100, judge: "worst", ...MIB });
+  }
+  report.target("AddScanResult lines/s sent to the DC", at250.linesPerSecond, {
+    atLeast: 100_000,
+  });
+  for (const [what, rss] of at250.manyRss) {
+    report.target(`peak RSS, ${what}`, rss, { atMost: 150, judge: "worst", ...MIB });
+  }
+  if (!big) console.log("  (run `deno task bench --big` for the ≈2.5 GB report)");
+}
+
+async function dataSize(): Promise<number> {
+  let bytes = 0;
+  try {
+    for await (const e of Deno.readDir(DATA)) {
+      if (e.isFile) bytes += (await Deno.stat(`${DATA}/${e.name}`)).size;
+    }
+  } catch { /* none */ }
+  return bytes;
+}
+
+/** Removes `bench-data/` unless asked to keep it; says which. */
+async function cleanUp(): Promise<void> {
+  const bytes = await dataSize();
+  if (bytes === 0) return;
+  const mb = `${(bytes / 1e6).toFixed(0)} MB`;
+  if (keep) {
+    console.log(`kept bench-data/ (${mb}) for the next run (--keep)`);
+    return;
+  }
+  await Deno.remove(DATA, { recursive: true }).catch(() => {});
+  console.log(`removed bench-data/ (${mb}); \`deno task bench --keep\` keeps it for the next run`);
+}
+
+if (import.meta.main) {
+  const started = performance.now();
+  console.log(
+    `deno task bench: each figure is the median of its runs, with (min–max, runs)\nmachine: ${
+      formatMachine(await machineState())
+    }`,
+  );
+  Deno.addSignalListener("SIGINT", async () => {
+    await cleanUp();
+    Deno.exit(130);
+  });
+  try {
+    if (args.includes("--detections")) {
+      report.add(await runCase("bench_detections.ts", ["--runs", String(longRuns)]));
+    } else if (args.includes("--big-text")) {
+      report.add(await runCase("bench_big_text.ts", ["--runs", String(longRuns)]));
+    } else {
+      const xmlwf = await ensureXmlwf();
+      if (!xmlwf) console.log("SKIP: xmlwf could not be installed: no expat ratio");
+      console.log(`\nreport file → command file (${runs} runs after a warm-up)\n`);
+      await report.part("report files", () => reportFiles(xmlwf));
+      console.log("");
+      await report.part("memory cases", memoryCases);
+      await report.part("download", download);
+      await report.part("send", send);
+      reportTargets(xmlwf);
+      // the cases in their own files, one line each
+      report.add(await runCase("bench_detections.ts", ["--runs", String(longRuns)]));
+      report.add(await runCase("bench_big_text.ts", ["--runs", String(longRuns)]));
+    }
+  } finally {
+    await cleanUp();
+  }
+  const minutes = ((performance.now() - started) / 60_000).toFixed(1);
+  console.log(`\nafter ${minutes} minutes: ${formatMachine(await machineState())}`);
+  Deno.exit(await report.end());
+}

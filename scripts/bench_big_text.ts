@@ -1,6 +1,6 @@
 /**
  * The big-text part of `deno task bench` (issue 18, item 4; alone: `deno task bench --big-text`,
- * or `deno run -A scripts/bench_big_text.ts [--mb N] [--timeout S]`): one text block of 100 MB
+ * or `deno run -A scripts/bench_big_text.ts [--mb N] [--timeout S] [--runs N]`): one text block of 100 MB
  * (`--mb`) in one CDATA section, where Qualys puts scanner output (a detection's RESULTS, a
  * finding's RESULT: installed-software lists run to several MB), and where it puts text the
  * connector reads (a glossary entry's THREAT):
@@ -11,14 +11,18 @@
  * 2. a report whose one finding has the block as its RESULT: the connector, report → CSV;
  * 3. a report whose one glossary entry has the block as its THREAT: the connector, report → CSV.
  *
- * Each runs in its own process under getrusage (through python3, as `bench.ts` does): wall time
- * and peak RSS, or "did not finish" when it runs past `--timeout` seconds (default 300: the
- * quadratic scanner of old needed more than that for 150 MB). Never fails on a figure.
+ * Each runs in its own process under getrusage (`bench_measure.ts`), `--runs N` times (default
+ * 3): wall time and peak RSS, with their spread. Its one target is the time limit: a run past
+ * `--timeout` seconds (default 300: the quadratic scanner of old needed more than that for
+ * 150 MB) is killed, and the target MISSED (`bench_report.ts`: exit 1). Run alone, it keeps its
+ * inputs in `bench-data/`; `deno task bench` removes them at the end.
  *
  * @module
  */
 
 import { connectorArgs } from "./connector_command.ts";
+import { measure, spreads } from "./bench_measure.ts";
+import { BenchReport, mapSpread } from "./bench_report.ts";
 import { DetectionPageParser } from "../lib/sources/detections/pages/detection_page.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -49,6 +53,7 @@ if (args[0] === "--feed-page") {
 const MB = flag("mb", 100);
 const TIMEOUT = flag("timeout", 300);
 const CHUNK_KIB = flag("chunk-kib", 16);
+const RUNS = flag("runs", 3);
 
 // Scanner output as Qualys shows it in RESULTS: a tab-separated table, one package a line.
 function block(): Uint8Array {
@@ -116,49 +121,68 @@ const threat = await ensure(
   `</THREAT></VULN_DETAILS></VULN_DETAILS_LIST></GLOSSARY>\n</ASSET_DATA_REPORT>\n`,
 );
 
-// getrusage of the child, with a time limit: the child is killed (and waited for) past it.
-const RUSAGE = "import resource,subprocess,sys,time\n" +
-  "t=time.perf_counter()\n" +
-  "try: rc=subprocess.run(sys.argv[2:],stdout=subprocess.DEVNULL,timeout=float(sys.argv[1])).returncode\n" +
-  "except subprocess.TimeoutExpired: rc=-999\n" +
-  "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)";
+const report = new BenchReport("big text");
 
-async function run(what: string, cmd: string[]): Promise<void> {
-  const out = await new Deno.Command("python3", {
-    args: ["-c", RUSAGE, String(TIMEOUT), ...cmd],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  const [seconds, rssKiB, rc] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
-  const rss = `peak RSS ${(rssKiB! / 1024).toFixed(0)} MiB`;
-  console.log(
-    `${what.padEnd(52)} ` +
-      (rc === -999
-        ? `did not finish in ${TIMEOUT} s (killed; ${rss} by then)`
-        : rc !== 0
-        ? `exited with ${rc} after ${seconds!.toFixed(1)} s`
-        : `${seconds!.toFixed(2)} s, ${(MB / seconds!).toFixed(0)} MB/s, ${rss}`),
-  );
+/** `RUNS` runs of `cmd`, each within the time limit (a run past it is killed and ends them). */
+async function run(short: string, what: string, cmd: string[]): Promise<void> {
+  const all = [];
+  for (let i = 0; i < RUNS; i++) {
+    const m = await measure(cmd, { timeoutSeconds: TIMEOUT, check: false });
+    if (m.code !== 0 && !m.timedOut) {
+      throw new Error(`${what}: exited with ${m.code} after ${m.seconds.toFixed(1)} s`);
+    }
+    all.push(m);
+    if (m.timedOut) break;
+  }
+  const { seconds, rssMiB } = spreads(all);
+  console.log(`${what}:`);
+  if (!all.some((m) => m.timedOut)) {
+    report.figure("speed", mapSpread(seconds, (s) => MB / s), { unit: " MB/s" });
+  }
+  report.figure("peak RSS", rssMiB, { unit: " MiB" });
+  report.target(`${short}: wall time (a run past the limit is killed)`, seconds, {
+    atMost: TIMEOUT,
+    judge: "worst",
+    digits: 2,
+    unit: " s",
+  });
 }
 
-console.log(`\n== One text block of ${MB} MB in one CDATA section (time limit ${TIMEOUT} s) ==`);
+console.log(
+  `\n== One text block of ${MB} MB in one CDATA section (time limit ${TIMEOUT} s, ${RUNS} runs) ==`,
+);
 const out = await Deno.makeTempDir({ prefix: "qc-bench-big-text-" });
 try {
-  await run(`detection page, ${MB} MB RESULTS (page parser, ${CHUNK_KIB} KiB chunks)`, [
+  await report.part(
+    "detection page",
+    () =>
+      run(
+        "detection page",
+        `detection page, ${MB} MB RESULTS (page parser, ${CHUNK_KIB} KiB chunks)`,
+        [
+          Deno.execPath(),
+          "run",
+          "--allow-read",
+          `${ROOT}scripts/bench_big_text.ts`,
+          "--feed-page",
+          page,
+          String(CHUNK_KIB),
+        ],
+      ),
+  );
+  const connector = (reportFile: string) => [
     Deno.execPath(),
-    "run",
-    "--allow-read",
-    `${ROOT}scripts/bench_big_text.ts`,
-    "--feed-page",
-    page,
-    String(CHUNK_KIB),
-  ]);
-  const connector = (report: string) => [
-    Deno.execPath(),
-    ...connectorArgs(["-report", report, "-csvfile", `${out}/out.csv`, "-level", "1"]),
+    ...connectorArgs(["-report", reportFile, "-csvfile", `${out}/out.csv`, "-level", "1"]),
   ];
-  await run(`report, ${MB} MB RESULT of a finding (connector)`, connector(result));
-  await run(`report, ${MB} MB THREAT of a QID (connector)`, connector(threat));
+  await report.part(
+    "RESULT",
+    () => run("RESULT", `report, ${MB} MB RESULT of a finding (connector)`, connector(result)),
+  );
+  await report.part(
+    "THREAT",
+    () => run("THREAT", `report, ${MB} MB THREAT of a QID (connector)`, connector(threat)),
+  );
 } finally {
   await Deno.remove(out, { recursive: true });
 }
+Deno.exit(await report.end());

@@ -1,7 +1,7 @@
 /**
  * The detection source's part of `deno task bench` (`scripts/bench.ts` runs it; alone:
  * `deno run -A scripts/bench_detections.ts [--hosts N] [--detections N] [--qids N]
- * [--latency-ms N]`). Against the Qualys API simulator in its own process (so the connector's
+ * [--latency-ms N] [--runs N]`). Against the Qualys API simulator in its own process (so the connector's
  * peak RSS is its own), with a subscription of 100,000 hosts × 40 detections and 20,000 QIDs,
  * pages of 1,000 hosts, 1 s of server time per page and a concurrency limit of 2:
  *
@@ -11,14 +11,18 @@
  *    the first run's state: bytes downloaded (with the list of the hosts in scope, and without
  *    it) and API calls, against the full sync's.
  *
- * Each full sync starts from an empty state directory (no KnowledgeBase cache). The connector
- * runs as `deno task run` does (the compiled binary's permissions and V8 flags) and writes a CSV.
- * Prints the figures and the targets; never fails on a missed target.
+ * Each full sync starts from an empty state directory (no KnowledgeBase cache); the two full
+ * syncs take turns, `--runs N` times (default 3), and each of the N state directories makes one
+ * incremental run after the day. The connector runs as `deno task run` does (the compiled
+ * binary's permissions and V8 flags) and writes a CSV, removed after each run. Prints each
+ * figure's spread and the targets (`bench_report.ts`); exits 1 on a missed target.
  *
  * @module
  */
 
 import { connectorArgs } from "./connector_command.ts";
+import { measure } from "./bench_measure.ts";
+import { BenchReport, spread } from "./bench_report.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const args = Deno.args;
@@ -30,10 +34,7 @@ const HOSTS = flag("hosts", 100_000);
 const DETECTIONS = flag("detections", 40);
 const QIDS = flag("qids", 20_000);
 const LATENCY = flag("latency-ms", 1000);
-
-const RUSAGE = "import resource,subprocess,sys,time\n" +
-  "t=time.perf_counter();rc=subprocess.call(sys.argv[1:],stdout=subprocess.DEVNULL)\n" +
-  "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)";
+const RUNS = flag("runs", 3);
 
 interface Run {
   seconds: number;
@@ -48,8 +49,9 @@ interface Run {
   log: string;
 }
 
-/** Runs the connector once under getrusage; reads its figures from its log file. */
-async function connector(dir: string, extra: string[], env: Record<string, string> = {}) {
+/** Runs the connector once under getrusage; reads its figures from its log file. The command
+ * file (≈940 MB for a full sync) is removed after each run. */
+async function connector(dir: string, env: Record<string, string> = {}): Promise<Run> {
   const logfile = `${dir}/run-${Date.now()}.log`;
   const cmd = [
     Deno.execPath(),
@@ -60,25 +62,21 @@ async function connector(dir: string, extra: string[], env: Record<string, strin
       `${dir}/out.csv`,
       "-logfile",
       logfile,
-      ...extra,
     ]),
   ];
-  const out = await new Deno.Command("python3", {
-    args: ["-c", RUSAGE, ...cmd],
-    cwd: dir,
-    env: { ...Deno.env.toObject(), ...env },
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  const [seconds, rssKiB, rc] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
+  const m = await measure(cmd, { cwd: dir, env, check: false });
   const log = await Deno.readTextFile(logfile);
-  if (rc !== 0) throw new Error(`the connector exited with ${rc}:\n${log}`);
+  await Deno.remove(`${dir}/out.csv`).catch(() => {});
+  if (m.code !== 0) {
+    const error = /\[ERROR\] (.*)$/m.exec(log)?.[1] ?? "";
+    throw new Error(`the connector exited with ${m.code}: ${error}\n${log}`);
+  }
   const hld = /Host List Detection: (\d+) pages, (\d+) hosts.*up to (\d+) calls at once/.exec(log);
   const sum = /(\d+) API calls, (\d+) bytes downloaded/.exec(log);
   const scope = /Host List: \d+ hosts in scope \((\d+) bytes\)/.exec(log);
   return {
-    seconds: seconds!,
-    rssMiB: rssKiB! / 1024,
+    seconds: m.seconds,
+    rssMiB: m.rssMiB,
     pages: Number(hld?.[1]),
     hosts: Number(hld?.[2]),
     concurrency: Number(hld?.[3]),
@@ -86,7 +84,7 @@ async function connector(dir: string, extra: string[], env: Record<string, strin
     bytes: Number(sum?.[2]),
     scopeBytes: Number(scope?.[1] ?? 0),
     log,
-  } satisfies Run;
+  };
 }
 
 async function readLine(reader: ReadableStreamDefaultReader<string>, buf: { text: string }) {
@@ -107,8 +105,9 @@ const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
 
 console.log(
   `\n== Detection source: ${HOSTS} hosts × ${DETECTIONS} detections, ${QIDS} QIDs, pages of ` +
-    `1,000 hosts, ${LATENCY} ms server time per page, concurrency limit 2 ==`,
+    `1,000 hosts, ${LATENCY} ms server time per page, concurrency limit 2; ${RUNS} runs of each ==`,
 );
+const report = new BenchReport("detections");
 const started = performance.now();
 const sim = new Deno.Command(Deno.execPath(), {
   args: [
@@ -127,6 +126,10 @@ const sim = new Deno.Command(Deno.execPath(), {
     "2",
     "--scan-share",
     "0.02",
+    // each run stands for a night (a rate-limit window of its own): 2 × RUNS full syncs of 100
+    // pages would pass Qualys's 300 calls an hour
+    "--rate-limit",
+    "100000",
   ],
   cwd: ROOT,
   stdin: "piped",
@@ -137,64 +140,87 @@ const lines = sim.stdout.pipeThrough(new TextDecoderStream()).getReader();
 const buf = { text: "" };
 const dirs: string[] = [];
 try {
-  const info = JSON.parse(await readLine(lines, buf));
-  console.log(
-    `simulator ready in ${((performance.now() - started) / 1000).toFixed(1)} s on ${info.url}`,
-  );
-  const setup = async () => {
-    const dir = await Deno.makeTempDir({ prefix: "qc-bench-detections-" });
-    dirs.push(dir);
-    await Deno.writeTextFile(
-      `${dir}/QualysGuard.yaml`,
-      `user_id: ${info.user_id}\npassword: '${info.password}'\nurl: ${info.url}\n` +
-        `ca_file: ${info.ca_file}\nsource: detections\n`,
-      { mode: 0o600 },
+  await report.part("syncs", async () => {
+    const info = JSON.parse(await readLine(lines, buf));
+    console.log(
+      `simulator ready in ${((performance.now() - started) / 1000).toFixed(1)} s on ${info.url}`,
     );
-    return dir;
-  };
-  const a = await setup();
-  const full = await connector(a, []);
-  console.log(
-    `full sync, pages at once:          ${full.seconds.toFixed(1)} s, ` +
-      `${Math.round(full.hosts / full.seconds)} hosts/s, peak RSS ${full.rssMiB.toFixed(1)} MiB ` +
-      `(${full.pages} pages, up to ${full.concurrency} at once; ${full.calls} calls, ${
-        mb(full.bytes)
-      })`,
-  );
-  const b = await setup();
-  const serial = await connector(b, [], { QC_MAX_CONCURRENCY: "1" });
-  console.log(
-    `full sync, one page after another: ${serial.seconds.toFixed(1)} s, ` +
-      `${Math.round(serial.hosts / serial.seconds)} hosts/s, peak RSS ${
-        serial.rssMiB.toFixed(1)
-      } MiB`,
-  );
-  const w = sim.stdin.getWriter();
-  await w.write(new TextEncoder().encode("advance\n"));
-  const day = JSON.parse(await readLine(lines, buf));
-  const inc = await connector(a, []);
-  console.log(
-    `incremental after a day (${day.scannedHosts} hosts scanned, ${day.purgedHostIds.length} ` +
-      `purged): ${inc.seconds.toFixed(1)} s, ${inc.calls} calls, ${mb(inc.bytes)} (the list of ` +
-      `the hosts in scope: ${mb(inc.scopeBytes)}), peak RSS ${inc.rssMiB.toFixed(1)} MiB`,
-  );
-  const ratio = full.seconds / serial.seconds;
-  const bytes = inc.bytes / full.bytes;
-  const without = (inc.bytes - inc.scopeBytes) / full.bytes;
-  console.log(
-    `\ntargets: peak RSS ≤ 100 MiB: ${full.rssMiB.toFixed(1)} MiB ${
-      full.rssMiB <= 100 ? "met" : "MISSED"
-    }; wall time ≤ 0.6× one after another: ×${ratio.toFixed(2)} ${
-      ratio <= 0.6 ? "met" : "MISSED"
-    }; incremental bytes ≤ 5 % of the full sync's: ${(bytes * 100).toFixed(2)} % ${
-      bytes <= 0.05 ? "met" : "MISSED"
-    } (${
-      (without * 100).toFixed(2)
-    } % without the list of the hosts in scope; calls: ${inc.calls} ` +
-      `vs ${full.calls}, ×${(inc.calls / full.calls).toFixed(2)})`,
-  );
-  await w.write(new TextEncoder().encode("quit\n"));
-  await w.close().catch(() => {});
+    const setup = async () => {
+      const dir = await Deno.makeTempDir({ prefix: "qc-bench-detections-" });
+      dirs.push(dir);
+      await Deno.writeTextFile(
+        `${dir}/QualysGuard.yaml`,
+        `user_id: ${info.user_id}\npassword: '${info.password}'\nurl: ${info.url}\n` +
+          `ca_file: ${info.ca_file}\nsource: detections\n`,
+        { mode: 0o600 },
+      );
+      return dir;
+    };
+    // the two ways take turns, so that each ratio compares runs a minute or two apart
+    const full: Run[] = [];
+    const serial: Run[] = [];
+    const synced: string[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const a = await setup();
+      full.push(await connector(a));
+      synced.push(a);
+      const b = await setup();
+      serial.push(await connector(b, { QC_MAX_CONCURRENCY: "1" }));
+      await Deno.remove(b, { recursive: true });
+    }
+    const f = full[0]!;
+    const w = sim.stdin.getWriter();
+    await w.write(new TextEncoder().encode("advance\n"));
+    const day = JSON.parse(await readLine(lines, buf));
+    // each incremental run starts from one full sync's state: the same day's changes
+    const inc: Run[] = [];
+    for (const a of synced) inc.push(await connector(a));
+    await w.write(new TextEncoder().encode("quit\n"));
+    await w.close().catch(() => {});
+
+    const secs = (r: Run[]) => spread(r.map((x) => x.seconds));
+    const rss = (r: Run[]) => spread(r.map((x) => x.rssMiB));
+    const hostsPerSecond = (r: Run[]) => spread(r.map((x) => x.hosts / x.seconds));
+    console.log(
+      `full sync, pages at once (${f.pages} pages, up to ${f.concurrency} at once; ${f.calls} ` +
+        `calls, ${mb(f.bytes)}):`,
+    );
+    report.figure("wall time", secs(full), { digits: 1, unit: " s" });
+    report.figure("hosts/s", hostsPerSecond(full));
+    report.figure("peak RSS", rss(full), { digits: 1, unit: " MiB" });
+    console.log("full sync, one page after another (QC_MAX_CONCURRENCY=1):");
+    report.figure("wall time", secs(serial), { digits: 1, unit: " s" });
+    report.figure("hosts/s", hostsPerSecond(serial));
+    report.figure("peak RSS", rss(serial), { digits: 1, unit: " MiB" });
+    const i0 = inc[0]!;
+    console.log(
+      `incremental after a day (${day.scannedHosts} hosts scanned, ${day.purgedHostIds.length} ` +
+        `purged): ${i0.calls} calls (×${(i0.calls / f.calls).toFixed(2)} of the full sync's), ` +
+        `${mb(i0.bytes)} (the list of the hosts in scope: ${mb(i0.scopeBytes)}; ` +
+        `${((i0.bytes - i0.scopeBytes) / f.bytes * 100).toFixed(2)} % of the full sync's bytes ` +
+        `without it):`,
+    );
+    report.figure("wall time", secs(inc), { digits: 1, unit: " s" });
+    report.figure("peak RSS", rss(inc), { digits: 1, unit: " MiB" });
+
+    console.log("\ntargets of the detection source:");
+    report.target("peak RSS of a full sync", rss(full), {
+      atMost: 100,
+      judge: "worst",
+      digits: 1,
+      unit: " MiB",
+    });
+    report.target(
+      "wall time, pages at once / one after another",
+      spread(full.map((x, i) => x.seconds / serial[i]!.seconds)),
+      { atMost: 0.6, prefix: "×", digits: 2 },
+    );
+    report.target(
+      "incremental bytes / the full sync's",
+      spread(inc.map((x, i) => x.bytes / full[i]!.bytes)),
+      { atMost: 0.05, scale: 100, digits: 2, unit: " %" },
+    );
+  });
 } finally {
   try {
     sim.kill("SIGTERM");
@@ -202,3 +228,4 @@ try {
   await sim.status;
   for (const d of dirs) await Deno.remove(d, { recursive: true }).catch(() => {});
 }
+Deno.exit(await report.end());

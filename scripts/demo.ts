@@ -12,7 +12,7 @@
  */
 
 import { connectorArgs } from "./connector_command.ts";
-import { writeDemoSetup } from "./demo_setup.ts";
+import { TEMP_DIR, writeDemoSetup } from "./demo_setup.ts";
 import { startDcSim } from "./sim/fmc/mod.ts";
 import { startQualysSim } from "./sim/qualys/mod.ts";
 
@@ -39,7 +39,7 @@ try {
   console.log(
     `demo: Qualys API simulator on ${sim.url}, Defense Center simulator on ${dc.host}:${dc.port}`,
   );
-  console.log(`demo: in ${dir}: qualys_connector ${args.join(" ")}\n`);
+  console.log(`demo: in ${TEMP_DIR}: qualys_connector ${args.join(" ")}\n`);
   const out = await new Deno.Command(Deno.execPath(), {
     args: connectorArgs(args),
     cwd: dir,

@@ -12,7 +12,7 @@
  */
 
 import { connectorArgs } from "./connector_command.ts";
-import { writeDemoSetup } from "./demo_setup.ts";
+import { TEMP_DIR, writeDemoSetup } from "./demo_setup.ts";
 import { startDcSim } from "./sim/fmc/mod.ts";
 import { startQualysSim, VmdrSubscription } from "./sim/qualys/mod.ts";
 
@@ -33,7 +33,7 @@ export async function runDetectionsDemo(): Promise<number> {
       `demo: Qualys API simulator on ${sim.url} (${sub.hostCount} hosts), Defense Center ` +
         `simulator on ${dc.host}:${dc.port}`,
     );
-    console.log(`demo: in ${dir}: qualys_connector ${args.join(" ")}`);
+    console.log(`demo: in ${TEMP_DIR}: qualys_connector ${args.join(" ")}`);
     const night = async (n: number) => {
       console.log(`\ndemo: ---- night ${n} ----`);
       const calls = sim.log.length;
@@ -109,7 +109,7 @@ export async function runDetectionsDemo(): Promise<number> {
         `${second.size} results, and Qualys has ${truth} open detections of severity 2-5 ` +
         `(${second.size === truth ? "the same" : "NOT the same"})`,
     );
-    console.log(`\ndemo: the state the connector keeps, in ${dir}/InputPlugins/QualysGuard.state:`);
+    console.log("\ndemo: the state the connector keeps, in InputPlugins/QualysGuard.state:");
     for (const e of Deno.readDirSync(`${dir}/InputPlugins/QualysGuard.state`)) {
       const path = `${dir}/InputPlugins/QualysGuard.state/${e.name}`;
       const info = Deno.statSync(path);

@@ -10,6 +10,12 @@ import type { DcSim } from "./sim/fmc/mod.ts";
 import type { QualysSim } from "./sim/qualys/mod.ts";
 
 /**
+ * How the demos name the directory they work in: they remove it at the end, so they print no
+ * path in it (`deno task sim` keeps one, to try commands in).
+ */
+export const TEMP_DIR = "a temp directory (removed at the end; `deno task sim` keeps one)";
+
+/**
  * Writes `InputPlugins/QualysGuard.yaml` (the account, `url`, `ca_file`, then `yaml`) and
  * `CertFile.pkcs12` in `dir`; resolves to the connector's arguments.
  */

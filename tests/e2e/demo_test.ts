@@ -22,11 +22,21 @@ async function demo(...args: string[]): Promise<{ code: number; out: string }> {
   return { code: out.code, out: dec.decode(out.stdout) + dec.decode(out.stderr) };
 }
 
+/**
+ * A demo removes its temp directory at the end: it names no path in it (a user would look there
+ * and find nothing), and points at `deno task sim` for a directory that stays.
+ */
+function assertNoDeletedPath(out: string): void {
+  assert.doesNotMatch(out, /qualys_connector-demo-/);
+  assert.match(out, /removed at the end; `deno task sim` keeps one/);
+}
+
 Deno.test("deno task demo: the report job against both simulators ends with exit 0 and fills the DC's map", async () => {
   const { code, out } = await demo();
   assert.equal(code, 0, out);
   assert.match(out, /reports launched 1, deleted 1\. The DC processed \d+ messages; exit status 0/);
   assert.match(out, /^ {2}\S+ {2}QualysGuard: [1-9]\d* results$/m);
+  assertNoDeletedPath(out);
 });
 
 Deno.test("deno task demo -- --detections: the second night removes fixed findings and a purged host's, and the map equals Qualys", async () => {
@@ -43,4 +53,5 @@ Deno.test("deno task demo -- --detections: the second night removes fixed findin
   );
   assert.match(out, /Summary: .*; 1 hosts no longer in Qualys, cleared;/);
   assert.match(out, /sync-.*\.json \(\d+ bytes, mode 600\): dc .*, checkpoint \d{4}-/);
+  assertNoDeletedPath(out);
 });

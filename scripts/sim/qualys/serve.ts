@@ -5,7 +5,9 @@
  * what changed), and stops on `quit`, SIGINT or SIGTERM. Flags: `--seed`, `--hosts`,
  * `--detections` (per host), `--qids`, `--days` (advanced before serving), `--latency-ms` (per
  * page), `--kb-latency-ms` (per KnowledgeBase call), `--concurrency`, `--scan-share` (the share
- * of hosts scanned, and so changed, each day), `--v2-pages` (pages without what 5.0 answers add).
+ * of hosts scanned, and so changed, each day), `--rate-limit` (calls of one API an hour: Qualys's
+ * 300 by default; the bench, whose runs each stand for a night, raises it), `--v2-pages` (pages
+ * without what 5.0 answers add).
  * The detection bench runs it in its own process (`scripts/bench_detections.ts`).
  *
  * @module
@@ -33,6 +35,7 @@ if (import.meta.main) {
       pageLatencyMs: flag("latency-ms", 0),
       kbLatencyMs: flag("kb-latency-ms", 0),
       concurrencyLimit: flag("concurrency", 2),
+      rateLimit: flag("rate-limit", 300),
       // --v2-pages: without what 5.0 answers add (to compare with figures taken before them)
       v5Elements: !Deno.args.includes("--v2-pages"),
     },
