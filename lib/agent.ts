@@ -31,6 +31,8 @@ export interface RunOptions {
   programName?: string;
   /** Environment variables. @default {{}} */
   env?: Record<string, string>;
+  /** The clock: the day each destination's record keeps (tests set it). @default the system's */
+  now?: () => Date;
 }
 
 /** The input plugins, by plugin word. */
@@ -135,7 +137,8 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     return exitCodeOf(error);
   };
   try {
-    return (await runJobs({ cli, log, env }, fail)) || (log.failure?.exitCode ?? ExitCode.Ok);
+    const now = options.now ?? (() => new Date());
+    return (await runJobs({ cli, log, env, now }, fail)) || (log.failure?.exitCode ?? ExitCode.Ok);
   } catch (error) {
     return fail(error);
   } finally {
@@ -164,17 +167,19 @@ async function runJobs(
     checkOptionRules(cli, { phase: "dc", warn: (m) => log.warn(m) });
   }
   if (cli.multiinfo && cli.csvfile !== undefined) await sinks.checkMultiinfoTarget(cli.csvfile);
-  await sinks.removeStaleTempFiles(cli.csvfile, { log });
+  if (!cli.dryRun) await sinks.removeStaleTempFiles(cli.csvfile, { log });
   const { dcTrust, jobs } = await plugin.prepare(context);
   const destination = resolveDestination(dcTarget(cli), { identity, trust: dcTrust });
   let worst: number = ExitCode.Ok;
   for await (const job of jobs) {
     const run = async () => {
-      await sinks.probeSink(destination, { variant: job.variant }); // before the long work
+      // before the long work (a dry run writes nothing, not even a probe)
+      if (!cli.dryRun) await sinks.probeSink(destination, { variant: job.variant });
       const delivery = await job.collect();
       await deliver(delivery, {
         openSink: () => sinks.openSink(destination, { variant: job.variant, log }),
         log,
+        dryRun: cli.dryRun,
       });
     };
     if (job.name === undefined) {
@@ -243,5 +248,3 @@ async function check(plugin: InputPlugin, context: PluginContext): Promise<numbe
   }
   return worst;
 }
-
-export { usage };
