@@ -300,9 +300,9 @@ export class CommandEncoder {
     const m = this.#hash;
     const shared = this.#shared ??= this.#sharedWords();
     m.reset(0);
-    m.words4(shared[0]!, shared[1]!, shared[2]!, shared[3]!);
     if (host.count === 0) {
       if (!this.#clear) return false;
+      m.words4(shared[0]!, shared[1]!, shared[2]!, shared[3]!);
       m.word(1);
       m.update(encoder.encode(clearHostLines(host.ip, this.#scanner)));
       m.digestInto(out, at);
@@ -311,6 +311,7 @@ export class CommandEncoder {
     const ip = host.ip.length <= MAX_IP
       ? this.#ipBytes.subarray(0, encoder.encodeInto(host.ip, this.#ipBytes).written)
       : encoder.encode(host.ip);
+    m.words4(shared[4]!, shared[5]!, shared[6]!, shared[7]!);
     m.word(2);
     m.word(ip.length);
     m.update(ip);
@@ -330,21 +331,24 @@ export class CommandEncoder {
         const [d1, d2] = this.#tailHash(tail);
         s = digests.set(qid, d1!, d2!);
       }
-      m.words4(qid, host.ports[k]! * 4 + host.protos[k]!, digests.first(s), digests.second(s));
+      const proto = host.protos[k]!; // no protocol: no port either (#makePortText)
+      m.words4(qid, proto ? host.ports[k]! * 4 + proto : 0, digests.first(s), digests.second(s));
     }
     m.digestInto(out, at);
     return true;
   }
 
-  // What every block of this encoder shares: the header, the scanner name, AddHost, SetOS.
+  // What the blocks of this encoder share: a clear's the header (its lines name their scanner);
+  // a block with results's the header, the scanner name and AddHost (whether a SetOS line is
+  // written, and the texts as fitted to the line length, are each block's own).
   #sharedWords(): number[] {
     const m = new Murmur128(0);
     m.update(this.header());
+    const clears = m.words();
     m.word(0);
     m.update(this.#scannerPart);
-    m.word((this.#addHost ? 1 : 0) | (this.#setOs ? 2 : 0) | (this.#clear ? 4 : 0));
-    m.word(this.#maxLine);
-    return m.words();
+    m.word(this.#addHost ? 1 : 0);
+    return [...clears, ...m.words()];
   }
 
   #tailHash(tail: Uint8Array): number[] {
