@@ -106,7 +106,8 @@ export interface ResultPlace {
 
 /**
  * The 16-bit fingerprint of one result (one `AddScanResult` line): a hash of its QID, port and
- * protocol. Fixed by the ledger's format: it never changes between versions.
+ * protocol (a port without a protocol is written as none, and counts as none). Fixed by the
+ * ledger's format: it never changes between versions.
  *
  * @example Usage
  * ```ts
@@ -118,7 +119,8 @@ export interface ResultPlace {
  * ```
  */
 export function resultFingerprint(qid: number, place: ResultPlace = {}): number {
-  return fingerprint(qid, place.port ?? 0, place.protocol ?? 0);
+  const protocol = place.protocol ?? 0;
+  return fingerprint(qid, protocol ? place.port ?? 0 : 0, protocol);
 }
 
 /** A host's results, as the findings carry them: the first `count` of each array. */
@@ -147,7 +149,8 @@ export interface HostResults {
 export function fingerprintResults(host: HostResults): Uint16Array<ArrayBuffer> {
   const out = new Uint16Array(host.count);
   for (let k = 0; k < host.count; k++) {
-    out[k] = fingerprint(host.qids[k]!, host.ports[k]!, host.protos[k]!);
+    const protocol = host.protos[k]!; // no protocol: no port (as the line is written)
+    out[k] = fingerprint(host.qids[k]!, protocol ? host.ports[k]! : 0, protocol);
   }
   return out.sort();
 }
