@@ -3,7 +3,9 @@
  * gets only what changed; `-dry-run` says what a run would send and leaves every file (bytes and
  * modification time) and the Defense Center as they were; a damaged record means one full send,
  * warned; without a plugin YAML nothing is kept; `-multiinfo` templates that share a host leave
- * it as full sends would; a detection run to a CSV writes the whole picture every time.
+ * it as full sends would; a detection run to a CSV writes the whole picture every time; a run
+ * killed (SIGKILL) at any DATA message of its send, then a normal run: nothing lost, nothing
+ * stale.
  */
 
 import assert from "node:assert/strict";
@@ -11,6 +13,7 @@ import { createTestCa } from "../../scripts/sim/net/mod.ts";
 import { type DcSim, startDcSim } from "../../scripts/sim/fmc/mod.ts";
 import { type QualysSim, startQualysSim, VmdrSubscription } from "../../scripts/sim/qualys/mod.ts";
 import { runMain } from "../_cli.ts";
+import { connectorArgs } from "../../scripts/connector_command.ts";
 
 const CA = createTestCa("record e2e CA");
 
@@ -316,6 +319,73 @@ Deno.test("source: detections to a CSV: a second run writes the whole picture ag
     assert.deepEqual(await snapshot(dir), before);
   } finally {
     await q.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("The CLI killed (SIGKILL) at any DATA message of a send, then run again: the Defense Center holds what the report says", async () => {
+  let onMessage: ((n: number) => void) | undefined, seen = 0;
+  const dc = await startDcSim({
+    maxSize: 1024,
+    slowResponseMs: 2,
+    onMessage: (n) => {
+      seen = n;
+      onMessage?.(n);
+    },
+  }, { ca: CA });
+  const dir = await Deno.makeTempDir({ prefix: "qc-record-kill-" });
+  try {
+    await Deno.mkdir(`${dir}/InputPlugins`);
+    await Deno.writeTextFile(`${dir}/InputPlugins/QualysGuard.yaml`, NO_REFRESH_TODAY);
+    await Deno.writeFile(`${dir}/CertFile.pkcs12`, dc.issueClient({ password: "pw" }));
+    const args = [`-server=${dc.host}`, `-port=${dc.port}`, "-pa", "pw", "-r", "night.xml"];
+    /** One run; killed at its `killAt`-th DATA message (counted over every connection). */
+    const run = async (killAt?: number) => {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: connectorArgs(args),
+        cwd: dir,
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const start = seen;
+      onMessage = (n) => {
+        if (killAt !== undefined && n === start + killAt) child.kill("SIGKILL");
+      };
+      const out = await child.output();
+      onMessage = undefined;
+      await dc.idle();
+      return { code: out.code, signal: out.signal, text: dec.decode(out.stdout) };
+    };
+    const dec = new TextDecoder();
+    const truth = (hosts: [string, V[]][]) =>
+      Object.fromEntries(
+        hosts.filter(([, vs]) => vs.length > 0)
+          .map(([ip, vs]) => [ip, [...new Set(vs.map(([q, p]) => `${q}/${p ?? "-"}`))].sort()])
+          .sort(),
+      );
+    let hosts: [string, V[]][] = Array.from({ length: 40 }, (_, i) => [
+      `10.3.${i >> 4}.${i & 15}`,
+      [[1 + (i % 5)], [9, 443]],
+    ]);
+    await Deno.writeTextFile(`${dir}/night.xml`, adr(hosts));
+    assert.equal((await run()).code, 0);
+    for (const [night, killAt] of [1, 2, 4, 7, 3].entries()) {
+      // a night changes a third of the hosts (one with a finding less, one cleared)
+      hosts = hosts.map(([ip, vs], i) =>
+        (i + night) % 3 === 0
+          ? [ip, i % 7 === 0 ? [] : [[1 + ((i + night) % 5)], [9, 443]]] as [string, V[]]
+          : [ip, vs]
+      );
+      await Deno.writeTextFile(`${dir}/night.xml`, adr(hosts, `Title v${night}`));
+      const killed = await run(killAt);
+      assert.equal(killed.signal, "SIGKILL", `night ${night}: ended before message ${killAt}`);
+      const normal = await run();
+      assert.equal(normal.code, 0, normal.text);
+      assert.deepEqual(results(dc), truth(hosts), `night ${night}, killed at message ${killAt}`);
+    }
+  } finally {
+    await dc.shutdown();
     await Deno.remove(dir, { recursive: true });
   }
 });
