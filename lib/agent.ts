@@ -12,17 +12,17 @@ import type { PluginName } from "./cli/options.ts";
 import { usage } from "./cli/options.ts";
 import { checkOptionRules } from "./cli/rules.ts";
 import { onSignalReport } from "./cleanup.ts";
-import { checkDc } from "./dc/check.ts";
 import { ExitCode, exitCodeOf, LocalIoError, UsageError } from "./errors.ts";
 import { Logger } from "./log/logger.ts";
 import { deliver } from "./pipeline/deliver.ts";
 import { csvPlugin } from "./plugins/csv.ts";
-import type { CheckStep, InputPlugin, PluginContext } from "./plugins/plugin.ts";
+import type { InputPlugin, PluginContext } from "./plugins/plugin.ts";
 import { qualysGuardPlugin } from "./plugins/qualys_guard.ts";
 import * as sinks from "./sinks/open_sink.ts";
 import { loadDcIdentity, resolveDestination } from "./sinks/destination.ts";
 import type { ClientIdentity } from "./dc/pkcs12.ts";
-import { writeAllSync } from "./util/bytes.ts";
+import { print } from "./cli/print.ts";
+import { check, dcTarget } from "./check.ts";
 import { VERSION } from "./version.ts";
 
 /** Options for {@linkcode run}. */
@@ -31,6 +31,8 @@ export interface RunOptions {
   programName?: string;
   /** Environment variables. @default {{}} */
   env?: Record<string, string>;
+  /** The clock: the day each destination's record keeps (tests set it). @default the system's */
+  now?: () => Date;
 }
 
 /** The input plugins, by plugin word. */
@@ -38,15 +40,6 @@ const PLUGINS: Record<PluginName, InputPlugin> = {
   QualysGuard: qualysGuardPlugin,
   csv: csvPlugin,
 };
-
-const encoder = new TextEncoder();
-
-function print(stream: "stdout" | "stderr", text: string): void {
-  try {
-    const to = stream === "stdout" ? Deno.stdout : Deno.stderr;
-    writeAllSync(to, encoder.encode(text.endsWith("\n") ? text : `${text}\n`));
-  } catch { /* a closed stream: there is nobody left to tell */ }
-}
 
 /**
  * The version line, as the original printed it.
@@ -135,7 +128,8 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     return exitCodeOf(error);
   };
   try {
-    return (await runJobs({ cli, log, env }, fail)) || (log.failure?.exitCode ?? ExitCode.Ok);
+    const now = options.now ?? (() => new Date());
+    return (await runJobs({ cli, log, env, now }, fail)) || (log.failure?.exitCode ?? ExitCode.Ok);
   } catch (error) {
     return fail(error);
   } finally {
@@ -165,18 +159,20 @@ async function runJobs(
     checkOptionRules(cli, { phase: "dc", warn: (m) => log.warn(m) });
   }
   if (cli.multiinfo && cli.csvfile !== undefined) await sinks.checkMultiinfoTarget(cli.csvfile);
-  await sinks.removeStaleTempFiles(cli.csvfile, { log });
+  if (!cli.dryRun) await sinks.removeStaleTempFiles(cli.csvfile, { log });
   const { dcTrust, jobs } = await plugin.prepare(context);
   const destination = resolveDestination(dcTarget(cli), { identity, trust: dcTrust });
   await sinks.checkDestination(destination, { domain: dcTrust.domain, log });
   let worst: number = ExitCode.Ok;
   for await (const job of jobs) {
     const run = async () => {
-      await sinks.probeSink(destination, { variant: job.variant }); // before the long work
+      // before the long work (a dry run writes nothing, not even a probe)
+      if (!cli.dryRun) await sinks.probeSink(destination, { variant: job.variant });
       const delivery = await job.collect();
       await deliver(delivery, {
         openSink: () => sinks.openSink(destination, { variant: job.variant, log }),
         log,
+        dryRun: cli.dryRun,
       });
     };
     if (job.name === undefined) {
@@ -197,53 +193,3 @@ async function runJobs(
   }
   return worst;
 }
-
-/** The destination of the command line: -csvfile, or -server with -port, -pin and the rest. */
-function dcTarget(cli: CliOptions) {
-  const { csvfile, server, port, ipv6, insecure, pin, timeout } = cli;
-  return { csvfile, server, port, ipv6, insecure, pin, timeoutMs: timeout && timeout * 1000 };
-}
-
-/** `-check`: one line per step with OK, FAIL or SKIP; resolves to the worst failure's status. */
-async function check(plugin: InputPlugin, context: PluginContext): Promise<number> {
-  const { cli, log } = context;
-  let worst: number = ExitCode.Ok;
-  const show = (step: CheckStep, code: number) => {
-    const mark = step.ok === "skip" ? "SKIP" : step.ok ? "OK  " : "FAIL";
-    print("stdout", log.clean(`${mark} ${step.what}: ${step.detail}`));
-    if (step.ok === false) worst = Math.max(worst, step.code ?? code);
-  };
-  const { steps, dcTrust } = await plugin.check(context);
-  for (const step of steps) {
-    show(step, ExitCode.Usage);
-    if (step.ok === false && step.fatal) return worst;
-  }
-  if (cli.csvfile !== undefined) {
-    show(
-      { ok: "skip", what: "Defense Center", detail: "-csvfile is given, so nothing is sent" },
-      0,
-    );
-  } else if (cli.server === undefined) {
-    show({
-      ok: false,
-      what: "Defense Center",
-      detail: "give -server <Defense Center> (or -csvfile to write a file)",
-    }, ExitCode.Usage);
-  } else {
-    const { pkcs12, password } = cli;
-    const pin = cli.pin ?? dcTrust.fingerprint, domain = dcTrust.domain;
-    const steps = await checkDc({
-      ...dcTarget(cli),
-      host: cli.server,
-      pkcs12,
-      password,
-      log,
-      pin,
-      domain,
-    });
-    for (const step of steps) show(step, ExitCode.Dc);
-  }
-  return worst;
-}
-
-export { usage };

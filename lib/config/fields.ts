@@ -22,6 +22,7 @@ import {
   parseDomain,
   parseFingerprint,
   parseIdList,
+  parseRefreshDays,
   parseSeverities,
   parseVulnTypes,
   parseYesNo,
@@ -71,7 +72,7 @@ export interface SourceConfig {
   readonly vulnTypes: readonly VulnType[];
   /** Detections only: only hosts in these asset groups; undefined means all. */
   readonly assetGroupIds?: readonly string[] | undefined;
-  /** Detections only: the directory of the sync state and KB cache, as written (relative: to the YAML's directory). */
+  /** The state directory (the record of what each destination holds; the detection source's sync state and KB cache), as written (relative: to the YAML's directory). */
   readonly stateDir?: string | undefined;
 }
 
@@ -89,6 +90,11 @@ export interface OutputConfig {
   readonly clearCleanHosts: boolean;
   /** The Defense Center domain (UUID or path) for `SetDomain`; undefined on a single-domain FMC. */
   readonly domain?: string | undefined;
+  /**
+   * A Defense Center gets only what changed, and each unchanged host again once in this many
+   * days (the rolling refresh); 0: every host every run.
+   */
+  readonly refreshDays: number;
 }
 
 /** How the Defense Center is trusted, besides the `.pkcs12`'s CA. */
@@ -382,7 +388,6 @@ export const FIELDS: readonly Field[] = [
     key: "state_dir",
     concern: "source",
     name: "stateDir",
-    detectionsOnly: true,
     read: (input) =>
       input.given(
         "name a directory, or leave the line out for <YAML name>.state beside the YAML",
@@ -443,5 +448,15 @@ export const FIELDS: readonly Field[] = [
     name: "clearCleanHosts",
     default: true,
     read: yesNo,
+  },
+  {
+    key: "refresh_days",
+    concern: "output",
+    name: "refreshDays",
+    default: 7,
+    read: parsedGiven(
+      "write a number of days (0 sends every host every run), or leave the line out for 7",
+      parseRefreshDays,
+    ),
   },
 ];

@@ -71,6 +71,20 @@ function groups(text: string, last: boolean): number[] | undefined {
   return out;
 }
 
+/**
+ * The RFC 5952 text of an IPv6 address given as its eight 16-bit groups (what
+ * {@linkcode parseHostAddress} makes of any spelling).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(ipv6Text([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]), "2001:db8::1");
+ * ```
+ */
+export function ipv6Text(groups: readonly number[]): string {
+  return formatV6(groups);
+}
+
 // RFC 5952: lower case, no leading zeros, the first longest run of two or more zero groups
 // written "::" (§4). An address under a well-known prefix that embeds an IPv4 address in its
 // last 32 bits is written with that address as a dotted quad (§5): IPv4-mapped ::ffff:0:0/96

@@ -32,6 +32,27 @@ export function parseYesNo(text: string): boolean {
 }
 
 /**
+ * `refresh_days`: a whole number of days from 0 (every host every run) to 3650.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(parseRefreshDays(" 7 "), 7);
+ * assert.equal(parseRefreshDays("0"), 0);
+ * assert.throws(() => parseRefreshDays("1.5"), RangeError);
+ * ```
+ */
+export function parseRefreshDays(text: string): number {
+  const t = text.trim();
+  if (!/^\d{1,4}$/.test(t) || Number(t) > 3650) {
+    throw new RangeError(
+      "must be a whole number of days from 0 to 3650 (0 sends every host every run)",
+    );
+  }
+  return Number(t);
+}
+
+/**
  * Severities 1-5 as `3-5` or `3,4,5` (or a mix: `1,3-5`); returns them sorted, once each.
  *
  * @example Usage

@@ -23,6 +23,8 @@ import { REPORT_MEMORY } from "../util/memory.ts";
 import { mapOs } from "./os_map.ts";
 import { cleanBugtraqIds, cleanCveIds, sanitizeField, sanitizeHtml } from "./sanitize.ts";
 import { type QidText, QidTextCache } from "./_qid_text_cache.ts";
+import { QidDigests } from "./_qid_digests.ts";
+import { Murmur128 } from "../util/murmur.ts";
 
 /** Options for {@linkcode CommandEncoder}. */
 export interface EncodeOptions {
@@ -154,6 +156,8 @@ export class CommandEncoder {
   hostsWithResults = 0;
   /** Hosts without open findings that were cleared (DeleteScanResult and ScanUpdate). */
   hostsCleared = 0;
+  /** Lines of the hosts encoded (not the header's). */
+  lines = 0;
   /** Operating systems: hosts with SetOS, hosts whose OS the table does not know, hosts without OS data. */
   readonly os: { set: number; unknown: number; missing: number } = {
     set: 0,
@@ -163,6 +167,11 @@ export class CommandEncoder {
   /** Some OS texts the table does not know (at most 20, for the log). */
   readonly unknownOs: Set<string> = new Set();
   readonly #osText = new Map<string, Uint8Array | null>();
+  // hostDigest's: the hash, the QID texts' digests, what every block shares, room for an IP.
+  readonly #hash = new Murmur128();
+  readonly #tailDigests = new QidDigests();
+  #shared: number[] | undefined;
+  readonly #ipBytes = new Uint8Array(MAX_IP * 3);
 
   /** Creates an encoder over a parsed report's glossary (a `Map` will do). */
   constructor(glossary: Glossary, options: EncodeOptions = {}) {
@@ -253,12 +262,99 @@ export class CommandEncoder {
       out.append(prefix.subarray(this.#addScanResult.length, p - this.#scannerPart.length));
       out.append(NEWLINE);
     }
-    if (this.#setOs) this.#encodeSetOs(host, out);
+    const setOs = this.#setOs && this.#encodeSetOs(host, out);
     for (let k = 0; k < host.count;) {
       k = this.#addScanResults(host, out, { from: k, prefixBytes: p, flushAt });
       if (k < host.count) yield;
     }
     out.append(this.#scanFlush);
+    this.lines += host.count + 1 + (this.#addHost ? 1 : 0) + (setOs ? 1 : 0);
+  }
+
+  /**
+   * Writes at `out[at]` the 8-byte digest of the block {@linkcode CommandEncoder.encodeHost}
+   * writes for `host`, without writing it: what the ledger records and compares. It is made of
+   * everything that fixes the block's bytes (the header, the address, the scanner name,
+   * `AddHost`, the `SetOS` text, and per line the QID, the port and protocol, and the digest of
+   * the QID's text), so it changes whenever a byte of the block would, and it costs a few
+   * multiplications a line. A clear's is its two lines' (not the `SetSourceType` that may come
+   * before the first one). Counts nothing. Returns false when the host has no block (a host
+   * without findings while clearing is off).
+   *
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * const enc = new CommandEncoder(new Map([[6, { qid: 6, title: "t", description: "", cves: [],
+   *   bugtraqs: [] }]]));
+   * const host = (port: number) => ({ ip: "10.0.0.1", count: 1, qids: Uint32Array.of(6),
+   *   ports: Uint16Array.of(port), protos: Uint8Array.of(port ? 1 : 0) });
+   * const a = new Uint8Array(8), b = new Uint8Array(8), c = new Uint8Array(8);
+   * assert.equal(enc.hostDigest(host(22), a), true);
+   * enc.hostDigest(host(22), b);
+   * enc.hostDigest(host(23), c);
+   * assert.deepEqual(a, b);
+   * assert.notDeepEqual(a, c);
+   * ```
+   */
+  hostDigest(host: HostFindings, out: Uint8Array, at = 0): boolean {
+    const m = this.#hash;
+    const shared = this.#shared ??= this.#sharedWords();
+    m.reset(0);
+    if (host.count === 0) {
+      if (!this.#clear) return false;
+      m.words4(shared[0]!, shared[1]!, shared[2]!, shared[3]!);
+      m.word(1);
+      m.update(encoder.encode(clearHostLines(host.ip, this.#scanner)));
+      m.digestInto(out, at);
+      return true;
+    }
+    const ip = host.ip.length <= MAX_IP
+      ? this.#ipBytes.subarray(0, encoder.encodeInto(host.ip, this.#ipBytes).written)
+      : encoder.encode(host.ip);
+    m.words4(shared[4]!, shared[5]!, shared[6]!, shared[7]!);
+    m.word(2);
+    m.word(ip.length);
+    m.update(ip);
+    const os = this.#setOs ? this.#osTail(host) : null;
+    m.word(os === null ? 0 : os.length + 1);
+    if (os) m.update(os);
+    m.word(host.count);
+    m.pad();
+    const digests = this.#tailDigests;
+    const qidKeys = this.#qidKeys;
+    for (let k = 0; k < host.count; k++) {
+      const qid = host.qids[k]!;
+      let s = digests.find(qid);
+      if (s < 0) {
+        const qs = qid & (QID_CACHE - 1);
+        const { tail } = qidKeys[qs] === qid ? this.#qidVals[qs]! : this.#qidTextOf(qid, qs);
+        const [d1, d2] = this.#tailHash(tail);
+        s = digests.set(qid, d1!, d2!);
+      }
+      const proto = host.protos[k]!; // no protocol: no port either (#makePortText)
+      m.words4(qid, proto ? host.ports[k]! * 4 + proto : 0, digests.first(s), digests.second(s));
+    }
+    m.digestInto(out, at);
+    return true;
+  }
+
+  // What the blocks of this encoder share: a clear's the header (its lines name their scanner);
+  // a block with results's the header, the scanner name and AddHost (whether a SetOS line is
+  // written, and the texts as fitted to the line length, are each block's own).
+  #sharedWords(): number[] {
+    const m = new Murmur128(0);
+    m.update(this.header());
+    const clears = m.words();
+    m.word(0);
+    m.update(this.#scannerPart);
+    m.word(this.#addHost ? 1 : 0);
+    return [...clears, ...m.words()];
+  }
+
+  #tailHash(tail: Uint8Array): number[] {
+    const m = new Murmur128(0x51f15e);
+    m.update(tail);
+    return m.words();
   }
 
   // Appends the host's AddScanResult lines from finding `from` on, up to the end or to the first
@@ -327,15 +423,33 @@ export class CommandEncoder {
       out.append(encoder.encode(`SetSourceType,Scanner\nSetSource,${this.#scanner}\n`));
     }
     out.append(encoder.encode(clearHostLines(host.ip, this.#scanner)));
+    this.lines += this.hostsCleared === 1 && this.hostsWithResults === 0 ? 4 : 2;
   }
 
   // `SetOS,<ip>,"<vendor>","<product>"[,"<version>"]` from the host's OS text or CPE
-  // (`os_map.ts`); nothing when the table does not know it.
-  #encodeSetOs(host: HostFindings, out: ByteBuffer): void {
+  // (`os_map.ts`); nothing when the table does not know it. Returns whether a line was written.
+  #encodeSetOs(host: HostFindings, out: ByteBuffer): boolean {
     if (host.os === undefined && host.osCpe === undefined) {
       this.os.missing++;
-      return;
+      return false;
     }
+    const tail = this.#osTail(host);
+    if (tail === null) {
+      this.os.unknown++;
+      if (this.unknownOs.size < 20) this.unknownOs.add(host.os ?? host.osCpe ?? "");
+      return false;
+    }
+    this.os.set++;
+    out.append(SET_OS);
+    out.append(encoder.encode(host.ip));
+    out.append(tail);
+    return true;
+  }
+
+  // The SetOS line after `SetOS,<ip>`: `,"<vendor>","<product>"[,"<version>"]\n`; null when the
+  // host has no OS data or the table does not know it.
+  #osTail(host: HostFindings): Uint8Array | null {
+    if (host.os === undefined && host.osCpe === undefined) return null;
     const key = `${host.osCpe ?? ""}\n${host.os ?? ""}`;
     let tail = this.#osText.get(key);
     if (tail === undefined) {
@@ -350,15 +464,7 @@ export class CommandEncoder {
       if (this.#osText.size >= 4096) this.#osText.clear();
       this.#osText.set(key, tail);
     }
-    if (tail === null) {
-      this.os.unknown++;
-      if (this.unknownOs.size < 20) this.unknownOs.add(host.os ?? host.osCpe ?? "");
-      return;
-    }
-    this.os.set++;
-    out.append(SET_OS);
-    out.append(encoder.encode(host.ip));
-    out.append(tail);
+    return tail;
   }
 
   // Room for `AddScanResult,<ip>,"<scanner>",` with an IP of up to `ipBytes` bytes.

@@ -10,8 +10,9 @@
 
 import { dueForRefresh } from "./refresh.ts";
 import { DIGEST_BYTES, type LedgerEntry } from "./ledger.ts";
+import { Murmur128, murmur3x86x128 } from "../util/murmur.ts";
 
-export { DIGEST_BYTES };
+export { DIGEST_BYTES, murmur3x86x128 };
 
 /** What a host block is, compared with what the destination holds from us. */
 export type BlockClass = "added" | "changed" | "unchanged" | "refresh";
@@ -105,7 +106,8 @@ export interface ResultPlace {
 
 /**
  * The 16-bit fingerprint of one result (one `AddScanResult` line): a hash of its QID, port and
- * protocol. Fixed by the ledger's format: it never changes between versions.
+ * protocol (a port without a protocol is written as none, and counts as none). Fixed by the
+ * ledger's format: it never changes between versions.
  *
  * @example Usage
  * ```ts
@@ -117,7 +119,8 @@ export interface ResultPlace {
  * ```
  */
 export function resultFingerprint(qid: number, place: ResultPlace = {}): number {
-  return fingerprint(qid, place.port ?? 0, place.protocol ?? 0);
+  const protocol = place.protocol ?? 0;
+  return fingerprint(qid, protocol ? place.port ?? 0 : 0, protocol);
 }
 
 /** A host's results, as the findings carry them: the first `count` of each array. */
@@ -146,7 +149,8 @@ export interface HostResults {
 export function fingerprintResults(host: HostResults): Uint16Array<ArrayBuffer> {
   const out = new Uint16Array(host.count);
   for (let k = 0; k < host.count; k++) {
-    out[k] = fingerprint(host.qids[k]!, host.ports[k]!, host.protos[k]!);
+    const protocol = host.protos[k]!; // no protocol: no port (as the line is written)
+    out[k] = fingerprint(host.qids[k]!, protocol ? host.ports[k]! : 0, protocol);
   }
   return out.sort();
 }
@@ -162,10 +166,10 @@ function fingerprint(qid: number, port: number, protocol: number): number {
 }
 
 /**
- * The 64-bit digest of a host block, as sent (its bytes): the first half of MurmurHash3
- * x86_128 (seed 0), little-endian. Not a cryptographic hash: it tells a changed block from an
- * unchanged one, with a false "unchanged" about once in 10^19 blocks that differ. Synchronous
- * and about as fast as reading the bytes, for the millions of lines of a night.
+ * The 64-bit digest of bytes: the first half of MurmurHash3 x86_128 (seed 0), little-endian.
+ * Not a cryptographic hash: it tells a changed block from an unchanged one, with a false
+ * "unchanged" about once in 10^19 blocks that differ. (The pipeline records the digest the
+ * encoder makes of a host block from what fixes its bytes: `CommandEncoder.hostDigest`.)
  *
  * @example Usage
  * ```ts
@@ -176,97 +180,9 @@ function fingerprint(qid: number, port: number, protocol: number): number {
  * ```
  */
 export function blockDigest(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  const [h1, h2] = murmur3x86x128(bytes, 0);
+  const m = new Murmur128(0);
+  m.update(bytes);
   const out = new Uint8Array(DIGEST_BYTES);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, h1!, true);
-  view.setUint32(4, h2!, true);
+  m.digestInto(out);
   return out;
-}
-
-const C1 = 0x239b961b, C2 = 0xab0e9789, C3 = 0x38b34ae5, C4 = 0xa1e38b93;
-
-/** MurmurHash3_x86_128 (Austin Appleby's reference, public domain): the four 32-bit words. */
-export function murmur3x86x128(data: Uint8Array, seed: number): number[] {
-  const len = data.length, blocks = len & ~15;
-  let h1 = seed >>> 0, h2 = h1, h3 = h1, h4 = h1;
-  let k1 = 0, k2 = 0, k3 = 0, k4 = 0;
-  for (let i = 0; i < blocks; i += 16) {
-    k1 = data[i]! | data[i + 1]! << 8 | data[i + 2]! << 16 | data[i + 3]! << 24;
-    k2 = data[i + 4]! | data[i + 5]! << 8 | data[i + 6]! << 16 | data[i + 7]! << 24;
-    k3 = data[i + 8]! | data[i + 9]! << 8 | data[i + 10]! << 16 | data[i + 11]! << 24;
-    k4 = data[i + 12]! | data[i + 13]! << 8 | data[i + 14]! << 16 | data[i + 15]! << 24;
-    k1 = Math.imul(rotl(Math.imul(k1, C1), 15), C2);
-    h1 ^= k1;
-    h1 = rotl(h1, 19) + h2 | 0;
-    h1 = Math.imul(h1, 5) + 0x561ccd1b | 0;
-    k2 = Math.imul(rotl(Math.imul(k2, C2), 16), C3);
-    h2 ^= k2;
-    h2 = rotl(h2, 17) + h3 | 0;
-    h2 = Math.imul(h2, 5) + 0x0bcaa747 | 0;
-    k3 = Math.imul(rotl(Math.imul(k3, C3), 17), C4);
-    h3 ^= k3;
-    h3 = rotl(h3, 15) + h4 | 0;
-    h3 = Math.imul(h3, 5) + 0x96cd1c35 | 0;
-    k4 = Math.imul(rotl(Math.imul(k4, C4), 18), C1);
-    h4 ^= k4;
-    h4 = rotl(h4, 13) + h1 | 0;
-    h4 = Math.imul(h4, 5) + 0x32ac3b17 | 0;
-  }
-  k1 =
-    k2 =
-    k3 =
-    k4 =
-      0;
-  const t = blocks, rest = len & 15;
-  // The tail, as the reference's fall-through switch reads it.
-  if (rest > 12) {
-    for (let i = rest - 1; i >= 12; i--) k4 ^= data[t + i]! << ((i - 12) * 8);
-    k4 = Math.imul(rotl(Math.imul(k4, C4), 18), C1);
-    h4 ^= k4;
-  }
-  if (rest > 8) {
-    for (let i = Math.min(rest, 12) - 1; i >= 8; i--) k3 ^= data[t + i]! << ((i - 8) * 8);
-    k3 = Math.imul(rotl(Math.imul(k3, C3), 17), C4);
-    h3 ^= k3;
-  }
-  if (rest > 4) {
-    for (let i = Math.min(rest, 8) - 1; i >= 4; i--) k2 ^= data[t + i]! << ((i - 4) * 8);
-    k2 = Math.imul(rotl(Math.imul(k2, C2), 16), C3);
-    h2 ^= k2;
-  }
-  if (rest > 0) {
-    for (let i = Math.min(rest, 4) - 1; i >= 0; i--) k1 ^= data[t + i]! << (i * 8);
-    k1 = Math.imul(rotl(Math.imul(k1, C1), 15), C2);
-    h1 ^= k1;
-  }
-  h1 ^= len;
-  h2 ^= len;
-  h3 ^= len;
-  h4 ^= len;
-  h1 = h1 + h2 + h3 + h4 | 0;
-  h2 = h2 + h1 | 0;
-  h3 = h3 + h1 | 0;
-  h4 = h4 + h1 | 0;
-  h1 = fmix(h1);
-  h2 = fmix(h2);
-  h3 = fmix(h3);
-  h4 = fmix(h4);
-  h1 = h1 + h2 + h3 + h4 | 0;
-  h2 = h2 + h1 | 0;
-  h3 = h3 + h1 | 0;
-  h4 = h4 + h1 | 0;
-  return [h1 >>> 0, h2 >>> 0, h3 >>> 0, h4 >>> 0];
-}
-
-function rotl(x: number, r: number): number {
-  return x << r | x >>> (32 - r);
-}
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
 }

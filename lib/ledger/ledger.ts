@@ -179,6 +179,37 @@ export class Ledger {
     return { hosts: this.size, results: this.results, uncertain, due };
   }
 
+  /**
+   * The addresses the next run is to send again although the source says nothing new of them:
+   * those whose last delivery is uncertain, and those due for their rolling refresh on `day`
+   * with `refreshDays` (0: all of them). Ascending, IPv4 first.
+   */
+  *due(options: { day: number; refreshDays: number }): IterableIterator<string> {
+    const c = this.#c, key = new Uint32Array(KEY_WORDS);
+    for (let i = 0; i < this.size; i++) {
+      this.keyAt(i, key, 0);
+      const when = {
+        lastSentDay: c.days[i]!,
+        today: options.day,
+        refreshDays: options.refreshDays,
+      };
+      if (c.flags[i]! & UNCERTAIN || dueKey(key, 0, when)) yield formatKey(key, 0);
+    }
+  }
+
+  /**
+   * The addresses that may hold our results at the destination: those recorded with results,
+   * and those whose last delivery is uncertain. Ascending, IPv4 first.
+   */
+  *holding(): IterableIterator<string> {
+    const c = this.#c, key = new Uint32Array(KEY_WORDS);
+    for (let i = 0; i < this.size; i++) {
+      if (!(c.flags[i]! & UNCERTAIN) && c.starts[i + 1] === c.starts[i]) continue;
+      this.keyAt(i, key, 0);
+      yield formatKey(key, 0);
+    }
+  }
+
   /** Starts the next ledger from this one, for a run on day `today` (`dayNumber`). */
   builder(options: { today: number }): LedgerBuilder {
     return new LedgerBuilder(this, options);
@@ -368,6 +399,17 @@ export class LedgerBuilder {
       throw new RangeError(`Not an IP address: "${address}"`);
     }
     this.#nUnsure++;
+  }
+
+  /** Forgets every address of the last ledger with no `set`, `keep` or `drop` yet. */
+  dropUntouched(): void {
+    const marks = this.#marks;
+    for (let i = 0; i < marks.length; i++) if (marks[i] === 0) marks[i] = DROP;
+  }
+
+  /** The keys `set` this run, `KEY_WORDS` words each, in the order set (this folder only). */
+  setKeys(): Uint32Array {
+    return this.#keys.subarray(0, this.#n * KEY_WORDS);
   }
 
   /** The addresses of the last ledger with no `set`, `keep` or `drop` yet (those that left). */

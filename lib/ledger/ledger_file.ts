@@ -34,7 +34,7 @@ import {
   readPending,
   UNCERTAIN,
 } from "./_format.ts";
-import { Ledger, type LedgerBuilder, ledgerColumns, type LedgerOwner } from "./ledger.ts";
+import { Ledger, LedgerBuilder, ledgerColumns, type LedgerOwner } from "./ledger.ts";
 import { grow } from "../util/bytes.ts";
 
 /**
@@ -184,21 +184,29 @@ export class LedgerFile {
 
   /**
    * Records, before any byte of them leaves, the addresses a run is about to send or clear
-   * (with those of earlier calls of this run, and those already uncertain): if the run dies
+   * (given, or those `set` in the next ledger's builder; with those of earlier calls of this
+   * run, and those already uncertain): if the run dies
    * before {@linkcode LedgerFile.save}, the next run sends them again. Resolves once the list
    * is on disk.
    *
    * @throws {LocalIoError} When the list cannot be written (exit 7: send nothing then).
    * @throws {RangeError} When an address is not an IP address.
    */
-  async markUncertain(addresses: Iterable<string>): Promise<void> {
-    for (const address of addresses) {
-      const at = this.#nMarked * KEY_WORDS;
-      this.#marked = grow(this.#marked, at + KEY_WORDS, at);
-      if (!parseKey(address, this.#marked, at)) {
-        throw new RangeError(`Not an IP address: "${address}"`);
+  async markUncertain(addresses: Iterable<string> | LedgerBuilder): Promise<void> {
+    if (addresses instanceof LedgerBuilder) {
+      const keys = addresses.setKeys(), at = this.#nMarked * KEY_WORDS;
+      this.#marked = grow(this.#marked, at + keys.length, at);
+      this.#marked.set(keys, at);
+      this.#nMarked += keys.length / KEY_WORDS;
+    } else {
+      for (const address of addresses) {
+        const at = this.#nMarked * KEY_WORDS;
+        this.#marked = grow(this.#marked, at + KEY_WORDS, at);
+        if (!parseKey(address, this.#marked, at)) {
+          throw new RangeError(`Not an IP address: "${address}"`);
+        }
+        this.#nMarked++;
       }
-      this.#nMarked++;
     }
     const flags = ledgerColumns(this.ledger).flags;
     let n = this.#nMarked;

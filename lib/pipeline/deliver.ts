@@ -8,24 +8,31 @@
  * @module
  */
 
-import { DcRejectedError } from "../errors.ts";
+import { DcRejectedError, LocalIoError } from "../errors.ts";
 import type { CommandSink } from "../sinks/sink.ts";
 import { copyAll } from "../sinks/spool_file.ts";
 import { collectGarbage } from "../util/memory.ts";
-import type { Delivered, Delivery } from "./delivery.ts";
-import type { Log } from "../log/log.ts";
-import { writeBlocks, type WriteSummary } from "./write_blocks.ts";
+import type { Delivered, Delivery, DeliveryCounts } from "./delivery.ts";
+import { Level, type Log } from "../log/log.ts";
+import { BlockComparer } from "./compare_blocks.ts";
+import { type CommandWriter, writeBlocks, type WriteSummary } from "./write_blocks.ts";
 
-export type { Delivered, Delivery };
+export type { Delivered, Delivery, DeliveryCounts };
 
 /** Options for {@linkcode deliver}. */
 export interface DeliverOptions {
-  /** Opens the destination's sink; called once the delivery is in hand. */
+  /** Opens the destination's sink; called once the delivery is in hand (not in a dry run). */
   openSink(): Promise<CommandSink>;
   /** Where to log: the summary, and what the block writer says. */
   log: Pick<Log, "info" | "warn" | "debug" | "enabled">;
+  /**
+   * `-dry-run`: everything up to the send and nothing after: the blocks are encoded and compared
+   * with the record, counted and logged (per host at `-level 3`); no sink is opened, nothing is
+   * written or recorded, and the job hears neither `onTaken` nor `onUncertain`.
+   * @default {false}
+   */
+  dryRun?: boolean;
 }
-
 /**
  * Delivers `delivery` into the sink `options.openSink` opens, and resolves to what was done.
  *
@@ -71,11 +78,19 @@ export interface DeliverOptions {
 export async function deliver(delivery: Delivery, options: DeliverOptions): Promise<Delivered> {
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
+  const { log } = options;
+  const record = delivery.content.kind === "findings" ? delivery.record : undefined;
+  const debug = log.enabled(Level.Debug) ? (m: string) => log.debug(m) : undefined;
   try {
+    const compare = record && new BlockComparer(record, debug);
+    if (options.dryRun) return await dryRun(delivery, { log, compare, seconds });
     const sink = await options.openSink();
-    let written: WriteSummary | undefined;
+    let written: WriteSummary | undefined, copied = { lines: 0, bytes: 0 };
     try {
-      written = await write(delivery, sink, options.log);
+      ({ written, copied } = await write(delivery, sink, { log, compare }));
+      // Before the first byte leaves (a file's rename, the Defense Center's send): the addresses
+      // about to be sent or cleared, so that a run killed from here on sends them again.
+      if (record) await record.file.markUncertain(compare!.next);
     } catch (error) {
       await sink.abort();
       await delivery.onUncertain?.();
@@ -86,40 +101,129 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
       const receipt = await sink.seal();
       where = receipt.where;
       if (written && delivery.summary) {
-        options.log.info(delivery.summary({ written, ...receipt, seconds: seconds() }));
+        log.info(delivery.summary({ written, ...receipt, seconds: seconds() }));
       }
       await delivery.dispose(); // what is left to do needs none of the job's memory
       if (!receipt.delivered) collectGarbage(); // before the Defense Center's TLS session starts
       await sink.close();
     } catch (error) {
       // The Defense Center has the data, and said no to some lines: the job moves on from here.
-      if (error instanceof DcRejectedError) await delivery.onTaken?.("partial");
+      if (error instanceof DcRejectedError) await taken(delivery, { compare, log }, "partial");
       else await delivery.onUncertain?.();
       throw error;
     }
-    await delivery.onTaken?.("all");
-    return { where, written, seconds: seconds() };
+    await taken(delivery, { compare, log }, "all");
+    return { where, written, counts: countsOf(written, copied), dryRun: false, seconds: seconds() };
   } finally {
     await delivery.dispose();
     delivery.release?.();
   }
 }
 
-/** Writes the delivery's content into the sink: encoded findings, or the command file's bytes. */
+/**
+ * The destination took the data: the record moves (the addresses a whole delivery no longer
+ * names forgotten), then the job hears it. A record that cannot be saved fails the run (exit 7)
+ * once the job heard it; after a partial delivery it is warned (exit 6 stands).
+ */
+async function taken(
+  delivery: Delivery,
+  o: { compare: BlockComparer | undefined; log: DeliverOptions["log"] },
+  outcome: "all" | "partial",
+): Promise<void> {
+  const record = delivery.record;
+  let failed: LocalIoError | undefined;
+  if (record && o.compare) {
+    if (record.whole) o.compare.next.dropUntouched();
+    try {
+      await record.file.save(o.compare.next);
+    } catch (error) {
+      failed = new LocalIoError(
+        `the destination took the commands, but the record of what it holds could not be saved ` +
+          `(${(error as Error).message}): the next run sends this run's hosts again`,
+        { path: record.file.path, cause: error },
+      );
+    }
+  }
+  await delivery.onTaken?.(outcome);
+  if (failed && outcome === "partial") o.log.warn(failed.message);
+  else if (failed) throw failed;
+}
+
+/** A dry run: the blocks encoded, compared and counted into nothing; the totals logged. */
+async function dryRun(
+  delivery: Delivery,
+  o: { log: DeliverOptions["log"]; compare: BlockComparer | undefined; seconds: () => number },
+): Promise<Delivered> {
+  const { written, copied } = await write(delivery, { write: () => Promise.resolve() }, o);
+  const where = "not sent (a dry run)";
+  if (written && delivery.summary) {
+    o.log.info(delivery.summary({ written, where, delivered: false, seconds: o.seconds() }));
+  }
+  const counts = countsOf(written, copied);
+  o.log.info(dryRunLine(counts, written));
+  return { where, written, counts, dryRun: true, seconds: o.seconds() };
+}
+
+/** The dry run's totals: what a real run would have sent, and what it would have left. */
+function dryRunLine(c: DeliveryCounts, written: WriteSummary | undefined): string {
+  const blocks = written?.compared;
+  const hosts = blocks
+    ? `${blocks.added} hosts added, ${blocks.changed} changed (+${blocks.resultsAdded} ` +
+      `\u2212${blocks.resultsRemoved} results), ${blocks.cleared} cleared, ${blocks.unchanged} ` +
+      `unchanged (not sent), ${blocks.refreshed} refreshed`
+    : written
+    ? `${c.hostsSent} hosts with results, ${c.hostsCleared} cleared (no record to compare with)`
+    : "the command file as it is";
+  return `Dry run: a real run would send ${c.linesSent} lines (${c.bytesSent} bytes): ${hosts}; ` +
+    `${c.resultsSent} AddScanResult lines; nothing was sent, written or recorded`;
+}
+
+/** What was sent, in numbers: from the block writer's summary, or the command file's copy. */
+function countsOf(
+  written: WriteSummary | undefined,
+  copied: { lines: number; bytes: number },
+): DeliveryCounts {
+  const compared = written?.compared;
+  return {
+    hostsSent: written?.hosts ?? 0,
+    resultsSent: written?.results ?? 0,
+    hostsCleared: written?.cleared ?? 0,
+    hostsUnchanged: compared?.unchanged ?? 0,
+    hostsRefreshed: compared?.refreshed ?? 0,
+    linesSent: written?.lines ?? copied.lines,
+    bytesSent: written?.bytes ?? copied.bytes,
+  };
+}
+
+/**
+ * Writes the delivery's content: encoded findings (compared, with a record; `written`), or the
+ * command file's bytes (`copied`: counted as they pass).
+ */
 async function write(
   delivery: Delivery,
-  sink: CommandSink,
-  log: DeliverOptions["log"],
-): Promise<WriteSummary | undefined> {
-  const content = delivery.content;
+  sink: CommandWriter,
+  o: { log: DeliverOptions["log"]; compare: BlockComparer | undefined },
+): Promise<{ written?: WriteSummary; copied: { lines: number; bytes: number } }> {
+  const content = delivery.content, copied = { lines: 0, bytes: 0 };
   if (content.kind === "findings") {
-    return await writeBlocks(content.findings, sink, { ...content.encode, log });
+    const written = await writeBlocks(content.findings, sink, {
+      ...content.encode,
+      log: o.log,
+      compare: o.compare,
+    });
+    return { written, copied };
   }
   const file = await content.open();
   try {
-    await copyAll(file, sink);
+    await copyAll(file, {
+      write(chunk) {
+        copied.bytes += chunk.length;
+        for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) copied.lines++;
+        return sink.write(chunk);
+      },
+    });
   } finally {
     file.close();
   }
-  return undefined;
+  return { copied };
 }

@@ -9,6 +9,7 @@
  */
 
 import type { FindingSource } from "../findings/finding_source.ts";
+import type { LedgerFile } from "../ledger/ledger_file.ts";
 import type { ByteReader } from "../util/bytes.ts";
 import type { MemoryBudget } from "../util/memory.ts";
 import type { OutputSettings, WriteSummary } from "./write_blocks.ts";
@@ -62,10 +63,41 @@ export interface SummaryFacts {
   readonly seconds: number;
 }
 
+/**
+ * What the destination holds from us (its ledger, read from the state directory) and how this
+ * delivery is compared with it (issue 20): a host whose block is the same as recorded is not
+ * sent, unless the rolling refresh or `sendAll` says so; the record moves once the destination
+ * took the data.
+ */
+export interface DeliveryRecord {
+  /** The destination's ledger and its two writes (the pending list, the new record). */
+  readonly file: LedgerFile;
+  /** The day of this run (`dayNumber`). */
+  readonly today: number;
+  /** `refresh_days`: an unchanged host is sent again after that many days; 0: every run. */
+  readonly refreshDays: number;
+  /**
+   * Every block is sent, the unchanged ones counted as refreshed: a file (the whole picture
+   * every run), or `-full`.
+   */
+  readonly sendAll: boolean;
+  /**
+   * The delivery is everything the destination holds from us (a file replaced whole, a full
+   * detection run): the addresses recorded that it does not name are forgotten. Otherwise they
+   * are kept as recorded (a host a report no longer lists keeps its results).
+   */
+  readonly whole: boolean;
+}
+
 /** What a job gives the pipeline once its input has been read whole. */
 export interface Delivery {
   /** Findings to encode (both Qualys sources), or command text as it is (the csv plugin). */
   readonly content: FindingsContent | CommandsContent;
+  /**
+   * What the destination holds, to send only what changed (findings only); none: every block
+   * is sent and nothing is recorded (stdout, a run without a plugin YAML, the csv plugin).
+   */
+  readonly record?: DeliveryRecord | undefined;
   /**
    * The summary line (findings only), once the sink holds every command: each source says it
    * in its own words (README: "The summary").
@@ -91,12 +123,38 @@ export interface Delivery {
   release?(): void;
 }
 
+/**
+ * What a delivery put into its destination, for the run record and the metrics file (README:
+ * Monitoring): counted as the commands passed into the sink, and reported once the destination
+ * took them (exit 0, or 6).
+ */
+export interface DeliveryCounts {
+  /** Hosts whose block was sent (added, changed or refreshed; not the clears). */
+  readonly hostsSent: number;
+  /** `AddScanResult` lines sent. */
+  readonly resultsSent: number;
+  /** Hosts cleared (`DeleteScanResult` and `ScanUpdate`). */
+  readonly hostsCleared: number;
+  /** Hosts not sent, the destination holding their block already. */
+  readonly hostsUnchanged: number;
+  /** Of the blocks sent, those sent only because the rolling refresh (or `-full`) resends them. */
+  readonly hostsRefreshed: number;
+  /** Command lines sent. */
+  readonly linesSent: number;
+  /** Bytes of commands sent. */
+  readonly bytesSent: number;
+}
+
 /** What the pipeline did with a delivery. */
 export interface Delivered {
   /** Where the commands went. */
   readonly where: string;
   /** What was written (findings only). */
   readonly written: WriteSummary | undefined;
+  /** What the destination took (or, in a dry run, would have taken). */
+  readonly counts: DeliveryCounts;
+  /** A dry run: nothing was sent, written or recorded. */
+  readonly dryRun: boolean;
   /** Seconds it took, from taking the delivery to the destination's last answer. */
   readonly seconds: number;
 }

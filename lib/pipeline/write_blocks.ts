@@ -15,6 +15,7 @@ import { sanitizeField } from "../encode/sanitize.ts";
 import { clearHostLines } from "../host_input/grammar.ts";
 import { Level, type Log } from "../log/log.ts";
 import { collectGarbage, HeapWatch, type MemoryBudget, REPORT_MEMORY } from "../util/memory.ts";
+import type { BlockComparer, CompareCounts } from "./compare_blocks.ts";
 
 /** What the commands say besides the findings: the plugin YAML's output settings. */
 export interface OutputSettings {
@@ -50,6 +51,11 @@ export interface WriteBlocksOptions extends OutputSettings {
   tempDir?: string | undefined;
   /** The QID text cache, the buffers, and when to collect garbage. @default {REPORT_MEMORY} */
   memory?: MemoryBudget | undefined;
+  /**
+   * Compares each host's block with what the destination holds (its digest, before a byte of it
+   * is written): only the blocks it says go are written. @default none: every block
+   */
+  compare?: BlockComparer | undefined;
 }
 
 const textEncoder = new TextEncoder();
@@ -70,6 +76,12 @@ export interface WriteSummary {
   cleared: number;
   /** With `setOs`: hosts given a SetOS, hosts whose OS is not in the table, hosts without OS data. */
   os: { set: number; unknown: number; missing: number };
+  /** Lines written. */
+  lines: number;
+  /** AddScanResult lines written. */
+  results: number;
+  /** With `compare`: what became of the blocks. */
+  compared?: CompareCounts | undefined;
 }
 
 /**
@@ -125,6 +137,9 @@ export async function writeBlocks(
     buffer.clear();
   };
   const debug = log?.enabled(Level.Debug) ? (m: string) => log.debug(m) : undefined;
+  const { compare } = options;
+  const digest = new Uint8Array(8);
+  let lines = 0, results = 0;
   const heap = new HeapWatch(memory);
   // A glossary decodes a whole entry on each get: the titles -level 3 logs are kept a while.
   const titles = new Map<number, string>();
@@ -137,16 +152,22 @@ export async function writeBlocks(
     return title;
   };
   try {
-    buffer.append(enc.header());
+    const header = enc.header();
+    buffer.append(header);
+    for (const b of header) if (b === 10) lines++;
     if (options.clearFirst) {
       const scanner = sanitizeField(options.clearFirst.scanner);
       for (const ip of options.clearFirst.ips) {
         buffer.append(textEncoder.encode(clearHostLines(ip, scanner)));
+        lines += 2;
         if (buffer.length >= flushAt) await flush();
       }
     }
     await findings.forEachHost(async (host) => {
       heap.tick();
+      // Compared before a byte of it is written: a block not sent is not encoded at all.
+      if (compare && !(enc.hostDigest(host, digest) && compare.decide(host, digest))) return;
+      results += host.count;
       if (debug) {
         if (host.count === 0 && (options.clearCleanHosts ?? true)) {
           debug(`Clearing ${host.ip}: the report lists it without open findings`);
@@ -194,5 +215,8 @@ export async function writeBlocks(
     hosts: enc.hostsWithResults,
     cleared: enc.hostsCleared,
     os: { ...enc.os },
+    lines: lines + enc.lines,
+    results,
+    compared: compare && { ...compare.counts },
   };
 }

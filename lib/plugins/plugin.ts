@@ -27,6 +27,8 @@ export interface PluginContext {
   readonly log: Logger;
   /** Environment variables. */
   readonly env: Readonly<Record<string, string>>;
+  /** The run's clock: the day the destination's record is kept by (tests set it). */
+  readonly now: () => Date;
 }
 
 /** What a plugin makes of a run once it has read its configuration. */

@@ -20,6 +20,10 @@ import { ProgressLine } from "../log/progress.ts";
 import { checkDetectionCalls, checkSyncState } from "../sources/detections/check.ts";
 import { collectDetectionRun } from "../sources/detections/sync/detection_run.ts";
 import { destinationKey, stateDirOf } from "../state/destination_key.ts";
+import { type DeliveryTarget, openDestinationState } from "../state/destination_state.ts";
+import { dayNumber } from "../ledger/refresh.ts";
+import type { ParsedReport } from "../sources/report/parse_report.ts";
+import type { Delivery } from "../pipeline/delivery.ts";
 import { checkOptionRules } from "../cli/rules.ts";
 import type {
   Checked,
@@ -83,14 +87,77 @@ function timeoutMs(context: PluginContext): number | undefined {
   return context.cli.timeout === undefined ? undefined : context.cli.timeout * 1000;
 }
 
+/**
+ * Where a job's commands go and how they are compared with what the destination holds: a
+ * Defense Center (what changed, and the rolling refresh), a file (everything, recorded), stdout.
+ */
+function targetOf(context: PluginContext, config: QualysConfig): DeliveryTarget {
+  const { cli } = context;
+  return {
+    kind: cli.csvfile === undefined
+      ? "dc"
+      : cli.csvfile === "-" || cli.csvfile === "/dev/stdout"
+      ? "stdout"
+      : "file",
+    refreshDays: config.output.refreshDays,
+    full: cli.full,
+    today: dayNumber(context.now()),
+    dryRun: cli.dryRun,
+  };
+}
+
+/**
+ * A report job's delivery: the destination's lock and record first (before the long download),
+ * then the report. Without a plugin YAML, or to stdout, nothing is kept: every host is sent.
+ * With `-multiinfo`, each template's file has its own record; a Defense Center has one for all
+ * of them (a host's results are replaced by whichever template sends it last).
+ */
+async function reportJob(
+  context: PluginContext,
+  config: QualysConfig,
+  o: { variant?: string | undefined; read: () => Promise<ParsedReport> },
+): Promise<Delivery> {
+  const { cli, log } = context;
+  const target = targetOf(context, config);
+  if (config.file === defaultConfig().file || target.kind === "stdout") {
+    log.debug(
+      "No record of what the destination holds is kept (" +
+        (target.kind === "stdout" ? "stdout" : "no plugin YAML") + "): every host is sent",
+    );
+    return reportDelivery(await o.read(), config, log);
+  }
+  const dest = await openDestinationState(stateDirOf(config.file, config.source.stateDir), {
+    destination: destinationKey(cli, config.output),
+    variant: target.kind === "file" ? o.variant : undefined,
+    dryRun: target.dryRun,
+    onDamaged: (m) => log.warn(m),
+  });
+  try {
+    const record = {
+      file: dest.ledger!,
+      today: target.today,
+      refreshDays: target.refreshDays,
+      sendAll: target.kind === "file" || target.full,
+      whole: target.kind === "file",
+    };
+    return reportDelivery(await o.read(), config, log, { record, release: dest.release });
+  } catch (error) {
+    dest.release();
+    throw error;
+  }
+}
+
 /** A template's report, downloaded and parsed, handed over. */
-async function templateJob(
+function templateJob(
+  context: PluginContext,
   client: QualysClient,
-  templateId: string,
-  options: { config: QualysConfig; log: PluginContext["log"] },
-) {
-  const report = await downloadTemplateReport(client, templateId, options);
-  return reportDelivery(report, options.config, options.log);
+  o: { templateId: string; config: QualysConfig; variant?: string },
+): Promise<Delivery> {
+  const { config } = o, log = context.log;
+  return reportJob(context, config, {
+    variant: o.variant,
+    read: () => downloadTemplateReport(client, o.templateId, { config, log }),
+  });
 }
 
 /** `QC_MAX_CONCURRENCY`: the most calls of one API at once, below Qualys's own limit. */
@@ -120,6 +187,7 @@ function detectionJob(
           destination: destinationKey(cli, config.output),
           stateDir: stateDirOf(config.file, config.source.stateDir),
           full: cli.full,
+          target: targetOf(context, config),
           maxConcurrency: maxConcurrency(env),
           log,
           onProgress: (detail) => line.update(`Host List Detection: ${detail}`),
@@ -137,17 +205,14 @@ function dcTrustOf(config: QualysConfig): DcTrust {
   return { domain: config.output.domain, fingerprint: config.dcTrust.fingerprint };
 }
 
-/** The options that do not go with the source: an error, or a warning. */
+/** The options that do not go with the source: a usage error. */
 function checkSourceOptions(context: PluginContext, config: QualysConfig): void {
-  const { cli, log } = context;
+  const { cli } = context;
   if (cli.report !== undefined) return;
   if (config.source.kind === "detections" && cli.multiinfo) {
     throw new UsageError(
       "-multiinfo downloads one report per template: it does not apply with source: detections",
     );
-  }
-  if (config.source.kind !== "detections" && cli.full) {
-    log.warn("-full applies only with source: detections: it is ignored");
   }
 }
 
@@ -158,7 +223,7 @@ async function* jobsOf(context: PluginContext, config: QualysConfig): AsyncGener
   if (cli.report !== undefined) {
     const path = cli.report;
     yield {
-      collect: async () => reportDelivery(await readReport(path, config, log), config, log),
+      collect: () => reportJob(context, config, { read: () => readReport(path, config, log) }),
     };
     return;
   }
@@ -174,7 +239,7 @@ async function* jobsOf(context: PluginContext, config: QualysConfig): AsyncGener
     }
     if (!cli.multiinfo) {
       const templateId = config.source.templateId!;
-      yield { collect: () => templateJob(client, templateId, { config, log }) };
+      yield { collect: () => templateJob(context, client, { templateId, config }) };
       return;
     }
     // -multiinfo (process_multiple): one job per template; the agent tries every one.
@@ -183,7 +248,7 @@ async function* jobsOf(context: PluginContext, config: QualysConfig): AsyncGener
         name: `template ${id}`,
         intro: `Template ${id}: downloading its report`,
         variant: id,
-        collect: () => templateJob(client, id, { config, log }),
+        collect: () => templateJob(context, client, { templateId: id, config, variant: id }),
       };
     }
   } finally {

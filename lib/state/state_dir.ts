@@ -11,6 +11,7 @@
 import { removeStaleFiles } from "../cleanup.ts";
 import { LocalIoError } from "../errors.ts";
 import { type AtomicFile, createAtomicFile } from "../util/atomic_file.ts";
+import { LEDGER_TEMP_FILE } from "../ledger/ledger_file.ts";
 
 export type { AtomicFile };
 
@@ -46,7 +47,7 @@ function stateError(path: string, what: string, error: unknown): LocalIoError {
 
 /**
  * Creates the state directory (0700) when missing and removes the temp files a killed run left
- * there more than a day ago.
+ * there more than a day ago (the sync state's, the KnowledgeBase cache's, the ledger's).
  *
  * @throws {LocalIoError} When it cannot be created (exit 7).
  */
@@ -58,7 +59,7 @@ export async function prepareStateDir(dir: string): Promise<void> {
       throw stateError(dir, "create the state directory", error);
     }
   }
-  await removeStaleFiles(dir, (name) => TEMP.test(name));
+  await removeStaleFiles(dir, (name) => TEMP.test(name) || LEDGER_TEMP_FILE.test(name));
 }
 
 /**

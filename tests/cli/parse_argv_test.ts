@@ -154,3 +154,49 @@ Deno.test("parseArgv takes -timeout in seconds, -full, and -pin as sha256 with o
     message: /"-pin": it must be sha256: followed by the certificate's 64 hex digits/,
   });
 });
+
+// The options issue 20 adds (those of them this tree has); the others are the old ones.
+const ISSUE_20 = ["dry-run", "status", "json", "metrics"];
+
+Deno.test("parseArgv: the options of issue 20 take no old option's name, abbreviation or unambiguous prefix", () => {
+  const old = OPTIONS.filter((o) => !ISSUE_20.includes(o.name));
+  const resolves = (o: (typeof OPTIONS)[number], typed: string) => {
+    const argv = o.kind === "flag"
+      ? [`-${typed}`]
+      : [`-${typed}`, VALUE[o.name] ?? (o.kind === "integer" ? "1" : "v")];
+    const given = parseArgv(argv).given;
+    return given.size === 1 && given.has(o.name as never);
+  };
+  let prefixes = 0;
+  for (const o of old) {
+    for (let n = 1; n <= o.name.length; n++) {
+      const typed = o.name.slice(0, n);
+      const matches = old.filter((x) => x.name.startsWith(typed) || x.abbrev.startsWith(typed));
+      const wasThis = old.some((x) => x.abbrev === typed)
+        ? o.abbrev === typed
+        : matches.length === 1;
+      if (!wasThis) continue;
+      prefixes++;
+      assert.ok(resolves(o, typed), `-${typed} was -${o.name}`);
+      assert.ok(resolves(o, typed.toUpperCase()), `-${typed.toUpperCase()} was -${o.name}`);
+    }
+    if (o.abbrev) assert.ok(resolves(o, o.abbrev), `-${o.abbrev} is -${o.name}`);
+  }
+  assert.ok(prefixes > 60, `${prefixes} prefixes`);
+  // the ones a cron line is likely to hold
+  assert.equal(parseArgv(["-st"]).stderr, true);
+  assert.equal(parseArgv(["-m", "1"]).multiinfo?.[0], "1");
+  assert.equal(parseArgv(["-r", "x"]).report, "x");
+  assert.equal(parseArgv(["-c", "x"]).csvfile, "x");
+  assert.equal(parseArgv(["-f"]).full, true);
+});
+
+Deno.test("parseArgv: -dry-run by any unambiguous prefix, -d included, with one or two dashes", () => {
+  for (const typed of ["-d", "-dr", "-dry", "-dry-", "--dry-run", "-DRY-RUN", "-Dry-Run"]) {
+    const cli = parseArgv([typed, "-c", "-"]);
+    assert.equal(cli.dryRun, true, typed);
+    assert.ok(cli.given.has("dry-run"), typed);
+  }
+  assert.equal(parseArgv(["-c", "-"]).dryRun, false);
+  assert.throws(() => parseArgv(["-dry-run=1"]), /does not take a value/);
+});

@@ -218,6 +218,7 @@ Deno.test("parseConfig defaults: source report, set_os n, clear_clean_hosts y, n
   assert.equal(c.output.clearCleanHosts, true);
   assert.equal(c.output.domain, undefined);
   assert.equal(c.dcTrust.fingerprint, undefined);
+  assert.equal(c.output.refreshDays, 7);
   const d = await parseConfig(
     `${CREDENTIALS}template_id: 42\nset_os: Y\nclear_clean_hosts: no\n` +
       `domain: Global \\ Branch A\ndc_fingerprint: sha256:${"AB".repeat(32)}\n`,
@@ -270,6 +271,11 @@ Deno.test("parseConfig rejects bad values of the new keys, naming the key and it
     ["source: detections\nstate_dir: ''", "state_dir", /must not be empty/],
     ["source: detections\nstate_dir:", "state_dir", /must not be empty/],
     ["source: detections\nasset_group_ids: ' '", "asset_group_ids", /must not be empty/],
+    ["template_id: 1\nrefresh_days: -1", "refresh_days", /whole number of days from 0 to 3650/],
+    ["template_id: 1\nrefresh_days: 1.5", "refresh_days", /whole number of days/],
+    ["template_id: 1\nrefresh_days: 3651", "refresh_days", /from 0 to 3650/],
+    ["template_id: 1\nrefresh_days: ''", "refresh_days", /must not be empty/],
+    ["template_id: 1\nstate_dir: ''", "state_dir", /must not be empty/],
     ["template_id: 1\ndc_fingerprint: sha1:abcd", "dc_fingerprint", /64 hex digits/],
     ['template_id: 1\nscanner_name: "O\'Brien"', "scanner_name", /quote characters/],
     ["template_id: 1\nscanner_name: Qualys, EU", "scanner_name", /commas/],
@@ -293,6 +299,20 @@ Deno.test("parseConfig rejects bad values of the new keys, naming the key and it
         return true;
       });
     });
+  }
+});
+
+Deno.test("parseConfig reads refresh_days and state_dir for both sources, without a warning", async () => {
+  for (const source of ["report", "detections"]) {
+    const warnings: string[] = [];
+    const c = await parseConfig(
+      `${CREDENTIALS}template_id: 42\nsource: ${source}\nrefresh_days: 0\nstate_dir: st\n`,
+      "q.yaml",
+      { onWarning: (m) => warnings.push(m) },
+    );
+    assert.equal(c.output.refreshDays, 0);
+    assert.equal(c.source.stateDir, "st");
+    assert.deepEqual(warnings, []);
   }
 });
 

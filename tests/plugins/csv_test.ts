@@ -40,7 +40,12 @@ async function withCommandFile(text: string, body: (path: string) => Promise<voi
 }
 
 function context(args: string[]) {
-  return { cli: parseArgv(args), log: new Logger({ level: 0, stderr: true }), env: {} };
+  return {
+    cli: parseArgv(args),
+    log: new Logger({ level: 0, stderr: true }),
+    env: {},
+    now: () => new Date(),
+  };
 }
 
 Deno.test("csv plugin -check names the command file's bad lines and fails", async () => {

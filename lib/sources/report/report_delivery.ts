@@ -7,15 +7,21 @@
 
 import type { QualysConfig } from "../../config/read_config.ts";
 import type { Logger } from "../../log/logger.ts";
-import type { Delivery, WriteSummary } from "../../pipeline/delivery.ts";
+import type { Delivery, DeliveryRecord, WriteSummary } from "../../pipeline/delivery.ts";
 import { REPORT_MEMORY } from "../../util/memory.ts";
 import type { ParsedReport } from "./parse_report.ts";
 
 /**
- * Logs what the report held and hands it over: its findings to encode, its summary line, and
- * its memory to let go once the commands are in the sink's hands.
+ * Logs what the report held and hands it over: its findings to encode, its summary line, its
+ * memory to let go once the commands are in the sink's hands, and (`state`) what the destination
+ * holds with the lock held until the delivery is over.
  */
-export function reportDelivery(report: ParsedReport, config: QualysConfig, log: Logger): Delivery {
+export function reportDelivery(
+  report: ParsedReport,
+  config: QualysConfig,
+  log: Logger,
+  state: { record?: DeliveryRecord | undefined; release?: () => void } = {},
+): Delivery {
   const s = report.stats;
   log.info("QualysGuard Report Processing Complete");
   log.info(
@@ -33,9 +39,11 @@ export function reportDelivery(report: ParsedReport, config: QualysConfig, log: 
       },
     },
     summary: ({ written, where, delivered, seconds }) =>
-      `Summary: ${s.hostsKept} hosts and ${s.findings} AddScanResult lines ${where}; ` +
+      `Summary: ${written.hosts} hosts and ${written.results} AddScanResult lines ${where}; ` +
       `${summaryDetails(report, config, written)}${delivered ? `; ${seconds.toFixed(2)} s` : ""}`,
     dispose: () => report.dispose(),
+    record: state.record,
+    release: state.release,
   };
 }
 
@@ -61,6 +69,12 @@ function summaryDetails(report: ParsedReport, config: QualysConfig, w: WriteSumm
     parts.push(
       `SetOS on ${w.os.set} hosts, ${w.os.unknown} with an OS not in the table, ` +
         `${w.os.missing} without OS data`,
+    );
+  }
+  if (w.compared) {
+    parts.push(
+      `${w.compared.unchanged} hosts unchanged, not sent; ${w.compared.refreshed} sent again ` +
+        "unchanged",
     );
   }
   return parts.join("; ");

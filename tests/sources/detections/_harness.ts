@@ -1,7 +1,8 @@
 /**
  * Test helper: the detection sync run in-process against the Qualys API simulator, into a sink
- * that plays a destination (a file, or a Defense Center that takes all, part or none of the
- * commands), with a client whose waits take no time. What each run delivered is kept, so a test
+ * that plays a destination (a Defense Center that takes all, part or none of the commands, and
+ * whose record is kept; or a file), with a client whose waits take no time; each run is the
+ * next day, for the rolling refresh. What each run delivered is kept, so a test
  * can replay it through the host input module's semantics.
  */
 
@@ -80,6 +81,17 @@ export interface RunOptions {
   destination?: string;
   /** Log at `-level 3` too (`debugs`). */
   debug?: boolean;
+  /**
+   * What the destination is: a Defense Center (only what changed, and the rolling refresh), or
+   * a file (a full sync, every host, every run). @default {"dc"}
+   */
+  kind?: "dc" | "file";
+  /** `refresh_days` (0: every block sent, as before the record). @default {0} */
+  refreshDays?: number;
+  /** The run's day (`dayNumber`). @default the day after the harness's last run */
+  day?: number;
+  /** `-dry-run`. @default {false} */
+  dryRun?: boolean;
 }
 
 /** A simulator, a state directory, and the runs made. */
@@ -94,6 +106,8 @@ export interface Harness {
   destination: string;
   /** Every run's delivered commands, in order (the destination's history). */
   delivered: string[];
+  /** The day of the last run (`dayNumber`); each run is the next day unless told. */
+  day: number;
   /** Client waits asked for (ms). */
   waits: number[];
   /** One sync. */
@@ -144,10 +158,12 @@ export async function withHarness(
     sub,
     stateDir,
     config,
-    destination: `csv ${dir}/out.csv`,
+    destination: "dc 127.0.0.1:8307",
     delivered,
     waits,
+    day: 20000,
     async run(o = {}) {
+      h.day = o.day ?? h.day + 1;
       const warnings: string[] = [], infos: string[] = [], debugs: string[] = [];
       const client = QualysClient.open({
         url: sim.url,
@@ -176,6 +192,13 @@ export async function withHarness(
           destination: o.destination ?? h.destination,
           stateDir,
           full: o.full ?? false,
+          target: {
+            kind: o.kind ?? "dc",
+            refreshDays: o.refreshDays ?? 0,
+            full: o.full ?? false,
+            today: h.day,
+            dryRun: o.dryRun ?? false,
+          },
           log,
           ...(o.pageSize ? { pageSize: o.pageSize } : {}),
           ...(o.kbBatchSize ? { kbBatchSize: o.kbBatchSize } : {}),
@@ -184,6 +207,7 @@ export async function withHarness(
         const done = await deliver(run, {
           openSink: () => Promise.resolve(sink(o, (text) => (result.delivered = text))),
           log,
+          dryRun: o.dryRun ?? false,
         });
         result.summary = run.summarize(done.written!);
       } catch (error) {

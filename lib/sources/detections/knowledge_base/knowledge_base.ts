@@ -53,6 +53,8 @@ export interface KbJoinOptions {
   onWarning?: ((message: string) => void) | undefined;
   /** Called after each batch has gone into the cache and the glossary. */
   afterBatch?: (() => void) | undefined;
+  /** Read the cache, write none (`-dry-run`). @default {false} */
+  readOnly?: boolean | undefined;
 }
 
 /** What the join did. */
@@ -149,7 +151,9 @@ export class KnowledgeBaseJoin {
     const cache = await KbCache.open(options.cachePath, (m) => options.onWarning?.(m));
     let writer: KbCacheWriter;
     try {
-      writer = cache.replaceable ? await KbCacheWriter.begin(cache.path) : KbCacheWriter.none();
+      writer = cache.replaceable && !options.readOnly
+        ? await KbCacheWriter.begin(cache.path)
+        : KbCacheWriter.none();
     } catch (error) {
       cache.close();
       throw error;

@@ -21,6 +21,7 @@ import { type DetectionFetchResult, fetchDetections } from "../fetch/fetch_detec
 import { type GoneHost, listHostScope, nameGone, takeGone } from "../fetch/host_scope.ts";
 import { type KbJoinResult, KnowledgeBaseJoin } from "../knowledge_base/knowledge_base.ts";
 import { HostMap } from "../state/host_map.ts";
+import { AddressSet } from "../state/address_set.ts";
 import { completeAddresses, type Seen } from "./complete_addresses.ts";
 import type { SyncPlan } from "./plan.ts";
 import { queryParams } from "./query.ts";
@@ -47,6 +48,19 @@ export interface CollectOptions {
   kbBatchSize?: number;
   /** Progress lines (on a terminal). */
   onProgress?: ((detail: string) => void) | undefined;
+  /** `-dry-run`: the KnowledgeBase cache is read, not written. @default {false} */
+  dryRun?: boolean | undefined;
+}
+
+/** What the destination's record adds to a run's addresses (see `detection_run.ts`). */
+export interface RecordAddresses {
+  /** A full run: the addresses that may hold our results, each cleared unless a page lists it. */
+  holding?: Iterable<string> | undefined;
+  /**
+   * An incremental run: addresses to make whole again (the hosts the state has there fetched
+   * by their IDs; cleared when none is listed there now).
+   */
+  due?: Iterable<string> | undefined;
 }
 
 /** What the collecting phase found: data only (see the end of {@linkcode collectDetections}). */
@@ -71,6 +85,7 @@ export async function collectDetections(
   options: CollectOptions,
   into: { spool: FindingSpool; glossary: GlossaryStore; stats: HostStats; traffic: Traffic },
   plan: SyncPlan,
+  record: RecordAddresses = {},
 ): Promise<Collected> {
   const { client, config, log } = options;
   const run = {
@@ -82,7 +97,7 @@ export async function collectDetections(
     ),
     checkpoint: plan.kind === "incremental" ? plan.since : undefined,
     // A full run replaces everything: hosts sent before and not listed now lose their results.
-    toClear: plan.kind === "full" ? plan.clear : undefined,
+    toClear: plan.kind === "full" ? union(plan.clear, record.holding) : undefined,
     known: plan.kind === "incremental" ? plan.state.ids : undefined,
     // The state's host map, whatever the run (to count the hosts no longer in scope).
     before: plan.state?.ids,
@@ -95,12 +110,13 @@ export async function collectDetections(
     traffic: run.traffic,
     glossary: run.glossary,
     afterBatch: collectGarbage, // a batch's entries, once parsed and packed, are garbage
+    readOnly: options.dryRun,
     ...(options.kbBatchSize ? { batchSize: options.kbBatchSize } : {}),
     maxConcurrency: options.maxConcurrency,
     onWarning: warn,
   });
   try {
-    const record = new HostCollector(run.spool, run.stats, {
+    const collector = new HostCollector(run.spool, run.stats, {
       ipRanges: config.source.ipRanges,
       warn,
     });
@@ -113,7 +129,7 @@ export async function collectDetections(
       if (!fresh) seen.set(id, { address, open });
       else if (address !== undefined && open > 0) fresh.set(id, address);
     };
-    const hosts = new SyncHosts(record, {
+    const hosts = new SyncHosts(collector, {
       noteListed: (run.toClear?.size ?? 0) > 0 || run.known !== undefined,
       onQid: (qid) => kbJoin.need(qid),
       onListing,
@@ -159,6 +175,7 @@ export async function collectDetections(
       for (const g of gone) seen.set(g.id, { address: undefined, open: 0 });
       const cleared = await completeAddresses(run.known, seen, hosts, {
         log,
+        due: record.due,
         fetch: (ids) => {
           const q = queryParams(config, undefined, false);
           return fetch({ params: { ...q.params, ids }, hostParams: { ...q.hostParams, ids } });
@@ -180,6 +197,18 @@ export async function collectDetections(
     await kbJoin.abort();
     throw error;
   }
+}
+
+/** The addresses of the state's list and of the record's, once each. */
+function union(
+  clear: AddressSet | undefined,
+  holding: Iterable<string> | undefined,
+): AddressSet | undefined {
+  if (holding === undefined) return clear;
+  const all = new AddressSet();
+  for (const ip of clear ?? []) all.add(ip);
+  for (const ip of holding) all.add(ip);
+  return all;
 }
 
 /** The next state's host map: a full run's, made anew; or the last one and what changed. */

@@ -1,7 +1,7 @@
 /**
  * An incremental run's addresses made whole: the other hosts the state has at the addresses the
- * listed hosts are at, or left, fetched too; an address a host left, that no listed host is at,
- * cleared.
+ * listed hosts are at, or left, or that are due for the rolling refresh, fetched too; an address
+ * a host left (or due), that no listed host is at, cleared.
  *
  * @module
  */
@@ -29,9 +29,19 @@ export async function completeAddresses(
   known: HostMap,
   seen: Map<number, Seen>,
   hosts: SyncHosts,
-  io: { log: Pick<Log, "info">; fetch: (ids: string) => Promise<unknown> },
+  io: {
+    log: Pick<Log, "info">;
+    fetch: (ids: string) => Promise<unknown>;
+    /** Addresses to make whole too: the rolling refresh's, and those whose delivery is uncertain. */
+    due?: Iterable<string> | undefined;
+  },
 ): Promise<Set<string>> {
   const affected = new Set<string>(), vacated = new Set<string>();
+  // As an address a host left: the hosts the state has there fetched, and cleared if none is.
+  for (const ip of io.due ?? []) {
+    affected.add(ip);
+    vacated.add(ip);
+  }
   const note = (id: number, s: Seen) => {
     if (s.address !== undefined) affected.add(s.address);
     const old = known.get(id);
@@ -46,8 +56,10 @@ export async function completeAddresses(
     if (others.length === 0) break;
     io.log.info(
       `${others.length} more host(s) are at the addresses of the hosts processed since the ` +
-        "checkpoint, or were: their open detections are fetched too, so that each address gets " +
-        "all its hosts' findings",
+        `checkpoint, or were${
+          round === 0 && io.due !== undefined ? ", or at those due to be sent again" : ""
+        }: their open detections are fetched too, so that each address gets all its hosts' ` +
+        "findings",
     );
     await io.fetch(others.join(","));
     for (const id of others) {

@@ -32,14 +32,17 @@
  */
 
 import type { QualysConfig } from "../../../config/read_config.ts";
-import { LocalIoError } from "../../../errors.ts";
 import type { FindingSource } from "../../../findings/finding_source.ts";
 import { FindingSpool } from "../../../findings/finding_spool.ts";
 import { GlossaryStore } from "../../../findings/glossary_store.ts";
 import { emptyHostStats, type HostStats } from "../../../findings/host_collector.ts";
-import type { Delivery, WriteSummary } from "../../../pipeline/delivery.ts";
+import type { Delivery, DeliveryRecord, WriteSummary } from "../../../pipeline/delivery.ts";
 import { Traffic } from "../../../qualys/fetch_parsed.ts";
-import { prepareStateDir, tryLock } from "../../../state/state_dir.ts";
+import {
+  type DeliveryTarget,
+  type DestinationState,
+  openDestinationState,
+} from "../../../state/destination_state.ts";
 import { DETECTION_MEMORY } from "../../../util/memory.ts";
 import { ClockWentBack } from "../fetch/fetch_detections.ts";
 import { AddressSet } from "../state/address_set.ts";
@@ -49,11 +52,14 @@ import {
   type Collected,
   type CollectOptions,
   nextHostMap,
+  type RecordAddresses,
   type SyncLog,
 } from "./collect.ts";
 import { planAfterClockWentBack, planSync, type SyncPlan } from "./plan.ts";
 import { queryHash } from "./query.ts";
 import { saveAttempt, saveState } from "./save_state.ts";
+import type { LedgerFile } from "../../../ledger/ledger_file.ts";
+import { dayNumber } from "../../../ledger/refresh.ts";
 
 export type { SyncLog, SyncPlan };
 
@@ -63,6 +69,13 @@ export interface DetectionRunOptions extends CollectOptions {
   destination: string;
   /** `-full`: a full sync whatever the state says. @default {false} */
   full?: boolean;
+  /**
+   * What the destination is and how it is compared with its record: a file (or stdout) gets a
+   * full sync every run; a Defense Center gets what changed, and the hosts due for the rolling
+   * refresh (fetched by their host IDs). @default a Defense Center, every block sent each run
+   * (`refresh_days: 0`), on the clock's day
+   */
+  target?: DeliveryTarget | undefined;
   /** Directory of the finding spool. @default the system temp directory */
   tempDir?: string | undefined;
 }
@@ -102,6 +115,9 @@ interface Start {
   state: SyncState | undefined;
   query: string;
   plan: SyncPlan;
+  target: DeliveryTarget;
+  /** What the destination holds (none for stdout). */
+  ledger: LedgerFile | undefined;
 }
 
 /**
@@ -137,25 +153,28 @@ interface Start {
  * ```
  */
 export async function collectDetectionRun(options: DetectionRunOptions): Promise<DetectionRun> {
-  await prepareStateDir(options.stateDir);
+  const target = options.target ?? defaultTarget(options);
+  let damagedRecord = false;
+  const dest = await openDestinationState(options.stateDir, {
+    destination: options.destination,
+    record: target.kind !== "stdout",
+    dryRun: target.dryRun,
+    onDamaged: (m) => {
+      damagedRecord = true;
+      options.log.warn(m);
+    },
+  });
   const path = await statePath(options.stateDir, options.destination);
-  const unlock = await tryLock(`${path.slice(0, -".json".length)}.lock`);
-  if (!unlock) {
-    throw new LocalIoError(
-      `another run is syncing ${options.destination} now: this one stops (nothing was sent)`,
-      { path },
-    );
-  }
   const temp = options.tempDir ? { tempDir: options.tempDir } : {};
   const spool = new FindingSpool({ memoryLimit: DETECTION_MEMORY.findingBytes, ...temp });
   const glossary = new GlossaryStore({ memoryLimit: DETECTION_MEMORY.glossaryBytes, ...temp });
   const release = () => {
     spool.dispose();
     glossary.dispose();
-    unlock();
+    dest.release();
   };
   try {
-    const start = await begin(options, path);
+    const start = await begin(options, { path, target, dest, damagedRecord });
     const stats = emptyHostStats(), traffic = new Traffic();
     const into = { spool, glossary, stats, traffic };
     const collected = await collectOrReplan(options, start, into);
@@ -167,20 +186,40 @@ export async function collectDetectionRun(options: DetectionRunOptions): Promise
   }
 }
 
+/** Without a target: a Defense Center, every block sent each run (as before the record). */
+function defaultTarget(options: DetectionRunOptions): DeliveryTarget {
+  return {
+    kind: "dc",
+    refreshDays: 0,
+    full: options.full ?? false,
+    today: dayNumber(new Date()),
+    dryRun: false,
+  };
+}
+
 /** Reads the state, decides the run and says which it is. */
-async function begin(options: DetectionRunOptions, path: string): Promise<Start> {
+async function begin(
+  options: DetectionRunOptions,
+  o: { path: string; target: DeliveryTarget; dest: DestinationState; damagedRecord: boolean },
+): Promise<Start> {
   const { config, log } = options;
+  const { path, target, dest } = o;
   let damaged = false;
   const state = await readSyncState(path, options.destination, (m) => {
     damaged = true;
     log.warn(`${m}: this run is a full sync`);
   });
   const query = await queryHash(config);
+  const ledger = dest.ledger?.ledger;
   const plan = planSync(state, {
-    full: options.full ?? false,
+    full: options.full ?? target.full,
     query,
     damaged,
     scannerName: config.output.scannerName,
+    wholePicture: target.kind !== "dc",
+    // Only what changed goes to a Defense Center: its record must know every host it holds.
+    noRecord: target.kind === "dc" && target.refreshDays > 0 &&
+      (o.damagedRecord || (ledger?.size === 0 && (state?.hosts.size ?? 0) > 0)),
   });
   log.info(
     plan.kind === "full"
@@ -193,7 +232,7 @@ async function begin(options: DetectionRunOptions, path: string): Promise<Start>
         "(set it to y, or leave it out, for the destination to match Qualys)",
     );
   }
-  return { path, state, query, plan };
+  return { path, state, query, plan, target, ledger: dest.ledger };
 }
 
 /**
@@ -207,7 +246,8 @@ async function collectOrReplan(
 ): Promise<Collected & { plan: SyncPlan }> {
   const { plan } = start;
   try {
-    return { ...await collectDetections(options, into, plan), plan };
+    const o = { ...options, dryRun: start.target.dryRun };
+    return { ...await collectDetections(o, into, plan, recordOf(start, plan)), plan };
   } catch (error) {
     if (!(error instanceof ClockWentBack) || plan.kind !== "incremental") throw error;
     const full = planAfterClockWentBack(plan);
@@ -216,8 +256,23 @@ async function collectOrReplan(
         "changed since may be dated before the checkpoint: this run is a full sync",
     );
     options.log.info(`Full sync of ${options.destination} (${full.reason})`);
-    return { ...await collectDetections(options, into, full), plan: full };
+    const o = { ...options, dryRun: start.target.dryRun };
+    return { ...await collectDetections(o, into, full, recordOf(start, full)), plan: full };
   }
+}
+
+/**
+ * What the destination's record adds to a run: a full one clears every address the record says
+ * holds our results and no page lists (so a lost or damaged sync state forgets none); an
+ * incremental one to a Defense Center also fetches, by their host IDs, the hosts at the
+ * addresses due for the rolling refresh or whose last delivery is uncertain.
+ */
+function recordOf(start: Start, plan: SyncPlan): RecordAddresses {
+  const ledger = start.ledger?.ledger, { target } = start;
+  if (!ledger) return {};
+  if (plan.kind === "full") return { holding: ledger.holding() };
+  if (target.kind !== "dc" || target.refreshDays === 0) return {};
+  return { due: ledger.due({ day: target.today, refreshDays: target.refreshDays }) };
 }
 
 /** Logs what the KnowledgeBase join did, and a scanner_name change. */
@@ -308,13 +363,23 @@ function handOver(options: DetectionRunOptions, run: Gathered): DetectionRun {
     hostsSent: written.hosts,
     hostsCleared: written.cleared,
     hostsGone: run.gone.length,
-    findings: stats.findings,
+    findings: written.results,
     calls: run.traffic.calls,
     bytes: run.traffic.bytes,
   });
+  const { target, ledger } = run;
+  const record: DeliveryRecord | undefined = ledger && {
+    file: ledger,
+    today: target.today,
+    refreshDays: target.refreshDays,
+    sendAll: target.kind !== "dc" || (options.full ?? target.full),
+    // A full run names every address the destination holds from us: listed, or cleared.
+    whole: plan.kind === "full",
+  };
   return {
     plan,
     summarize,
+    record,
     content: {
       kind: "findings",
       findings,
@@ -369,7 +434,11 @@ function summaryLine(
       ]
       : []),
   ].join("; ");
+  const compared = written.compared
+    ? `; ${written.compared.unchanged} hosts unchanged, not sent; ${written.compared.refreshed} ` +
+      "sent again unchanged"
+    : "";
   return `Summary: ${summary.hostsSent} hosts with ${summary.findings} AddScanResult lines and ` +
-    `${summary.hostsCleared} hosts cleared ${where}; ${details}; ${summary.calls} API ` +
+    `${summary.hostsCleared} hosts cleared ${where}${compared}; ${details}; ${summary.calls} API ` +
     `calls, ${summary.bytes} bytes downloaded`;
 }

@@ -60,11 +60,19 @@ export interface PlanInputs {
   damaged: boolean;
   /** This run's `scanner_name`. */
   scannerName: string;
+  /** The destination is a file (or stdout): it gets the whole picture every run. @default {false} */
+  wholePicture?: boolean;
+  /**
+   * The record of what the destination holds is missing or damaged while the state says it
+   * holds results: one full sync records them all. @default {false}
+   */
+  noRecord?: boolean;
 }
 
 /**
- * Decides the run: full with `-full`, without a state, when no earlier run ended well, or when
- * the filters changed; else incremental from the checkpoint.
+ * Decides the run: full with `-full`, without a state, when no earlier run ended well, when the
+ * filters changed, for a file (the whole picture every run), or when the record of what a
+ * Defense Center holds is missing or damaged; else incremental from the checkpoint.
  *
  * @example Usage
  * ```ts
@@ -87,6 +95,9 @@ export function planSync(state: SyncState | undefined, inputs: PlanInputs): Sync
   else if (state.checkpoint === "") reason = "no earlier run for this destination ended well";
   else if (state.query !== inputs.query) {
     reason = "the account, filters, ip_ranges or scanner_name changed since the last run";
+  } else if (inputs.wholePicture) reason = "a file gets the whole picture every run";
+  else if (inputs.noRecord) {
+    reason = "the record of what the destination holds is missing or damaged";
   }
   if (reason === undefined) {
     return { kind: "incremental", since: state!.checkpoint, state: state!, oldScanner };

@@ -1,27 +1,36 @@
 /**
  * The detection source's central property: for any sequence of days (with fixes, new hosts,
  * purged hosts, moves) and runs, some of which fail (Qualys failing for good, the Defense Center
- * unreachable or dropping the connection half-way, a damaged state, `-full`), replaying every
- * command file the destination received, in order, through the host input module's semantics
- * gives exactly the open detections of the day of the last run that the destination took whole.
+ * unreachable or dropping the connection half-way, a damaged sync state, a damaged record of what
+ * the Defense Center holds, `-full`), with only what changed sent and the rolling refresh on
+ * (`refresh_days` 0 to 7), replaying every command file the destination received, in order,
+ * through the host input module's semantics gives exactly the open detections of the day of the
+ * last run that the destination took whole.
  *
- * One thing a damaged state loses for good is which hosts the destination holds results of: a
- * host purged, or moved to another address, since the last run that went through leaves results
- * that the full run that follows cannot know of (README, "Limits to know"). So before the state
- * is damaged, a run goes through when hosts were purged or moved since the last one, and the day
- * it is damaged purges and moves none.
+ * A damaged sync state used to lose which hosts the destination holds results of (a host purged
+ * or moved since the last run kept its results at its old address): the record of what the
+ * destination holds (the ledger) now says it, so a day may damage the state and purge and move
+ * hosts at once.
  */
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { dcKeys, type Delivery, diff, replayAll, withHarness } from "../_harness.ts";
+import {
+  dcKeys,
+  type Delivery,
+  diff,
+  replayAll,
+  type RunOptions,
+  withHarness,
+} from "../_harness.ts";
 import { MovingSubscription, unionTruth } from "../_moving_sub.ts";
 
 type Step =
   | { kind: "run"; delivery: Delivery; cutAt: number; full: boolean }
   | { kind: "qualys"; where: "detection" | "host" | "kb" }
   | { kind: "cutPage" }
-  | { kind: "damage" };
+  | { kind: "damage" }
+  | { kind: "damageRecord" };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   {
@@ -42,6 +51,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("cutPage" as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("damage" as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("damageRecord" as const) }) },
 );
 
 const day = fc.record({
@@ -65,7 +75,8 @@ Deno.test("detection sync: replaying what the destination received gives the ope
       fc.integer({ min: 3, max: 12 }),
       fc.integer({ min: 1, max: 3 }),
       fc.array(fc.tuple(day, step, moves), { minLength: 1, maxLength: 5 }),
-      async (seed, pageSize, concurrencyLimit, days) => {
+      fc.constantFrom(0, 1, 3, 7),
+      async (seed, pageSize, concurrencyLimit, days, refreshDays) => {
         const sub = new MovingSubscription({ seed, hosts: 24, detectionsPerHost: 5, qids: 60 });
         let fresh = 0;
         await withHarness(
@@ -79,28 +90,17 @@ Deno.test("detection sync: replaying what the destination received gives the ope
               const want = unionTruth(sub);
               assert.deepEqual(got, want, diff(got, want));
             };
+            const run = (o: RunOptions = {}) => h.run({ pageSize, refreshDays, ...o });
             // the first night: a full run that goes through
-            assert.equal((await h.run({ pageSize })).code, 0);
+            assert.equal((await run()).code, 0);
             expectWhole();
-            // hosts purged or moved since the last run the destination took whole
-            let lost = 0;
             for (const [changes, s, moved] of days) {
               const yesterday = sub.clock;
-              const damage = s.kind === "damage";
-              if (damage && lost > 0) {
-                assert.equal((await h.run({ pageSize })).code, 0);
-                expectWhole();
-                lost = 0;
-              }
-              lost += sub.advanceDay({
-                ...changes,
-                ...(damage ? { purgedHosts: 0 } : {}),
-              }).purgedHostIds.length;
+              sub.advanceDay(changes);
               const scanned = sub.pick({ processedAfter: yesterday });
-              for (const [which, onto] of damage ? [] : moved) {
+              for (const [which, onto] of moved) {
                 if (scanned.length === 0) break;
                 const host = scanned[which % scanned.length]!;
-                lost++;
                 sub.moveIpv4(
                   host,
                   onto === undefined
@@ -110,18 +110,11 @@ Deno.test("detection sync: replaying what the destination received gives the ope
               }
               const before = await h.checkpoint();
               if (s.kind === "run") {
-                const r = await h.run({
-                  pageSize,
-                  delivery: s.delivery,
-                  cutAt: s.cutAt,
-                  full: s.full,
-                });
+                const r = await run({ delivery: s.delivery, cutAt: s.cutAt, full: s.full });
                 const whole = s.delivery === "ok" || s.delivery === "rejected";
                 assert.equal(r.code, whole ? (s.delivery === "ok" ? 0 : 6) : 5, String(r.error));
-                if (whole) {
-                  expectWhole();
-                  lost = 0;
-                } else assert.equal(await h.checkpoint(), before);
+                if (whole) expectWhole();
+                else assert.equal(await h.checkpoint(), before);
               } else if (s.kind === "qualys") {
                 const api = s.where;
                 for (let i = 1; i <= 5; i++) {
@@ -129,36 +122,38 @@ Deno.test("detection sync: replaying what the destination received gives the ope
                 }
                 // 4 tries against 5 faults: a request that a failed run cancelled may reach the
                 // simulator late and use one up
-                const r = await h.run({ pageSize, maxRetries: 3 });
+                const r = await run({ maxRetries: 3 });
                 assert.equal(r.code, 3, String(r.error));
                 assert.equal(r.delivered, undefined);
                 assert.equal(await h.checkpoint(), before);
               } else if (s.kind === "cutPage") {
                 h.sim.vmdr!.addFault({ kind: "cut", request: 1 });
-                assert.equal((await h.run({ pageSize })).code, 0);
+                assert.equal((await run()).code, 0);
                 expectWhole();
-                lost = 0;
               } else {
+                const damaged = s.kind === "damage" ? /^sync-.*\.json$/ : /^ledger-.*\.bin$/;
                 for (const e of Deno.readDirSync(h.stateDir)) {
-                  if (/^sync-.*\.json$/.test(e.name)) {
+                  if (damaged.test(e.name)) {
                     await Deno.writeTextFile(`${h.stateDir}/${e.name}`, '{"format":');
                   }
                 }
-                const r = await h.run({ pageSize });
+                const r = await run();
                 assert.equal(r.code, 0);
-                assert.equal(r.summary?.mode, "full");
+                if (s.kind === "damage" || refreshDays > 0) assert.equal(r.summary?.mode, "full");
+                if (s.kind === "damageRecord") {
+                  assert.match(r.warnings.join("\n"), /ledger-.*\.bin: .*sends every host again/);
+                }
                 expectWhole();
-                lost = 0;
               }
             }
             // the last night goes through: the destination holds exactly today's open detections
             sub.advanceDay();
-            assert.equal((await h.run({ pageSize })).code, 0);
+            assert.equal((await run()).code, 0);
             expectWhole();
           },
         );
       },
     ),
-    { numRuns: 12 },
+    { numRuns: 20 },
   );
 });

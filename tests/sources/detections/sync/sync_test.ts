@@ -497,7 +497,7 @@ Deno.test("detection sync: a run for a destination another run holds stops at on
     try {
       const r = await h.run();
       assert.equal(r.code, 7);
-      assert.match(String(r.error), /another run is syncing csv .*: this one stops/);
+      assert.match(String(r.error), /another run is syncing dc .*: this one stops/);
       assert.equal(h.sim.log.length, 0);
     } finally {
       release();
