@@ -12,11 +12,12 @@ import { DcRejectedError } from "../errors.ts";
 import type { CommandSink } from "../sinks/sink.ts";
 import { copyAll } from "../sinks/spool_file.ts";
 import { collectGarbage } from "../util/memory.ts";
-import type { Delivered, Delivery } from "./delivery.ts";
+import { CommandTally } from "./command_tally.ts";
+import type { Delivered, Delivery, DeliveryCounts } from "./delivery.ts";
 import type { Log } from "../log/log.ts";
 import { writeBlocks, type WriteSummary } from "./write_blocks.ts";
 
-export type { Delivered, Delivery };
+export type { Delivered, Delivery, DeliveryCounts };
 
 /** Options for {@linkcode deliver}. */
 export interface DeliverOptions {
@@ -24,6 +25,11 @@ export interface DeliverOptions {
   openSink(): Promise<CommandSink>;
   /** Where to log: the summary, and what the block writer says. */
   log: Pick<Log, "info" | "warn" | "debug" | "enabled">;
+  /**
+   * Told what the destination took, once it took it (exit 0, or 6 before that error is thrown;
+   * before the job hears `onTaken`). @default {() => {}}
+   */
+  onCounts?: ((counts: DeliveryCounts) => void) | undefined;
 }
 
 /**
@@ -36,6 +42,9 @@ export interface DeliverOptions {
  * - Closing fails with `DcRejectedError` (the DC processed the data and rejected some
  *   commands, exit 6): the job hears `onTaken("partial")`; with another error, `onUncertain`.
  * - It worked: the job hears `onTaken("all")`.
+ *
+ * What the destination took is counted as it passes into the sink (`options.onCounts`, and the
+ * result's `counts`).
  *
  * Whatever happens, the job's `dispose` and `release` are called before it returns.
  *
@@ -72,7 +81,8 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
   try {
-    const sink = await options.openSink();
+    const tally = new CommandTally();
+    const sink = tallied(await options.openSink(), tally);
     let written: WriteSummary | undefined;
     try {
       written = await write(delivery, sink, options.log);
@@ -93,12 +103,16 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
       await sink.close();
     } catch (error) {
       // The Defense Center has the data, and said no to some lines: the job moves on from here.
-      if (error instanceof DcRejectedError) await delivery.onTaken?.("partial");
-      else await delivery.onUncertain?.();
+      if (error instanceof DcRejectedError) {
+        options.onCounts?.(countsOf(written, tally));
+        await delivery.onTaken?.("partial");
+      } else await delivery.onUncertain?.();
       throw error;
     }
+    const counts = countsOf(written, tally);
+    options.onCounts?.(counts);
     await delivery.onTaken?.("all");
-    return { where, written, seconds: seconds() };
+    return { where, written, counts, seconds: seconds() };
   } finally {
     await delivery.dispose();
     delivery.release?.();
@@ -122,4 +136,30 @@ async function write(
     file.close();
   }
   return undefined;
+}
+
+/** The sink, counting what is written into it. */
+function tallied(sink: CommandSink, tally: CommandTally): CommandSink {
+  return {
+    write: (bytes) => {
+      tally.add(bytes);
+      return sink.write(bytes);
+    },
+    seal: () => sink.seal(),
+    close: () => sink.close(),
+    abort: () => sink.abort(),
+  };
+}
+
+/** The counts of a delivery: the hosts from what the encoder wrote, the lines as they passed. */
+function countsOf(written: WriteSummary | undefined, tally: CommandTally): DeliveryCounts {
+  return {
+    hostsSent: written?.hosts ?? 0,
+    resultsSent: tally.results,
+    hostsCleared: written?.cleared ?? 0,
+    hostsUnchanged: 0,
+    hostsRefreshed: 0,
+    linesSent: tally.lines,
+    bytesSent: tally.bytes,
+  };
 }

@@ -91,12 +91,36 @@ export interface Delivery {
   release?(): void;
 }
 
+/**
+ * What a delivery put into its destination, for the run record and the metrics file (README:
+ * Monitoring): counted as the commands passed into the sink, and reported once the destination
+ * took them (exit 0, or 6).
+ */
+export interface DeliveryCounts {
+  /** Hosts whose block was sent (added, changed or refreshed; not the clears). */
+  readonly hostsSent: number;
+  /** `AddScanResult` lines sent. */
+  readonly resultsSent: number;
+  /** Hosts cleared (`DeleteScanResult` and `ScanUpdate`). */
+  readonly hostsCleared: number;
+  /** Hosts not sent, the destination holding their block already. */
+  readonly hostsUnchanged: number;
+  /** Of `hostsSent`, those sent only because the rolling refresh (or `-full`) resends them. */
+  readonly hostsRefreshed: number;
+  /** Command lines sent. */
+  readonly linesSent: number;
+  /** Bytes of commands sent. */
+  readonly bytesSent: number;
+}
+
 /** What the pipeline did with a delivery. */
 export interface Delivered {
   /** Where the commands went. */
   readonly where: string;
   /** What was written (findings only). */
   readonly written: WriteSummary | undefined;
+  /** What the destination took. */
+  readonly counts: DeliveryCounts;
   /** Seconds it took, from taking the delivery to the destination's last answer. */
   readonly seconds: number;
 }
