@@ -160,6 +160,32 @@ export const OPTIONS = [
     kind: "flag",
     help: "With source: detections, a full resync instead of an incremental one",
   },
+  {
+    name: "dry-run",
+    abbrev: "",
+    kind: "flag",
+    help: "Show what a run would send and clear; send nothing, write no file",
+  },
+  {
+    name: "status",
+    abbrev: "",
+    kind: "flag",
+    help: "Print what the state directory knows of each destination (no network call)",
+  },
+  {
+    name: "json",
+    abbrev: "",
+    kind: "string",
+    arg: "path",
+    help: "Write a JSON record of the run to this file when it ends (- = stdout; or json_file)",
+  },
+  {
+    name: "metrics",
+    abbrev: "",
+    kind: "string",
+    arg: "path",
+    help: "Write the run's figures to this Prometheus text file (or metrics_file)",
+  },
   { name: "help", abbrev: "", kind: "flag", help: "Print this usage and exit" },
   { name: "version", abbrev: "", kind: "flag", help: "Print the version and exit" },
 ] as const satisfies readonly OptionSpec[];
