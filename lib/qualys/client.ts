@@ -291,7 +291,6 @@ export class QualysClient {
         if (response.status === 401) {
           // read now, within the time limit; what it means is decided below
           refused = await readSmall(response);
-          this.#traffic.bytes += refused.length;
           response = new Response(refused, { status: 401, headers: response.headers });
         } else verdict = await judge(response);
       } catch (error) {
@@ -314,8 +313,11 @@ export class QualysClient {
       if (refused) {
         const r = this.#parse(refused);
         const said = { code: r?.code ?? "", text: r?.text ?? "", label };
-        if (await this.#auth.unauthorized(endpoint, auth, said, signal)) continue;
-        verdict = await judge(response);
+        if (await this.#auth.unauthorized(endpoint, auth, said, signal)) {
+          this.#traffic.bytes += refused.length;
+          continue;
+        }
+        verdict = await judge(response); // it reads `refused` again, and counts it
       }
       if ("done" in verdict!) return verdict.done;
       if ("limit" in verdict!) {

@@ -65,3 +65,27 @@ Deno.test("QualysClient counts every request it sends and every answer byte it r
     await sim.shutdown();
   }
 });
+
+Deno.test("QualysClient counts a refused answer's bytes once, though it reads them again to judge them", async () => {
+  const sim = await startQualysSim({ reports: {}, password: "other" }, { ca: CA });
+  const traffic = { calls: 0, bytes: 0 };
+  const client = QualysClient.open({
+    url: sim.url,
+    userId: "sim_user",
+    password: "sim_pass",
+    caPem: sim.caPem,
+    sleep: () => Promise.resolve(),
+    traffic,
+  });
+  try {
+    await assert.rejects(client.call({ action: "list" }), { name: "QualysApiError" });
+    await sim.idle();
+    assert.deepEqual(sim.log.map((e) => e.status), [401]);
+    assert.equal(traffic.calls, 1);
+    assert.equal(traffic.bytes, sim.log[0]!.bytes);
+    assert.ok(traffic.bytes > 0);
+  } finally {
+    await client.close();
+    await sim.shutdown();
+  }
+});
