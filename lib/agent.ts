@@ -11,10 +11,11 @@ import { type CliOptions, parseArgv, secretsOf } from "./cli/parse_argv.ts";
 import type { PluginName } from "./cli/options.ts";
 import { usage } from "./cli/options.ts";
 import { checkOptionRules } from "./cli/rules.ts";
-import { onSignalReport } from "./cleanup.ts";
 import { checkDc } from "./dc/check.ts";
 import { ExitCode, exitCodeOf, LocalIoError, UsageError } from "./errors.ts";
 import { Logger } from "./log/logger.ts";
+import { statusText } from "./monitor/read_status.ts";
+import { recorderFor, type RunRecorder } from "./monitor/run_end.ts";
 import { deliver } from "./pipeline/deliver.ts";
 import { csvPlugin } from "./plugins/csv.ts";
 import type { CheckStep, InputPlugin, PluginContext } from "./plugins/plugin.ts";
@@ -23,7 +24,9 @@ import * as sinks from "./sinks/open_sink.ts";
 import { loadDcIdentity, resolveDestination } from "./sinks/destination.ts";
 import type { ClientIdentity } from "./dc/pkcs12.ts";
 import { writeAllSync } from "./util/bytes.ts";
-import { VERSION } from "./version.ts";
+import { versionLine } from "./version.ts";
+
+export { versionLine };
 
 /** Options for {@linkcode run}. */
 export interface RunOptions {
@@ -46,19 +49,6 @@ function print(stream: "stdout" | "stderr", text: string): void {
     const to = stream === "stdout" ? Deno.stdout : Deno.stderr;
     writeAllSync(to, encoder.encode(text.endsWith("\n") ? text : `${text}\n`));
   } catch { /* a closed stream: there is nobody left to tell */ }
-}
-
-/**
- * The version line, as the original printed it.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * assert.match(versionLine(), /^qualys_connector Ver\. \d+\.\d+\.\d+$/);
- * ```
- */
-export function versionLine(program = "qualys_connector"): string {
-  return `${program} Ver. ${VERSION}`;
 }
 
 /**
@@ -106,13 +96,15 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     return ExitCode.Usage;
   }
 
-  const csvToStdout = cli.csvfile === "-" || cli.csvfile === "/dev/stdout";
+  // What the run writes to stdout (commands, its JSON record, -status) moves the log to stderr.
+  const toStdout = cli.csvfile === "-" || cli.csvfile === "/dev/stdout" || cli.json === "-" ||
+    cli.status;
   let log: Logger;
   try {
     log = new Logger({
       level: cli.level,
       stdout: false,
-      stderr: cli.stderr || (csvToStdout && !cli.logfile && !cli.syslog),
+      stderr: cli.stderr || (toStdout && !cli.logfile && !cli.syslog),
       logfile: cli.logfile,
       syslog: cli.syslog,
       tag: program,
@@ -122,11 +114,10 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     return exitCodeOf(error);
   }
   for (const secret of secretsOf(cli, env)) log.addSecret(secret);
-  const unreport = onSignalReport((signal, code, notes) => {
-    log.fatal(`Stopped by ${signal} (exit ${code})${notes.map((n) => ` ${n}`).join(";")}`);
-    return log.close();
-  });
-  const fail = (error: unknown, prefix = "") => {
+  const recorder = recorderFor(cli); // the run's records, written when it ends (README: Monitoring)
+  const unreport = recorder.reportSignals(log); // a signal is logged, and ends the records too
+  const fail = (error: unknown, prefix = "", inJob = false) => {
+    recorder.failed(error, { prefix, inJob });
     const message = (error as Error)?.message ?? String(error);
     // A reader that closed the pipe (`-c - | head`) ends the run quietly, as SIGPIPE would: exit 7.
     if (error instanceof LocalIoError && error.brokenPipe) log.debug(`Stopped: ${message}`);
@@ -134,10 +125,10 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     if (exitCodeOf(error) === ExitCode.Internal) log.debug(String((error as Error)?.stack ?? ""));
     return exitCodeOf(error);
   };
+  const code = await runJobs({ cli, log, env, traffic: recorder.traffic }, recorder, fail)
+    .then((worst) => worst || (log.failure?.exitCode ?? ExitCode.Ok), (error) => fail(error));
   try {
-    return (await runJobs({ cli, log, env }, fail)) || (log.failure?.exitCode ?? ExitCode.Ok);
-  } catch (error) {
-    return fail(error);
+    return await recorder.end(code, log);
   } finally {
     unreport();
     await log.close();
@@ -152,12 +143,17 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
  */
 async function runJobs(
   context: PluginContext,
-  fail: (error: unknown, prefix: string) => number,
+  recorder: RunRecorder,
+  fail: (error: unknown, prefix: string, inJob: boolean) => number,
 ): Promise<number> {
   const { cli, log } = context;
   checkOptionRules(cli, { phase: "start", warn: (m) => log.warn(m) });
   const plugin = PLUGINS[cli.plugin];
   if (cli.check) return await check(plugin, context);
+  if (cli.status) {
+    print("stdout", await statusText(await plugin.status(context), { log }));
+    return ExitCode.Ok;
+  }
   let identity: ClientIdentity | undefined;
   if (cli.csvfile === undefined) {
     identity = await loadDcIdentity({ pkcs12: cli.pkcs12, password: cli.password, log });
@@ -165,7 +161,8 @@ async function runJobs(
   }
   if (cli.multiinfo && cli.csvfile !== undefined) await sinks.checkMultiinfoTarget(cli.csvfile);
   await sinks.removeStaleTempFiles(cli.csvfile, { log });
-  const { dcTrust, jobs } = await plugin.prepare(context);
+  const { dcTrust, jobs, recording } = await plugin.prepare(context);
+  if (recording) await recorder.configure(recording, { domain: dcTrust.domain, log });
   const destination = resolveDestination(dcTarget(cli), { identity, trust: dcTrust });
   let worst: number = ExitCode.Ok;
   for await (const job of jobs) {
@@ -175,6 +172,7 @@ async function runJobs(
       await deliver(delivery, {
         openSink: () => sinks.openSink(destination, { variant: job.variant, log }),
         log,
+        onCounts: (counts) => recorder.counted(counts),
       });
     };
     if (job.name === undefined) {
@@ -182,6 +180,7 @@ async function runJobs(
       continue;
     }
     // One of several independent jobs (-multiinfo): every one is tried; the worst status wins.
+    recorder.jobStarted(job.variant ?? job.name);
     try {
       log.info(
         `${job.intro ?? job.name}; commands go to ${
@@ -190,7 +189,7 @@ async function runJobs(
       );
       await run();
     } catch (error) {
-      worst = Math.max(worst, fail(error, job.name));
+      worst = Math.max(worst, fail(error, job.name, true));
     }
   }
   return worst;

@@ -36,7 +36,7 @@ function sink(close: () => Promise<void>): CommandSink & { text: () => string } 
   };
 }
 
-async function attempt(close: () => Promise<void>) {
+function attempt(close: () => Promise<void>) {
   const counted: DeliveryCounts[] = [];
   const heard: string[] = [];
   const s = sink(close);
@@ -54,7 +54,7 @@ async function attempt(close: () => Promise<void>) {
 }
 
 Deno.test("deliver() counts what passed into the sink and reports it once the destination took it", async () => {
-  const { done, counted, heard, text } = await attempt(() => Promise.resolve());
+  const { done, counted, heard, text } = attempt(() => Promise.resolve());
   const delivered = await done;
   const lines = text().split("\n").filter((l) => l !== "");
   const expected: DeliveryCounts = {
@@ -73,7 +73,7 @@ Deno.test("deliver() counts what passed into the sink and reports it once the de
 });
 
 Deno.test("deliver(): a Defense Center that rejected commands took the data: the counts are reported before the error", async () => {
-  const { done, counted, heard } = await attempt(() =>
+  const { done, counted, heard } = attempt(() =>
     Promise.reject(new DcRejectedError("1 command rejected"))
   );
   await assert.rejects(done, DcRejectedError);
@@ -83,9 +83,7 @@ Deno.test("deliver(): a Defense Center that rejected commands took the data: the
 });
 
 Deno.test("deliver(): a delivery that may not have arrived reports no counts", async () => {
-  const { done, counted, heard } = await attempt(() =>
-    Promise.reject(new DcError("connection reset"))
-  );
+  const { done, counted, heard } = attempt(() => Promise.reject(new DcError("connection reset")));
   await assert.rejects(done, DcError);
   assert.deepEqual(counted, []);
   assert.deepEqual(heard, ["uncertain"]);
