@@ -136,3 +136,27 @@ Deno.test("recorderFor(): no destination, -check, -status and -dry-run record no
     assert.deepEqual([...Deno.readDirSync(dir.path)], [], argv.join(" "));
   }
 });
+
+Deno.test("RunRecorder: what killed runs left a day ago goes: the history's temp files in the state directory, the record's and the metrics' beside them", async () => {
+  await using dir = await workDir();
+  const state = `${dir.path}/state`;
+  await Deno.mkdir(state);
+  const old = new Date(Date.now() - 2 * 86_400_000);
+  const leftovers = [
+    `${state}/.run-0123456789abcdef.json.0a1b2c3d4e5f6789.tmp`,
+    `${dir.path}/.run.json.0a1b2c3d4e5f6789.tmp`,
+    `${dir.path}/.qc.prom.0a1b2c3d4e5f6789.tmp`,
+  ];
+  const fresh = `${dir.path}/.qc.prom.ffffffffffffffff.tmp`; // a run writing it now
+  for (const path of [...leftovers, fresh]) await Deno.writeTextFile(path, "half");
+  for (const path of leftovers) await Deno.utime(path, old, old);
+  const recorder = new RunRecorder({
+    destination: "csv /o.csv",
+    jsonFile: `${dir.path}/run.json`,
+    metricsFile: `${dir.path}/qc.prom`,
+  });
+  await recorder.configure({ source: "report", stateDir: state }, { log: NO_LOG });
+  assert.equal(await recorder.end(0, NO_LOG), 0);
+  for (const path of leftovers) assert.throws(() => Deno.statSync(path), path);
+  assert.ok(Deno.statSync(fresh).isFile);
+});
