@@ -114,7 +114,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     return exitCodeOf(error);
   }
   for (const secret of secretsOf(cli, env)) log.addSecret(secret);
-  const recorder = recorderFor(cli); // the run's records, written when it ends (README: Monitoring)
+  const recorder = recorderFor(cli, log); // the run's records, written at its end (README: Monitoring)
   const unreport = recorder.reportSignals(log); // a signal is logged, and ends the records too
   const fail = (error: unknown, prefix = "", inJob = false) => {
     recorder.failed(error, { prefix, inJob });

@@ -61,6 +61,11 @@ export interface RunRecorderOptions {
   now?: () => Date;
   /** Where `-json -` writes. @default {Deno.stdout} */
   stdout?: { write(p: Uint8Array): Promise<number> };
+  /**
+   * Masks the secrets the log masks, in the error lines written (a safety net: messages keep
+   * secrets out where they are made). @default {(text) => text}
+   */
+  redact?: ((text: string) => string) | undefined;
 }
 
 /** What a signal's report needs of the run's logger. */
@@ -86,7 +91,10 @@ export interface SignalLog {
  * assert.equal(await recorder.end(0, NO_LOG), 0); // writes nothing
  * ```
  */
-export function recorderFor(cli: CliOptions): RunRecorder {
+export function recorderFor(
+  cli: CliOptions,
+  log?: { redact(text: string): string },
+): RunRecorder {
   const notARun = cli.check || cli.status || cli.given.has("dry-run") ||
     (cli.csvfile === undefined && cli.server === undefined);
   return new RunRecorder({
@@ -98,6 +106,7 @@ export function recorderFor(cli: CliOptions): RunRecorder {
       : cli.json,
     metricsFile: cli.metrics,
     cli,
+    redact: log && ((text) => log.redact(text)),
   });
 }
 
@@ -306,7 +315,7 @@ export class RunRecorder {
       started: this.#started,
       finished,
       exitCode,
-      error: this.#error,
+      error: this.#errorLine(this.#error),
       counts: {
         hosts_sent: c.hostsSent,
         results_sent: c.resultsSent,
@@ -320,6 +329,10 @@ export class RunRecorder {
       },
       checkpoint,
     });
+  }
+
+  #errorLine(error: unknown): string {
+    return (this.#options.redact ?? ((t) => t))(oneLine(error));
   }
 
   /**
@@ -349,7 +362,7 @@ export class RunRecorder {
         started: job.started,
         finished: job.finished!,
         exitCode: job.exitCode,
-        error: job.error,
+        error: this.#errorLine(job.error),
       });
       await recordRun(dir, own, { variant: job.variant });
     }

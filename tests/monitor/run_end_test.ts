@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { parseArgv } from "../../lib/cli/parse_argv.ts";
 import { DcError, QualysApiError } from "../../lib/errors.ts";
 import { memoryLog, NO_LOG } from "../../lib/log/log.ts";
+import { Logger } from "../../lib/log/logger.ts";
 import { parseMetrics } from "../../lib/monitor/metrics_file.ts";
 import { recorderFor, RunRecorder } from "../../lib/monitor/run_end.ts";
 import { readRunHistory, runHistoryPath } from "../../lib/monitor/run_history.ts";
@@ -159,4 +160,26 @@ Deno.test("RunRecorder: what killed runs left a day ago goes: the history's temp
   assert.equal(await recorder.end(0, NO_LOG), 0);
   for (const path of leftovers) assert.throws(() => Deno.statSync(path), path);
   assert.ok(Deno.statSync(fresh).isFile);
+});
+
+Deno.test("recorderFor(): a secret the log masks is masked in the record's and the history's error too", async () => {
+  await using dir = await workDir();
+  const log = new Logger({ level: 0, logfile: `${dir.path}/qc.log` });
+  log.addSecret("s3cr3t!pass");
+  try {
+    const recorder = recorderFor(
+      parseArgv(["-c", "o.csv", "-json", `${dir.path}/run.json`]),
+      log,
+    );
+    await recorder.configure({ source: "report", stateDir: dir.path }, { log: NO_LOG });
+    recorder.failed(new Error("the proxy said s3cr3t!pass is wrong"));
+    await recorder.end(3, NO_LOG);
+    const written = await Deno.readTextFile(`${dir.path}/run.json`);
+    assert.equal(JSON.parse(written).error, "the proxy said **** is wrong");
+    for (const e of Deno.readDirSync(dir.path)) {
+      assert.ok(!Deno.readTextFileSync(`${dir.path}/${e.name}`).includes("s3cr3t"), e.name);
+    }
+  } finally {
+    await log.close();
+  }
 });
