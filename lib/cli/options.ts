@@ -164,7 +164,7 @@ export const OPTIONS = [
     name: "dry-run",
     abbrev: "",
     kind: "flag",
-    help: "Show what a run would send and clear; send nothing, write no file",
+    help: "Do everything up to the send and nothing after: print what a run would send",
   },
   {
     name: "status",

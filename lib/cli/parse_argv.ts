@@ -51,7 +51,7 @@ export interface CliOptions {
   /** Full resync of the detection source (`-full`). */
   full: boolean;
   /** Everything up to the send, nothing after (`-dry-run`). */
-  "dry-run": boolean;
+  dryRun: boolean;
   /** Print what the state directory knows of each destination (`-status`). */
   status: boolean;
   /** Where the run's JSON record goes (`-json`; "-" = stdout). */
@@ -118,7 +118,7 @@ export function parseArgv(argv: readonly string[], options: ParseArgvOptions = {
   const out = { plugin: "QualysGuard", given: new Set() } as unknown as CliOptions;
   const values = out as unknown as Record<string, unknown>;
   for (const spec of OPTIONS as readonly OptionSpec[]) {
-    if (spec.kind === "flag") values[spec.name] = false;
+    if (spec.kind === "flag") values[property(spec.name)] = false;
     else if (spec.default !== undefined) values[spec.name] = spec.default;
   }
   let pluginSeen = false;
@@ -199,9 +199,14 @@ export function secretsOf(
   return secrets;
 }
 
+// The CliOptions property of an option: its name, in camel case (`dry-run` → `dryRun`).
+function property(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
 function apply(out: CliOptions, spec: OptionSpec, value: string | undefined): void {
   if (spec.kind === "flag") {
-    (out as unknown as Record<string, boolean>)[spec.name] = true;
+    (out as unknown as Record<string, boolean>)[property(spec.name)] = true;
     return;
   }
   const v = value!;

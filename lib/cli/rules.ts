@@ -56,7 +56,7 @@ export const OPTION_RULES: readonly OptionRule[] = [
   },
   {
     phase: "start",
-    when: (cli) => cli["dry-run"] && (cli.json ?? cli.metrics) !== undefined,
+    when: (cli) => cli.dryRun && (cli.json ?? cli.metrics) !== undefined,
     effect: "warn",
     message: "-dry-run is not a run of the destination: -json and -metrics are not written",
   },

@@ -1,17 +1,18 @@
 /**
  * What a run leaves for people and monitors when it ends (README: Monitoring; issue 20, items
  * 4-6), also when it fails or is stopped by a signal: the run history in the state directory
- * (one per destination, and per template with `-multiinfo`: what `-status` shows), the
- * Prometheus text file (`-metrics`, `metrics_file`) and the JSON run record (`-json`,
- * `json_file`). The agent tells a {@linkcode RunRecorder} what happens as it happens; `end()`
- * writes.
+ * (what `-status` shows), the Prometheus text file (`-metrics`, `metrics_file`) and the JSON run
+ * record (`-json`, `json_file`). The agent tells a {@linkcode RunRecorder} what happens as it
+ * happens; `end()` writes. The history is kept as the destination's record of what it holds is
+ * (`lib/ledger/`): one per destination, and with `-multiinfo` one per template's file (a Defense
+ * Center keeps one for all the templates).
  *
  * What can be written depends on how far the run got: the command line's `-json` and `-metrics`
  * once it names a destination; the YAML's `json_file` and `metrics_file`, and the history, once
  * the YAML has been read. A command line that cannot be parsed, or that names no destination,
  * writes nothing (the error says what to fix). The metrics file and the JSON record describe the
  * run as cron sees it (with `-multiinfo`, every template together: the worst exit status, the
- * counts summed); the history keeps each template apart.
+ * counts summed); the history of a template's file keeps it apart.
  *
  * @module
  */
@@ -55,6 +56,12 @@ export interface RunRecorderOptions {
   jsonFile?: string | undefined;
   /** `-metrics`. */
   metricsFile?: string | undefined;
+  /**
+   * With `-multiinfo`, each template's job keeps its own history (a file per template, as each
+   * keeps its own record of what it holds); false: the run keeps one (a Defense Center, which
+   * holds one record for all). @default {true}
+   */
+  historyPerJob?: boolean | undefined;
   /** The command line, for the destination's domain (once the YAML names it). */
   cli?: Pick<CliOptions, "csvfile" | "server" | "port"> | undefined;
   /** The clock. @default {() => new Date()} */
@@ -95,7 +102,7 @@ export function recorderFor(
   cli: CliOptions,
   log?: { redact(text: string): string },
 ): RunRecorder {
-  const notARun = cli.check || cli.status || cli.given.has("dry-run") ||
+  const notARun = cli.check || cli.status || cli.dryRun ||
     (cli.csvfile === undefined && cli.server === undefined);
   return new RunRecorder({
     destination: notARun ? undefined : destinationKey(cli, {}),
@@ -105,6 +112,7 @@ export function recorderFor(
       ? undefined
       : cli.json,
     metricsFile: cli.metrics,
+    historyPerJob: cli.csvfile !== undefined,
     cli,
     redact: log && ((text) => log.redact(text)),
   });
@@ -351,7 +359,7 @@ export class RunRecorder {
   // The history of the run, or of each template's job.
   async #history(dir: string, record: RunRecord): Promise<void> {
     await prepareStateDir(dir);
-    if (this.#jobs.length === 0) {
+    if (this.#jobs.length === 0 || this.#options.historyPerJob === false) {
       await recordRun(dir, record);
       return;
     }

@@ -183,3 +183,20 @@ Deno.test("recorderFor(): a secret the log masks is masked in the record's and t
     await log.close();
   }
 });
+
+Deno.test("recorderFor() with -multiinfo to a Defense Center: one history for the run, as the DC keeps one record for all the templates", async () => {
+  await using dir = await workDir();
+  const recorder = recorderFor(parseArgv(["-server", "fmc", "-m", "1,2"]));
+  await recorder.configure({ source: "report", stateDir: dir.path }, { log: NO_LOG });
+  recorder.jobStarted("1");
+  recorder.failed(new QualysApiError("no such template"), { prefix: "template 1", inJob: true });
+  recorder.jobStarted("2");
+  assert.equal(await recorder.end(3, NO_LOG), 3);
+  const names = [...Deno.readDirSync(dir.path)].map((e) => e.name);
+  assert.deepEqual(names, [
+    (await runHistoryPath(dir.path, { destination: "dc fmc:8307" })).slice(dir.path.length + 1),
+  ]);
+  const history = await readRunHistory(`${dir.path}/${names[0]}`, { destination: "dc fmc:8307" });
+  assert.equal(history?.last.exit_code, 3);
+  assert.equal(history?.last.error, "template 1: no such template");
+});
