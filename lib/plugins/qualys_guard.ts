@@ -222,8 +222,10 @@ function recordingOf(context: PluginContext, config: QualysConfig): RecordingSet
   };
 }
 
-/** The default of `refresh_days` (the rolling refresh's cycle). */
-const DEFAULT_REFRESH_DAYS = 7;
+/** `refresh_days` (the rolling refresh's cycle), 7 when the configuration has no such key. */
+function refreshDaysOf(config: QualysConfig): number {
+  return (config.output as { refreshDays?: number }).refreshDays ?? 7;
+}
 
 /** The `QualysGuard` plugin. */
 export const qualysGuardPlugin: InputPlugin = {
@@ -250,7 +252,7 @@ export const qualysGuardPlugin: InputPlugin = {
         if (head) checkpoints.set(head.destination, head.checkpoint);
       }
     } catch { /* no directory: -status says so */ }
-    return { stateDir, refreshDays: DEFAULT_REFRESH_DAYS, checkpoints };
+    return { stateDir, refreshDays: refreshDaysOf(config), checkpoints };
   },
 
   async check(context: PluginContext): Promise<Checked> {
