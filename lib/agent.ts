@@ -11,9 +11,10 @@ import { type CliOptions, parseArgv, secretsOf } from "./cli/parse_argv.ts";
 import type { PluginName } from "./cli/options.ts";
 import { usage } from "./cli/options.ts";
 import { checkOptionRules } from "./cli/rules.ts";
-import { onSignalReport } from "./cleanup.ts";
 import { ExitCode, exitCodeOf, LocalIoError, UsageError } from "./errors.ts";
 import { Logger } from "./log/logger.ts";
+import { statusText } from "./monitor/read_status.ts";
+import { recorderFor, type RunRecorder } from "./monitor/run_end.ts";
 import { deliver } from "./pipeline/deliver.ts";
 import { csvPlugin } from "./plugins/csv.ts";
 import type { InputPlugin, PluginContext } from "./plugins/plugin.ts";
@@ -23,7 +24,9 @@ import { loadDcIdentity, resolveDestination } from "./sinks/destination.ts";
 import type { ClientIdentity } from "./dc/pkcs12.ts";
 import { print } from "./cli/print.ts";
 import { check, dcTarget } from "./check.ts";
-import { VERSION } from "./version.ts";
+import { versionLine } from "./version.ts";
+
+export { versionLine };
 
 /** Options for {@linkcode run}. */
 export interface RunOptions {
@@ -40,19 +43,6 @@ const PLUGINS: Record<PluginName, InputPlugin> = {
   QualysGuard: qualysGuardPlugin,
   csv: csvPlugin,
 };
-
-/**
- * The version line, as the original printed it.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * assert.match(versionLine(), /^qualys_connector Ver\. \d+\.\d+\.\d+$/);
- * ```
- */
-export function versionLine(program = "qualys_connector"): string {
-  return `${program} Ver. ${VERSION}`;
-}
 
 /**
  * Runs the connector with `argv` (without the program name) and resolves to the exit status;
@@ -99,13 +89,15 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     return ExitCode.Usage;
   }
 
-  const csvToStdout = cli.csvfile === "-" || cli.csvfile === "/dev/stdout";
+  // What the run writes to stdout (commands, its JSON record, -status) moves the log to stderr.
+  const toStdout = cli.csvfile === "-" || cli.csvfile === "/dev/stdout" || cli.json === "-" ||
+    cli.status;
   let log: Logger;
   try {
     log = new Logger({
       level: cli.level,
       stdout: false,
-      stderr: cli.stderr || (csvToStdout && !cli.logfile && !cli.syslog),
+      stderr: cli.stderr || (toStdout && !cli.logfile && !cli.syslog),
       logfile: cli.logfile,
       syslog: cli.syslog,
       tag: program,
@@ -115,11 +107,10 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     return exitCodeOf(error);
   }
   for (const secret of secretsOf(cli, env)) log.addSecret(secret);
-  const unreport = onSignalReport((signal, code, notes) => {
-    log.fatal(`Stopped by ${signal} (exit ${code})${notes.map((n) => ` ${n}`).join(";")}`);
-    return log.close();
-  });
-  const fail = (error: unknown, prefix = "") => {
+  const recorder = recorderFor(cli, log); // the run's records, written at its end (README: Monitoring)
+  const unreport = recorder.reportSignals(log); // a signal is logged, and ends the records too
+  const fail = (error: unknown, prefix = "", inJob = false) => {
+    recorder.failed(error, { prefix, inJob });
     const message = (error as Error)?.message ?? String(error);
     // A reader that closed the pipe (`-c - | head`) ends the run quietly, as SIGPIPE would: exit 7.
     if (error instanceof LocalIoError && error.brokenPipe) log.debug(`Stopped: ${message}`);
@@ -127,11 +118,11 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     if (exitCodeOf(error) === ExitCode.Internal) log.debug(String((error as Error)?.stack ?? ""));
     return exitCodeOf(error);
   };
+  const now = options.now ?? (() => new Date());
+  const code = await runJobs({ cli, log, env, now, traffic: recorder.traffic }, recorder, fail)
+    .then((worst) => worst || (log.failure?.exitCode ?? ExitCode.Ok), (error) => fail(error));
   try {
-    const now = options.now ?? (() => new Date());
-    return (await runJobs({ cli, log, env, now }, fail)) || (log.failure?.exitCode ?? ExitCode.Ok);
-  } catch (error) {
-    return fail(error);
+    return await recorder.end(code, log);
   } finally {
     unreport();
     await log.close();
@@ -147,12 +138,17 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
  */
 async function runJobs(
   context: PluginContext,
-  fail: (error: unknown, prefix: string) => number,
+  recorder: RunRecorder,
+  fail: (error: unknown, prefix: string, inJob: boolean) => number,
 ): Promise<number> {
   const { cli, log } = context;
   checkOptionRules(cli, { phase: "start", warn: (m) => log.warn(m) });
   const plugin = PLUGINS[cli.plugin];
   if (cli.check) return await check(plugin, context);
+  if (cli.status) {
+    print("stdout", await statusText(await plugin.status(context), { log }));
+    return ExitCode.Ok;
+  }
   let identity: ClientIdentity | undefined;
   if (cli.csvfile === undefined) {
     identity = await loadDcIdentity({ pkcs12: cli.pkcs12, password: cli.password, log });
@@ -160,7 +156,8 @@ async function runJobs(
   }
   if (cli.multiinfo && cli.csvfile !== undefined) await sinks.checkMultiinfoTarget(cli.csvfile);
   if (!cli.dryRun) await sinks.removeStaleTempFiles(cli.csvfile, { log });
-  const { dcTrust, jobs } = await plugin.prepare(context);
+  const { dcTrust, jobs, recording } = await plugin.prepare(context);
+  if (recording) await recorder.configure(recording, { domain: dcTrust.domain, log });
   const destination = resolveDestination(dcTarget(cli), { identity, trust: dcTrust });
   await sinks.checkDestination(destination, { domain: dcTrust.domain, log });
   let worst: number = ExitCode.Ok;
@@ -172,6 +169,7 @@ async function runJobs(
       await deliver(delivery, {
         openSink: () => sinks.openSink(destination, { variant: job.variant, log }),
         log,
+        onCounts: (counts) => recorder.counted(counts),
         dryRun: cli.dryRun,
       });
     };
@@ -180,6 +178,7 @@ async function runJobs(
       continue;
     }
     // One of several independent jobs (-multiinfo): every one is tried; the worst status wins.
+    recorder.jobStarted(job.variant ?? job.name);
     try {
       log.info(
         `${job.intro ?? job.name}; commands go to ${
@@ -188,7 +187,7 @@ async function runJobs(
       );
       await run();
     } catch (error) {
-      worst = Math.max(worst, fail(error, job.name));
+      worst = Math.max(worst, fail(error, job.name, true));
     }
   }
   return worst;

@@ -166,6 +166,32 @@ export const OPTIONS = [
     kind: "flag",
     help: "Do everything up to the send and nothing after: print what a run would send",
   },
+  {
+    name: "dry-run",
+    abbrev: "",
+    kind: "flag",
+    help: "Do everything up to the send and nothing after: print what a run would send",
+  },
+  {
+    name: "status",
+    abbrev: "",
+    kind: "flag",
+    help: "Print what the state directory knows of each destination (no network call)",
+  },
+  {
+    name: "json",
+    abbrev: "",
+    kind: "string",
+    arg: "path",
+    help: "Write a JSON record of the run to this file when it ends (- = stdout; or json_file)",
+  },
+  {
+    name: "metrics",
+    abbrev: "",
+    kind: "string",
+    arg: "path",
+    help: "Write the run's figures to this Prometheus text file (or metrics_file)",
+  },
   { name: "help", abbrev: "", kind: "flag", help: "Print this usage and exit" },
   { name: "version", abbrev: "", kind: "flag", help: "Print the version and exit" },
 ] as const satisfies readonly OptionSpec[];

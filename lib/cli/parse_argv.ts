@@ -52,6 +52,12 @@ export interface CliOptions {
   full: boolean;
   /** Everything up to the send, nothing after (`-dry-run`). */
   dryRun: boolean;
+  /** Print what the state directory knows of each destination (`-status`). */
+  status: boolean;
+  /** Where the run's JSON record goes (`-json`; "-" = stdout). */
+  json?: string;
+  /** The Prometheus text file the run's figures go to (`-metrics`). */
+  metrics?: string;
   /** Print usage. */
   help: boolean;
   /** Print the version. */
@@ -235,6 +241,12 @@ function apply(out: CliOptions, spec: OptionSpec, value: string | undefined): vo
       );
     }
     return;
+  }
+  if (spec.name === "metrics" && v === "-") {
+    throw new UsageError(
+      "-metrics needs a file (node_exporter's textfile collector reads files), not -: " +
+        "for the run on standard output, use -json -",
+    );
   }
   if (v === "" && spec.name !== "password") {
     throw new UsageError(`Option "-${spec.name}" needs a non-empty value`);

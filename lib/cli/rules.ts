@@ -37,9 +37,28 @@ export const OPTION_RULES: readonly OptionRule[] = [
   },
   {
     phase: "start",
-    when: (cli) => !cli.check && cli.csvfile === undefined && cli.server === undefined,
+    when: (cli) =>
+      !cli.check && !cli.status && cli.csvfile === undefined && cli.server === undefined,
     effect: "error",
     message: "Say where the commands go: -server <Defense Center> or -csvfile <file> (- = stdout)",
+  },
+  {
+    phase: "start",
+    when: (cli) => cli.json === "-" && (cli.csvfile === "-" || cli.csvfile === "/dev/stdout"),
+    effect: "error",
+    message: "-json - and -csvfile - both write to standard output: name a file for one of them",
+  },
+  {
+    phase: "start",
+    when: (cli) => (cli.check || cli.status) && (cli.json ?? cli.metrics) !== undefined,
+    effect: "warn",
+    message: "-json and -metrics record a run: with -check or -status nothing is recorded",
+  },
+  {
+    phase: "start",
+    when: (cli) => cli.dryRun && (cli.json ?? cli.metrics) !== undefined,
+    effect: "warn",
+    message: "-dry-run is not a run of the destination: -json and -metrics are not written",
   },
   {
     phase: "dc",

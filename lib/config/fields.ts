@@ -103,6 +103,14 @@ export interface DcTrustConfig {
   readonly fingerprint?: string | undefined;
 }
 
+/** Where a run reports itself to monitors (README: Monitoring). */
+export interface MonitorConfig {
+  /** The JSON run record (`json_file`), as written (relative: to the YAML's directory). */
+  readonly jsonFile?: string | undefined;
+  /** The Prometheus text file (`metrics_file`), as written (relative: to the YAML's directory). */
+  readonly metricsFile?: string | undefined;
+}
+
 /** The concerns of the configuration, by name. */
 export interface Concerns {
   /** The Qualys account. */
@@ -113,6 +121,8 @@ export interface Concerns {
   output: OutputConfig;
   /** The trust in the Defense Center. */
   dcTrust: DcTrustConfig;
+  /** The reports to monitors. */
+  monitor: MonitorConfig;
 }
 
 /** What a row's `read` gets: its key's value, and how to refuse it. */
@@ -191,6 +201,18 @@ const dcName = (input: FieldInput) =>
 /** A new key whose empty value is refused (see {@linkcode FieldInput.given}). */
 const parsedGiven = <T>(hint: string, parser: (text: string) => T) => (input: FieldInput) =>
   input.given(hint) === undefined ? undefined : input.parse(parser);
+
+/**
+ * A file a run writes for monitors (`json_file`, `metrics_file`): a path, not `-` (standard
+ * output is for the command line's `-json -`, where the log moves to stderr).
+ */
+const monitorFile = (what: string) => (input: FieldInput) => {
+  const path = input.given(`name ${what}, or leave the line out`)?.trim();
+  if (path === "-") {
+    input.fail(`must name a file: for standard output, give -json - on the command line`);
+  }
+  return path;
+};
 
 /**
  * An https:// URL without credentials (with `bare`, nor a query or fragment); trailing slashes
@@ -457,6 +479,20 @@ export const FIELDS: readonly Field[] = [
     read: parsedGiven(
       "write a number of days (0 sends every host every run), or leave the line out for 7",
       parseRefreshDays,
+    ),
+  },
+  {
+    key: "json_file",
+    concern: "monitor",
+    name: "jsonFile",
+    read: monitorFile("a JSON run record"),
+  },
+  {
+    key: "metrics_file",
+    concern: "monitor",
+    name: "metricsFile",
+    read: monitorFile(
+      "a Prometheus text file such as /var/lib/node_exporter/qualys_connector.prom",
     ),
   },
 ];

@@ -18,13 +18,14 @@ import {
   type Field,
   type FieldInput,
   FIELDS,
+  type MonitorConfig,
   type OutputConfig,
   type SourceConfig,
   type SourceKind,
 } from "./fields.ts";
 import { readYamlValues, type YamlValue } from "./yaml_values.ts";
 
-export type { AccountConfig, DcTrustConfig, OutputConfig, SourceConfig, SourceKind };
+export type { AccountConfig, DcTrustConfig, MonitorConfig, OutputConfig, SourceConfig, SourceKind };
 export { DEFAULT_URL };
 
 /** The validated settings, by concern. */
@@ -39,6 +40,8 @@ export interface QualysConfig {
   readonly output: OutputConfig;
   /** How the Defense Center is trusted, besides the `.pkcs12`'s CA. */
   readonly dcTrust: DcTrustConfig;
+  /** Where a run reports itself to monitors. */
+  readonly monitor: MonitorConfig;
 }
 
 /** What a config must contain, which depends on how the connector runs. */
@@ -57,7 +60,7 @@ const PASSWORD_KEYS = new Set(FIELDS.filter((f) => f.password).map((f) => f.key)
 
 /** The concerns with every key's default (undefined where it has none). */
 function defaults(): Record<keyof Concerns, Record<string, unknown>> {
-  const out = { account: {}, source: {}, output: {}, dcTrust: {} } as Record<
+  const out = { account: {}, source: {}, output: {}, dcTrust: {}, monitor: {} } as Record<
     keyof Concerns,
     Record<string, unknown>
   >;
@@ -72,6 +75,7 @@ function freeze(file: string, c: Record<keyof Concerns, Record<string, unknown>>
     source: Object.freeze(c.source) as unknown as SourceConfig,
     output: Object.freeze(c.output) as unknown as OutputConfig,
     dcTrust: Object.freeze(c.dcTrust) as unknown as DcTrustConfig,
+    monitor: Object.freeze(c.monitor) as unknown as MonitorConfig,
   });
 }
 

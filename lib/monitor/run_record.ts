@@ -7,7 +7,8 @@
  */
 
 import { LocalIoError } from "../errors.ts";
-import { createAtomicFile } from "../util/atomic_file.ts";
+import { removeStaleFiles } from "../cleanup.ts";
+import { baseOf, createAtomicFile, dirOf } from "../util/atomic_file.ts";
 import { writeAll } from "../util/bytes.ts";
 
 /** One run, as `-json` writes it. */
@@ -211,10 +212,13 @@ export async function writeRunRecord(
 
 /**
  * Replaces `path` with `bytes` atomically; a new file is 0644, an existing one keeps its mode.
+ * The temp files of such writes that a killed run left beside it more than a day ago go first.
  *
  * @throws {LocalIoError} Naming `path` and `what` it is, when it cannot be written.
  */
 export async function replaceFile(path: string, bytes: Uint8Array, what: string): Promise<void> {
+  const prefix = `.${baseOf(path)}.`;
+  await removeStaleFiles(dirOf(path), (n) => n.startsWith(prefix) && n.endsWith(".tmp"));
   let mode = 0o644;
   try {
     mode = (await Deno.stat(path)).mode! & 0o777;

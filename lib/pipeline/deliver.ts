@@ -12,6 +12,7 @@ import { DcRejectedError, LocalIoError } from "../errors.ts";
 import type { CommandSink } from "../sinks/sink.ts";
 import { copyAll } from "../sinks/spool_file.ts";
 import { collectGarbage } from "../util/memory.ts";
+import { CommandTally } from "./command_tally.ts";
 import type { Delivered, Delivery, DeliveryCounts } from "./delivery.ts";
 import { Level, type Log } from "../log/log.ts";
 import { BlockComparer } from "./compare_blocks.ts";
@@ -32,7 +33,13 @@ export interface DeliverOptions {
    * @default {false}
    */
   dryRun?: boolean;
+  /**
+   * Told what the destination took, once it took it (exit 0, or 6 before that error is thrown;
+   * before the job hears `onTaken`). @default {() => {}}
+   */
+  onCounts?: ((counts: DeliveryCounts) => void) | undefined;
 }
+
 /**
  * Delivers `delivery` into the sink `options.openSink` opens, and resolves to what was done.
  *
@@ -43,6 +50,9 @@ export interface DeliverOptions {
  * - Closing fails with `DcRejectedError` (the DC processed the data and rejected some
  *   commands, exit 6): the job hears `onTaken("partial")`; with another error, `onUncertain`.
  * - It worked: the job hears `onTaken("all")`.
+ *
+ * What the destination took is counted as it passes into the sink (`options.onCounts`, and the
+ * result's `counts`).
  *
  * Whatever happens, the job's `dispose` and `release` are called before it returns.
  *
@@ -85,7 +95,7 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
     const compare = record && new BlockComparer(record, debug);
     if (options.dryRun) return await dryRun(delivery, { log, compare, seconds });
     const sink = await options.openSink();
-    let written: WriteSummary | undefined, copied = { lines: 0, bytes: 0 };
+    let written: WriteSummary | undefined, copied = new CommandTally();
     try {
       ({ written, copied } = await write(delivery, sink, { log, compare }));
       // Before the first byte leaves (a file's rename, the Defense Center's send): the addresses
@@ -108,12 +118,16 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
       await sink.close();
     } catch (error) {
       // The Defense Center has the data, and said no to some lines: the job moves on from here.
-      if (error instanceof DcRejectedError) await taken(delivery, { compare, log }, "partial");
-      else await delivery.onUncertain?.();
+      if (error instanceof DcRejectedError) {
+        options.onCounts?.(countsOf(written, copied));
+        await taken(delivery, { compare, log }, "partial");
+      } else await delivery.onUncertain?.();
       throw error;
     }
+    const counts = countsOf(written, copied);
+    options.onCounts?.(counts);
     await taken(delivery, { compare, log }, "all");
-    return { where, written, counts: countsOf(written, copied), dryRun: false, seconds: seconds() };
+    return { where, written, counts, dryRun: false, seconds: seconds() };
   } finally {
     await delivery.dispose();
     delivery.release?.();
@@ -181,12 +195,12 @@ function dryRunLine(c: DeliveryCounts, written: WriteSummary | undefined): strin
 /** What was sent, in numbers: from the block writer's summary, or the command file's copy. */
 function countsOf(
   written: WriteSummary | undefined,
-  copied: { lines: number; bytes: number },
+  copied: CommandTally,
 ): DeliveryCounts {
   const compared = written?.compared;
   return {
     hostsSent: written?.hosts ?? 0,
-    resultsSent: written?.results ?? 0,
+    resultsSent: written?.results ?? copied.results,
     hostsCleared: written?.cleared ?? 0,
     hostsUnchanged: compared?.unchanged ?? 0,
     hostsRefreshed: compared?.refreshed ?? 0,
@@ -197,14 +211,14 @@ function countsOf(
 
 /**
  * Writes the delivery's content: encoded findings (compared, with a record; `written`), or the
- * command file's bytes (`copied`: counted as they pass).
+ * command file's bytes (`copied`: lines, bytes and AddScanResult lines counted as they pass).
  */
 async function write(
   delivery: Delivery,
   sink: CommandWriter,
   o: { log: DeliverOptions["log"]; compare: BlockComparer | undefined },
-): Promise<{ written?: WriteSummary; copied: { lines: number; bytes: number } }> {
-  const content = delivery.content, copied = { lines: 0, bytes: 0 };
+): Promise<{ written?: WriteSummary; copied: CommandTally }> {
+  const content = delivery.content, copied = new CommandTally();
   if (content.kind === "findings") {
     const written = await writeBlocks(content.findings, sink, {
       ...content.encode,
@@ -217,8 +231,7 @@ async function write(
   try {
     await copyAll(file, {
       write(chunk) {
-        copied.bytes += chunk.length;
-        for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) copied.lines++;
+        copied.add(chunk);
         return sink.write(chunk);
       },
     });

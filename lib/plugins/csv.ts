@@ -11,7 +11,15 @@ import { checkCommandLine } from "../host_input/grammar.ts";
 import { ConfigError, exitCodeOf, isWrongPath, LocalIoError, UsageError } from "../errors.ts";
 import { openSpoolFile, type SpoolFile } from "../sinks/spool_file.ts";
 import { type ByteReader, guardReads } from "../util/bytes.ts";
-import type { Checked, CheckStep, InputPlugin, Job, PluginContext, Prepared } from "./plugin.ts";
+import type {
+  Checked,
+  CheckStep,
+  InputPlugin,
+  Job,
+  PluginContext,
+  Prepared,
+  StatusPlace,
+} from "./plugin.ts";
 
 const MAX_PROBLEMS = 20;
 
@@ -125,6 +133,12 @@ export const csvPlugin: InputPlugin = {
 
   async check(context: PluginContext): Promise<Checked> {
     return { steps: await checkFile(context), dcTrust: {} };
+  },
+
+  status(): Promise<StatusPlace> {
+    return Promise.reject(
+      new UsageError("-status shows the state of QualysGuard runs: the csv plugin keeps none"),
+    );
   },
 };
 

@@ -14,10 +14,12 @@
 import type { CliOptions } from "../cli/parse_argv.ts";
 import type { PluginName } from "../cli/options.ts";
 import type { Logger } from "../log/logger.ts";
+import type { RecordingSettings } from "../monitor/run_end.ts";
 import type { Delivery } from "../pipeline/delivery.ts";
+import type { ApiTraffic } from "../qualys/client.ts";
 import type { DcTrust } from "../sinks/destination.ts";
 
-export type { DcTrust, Delivery, PluginName };
+export type { DcTrust, Delivery, PluginName, RecordingSettings };
 
 /** What a plugin gets from the agent. */
 export interface PluginContext {
@@ -29,6 +31,8 @@ export interface PluginContext {
   readonly env: Readonly<Record<string, string>>;
   /** The run's clock: the day the destination's record is kept by (tests set it). */
   readonly now: () => Date;
+  /** Counts the run's Qualys requests and bytes: a plugin's clients count into it. */
+  readonly traffic?: ApiTraffic | undefined;
 }
 
 /** What a plugin makes of a run once it has read its configuration. */
@@ -41,6 +45,18 @@ export interface Prepared {
   readonly dcTrust: DcTrust;
   /** The jobs of this run, in order; resources they share are released when the iteration ends. */
   readonly jobs: AsyncIterable<Job>;
+  /** What the run records at its end (README: Monitoring): its source, state directory, files. */
+  readonly recording?: RecordingSettings | undefined;
+}
+
+/** Where `-status` looks, as the plugin's configuration says. */
+export interface StatusPlace {
+  /** The state directory. */
+  readonly stateDir: string;
+  /** `refresh_days`. */
+  readonly refreshDays: number;
+  /** The detection source's checkpoint of each destination with a sync state there. */
+  readonly checkpoints: ReadonlyMap<string, string>;
 }
 
 /** What `-check` found of the plugin's part. */
@@ -94,4 +110,6 @@ export interface InputPlugin {
   prepare(context: PluginContext): Promise<Prepared>;
   /** `-check`: the plugin's own steps (configuration, source); nothing is imported. */
   check(context: PluginContext): Promise<Checked>;
+  /** `-status`: where its state is (a plugin that keeps none says so: a `UsageError`). */
+  status(context: PluginContext): Promise<StatusPlace>;
 }

@@ -19,11 +19,12 @@ import { ConfigError, ExitCode, exitCodeOf, UsageError } from "../errors.ts";
 import { ProgressLine } from "../log/progress.ts";
 import { checkDetectionCalls, checkSyncState } from "../sources/detections/check.ts";
 import { collectDetectionRun } from "../sources/detections/sync/detection_run.ts";
-import { destinationKey, stateDirOf } from "../state/destination_key.ts";
 import { type DeliveryTarget, openDestinationState } from "../state/destination_state.ts";
 import { dayNumber } from "../ledger/refresh.ts";
 import type { ParsedReport } from "../sources/report/parse_report.ts";
 import type { Delivery } from "../pipeline/delivery.ts";
+import { readStateHead, STATE_FILE, statePath } from "../sources/detections/state/sync_state.ts";
+import { besideYaml, destinationKey, stateDirOf } from "../state/destination_key.ts";
 import { checkOptionRules } from "../cli/rules.ts";
 import type {
   Checked,
@@ -33,15 +34,23 @@ import type {
   Job,
   PluginContext,
   Prepared,
+  RecordingSettings,
+  StatusPlace,
 } from "./plugin.ts";
 
 /** The default plugin configuration path. */
 export const DEFAULT_PLUGININFO = "InputPlugins/QualysGuard.yaml";
 
-/** Reads and validates the plugin YAML for this run; registers its secrets with the logger. */
-async function loadConfig(context: PluginContext): Promise<QualysConfig> {
+/**
+ * Reads and validates the plugin YAML for this run; registers its secrets with the logger.
+ * `offline` (a saved report, `-status`): no credentials or template needed, and no YAML at the
+ * default path is the defaults.
+ */
+async function loadConfig(
+  context: PluginContext,
+  offline = context.cli.report !== undefined,
+): Promise<QualysConfig> {
   const { cli, log } = context;
-  const offline = cli.report !== undefined;
   const requirements = {
     credentials: !offline,
     templateId: !offline && !cli.multiinfo,
@@ -231,6 +240,7 @@ async function* jobsOf(context: PluginContext, config: QualysConfig): AsyncGener
     ...clientOptionsFromConfig(config.account, await readCaFile(config)),
     log,
     timeoutMs: timeoutMs(context),
+    traffic: context.traffic,
   });
   try {
     if (config.source.kind === "detections") {
@@ -256,6 +266,33 @@ async function* jobsOf(context: PluginContext, config: QualysConfig): AsyncGener
   }
 }
 
+/**
+ * The state directory of a run with this configuration: `state_dir`, or beside the YAML; none
+ * without a YAML (a saved report read with the defaults keeps no state in the current directory).
+ */
+function stateDirFor(config: QualysConfig): string | undefined {
+  if (config.file === defaultConfig().file) return undefined;
+  return stateDirOf(config.file, config.source.stateDir);
+}
+
+/** What a run with this configuration records at its end (README: Monitoring). */
+function recordingOf(context: PluginContext, config: QualysConfig): RecordingSettings {
+  const stateDir = stateDirFor(config);
+  const beside = (path: string | undefined) =>
+    path === undefined ? undefined : besideYaml(config.file, path);
+  const source = context.cli.report !== undefined ? "report" : config.source.kind;
+  return {
+    source,
+    stateDir,
+    jsonFile: beside(config.monitor.jsonFile),
+    metricsFile: beside(config.monitor.metricsFile),
+    checkpoint: source === "detections" && stateDir !== undefined
+      ? async (destination) =>
+        (await readStateHead(await statePath(stateDir, destination)))?.checkpoint ?? null
+      : undefined,
+  };
+}
+
 /** The `QualysGuard` plugin. */
 export const qualysGuardPlugin: InputPlugin = {
   name: "QualysGuard",
@@ -264,7 +301,25 @@ export const qualysGuardPlugin: InputPlugin = {
     checkOptionRules(context.cli, { phase: "QualysGuard", warn: (m) => context.log.warn(m) });
     const config = await loadConfig(context);
     checkSourceOptions(context, config); // before the Defense Center is checked
-    return { dcTrust: dcTrustOf(config), jobs: jobsOf(context, config) };
+    return {
+      dcTrust: dcTrustOf(config),
+      jobs: jobsOf(context, config),
+      recording: recordingOf(context, config),
+    };
+  },
+
+  async status(context: PluginContext): Promise<StatusPlace> {
+    const config = await loadConfig(context, true);
+    const stateDir = stateDirFor(config) ?? stateDirOf(DEFAULT_PLUGININFO, undefined);
+    const checkpoints = new Map<string, string>();
+    try {
+      for await (const entry of Deno.readDir(stateDir)) {
+        if (!STATE_FILE.test(entry.name)) continue;
+        const head = await readStateHead(`${stateDir}/${entry.name}`);
+        if (head) checkpoints.set(head.destination, head.checkpoint);
+      }
+    } catch { /* no directory: -status says so */ }
+    return { stateDir, refreshDays: config.output.refreshDays, checkpoints };
   },
 
   async check(context: PluginContext): Promise<Checked> {

@@ -19,6 +19,7 @@ import { QualysApiError } from "../errors.ts";
 import { DeadlineError } from "../util/deadline.ts";
 import { describeHttpStatus, describeRefusedVersion, isRetryableStatus } from "./answer_errors.ts";
 export {
+  type ApiTraffic,
   type ClientLog,
   clientOptionsFromConfig,
   type QualysClientOptions,
@@ -35,6 +36,7 @@ import {
 } from "./endpoints.ts";
 import { contentType, readSmall } from "./answer_body.ts";
 import type {
+  ApiTraffic,
   ClientLog,
   QualysClientOptions,
   ReportDownload,
@@ -75,6 +77,7 @@ export class QualysClient {
   readonly #tokens: GatewayTokens;
   readonly #auth: Authenticator;
   readonly #noticed = new Set<Endpoint>();
+  readonly #traffic: ApiTraffic;
 
   private constructor(options: QualysClientOptions) {
     const base = new URL(options.url);
@@ -110,6 +113,7 @@ export class QualysClient {
     this.#maxRetries = options.maxRetries ?? 4;
     this.#timeoutMs = options.timeoutMs ?? 120_000;
     this.#versions = options.apiVersions ?? DEFAULT_API_VERSIONS;
+    this.#traffic = options.traffic ?? { calls: 0, bytes: 0 };
     const log = this.#log;
     this.#tokens = new GatewayTokens({
       url: options.gatewayUrl,
@@ -182,6 +186,16 @@ export class QualysClient {
     return this.#auth.usesToken(endpoint);
   }
 
+  /** The requests sent and the answer bytes read so far (with those of clients sharing it). */
+  get traffic(): Readonly<ApiTraffic> {
+    return this.#traffic;
+  }
+
+  /** Counts `bytes` of an answer body read by a caller (a streamed answer's). */
+  noteDownloaded(bytes: number): void {
+    this.#traffic.bytes += bytes;
+  }
+
   /** The API gateway's URL, undefined when none is known. */
   get gatewayUrl(): string | undefined {
     return this.#tokens.url;
@@ -220,6 +234,7 @@ export class QualysClient {
     signal: AbortSignal,
   ): Promise<Response> {
     this.#auth.sending(auth);
+    this.#traffic.calls++;
     let status = 0;
     try {
       const response = await fetch(new URL(this.path(endpoint), this.#base).href, {
@@ -298,8 +313,11 @@ export class QualysClient {
       if (refused) {
         const r = this.#parse(refused);
         const said = { code: r?.code ?? "", text: r?.text ?? "", label };
-        if (await this.#auth.unauthorized(endpoint, auth, said, signal)) continue;
-        verdict = await judge(response);
+        if (await this.#auth.unauthorized(endpoint, auth, said, signal)) {
+          this.#traffic.bytes += refused.length;
+          continue;
+        }
+        verdict = await judge(response); // it reads `refused` again, and counts it
       }
       if ("done" in verdict!) return verdict.done;
       if ("limit" in verdict!) {
@@ -444,6 +462,7 @@ export class QualysClient {
     const endpoint = options.endpoint ?? "reports";
     return this.#exchange<QualysResponse>(endpoint, params, async (response) => {
       const body = await readSmall(response, Infinity);
+      this.#traffic.bytes += body.length;
       this.#waits.checkRemaining(response.headers);
       const parsed = this.#parse(body);
       const verdict = this.#judgeAnswer<QualysResponse>(endpoint, params, response, body, parsed);
@@ -520,6 +539,7 @@ export class QualysClient {
       }
       // not 2xx: a small error answer, read whole
       const body = await readSmall(response);
+      this.#traffic.bytes += body.length;
       const parsed = this.#parse(body);
       const verdict = this.#judgeAnswer<StreamedAnswer>(endpoint, params, response, body, parsed);
       if (verdict) return verdict;

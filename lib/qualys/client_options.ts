@@ -60,6 +60,21 @@ export interface QualysClientOptions {
   gatewayUrl?: string | undefined;
   /** The clock (ms) that ages gateway tokens; tests pass a fake one. @default Date.now */
   now?: (() => number) | undefined;
+  /** Counts the client's requests and the bytes it reads (a run's, for its record). */
+  traffic?: ApiTraffic | undefined;
+}
+
+/**
+ * What clients sent to the Qualys API and read from it (the run record's `api_calls` and
+ * `bytes_downloaded`): every request counts, retries and repeated fetches included, and every
+ * byte of every answer body read (a cut one too). The API gateway's token requests are not
+ * counted.
+ */
+export interface ApiTraffic {
+  /** Requests sent. */
+  calls: number;
+  /** Bytes of answer bodies read. */
+  bytes: number;
 }
 
 /** A fetched report body: the stream and its declared length. */

@@ -146,6 +146,7 @@ export async function readInto<T>(
     if (!parsed) parser.abort();
     throw error;
   } finally {
+    client.noteDownloaded(bytes);
     clearInterval(watchdog);
     signal?.removeEventListener("abort", stop);
     // Given back only when no read holds it (a cancelled read may have detached it).

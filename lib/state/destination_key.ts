@@ -46,8 +46,23 @@ export function destinationKey(
  * ```
  */
 export function stateDirOf(yamlFile: string, stateDir: string | undefined): string {
+  if (stateDir !== undefined) return besideYaml(yamlFile, stateDir);
   const yaml = absolute(yamlFile);
   const dir = dirOf(yaml);
-  if (stateDir !== undefined) return stateDir.startsWith("/") ? stateDir : `${dir}/${stateDir}`;
   return `${dir}/${yaml.slice(dir.length + 1).replace(/\.ya?ml$/i, "")}.state`;
+}
+
+/**
+ * A path the plugin YAML names (`state_dir`, `json_file`, `metrics_file`): a relative one is
+ * relative to the YAML's directory, whatever directory the run starts in.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(besideYaml("/etc/qc/q.yml", "run.json"), "/etc/qc/run.json");
+ * assert.equal(besideYaml("/etc/qc/q.yml", "/var/lib/qc.prom"), "/var/lib/qc.prom");
+ * ```
+ */
+export function besideYaml(yamlFile: string, path: string): string {
+  return path.startsWith("/") ? path : `${dirOf(absolute(yamlFile))}/${path}`;
 }

@@ -15,8 +15,11 @@ import { LEDGER_TEMP_FILE } from "../ledger/ledger_file.ts";
 
 export type { AtomicFile };
 
-/** The prefix of the temp files this module writes (`.<name>.<random>.tmp`). */
-const TEMP = /^\.(?:sync|kb)-[0-9a-f]+\.(?:json|jsonl)\.[0-9a-f]+\.tmp$/;
+/**
+ * The temp files written in the state directory (`.<name>.<random>.tmp`): this module's (sync
+ * state, KnowledgeBase cache) and the run history's (`monitor/run_history.ts`).
+ */
+const TEMP = /^\.(?:sync|kb|run)-[0-9a-f]+\.(?:json|jsonl)\.[0-9a-f]+\.tmp$/;
 
 /** Hex SHA-256 of `text`, shortened to 16 characters: state file names. */
 export async function shortHash(text: string): Promise<string> {

@@ -99,7 +99,8 @@ Deno.test("parseArgv names the candidates of an ambiguous option", () => {
   assert.throws(() => parseArgv(["-s", "x"]), {
     name: "UsageError",
     message:
-      'Option "-s" is ambiguous: it could be -server, -syslog, -stderr; type more of the name',
+      'Option "-s" is ambiguous: it could be -server, -syslog, -stderr, -status; type more of ' +
+      "the name",
   });
   assert.throws(() => parseArgv(["-p", "x"]), /could be -port, -plugininfo, -pkcs12, -password/);
   assert.throws(() => parseArgv(["-l", "1"]), /could be -logfile, -level/);
@@ -199,4 +200,103 @@ Deno.test("parseArgv: -dry-run by any unambiguous prefix, -d included, with one 
   }
   assert.equal(parseArgv(["-c", "-"]).dryRun, false);
   assert.throws(() => parseArgv(["-dry-run=1"]), /does not take a value/);
+});
+
+// The options before issue 20 added -dry-run, -status, -json and -metrics: the original's (with
+// its abbreviations), then this connector's. Whatever a cron line holds of them must mean what
+// it meant.
+const BEFORE_ISSUE_20: readonly (readonly [string, string])[] = [
+  ["server", "se"],
+  ["port", "po"],
+  ["plugininfo", "pl"],
+  ["ipv6", "i"],
+  ["pkcs12", "pk"],
+  ["password", "pa"],
+  ["syslog", "sy"],
+  ["stderr", "st"],
+  ["logfile", "lo"],
+  ["level", "le"],
+  ["csvfile", "c"],
+  ["multiinfo", "m"],
+  ["report", "r"],
+  ["check", ""],
+  ["insecure", ""],
+  ["pin", ""],
+  ["timeout", ""],
+  ["full", ""],
+  ["help", ""],
+  ["version", ""],
+];
+
+// What `typed` meant with the options before issue 20 (Getopt::Long's rules, as parse_argv.ts
+// applies them): the abbreviation, the full name, else the one name or abbreviation it starts.
+function meantBefore(typed: string): string | undefined {
+  const byAbbrev = BEFORE_ISSUE_20.find(([, a]) => a === typed);
+  if (byAbbrev) return byAbbrev[0];
+  if (BEFORE_ISSUE_20.some(([n]) => n === typed)) return typed;
+  const matches = BEFORE_ISSUE_20.filter(([n, a]) =>
+    n.startsWith(typed) || (a !== "" && a.startsWith(typed))
+  );
+  return matches.length === 1 ? matches[0]![0] : undefined;
+}
+
+function argvFor(name: string, typed: string): string[] {
+  const spec = OPTIONS.find((o) => o.name === name)!;
+  if (spec.kind === "flag") return [`-${typed}`];
+  return [`-${typed}`, VALUE[name] ?? (spec.kind === "integer" ? "1" : "v")];
+}
+
+Deno.test("every old full name, abbreviation and unambiguous prefix means what it meant before -dry-run, -status, -json, -metrics", () => {
+  let checked = 0;
+  for (const [name] of BEFORE_ISSUE_20) {
+    for (let n = 1; n <= name.length; n++) {
+      for (const typed of [name.slice(0, n), name.slice(0, n).toUpperCase()]) {
+        const before = meantBefore(typed.toLowerCase());
+        if (before === undefined) continue; // ambiguous before: no cron line holds it
+        const o = parseArgv(argvFor(before, typed));
+        assert.deepEqual([...o.given], [before], `-${typed}`);
+        checked++;
+      }
+    }
+  }
+  for (const [name, abbrev] of BEFORE_ISSUE_20) {
+    if (abbrev) assert.deepEqual([...parseArgv(argvFor(name, abbrev)).given], [name], abbrev);
+  }
+  assert.ok(checked > 100, `only ${checked} prefixes checked`);
+});
+
+Deno.test("the new options: -dry-run, -status, -json and -metrics by full name and by their shortest prefixes; -st stays -stderr, -m -multiinfo", () => {
+  const cases: [string[], string][] = [
+    [["-dry-run"], "dry-run"],
+    [["--dry-run"], "dry-run"],
+    [["-d"], "dry-run"],
+    [["-dry"], "dry-run"],
+    [["-status"], "status"],
+    [["-sta"], "status"],
+    [["-json", "run.json"], "json"],
+    [["-j", "-"], "json"],
+    [["-metrics", "qc.prom"], "metrics"],
+    [["-me", "qc.prom"], "metrics"],
+    [["-st"], "stderr"],
+    [["-std"], "stderr"],
+    [["-m", "1"], "multiinfo"],
+    [["-mu", "1"], "multiinfo"],
+  ];
+  for (const [argv, name] of cases) {
+    assert.deepEqual([...parseArgv(argv).given], [name], argv.join(" "));
+  }
+  assert.equal(parseArgv(["-json", "-"]).json, "-");
+  assert.equal(
+    parseArgv(["-metrics=/var/lib/node_exporter/qc.prom"]).metrics,
+    "/var/lib/node_exporter/qc.prom",
+  );
+  assert.throws(
+    () => parseArgv(["-s"]),
+    /ambiguous: it could be -server, -syslog, -stderr, -status/,
+  );
+  assert.throws(() => parseArgv(["-metrics", "-"]), {
+    name: "UsageError",
+    message: /^-metrics needs a file .*not -: for the run on standard output, use -json -$/,
+  });
+  assert.throws(() => parseArgv(["-json", ""]), /"-json" needs a non-empty value/);
 });

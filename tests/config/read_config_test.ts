@@ -287,6 +287,10 @@ Deno.test("parseConfig rejects bad values of the new keys, naming the key and it
     ["template_id: 1\nscanner_name: 'O\uff07Brien'", "scanner_name", /quote characters/],
     ["template_id: 1\nscanner_name: 'EU\uff0cUS'", "scanner_name", /commas/],
     ["template_id: 1\nscanner_name: '\u20ac'", "scanner_name", /must hold ASCII letters/],
+    ["template_id: 1\njson_file: '-'", "json_file", /must name a file: .*-json - on the command/],
+    ["template_id: 1\nmetrics_file: ' - '", "metrics_file", /must name a file/],
+    ["template_id: 1\njson_file:", "json_file", /must not be empty/],
+    ["template_id: 1\nmetrics_file: ''", "metrics_file", /must not be empty/],
   ];
   for (const [yaml, key, message] of cases) {
     await t.step(yaml.replaceAll("\n", " | ").slice(0, 80), async () => {
@@ -501,5 +505,25 @@ Deno.test("readConfig on a directory says to name the YAML file itself (exit 2)"
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("parseConfig reads json_file and metrics_file, for both sources; none by default", async () => {
+  const none = await parseConfig(`${CREDENTIALS}template_id: 1\n`, "q.yaml");
+  assert.deepEqual(none.monitor, { jsonFile: undefined, metricsFile: undefined });
+  for (const source of ["report", "detections"]) {
+    const warnings: string[] = [];
+    const c = await parseConfig(
+      `${CREDENTIALS}template_id: 1\nsource: ${source}\njson_file: run.json\n` +
+        "metrics_file: /var/lib/node_exporter/textfile_collector/qualys_connector.prom\n",
+      "q.yaml",
+      { onWarning: (m) => warnings.push(m) },
+    );
+    assert.equal(c.monitor.jsonFile, "run.json");
+    assert.equal(
+      c.monitor.metricsFile,
+      "/var/lib/node_exporter/textfile_collector/qualys_connector.prom",
+    );
+    assert.deepEqual(warnings, []);
   }
 });

@@ -143,3 +143,57 @@ export async function writeSyncState(path: string, state: SyncState): Promise<vo
   await file.write(enc.encode("\n}\n"));
   await file.commit();
 }
+
+/**
+ * The destination and checkpoint a sync state file holds, read from its head (the host lists
+ * after it are not parsed): for `-status` and the run record. Undefined when there is no such
+ * file, or it cannot be read or is not a sync state (a run reports that; these readers do not).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AddressSet } from "./address_set.ts";
+ * import { HostMap } from "./host_map.ts";
+ * const dir = await Deno.makeTempDir();
+ * const path = await statePath(dir, "dc 10.0.0.1:8307");
+ * await writeSyncState(path, { destination: "dc 10.0.0.1:8307", checkpoint: "2026-08-01T02:00:00Z",
+ *   query: "q", hosts: new AddressSet(), ids: new HostMap() });
+ * assert.deepEqual(await readStateHead(path),
+ *   { destination: "dc 10.0.0.1:8307", checkpoint: "2026-08-01T02:00:00Z" });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function readStateHead(
+  path: string,
+): Promise<{ destination: string; checkpoint: string } | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch {
+    return undefined;
+  }
+  try {
+    const buffer = new Uint8Array(64 << 10);
+    let n = 0;
+    while (n < buffer.length) {
+      const r = await file.read(buffer.subarray(n));
+      if (r === null) break;
+      n += r;
+    }
+    const text = new TextDecoder().decode(buffer.subarray(0, n));
+    const end = text.indexOf(',\n "hosts": '); // as writeSyncState writes it
+    const d = JSON.parse(end < 0 ? await Deno.readTextFile(path) : `${text.slice(0, end)}}`);
+    if (
+      d?.format !== FORMAT || typeof d.destination !== "string" ||
+      typeof d.checkpoint !== "string"
+    ) return undefined;
+    return { destination: d.destination, checkpoint: d.checkpoint };
+  } catch {
+    return undefined;
+  } finally {
+    file.close();
+  }
+}
+
+/** The sync state files' names in a state directory. */
+export const STATE_FILE = /^sync-[0-9a-f]{16}\.json$/;
