@@ -300,3 +300,8 @@ Deno.test("the new options: -dry-run, -status, -json and -metrics by full name a
   });
   assert.throws(() => parseArgv(["-json", ""]), /"-json" needs a non-empty value/);
 });
+
+Deno.test("the option table names each option once", () => {
+  const names = OPTIONS.map((o) => o.name);
+  assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), []);
+});
