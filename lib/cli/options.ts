@@ -167,12 +167,6 @@ export const OPTIONS = [
     help: "Do everything up to the send and nothing after: print what a run would send",
   },
   {
-    name: "dry-run",
-    abbrev: "",
-    kind: "flag",
-    help: "Do everything up to the send and nothing after: print what a run would send",
-  },
-  {
     name: "status",
     abbrev: "",
     kind: "flag",
