@@ -47,7 +47,7 @@ export interface WriteBlocksOptions extends OutputSettings {
    * `scanner_name` change, for the addresses that hold the old scanner's results).
    */
   clearFirst?: { scanner: string; ips: Iterable<string> } | undefined;
-  /** Where the encoder's texts spill (see `EncodeOptions.spillTexts`). @default the system's */
+  /** Where the encoder's texts go (see `EncodeOptions.textSpool`). @default the system's */
   tempDir?: string | undefined;
   /** The QID text cache, the buffers, and when to collect garbage. @default {REPORT_MEMORY} */
   memory?: MemoryBudget | undefined;
@@ -119,7 +119,7 @@ export async function writeBlocks(
     sourceName: options.sourceName ?? "QualysGuard Scan Report",
     qidCacheBytes: memory.qidCacheBytes,
     domain: options.domain,
-    spillTexts: { tempDir: options.tempDir },
+    textSpool: { tempDir: options.tempDir },
   });
   // Two byte arrays: one is written (asynchronously) while the other fills. They trade places
   // under the one ByteBuffer, which the encoder may hold across a pause inside a host.
