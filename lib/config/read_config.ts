@@ -9,7 +9,7 @@
  * @module
  */
 
-import { ConfigError } from "../errors.ts";
+import { ConfigError, fileErrorReason } from "../errors.ts";
 import {
   type AccountConfig,
   type Concerns,
@@ -239,7 +239,7 @@ export async function readConfig(
       );
     }
     throw new ConfigError(
-      `Cannot read the plugin configuration: ${(error as Error).message}`,
+      `Cannot read the plugin configuration: ${fileErrorReason(error)}: check the -plugininfo path`,
       { file: path, cause: error },
     );
   }

@@ -8,7 +8,14 @@
  */
 
 import { checkCommandLine } from "../host_input/grammar.ts";
-import { ConfigError, exitCodeOf, isWrongPath, LocalIoError, UsageError } from "../errors.ts";
+import {
+  ConfigError,
+  exitCodeOf,
+  fileErrorReason,
+  isWrongPath,
+  LocalIoError,
+  UsageError,
+} from "../errors.ts";
 import { openSpoolFile, type SpoolFile } from "../sinks/spool_file.ts";
 import { type ByteReader, guardReads } from "../util/bytes.ts";
 import type {
@@ -77,7 +84,7 @@ async function openInput(input: string | undefined): Promise<Deno.FsFile | typeo
 function cannotRead(input: string) {
   return (error: unknown) =>
     new LocalIoError(
-      `cannot read the command file: ${(error as Error).message}: check the -plugininfo path`,
+      `cannot read the command file: ${fileErrorReason(error)}: check the -plugininfo path`,
       { path: inputName(input), cause: error, usage: isWrongPath(error) },
     );
 }

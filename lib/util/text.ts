@@ -72,3 +72,21 @@ export function basicAuth(user: string, password: string): string {
   for (const b of bytes) binary += String.fromCharCode(b);
   return `Basic ${btoa(binary)}`;
 }
+
+/**
+ * A count and its noun, singular for 1 and plural otherwise: "1 host", "0 hosts", "2 hosts". The
+ * plural is the noun and an "s" unless given.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(plural(1, "host"), "1 host");
+ * assert.equal(plural(0, "host"), "0 hosts");
+ * assert.equal(plural(2, "duplicate finding"), "2 duplicate findings");
+ * assert.equal(plural(1, "repeated host listing"), "1 repeated host listing");
+ * assert.equal(plural(3, "entry", "entries"), "3 entries");
+ * ```
+ */
+export function plural(count: number, noun: string, nouns = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : nouns}`;
+}
