@@ -7,6 +7,7 @@
  * @module
  */
 
+import { OPTIONS, type OptionSpec } from "../cli/options.ts";
 import type * as Yaml from "yaml";
 import { ConfigError } from "../errors.ts";
 import { nearest } from "../util/text.ts";
@@ -135,6 +136,18 @@ function yamlError(
     }
     return undefined;
   };
+  // A key line that does not start at the left margin: the library's error (and our quoting
+  // hint) would point elsewhere, at the line before or the value it seems to continue.
+  const indented = /^([ \t]+)([A-Za-z_]+)[ \t]*:/m.exec(text);
+  if (indented) {
+    const line = text.slice(0, indented.index).split("\n").length;
+    return new ConfigError(
+      `Cannot read the YAML: the line of "${indented[2]}" is indented: remove the ` +
+        `${/\t/.test(indented[1]!) ? "indentation" : "spaces"} before "${indented[2]}:" ` +
+        "(every line starts at the left margin: key: value)",
+      { file, line, column: 1 },
+    );
+  }
   const inValue = keyAt(firstError.pos[0]);
   const onLine = lineKey(at(firstError.pos[0]).line);
   const key = inValue?.key || onLine;
@@ -148,11 +161,10 @@ function yamlError(
     ? ": indent with spaces, not tabs"
     : firstError.code === "DUPLICATE_KEY"
     ? `: each key may appear only once ("${key}" is repeated)`
-    : SECRET_KEYS.has(key) || QUOTE_FIXES.has(firstError.code) ||
-        (firstError.code === "MISSING_CHAR" && inValue !== undefined)
-    ? `: put the value of "${key || "the key"}" in single quotes, for example ${
-      key || "password"
-    }: 'p@ss,w0rd!' (a single quote inside is written twice: 'it''s')`
+    : key !== "" && (SECRET_KEYS.has(key) || QUOTE_FIXES.has(firstError.code) ||
+        (firstError.code === "MISSING_CHAR" && inValue !== undefined))
+    ? `: put the value of "${key}" in single quotes, for example ${key}: 'p@ss,w0rd!' (a ` +
+      "single quote inside is written twice: 'it''s')"
     : ": each line must be `key: value`";
   return new ConfigError(`Cannot read the YAML (${what})${hint}`, {
     file,
@@ -184,9 +196,16 @@ function collectValues(
       const key = isScalar(keyNode) ? String(keyNode.value).trim() : "";
       if (!KEYS.includes(key)) {
         const near = nearest(key, KEYS);
+        const option: OptionSpec | undefined = OPTIONS.find((o) =>
+          o.name === key.replace(/^-/, "").toLowerCase()
+        );
         onWarning?.(
           `${file}:${keyPos.line}:${keyPos.col}: Unknown key "${key}" is ignored` +
-            (near.distance <= Math.min(3, Math.ceil(key.length / 3))
+            (option
+              ? `: it is a command-line option: give it as -${option.name}${
+                option.kind === "flag" ? "" : ` <${option.arg ?? "value"}>`
+              } on the command line (the cron line)`
+              : near.distance <= Math.min(3, Math.ceil(key.length / 3))
               ? `: did you mean "${near.name}"?`
               : ""),
         );
