@@ -1,6 +1,7 @@
 /**
  * Small text helpers: edit distance and the closest of a set of names (for "did you mean"
- * hints), a host name without the brackets of an IPv6 literal, and a Basic auth header value.
+ * hints), a host name without the brackets of an IPv6 literal, a Basic auth header value, and a
+ * count with its noun in the singular or plural ("1 host", "2 hosts").
  *
  * @module
  */
