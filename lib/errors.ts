@@ -129,7 +129,8 @@ export class LocalIoError extends Error {
 
 /**
  * True when a failed open or read means the path names nothing usable: it does not exist, a
- * directory is on the way, or it is a directory where a file is wanted (a usage error, exit 2).
+ * directory is on the way, it is a directory where a file is wanted, or a device Deno's sandbox
+ * will not open (/dev/stdin, /dev/tty by name): a usage error, exit 2.
  *
  * @example Usage
  * ```ts
@@ -140,7 +141,7 @@ export class LocalIoError extends Error {
  */
 export function isWrongPath(error: unknown): boolean {
   return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.IsADirectory ||
-    error instanceof Deno.errors.NotADirectory;
+    error instanceof Deno.errors.NotADirectory || error instanceof Deno.errors.NotCapable;
 }
 
 /**

@@ -75,7 +75,7 @@ async function openInput(input: string | undefined): Promise<Deno.FsFile | typeo
     return input === "-" ? Deno.stdin : await Deno.open(input);
   } catch (error) {
     if (!isWrongPath(error)) throw cannotRead(input)(error);
-    throw new UsageError(`Cannot open the command file ${input}: ${(error as Error).message}`, {
+    throw new UsageError(`Cannot open the command file ${input}: ${fileErrorReason(error)}`, {
       cause: error,
     });
   }

@@ -119,7 +119,10 @@ Deno.test("main exits 2 with a clear message for usage and set-up errors", async
       ["-multiinfo", "1,2", "-c", "x.csv", "-r", "x.xml"],
       /-multiinfo .* cannot be used with -report/,
     ],
-    [["-report", "/nonexistent/r.xml", "-c", "-"], /Cannot open the report \/nonexistent\/r.xml/],
+    [
+      ["-report", "/nonexistent/r.xml", "-c", "-"],
+      /Cannot open the report \/nonexistent\/r.xml: no such file or directory: check the -report path\n/,
+    ],
     [
       ["-report", SAMPLE, "-c", "-", "-pl", "/nonexistent/q.yaml"],
       /q\.yaml: The plugin configuration file does not exist/,

@@ -69,7 +69,8 @@ export async function readReport(
   } catch (error) {
     if (!isWrongPath(error)) throw cannotRead(path)(error);
     throw new UsageError(
-      `Cannot open the report ${path}: ${(error as Error).message}: check the -report path`,
+      `Cannot open the report ${path}: ${fileErrorReason(error)}: check the -report path` +
+        (error instanceof Deno.errors.NotCapable ? " (-report - reads standard input)" : ""),
       { cause: error },
     );
   }

@@ -446,6 +446,7 @@ function noHost(run: { config: QualysConfig; stats: HostStats }): string {
     source.severities && `severities ${source.severities.join(", ")}`,
     `vuln_types ${source.vulnTypes.join(", ")}`,
     source.assetGroupIds && `asset_group_ids ${source.assetGroupIds.join(", ")}`,
+    source.ipRanges && `ip_ranges ${source.ipRanges.source}`,
   ].filter((f) => f);
   const dropped: string[] = [], keys: string[] = [];
   if (stats.hostsOutOfRange > 0) {
