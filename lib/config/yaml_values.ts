@@ -7,7 +7,6 @@
  * @module
  */
 
-import { OPTIONS, type OptionSpec } from "../cli/options.ts";
 import type * as Yaml from "yaml";
 import { ConfigError } from "../errors.ts";
 import { nearest } from "../util/text.ts";
@@ -32,6 +31,21 @@ export interface YamlKeys {
   password: ReadonlySet<string>;
   /** Receives warnings: unknown keys, a password YAML read otherwise than written. */
   onWarning?: ((message: string) => void) | undefined;
+  /**
+   * The command-line options (the agent's option table): an unknown key that is one of them
+   * (`server:`) is warned as such, with the option to give instead. @default none
+   */
+  commandLine?: readonly CommandLineOption[] | undefined;
+}
+
+/** A command-line option, as an unknown YAML key's warning names it. */
+export interface CommandLineOption {
+  /** Its name, as in `-name`. */
+  readonly name: string;
+  /** A flag takes no value. */
+  readonly kind: string;
+  /** Its value's placeholder. */
+  readonly arg?: string | undefined;
 }
 
 /**
@@ -196,7 +210,7 @@ function collectValues(
       const key = isScalar(keyNode) ? String(keyNode.value).trim() : "";
       if (!KEYS.includes(key)) {
         const near = nearest(key, KEYS);
-        const option: OptionSpec | undefined = OPTIONS.find((o) =>
+        const option = p.keys.commandLine?.find((o) =>
           o.name === key.replace(/^-/, "").toLowerCase()
         );
         onWarning?.(

@@ -129,7 +129,7 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
     try {
       const receipt = await sink.seal();
       where = receipt.where;
-      summarize = summarizer(delivery, { written, where, log, since });
+      summarize = summarizer(delivery, { written, copied, where, log, since });
       await delivery.dispose(); // what is left to do needs none of the job's memory
       if (!receipt.delivered) collectGarbage(); // before the Defense Center's TLS session starts
       await sink.close();
@@ -162,29 +162,41 @@ function summarizer(
   delivery: Delivery,
   o: {
     written: WriteSummary | undefined;
+    copied: CommandTally;
     where: string;
     log: DeliverLog;
     since: { what: string; started: number };
   },
 ): () => void {
   const { written, log } = o;
-  if (!written || !delivery.summary || delivery.content.kind !== "findings") return () => {};
+  const took = () =>
+    `${o.since.what} took ${((performance.now() - o.since.started) / 1000).toFixed(2)} s`;
+  const say = (line: string) => log.summary ? log.summary(line) : log.info(line);
+  if (delivery.content.kind === "commands") {
+    // the csv plugin's command file, passed on as it is: its heartbeat too
+    const { content, copied } = { content: delivery.content, copied: o.copied };
+    return () =>
+      say(
+        `Summary: ${plural(content.commands, "command")} (${plural(copied.lines, "line")}, ` +
+          `${plural(copied.results, "AddScanResult line")}) of the command file, ${o.where}; ` +
+          took(),
+      );
+  }
+  if (!written || !delivery.summary) return () => {};
   const source = delivery.summary(written);
   const setOs = delivery.content.encode.setOs ?? false;
   const warning = noHostInScope(written) ? source.noHost : undefined;
   return () => {
     if (warning) log.warn(warning);
     const seconds = (performance.now() - o.since.started) / 1000;
-    const line = summaryLine({
+    say(summaryLine({
       written,
       where: o.where,
       setOs,
       details: source.details,
       seconds,
       since: o.since.what,
-    });
-    if (log.summary) log.summary(line);
-    else log.info(line);
+    }));
   };
 }
 
@@ -229,7 +241,7 @@ async function dryRun(
 ): Promise<Delivered> {
   const { written, copied } = await write(delivery, { write: () => Promise.resolve() }, o);
   const where = "not sent (a dry run)";
-  summarizer(delivery, { written, where, log: o.log, since: o.since })();
+  summarizer(delivery, { written, copied, where, log: o.log, since: o.since })();
   const counts = countsOf(written, copied);
   o.log.info(dryRunLine(counts, written));
   return { where, written, counts, dryRun: true, seconds: o.seconds() };

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { plural } from "../util/text.ts";
 import type { FindingSource } from "../findings/finding_source.ts";
 import { ByteBuffer, CommandEncoder } from "../encode/encoder.ts";
 import { sanitizeField } from "../encode/sanitize.ts";
@@ -195,14 +196,14 @@ export async function writeBlocks(
   }
   if (memory.collectAroundEncode) collectGarbage(); // the encoder's, before the sink's own work
   if (enc.missingGlossary > 0) {
+    const n = enc.missingGlossary;
     log?.warn(
-      `${enc.missingGlossary} QID(s) have findings but no glossary entry: they were sent ` +
-        "without title, description, CVE or Bugtraq IDs",
+      `${plural(n, "QID")} ${n === 1 ? "has" : "have"} findings but no glossary entry: they ` +
+        "were sent without title, description, CVE or Bugtraq IDs",
     );
   }
-  if (enc.shortened > 0) {
-    log?.info(`${enc.shortened} QID(s) had text shortened to keep lines within 4000 bytes`);
-  }
+  const shortened = `${plural(enc.shortened, "QID")} had text shortened`;
+  if (enc.shortened > 0) log?.info(`${shortened} to keep lines within 4000 bytes`);
   if (enc.unknownOs.size > 0) {
     debug?.(
       `No SetOS for operating systems the table does not know: ${

@@ -118,8 +118,12 @@ async function readChecked(
     if (problems.length > 0) {
       throw new ConfigError(
         `${
-          problems.length > MAX_PROBLEMS ? `${MAX_PROBLEMS}+` : problems.length
-        } line(s) are not host input commands; nothing was sent:\n  ${problems.join("\n  ")}`,
+          problems.length > MAX_PROBLEMS
+            ? `${MAX_PROBLEMS}+ lines are not host input commands`
+            : problems.length === 1
+            ? "1 line is not a host input command"
+            : `${problems.length} lines are not host input commands`
+        }; nothing was sent:\n  ${problems.join("\n  ")}`,
         { file: inputName(input) },
       );
     }

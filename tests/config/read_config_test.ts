@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/errors.ts";
+import { OPTIONS } from "../../lib/cli/options.ts";
 import { parseHostAddress } from "../../lib/config/ip_ranges.ts";
 import { parseConfig, readConfig } from "../../lib/config/read_config.ts";
 
@@ -567,9 +568,7 @@ Deno.test("parseConfig warns that server:, port: or full: in the YAML are comman
   await parseConfig(
     "user_id: u\npassword: p\ntemplate_id: 1\nserver: 10.1.1.1\nfull: y\n",
     "q.yaml",
-    {
-      onWarning: (m) => warnings.push(m),
-    },
+    { onWarning: (m) => warnings.push(m), commandLine: OPTIONS },
   );
   assert.deepEqual(warnings, [
     'q.yaml:4:1: Unknown key "server" is ignored: it is a command-line option: give it as ' +

@@ -34,8 +34,11 @@ function assertNoDeletedPath(out: string): void {
 Deno.test("deno task demo: the report job against both simulators ends with exit 0 and fills the DC's map", async () => {
   const { code, out } = await demo();
   assert.equal(code, 0, out);
-  assert.match(out, /reports launched 1, deleted 1\. The DC processed \d+ messages; exit status 0/);
-  assert.match(out, /^ {2}\S+ {2}QualysGuard: [1-9]\d* results$/m);
+  assert.match(
+    out,
+    /reports launched 1, deleted 1\. The DC processed \d+ messages?; exit status 0/,
+  );
+  assert.match(out, /^ {2}\S+ {2}QualysGuard: [1-9]\d* results?$/m);
   assertNoDeletedPath(out);
 });
 

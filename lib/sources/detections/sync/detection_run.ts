@@ -293,9 +293,10 @@ function logCollected(
   );
   if (kb.missing.length) {
     log.warn(
-      `${kb.missing.length} QID(s) are not in the KnowledgeBase (${
-        kb.missing.slice(0, 10).join(", ")
-      }${kb.missing.length > 10 ? ", ..." : ""}): their findings go without title or IDs`,
+      `${plural(kb.missing.length, "QID")} ${kb.missing.length === 1 ? "is" : "are"} not in ` +
+        `the KnowledgeBase (${kb.missing.slice(0, 10).join(", ")}${
+          kb.missing.length > 10 ? ", ..." : ""
+        }): their findings go without title or IDs`,
     );
   }
   const { oldScanner } = collected.plan;
