@@ -139,6 +139,18 @@ Deno.test("usage lists every option and abbreviation", () => {
   }
 });
 
+Deno.test("checkOptionRules warns that -full changes nothing with -csvfile, and not with -server", () => {
+  const warnings: string[] = [];
+  const warn = (m: string) => void warnings.push(m);
+  checkOptionRules(parseArgv(["-full", "-c", "out.csv"]), { phase: "start", warn });
+  assert.deepEqual(warnings, [
+    "-full changes nothing with -csvfile: a file gets every host every run (-full is for a " +
+    "Defense Center, which otherwise gets only what changed)",
+  ]);
+  checkOptionRules(parseArgv(["-full", "-server", "10.0.0.1"]), { phase: "start", warn });
+  assert.equal(warnings.length, 1);
+});
+
 Deno.test("parseArgv takes -timeout in seconds, -full, and -pin as sha256 with or without colons", () => {
   assert.equal(parseArgv(["-timeout", "90"]).timeout, 90);
   assert.equal(parseArgv(["-t", "5"]).timeout, 5); // no other option starts with t
@@ -300,16 +312,4 @@ Deno.test("the new options: -dry-run, -status, -json and -metrics by full name a
     message: /^-metrics needs a file .*not -: for the run on standard output, use -json -$/,
   });
   assert.throws(() => parseArgv(["-json", ""]), /"-json" needs a non-empty value/);
-});
-
-Deno.test("checkOptionRules warns that -full changes nothing with -csvfile, and not with -server", () => {
-  const warnings: string[] = [];
-  const warn = (m: string) => void warnings.push(m);
-  checkOptionRules(parseArgv(["-full", "-c", "out.csv"]), { phase: "start", warn });
-  assert.deepEqual(warnings, [
-    "-full changes nothing with -csvfile: a file gets every host every run (-full is for a " +
-    "Defense Center, which otherwise gets only what changed)",
-  ]);
-  checkOptionRules(parseArgv(["-full", "-server", "10.0.0.1"]), { phase: "start", warn });
-  assert.equal(warnings.length, 1);
 });
