@@ -1,6 +1,5 @@
 /**
- * One run of the detection source for one destination (README: "How the detection source
- * works"):
+ * One run of the detection source for one destination (docs/detections.md: "What a run does"):
  *
  * - **Full** (no state for the destination, `-full`, a damaged state, other filters than the
  *   last run's, or a checkpoint later than Qualys's clock now): every host with open detections
