@@ -25,6 +25,7 @@ import type { ClientIdentity } from "./dc/pkcs12.ts";
 import { print } from "./cli/print.ts";
 import { check, dcTarget } from "./check.ts";
 import { versionLine } from "./version.ts";
+import { plural } from "./util/text.ts";
 
 export { versionLine };
 
@@ -59,6 +60,7 @@ const PLUGINS: Record<PluginName, InputPlugin> = {
  * ```
  */
 export async function run(argv: readonly string[], options: RunOptions = {}): Promise<number> {
+  const started = performance.now(); // the summary's time is the whole run's
   const program = options.programName ?? "qualys_connector";
   const env = options.env ?? {};
   if (argv.length === 0 && !program.startsWith("process_multiple")) {
@@ -70,7 +72,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     cli = parseArgv(argv, { env });
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    print("stderr", `${program}: ${error.message}\n\n${usage(program)}`);
+    print("stderr", usageErrorLine(error.message, program));
     return error.exitCode;
   }
   if (cli.help) {
@@ -119,7 +121,8 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     return exitCodeOf(error);
   };
   const now = options.now ?? (() => new Date());
-  const code = await runJobs({ cli, log, env, now, traffic: recorder.traffic }, recorder, fail)
+  const context = { cli, log, env, now, traffic: recorder.traffic };
+  const code = await runJobs(context, { recorder, fail, started })
     .then((worst) => worst || (log.failure?.exitCode ?? ExitCode.Ok), (error) => fail(error));
   try {
     return await recorder.end(code, log);
@@ -127,6 +130,22 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     unreport();
     await log.close();
   }
+}
+
+/**
+ * A command-line mistake as one line, and where the options are told: the hint is not buried
+ * under the whole usage text.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(usageErrorLine('Unknown option "-bogus"', "qc"),
+ *   'qc: Unknown option "-bogus": run "qc -help" for the options');
+ * ```
+ */
+export function usageErrorLine(message: string, program: string): string {
+  const help = `"${program} -help" for the options`;
+  return `${program}: ${message}${message.endsWith("?") ? ` Run ${help}` : `: run ${help}`}`;
 }
 
 /**
@@ -138,10 +157,15 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
  */
 async function runJobs(
   context: PluginContext,
-  recorder: RunRecorder,
-  fail: (error: unknown, prefix: string, inJob: boolean) => number,
+  o: {
+    recorder: RunRecorder;
+    fail: (error: unknown, prefix: string, inJob: boolean) => number;
+    /** When the run started (`performance.now()`). */
+    started: number;
+  },
 ): Promise<number> {
   const { cli, log } = context;
+  const { recorder, fail } = o;
   checkOptionRules(cli, { phase: "start", warn: (m) => log.warn(m) });
   const plugin = PLUGINS[cli.plugin];
   if (cli.check) return await check(plugin, context);
@@ -160,9 +184,10 @@ async function runJobs(
   if (recording) await recorder.configure(recording, { domain: dcTrust.domain, log });
   const destination = resolveDestination(dcTarget(cli), { identity, trust: dcTrust });
   await sinks.checkDestination(destination, { domain: dcTrust.domain, log });
-  let worst: number = ExitCode.Ok;
+  let worst: number = ExitCode.Ok, named = 0;
+  const failed: string[] = [];
   for await (const job of jobs) {
-    const run = async () => {
+    const run = async (since: { what: string; started: number }) => {
       // before the long work (a dry run writes nothing, not even a probe)
       if (!cli.dryRun) await sinks.probeSink(destination, { variant: job.variant });
       const delivery = await job.collect();
@@ -171,24 +196,39 @@ async function runJobs(
         log,
         onCounts: (counts) => recorder.counted(counts),
         dryRun: cli.dryRun,
+        since,
       });
     };
     if (job.name === undefined) {
-      await run();
+      await run({ what: "the run", started: o.started });
       continue;
     }
     // One of several independent jobs (-multiinfo): every one is tried; the worst status wins.
     recorder.jobStarted(job.variant ?? job.name);
+    named++;
     try {
       log.info(
         `${job.intro ?? job.name}; commands go to ${
           sinks.destinationName(destination, { variant: job.variant })
         }`,
       );
-      await run();
+      await run({ what: "this template", started: performance.now() });
     } catch (error) {
-      worst = Math.max(worst, fail(error, job.name, true));
+      const code = fail(error, job.name, true);
+      failed.push(`${job.variant ?? job.name} (exit ${code})`);
+      worst = Math.max(worst, code);
     }
   }
+  if (named > 0) multiinfoTally(log, { jobs: named, failed });
   return worst;
+}
+
+/**
+ * The last line of a `-multiinfo` run: how many of its templates failed, and which (an error),
+ * or that none did (the summary heartbeat).
+ */
+function multiinfoTally(log: Logger, o: { jobs: number; failed: readonly string[] }): void {
+  const of = `${o.failed.length} of ${plural(o.jobs, "template")}`;
+  if (o.failed.length) log.error(`-multiinfo: ${of} failed: ${o.failed.join(", ")}`);
+  else log.summary(`-multiinfo: ${of} failed`);
 }

@@ -129,7 +129,8 @@ export class LocalIoError extends Error {
 
 /**
  * True when a failed open or read means the path names nothing usable: it does not exist, a
- * directory is on the way, or it is a directory where a file is wanted (a usage error, exit 2).
+ * directory is on the way, it is a directory where a file is wanted, or a device Deno's sandbox
+ * will not open (/dev/stdin, /dev/tty by name): a usage error, exit 2.
  *
  * @example Usage
  * ```ts
@@ -140,7 +141,37 @@ export class LocalIoError extends Error {
  */
 export function isWrongPath(error: unknown): boolean {
   return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.IsADirectory ||
-    error instanceof Deno.errors.NotADirectory;
+    error instanceof Deno.errors.NotADirectory || error instanceof Deno.errors.NotCapable;
+}
+
+/**
+ * Why a file operation failed, in the user's terms: the operating system's words without the
+ * runtime's additions ("(os error 2)", ": tmpfile", ": open '/x'"), and a path Deno's sandbox
+ * will not open (a device such as /dev/stdin or /dev/tty: "run again with the --allow-all flag")
+ * said as what the connector opens.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(fileErrorReason(new Deno.errors.NotFound("No such file or directory (os error 2): tmpfile")),
+ *   "no such file or directory");
+ * assert.equal(fileErrorReason(new Deno.errors.PermissionDenied("Permission denied (os error 13): open '/x'")),
+ *   "permission denied");
+ * assert.equal(fileErrorReason(new Deno.errors.NotCapable('Requires all access to "/dev/tty", run again with the --allow-all flag')),
+ *   "a device the connector does not open (it opens files, FIFOs, /dev/null, and its own standard streams)");
+ * ```
+ */
+export function fileErrorReason(error: unknown): string {
+  if (error instanceof Deno.errors.NotCapable) {
+    return "a device the connector does not open (it opens files, FIFOs, /dev/null, and its own " +
+      "standard streams)";
+  }
+  const text = (error as Error)?.message ?? String(error);
+  const plain = text.replace(/ \(os error \d+\)/, "").replace(
+    /: [a-z_]+(?: '[^']*')?(?: -> '[^']*')?$/,
+    "",
+  );
+  return plain.charAt(0).toLowerCase() + plain.slice(1);
 }
 
 /** An answer from Qualys (or the way to it) that means the job cannot go on. Exit 3. */

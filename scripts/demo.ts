@@ -15,6 +15,7 @@ import { connectorArgs } from "./connector_command.ts";
 import { TEMP_DIR, writeDemoSetup } from "./demo_setup.ts";
 import { startDcSim } from "./sim/fmc/mod.ts";
 import { startQualysSim } from "./sim/qualys/mod.ts";
+import { plural } from "../lib/util/text.ts";
 
 // `deno task demo -- --detections`: the detection source over two nights instead.
 if (Deno.args.includes("--detections")) {
@@ -52,14 +53,16 @@ try {
       `(${
         sim.requests.map((r) => r.action).join(", ")
       }); reports launched ${sim.launched.length}, ` +
-      `deleted ${sim.deleted.length}. The DC processed ${dc.messages} messages; exit status ${code}.`,
+      `deleted ${sim.deleted.length}. The DC processed ${
+        plural(dc.messages, "message")
+      }; exit status ${code}.`,
   );
   console.log(
     "\ndemo: what the Defense Center's network map now holds (host → scanner → results):",
   );
   for (const [ip, byScanner] of Object.entries(dc.dump())) {
     for (const [scanner, results] of Object.entries(byScanner)) {
-      console.log(`  ${ip}  ${scanner}: ${results.length} results`);
+      console.log(`  ${ip}  ${scanner}: ${plural(results.length, "result")}`);
       for (const r of results) {
         console.log(
           `    QID ${r.vulnId.padEnd(6)} ${(r.port ? `${r.port}/${r.proto}` : "-").padEnd(9)} ` +

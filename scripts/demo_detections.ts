@@ -18,7 +18,18 @@ import { startQualysSim, VmdrSubscription } from "./sim/qualys/mod.ts";
 
 /** Runs the demo; resolves to the exit status. */
 export async function runDetectionsDemo(): Promise<number> {
-  const sub = new VmdrSubscription({ seed: 2026, hosts: 40, detectionsPerHost: 8, qids: 150 });
+  // The simulated clock starts yesterday morning (UTC), so that night 2 is this morning: the
+  // checkpoints and dates the demo prints are near today.
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  const sub = new VmdrSubscription({
+    seed: 2026,
+    hosts: 40,
+    detectionsPerHost: 8,
+    qids: 150,
+    start: `${yesterday}T06:00:00Z`,
+  });
+  // The YAML's severities: what the connector imports, and so what the DC's map can hold.
+  const SEVERITIES = [2, 3, 4, 5];
   const sim = await startQualysSim({ vmdr: { subscription: sub, pageLatencyMs: 100 } });
   const dc = await startDcSim({});
   const dir = await Deno.makeTempDir({ prefix: "qualys_connector-demo-" });
@@ -66,6 +77,9 @@ export async function runDetectionsDemo(): Promise<number> {
         `${new Set([...first.keys()].map((k) => k.split(" ")[0])).size} hosts`,
     );
 
+    const inScope = () => sub.openDetectionKeys({ severities: SEVERITIES });
+    const everySeverity = () => sub.openDetectionKeys();
+    const before = { scope: inScope(), all: everySeverity() };
     const day = sub.advanceDay({
       allFixedHosts: 1,
       scanShare: 0.25,
@@ -76,12 +90,29 @@ export async function runDetectionsDemo(): Promise<number> {
     const purged = day.purgedHostIds.map(ipOf);
     const atIp = (map: Map<string, string>, ip: string) =>
       [...map.keys()].filter((k) => k.startsWith(`${ip} `)).length;
+    // What the day did to the open detections, of every severity and of those imported, the
+    // purged host's apart (its detections leave every answer, they are not fixed).
+    const hostOf = (key: string) => key.split("|")[0]!;
+    const purgedIps = new Set(purged);
+    const change = (was: Set<string>, now: Set<string>) => ({
+      fixed: [...was].filter((k) => !now.has(k) && !purgedIps.has(hostOf(k))).length,
+      added: [...now].filter((k) => !was.has(k)).length,
+    });
+    const after = {
+      scope: change(before.scope, inScope()),
+      all: change(before.all, everySeverity()),
+    };
     console.log(
-      `\ndemo: a day passes in Qualys: ${day.scannedHosts} hosts scanned, ${day.fixed} findings ` +
-        `fixed (all of host ${day.allFixedHostIds.map(ipOf).join(", ")}), ${day.reopened} ` +
-        `re-opened, ${day.newDetections} new; host ${
+      `\ndemo: a day passes in Qualys: ${day.scannedHosts} hosts scanned, ${after.all.fixed} open ` +
+        `findings fixed (all of host ${day.allFixedHostIds.map(ipOf).join(", ")}'s), ` +
+        `${after.all.added} new or re-opened; host ${
           day.purgedHostIds.map((id) => `${id} (${ipOf(id)})`).join(", ")
         } purged from Qualys (no detection query says so: only the list of the hosts there)`,
+    );
+    console.log(
+      `demo: the connector imports severities 2-5 (its YAML says severities: 2-5): ` +
+        `${after.scope.fixed} of the ${after.all.fixed} fixed and ${after.scope.added} of the ` +
+        `${after.all.added} new are of those severities; the others never reach the DC`,
     );
     for (const ip of purged) {
       console.log(`demo: the DC's map holds ${atIp(first, ip)} results of ${ip} before night 2`);
@@ -91,9 +122,9 @@ export async function runDetectionsDemo(): Promise<number> {
     const gone = [...first.keys()].filter((k) => !second.has(k));
     const added = [...second.keys()].filter((k) => !first.has(k));
     console.log(`\ndemo: what night 2 changed in the DC's map:`);
-    for (const k of gone.slice(0, 12)) console.log(`  - ${k}  ${first.get(k)!.slice(0, 50)}`);
+    for (const k of gone.slice(0, 12)) console.log(`  - ${k}  ${shorten(first.get(k)!, 50)}`);
     if (gone.length > 12) console.log(`  ... and ${gone.length - 12} more findings removed`);
-    for (const k of added.slice(0, 6)) console.log(`  + ${k}  ${second.get(k)!.slice(0, 50)}`);
+    for (const k of added.slice(0, 6)) console.log(`  + ${k}  ${shorten(second.get(k)!, 50)}`);
     if (added.length > 6) console.log(`  ... and ${added.length - 6} more new findings`);
     for (const ip of purged) {
       console.log(
@@ -103,11 +134,20 @@ export async function runDetectionsDemo(): Promise<number> {
     }
     const truth = sub.openDetectionKeys({ severities: [2, 3, 4, 5] }).size;
     const ofPurged = purged.reduce((n, ip) => n + atIp(first, ip), 0);
+    const fixedRemoved = gone.length - ofPurged;
     console.log(
-      `demo: ${gone.length - ofPurged} fixed findings removed, ${ofPurged} of the purged host ` +
-        `removed, ${added.length} added; the map now holds ` +
-        `${second.size} results, and Qualys has ${truth} open detections of severity 2-5 ` +
+      `demo: ${fixedRemoved} fixed findings removed (${
+        fixedRemoved === after.scope.fixed ? "the" : "NOT the"
+      } ${after.scope.fixed} fixed of severity 2-5), ${ofPurged} of the purged host removed, ` +
+        `${added.length} added (${added.length === after.scope.added ? "the" : "NOT the"} ` +
+        `${after.scope.added} new of severity 2-5); the map now holds ${second.size} results, ` +
+        `and Qualys has ${truth} open detections of severity 2-5 ` +
         `(${second.size === truth ? "the same" : "NOT the same"})`,
+    );
+    console.log(
+      'demo: the log\'s "fixed detections" count every Fixed detection Qualys lists for the ' +
+        "hosts processed since the last run, fixed that day or before: they are cleared if the " +
+        "DC still holds them, else left alone",
     );
     console.log("\ndemo: the state the connector keeps, in InputPlugins/QualysGuard.state:");
     for (const e of Deno.readDirSync(`${dir}/InputPlugins/QualysGuard.state`)) {
@@ -128,6 +168,23 @@ export async function runDetectionsDemo(): Promise<number> {
     await Deno.remove(dir, { recursive: true });
   }
   return code;
+}
+
+/**
+ * `text` cut to at most `max` characters at a word's end, with "…" when cut.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(shorten("Remote Desktop Security Update", 20), "Remote Desktop\u2026");
+ * assert.equal(shorten("Short", 20), "Short");
+ * ```
+ */
+export function shorten(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max - 1);
+  const space = cut.lastIndexOf(" ");
+  return `${space > max / 2 ? cut.slice(0, space) : cut}\u2026`;
 }
 
 if (import.meta.main) Deno.exit(await runDetectionsDemo());

@@ -17,6 +17,7 @@
 
 import { startDcSim } from "./sim/fmc/mod.ts";
 import { startQualysSim, VmdrSubscription } from "./sim/qualys/mod.ts";
+import { plural } from "../lib/util/text.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -143,13 +144,13 @@ export async function startSandbox(): Promise<Sandbox> {
       text,
       advanceDay() {
         const d = sub.advanceDay();
-        return `a day passed in Qualys: ${d.scannedHosts} hosts scanned, ${d.fixed} findings ` +
-          `fixed, ${d.reopened} re-opened, ${d.newDetections} new`;
+        return `a day passed in Qualys: ${plural(d.scannedHosts, "host")} scanned, ` +
+          `${plural(d.fixed, "finding")} fixed, ${d.reopened} re-opened, ${d.newDetections} new`;
       },
       tally() {
-        return `the Qualys simulator answered ${sim.log.length} API calls (reports launched ` +
-          `${sim.launched.length}); the Defense Center simulator took ${dc.connections} ` +
-          `connections and processed ${dc.messages} messages`;
+        return `the Qualys simulator answered ${plural(sim.log.length, "API call")} (reports ` +
+          `launched ${sim.launched.length}); the Defense Center simulator took ` +
+          `${plural(dc.connections, "connection")} and processed ${plural(dc.messages, "message")}`;
       },
       stop,
     };

@@ -89,7 +89,7 @@ function resolve(typed: string): OptionSpec {
   const near = nearest(lower, all.map((o) => o.name));
   throw new UsageError(
     `Unknown option "-${typed}"` +
-      (near.distance <= 3 ? `: did you mean "-${near.name}"?` : ": see -help for the options"),
+      (near.distance <= 3 ? `: did you mean "-${near.name}"?` : ""),
   );
 }
 

@@ -61,6 +61,13 @@ export const OPTION_RULES: readonly OptionRule[] = [
     message: "-dry-run is not a run of the destination: -json and -metrics are not written",
   },
   {
+    phase: "start",
+    when: (cli) => cli.full && cli.csvfile !== undefined,
+    effect: "warn",
+    message: "-full changes nothing with -csvfile: a file gets every host every run " +
+      "(-full is for a Defense Center, which otherwise gets only what changed)",
+  },
+  {
     phase: "dc",
     when: (cli) => cli.insecure && cli.pin !== undefined,
     effect: "warn",

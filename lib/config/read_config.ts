@@ -9,7 +9,7 @@
  * @module
  */
 
-import { ConfigError } from "../errors.ts";
+import { ConfigError, fileErrorReason } from "../errors.ts";
 import {
   type AccountConfig,
   type Concerns,
@@ -23,7 +23,7 @@ import {
   type SourceConfig,
   type SourceKind,
 } from "./fields.ts";
-import { readYamlValues, type YamlValue } from "./yaml_values.ts";
+import { type CommandLineOption, readYamlValues, type YamlValue } from "./yaml_values.ts";
 
 export type { AccountConfig, DcTrustConfig, MonitorConfig, OutputConfig, SourceConfig, SourceKind };
 export { DEFAULT_URL };
@@ -52,6 +52,11 @@ export interface ConfigRequirements {
   templateId?: boolean;
   /** Receives warnings: unknown keys, keys that do not apply, a file others can read. */
   onWarning?: ((message: string) => void) | undefined;
+  /**
+   * The command-line options: a key that is one (`server:`) is warned as such, with the option
+   * to give instead. @default none
+   */
+  commandLine?: readonly CommandLineOption[] | undefined;
 }
 
 const KEYS = FIELDS.map((f) => f.key);
@@ -119,6 +124,7 @@ export async function parseConfig(
     secret: SECRET_KEYS,
     password: PASSWORD_KEYS,
     onWarning,
+    commandLine: requirements.commandLine,
   });
   const config = defaults();
   const needs = { credentials, templateId, source: "report" as SourceKind };
@@ -239,7 +245,7 @@ export async function readConfig(
       );
     }
     throw new ConfigError(
-      `Cannot read the plugin configuration: ${(error as Error).message}`,
+      `Cannot read the plugin configuration: ${fileErrorReason(error)}: check the -plugininfo path`,
       { file: path, cause: error },
     );
   }

@@ -31,6 +31,21 @@ export interface YamlKeys {
   password: ReadonlySet<string>;
   /** Receives warnings: unknown keys, a password YAML read otherwise than written. */
   onWarning?: ((message: string) => void) | undefined;
+  /**
+   * The command-line options (the agent's option table): an unknown key that is one of them
+   * (`server:`) is warned as such, with the option to give instead. @default none
+   */
+  commandLine?: readonly CommandLineOption[] | undefined;
+}
+
+/** A command-line option, as an unknown YAML key's warning names it. */
+export interface CommandLineOption {
+  /** Its name, as in `-name`. */
+  readonly name: string;
+  /** A flag takes no value. */
+  readonly kind: string;
+  /** Its value's placeholder. */
+  readonly arg?: string | undefined;
 }
 
 /**
@@ -135,6 +150,18 @@ function yamlError(
     }
     return undefined;
   };
+  // A key line that does not start at the left margin: the library's error (and our quoting
+  // hint) would point elsewhere, at the line before or the value it seems to continue.
+  const indented = /^([ \t]+)([A-Za-z_]+)[ \t]*:/m.exec(text);
+  if (indented) {
+    const line = text.slice(0, indented.index).split("\n").length;
+    return new ConfigError(
+      `Cannot read the YAML: the line of "${indented[2]}" is indented: remove the ` +
+        `${/\t/.test(indented[1]!) ? "indentation" : "spaces"} before "${indented[2]}:" ` +
+        "(every line starts at the left margin: key: value)",
+      { file, line, column: 1 },
+    );
+  }
   const inValue = keyAt(firstError.pos[0]);
   const onLine = lineKey(at(firstError.pos[0]).line);
   const key = inValue?.key || onLine;
@@ -148,11 +175,10 @@ function yamlError(
     ? ": indent with spaces, not tabs"
     : firstError.code === "DUPLICATE_KEY"
     ? `: each key may appear only once ("${key}" is repeated)`
-    : SECRET_KEYS.has(key) || QUOTE_FIXES.has(firstError.code) ||
-        (firstError.code === "MISSING_CHAR" && inValue !== undefined)
-    ? `: put the value of "${key || "the key"}" in single quotes, for example ${
-      key || "password"
-    }: 'p@ss,w0rd!' (a single quote inside is written twice: 'it''s')`
+    : key !== "" && (SECRET_KEYS.has(key) || QUOTE_FIXES.has(firstError.code) ||
+        (firstError.code === "MISSING_CHAR" && inValue !== undefined))
+    ? `: put the value of "${key}" in single quotes, for example ${key}: 'p@ss,w0rd!' (a ` +
+      "single quote inside is written twice: 'it''s')"
     : ": each line must be `key: value`";
   return new ConfigError(`Cannot read the YAML (${what})${hint}`, {
     file,
@@ -184,9 +210,16 @@ function collectValues(
       const key = isScalar(keyNode) ? String(keyNode.value).trim() : "";
       if (!KEYS.includes(key)) {
         const near = nearest(key, KEYS);
+        const option = p.keys.commandLine?.find((o) =>
+          o.name === key.replace(/^-/, "").toLowerCase()
+        );
         onWarning?.(
           `${file}:${keyPos.line}:${keyPos.col}: Unknown key "${key}" is ignored` +
-            (near.distance <= Math.min(3, Math.ceil(key.length / 3))
+            (option
+              ? `: it is a command-line option: give it as -${option.name}${
+                option.kind === "flag" ? "" : ` <${option.arg ?? "value"}>`
+              } on the command line (the cron line)`
+              : near.distance <= Math.min(3, Math.ceil(key.length / 3))
               ? `: did you mean "${near.name}"?`
               : ""),
         );

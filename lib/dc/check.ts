@@ -11,6 +11,7 @@
  * @module
  */
 
+import { plural } from "../util/text.ts";
 import { DcError, exitCodeOf } from "../errors.ts";
 import { seconds } from "../util/deadline.ts";
 import { unbracket } from "../util/text.ts";
@@ -68,9 +69,9 @@ export async function checkDc(options: CheckDcOptions): Promise<DcCheckStep[]> {
       ok: true,
       what: `certificate ${loaded.path}`,
       detail: `${identity.subject}, valid ${identity.notBefore.toISOString().slice(0, 10)} to ` +
-        `${
-          identity.notAfter.toISOString().slice(0, 10)
-        }, ${identity.caPems.length} CA certificate(s)`,
+        `${identity.notAfter.toISOString().slice(0, 10)}, ${
+          plural(identity.caPems.length, "CA certificate")
+        }`,
     });
   } catch (error) {
     steps.push({

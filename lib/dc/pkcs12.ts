@@ -2,7 +2,7 @@
  * The client certificate from the Defense Center's Host Input Client page: a `.pkcs12` read
  * in-process (no openssl) with node-forge, which reads every variant (OpenSSL 3's AES-256/PBKDF2
  * and the legacy RC2-40/3DES with a SHA-1 MAC), with or without a password. The leaf certificate
- * is the one whose key is in the file; the other certificates are the DC's CA (README: How sending
+ * is the one whose key is in the file; the other certificates are the DC's CA (docs/operations.md: The Defense Center side; How sending
  * to the Defense Center works; docs/platform.md, "PKCS#12").
  *
  * @module
@@ -186,7 +186,8 @@ export function findDefaultPkcs12(dir = "."): { path: string; others: string[] }
     throw new LocalIoError(
       "No *.pkcs12 certificate in the current directory: download one from the Defense Center's " +
         "Host Input Client page, put it here, or name it with -pkcs12",
-      { path: dir, usage: true },
+      // the directory by its name, not "." (which read as a stray ".:" before the message)
+      { path: dir === "." ? Deno.cwd() : dir, usage: true },
     );
   }
   return { path: dir === "." ? names[0]! : `${dir}/${names[0]}`, others: names.slice(1) };

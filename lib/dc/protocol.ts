@@ -312,7 +312,7 @@ export class MessagePacker {
     }
     this.#appendGroup(line);
     if (kind === 2) this.#flushGroup();
-    else if (this.#header.length + this.#groupLen > this.#max) this.#spillGroup();
+    else if (this.#header.length + this.#groupLen > this.#max) this.#overflowGroup();
   }
 
   /** Ends the input. */
@@ -355,7 +355,7 @@ export class MessagePacker {
     const h = this.#header.length;
     if (h + this.#curLen + this.#groupLen > this.#max) {
       this.#flushCur();
-      if (h + this.#groupLen > this.#max) this.#spillGroup();
+      if (h + this.#groupLen > this.#max) this.#overflowGroup();
     }
     this.#cur.set(this.#group.subarray(0, this.#groupLen), this.#curLen);
     this.#curLen += this.#groupLen;
@@ -364,7 +364,7 @@ export class MessagePacker {
   }
 
   // A group too big for one payload: emit full payloads from its start, keep the rest.
-  #spillGroup(): void {
+  #overflowGroup(): void {
     this.#flushCur();
     const h = this.#header.length;
     while (this.#groupLen > 0 && h + this.#groupLen > this.#max) {

@@ -12,6 +12,7 @@
  */
 
 import { DcRejectedError } from "../errors.ts";
+import { plural } from "../util/text.ts";
 import type { ByteReader } from "../util/bytes.ts";
 import type { DataAnswer, DcClient, DcLog } from "./dc_client.ts";
 import { headerOf, unparsableLines } from "./answers.ts";
@@ -167,7 +168,7 @@ class Sender {
     const short = this.#short, dropped = this.#dropped;
     if (t.failures === 0 && short.length === 0 && dropped === 0) return undefined;
     const parts: string[] = [];
-    if (t.failures) parts.push(`the Defense Center rejected ${t.failures} command(s)`);
+    if (t.failures) parts.push(`the Defense Center rejected ${plural(t.failures, "command")}`);
     if (short.length) {
       const shown = short.length > 10 ? `${short.slice(0, 10).join(", ")}, ...` : short.join(", ");
       parts.push(
@@ -178,11 +179,18 @@ class Sender {
         } ${shown})`,
       );
     }
-    if (dropped) parts.push(`${dropped} line(s) too long for MAX_SIZE were not sent`);
+    if (dropped) {
+      parts.push(
+        `${plural(dropped, "line")} too long for MAX_SIZE ${
+          dropped === 1 ? "was" : "were"
+        } not sent`,
+      );
+    }
     const text = parts.join("; ");
     return new DcRejectedError(
-      `${text[0]!.toUpperCase()}${text.slice(1)}: ${t.processed} of ${t.commands} commands ` +
-        `processed in ${t.messages} messages; see the errors above`,
+      `${text[0]!.toUpperCase()}${text.slice(1)}: ${t.processed} of the ` +
+        `${plural(t.commands, "command")} processed in ${plural(t.messages, "message")} ` +
+        "(a rejected command counts as processed); see the errors above",
     );
   }
 }

@@ -43,7 +43,7 @@ export interface TlsTarget {
 }
 
 /**
- * Time limits per step, in ms, when `-timeout` is not given (the README says why): the FMC
+ * Time limits per step, in ms, when `-timeout` is not given (docs/operations.md, "Time limits (-timeout)", says why): the FMC
  * answers TCP, TLS and the version at once, but answers a DATA message only once it has
  * processed every command in it.
  */

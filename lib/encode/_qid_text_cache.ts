@@ -6,7 +6,7 @@
  * the arena holds: a buffer per QID fragments the C heap, and an object per QID, promoted and
  * dropped in turn, grows the JS heap.
  *
- * With `spill`, a QID's text dropped from the arena the first time goes to a 0600 temp file, and
+ * With `spool`, a QID's text dropped from the arena the first time goes to a 0600 temp file, and
  * comes back from there (one read into the arena) when the QID is found again: building it anew
  * decodes the glossary entry and cleans its HTML, about ten times the cost, and makes garbage.
  * When the file cannot be made or written, the texts are built again instead.
@@ -31,7 +31,7 @@ export class QidTextCache {
   readonly #size: number;
   #arena: Uint8Array | undefined; // allocated on first use; its pages are touched as it fills
   #pos = 0;
-  // Each QID met: where its text is, in the arena (its queue entry) and in the spill file.
+  // Each QID met: where its text is, in the arena (its queue entry) and in the text spool.
   readonly #places = new QidPlaces();
   // The queue of QIDs in the arena, oldest first: [#first, #last) of a sequence number space;
   // entry e lives at (e - #base) in the arrays.
@@ -43,24 +43,24 @@ export class QidTextCache {
   #first = 0;
   #last = 0;
 
-  // The spill: record r is at #recOffsets[r], #recLengths[r] bytes, its tail from #recMids[r].
-  readonly #spill: { tempDir?: string | undefined } | undefined;
+  // The text spool: record r is at #recOffsets[r], #recLengths[r] bytes, its tail from #recMids[r].
+  readonly #spool: { tempDir?: string | undefined } | undefined;
   #file: Deno.FsFile | undefined;
   #path: string | undefined;
-  #fileBytes = 0; // -1: the spill is off for good
+  #fileBytes = 0; // -1: the text spool is off for good
   #records = 0;
   #unregister: (() => void) | undefined;
   #recOffsets = new Float64Array(256);
   #recLengths = new Int32Array(256);
   #recMids = new Int32Array(256);
 
-  /** A cache of at most `bytes` bytes of text; with `spill`, texts dropped go to a temp file. */
-  constructor(bytes: number, options: { spill?: { tempDir?: string | undefined } } = {}) {
+  /** A cache of at most `bytes` bytes of text; with `spool`, texts dropped go to a temp file. */
+  constructor(bytes: number, options: { spool?: { tempDir?: string | undefined } } = {}) {
     this.#size = Math.max(0, Math.floor(bytes));
-    this.#spill = options.spill;
+    this.#spool = options.spool;
   }
 
-  /** Closes and removes the spill file, if any; the texts in it are forgotten. Safe twice. */
+  /** Closes and removes the text spool, if any; the texts in it are forgotten. Safe twice. */
   dispose(): void {
     this.#unregister?.();
     this.#unregister = undefined;
@@ -83,7 +83,7 @@ export class QidTextCache {
   }
 
   /**
-   * The QID's text (new views of the held bytes), if held: in the arena, or in the spill file
+   * The QID's text (new views of the held bytes), if held: in the arena, or in the text spool
    * (read back into the arena, dropping the oldest QIDs in its way, each passed to `onDrop`).
    */
   get(qid: number, onDrop: (qid: number) => void): QidText | undefined {
@@ -98,7 +98,7 @@ export class QidTextCache {
     if (r < 0 || !this.#file) return undefined;
     const n = this.#recLengths[r]!, from = this.#region(n, onDrop);
     if (!this.#readAt(this.#recOffsets[r]!, this.#arena!.subarray(from, from + n))) {
-      return undefined; // the spill is off now: the caller builds the text again
+      return undefined; // the text spool is off now: the caller builds the text again
     }
     const mid = from + this.#recMids[r]!;
     this.#push(qid, from, mid, from + n);
@@ -148,8 +148,8 @@ export class QidTextCache {
       const i = this.#first - this.#base, start = this.#starts[i]!;
       if (start < from || start >= to) return;
       const qid = this.#qids[i]!, s = this.#places.find(qid);
-      if (this.#spill && this.#places.record[s]! < 0) {
-        this.#places.record[s] = this.#spillOut(start, this.#mids[i]! - start, this.#ends[i]!);
+      if (this.#spool && this.#places.record[s]! < 0) {
+        this.#places.record[s] = this.#spoolOut(start, this.#mids[i]! - start, this.#ends[i]!);
       }
       this.#places.entry[s] = -1;
       this.#first++;
@@ -157,13 +157,13 @@ export class QidTextCache {
     }
   }
 
-  // Appends a text about to be overwritten to the spill file (made on first use); returns its
-  // record, or -1 when the spill is off.
-  #spillOut(start: number, head: number, end: number): number {
+  // Appends a text about to be overwritten to the text spool (made on first use); returns its
+  // record, or -1 when the text spool is off.
+  #spoolOut(start: number, head: number, end: number): number {
     if (!this.#file) {
-      if (this.#fileBytes < 0) return -1; // the spill failed before, or was disposed of
+      if (this.#fileBytes < 0) return -1; // the text spool failed before, or was disposed of
       try {
-        const { path, file } = makeTempFileSync("qidTexts", { tempDir: this.#spill!.tempDir });
+        const { path, file } = makeTempFileSync("qidTexts", { tempDir: this.#spool!.tempDir });
         this.#path = path;
         this.#file = file;
         this.#unregister = onCleanup(() => this.dispose());
@@ -192,7 +192,7 @@ export class QidTextCache {
     return this.#records++;
   }
 
-  // Reads a record into `into`; false (and the spill off) when the file fails.
+  // Reads a record into `into`; false (and the text spool off) when the file fails.
   #readAt(offset: number, into: Uint8Array): boolean {
     try {
       if (readAtSync(this.#file!, offset, into) === into.length) return true;
@@ -243,7 +243,7 @@ function grow<T extends Float64Array | Int32Array>(
 const NO_QID = 0xffffffff;
 
 /**
- * QID → its queue entry in the arena and its record in the spill file (each -1 when none): an
+ * QID → its queue entry in the arena and its record in the text spool (each -1 when none): an
  * open-addressing table of typed arrays, 12 bytes a slot, at most 75 % full. A QID, once met,
  * keeps its slot: the table grows with the QIDs a run names (a `Map` of two would take about
  * four times as much, on the JS heap).

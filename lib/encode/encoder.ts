@@ -1,14 +1,14 @@
 /**
- * Host input command encoding (README: What is written; docs/host_input.md, sections 2, 3 and 5):
+ * Host input command encoding (docs/output.md; docs/host_input.md, sections 2, 3 and 5):
  * `SetSource`, then per host with findings an optional `AddHost`, an optional `SetOS`, one
  * `AddScanResult` per finding and `ScanFlush`; per host listed without open findings (they come
  * last) `DeleteScanResult` and `ScanUpdate`. Written as bytes into a reusable buffer. No clock
- * or logging; no I/O but the optional spill of texts to a temp file (`spillTexts`).
+ * or logging; no I/O but the optional text spool (a temp file) (`textSpool`).
  *
  * Each QID's glossary part (`,"title","description","cve_ids: …","bugtraq_ids: …"\n`) is built
  * once and reused while it stays in a cache of bounded size (`qidCacheBytes`, oldest out
  * first), so memory does not grow with the number of distinct QIDs; a QID that left the cache
- * is read back from the spill file, or else built again, to the same bytes. It is fitted so that the line stays within `maxLineBytes`
+ * is read back from the text spool, or else built again, to the same bytes. It is fitted so that the line stays within `maxLineBytes`
  * even for the longest possible prefix (an IPv6 address, a 5-digit port), so a QID reads the
  * same on every host: the description is shortened first, then CVE and Bugtraq IDs are dropped
  * (from the end of the longer list), then the title is shortened.
@@ -45,7 +45,7 @@ export interface EncodeOptions {
   maxLineBytes?: number;
   /**
    * Bytes of encoded QID text kept for reuse; past it the QIDs built first are dropped, and
-   * read back from the spill (`spillTexts`) or built again (to the same bytes) when next found.
+   * read back from the text spool (`textSpool`) or built again (to the same bytes) when next found.
    * @default {REPORT_MEMORY.qidCacheBytes}
    */
   qidCacheBytes?: number;
@@ -54,7 +54,7 @@ export interface EncodeOptions {
    * instead of building them again (ten times faster); {@linkcode CommandEncoder.dispose}
    * removes it. @default none: they are built again
    */
-  spillTexts?: { tempDir?: string | undefined } | undefined;
+  textSpool?: { tempDir?: string | undefined } | undefined;
   /** The Defense Center domain: `SetDomain,<domain>` heads the commands. @default none */
   domain?: string | undefined;
 }
@@ -177,7 +177,7 @@ export class CommandEncoder {
   constructor(glossary: Glossary, options: EncodeOptions = {}) {
     this.#glossary = glossary;
     this.#qidText = new QidTextCache(options.qidCacheBytes ?? REPORT_MEMORY.qidCacheBytes, {
-      spill: options.spillTexts,
+      spool: options.textSpool,
     });
     this.#scanner = sanitizeField(options.scannerName ?? "QualysGuard");
     this.#source = sanitizeField(options.sourceName ?? "QualysGuard Scan Report");
@@ -190,7 +190,7 @@ export class CommandEncoder {
     this.#prefix = this.#newPrefix(MAX_IP);
   }
 
-  /** Removes the temp file of `spillTexts`, if one was made. Safe to call twice. */
+  /** Removes the text spool (`textSpool`), if one was made. Safe to call twice. */
   dispose(): void {
     this.#qidText.dispose();
   }

@@ -1,6 +1,6 @@
 /**
  * A host's operating system as a report or the detection API names it → the vendor, product and
- * version strings of a host input `SetOS` line (README: What is written, "Operating systems").
+ * version strings of a host input `SetOS` line (docs/output.md, "Operating systems").
  * Pure: no I/O, no state.
  *
  * A CPE name (`cpe:/o:vendor:product:version`, or CPE 2.3 `cpe:2.3:o:...`) wins when there is
@@ -25,7 +25,7 @@ export interface OsName {
 
 /** One row of the mapping table. */
 export interface OsRow {
-  /** What the row matches, as the README's table shows it. */
+  /** What the row matches, as docs/output.md's table shows it. */
   example: string;
   /** The test; the first capture group (if any) is the version. */
   match: RegExp;
@@ -50,7 +50,7 @@ const MS = String.raw`^(?:microsoft\s+)?windows`;
 const V = String.raw`(\d+(?:\.\d+)*)`; // a version: digits and dots
 
 /**
- * The mapping table, first match wins. The README's "Operating systems" table lists the same
+ * The mapping table, first match wins. docs/output.md's "Operating systems" table lists the same
  * rows.
  */
 export const OS_TABLE: readonly OsRow[] = [

@@ -1,5 +1,5 @@
 /**
- * Pure text rules for host input fields (docs/host_input.md, section 4; README: What is
+ * Pure text rules for host input fields (docs/host_input.md, section 4; docs/output.md: What is
  * written): HTML to text, and the sanitising that makes any report text safe inside a
  * double-quoted CSV field of one line.
  *

@@ -28,7 +28,7 @@ import { grow, writeAllSync } from "../util/bytes.ts";
 /**
  * One host's findings, as views that are valid only during the callback that receives them.
  * A host with no finding (`count` 0) is one the source lists without any open finding: its
- * results from this scanner are to be cleared (README: What is written).
+ * results from this scanner are to be cleared (docs/output.md).
  */
 export interface HostFindings {
   /** The host's address, validated and canonical: a dotted quad, or RFC 5952 text for IPv6. */
@@ -90,7 +90,7 @@ const MAX_TEXT = 255;
 
 /** Options for {@linkcode FindingSpool}. */
 export interface FindingSpoolOptions {
-  /** Bytes kept in memory before spilling to a temp file. @default {REPORT_MEMORY.findingBytes} */
+  /** Bytes kept in memory before going to a temp file. @default {REPORT_MEMORY.findingBytes} */
   memoryLimit?: number;
   /** Directory for the temp file. @default the system temp directory */
   tempDir?: string;
@@ -133,7 +133,7 @@ export class FindingSpool {
     this.#tempDir = options.tempDir;
   }
 
-  /** Path of the temp file, once the spool has spilled to disk. */
+  /** Path of the temp file, once the spool went to disk. */
   get path(): string | undefined {
     return this.#path;
   }
@@ -262,9 +262,9 @@ export class FindingSpool {
       return "memory";
     }
     if (this.#file === undefined) {
-      const spill = makeTempFileSync("findings", { tempDir: this.#tempDir });
-      this.#path = spill.path;
-      this.#file = spill.file;
+      const made = makeTempFileSync("findings", { tempDir: this.#tempDir });
+      this.#path = made.path;
+      this.#file = made.file;
       this.#unregister = onCleanup(() => this.dispose());
       for (const c of this.#chunks) this.#writeAll(c);
       this.#chunks = [];

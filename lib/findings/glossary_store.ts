@@ -30,7 +30,7 @@ export interface GlossaryInput {
 /** Options for {@linkcode GlossaryStore}. */
 export interface GlossaryStoreOptions {
   /**
-   * Bytes of packed entries kept in memory before spilling to a temp file.
+   * Bytes of packed entries kept in memory before going to a temp file.
    * @default {REPORT_MEMORY.glossaryBytes}
    */
   memoryLimit?: number;
@@ -51,7 +51,7 @@ const toUtf8 = new TextEncoder();
  * index keeps each record's offset and length. Chunks stay in memory up to `memoryLimit` bytes,
  * then all of them go to a 0600 temp file (removed by {@linkcode GlossaryStore.dispose}, and on
  * exit or a signal), and later ones are written there as they fill. Adding never reads the
- * file; `get()` reads one record (one seek and one read once spilled) and decodes a new entry
+ * file; `get()` reads one record (one seek and one read once on disk) and decodes a new entry
  * each time, so callers cache what they reuse (the encoder does). A failure to create, write or
  * read the temp file is a `LocalIoError` (exit 7) naming it.
  *
@@ -73,7 +73,7 @@ const toUtf8 = new TextEncoder();
  * assert.equal(store.get(6)?.title, "DNS");
  * assert.equal(store.get(7), undefined);
  * assert.deepEqual([...store.keys()], [38170, 6]);
- * store.dispose(); // removes the temp file, if it spilled; the store is then empty
+ * store.dispose(); // removes the temp file, if it went to disk; the store is then empty
  * assert.equal(store.size, 0);
  * ```
  */
@@ -115,7 +115,7 @@ export class GlossaryStore implements Glossary {
     return this.#curStart + this.#curLen;
   }
 
-  /** Path of the temp file, once the store has spilled to disk. */
+  /** Path of the temp file, once the store went to disk. */
   get path(): string | undefined {
     return this.#path;
   }
@@ -253,9 +253,9 @@ export class GlossaryStore implements Glossary {
       return false;
     }
     if (this.#file === undefined) {
-      const spill = makeTempFileSync("glossary", { tempDir: this.#tempDir });
-      this.#path = spill.path;
-      this.#file = spill.file;
+      const made = makeTempFileSync("glossary", { tempDir: this.#tempDir });
+      this.#path = made.path;
+      this.#file = made.file;
       this.#unregister = onCleanup(() => this.dispose());
       for (const c of this.#chunks) this.#write(c);
       this.#chunks = [];

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { plural } from "../util/text.ts";
 import { type HostAddress, hostAddress, type IpRangeSet } from "../config/ip_ranges.ts";
 import { grow } from "../util/bytes.ts";
 import type { FindingSpool, HostListing } from "./finding_spool.ts";
@@ -179,7 +180,7 @@ export class HostCollector {
       this.#stats.hostsInvalid++;
       this.#options.warn(
         raw === undefined
-          ? `A host without an IP address is skipped (${this.#count} finding(s))`
+          ? `A host without an IP address is skipped (${plural(this.#count, "finding")})`
           : `Host ${JSON.stringify(raw.slice(0, 60))} is not a valid IP address: skipped`,
       );
       return;

@@ -41,7 +41,7 @@ export class HostIndex {
     return this.#size + this.#v6.size;
   }
 
-  /** Bytes of typed arrays held for IPv4 addresses (for the README's memory figures). */
+  /** Bytes of typed arrays held for IPv4 addresses (for the memory figures of docs/bench.md). */
   get v4Bytes(): number {
     return this.#keys.byteLength + this.#vals.byteLength;
   }

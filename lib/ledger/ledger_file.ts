@@ -21,7 +21,7 @@
  * @module
  */
 
-import { LocalIoError } from "../errors.ts";
+import { fileErrorReason, LocalIoError } from "../errors.ts";
 import { createAtomicFile, dirOf } from "../util/atomic_file.ts";
 import { compareKeys, formatKey, KEY_WORDS, parseKey } from "./_address.ts";
 import {
@@ -300,7 +300,7 @@ async function readIfThere(
       );
     }
     if (onUnreadable) onUnreadable();
-    else onDamaged(`${path}: cannot read ${what} (${(error as Error).message}): read as empty`);
+    else onDamaged(`${path}: cannot read ${what} (${fileErrorReason(error)}): read as empty`);
     return null;
   }
 }
@@ -314,7 +314,7 @@ async function writeFileAtomically(
 ): Promise<number> {
   const fail = (error: unknown) =>
     new LocalIoError(
-      `cannot ${what}: ${(error as Error).message}: check that the state directory is ` +
+      `cannot ${what}: ${fileErrorReason(error)}: check that the state directory is ` +
         "writable and its file system has space (state_dir names another one)",
       { path, cause: error },
     );

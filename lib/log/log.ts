@@ -20,6 +20,11 @@ export interface Log {
   info(message: string): void;
   /** Details, each vulnerability imported (level 3). */
   debug(message: string): void;
+  /**
+   * The run's summary line, a heartbeat: written at every level but 0 (errors only), with the
+   * INFO label. Optional: a log without it takes the summary at `info`.
+   */
+  summary?(message: string): void;
   /** True when a message at `level` is written: build a costly line only then. */
   enabled(level: number): boolean;
   /**

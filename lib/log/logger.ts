@@ -1,7 +1,8 @@
 /**
- * Logging as the original did it (README: Usage): stdout by default, `-stderr`, `-logfile` (append),
+ * Logging as the original did it (docs/operations.md: Logging): stdout by default, `-stderr`, `-logfile` (append),
  * `-syslog` (through the system `logger` command; when syslog cannot be reached, stderr, with
- * one warning). Levels 0 error, 1 warning, 2 info, 3 debug.
+ * one warning). Levels 0 error, 1 warning, 2 info, 3 debug; the run's summary line is written at
+ * every level but 0 (a heartbeat: {@linkcode Logger.summary}).
  *
  * Every line is made safe for every destination: control characters (ESC, the other C0 and C1
  * characters, DEL) are shown as `\xHH`, line breaks and tabs become spaces, so a title from a
@@ -13,9 +14,10 @@
  */
 
 import { fstatSync } from "node:fs";
-import { isWrongPath, LocalIoError } from "../errors.ts";
+import { fileErrorReason, isWrongPath, LocalIoError } from "../errors.ts";
 import { writeAllSync } from "../util/bytes.ts";
 import { Level, type Log } from "./log.ts";
+import { clearProgress } from "./progress.ts";
 
 export { Level };
 
@@ -130,7 +132,10 @@ export class Logger implements Log {
         });
       } catch (error) {
         throw new LocalIoError(
-          `cannot open the log file: ${(error as Error).message}: check the path and permissions`,
+          `cannot open the log file: ${fileErrorReason(error)}: ` +
+            (error instanceof Deno.errors.NotCapable
+              ? "log to the terminal with -stderr, or name a file"
+              : "check the path and permissions"),
           { path: options.logfile, cause: error, usage: isWrongPath(error) },
         );
       }
@@ -234,6 +239,14 @@ export class Logger implements Log {
     this.log(Level.Debug, message);
   }
 
+  /**
+   * Logs the run's summary line: a heartbeat, written at every level but 0 (`-level 0` is errors
+   * only), labelled INFO.
+   */
+  summary(message: string): void {
+    if (this.level >= Level.Warning) this.#emit(Level.Info, message);
+  }
+
   /** True when a message at `level` would be written. */
   enabled(level: number): boolean {
     return level <= this.level;
@@ -245,9 +258,14 @@ export class Logger implements Log {
    * dropped, the failure is printed to stderr once and kept in {@linkcode Logger.failure}.
    */
   log(level: number, message: string): void {
-    if (level > this.level) return;
+    if (level <= this.level) this.#emit(level, message);
+  }
+
+  // Writes a line labelled as `level` says, whatever the logger's level.
+  #emit(level: number, message: string): void {
     const text = this.clean(message);
     const line = encoder.encode(`${timestamp()} [${LABEL[level]}] ${text}\n`);
+    if (this.#stdout || this.#stderr) clearProgress(); // not run into the terminal's progress line
     for (const kind of ["stdout", "stderr", "file"] as const) this.#write(kind, line);
     if (this.#syslog) {
       this.#syslog.writer.write(encoder.encode(`<${SYSLOG_PRIORITY[level]}>${text}\n`)).catch(
@@ -298,7 +316,7 @@ export class Logger implements Log {
       }
       if (error instanceof Deno.errors.BrokenPipe) return;
       const failure = new LocalIoError(
-        `cannot write the log: ${(error as Error).message}: ` +
+        `cannot write the log: ${fileErrorReason(error)}: ` +
           (kind === "file"
             ? "free space on its file system, or name another -logfile"
             : `free space where ${kind} goes, or log elsewhere (-logfile, -syslog)`),

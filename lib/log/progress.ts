@@ -9,6 +9,31 @@ import type { ByteReader } from "../util/bytes.ts";
 
 const encoder = new TextEncoder();
 
+// The line on the terminal now, if any: a log line clears it first ({@linkcode clearProgress}).
+let showing: ProgressLine | undefined;
+
+/**
+ * Clears the progress line on the terminal, if one is shown, so that the next log line starts
+ * at the left margin instead of running into it; the next update draws it again. The logger
+ * calls it before each line it writes to stdout or stderr.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const written: string[] = [];
+ * const output = { writeSync: (p: Uint8Array) => (written.push(new TextDecoder().decode(p)), p.length) };
+ * const line = new ProgressLine({ enabled: true, output, intervalMs: 0 });
+ * line.update("Parsing: 1.0 MB");
+ * clearProgress();
+ * assert.deepEqual(written, ["\rParsing: 1.0 MB  ", "\r\x1b[K"]);
+ * clearProgress(); // nothing shown: nothing written
+ * assert.equal(written.length, 2);
+ * ```
+ */
+export function clearProgress(): void {
+  showing?.done();
+}
+
 /** Options for {@linkcode withProgress}. */
 export interface ProgressOptions {
   /** What is being done, e.g. "Parsing report.xml". */
@@ -49,14 +74,17 @@ export class ProgressLine {
     const now = Date.now();
     if (now - this.#last < this.#interval) return;
     this.#last = now;
+    if (showing !== this) showing?.done(); // one line at a time
     this.#out.writeSync(encoder.encode(`\r${text}  `));
     this.#shown = true;
+    showing = this;
   }
 
   /** Clears the line. */
   done(): void {
     if (this.#shown) this.#out?.writeSync(encoder.encode("\r\x1b[K"));
     this.#shown = false;
+    if (showing === this) showing = undefined;
   }
 }
 

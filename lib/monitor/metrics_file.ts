@@ -17,7 +17,7 @@
  * @module
  */
 
-import { LocalIoError } from "../errors.ts";
+import { fileErrorReason, LocalIoError } from "../errors.ts";
 import { baseOf, dirOf } from "../util/atomic_file.ts";
 import { replaceFile, type RunRecord } from "./run_record.ts";
 
@@ -381,7 +381,7 @@ async function readExisting(path: string): Promise<string> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return "";
     throw new LocalIoError(
-      `cannot read the metrics file (-metrics): ${(error as Error).message}: name a file the ` +
+      `cannot read the metrics file (-metrics): ${fileErrorReason(error)}: name a file the ` +
         "connector can read and write",
       { path, cause: error },
     );

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { LocalIoError } from "../errors.ts";
+import { fileErrorReason, LocalIoError } from "../errors.ts";
 import { LedgerFile } from "../ledger/ledger_file.ts";
 import { dayNumber } from "../ledger/refresh.ts";
 import { parseRunHistory, RUN_FILE, type RunHistory } from "./run_history.ts";
@@ -115,7 +115,7 @@ async function list(dir: string): Promise<string[]> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) throw new NoStateDirectoryError(dir);
     throw new LocalIoError(
-      `cannot list the state directory: ${(error as Error).message}: name a directory the ` +
+      `cannot list the state directory: ${fileErrorReason(error)}: name a directory the ` +
         "connector can read (state_dir in the plugin YAML)",
       { path: dir, cause: error },
     );

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { LocalIoError } from "../errors.ts";
+import { fileErrorReason, LocalIoError } from "../errors.ts";
 import { createAtomicFile } from "../util/atomic_file.ts";
 import type { LedgerOwner } from "../ledger/ledger.ts";
 import { stateFileStem } from "../ledger/ledger_file.ts";
@@ -118,7 +118,7 @@ export async function readRunHistory(
     text = await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
-    onDamaged(`${path}: cannot read the run history (${(error as Error).message})`);
+    onDamaged(`${path}: cannot read the run history (${fileErrorReason(error)})`);
     return undefined;
   }
   try {
@@ -200,7 +200,7 @@ export async function writeRunHistory(path: string, history: RunHistory): Promis
 
 function historyError(path: string, error: unknown): LocalIoError {
   return new LocalIoError(
-    `cannot write the run history: ${(error as Error).message}: check that the state ` +
+    `cannot write the run history: ${fileErrorReason(error)}: check that the state ` +
       "directory is writable and its file system has space",
     { path, cause: error },
   );

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { LocalIoError } from "../errors.ts";
+import { fileErrorReason, LocalIoError } from "../errors.ts";
 import { removeStaleFiles } from "../cleanup.ts";
 import { baseOf, createAtomicFile, dirOf } from "../util/atomic_file.ts";
 import { writeAll } from "../util/bytes.ts";
@@ -200,7 +200,7 @@ export async function writeRunRecord(
     try {
       await writeAll(options.stdout ?? Deno.stdout, bytes);
     } catch (error) {
-      throw new LocalIoError(`cannot write the run record: ${(error as Error).message}`, {
+      throw new LocalIoError(`cannot write the run record: ${fileErrorReason(error)}`, {
         path: "stdout",
         cause: error,
       });
@@ -240,7 +240,7 @@ export async function replaceFile(path: string, bytes: Uint8Array, what: string)
 
 function writeError(path: string, what: string, error: unknown): LocalIoError {
   return new LocalIoError(
-    `cannot write ${what}: ${(error as Error).message}: check that its directory exists, is ` +
+    `cannot write ${what}: ${fileErrorReason(error)}: check that its directory exists, is ` +
       "writable and has space",
     { path, cause: error },
   );

@@ -2,8 +2,9 @@
  * The delivery pipeline (docs/architecture.md): the one place that writes commands into a
  * destination. It takes what a job handed over ({@linkcode Delivery}), opens the sink late (once
  * the input has been read whole), writes (encodes the findings, or copies the command file),
- * seals the sink and logs the summary, lets go of the job's memory before the Defense Center is
- * sent to, closes (or aborts) the sink, and tells the job what the destination took.
+ * seals the sink, lets go of the job's memory before the Defense Center is sent to, closes (or
+ * aborts) the sink, logs the summary once the destination took the commands, and tells the job
+ * what the destination took.
  *
  * @module
  */
@@ -17,15 +18,27 @@ import type { Delivered, Delivery, DeliveryCounts } from "./delivery.ts";
 import { Level, type Log } from "../log/log.ts";
 import { BlockComparer } from "./compare_blocks.ts";
 import { type CommandWriter, writeBlocks, type WriteSummary } from "./write_blocks.ts";
+import { noHostInScope, summaryLine } from "./summary_line.ts";
+import { plural } from "../util/text.ts";
 
 export type { Delivered, Delivery, DeliveryCounts };
+
+type DeliverLog = DeliverOptions["log"];
 
 /** Options for {@linkcode deliver}. */
 export interface DeliverOptions {
   /** Opens the destination's sink; called once the delivery is in hand (not in a dry run). */
   openSink(): Promise<CommandSink>;
-  /** Where to log: the summary, and what the block writer says. */
-  log: Pick<Log, "info" | "warn" | "debug" | "enabled">;
+  /**
+   * Where to log: the summary (through `summary` when the log has it: a heartbeat written at
+   * `-level 1` too), and what the block writer says.
+   */
+  log: Pick<Log, "info" | "warn" | "debug" | "enabled" | "summary">;
+  /**
+   * What the summary's time measures, and when it started (`performance.now()`): the whole run,
+   * or one `-multiinfo` template. @default {{ what: "the delivery", started: now }}
+   */
+  since?: { what: string; started: number } | undefined;
   /**
    * `-dry-run`: everything up to the send and nothing after: the blocks are encoded and compared
    * with the record, counted and logged (per host at `-level 3`); no sink is opened, nothing is
@@ -45,11 +58,12 @@ export interface DeliverOptions {
  *
  * - Writing fails: the sink is aborted (a file's temp file removed, a Defense Center's spool
  *   too: nothing was sent), the job hears `onUncertain`, the error is thrown.
- * - The sink holds everything: the summary is logged, the job's memory let go (and collected
- *   before a Defense Center's TLS session starts), the sink closed.
+ * - The sink holds everything: the job's memory is let go (and collected before a Defense
+ *   Center's TLS session starts), the sink closed.
  * - Closing fails with `DcRejectedError` (the DC processed the data and rejected some
- *   commands, exit 6): the job hears `onTaken("partial")`; with another error, `onUncertain`.
- * - It worked: the job hears `onTaken("all")`.
+ *   commands, exit 6): the summary is logged, the job hears `onTaken("partial")`; with another
+ *   error, `onUncertain`.
+ * - It worked: the summary is logged, the job hears `onTaken("all")`.
  *
  * What the destination took is counted as it passes into the sink (`options.onCounts`, and the
  * result's `counts`).
@@ -76,24 +90,26 @@ export interface DeliverOptions {
  * const log = { ...NO_LOG, info: (m: string) => void said.push(m) };
  * await deliver({
  *   content: { kind: "findings", findings, encode: { memory: REPORT_MEMORY } },
- *   summary: (s) => `Summary: ${s.written.hosts} host ${s.where}`,
+ *   summary: () => ({ details: ["skipped: nothing"] }),
  *   onTaken: (outcome) => Promise.resolve(void said.push(outcome)),
  *   dispose() {},
- * }, { openSink: () => Promise.resolve(sink), log });
+ * }, { openSink: () => Promise.resolve(sink), log, since: { what: "the run", started: 0 } });
  * assert.equal(text.join(""), "SetSource,QualysGuard Scan Report\n" +
  *   'AddScanResult,10.0.0.1,"QualysGuard",6,,,"","","cve_ids:","bugtraq_ids:"\nScanFlush\n');
- * assert.deepEqual(said, ["Summary: 1 host kept in memory", "all"]);
+ * assert.match(said[0]!, /^Summary: 1 host with 1 AddScanResult line and 0 hosts cleared, kept in memory; skipped: nothing; the run took \d+\.\d\d s$/);
+ * assert.equal(said[1], "all");
  * ```
  */
 export async function deliver(delivery: Delivery, options: DeliverOptions): Promise<Delivered> {
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
+  const since = options.since ?? { what: "the delivery", started };
   const { log } = options;
   const record = delivery.content.kind === "findings" ? delivery.record : undefined;
   const debug = log.enabled(Level.Debug) ? (m: string) => log.debug(m) : undefined;
   try {
     const compare = record && new BlockComparer(record, debug);
-    if (options.dryRun) return await dryRun(delivery, { log, compare, seconds });
+    if (options.dryRun) return await dryRun(delivery, { log, compare, seconds, since });
     const sink = await options.openSink();
     let written: WriteSummary | undefined, copied = new CommandTally();
     try {
@@ -107,23 +123,26 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
       throw error;
     }
     let where: string;
+    // Said once the destination took the commands (a file in place, the Defense Center's last
+    // answer), made before the job's memory goes.
+    let summarize: (() => void) | undefined;
     try {
       const receipt = await sink.seal();
       where = receipt.where;
-      if (written && delivery.summary) {
-        log.info(delivery.summary({ written, ...receipt, seconds: seconds() }));
-      }
+      summarize = summarizer(delivery, { written, copied, where, log, since });
       await delivery.dispose(); // what is left to do needs none of the job's memory
       if (!receipt.delivered) collectGarbage(); // before the Defense Center's TLS session starts
       await sink.close();
     } catch (error) {
       // The Defense Center has the data, and said no to some lines: the job moves on from here.
       if (error instanceof DcRejectedError) {
+        summarize?.();
         options.onCounts?.(countsOf(written, copied));
         await taken(delivery, { compare, log }, "partial");
       } else await delivery.onUncertain?.();
       throw error;
     }
+    summarize();
     const counts = countsOf(written, copied);
     options.onCounts?.(counts);
     await taken(delivery, { compare, log }, "all");
@@ -135,13 +154,60 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
 }
 
 /**
+ * The summary line and, when no host was left to send or hold, the source's warning: made now,
+ * logged when the returned function is called. The summary goes through `log.summary` when the
+ * log has it (written at `-level 1` too: a heartbeat), else `log.info`.
+ */
+function summarizer(
+  delivery: Delivery,
+  o: {
+    written: WriteSummary | undefined;
+    copied: CommandTally;
+    where: string;
+    log: DeliverLog;
+    since: { what: string; started: number };
+  },
+): () => void {
+  const { written, log } = o;
+  const took = () =>
+    `${o.since.what} took ${((performance.now() - o.since.started) / 1000).toFixed(2)} s`;
+  const say = (line: string) => log.summary ? log.summary(line) : log.info(line);
+  if (delivery.content.kind === "commands") {
+    // the csv plugin's command file, passed on as it is: its heartbeat too
+    const { content, copied } = { content: delivery.content, copied: o.copied };
+    return () =>
+      say(
+        `Summary: ${plural(content.commands, "command")} (${plural(copied.lines, "line")}, ` +
+          `${plural(copied.results, "AddScanResult line")}) of the command file, ${o.where}; ` +
+          took(),
+      );
+  }
+  if (!written || !delivery.summary) return () => {};
+  const source = delivery.summary(written);
+  const setOs = delivery.content.encode.setOs ?? false;
+  const warning = noHostInScope(written) ? source.noHost : undefined;
+  return () => {
+    if (warning) log.warn(warning);
+    const seconds = (performance.now() - o.since.started) / 1000;
+    say(summaryLine({
+      written,
+      where: o.where,
+      setOs,
+      details: source.details,
+      seconds,
+      since: o.since.what,
+    }));
+  };
+}
+
+/**
  * The destination took the data: the record moves (the addresses a whole delivery no longer
  * names forgotten), then the job hears it. A record that cannot be saved fails the run (exit 7)
  * once the job heard it; after a partial delivery it is warned (exit 6 stands).
  */
 async function taken(
   delivery: Delivery,
-  o: { compare: BlockComparer | undefined; log: DeliverOptions["log"] },
+  o: { compare: BlockComparer | undefined; log: DeliverLog },
   outcome: "all" | "partial",
 ): Promise<void> {
   const record = delivery.record;
@@ -166,13 +232,16 @@ async function taken(
 /** A dry run: the blocks encoded, compared and counted into nothing; the totals logged. */
 async function dryRun(
   delivery: Delivery,
-  o: { log: DeliverOptions["log"]; compare: BlockComparer | undefined; seconds: () => number },
+  o: {
+    log: DeliverLog;
+    compare: BlockComparer | undefined;
+    seconds: () => number;
+    since: { what: string; started: number };
+  },
 ): Promise<Delivered> {
   const { written, copied } = await write(delivery, { write: () => Promise.resolve() }, o);
   const where = "not sent (a dry run)";
-  if (written && delivery.summary) {
-    o.log.info(delivery.summary({ written, where, delivered: false, seconds: o.seconds() }));
-  }
+  summarizer(delivery, { written, copied, where, log: o.log, since: o.since })();
   const counts = countsOf(written, copied);
   o.log.info(dryRunLine(counts, written));
   return { where, written, counts, dryRun: true, seconds: o.seconds() };
@@ -182,14 +251,16 @@ async function dryRun(
 function dryRunLine(c: DeliveryCounts, written: WriteSummary | undefined): string {
   const blocks = written?.compared;
   const hosts = blocks
-    ? `${blocks.added} hosts added, ${blocks.changed} changed (+${blocks.resultsAdded} ` +
+    ? `${plural(blocks.added, "host")} added, ${blocks.changed} changed (+${blocks.resultsAdded} ` +
       `\u2212${blocks.resultsRemoved} results), ${blocks.cleared} cleared, ${blocks.unchanged} ` +
       `unchanged (not sent), ${blocks.refreshed} refreshed`
     : written
-    ? `${c.hostsSent} hosts with results, ${c.hostsCleared} cleared (no record to compare with)`
+    ? `${plural(c.hostsSent, "host")} with results, ${c.hostsCleared} cleared (no record to ` +
+      "compare with)"
     : "the command file as it is";
-  return `Dry run: a real run would send ${c.linesSent} lines (${c.bytesSent} bytes): ${hosts}; ` +
-    `${c.resultsSent} AddScanResult lines; nothing was sent, written or recorded`;
+  return `Dry run: a real run would send ${plural(c.linesSent, "line")} ` +
+    `(${plural(c.bytesSent, "byte")}): ${hosts}; ${plural(c.resultsSent, "AddScanResult line")}; ` +
+    "nothing was sent, written or recorded";
 }
 
 /** What was sent, in numbers: from the block writer's summary, or the command file's copy. */
@@ -216,7 +287,7 @@ function countsOf(
 async function write(
   delivery: Delivery,
   sink: CommandWriter,
-  o: { log: DeliverOptions["log"]; compare: BlockComparer | undefined },
+  o: { log: DeliverLog; compare: BlockComparer | undefined },
 ): Promise<{ written?: WriteSummary; copied: CommandTally }> {
   const content = delivery.content, copied = new CommandTally();
   if (content.kind === "findings") {

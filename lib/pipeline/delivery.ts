@@ -25,7 +25,7 @@ export interface EncodeSettings extends OutputSettings {
   clearFirst?: { scanner: string; ips: Iterable<string> } | undefined;
   /** The memory the encoding may use. */
   memory: MemoryBudget;
-  /** Where the encoder's texts spill. @default the system temp directory */
+  /** Where the encoder's texts go. @default the system temp directory */
   tempDir?: string | undefined;
 }
 
@@ -51,16 +51,15 @@ export interface CommandsContent {
   readonly commands: number;
 }
 
-/** What the pipeline knows once the sink holds every command: for the summary line. */
-export interface SummaryFacts {
-  /** What was written (hosts, clears, SetOS counts, bytes). */
-  readonly written: WriteSummary;
-  /** Where the commands are: "written to out.csv (123 bytes)", "to send". */
-  readonly where: string;
-  /** True when they already are where they go; false when the Defense Center is yet to get them. */
-  readonly delivered: boolean;
-  /** Seconds since the pipeline took the delivery. */
-  readonly seconds: number;
+/** The source's part of the summary line (docs/output.md, "The summary"). */
+export interface SourceSummary {
+  /** Its own clauses, after what was sent: "skipped: …", "3 API calls, 12 bytes downloaded". */
+  readonly details: readonly string[];
+  /**
+   * When no host at all was left to send, clear or hold: what dropped them, as a warning ("of
+   * the report's 4 hosts, 4 are outside ip_ranges …"); none when that is normal for the run.
+   */
+  readonly noHost?: string | undefined;
 }
 
 /**
@@ -99,10 +98,10 @@ export interface Delivery {
    */
   readonly record?: DeliveryRecord | undefined;
   /**
-   * The summary line (findings only), once the sink holds every command: each source says it
-   * in its own words (README: "The summary").
+   * The source's part of the summary line (findings only), asked once the sink holds every
+   * command; the pipeline says the rest, in one shape for every source (docs/output.md).
    */
-  summary?(facts: SummaryFacts): string;
+  summary?(written: WriteSummary): SourceSummary;
   /**
    * The destination took everything (`"all"`: the sink closed) or processed it and rejected
    * some commands (`"partial"`: exit 6): a checkpoint may move.

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { plural } from "../util/text.ts";
 import type { FindingSource } from "../findings/finding_source.ts";
 import { ByteBuffer, CommandEncoder } from "../encode/encoder.ts";
 import { sanitizeField } from "../encode/sanitize.ts";
@@ -47,7 +48,7 @@ export interface WriteBlocksOptions extends OutputSettings {
    * `scanner_name` change, for the addresses that hold the old scanner's results).
    */
   clearFirst?: { scanner: string; ips: Iterable<string> } | undefined;
-  /** Where the encoder's texts spill (see `EncodeOptions.spillTexts`). @default the system's */
+  /** Where the encoder's texts go (see `EncodeOptions.textSpool`). @default the system's */
   tempDir?: string | undefined;
   /** The QID text cache, the buffers, and when to collect garbage. @default {REPORT_MEMORY} */
   memory?: MemoryBudget | undefined;
@@ -119,7 +120,7 @@ export async function writeBlocks(
     sourceName: options.sourceName ?? "QualysGuard Scan Report",
     qidCacheBytes: memory.qidCacheBytes,
     domain: options.domain,
-    spillTexts: { tempDir: options.tempDir },
+    textSpool: { tempDir: options.tempDir },
   });
   // Two byte arrays: one is written (asynchronously) while the other fills. They trade places
   // under the one ByteBuffer, which the encoder may hold across a pause inside a host.
@@ -195,14 +196,14 @@ export async function writeBlocks(
   }
   if (memory.collectAroundEncode) collectGarbage(); // the encoder's, before the sink's own work
   if (enc.missingGlossary > 0) {
+    const n = enc.missingGlossary;
     log?.warn(
-      `${enc.missingGlossary} QID(s) have findings but no glossary entry: they were sent ` +
-        "without title, description, CVE or Bugtraq IDs",
+      `${plural(n, "QID")} ${n === 1 ? "has" : "have"} findings but no glossary entry: they ` +
+        "were sent without title, description, CVE or Bugtraq IDs",
     );
   }
-  if (enc.shortened > 0) {
-    log?.info(`${enc.shortened} QID(s) had text shortened to keep lines within 4000 bytes`);
-  }
+  const shortened = `${plural(enc.shortened, "QID")} had text shortened`;
+  if (enc.shortened > 0) log?.info(`${shortened} to keep lines within 4000 bytes`);
   if (enc.unknownOs.size > 0) {
     debug?.(
       `No SetOS for operating systems the table does not know: ${

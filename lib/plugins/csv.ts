@@ -8,7 +8,14 @@
  */
 
 import { checkCommandLine } from "../host_input/grammar.ts";
-import { ConfigError, exitCodeOf, isWrongPath, LocalIoError, UsageError } from "../errors.ts";
+import {
+  ConfigError,
+  exitCodeOf,
+  fileErrorReason,
+  isWrongPath,
+  LocalIoError,
+  UsageError,
+} from "../errors.ts";
 import { openSpoolFile, type SpoolFile } from "../sinks/spool_file.ts";
 import { type ByteReader, guardReads } from "../util/bytes.ts";
 import type {
@@ -68,7 +75,7 @@ async function openInput(input: string | undefined): Promise<Deno.FsFile | typeo
     return input === "-" ? Deno.stdin : await Deno.open(input);
   } catch (error) {
     if (!isWrongPath(error)) throw cannotRead(input)(error);
-    throw new UsageError(`Cannot open the command file ${input}: ${(error as Error).message}`, {
+    throw new UsageError(`Cannot open the command file ${input}: ${fileErrorReason(error)}`, {
       cause: error,
     });
   }
@@ -77,7 +84,7 @@ async function openInput(input: string | undefined): Promise<Deno.FsFile | typeo
 function cannotRead(input: string) {
   return (error: unknown) =>
     new LocalIoError(
-      `cannot read the command file: ${(error as Error).message}: check the -plugininfo path`,
+      `cannot read the command file: ${fileErrorReason(error)}: check the -plugininfo path`,
       { path: inputName(input), cause: error, usage: isWrongPath(error) },
     );
 }
@@ -111,8 +118,12 @@ async function readChecked(
     if (problems.length > 0) {
       throw new ConfigError(
         `${
-          problems.length > MAX_PROBLEMS ? `${MAX_PROBLEMS}+` : problems.length
-        } line(s) are not host input commands; nothing was sent:\n  ${problems.join("\n  ")}`,
+          problems.length > MAX_PROBLEMS
+            ? `${MAX_PROBLEMS}+ lines are not host input commands`
+            : problems.length === 1
+            ? "1 line is not a host input command"
+            : `${problems.length} lines are not host input commands`
+        }; nothing was sent:\n  ${problems.join("\n  ")}`,
         { file: inputName(input) },
       );
     }

@@ -26,6 +26,7 @@ import type { Delivery } from "../pipeline/delivery.ts";
 import { readStateHead, STATE_FILE, statePath } from "../sources/detections/state/sync_state.ts";
 import { besideYaml, destinationKey, stateDirOf } from "../state/destination_key.ts";
 import { checkOptionRules } from "../cli/rules.ts";
+import { OPTIONS } from "../cli/options.ts";
 import type {
   Checked,
   CheckStep,
@@ -55,6 +56,7 @@ async function loadConfig(
     credentials: !offline,
     templateId: !offline && !cli.multiinfo,
     onWarning: (m: string) => log.warn(m),
+    commandLine: OPTIONS, // a server: key is said to be -server
   };
   const config: QualysConfig = cli.plugininfo !== undefined
     ? await readConfig(cli.plugininfo, requirements)

@@ -1,5 +1,5 @@
 /**
- * The Qualys part of `-check` (README: Usage): DNS, TLS to the API (through the proxy when one is
+ * The Qualys part of `-check` (docs/operations.md: -check): DNS, TLS to the API (through the proxy when one is
  * configured), the login (each call naming the endpoint and version it tried) and, when one is
  * known, the API gateway; one step at a time, each OK or FAIL with the fix, each within its own
  * time limit (`-timeout`). No report is launched.

@@ -1,6 +1,6 @@
 /**
  * The Qualys API endpoints the connector calls, and the version of each: the one table every
- * call builds its path from (README: "Qualys API versions"; docs/qualys_api.md section 3.5).
+ * call builds its path from (docs/operations.md: "Qualys API versions"; docs/qualys_api.md section 3.5).
  *
  * | `api_versions` name | endpoint            | path (default version)                    |
  * | ------------------- | ------------------- | ----------------------------------------- |

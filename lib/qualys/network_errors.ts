@@ -1,6 +1,6 @@
 /**
  * Turns a failed connection into a message that says what to fix (DNS failure, refused
- * connection, TLS failure and proxy refusal each get their own; README: Troubleshooting), and says whether a retry can
+ * connection, TLS failure and proxy refusal each get their own; docs/troubleshooting.md), and says whether a retry can
  * help. A step that ran out of time (`-timeout`) is named, and is transient.
  *
  * @module
@@ -68,6 +68,17 @@ export function classifyNetworkError(
         } in the plugin YAML, the DNS ` +
         "settings of this host, or set proxy when this host has no direct Internet access",
       transient: true,
+    };
+  }
+  // The fetch standard's "bad ports" (1, 7, 25, 6000, ...): no request ever leaves for them.
+  if (/Requests to port \d+ are blocked/i.test(text)) {
+    return {
+      message:
+        `Cannot talk to ${target}: HTTPS requests to port ${
+          where.port ?? 443
+        } are never made (a port reserved for another service): check the port in ` +
+        `${where.setting ?? "url"} in the plugin YAML (Qualys listens on 443)`,
+      transient: false,
     };
   }
   if (/Connection refused|ConnectionRefused|os error 111/i.test(text)) {

@@ -144,7 +144,7 @@ export function describeNotice(
   return `Qualys gives notice that the ${about.title} is deprecated or ending` +
     `${notice.date ? ` (date given: ${notice.date})` : ""}: "${notice.text}"; the run goes ` +
     `on: plan the move to the version Qualys names (api_versions: ${about.endpoint}=N.N in the ` +
-    "plugin YAML; README: Qualys API versions)";
+    "plugin YAML; docs/operations.md#qualys-api-versions)";
 }
 
 /**

@@ -4,8 +4,7 @@
  * the extractors of reports, pages and lists use when their body turns out to be one), small
  * whole answers (`SIMPLE_RETURN`, `GENERIC_RETURN`, `REPORT_LIST_OUTPUT`:
  * {@linkcode parseQualysResponse}), and the one place that turns CODE and TEXT into a message that
- * says what to fix ({@linkcode describeQualysError}; docs/qualys_api.md, section 4; README:
- * Troubleshooting).
+ * says what to fix ({@linkcode describeQualysError}; docs/qualys_api.md, section 4; docs/troubleshooting.md).
  *
  * @module
  */

@@ -15,10 +15,11 @@
  * @module
  */
 
-import { isWrongPath, LocalIoError } from "../errors.ts";
+import { fileErrorReason, isWrongPath, LocalIoError } from "../errors.ts";
 import { type AtomicFile, baseOf, createAtomicFile, dirOf } from "../util/atomic_file.ts";
 import { writeAll } from "../util/bytes.ts";
 import type { CommandSink, SinkReceipt } from "./sink.ts";
+import { plural } from "../util/text.ts";
 
 export type { CommandSink };
 
@@ -99,7 +100,7 @@ export async function resolveCsvTarget(path: string): Promise<CsvTarget> {
       if (error instanceof Deno.errors.NotFound) return { kind: "file", path: p };
       if (error instanceof Deno.errors.NotCapable) throw outOfReach(path, p, error);
       throw new LocalIoError(
-        `${p === path ? "" : `leads to ${p}: `}cannot examine it: ${(error as Error).message}: ` +
+        `${p === path ? "" : `leads to ${p}: `}cannot examine it: ${fileErrorReason(error)}: ` +
           "check the path",
         { path, cause: error, usage: isWrongPath(error) },
       );
@@ -135,7 +136,7 @@ function outOfReach(path: string, device: string, error: unknown): LocalIoError 
 
 function cannotCreate(path: string, dir: string, error: unknown): LocalIoError {
   return new LocalIoError(
-    `cannot create a file in ${dir}: ${(error as Error).message}: ` +
+    `cannot create a file in ${dir}: ${fileErrorReason(error)}: ` +
       (isWrongPath(error)
         ? "check that the directory exists"
         : "check that the directory is writable and its file system has space"),
@@ -145,7 +146,7 @@ function cannotCreate(path: string, dir: string, error: unknown): LocalIoError {
 
 function cannotWrite(path: string, error: unknown, fix: string): LocalIoError {
   return new LocalIoError(
-    `cannot write the commands: ${(error as Error).message}: ` +
+    `cannot write the commands: ${fileErrorReason(error)}: ` +
       (error instanceof Deno.errors.BrokenPipe ? "its reader closed it" : fix),
     { path, cause: error },
   );
@@ -240,7 +241,7 @@ async function openAtomicSink(
       } catch (error) {
         throw cannotWrite(target, error, fix);
       }
-      return { where: `written to ${where} (${file.bytes} bytes)`, delivered: true };
+      return { where: `written to ${where} (${plural(file.bytes, "byte")})`, delivered: true };
     })();
   return {
     async write(bytes) {
@@ -267,7 +268,7 @@ async function openStreamFile(path: string, target: string): Promise<Deno.FsFile
     return await Deno.open(target, { write: true }); // a FIFO: this waits for its reader
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw outOfReach(path, target, error);
-    throw new LocalIoError(`cannot open it for writing: ${(error as Error).message}`, {
+    throw new LocalIoError(`cannot open it for writing: ${fileErrorReason(error)}`, {
       path,
       cause: error,
       usage: isWrongPath(error),
@@ -293,7 +294,10 @@ async function openStreamSink(path: string, target: string): Promise<CommandSink
     },
     seal() {
       closeFile();
-      return Promise.resolve({ where: `written to ${path} (${total} bytes)`, delivered: true });
+      return Promise.resolve({
+        where: `written to ${path} (${plural(total, "byte")})`,
+        delivered: true,
+      });
     },
     close() {
       closeFile();
@@ -329,7 +333,10 @@ function stdStreamSink(name: "stdout" | "stderr"): CommandSink {
       total += bytes.length;
     },
     seal() {
-      return Promise.resolve({ where: `written to ${name} (${total} bytes)`, delivered: true });
+      return Promise.resolve({
+        where: `written to ${name} (${plural(total, "byte")})`,
+        delivered: true,
+      });
     },
     close() {
       return Promise.resolve();

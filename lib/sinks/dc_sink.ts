@@ -7,7 +7,8 @@
  * @module
  */
 
-import { DcClient, type DcOptions } from "../dc/dc_client.ts";
+import { DcClient, type DcOptions, type SendTotals } from "../dc/dc_client.ts";
+import { plural } from "../util/text.ts";
 import type { Log } from "../log/log.ts";
 import { sendMessages } from "../dc/send_messages.ts";
 import { ProgressLine } from "../log/progress.ts";
@@ -46,7 +47,8 @@ export interface DcSinkOptions {
  * const tempDir = await Deno.makeTempDir();
  * const sink = await openDcSink({ host: "127.0.0.1", port, identity }, { log, tempDir });
  * await sink.write(new TextEncoder().encode("SetSource,Demo\nAddHost,10.0.0.1\n"));
- * assert.deepEqual(await sink.seal(), { where: "to send", delivered: false });
+ * assert.deepEqual(await sink.seal(),
+ *   { where: `sent to the Defense Center 127.0.0.1:${port}`, delivered: false });
  * await assert.rejects(sink.close(), { name: "DcError", exitCode: 5 });
  * assert.deepEqual([...Deno.readDirSync(tempDir)], []);
  * await Deno.remove(tempDir);
@@ -56,7 +58,11 @@ export async function openDcSink(target: DcOptions, options: DcSinkOptions): Pro
   const { log } = options;
   const spool = await openSpoolFile(options.tempDir);
   let done = false;
-  const receipt: SinkReceipt = { where: "to send", delivered: false };
+  // Where the commands are once close() resolved: the summary line is logged only then.
+  const receipt: SinkReceipt = {
+    where: `sent to the Defense Center ${target.host}:${target.port}`,
+    delivered: false,
+  };
   return {
     write: (bytes) => spool.write(bytes),
     seal() {
@@ -91,7 +97,7 @@ async function send(path: string, target: DcOptions, log: DcSinkLog): Promise<vo
       (n === 0
         ? "it had acknowledged no DATA message of this run yet (one in flight may still be " +
           "processed); the next complete run replaces anything of it"
-        : `it had acknowledged ${n} DATA message${n === 1 ? "" : "s"} of this run, so it holds ` +
+        : `it had acknowledged ${plural(n, "DATA message")} of this run, so it holds ` +
           "part of it (a message in flight may be processed too); the next complete run replaces it");
   });
   try {
@@ -120,7 +126,7 @@ async function sendAll(
       onProgress: (t) => {
         const seconds = Math.max((performance.now() - started) / 1000, 0.001);
         line.update(
-          `Sending: ${t.messages} messages, ${t.lines} lines, ${
+          `Sending: ${plural(t.messages, "message")}, ${plural(t.lines, "line")}, ${
             Math.round(t.lines / seconds)
           } lines/s`,
         );
@@ -130,12 +136,29 @@ async function sendAll(
     line.done();
     file.close();
     client.close();
-    const t = client.totals;
-    log.info(
-      `Sent ${t.lines} lines in ${t.messages} messages to ${where}; the Defense Center ` +
-        `processed ${t.processed} of the ${t.commands} commands sent, rejected ${t.failures}; ` +
-        `${t.reconnects} reconnects; ` +
-        `${((performance.now() - started) / 1000).toFixed(2)} s`,
-    );
+    log.info(sentLine(client.totals, { where, seconds: (performance.now() - started) / 1000 }));
   }
+}
+
+/**
+ * What a send did, in the Defense Center's own terms: the header lines (SetSource, SetDomain) are
+ * not commands to it, and a rejected command was processed too (the DC read it and said no).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const totals = { messages: 1, lines: 32, commands: 31, processed: 31, failures: 0,
+ *   unprocessed: 0, shortMessages: 0, reconnects: 0 };
+ * assert.equal(sentLine(totals, { where: "fmc:8307", seconds: 0.05 }),
+ *   "Sent 32 lines in 1 message to fmc:8307: 31 commands and 1 header line (SetSource, " +
+ *     "SetDomain: not commands to the Defense Center); the Defense Center processed 31 of the " +
+ *     "31 commands, 0 of them rejected; 0 reconnects; 0.05 s");
+ * ```
+ */
+export function sentLine(t: SendTotals, o: { where: string; seconds: number }): string {
+  return `Sent ${plural(t.lines, "line")} in ${plural(t.messages, "message")} to ${o.where}: ` +
+    `${plural(t.commands, "command")} and ${plural(t.lines - t.commands, "header line")} ` +
+    "(SetSource, SetDomain: not commands to the Defense Center); the Defense Center processed " +
+    `${t.processed} of the ${plural(t.commands, "command")}, ${t.failures} of them rejected; ` +
+    `${plural(t.reconnects, "reconnect")}; ${o.seconds.toFixed(2)} s`;
 }

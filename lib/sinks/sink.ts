@@ -9,8 +9,8 @@
 /** What became of the commands once a sink holds all of them ({@linkcode CommandSink.seal}). */
 export interface SinkReceipt {
   /**
-   * Where they are, for the summary line: "written to out.csv (123 bytes)", or "to send" for a
-   * Defense Center, which gets them on `close()`.
+   * Where they are once `close()` resolved, for the summary line (logged only then): "written
+   * to out.csv (123 bytes)", "sent to the Defense Center fmc.example:8307".
    */
   readonly where: string;
   /** True when they already are where they go (a file in place); false when `close()` sends. */

@@ -1,5 +1,5 @@
 /**
- * The directory of the detection source's state (README: "The state files"): created 0700 when
+ * The directory of the detection source's state (docs/operations.md: "State files"): created 0700 when
  * missing; every file in it is 0600 and written atomically (a temp file in the same directory,
  * synced, then renamed over the old one), so a crash, a full disk or a kill leaves the old file
  * whole. A per-destination lock (`flock`, released by the kernel when the process ends, however
@@ -9,7 +9,7 @@
  */
 
 import { removeStaleFiles } from "../cleanup.ts";
-import { LocalIoError } from "../errors.ts";
+import { fileErrorReason, LocalIoError } from "../errors.ts";
 import { type AtomicFile, createAtomicFile } from "../util/atomic_file.ts";
 import { LEDGER_TEMP_FILE } from "../ledger/ledger_file.ts";
 
@@ -42,7 +42,7 @@ export function directoryInTheWay(path: string, file: string, cause?: unknown): 
 
 function stateError(path: string, what: string, error: unknown): LocalIoError {
   return new LocalIoError(
-    `cannot ${what}: ${(error as Error).message}: check that the state directory is writable ` +
+    `cannot ${what}: ${fileErrorReason(error)}: check that the state directory is writable ` +
       "and its file system has space (state_dir in the plugin YAML names another one)",
     { path, cause: error },
   );

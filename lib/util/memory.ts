@@ -1,6 +1,6 @@
 /**
  * The memory a run may use, in one place: how much of the findings, the glossary and the
- * encoder's QID texts stays in memory before spilling to a 0600 temp file, how big the encoder's
+ * encoder's QID texts stays in memory before going to a 0600 temp file, how big the encoder's
  * two write buffers are, and when garbage is collected ({@linkcode collectGarbage}, the one hook
  * to V8's `gc()`). Two budgets: a report's ({@linkcode REPORT_MEMORY}), and the detection
  * source's ({@linkcode DETECTION_MEMORY}), which holds a full sync of 100,000 hosts under the
@@ -11,11 +11,11 @@
 
 /** What a run's findings, glossary and encoding may hold in memory. */
 export interface MemoryBudget {
-  /** Finding spool bytes kept in memory before the rest spills to disk. */
+  /** Finding spool bytes kept in memory before the rest goes to a temp file. */
   readonly findingBytes: number;
-  /** Packed glossary bytes kept in memory before the rest spills to disk. */
+  /** Packed glossary bytes kept in memory before the rest goes to a temp file. */
   readonly glossaryBytes: number;
-  /** Bytes of encoded QID texts the encoder keeps; the rest it reads back from its spill file. */
+  /** Bytes of encoded QID texts the encoder keeps; the rest it reads back from its text spool. */
   readonly qidCacheBytes: number;
   /** Bytes of each of the encoder's two write buffers (a write is made 64 KiB before full). */
   readonly bufferBytes: number;
@@ -43,10 +43,10 @@ export const REPORT_MEMORY: MemoryBudget = Object.freeze({
 
 /**
  * The detection source's budget. The pages' sockets and buffers leave less room under the
- * 100 MiB the bench holds a full sync of 100,000 hosts to than a report has: the findings spill
- * to disk past 512 KiB, the QID texts (a KnowledgeBase join may name tens of thousands) past
+ * 100 MiB the bench holds a full sync of 100,000 hosts to than a report has: the findings go
+ * to a temp file past 512 KiB, the QID texts (a KnowledgeBase join may name tens of thousands) past
  * 256 KiB, and the encoder keeps 4 MiB of encoded texts instead of 16 (the rest it reads back
- * from its spill file: 5 s to encode the bench's 100,000 hosts, against 4 s with all of them in
+ * from its text spool: 5 s to encode the bench's 100,000 hosts, against 4 s with all of them in
  * memory and 12 s building them again) and writes in parts of 256 KiB.
  *
  * Encoding leaves garbage (a QID's text built from its glossary entry, the hosts read back) that

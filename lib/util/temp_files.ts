@@ -1,15 +1,16 @@
 /**
- * The temp files this program makes in `TMPDIR` (README: "How the download works"): one table of
- * their kinds, each with its name prefix (the random part and nothing else follows) and what
- * messages call it; one maker, 0600, in `TMPDIR` or the directory given; and the test the
- * stale-file sweep uses to know the ones a killed run left behind. (A file replaced atomically
- * has its own temp file beside it: `atomic_file.ts`.) A temp file that cannot be made, written or read is a
- * `LocalIoError` (exit 7) naming it and saying to point `TMPDIR` elsewhere.
+ * The temp files this program makes in `TMPDIR` (docs/operations.md: "Signals and temp files",
+ * "How the report download works"): one table of their kinds, each with its name prefix (the
+ * random part and nothing else follows) and what messages call it; one maker, 0600, in `TMPDIR`
+ * or the directory given; and the test the stale-file sweep uses to know the ones a killed run
+ * left behind. (A file replaced atomically has its own temp file beside it: `atomic_file.ts`.) A
+ * temp file that cannot be made, written or read is a `LocalIoError` (exit 7) naming it and
+ * saying to point `TMPDIR` elsewhere.
  *
  * @module
  */
 
-import { LocalIoError } from "../errors.ts";
+import { fileErrorReason, LocalIoError } from "../errors.ts";
 
 /** Every kind of temp file, by name. */
 export const TEMP_FILES = {
@@ -20,7 +21,7 @@ export const TEMP_FILES = {
   /** The glossary past its memory budget (`findings/glossary_store.ts`). */
   glossary: { prefix: "qualys_connector-glossary-", what: "the glossary store" },
   /** The encoder's QID texts past its cache (`encode/_qid_text_cache.ts`). */
-  qidTexts: { prefix: "qualys_connector-texts-", what: "the encoder's text store" },
+  qidTexts: { prefix: "qualys_connector-texts-", what: "the encoder's text spool" },
 } as const;
 
 /** A kind of temp file. */
@@ -53,16 +54,18 @@ export function isTempFileName(name: string): boolean {
  * ```ts
  * import assert from "node:assert/strict";
  * const e = tempFileError("write the command spool", "/tmp/x", new Error("No space left on device"));
- * assert.equal(e.message, "/tmp/x: cannot write the command spool: No space left on device: " +
+ * assert.equal(e.message, "/tmp/x: cannot write the command spool: no space left on device: " +
  *   "set TMPDIR to a writable directory on a file system with more free space");
  * ```
  */
 export function tempFileError(what: string, path: string, error: unknown): LocalIoError {
-  return new LocalIoError(
-    `cannot ${what}: ${(error as Error).message}: set TMPDIR to a writable directory on a file ` +
-      "system with more free space",
-    { path, cause: error },
-  );
+  const fix = error instanceof Deno.errors.NotFound
+    ? "set TMPDIR to a directory that exists"
+    : "set TMPDIR to a writable directory on a file system with more free space";
+  return new LocalIoError(`cannot ${what}: ${fileErrorReason(error)}: ${fix}`, {
+    path,
+    cause: error,
+  });
 }
 
 /**

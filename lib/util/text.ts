@@ -1,6 +1,7 @@
 /**
  * Small text helpers: edit distance and the closest of a set of names (for "did you mean"
- * hints), a host name without the brackets of an IPv6 literal, and a Basic auth header value.
+ * hints), a host name without the brackets of an IPv6 literal, a Basic auth header value, and a
+ * count with its noun in the singular or plural ("1 host", "2 hosts").
  *
  * @module
  */
@@ -71,4 +72,22 @@ export function basicAuth(user: string, password: string): string {
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);
   return `Basic ${btoa(binary)}`;
+}
+
+/**
+ * A count and its noun, singular for 1 and plural otherwise: "1 host", "0 hosts", "2 hosts". The
+ * plural is the noun and an "s" unless given.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(plural(1, "host"), "1 host");
+ * assert.equal(plural(0, "host"), "0 hosts");
+ * assert.equal(plural(2, "duplicate finding"), "2 duplicate findings");
+ * assert.equal(plural(1, "repeated host listing"), "1 repeated host listing");
+ * assert.equal(plural(3, "entry", "entries"), "3 entries");
+ * ```
+ */
+export function plural(count: number, noun: string, nouns = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : nouns}`;
 }

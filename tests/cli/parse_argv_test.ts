@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { OPTIONS, usage } from "../../lib/cli/options.ts";
 import { parseArgv } from "../../lib/cli/parse_argv.ts";
+import { checkOptionRules } from "../../lib/cli/rules.ts";
 import type { UsageError } from "../../lib/errors.ts";
 
 // Every command line printed in the original user guide, with the program name dropped
@@ -110,7 +111,7 @@ Deno.test("parseArgv rejects unknown options with a hint, and bad values", () =>
   assert.throws(() => parseArgv(["-prot", "1"]), {
     message: 'Unknown option "-prot": did you mean "-port"?',
   });
-  assert.throws(() => parseArgv(["-zzzzzzz"]), /Unknown option "-zzzzzzz": see -help/);
+  assert.throws(() => parseArgv(["-zzzzzzz"]), { message: 'Unknown option "-zzzzzzz"' });
   assert.throws(() => parseArgv(["-level", "4"]), /must be a number from 0 to 3/);
   assert.throws(() => parseArgv(["-port", "65536"]), /from 0 to 65535/);
   assert.throws(() => parseArgv(["-level"]), /needs a value/);
@@ -136,6 +137,18 @@ Deno.test("usage lists every option and abbreviation", () => {
     assert.ok(text.includes(`-${o.name}`), o.name);
     if (o.abbrev) assert.ok(text.includes(`|-${o.abbrev}`), o.abbrev);
   }
+});
+
+Deno.test("checkOptionRules warns that -full changes nothing with -csvfile, and not with -server", () => {
+  const warnings: string[] = [];
+  const warn = (m: string) => void warnings.push(m);
+  checkOptionRules(parseArgv(["-full", "-c", "out.csv"]), { phase: "start", warn });
+  assert.deepEqual(warnings, [
+    "-full changes nothing with -csvfile: a file gets every host every run (-full is for a " +
+    "Defense Center, which otherwise gets only what changed)",
+  ]);
+  checkOptionRules(parseArgv(["-full", "-server", "10.0.0.1"]), { phase: "start", warn });
+  assert.equal(warnings.length, 1);
 });
 
 Deno.test("parseArgv takes -timeout in seconds, -full, and -pin as sha256 with or without colons", () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/errors.ts";
+import { OPTIONS } from "../../lib/cli/options.ts";
 import { parseHostAddress } from "../../lib/config/ip_ranges.ts";
 import { parseConfig, readConfig } from "../../lib/config/read_config.ts";
 
@@ -79,7 +80,7 @@ const BAD: [string, string, RegExp, number][] = [
   ["proxy scheme", "proxy: socks5://p:1080", /"proxy" must be a URL such as/, 4],
   ["proxy_password alone", "proxy_password: x", /set both, or neither/, 4],
   ["a list value", "ip_ranges:\n  - 10.0.0.1", /single value.*comma-separated/, 5],
-  ["a tab indent", "\tadd_host: y", /indent with spaces/, 4],
+  ["a tab indent", "\tadd_host: y", /remove the indentation before "add_host:"/, 4],
   ["a duplicate key", "user_id: again", /each key may appear only once/, 4],
 ];
 
@@ -526,4 +527,53 @@ Deno.test("parseConfig reads json_file and metrics_file, for both sources; none 
     );
     assert.deepEqual(warnings, []);
   }
+});
+
+Deno.test("parseConfig says to remove the indentation of an indented line, not to quote a value", async () => {
+  const cases: [string, number, string][] = [
+    ["template_id: 1\n  user_id: u\npassword: p\n", 2, 'remove the spaces before "user_id:"'],
+    ["  user_id: u\npassword: p\n", 1, 'remove the spaces before "user_id:"'],
+    ["user_id: u\npassword: p\n    template_id: 4\n", 3, 'remove the spaces before "template_id:"'],
+    ["user_id: u\n\tpassword: p\n", 2, 'remove the indentation before "password:"'],
+  ];
+  for (const [text, line, fix] of cases) {
+    await assert.rejects(() => parseConfig(text, "q.yaml"), (e: ConfigError) => {
+      const key = /"(\w+):"/.exec(fix)![1];
+      assert.equal(
+        e.message,
+        `q.yaml:${line}:1: Cannot read the YAML: the line of "${key}" is indented: ${fix} ` +
+          "(every line starts at the left margin: key: value)",
+      );
+      assert.equal(e.exitCode, 2);
+      return true;
+    });
+  }
+});
+
+Deno.test("parseConfig on a line that is no key (a README's code fence) asks for key: value, not quotes", async () => {
+  // The README's sample copied with its fence: it once said to quote the value of "the key".
+  const text = "```\n# Required Parameters\nuser_id: u\npassword: p\n```\n";
+  await assert.rejects(() => parseConfig(text, "q.yaml"), (e: ConfigError) => {
+    assert.equal(
+      e.message,
+      "q.yaml:1:1: Cannot read the YAML (Plain value cannot start with reserved character `): " +
+        "each line must be `key: value`",
+    );
+    return true;
+  });
+});
+
+Deno.test("parseConfig warns that server:, port: or full: in the YAML are command-line options", async () => {
+  const warnings: string[] = [];
+  await parseConfig(
+    "user_id: u\npassword: p\ntemplate_id: 1\nserver: 10.1.1.1\nfull: y\n",
+    "q.yaml",
+    { onWarning: (m) => warnings.push(m), commandLine: OPTIONS },
+  );
+  assert.deepEqual(warnings, [
+    'q.yaml:4:1: Unknown key "server" is ignored: it is a command-line option: give it as ' +
+    "-server <host> on the command line (the cron line)",
+    'q.yaml:5:1: Unknown key "full" is ignored: it is a command-line option: give it as -full ' +
+    "on the command line (the cron line)",
+  ]);
 });

@@ -92,8 +92,14 @@ Deno.test("qualys_connector -server=... -pkcs12=CertFile.pkcs12 -plugininfo=... 
       /QualysGuard Report Processing Complete[\s\S]*Connected to the Defense Center/,
     );
     // The real module's count (SRV l.456): every line past the source check, ScanFlush too, but
-    // not SetSource: 4 AddHost + 23 AddScanResult + 4 ScanFlush.
-    assert.match(r.stdout, /the Defense Center processed 31 of the 31 commands sent, rejected 0/);
+    // not SetSource: 4 AddHost + 23 AddScanResult + 4 ScanFlush. Each message repeats SetSource,
+    // and the line says so, so that its figures add up: 31 commands + 1 header line per message.
+    const sent =
+      /Sent (\d+) lines in (\d+) messages? to [^:]+:\d+: 31 commands and (\d+) header lines? \(SetSource, SetDomain: not commands to the Defense Center\); the Defense Center processed 31 of the 31 commands, 0 of them rejected; 0 reconnects; \d+\.\d\d s\n/
+        .exec(r.stdout);
+    assert.ok(sent, r.stdout);
+    assert.equal(Number(sent[1]), 31 + Number(sent[2]));
+    assert.equal(sent[3], sent[2]);
     assert.deepStrictEqual(simMap(dc), mapOf(await Deno.readTextFile(`${dir}/Output.csv`)));
     assert.equal(dc.hosts.size, 4);
     assert.deepStrictEqual(q.deleted, q.launched);

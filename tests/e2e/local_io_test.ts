@@ -65,7 +65,7 @@ Deno.test("main -csvfile into a FIFO: its reader gets the commands, the FIFO sta
     try {
       const r = await runMain(["-r", SAMPLE, "-c", fifo], { cwd: dir });
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.match(r.stdout, /lines written to .*commands\.fifo \(4649 bytes\)/);
+      assert.match(r.stdout, /0 hosts cleared, written to .*commands\.fifo \(4649 bytes\)/);
       assert.equal((await Deno.lstat(fifo)).isFifo, true);
       const got = decoder.decode((await reader.output()).stdout);
       assert.equal(got.split("\n").filter((l) => l.startsWith("AddScanResult")).length, 23);
@@ -89,7 +89,10 @@ Deno.test("main -csvfile /dev/stdout (or a link to it) writes to stdout like -c 
     }
     const r = await runMain(["-r", SAMPLE, "-c", "/dev/stdout"], { cwd: dir });
     assert.ok(r.stdout.split("\n").every((l) => !l.includes("[INFO]")), "logs go to stderr");
-    assert.match(r.stderr, /Summary: 4 hosts and 23 AddScanResult lines written to stdout/);
+    assert.match(
+      r.stderr,
+      /Summary: 4 hosts with 23 AddScanResult lines and 0 hosts cleared, written to stdout/,
+    );
   });
 });
 
@@ -150,7 +153,7 @@ Deno.test("main exits 7 naming the CSV when its file system is full; the old fil
     assert.equal(r.code, 7, r.stdout + r.stderr);
     assert.match(
       r.stderr,
-      /^qualys_connector: Output\.csv: cannot write the commands: File too large \(os error 27\): free space on the file system of \. or name another -csvfile$/m,
+      /^qualys_connector: Output\.csv: cannot write the commands: file too large: free space on the file system of \. or name another -csvfile$/m,
     );
     assert.equal(await Deno.readTextFile(`${dir}/Output.csv`), "previous good file\n");
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["Output.csv"]);
@@ -168,7 +171,7 @@ Deno.test("main exits 7 naming the spool and TMPDIR when the temp directory is f
     assert.equal(r.code, 7, r.stderr);
     assert.match(
       r.stderr,
-      /\/tmp\/qualys_connector-commands-\w+: cannot write the command spool: File too large \(os error 27\): set TMPDIR to a writable directory on a file system with more free space/,
+      /\/tmp\/qualys_connector-commands-\w+: cannot write the command spool: file too large: set TMPDIR to a writable directory on a file system with more free space/,
     );
     assert.equal(r.stdout, "");
     assert.deepEqual([...Deno.readDirSync(`${dir}/tmp`)], [], "the spool is removed");
@@ -188,6 +191,23 @@ Deno.test("main exits 7 when TMPDIR cannot take the spool at all", async () => {
   });
 });
 
+Deno.test("main exits 7 when TMPDIR does not exist, saying so without the runtime's words", async () => {
+  await withWorkDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/cmds.csv`, commandFile(2));
+    const r = await runMain(["csv", "-pl", "cmds.csv", "-c", "-"], {
+      cwd: dir,
+      env: { TMPDIR: `${dir}/gone` },
+    });
+    assert.equal(r.code, 7, r.stderr);
+    // It once read "No such file or directory (os error 2): tmpfile: set TMPDIR to a writable
+    // directory on a file system with more free space".
+    assert.match(
+      r.stderr,
+      /\[ERROR\] \S+\/gone: cannot create the command spool there: no such file or directory: set TMPDIR to a directory that exists\n/,
+    );
+  });
+});
+
 Deno.test("main exits 7 and says so on stderr when the log file's file system is full", async () => {
   await withWorkDir(async (dir) => {
     const r = await runMainInShell(
@@ -198,7 +218,10 @@ Deno.test("main exits 7 and says so on stderr when the log file's file system is
     assert.equal(r.code, 7, r.stderr);
     assert.equal(r.stdout.split("\n").filter((l) => l.startsWith("AddScanResult")).length, 23);
     assert.equal(r.stderr.match(/cannot write the log/g)?.length, 1, r.stderr);
-    assert.match(r.stderr, /^qualys_connector: qc\.log: cannot write the log: File too large/m);
+    assert.match(
+      r.stderr,
+      /^qualys_connector: qc\.log: cannot write the log: file too large: free space/m,
+    );
   });
 });
 
@@ -208,9 +231,9 @@ Deno.test("main -report DIRECTORY and csv -plugininfo DIRECTORY are usage errors
       const [args, message] of [
         [
           ["-r", dir, "-c", "-"],
-          /: cannot read the report: Is a directory .*check the -report path/,
+          /: cannot read the report: is a directory: check the -report path/,
         ],
-        [["csv", "-pl", dir, "-c", "-"], /: cannot read the command file: Is a directory/],
+        [["csv", "-pl", dir, "-c", "-"], /: cannot read the command file: is a directory: check/],
       ] as const
     ) {
       const r = await runMain([...args], { cwd: dir });

@@ -32,8 +32,14 @@ Deno.test("main -c - writes only CSV to stdout and logs to stderr", async () => 
     assert.ok(lines.every((l) => /^(SetSource|AddScanResult|ScanFlush)/.test(l)));
     assert.equal(lines.filter((l) => l.startsWith("AddScanResult")).length, 23);
     assert.equal(lines.filter((l) => l === "ScanFlush").length, 4);
-    assert.match(r.stderr, /\[INFO\] QualysGuard Report Processing Complete\n/);
-    assert.match(r.stderr, /Summary: 4 hosts and 23 AddScanResult lines .* 1 fixed findings/);
+    assert.match(
+      r.stderr,
+      /\[INFO\] QualysGuard Report Processing Complete: parsed an ASSET_DATA_REPORT report of 18824 bytes: 4 hosts, 23 findings to import on 4 hosts, 0 hosts without open findings, 6 QIDs in the glossary\n/,
+    );
+    assert.match(
+      r.stderr,
+      /\[INFO\] Summary: 4 hosts with 23 AddScanResult lines and 0 hosts cleared, written to stdout \(4649 bytes\); skipped: 0 hosts outside ip_ranges, 0 hosts with an invalid address, 1 fixed finding, 0 duplicate findings; the run took \d+\.\d\d s\n$/,
+    );
   });
 });
 
@@ -93,9 +99,12 @@ Deno.test("main leaves the previous CSV untouched and no temp file when the repo
 
 Deno.test("main exits 2 with a clear message for usage and set-up errors", async () => {
   const cases: [string[], RegExp][] = [
-    [["-bogus"], /Unknown option "-bogus"/],
+    [
+      ["-bogus"],
+      /^qualys_connector: Unknown option "-bogus": run "qualys_connector -help" for the options\n$/,
+    ],
     [["-s", "x"], /ambiguous: it could be -server, -syslog, -stderr/],
-    [["-server=10.10.10.10"], /No \*\.pkcs12 certificate in the current directory/],
+    [["-server=10.10.10.10"], /\[ERROR\] \/: No \*\.pkcs12 certificate in the current directory/],
     [["-c", "-"], /InputPlugins\/QualysGuard\.yaml: The plugin configuration file does not exist/],
     [
       ["-check", "-c", "-"],
@@ -110,7 +119,10 @@ Deno.test("main exits 2 with a clear message for usage and set-up errors", async
       ["-multiinfo", "1,2", "-c", "x.csv", "-r", "x.xml"],
       /-multiinfo .* cannot be used with -report/,
     ],
-    [["-report", "/nonexistent/r.xml", "-c", "-"], /Cannot open the report \/nonexistent\/r.xml/],
+    [
+      ["-report", "/nonexistent/r.xml", "-c", "-"],
+      /Cannot open the report \/nonexistent\/r.xml: no such file or directory: check the -report path\n/,
+    ],
     [
       ["-report", SAMPLE, "-c", "-", "-pl", "/nonexistent/q.yaml"],
       /q\.yaml: The plugin configuration file does not exist/,
@@ -146,6 +158,14 @@ Deno.test("main -logfile appends, and -level 0 logs only errors", async () => {
       cwd: dir,
     });
     assert.equal(quiet.stdout, "");
+    // -level 1: no info line, but the summary, as a heartbeat for a cron log
+    const heartbeat = await runMain(["-report", SAMPLE, "-c", `${dir}/o.csv`, "-level", "1"], {
+      cwd: dir,
+    });
+    assert.match(
+      heartbeat.stdout,
+      /^\S+ \S+ \[INFO\] Summary: 4 hosts with 23 AddScanResult lines and 0 hosts cleared, written to \S+o\.csv \(4649 bytes\); .*; the run took \d+\.\d\d s\n$/,
+    );
   });
 });
 
@@ -273,7 +293,10 @@ async function assertEmptyReport(report: string, dir: string): Promise<void> {
   const r = await runMain(["-report", report, "-c", "-"], { cwd: dir });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, "SetSource,QualysGuard Scan Report\n");
-  assert.match(r.stderr, /Summary: 0 hosts and 0 AddScanResult lines/);
+  assert.match(
+    r.stderr,
+    /\[WARNING\] Nothing to send: the report lists no host: check the report template's asset groups or IPs in Qualys\n.*\[INFO\] Summary: 0 hosts with 0 AddScanResult lines and 0 hosts cleared/,
+  );
 }
 
 Deno.test("main turns an empty report into just SetSource, exit 0", async () => {

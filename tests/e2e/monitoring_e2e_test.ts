@@ -164,7 +164,10 @@ Deno.test("-json -: the record alone on stdout, the log on stderr; with -c - too
   assert.equal(r.code, 0, all(r));
   const record = JSON.parse(r.stdout);
   assert.equal(record.results_sent, 23);
-  assert.match(r.stderr, /\[INFO\] Summary: 4 hosts and 23 AddScanResult lines/);
+  assert.match(
+    r.stderr,
+    /\[INFO\] Summary: 4 hosts with 23 AddScanResult lines and 0 hosts cleared, written to out\.csv/,
+  );
   // without a plugin YAML, no state: nothing is created in the current directory
   assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["out.csv"]);
 

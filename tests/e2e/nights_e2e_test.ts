@@ -109,7 +109,7 @@ Deno.test("Nights: all-Fixed hosts are cleared, unlisted hosts untouched, return
     );
     assert.match(
       two.stdout,
-      /Summary: 1 hosts and 1 AddScanResult lines .*; 1 hosts cleared: no open findings; skipped: /,
+      /Summary: 1 host with 1 AddScanResult line and 1 host cleared, sent to the Defense Center [^;]+; .*skipped: /,
     );
     // night 3: .1 comes back, .2 is listed without findings, the IPv6 host is not listed
     await night(adr([["10.8.0.1", [[101, 8080]]], ["10.8.0.2", []]]));
@@ -139,8 +139,13 @@ Deno.test("Nights with clear_clean_hosts: n leave a clean host's old results, as
       adr([["10.8.0.1", [[101, undefined, "Fixed"], [202, undefined, "Fixed"]]]]),
     );
     assert.deepStrictEqual(results(dc), { "10.8.0.1": ["101/-", "202/-"] });
-    assert.doesNotMatch(two.stdout, /cleared/);
-    assert.match(two.stdout, /skipped: .* 1 hosts without open findings, 2 fixed findings/);
+    assert.match(two.stdout, /Summary: 0 hosts with 0 AddScanResult lines and 0 hosts cleared, /);
+    assert.match(two.stdout, /skipped: .* 1 host without open findings, 2 fixed findings/);
+    // nothing was left to send: the warning says what dropped the host, and which key to check
+    assert.match(
+      two.stdout,
+      /\[WARNING\] Nothing to send: of the report's 1 host, 1 without open findings \(clear_clean_hosts: n\): check clear_clean_hosts in \S+QualysGuard\.yaml\n/,
+    );
   });
 });
 
@@ -161,7 +166,7 @@ Deno.test("The same IP in two HOST (or SCAN IP) elements keeps the findings of b
     );
     assert.match(
       r.stdout,
-      /Summary: 2 hosts and 4 AddScanResult lines .* 1 duplicates; 1 repeated host listings merged/,
+      /Summary: 2 hosts with 4 AddScanResult lines .* 1 duplicate finding; 1 repeated host listing merged/,
     );
     const scan =
       `<SCAN value="s"><IP value="10.7.0.2" name="a"><VULNS><CAT value="c" port="22" protocol="tcp">` +
@@ -174,7 +179,7 @@ Deno.test("The same IP in two HOST (or SCAN IP) elements keeps the findings of b
       s.stdout,
       /\[WARNING\] QID 6 on "10\.7\.0\.2" has port "99999", not 1-65535: it is sent without a port/,
     );
-    assert.match(s.stdout, /; 1 findings with an invalid port sent without a port/);
+    assert.match(s.stdout, /; 1 finding with an invalid port sent without a port/);
   });
 });
 
@@ -253,10 +258,13 @@ Deno.test("-multiinfo with two templates: each template's clean hosts are cleare
     );
     assert.deepStrictEqual(results(dc), { "10.1.0.2": ["2/-"], "10.2.0.2": ["4/-"] });
     assert.equal(
-      two.stdout.match(/1 hosts cleared: no open findings/g)?.length,
+      two.stdout.match(/Summary: \d+ hosts? with \d+ AddScanResult lines? and 1 host cleared, /g)
+        ?.length,
       2,
       "one per template",
     );
+    assert.equal(two.stdout.match(/; this template took \d+\.\d\d s\n/g)?.length, 2);
+    assert.match(two.stdout, /\[INFO\] -multiinfo: 0 of 2 templates failed\n$/);
     await night(adr([["10.1.0.2", [[2]]]]), adr([["10.2.0.1", [[3]]], ["10.1.0.1", [[5]]]]));
     assert.deepStrictEqual(results(dc), {
       "10.1.0.1": ["5/-"],

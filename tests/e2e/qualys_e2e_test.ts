@@ -67,6 +67,8 @@ Deno.test("-multiinfo processes every template, names the CSVs <id>_<name>, and 
       );
       assert.equal(r.code, 3, r.stdout + r.stderr);
       assert.match(r.stdout, /Template 111 failed: .*check template_id/);
+      // the run's last line: the tally, which a cron mail shows without reading the rest
+      assert.match(r.stdout, /\[ERROR\] -multiinfo: 1 of 3 templates failed: 111 \(exit 3\)\n$/);
       assert.deepStrictEqual([...Deno.readDirSync(`${dir}/out`)].map((e) => e.name).sort(), [
         "424242_Output.csv",
         "535353_Output.csv",

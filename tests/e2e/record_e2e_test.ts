@@ -132,7 +132,7 @@ Deno.test("A Defense Center gets only what changed; -dry-run says so per host an
     assert.match(dry.stdout, /\[DEBUG\] 10\.9\.0\.13: added \(1 results\)/);
     assert.match(dry.stdout, /\[DEBUG\] 10\.9\.0\.3: unchanged, not sent/);
     const totals =
-      /Dry run: a real run would send (\d+) lines \((\d+) bytes\): 1 hosts added, 1 changed \(\+1 \u22121 results\), 1 cleared, (\d+) unchanged \(not sent\), (\d+) refreshed/
+      /Dry run: a real run would send (\d+) lines \((\d+) bytes\): 1 host added, 1 changed \(\+1 \u22121 results\), 1 cleared, (\d+) unchanged \(not sent\), (\d+) refreshed/
         .exec(dry.stdout);
     assert.ok(totals, dry.stdout);
     assert.deepEqual([totals[3], totals[4]], ["10", "0"]);
@@ -147,7 +147,7 @@ Deno.test("A Defense Center gets only what changed; -dry-run says so per host an
     assert.equal(sent?.[1], totals[1]);
     assert.match(
       real.stdout,
-      /Summary: 2 hosts and 3 AddScanResult lines to send; 1 hosts cleared/,
+      /Summary: 2 hosts with 3 AddScanResult lines and 1 host cleared, sent to the Defense Center [^;]+; 10 hosts unchanged, not sent; 0 hosts sent again unchanged; /,
     );
     assert.deepEqual(
       results(dc),
@@ -161,7 +161,7 @@ Deno.test("A Defense Center gets only what changed; -dry-run says so per host an
     const full = await night(adr(next), ["-full"]);
     assert.match(
       full.stdout,
-      /Summary: 12 hosts and 23 AddScanResult lines to send; 1 hosts cleared/,
+      /Summary: 12 hosts with 23 AddScanResult lines and 1 host cleared, sent to the Defense Center [^;]+; 0 hosts unchanged, not sent; 13 hosts sent again unchanged; /,
     );
   });
 });
@@ -180,7 +180,7 @@ Deno.test("-dry-run to a CSV leaves the file and the state as they were, and exi
     // a file gets the whole picture: every host counts, the unchanged ones as refreshed
     assert.match(
       dry.stdout,
-      /1 hosts added, 0 changed .*, 0 cleared, 0 unchanged \(not sent\), 11 refreshed/,
+      /1 host added, 0 changed .*, 0 cleared, 0 unchanged \(not sent\), 11 refreshed/,
     );
     assert.deepEqual(await snapshot(dir), snap);
     // a report that cannot be parsed: exit 4 as a real run, nothing written
@@ -205,13 +205,16 @@ Deno.test("A damaged record is warned and means one full send; the next run send
       again.stdout,
       /\[WARNING\] .*ledger-[0-9a-f]{16}\.bin: the record of what dc .* holds is .*: this run sends every host again/,
     );
-    assert.match(again.stdout, /Summary: 12 hosts and 24 AddScanResult lines to send/);
+    assert.match(
+      again.stdout,
+      /Summary: 12 hosts with 24 AddScanResult lines and 0 hosts cleared, sent to the Defense Center /,
+    );
     assert.equal(Object.keys(results(dc)).length, 12);
     const third = await night(adr(HOSTS));
     assert.doesNotMatch(third.stdout, /WARNING/);
     assert.match(
       third.stdout,
-      /Summary: 0 hosts and 0 AddScanResult lines .*; 12 hosts unchanged, not sent; 0 sent again/,
+      /Summary: 0 hosts with 0 AddScanResult lines and 0 hosts cleared, sent to the Defense Center [^;]+; 12 hosts unchanged, not sent; 0 hosts sent again unchanged; /,
     );
   });
 });

@@ -20,7 +20,10 @@ Deno.test("deno task run runs the connector from source in the caller's director
     }).output();
     const stdout = new TextDecoder().decode(out.stdout);
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    assert.match(stdout, /Summary: 4 hosts and 23 AddScanResult lines written to out\.csv/);
+    assert.match(
+      stdout,
+      /Summary: 4 hosts with 23 AddScanResult lines and 0 hosts cleared, written to out\.csv/,
+    );
     assert.match(await Deno.readTextFile(`${dir}/out.csv`), /^SetSource,QualysGuard Scan Report\n/);
   } finally {
     await Deno.remove(dir, { recursive: true });

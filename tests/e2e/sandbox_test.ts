@@ -120,9 +120,15 @@ Deno.test("deno task sim: the printed commands work in its directory, and Ctrl-C
       return text;
     };
     assert.match(await sh(find(/ -check /)), /^OK {3}TLS and host input version with /m);
-    assert.match(await sh(find(/ -c=Output\.csv /)), /Summary: 4 hosts and 23 AddScanResult/);
+    assert.match(
+      await sh(find(/ -c=Output\.csv /)),
+      /Summary: 4 hosts with 23 AddScanResult lines and 0 hosts cleared, written to Output\.csv/,
+    );
     assert.match(await Deno.readTextFile(`${dir}/Output.csv`), /^SetSource,QualysGuard Scan/);
-    assert.match(await sh(find(/ csv -plugininfo=/)), /processed 31 of the 31 commands sent/);
+    assert.match(
+      await sh(find(/ csv -plugininfo=/)),
+      /processed 31 of the 31 commands, 0 of them rejected/,
+    );
     assert.match(
       await sh(find(/ -server=\S+ -port=\d+ -plugininfo=\S+Detections\.yaml$/)),
       /Full sync/,

@@ -571,13 +571,13 @@ async function assertCacheSizesAgree(xml: Uint8Array, what: string): Promise<voi
   const tempDir = await Deno.makeTempDir({ prefix: "qc-texts-" });
   try {
     for (const qidCacheBytes of CACHE_SIZES.slice(1)) {
-      for (const spillTexts of [undefined, { tempDir }]) {
-        const how = `${what}, qidCacheBytes ${qidCacheBytes}${spillTexts ? ", spilled" : ""}`;
-        const bounded = await encodeAll(xml, { qidCacheBytes, spillTexts });
+      for (const textSpool of [undefined, { tempDir }]) {
+        const how = `${what}, qidCacheBytes ${qidCacheBytes}${textSpool ? ", spooled" : ""}`;
+        const bounded = await encodeAll(xml, { qidCacheBytes, textSpool });
         assert.equal(bounded.text, all.text, how);
         assert.equal(bounded.shortened, all.shortened, `${how}: shortened`);
         assert.equal(bounded.missing, all.missing, `${how}: missingGlossary`);
-        assert.deepEqual([...Deno.readDirSync(tempDir)], [], `${how}: the spill is removed`);
+        assert.deepEqual([...Deno.readDirSync(tempDir)], [], `${how}: the text spool is removed`);
       }
     }
   } finally {
@@ -643,7 +643,7 @@ Deno.test({
 Deno.test("CommandEncoder counts a QID once in shortened and missingGlossary, however often it is built", () => {
   const glossary = new Map([entry(1, { description: "word ".repeat(2000) }), entry(2)]);
   for (const qidCacheBytes of [1 << 20, 0, 4100]) {
-    const enc = new CommandEncoder(glossary, { qidCacheBytes, spillTexts: {} });
+    const enc = new CommandEncoder(glossary, { qidCacheBytes, textSpool: {} });
     try {
       for (let h = 0; h < 5; h++) {
         enc.encodeHostToLines(host(`10.0.0.${h}`, [[1, 0, 0], [3, 0, 0], [1, 80, 1], [3, 80, 1]]));
@@ -656,7 +656,7 @@ Deno.test("CommandEncoder counts a QID once in shortened and missingGlossary, ho
   }
 });
 
-Deno.test("CommandEncoder spills the texts its cache drops to a 0600 temp file, reads them back instead of building them, and removes it", () => {
+Deno.test("CommandEncoder spools the texts its cache drops to a 0600 temp file, reads them back instead of building them, and removes it", () => {
   const tempDir = Deno.makeTempDirSync({ prefix: "qc-texts-" });
   try {
     let gets = 0;
@@ -677,23 +677,23 @@ Deno.test("CommandEncoder spills the texts its cache drops to a 0600 temp file, 
     // Room for about two texts: every QID is dropped before it comes again.
     const enc = new CommandEncoder(glossary as never, {
       qidCacheBytes: 800,
-      spillTexts: { tempDir },
+      textSpool: { tempDir },
     });
     assert.deepEqual(lines(enc), expected);
-    assert.equal(gets, 4, "each QID built once, then read back from the spill");
+    assert.equal(gets, 4, "each QID built once, then read back from the text spool");
     const files = [...Deno.readDirSync(tempDir)];
     assert.equal(files.length, 1);
     assert.match(files[0]!.name, new RegExp(`^${TEMP_FILES.qidTexts.prefix}[0-9a-f]+$`));
     assert.equal(Deno.statSync(`${tempDir}/${files[0]!.name}`).mode! & 0o777, 0o600);
     enc.dispose();
     enc.dispose();
-    assert.deepEqual([...Deno.readDirSync(tempDir)], [], "dispose removes the spill");
+    assert.deepEqual([...Deno.readDirSync(tempDir)], [], "dispose removes the text spool");
   } finally {
     Deno.removeSync(tempDir, { recursive: true });
   }
 });
 
-Deno.test("CommandEncoder builds each of 3,000 QIDs once, whether its cache holds them all or spills them", () => {
+Deno.test("CommandEncoder builds each of 3,000 QIDs once, whether its cache holds them all or spools them", () => {
   const entries = new Map(
     Array.from({ length: 3000 }, (_, q) => entry(q * 7 + 1, { description: "d".repeat(60) })),
   );
@@ -701,7 +701,7 @@ Deno.test("CommandEncoder builds each of 3,000 QIDs once, whether its cache hold
   for (const qidCacheBytes of [1 << 30, 20_000]) {
     let gets = 0;
     const glossary = { get: (q: number) => (gets++, entries.get(q)) };
-    const enc = new CommandEncoder(glossary as never, { qidCacheBytes, spillTexts: {} });
+    const enc = new CommandEncoder(glossary as never, { qidCacheBytes, textSpool: {} });
     try {
       for (let pass = 0; pass < 3; pass++) {
         for (let i = 0; i < qids.length; i += 100) {
@@ -732,7 +732,7 @@ Deno.test("CommandEncoder writes QID 4294967295 (the largest a Uint32Array holds
     .encodeHostToLines(host("10.0.0.1", findings));
   assert.match(expected[0]!, /,4294967295,,,"largest"/);
   for (const qidCacheBytes of [1 << 20, 2000]) {
-    const enc = new CommandEncoder(entries, { qidCacheBytes, spillTexts: {} });
+    const enc = new CommandEncoder(entries, { qidCacheBytes, textSpool: {} });
     try {
       for (let h = 0; h < 3; h++) {
         assert.deepEqual(enc.encodeHostToLines(host("10.0.0.1", findings)), expected);
@@ -743,7 +743,7 @@ Deno.test("CommandEncoder writes QID 4294967295 (the largest a Uint32Array holds
   }
 });
 
-Deno.test("CommandEncoder builds the texts again, to the same bytes, when its spill file cannot be made", () => {
+Deno.test("CommandEncoder builds the texts again, to the same bytes, when its text spool cannot be made", () => {
   let gets = 0;
   const entries = new Map([1, 2, 3, 4].map((q) => entry(q, { description: "d".repeat(300) })));
   const glossary = { get: (q: number) => (gets++, entries.get(q)) };
@@ -751,7 +751,7 @@ Deno.test("CommandEncoder builds the texts again, to the same bytes, when its sp
   const expected = new CommandEncoder(entries).encodeHostToLines(host("10.0.0.1", findings));
   const enc = new CommandEncoder(glossary as never, {
     qidCacheBytes: 800,
-    spillTexts: { tempDir: "/nonexistent/qc-texts" },
+    textSpool: { tempDir: "/nonexistent/qc-texts" },
   });
   for (let h = 0; h < 3; h++) {
     assert.deepEqual(enc.encodeHostToLines(host("10.0.0.1", findings)), expected);

@@ -126,7 +126,7 @@ function model(listings: [string, [number, number, number][]][]): Seen[] {
   return [...all.filter((h) => h.findings.length > 0), ...all.filter((h) => !h.findings.length)];
 }
 
-Deno.test("FindingSpool: merges in memory and spilled to a file give the model's hosts (fast-check)", async () => {
+Deno.test("FindingSpool: merges in memory and in a temp file give the model's hosts (fast-check)", async () => {
   const tempDir = await Deno.makeTempDir();
   try {
     await fc.assert(
@@ -179,7 +179,7 @@ Deno.test("FindingSpool: merges in memory and spilled to a file give the model's
   }
 });
 
-Deno.test("FindingSpool names the temp directory and the fix when it cannot spill there", async () => {
+Deno.test("FindingSpool names the temp directory and the fix when it cannot make its temp file there", async () => {
   const dir = await Deno.makeTempDir({ prefix: "qc-fspool-" });
   try {
     await Deno.writeTextFile(`${dir}/not-a-dir`, "");
@@ -231,7 +231,7 @@ Deno.test("FindingSpool says which file and what to do when the file system is f
     assert.equal(got.code, 7);
     assert.match(
       got.message,
-      /qualys_connector-spool-\w+: cannot write the finding spool: File too large .*set TMPDIR/,
+      /qualys_connector-spool-\w+: cannot write the finding spool: file too large: set TMPDIR/,
     );
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["child.ts"]);
   } finally {

@@ -37,7 +37,7 @@ Deno.test("GlossaryStore gives back every field as added, from memory", () => {
   try {
     for (const e of tricky) assert.equal(store.add(e), true);
     assert.equal(store.size, tricky.length);
-    assert.equal(store.path, undefined, "nothing spilled");
+    assert.equal(store.path, undefined, "nothing went to disk");
     for (const e of tricky) {
       assert.equal(store.has(e.qid), true);
       assert.deepStrictEqual(store.get(e.qid), e);
@@ -70,7 +70,7 @@ Deno.test("GlossaryStore keeps the first entry of a QID", () => {
   store.dispose();
 });
 
-Deno.test("GlossaryStore spills to a 0600 temp file past its limit and reads back from it", async () => {
+Deno.test("GlossaryStore goes to a 0600 temp file past its limit and reads back from it", async () => {
   await withWorkDir(async (dir) => {
     const store = new GlossaryStore({ memoryLimit: 4096, tempDir: dir });
     const added: GlossaryEntry[] = [];
@@ -84,7 +84,7 @@ Deno.test("GlossaryStore spills to a 0600 temp file past its limit and reads bac
       // Reads between adds move the file position; later adds must still append.
       if (i % 7 === 0) assert.deepStrictEqual(store.get(added[i >> 1]!.qid), added[i >> 1]);
     }
-    assert.ok(store.path, "it spilled");
+    assert.ok(store.path, "it went to disk");
     assert.equal(store.path!.startsWith(dir), true);
     assert.equal((await Deno.stat(store.path!)).mode! & 0o777, 0o600);
     assert.ok((await Deno.stat(store.path!)).size > 4096);
@@ -133,7 +133,7 @@ const INPUT = fc.record({
   bugtraqs: fc.array(ID, { maxLength: 5 }),
 });
 
-Deno.test("GlossaryStore reads like a Map (first wins), QIDs in any order, in memory or spilled (fast-check)", async () => {
+Deno.test("GlossaryStore reads like a Map (first wins), QIDs in any order, in memory or on disk (fast-check)", async () => {
   await withWorkDir((dir) => {
     fc.assert(
       fc.property(
@@ -173,7 +173,7 @@ Deno.test("GlossaryStore reads like a Map (first wins), QIDs in any order, in me
   });
 });
 
-Deno.test("GlossaryStore names the temp directory and the fix when it cannot spill there", async () => {
+Deno.test("GlossaryStore names the temp directory and the fix when it cannot make its temp file there", async () => {
   await withWorkDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/not-a-dir`, "");
     const store = new GlossaryStore({ memoryLimit: 64, tempDir: `${dir}/not-a-dir` });
@@ -222,7 +222,7 @@ Deno.test("GlossaryStore says which file and what to do when the file system is 
     assert.equal(got.code, 7);
     assert.match(
       got.message,
-      /qualys_connector-glossary-\w+: cannot write the glossary store: File too large .*set TMPDIR/,
+      /qualys_connector-glossary-\w+: cannot write the glossary store: file too large: set TMPDIR/,
     );
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["child.ts"]);
   });

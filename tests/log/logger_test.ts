@@ -24,8 +24,35 @@ const ORDINARY = [
   "Read the plugin configuration from /tmp/qc/InputPlugins/QualysGuard.yaml",
   "Launching a report of template 424242 on qualysapi.qualys.com",
   "Qualys answered CODE 2000: Bad Login/Password: check user_id and password (quote a password)",
-  "Summary: 4 hosts and 23 AddScanResult lines written to /tmp/p/out.csv (12345678 bytes)",
+  "Summary: 4 hosts with 23 AddScanResult lines and 0 hosts cleared, written to /tmp/p/out.csv " +
+  "(12345678 bytes); the run took 0.31 s",
 ];
+
+Deno.test("Logger.summary is a heartbeat: written at -level 1, 2 and 3 with the INFO label, not at -level 0", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "qc-logger-" });
+  try {
+    for (const level of [0, 1, 2, 3]) {
+      const log = new Logger({ level, logfile: `${dir}/${level}.log` });
+      log.info("an info line");
+      log.summary("Summary: 4 hosts with 23 AddScanResult lines and 0 hosts cleared, written");
+      await log.close();
+      const text = await Deno.readTextFile(`${dir}/${level}.log`);
+      const lines = text.trimEnd().split("\n").filter((l) => l).map((l) => l.slice(20));
+      assert.deepEqual(
+        lines,
+        [
+          ...(level >= 2 ? ["[INFO] an info line"] : []),
+          ...(level >= 1
+            ? ["[INFO] Summary: 4 hosts with 23 AddScanResult lines and 0 hosts cleared, written"]
+            : []),
+        ],
+        `-level ${level}`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("Logger never garbles an ordinary line with a short or common-word password", async () => {
   const secrets = ["p", "a", "tmp", "Read", "report", "password", "template", "12345678x"];
@@ -84,7 +111,7 @@ Deno.test("Logger says on stderr once when the log file fails, and keeps the fai
     assert.equal(stderr.match(/cannot write the log/g)?.length, 1, stderr);
     assert.match(
       stderr,
-      /^qualys_connector: .*qc\.log: cannot write the log: File too large \(os error 27\): free space/m,
+      /^qualys_connector: .*qc\.log: cannot write the log: file too large: free space/m,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

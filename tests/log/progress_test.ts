@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { withProgress } from "../../lib/log/progress.ts";
+import { ProgressLine, withProgress } from "../../lib/log/progress.ts";
+import { Logger } from "../../lib/log/logger.ts";
 
 function chunks(n: number, size: number) {
   let left = n;
@@ -40,4 +41,32 @@ Deno.test("withProgress is silent when disabled (cron, pipes)", () => {
   const { reader, done } = withProgress(source, { label: "x", enabled: false });
   assert.equal(reader, source);
   done();
+});
+
+Deno.test("a log line written to the terminal clears the progress line first; one to a file does not", async () => {
+  const written: string[] = [];
+  const output = {
+    writeSync(p: Uint8Array) {
+      written.push(new TextDecoder().decode(p));
+      return p.length;
+    },
+  };
+  const line = new ProgressLine({ enabled: true, output, intervalMs: 0 });
+  const dir = await Deno.makeTempDir();
+  try {
+    line.update("Sending: 3 messages, 120 lines, 4000 lines/s");
+    const toFile = new Logger({ level: 0, logfile: `${dir}/log` });
+    toFile.error("only the file hears this");
+    await toFile.close();
+    assert.deepEqual(written, ["\rSending: 3 messages, 120 lines, 4000 lines/s  "]);
+    const toStderr = new Logger({ level: 0, stderr: true });
+    toStderr.error("(a test's log line on stderr, after the progress line was cleared)");
+    await toStderr.close();
+    assert.deepEqual(written.slice(1), ["\r\x1b[K"]);
+    line.update("Sending: 4 messages, 160 lines, 4000 lines/s");
+    assert.equal(written.length, 3, "the next update draws the line again");
+    line.done();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

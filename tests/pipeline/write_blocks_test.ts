@@ -117,7 +117,7 @@ Deno.test("writeBlocks passes qidCacheBytes on to the encoder: the same bytes, Q
   assert.equal(none.gets, 20_005, "each line built anew");
 });
 
-Deno.test("writeBlocks spills the texts a small QID cache drops to tempDir, builds each QID once, and leaves no file, also when the output fails", async () => {
+Deno.test("writeBlocks spools the texts a small QID cache drops to tempDir, builds each QID once, and leaves no file, also when the output fails", async () => {
   const tempDir = await Deno.makeTempDir({ prefix: "qc-texts-" });
   try {
     const run = async (write: (b: Uint8Array) => Promise<void>, qidCacheBytes: number) => {
@@ -138,12 +138,12 @@ Deno.test("writeBlocks spills the texts a small QID cache drops to tempDir, buil
     const chunks: Uint8Array[] = [];
     const big = await run((b) => Promise.resolve(void chunks.push(b.slice())), 1 << 20);
     const small: Uint8Array[] = [];
-    const spilled = await run((b) => Promise.resolve(void small.push(b.slice())), 4000);
+    const onDisk = await run((b) => Promise.resolve(void small.push(b.slice())), 4000);
     const text = (c: Uint8Array[]) => c.map((b) => new TextDecoder().decode(b)).join("");
     assert.equal(text(small), text(chunks));
     assert.equal(big.gets, 50);
-    assert.equal(spilled.gets, 50, "each QID built once, then read back from the spill");
-    assert.ok(spilled.seen.some((n) => n.startsWith("qualys_connector-texts-")), "it spilled");
+    assert.equal(onDisk.gets, 50, "each QID built once, then read back from the text spool");
+    assert.ok(onDisk.seen.some((n) => n.startsWith("qualys_connector-texts-")), "it went to disk");
     assert.deepEqual([...Deno.readDirSync(tempDir)], [], "and removed the file");
     await assert.rejects(
       run(() => Promise.reject(new Error("the sink broke")), 4000),

@@ -87,6 +87,41 @@ Deno.test("csv plugin writes only commands (no comments or blank lines) into the
   });
 });
 
+Deno.test("csv plugin: the summary heartbeat of a command file, and a bad line counted in the singular", async () => {
+  await withCommandFile("# header\nSetSource,x\nAddHost,10.0.0.1\n", async (path) => {
+    const sink: CommandSink = {
+      write: () => Promise.resolve(),
+      seal: () => Promise.resolve({ where: "written to out.csv (28 bytes)", delivered: true }),
+      close: () => Promise.resolve(),
+      abort: () => Promise.resolve(),
+    };
+    const said: string[] = [];
+    const log = { ...NO_LOG, summary: (m: string) => void said.push(m) };
+    const { jobs } = await csvPlugin.prepare(context(["csv", "-pl", path, "-c", "-"]));
+    for await (const job of jobs) {
+      await deliver(await job.collect(), {
+        openSink: () => Promise.resolve(sink),
+        log,
+        since: { what: "the run", started: performance.now() },
+      });
+    }
+    assert.equal(said.length, 1);
+    assert.match(
+      said[0]!,
+      /^Summary: 2 commands \(2 lines, 0 AddScanResult lines\) of the command file, written to out\.csv \(28 bytes\); the run took \d+\.\d\d s$/,
+    );
+  });
+  await withCommandFile("SetSource,x\nAddhost,10.0.0.1\n", async (path) => {
+    const { jobs } = await csvPlugin.prepare(context(["csv", "-pl", path, "-c", "-"]));
+    for await (const job of jobs) {
+      await assert.rejects(job.collect(), (e: Error) => {
+        assert.match(e.message, /: 1 line is not a host input command; nothing was sent:\n {2}/);
+        return true;
+      });
+    }
+  });
+});
+
 Deno.test("csv plugin accepts a SetMap:<map> prefix and checks the command after it as usual", async () => {
   const good = [
     "SetSource,x",

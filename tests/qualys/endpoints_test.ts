@@ -14,6 +14,7 @@ import {
 import { gatewayFor } from "../../lib/qualys/gateway.ts";
 import {
   AnswerTap,
+  describeNotice,
   findDeprecationNotice,
   isNoticeText,
   refusesVersion,
@@ -194,4 +195,20 @@ Deno.test("AnswerTap keeps a small answer whole, and the start and end of a big 
   assert.equal(big.whole(), undefined);
   assert.deepEqual(big.texts(), ["01234567", "opqrstuv"]);
   assert.equal(big.bytes, 32);
+});
+
+Deno.test("describeNotice points at the versions table where it now is, docs/operations.md", async () => {
+  const text = describeNotice({ text: "This API is deprecated", date: "2027-06-30" }, {
+    endpoint: "kb",
+    title: "KnowledgeBase API 4.0",
+  });
+  assert.equal(
+    text,
+    "Qualys gives notice that the KnowledgeBase API 4.0 is deprecated or ending (date given: " +
+      '2027-06-30): "This API is deprecated"; the run goes on: plan the move to the version ' +
+      "Qualys names (api_versions: kb=N.N in the plugin YAML; " +
+      "docs/operations.md#qualys-api-versions)",
+  );
+  const doc = await Deno.readTextFile(new URL("../../docs/operations.md", import.meta.url));
+  assert.match(doc, /^### Qualys API versions$/m, "the anchor's heading");
 });

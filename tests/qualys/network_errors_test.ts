@@ -56,3 +56,16 @@ Deno.test("classifyNetworkError: a certificate from an unknown CA is a TLS failu
     await server.shutdown();
   }
 });
+
+Deno.test("classifyNetworkError: a port fetch never calls (port 1) is said in the user's terms, not retried", async () => {
+  // Deno's fetch refuses the fetch standard's "bad ports" itself: "TypeError: Fetch failed:
+  // Requests to port 1 are blocked" reached the log as it was, and was retried four times.
+  const error = await fetchError("https://127.0.0.1:1/");
+  const f = classifyNetworkError(error, { host: "127.0.0.1", port: 1 });
+  assert.equal(
+    f.message,
+    "Cannot talk to 127.0.0.1:1: HTTPS requests to port 1 are never made (a port reserved for " +
+      "another service): check the port in url in the plugin YAML (Qualys listens on 443)",
+  );
+  assert.equal(f.transient, false);
+});

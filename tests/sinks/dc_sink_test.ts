@@ -28,7 +28,10 @@ Deno.test("DcSink sends nothing before close, then sends everything and removes 
     assert.equal(spooled.length, 1);
     assert.equal((await Deno.stat(`${dir}/${spooled[0]}`)).mode! & 0o777, 0o600);
     const receipt = await sink.seal();
-    assert.deepEqual([receipt, sim.connections], [{ where: "to send", delivered: false }, 0]);
+    assert.deepEqual([receipt, sim.connections], [{
+      where: `sent to the Defense Center ${sim.host}:${sim.port}`,
+      delivered: false,
+    }, 0]);
     await sink.close();
     assert.ok(sim.hosts.has("10.0.0.1"));
     assert.deepEqual(await spools(dir), []);

@@ -1,5 +1,5 @@
 /**
- * The detection source's part of `-check` (README: "The detection source"): one Host List
+ * The detection source's part of `-check` (docs/detections.md): one Host List
  * Detection call with `truncation_limit=1` and one KnowledgeBase call (nothing is launched or
  * saved), and what the sync state says the next run will do.
  *

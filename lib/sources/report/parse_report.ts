@@ -1,10 +1,10 @@
 /**
  * Streaming parser for Qualys vulnerability reports: `ASSET_DATA_REPORT` (what a report template
  * gives) and `SCAN` (scan-1.dtd). It keeps per-host findings in a compact spool and the glossary
- * in a packed store (both spill to 0600 temp files past a limit), so it does not depend on
+ * in a packed store (both go to 0600 temp files past a limit), so it does not depend on
  * whether the glossary comes before or after the hosts, nor on how many QIDs it holds; the
  * hosts are replayed once the whole report has parsed cleanly. An address listed in several
- * HOST elements is one host (its findings merged, README: What is written); a host listed
+ * HOST elements is one host (its findings merged, docs/output.md); a host listed
  * without open findings is kept too, as one to clear. A `SIMPLE_RETURN` / `GENERIC_RETURN` body
  * is reported as the Qualys error it is.
  *

@@ -40,10 +40,10 @@ export interface ParseReportOptions {
   collectOs?: boolean | undefined;
   /** Directory for the spool's temp file. @default the system temp directory */
   tempDir?: string | undefined;
-  /** Spool bytes kept in memory before spilling to disk. @default {REPORT_MEMORY.findingBytes} */
+  /** Spool bytes kept in memory before going to a temp file. @default {REPORT_MEMORY.findingBytes} */
   spoolMemoryLimit?: number | undefined;
   /**
-   * Packed glossary bytes kept in memory before spilling to disk.
+   * Packed glossary bytes kept in memory before going to a temp file.
    * @default {REPORT_MEMORY.glossaryBytes}
    */
   glossaryMemoryLimit?: number | undefined;

@@ -6,7 +6,13 @@
  */
 
 import type { QualysConfig } from "../../config/read_config.ts";
-import { isWrongPath, LocalIoError, ReportSyntaxError, UsageError } from "../../errors.ts";
+import {
+  fileErrorReason,
+  isWrongPath,
+  LocalIoError,
+  ReportSyntaxError,
+  UsageError,
+} from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import { withProgress } from "../../log/progress.ts";
 import { guardReads } from "../../util/bytes.ts";
@@ -24,7 +30,8 @@ export function parserOptions(config: QualysConfig, log: Logger): ParseReportOpt
 function cannotRead(path: string) {
   return (error: unknown) =>
     new LocalIoError(
-      `cannot read the report: ${(error as Error).message}: check the -report path`,
+      `cannot read the report: ${fileErrorReason(error)}: check the -report path` +
+        (error instanceof Deno.errors.NotCapable ? " (-report - reads standard input)" : ""),
       {
         path,
         cause: error,
@@ -62,7 +69,8 @@ export async function readReport(
   } catch (error) {
     if (!isWrongPath(error)) throw cannotRead(path)(error);
     throw new UsageError(
-      `Cannot open the report ${path}: ${(error as Error).message}: check the -report path`,
+      `Cannot open the report ${path}: ${fileErrorReason(error)}: check the -report path` +
+        (error instanceof Deno.errors.NotCapable ? " (-report - reads standard input)" : ""),
       { cause: error },
     );
   }

@@ -1,13 +1,14 @@
 /**
  * A parsed report as the delivery pipeline takes it: its findings, the plugin YAML's output
- * settings, and the report's summary line (README: What is written, "The summary").
+ * settings, and the report's summary line (docs/output.md, "The summary").
  *
  * @module
  */
 
 import type { QualysConfig } from "../../config/read_config.ts";
 import type { Logger } from "../../log/logger.ts";
-import type { Delivery, DeliveryRecord, WriteSummary } from "../../pipeline/delivery.ts";
+import type { Delivery, DeliveryRecord } from "../../pipeline/delivery.ts";
+import { plural } from "../../util/text.ts";
 import { REPORT_MEMORY } from "../../util/memory.ts";
 import type { ParsedReport } from "./parse_report.ts";
 
@@ -23,11 +24,13 @@ export function reportDelivery(
   state: { record?: DeliveryRecord | undefined; release?: () => void } = {},
 ): Delivery {
   const s = report.stats;
-  log.info("QualysGuard Report Processing Complete");
+  // The original's words, which users grep for, now with what was parsed.
   log.info(
-    `Parsed an ${report.format} report of ${s.bytes} bytes: ${s.hosts} hosts, ` +
-      `${s.findings} findings to import on ${s.hostsKept} hosts, ${s.hostsEmpty} hosts ` +
-      `without open findings, ${s.glossary} QIDs in the glossary`,
+    `QualysGuard Report Processing Complete: parsed an ${report.format} report of ` +
+      `${plural(s.bytes, "byte")}: ${plural(s.hosts, "host")}, ` +
+      `${plural(s.findings, "finding")} to import on ${plural(s.hostsKept, "host")}, ` +
+      `${plural(s.hostsEmpty, "host")} without open findings, ` +
+      `${plural(s.glossary, "QID")} in the glossary`,
   );
   return {
     content: {
@@ -38,9 +41,7 @@ export function reportDelivery(
         memory: REPORT_MEMORY,
       },
     },
-    summary: ({ written, where, delivered, seconds }) =>
-      `Summary: ${written.hosts} hosts and ${written.results} AddScanResult lines ${where}; ` +
-      `${summaryDetails(report, config, written)}${delivered ? `; ${seconds.toFixed(2)} s` : ""}`,
+    summary: () => ({ details: summaryDetails(report, config), noHost: noHost(report, config) }),
     dispose: () => report.dispose(),
     record: state.record,
     release: state.release,
@@ -48,34 +49,41 @@ export function reportDelivery(
 }
 
 /**
- * The summary's middle part (README: What is written, "The summary"): hosts cleared, what was
- * skipped, what was merged or sent differently, and the operating systems.
+ * The report's part of the summary (docs/output.md, "The summary"): what was skipped, what was
+ * merged or sent differently.
  */
-function summaryDetails(report: ParsedReport, config: QualysConfig, w: WriteSummary): string {
+function summaryDetails(report: ParsedReport, config: QualysConfig): string[] {
   const s = report.stats;
-  const parts: string[] = [];
-  if (config.output.clearCleanHosts) parts.push(`${w.cleared} hosts cleared: no open findings`);
-  parts.push(
-    `skipped: ${s.hostsOutOfRange} hosts outside ip_ranges, ${s.hostsInvalid} hosts with an ` +
-      `invalid address, ${
-        config.output.clearCleanHosts ? "" : `${s.hostsEmpty} hosts without open findings, `
-      }${s.fixed} fixed findings, ${s.duplicates} duplicates`,
-  );
-  if (s.hostsMerged > 0) parts.push(`${s.hostsMerged} repeated host listings merged`);
+  const parts = [
+    `skipped: ${plural(s.hostsOutOfRange, "host")} outside ip_ranges, ` +
+    `${plural(s.hostsInvalid, "host")} with an invalid address, ${
+      config.output.clearCleanHosts ? "" : `${plural(s.hostsEmpty, "host")} without open findings, `
+    }${plural(s.fixed, "fixed finding")}, ${plural(s.duplicates, "duplicate finding")}`,
+  ];
+  if (s.hostsMerged > 0) parts.push(`${plural(s.hostsMerged, "repeated host listing")} merged`);
   if (s.invalidPorts > 0) {
-    parts.push(`${s.invalidPorts} findings with an invalid port sent without a port`);
+    parts.push(`${plural(s.invalidPorts, "finding")} with an invalid port sent without a port`);
   }
-  if (config.output.setOs) {
-    parts.push(
-      `SetOS on ${w.os.set} hosts, ${w.os.unknown} with an OS not in the table, ` +
-        `${w.os.missing} without OS data`,
-    );
+  return parts;
+}
+
+/** What left the run without a host to send or clear, as a warning that says what to check. */
+function noHost(report: ParsedReport, config: QualysConfig): string {
+  const s = report.stats;
+  if (s.hosts === 0) {
+    return "Nothing to send: the report lists no host: check the report template's asset " +
+      "groups or IPs in Qualys";
   }
-  if (w.compared) {
-    parts.push(
-      `${w.compared.unchanged} hosts unchanged, not sent; ${w.compared.refreshed} sent again ` +
-        "unchanged",
-    );
+  const reasons: string[] = [], keys: string[] = [];
+  if (s.hostsOutOfRange > 0) {
+    reasons.push(`${s.hostsOutOfRange} outside ip_ranges (${config.source.ipRanges?.source})`);
+    keys.push("ip_ranges");
   }
-  return parts.join("; ");
+  if (s.hostsInvalid > 0) reasons.push(`${s.hostsInvalid} without a valid address`);
+  if (!config.output.clearCleanHosts && s.hostsEmpty > 0) {
+    reasons.push(`${s.hostsEmpty} without open findings (clear_clean_hosts: n)`);
+    keys.push("clear_clean_hosts");
+  }
+  return `Nothing to send: of the report's ${plural(s.hosts, "host")}, ${reasons.join(", ")}: ` +
+    (keys.length ? `check ${keys.join(" and ")} in ${config.file}` : "check the report");
 }

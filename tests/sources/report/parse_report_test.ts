@@ -211,14 +211,14 @@ Deno.test("ReportParser gives the same result for glossary-first and glossary-la
   assert.deepStrictEqual(a, oracleExtract(new TextDecoder().decode(last.bytes)));
 });
 
-Deno.test("ReportParser spills its spool to a 0600 temp file and removes it", async () => {
+Deno.test("ReportParser puts its spool in a 0600 temp file and removes it", async () => {
   const { bytes, counts } = generated({ hosts: 200, findingsPerHost: 20, qids: 50, seed: 9 });
   const tempDir = await Deno.makeTempDir();
   try {
     const report = feed(bytes, 65536, { spoolMemoryLimit: 1024, tempDir });
-    const spilled = [...Deno.readDirSync(tempDir)];
-    assert.equal(spilled.length, 1, "the spool spilled to one temp file");
-    assert.equal((await Deno.stat(`${tempDir}/${spilled[0]!.name}`)).mode! & 0o777, 0o600);
+    const onDisk = [...Deno.readDirSync(tempDir)];
+    assert.equal(onDisk.length, 1, "the spool went to one temp file");
+    assert.equal((await Deno.stat(`${tempDir}/${onDisk[0]!.name}`)).mode! & 0o777, 0o600);
     let n = 0;
     await report.forEachHost((h) => {
       n += h.count;
@@ -231,15 +231,15 @@ Deno.test("ReportParser spills its spool to a 0600 temp file and removes it", as
   }
 });
 
-Deno.test("ReportParser spills its glossary to a 0600 temp file and removes it", async () => {
+Deno.test("ReportParser puts its glossary in a 0600 temp file and removes it", async () => {
   const { bytes } = generated({ hosts: 20, findingsPerHost: 10, qids: 400, seed: 11 });
   const tempDir = await Deno.makeTempDir();
   try {
     const report = feed(bytes, 65536, { glossaryMemoryLimit: 4096, tempDir });
-    const spilled = [...Deno.readDirSync(tempDir)];
-    assert.equal(spilled.length, 1, "the glossary spilled to one temp file");
-    assert.match(spilled[0]!.name, /glossary/);
-    assert.equal((await Deno.stat(`${tempDir}/${spilled[0]!.name}`)).mode! & 0o777, 0o600);
+    const onDisk = [...Deno.readDirSync(tempDir)];
+    assert.equal(onDisk.length, 1, "the glossary went to one temp file");
+    assert.match(onDisk[0]!.name, /glossary/);
+    assert.equal((await Deno.stat(`${tempDir}/${onDisk[0]!.name}`)).mode! & 0o777, 0o600);
     assert.equal(report.glossary.size, 400);
     assert.deepStrictEqual(
       await fromParsed(report),
@@ -262,7 +262,7 @@ Deno.test("ReportParser removes its glossary temp file when the report is cut or
     assert.deepStrictEqual([...Deno.readDirSync(tempDir)], []);
     const parser = new ReportParser(options);
     parser.push(cut);
-    assert.equal([...Deno.readDirSync(tempDir)].length, 1, "spilled while reading");
+    assert.equal([...Deno.readDirSync(tempDir)].length, 1, "on disk while reading");
     parser.abort();
     assert.deepStrictEqual([...Deno.readDirSync(tempDir)], []);
   } finally {

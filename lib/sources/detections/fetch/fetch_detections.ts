@@ -1,6 +1,6 @@
 /**
  * Fetching every Host List Detection page of a query, concurrently within the API's limit
- * (docs/qualys_api.md section 7; README: "How the detection source works"):
+ * (docs/qualys_api.md section 7; docs/detections.md: "What a run does"):
  *
  * 1. one Host List call (`details=None`, the same host filters) gives the host IDs;
  * 2. they are cut into consecutive ID ranges of `pageSize` hosts that together cover every ID

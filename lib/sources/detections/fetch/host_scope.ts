@@ -1,6 +1,6 @@
 /**
  * The hosts a destination holds results of that Qualys no longer lists in the run's scope
- * (README: "How the detection source works"). Qualys purges hosts (by hand, by the API, or by an
+ * (docs/detections.md: "What a run does"). Qualys purges hosts (by hand, by the API, or by an
  * auto-purge rule), and a host can leave `asset_group_ids`: either way it just disappears from
  * the Host List and from Host List Detection, and nothing in an incremental query
  * (`vm_processed_after`) says so (`../shared/reference/qualys_api_versions.md`, "Purged hosts").

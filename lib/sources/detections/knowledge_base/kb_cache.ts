@@ -1,5 +1,5 @@
 /**
- * The KnowledgeBase cache on disk (README: "The state files"): one entry per QID (title,
+ * The KnowledgeBase cache on disk (docs/operations.md: "State files"): one entry per QID (title,
  * DIAGNOSIS, CVE and Bugtraq IDs, as JSON, one a line), then a trailer line with the checkpoint
  * (Qualys's clock before the calls that filled it): every entry is current as of that time, so
  * the next run asks `last_modified_after=<checkpoint>` which of them changed. A file without its

@@ -1,5 +1,5 @@
 /**
- * The detection source's sync state for one destination (README: "The state files"): the
+ * The detection source's sync state for one destination (docs/operations.md: "State files"): the
  * checkpoint (Qualys's clock when the last run that the destination took whole began), a hash of
  * what was asked (account, filters, ip_ranges, scanner name: when it changes, the next run is a
  * full one), the addresses that hold this connector's results there (a full run clears those

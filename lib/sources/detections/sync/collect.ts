@@ -1,5 +1,5 @@
 /**
- * The collecting phase of a detection run (README: "How the detection source works"): every page
+ * The collecting phase of a detection run (docs/detections.md: "What a run does"): every page
  * of the plan's query fetched and parsed into the finding spool (through the host record), the
  * KnowledgeBase joined for the QIDs they name, the hosts in scope listed, the hosts no longer in
  * Qualys found, and in an incremental run the other hosts at the addresses it touched fetched

@@ -1,6 +1,5 @@
 /**
- * One run of the detection source for one destination (README: "How the detection source
- * works"):
+ * One run of the detection source for one destination (docs/detections.md: "What a run does"):
  *
  * - **Full** (no state for the destination, `-full`, a damaged state, other filters than the
  *   last run's, or a checkpoint later than Qualys's clock now): every host with open detections
@@ -37,6 +36,7 @@ import { FindingSpool } from "../../../findings/finding_spool.ts";
 import { GlossaryStore } from "../../../findings/glossary_store.ts";
 import { emptyHostStats, type HostStats } from "../../../findings/host_collector.ts";
 import type { Delivery, DeliveryRecord, WriteSummary } from "../../../pipeline/delivery.ts";
+import { plural } from "../../../util/text.ts";
 import { Traffic } from "../../../qualys/fetch_parsed.ts";
 import {
   type DeliveryTarget,
@@ -292,9 +292,10 @@ function logCollected(
   );
   if (kb.missing.length) {
     log.warn(
-      `${kb.missing.length} QID(s) are not in the KnowledgeBase (${
-        kb.missing.slice(0, 10).join(", ")
-      }${kb.missing.length > 10 ? ", ..." : ""}): their findings go without title or IDs`,
+      `${plural(kb.missing.length, "QID")} ${kb.missing.length === 1 ? "is" : "are"} not in ` +
+        `the KnowledgeBase (${kb.missing.slice(0, 10).join(", ")}${
+          kb.missing.length > 10 ? ", ..." : ""
+        }): their findings go without title or IDs`,
     );
   }
   const { oldScanner } = collected.plan;
@@ -392,8 +393,12 @@ function handOver(options: DetectionRunOptions, run: Gathered): DetectionRun {
           : { scanner: plan.oldScanner, ips: state!.hosts },
       },
     },
-    summary: ({ written, where }) =>
-      summaryLine(summarize(written), where, { config, stats, written }),
+    summary: (written) => ({
+      details: summaryDetails(summarize(written), { config, stats }),
+      // Nothing changed since the checkpoint is normal; a full run in which Qualys lists no host
+      // (or every one is dropped) is not.
+      noHost: plan.kind === "full" ? noHost({ config, stats }) : undefined,
+    }),
     onTaken: () => saveState(path, next, log),
     // Whatever becomes of the run now, the destination may hold results of these hosts: a later
     // full run must be able to clear them, and a later run to clear those Qualys no longer lists,
@@ -412,33 +417,54 @@ function handOver(options: DetectionRunOptions, run: Gathered): DetectionRun {
   };
 }
 
-/** The detection source's summary line (README: "The detection source", "The summary"). */
-function summaryLine(
+/** The detection source's part of the summary line (docs/output.md, "The summary"). */
+function summaryDetails(
   summary: SyncSummary,
-  where: string,
-  run: { config: QualysConfig; stats: HostStats; written: WriteSummary },
-): string {
-  const { config, stats, written } = run;
-  const details = [
-    `skipped: ${stats.hostsOutOfRange} hosts outside ip_ranges, ${stats.hostsInvalid} ` +
-    `without a valid address, ${stats.duplicates} duplicate findings` +
-    (config.output.clearCleanHosts ? "" : `, ${stats.hostsEmpty} hosts without open findings`),
-    `${summary.hostsGone} hosts no longer in Qualys, ${
+  run: { config: QualysConfig; stats: HostStats },
+): string[] {
+  const { config, stats } = run;
+  return [
+    `skipped: ${plural(stats.hostsOutOfRange, "host")} outside ip_ranges, ` +
+    `${plural(stats.hostsInvalid, "host")} without a valid address, ` +
+    `${plural(stats.duplicates, "duplicate finding")}` +
+    (config.output.clearCleanHosts
+      ? ""
+      : `, ${plural(stats.hostsEmpty, "host")} without open findings`),
+    `${plural(summary.hostsGone, "host")} no longer in Qualys, ${
       config.output.clearCleanHosts ? "cleared" : "not cleared (clear_clean_hosts: n)"
     }`,
-    ...(stats.hostsMerged ? [`${stats.hostsMerged} repeated host listings merged`] : []),
-    ...(config.output.setOs
-      ? [
-        `SetOS on ${written.os.set} hosts, ${written.os.unknown} with an OS not in the table, ` +
-        `${written.os.missing} without OS data`,
-      ]
-      : []),
-  ].join("; ");
-  const compared = written.compared
-    ? `; ${written.compared.unchanged} hosts unchanged, not sent; ${written.compared.refreshed} ` +
-      "sent again unchanged"
-    : "";
-  return `Summary: ${summary.hostsSent} hosts with ${summary.findings} AddScanResult lines and ` +
-    `${summary.hostsCleared} hosts cleared ${where}${compared}; ${details}; ${summary.calls} API ` +
-    `calls, ${summary.bytes} bytes downloaded`;
+    ...(stats.hostsMerged ? [`${plural(stats.hostsMerged, "repeated host listing")} merged`] : []),
+    `${plural(summary.calls, "API call")}, ${plural(summary.bytes, "byte")} downloaded`,
+  ];
+}
+
+/** What left a full run without a host to send or clear, as a warning that says what to check. */
+function noHost(run: { config: QualysConfig; stats: HostStats }): string {
+  const { config, stats } = run;
+  const source = config.source;
+  const filters = [
+    source.severities && `severities ${source.severities.join(", ")}`,
+    `vuln_types ${source.vulnTypes.join(", ")}`,
+    source.assetGroupIds && `asset_group_ids ${source.assetGroupIds.join(", ")}`,
+    source.ipRanges && `ip_ranges ${source.ipRanges.source}`,
+  ].filter((f) => f);
+  const dropped: string[] = [], keys: string[] = [];
+  if (stats.hostsOutOfRange > 0) {
+    dropped.push(`${stats.hostsOutOfRange} outside ip_ranges (${source.ipRanges?.source})`);
+    keys.push("ip_ranges");
+  }
+  if (stats.hostsInvalid > 0) dropped.push(`${stats.hostsInvalid} without a valid address`);
+  if (!config.output.clearCleanHosts && stats.hostsEmpty > 0) {
+    dropped.push(`${stats.hostsEmpty} without open findings (clear_clean_hosts: n)`);
+    keys.push("clear_clean_hosts");
+  }
+  if (dropped.length === 0) {
+    return `Nothing to send: Qualys lists no host with open detections of ` +
+      `${filters.join("; ")}: check these filters in ${config.file}`;
+  }
+  const listed = stats.hostsOutOfRange + stats.hostsInvalid + stats.hostsEmpty;
+  return `Nothing to send: of the ${plural(listed, "host")} Qualys listed, ${
+    dropped.join(", ")
+  }: ` +
+    (keys.length ? `check ${keys.join(" and ")} in ${config.file}` : "check the hosts in Qualys");
 }

@@ -1,5 +1,5 @@
 /**
- * What a detection run does, decided once (README: "How the detection source works"): a full
+ * What a detection run does, decided once (docs/detections.md: "What a run does"): a full
  * sync, with the reason, the addresses to clear that it does not list, and whether it asks for
  * Fixed detections; or an incremental one from the checkpoint of the state.
  *

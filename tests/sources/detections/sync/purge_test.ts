@@ -63,7 +63,7 @@ Deno.test("detection sync: an incremental run clears a host purged from Qualys, 
     assert.doesNotMatch(r.delivered!, new RegExp(`^AddScanResult,${ip},`, "m"));
     const got = dcKeys(replayAll(h.delivered)), want = truth(sub);
     assert.deepEqual(got, want, diff(got, want));
-    assert.match(r.infos.join("\n"), /Summary: .*; 1 hosts no longer in Qualys, cleared/);
+    assert.match(r.infos.join("\n"), /Summary: .*; 1 host no longer in Qualys, cleared/);
     assert.ok(
       r.debugs.some((m) =>
         m.startsWith(`Host ${id} (${ip}) is no longer in Qualys`) &&

@@ -148,3 +148,19 @@ Deno.test("detection sync: an IPv6-only host at ::ffff:10.99.0.1 is the IPv4 hos
     },
   );
 });
+
+Deno.test("detection sync: a full run left with no host warns, naming the filters; an incremental run that sends nothing does not", async () => {
+  await withHarness({ model: { hosts: 6, detectionsPerHost: 2 } }, async (h) => {
+    const config = await h.configWith("ip_ranges: 192.0.2.1\nseverities: 3-5\n");
+    const first = await h.run({ config });
+    assert.equal(first.code, 0, String(first.error));
+    assert.deepEqual(first.warnings, [
+      "Nothing to send: Qualys lists no host with open detections of severities 3, 4, 5; " +
+      `vuln_types confirmed, potential; ip_ranges 192.0.2.1: check these filters in ${config.file}`,
+    ]);
+    const second = await h.run({ config });
+    assert.equal(second.code, 0, String(second.error));
+    assert.equal(second.summary?.mode, "incremental");
+    assert.deepEqual(second.warnings, [], "nothing changed since the checkpoint is normal");
+  });
+});
