@@ -283,9 +283,13 @@ async function send(): Promise<void> {
         { cwd, capture: true },
       );
       const sent =
-        /Sent (\d+) lines in (\d+) messages .* processed (\d+) of the \d+ commands sent, rejected (\d+); (\d+) reconnects; ([\d.]+) s/
+        /Sent (\d+) lines in (\d+) messages? .* processed (\d+) of the \d+ commands?, (\d+) of them rejected; (\d+) reconnects?; ([\d.]+) s/
           .exec(m.output);
-      const findings = Number(/(\d+) AddScanResult lines to send/.exec(m.output)?.[1] ?? 0);
+      const findings = Number(
+        /(\d+) AddScanResult lines? and \d+ hosts? cleared, sent to the Defense Center/.exec(
+          m.output,
+        )?.[1] ?? 0,
+      );
       if (!sent) throw new Error(`the send run's summary is missing:\n${m.output.slice(-2000)}`);
       perSecond.push(findings / Number(sent[6]));
       rss.push(m.rssMiB);
