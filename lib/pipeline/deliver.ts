@@ -148,6 +148,9 @@ async function taken(
   let failed: LocalIoError | undefined;
   if (record && o.compare) {
     if (record.whole) o.compare.next.dropUntouched();
+    // Exit 6: the Defense Center processed the data, but an ERROR answer, a message it stopped
+    // or processed short, or a line too long to send, leaves unknown what it took of each host.
+    if (outcome === "partial") o.compare.next.unsureSet();
     try {
       await record.file.save(o.compare.next);
     } catch (error) {

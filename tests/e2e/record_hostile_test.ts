@@ -1,0 +1,64 @@
+/**
+ * The record of what each destination holds (issue 20), tried as an adversary would, through the
+ * real CLI against the simulators: a Defense Center that answered a send with an ERROR (exit 6:
+ * nothing says what it processed) must not leave its hosts recorded as held.
+ */
+
+import assert from "node:assert/strict";
+import { createTestCa } from "../../scripts/sim/net/mod.ts";
+import { startFaultyDc } from "../../scripts/sim/fmc/mod.ts";
+import { type CliResult, runMain } from "../_cli.ts";
+
+const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
+const CA = createTestCa("record hostile test CA");
+/** A run that has not ended after this long hangs: killed, so the test fails. A guard. */
+const HANG_GUARD_MS = 300_000;
+
+const all = (r: CliResult) => r.stdout + r.stderr;
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await Deno.readTextFile(path));
+}
+
+Deno.test("exit 6 from an ERROR answer (nothing says what the DC processed): the next run sends those hosts again", async () => {
+  // The first DATA message is answered with an ERROR, the later ones correctly.
+  const dc = await startFaultyDc({ data: { type: 4, text: "Internal failure" }, dataFaults: 1 }, {
+    ca: CA,
+  });
+  const dir = await Deno.makeTempDir({ prefix: "qc-record-hostile-6-" });
+  try {
+    await Deno.mkdir(`${dir}/InputPlugins`);
+    await Deno.writeTextFile(`${dir}/InputPlugins/QualysGuard.yaml`, "refresh_days: 3650\n", {
+      mode: 0o600,
+    });
+    await Deno.writeFile(`${dir}/CertFile.pkcs12`, dc.issueClient({ password: "pw" }));
+    const run = (args: string[]) =>
+      runMain(
+        [`-server=${dc.host}`, `-port=${dc.port}`, "-pa", "pw", "-r", SAMPLE, ...args],
+        { cwd: dir, signal: AbortSignal.timeout(HANG_GUARD_MS) },
+      );
+    const first = await run(["-json", "one.json"]);
+    assert.equal(first.code, 6, all(first));
+    assert.equal(dc.dataMessages, 1, "the whole report went in one DATA message");
+    assert.equal((await readJson(`${dir}/one.json`)).hosts_sent, 4);
+    // The DC answers correctly now: the four hosts it may never have taken go again.
+    const second = await run(["-json", "two.json"]);
+    assert.equal(second.code, 0, all(second));
+    const two = await readJson(`${dir}/two.json`);
+    assert.equal(two.hosts_sent, 4, all(second));
+    assert.equal(two.hosts_unchanged, 0);
+    // and once it took them, they are held: nothing goes the night after
+    const third = await run(["-json", "three.json"]);
+    assert.equal(third.code, 0, all(third));
+    assert.deepEqual(
+      [
+        (await readJson(`${dir}/three.json`)).hosts_sent,
+        (await readJson(`${dir}/three.json`)).hosts_unchanged,
+      ],
+      [0, 4],
+    );
+  } finally {
+    await dc.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
