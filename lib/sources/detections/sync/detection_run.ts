@@ -271,7 +271,13 @@ function recordOf(start: Start, plan: SyncPlan): RecordAddresses {
   const ledger = start.ledger?.ledger, { target } = start;
   if (!ledger) return {};
   if (plan.kind === "full") return { holding: ledger.holding() };
-  if (target.kind !== "dc" || target.refreshDays === 0) return {};
+  if (target.kind !== "dc") return {};
+  // refresh_days 0 sends every block the run fetches: only the uncertain ones are fetched too
+  // (an exit 6 moved the checkpoint past them).
+  if (target.refreshDays === 0) {
+    const uncertain = [...ledger].filter((e) => e.uncertain).map((e) => e.address);
+    return uncertain.length ? { due: uncertain } : {};
+  }
   return { due: ledger.due({ day: target.today, refreshDays: target.refreshDays }) };
 }
 
