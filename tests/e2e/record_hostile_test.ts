@@ -62,3 +62,27 @@ Deno.test("exit 6 from an ERROR answer (nothing says what the DC processed): the
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("-dry-run to a CSV whose directory is missing, or is a file: the exit status a real run ends with before sending, and nothing written", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "qc-record-hostile-dry-" });
+  try {
+    await Deno.mkdir(`${dir}/InputPlugins`);
+    await Deno.writeTextFile(`${dir}/InputPlugins/QualysGuard.yaml`, "refresh_days: 7\n", {
+      mode: 0o600,
+    });
+    await Deno.writeTextFile(`${dir}/afile`, "");
+    for (const csv of ["nodir/out.csv", "afile/out.csv"]) {
+      const real = await runMain(["-r", SAMPLE, "-c", csv], { cwd: dir });
+      assert.notEqual(real.code, 0, all(real));
+      const dry = await runMain(["-r", SAMPLE, "-c", csv, "-dry-run"], { cwd: dir });
+      assert.equal(dry.code, real.code, `${csv}: ${all(dry)}`);
+    }
+    // a directory that exists: the dry run goes through, and leaves it empty
+    await Deno.mkdir(`${dir}/out`);
+    const ok = await runMain(["-r", SAMPLE, "-c", "out/out.csv", "-dry-run"], { cwd: dir });
+    assert.equal(ok.code, 0, all(ok));
+    assert.deepEqual([...Deno.readDirSync(`${dir}/out`)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
