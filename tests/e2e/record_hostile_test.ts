@@ -86,3 +86,28 @@ Deno.test("-dry-run to a CSV whose directory is missing, or is a file: the exit 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("-dry-run with a state_dir a real run cannot make (a file stands there): the real run's exit 7, nothing written", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "qc-record-hostile-state-" });
+  try {
+    await Deno.mkdir(`${dir}/InputPlugins`);
+    await Deno.writeTextFile(`${dir}/afile`, "");
+    for (const stateDir of ["../afile", "../afile/state"]) {
+      await Deno.writeTextFile(
+        `${dir}/InputPlugins/QualysGuard.yaml`,
+        `refresh_days: 7\nstate_dir: ${stateDir}\n`,
+        { mode: 0o600 },
+      );
+      const real = await runMain(["-r", SAMPLE, "-c", "out.csv"], { cwd: dir });
+      assert.equal(real.code, 7, all(real));
+      const dry = await runMain(["-r", SAMPLE, "-c", "out.csv", "-dry-run"], { cwd: dir });
+      assert.equal(dry.code, real.code, `${stateDir}: ${all(dry)}`);
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "InputPlugins",
+      "afile",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
