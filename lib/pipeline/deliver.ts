@@ -9,7 +9,7 @@
  */
 
 import { DcRejectedError, LocalIoError } from "../errors.ts";
-import type { CommandSink } from "../sinks/sink.ts";
+import type { CommandSink, SinkClosed } from "../sinks/sink.ts";
 import { copyAll } from "../sinks/spool_file.ts";
 import { collectGarbage } from "../util/memory.ts";
 import { CommandTally } from "./command_tally.ts";
@@ -106,7 +106,7 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
       await delivery.onUncertain?.();
       throw error;
     }
-    let where: string;
+    let where: string, closed: SinkClosed | undefined;
     try {
       const receipt = await sink.seal();
       where = receipt.where;
@@ -115,7 +115,7 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
       }
       await delivery.dispose(); // what is left to do needs none of the job's memory
       if (!receipt.delivered) collectGarbage(); // before the Defense Center's TLS session starts
-      await sink.close();
+      closed = (await sink.close()) ?? undefined;
     } catch (error) {
       // The Defense Center has the data, and said no to some lines: the job moves on from here.
       if (error instanceof DcRejectedError) {
@@ -126,7 +126,7 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
     }
     const counts = countsOf(written, copied);
     options.onCounts?.(counts);
-    await taken(delivery, { compare, log }, "all");
+    await taken(delivery, { compare, log, uncertain: closed?.uncertain }, "all");
     return { where, written, counts, dryRun: false, seconds: seconds() };
   } finally {
     await delivery.dispose();
@@ -141,13 +141,19 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
  */
 async function taken(
   delivery: Delivery,
-  o: { compare: BlockComparer | undefined; log: DeliverOptions["log"] },
+  o: {
+    compare: BlockComparer | undefined;
+    log: DeliverOptions["log"];
+    /** Addresses the sink says may hold other than was sent: sent again next run. */
+    uncertain?: readonly string[] | undefined;
+  },
   outcome: "all" | "partial",
 ): Promise<void> {
   const record = delivery.record;
   let failed: LocalIoError | undefined;
   if (record && o.compare) {
     if (record.whole) o.compare.next.dropUntouched();
+    for (const address of o.uncertain ?? []) o.compare.next.unsure(address);
     // Exit 6: the Defense Center processed the data, but an ERROR answer, a message it stopped
     // or processed short, or a line too long to send, leaves unknown what it took of each host.
     if (outcome === "partial") o.compare.next.unsureSet();

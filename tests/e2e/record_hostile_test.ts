@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { createTestCa } from "../../scripts/sim/net/mod.ts";
-import { startFaultyDc } from "../../scripts/sim/fmc/mod.ts";
+import { startDcSim, startFaultyDc } from "../../scripts/sim/fmc/mod.ts";
 import { type CliResult, runMain } from "../_cli.ts";
 
 const SAMPLE = new URL("../../fixtures/sample_report.xml", import.meta.url).pathname;
@@ -111,3 +111,56 @@ Deno.test("-dry-run with a state_dir a real run cannot make (a file stands there
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("A connection dropped inside a changed host's lines (ScanUpdate, a merge, instead of ScanFlush): the next run sends that host again, so a fixed finding goes", async () => {
+  const drops = new Set<number>();
+  const dc = await startDcSim({ maxSize: 1024, dropOnMessages: drops }, { ca: CA });
+  const dir = await Deno.makeTempDir({ prefix: "qc-record-hostile-drop-" });
+  try {
+    await Deno.mkdir(`${dir}/InputPlugins`);
+    await Deno.writeTextFile(`${dir}/InputPlugins/QualysGuard.yaml`, "refresh_days: 3650\n", {
+      mode: 0o600,
+    });
+    await Deno.writeFile(`${dir}/CertFile.pkcs12`, dc.issueClient({ password: "pw" }));
+    const night = async (qids: number[]) => {
+      await Deno.writeTextFile(`${dir}/night.xml`, oneHost("10.7.0.1", qids));
+      const r = await runMain(
+        [`-server=${dc.host}`, `-port=${dc.port}`, "-pa", "pw", "-r", "night.xml"],
+        { cwd: dir, signal: AbortSignal.timeout(HANG_GUARD_MS) },
+      );
+      await dc.idle();
+      assert.equal(r.code, 0, all(r));
+    };
+    const held = () =>
+      (dc.dump()["10.7.0.1"]?.QualysGuard ?? []).map((r) => Number(r.vulnId)).sort((a, b) => a - b);
+    const all30 = Array.from({ length: 30 }, (_, i) => i + 1);
+    await night(all30);
+    assert.deepEqual(held(), all30);
+    // QID 1 is fixed; the connection drops on the second message, inside the host's lines
+    const before = dc.messages;
+    drops.add(before + 2);
+    await night(all30.slice(1));
+    assert.ok(dc.messages > before + 2, "the host's lines spanned several messages");
+    assert.deepEqual(held(), all30, "merged: the fixed finding stayed this time");
+    // the next run makes the host whole again
+    await night(all30.slice(1));
+    assert.deepEqual(held(), all30.slice(1));
+  } finally {
+    await dc.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** An ASSET_DATA_REPORT of one host with these QIDs (titles long enough to fill messages). */
+function oneHost(ip: string, qids: number[]): string {
+  const title = (q: number) => `Finding ${q} ${"x".repeat(60)}`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<ASSET_DATA_REPORT><HOST_LIST><HOST><IP>${ip}` +
+    `</IP><VULN_INFO_LIST>${
+      qids.map((q) => `<VULN_INFO><QID id="qid_${q}">${q}</QID></VULN_INFO>`).join("")
+    }</VULN_INFO_LIST></HOST></HOST_LIST><GLOSSARY><VULN_DETAILS_LIST>${
+      Array.from({ length: 30 }, (_, i) => i + 1).map((q) =>
+        `<VULN_DETAILS id="qid_${q}"><QID id="qid_${q}">${q}</QID><TITLE>${title(q)}</TITLE>` +
+        "</VULN_DETAILS>"
+      ).join("")
+    }</VULN_DETAILS_LIST></GLOSSARY></ASSET_DATA_REPORT>\n`;
+}
