@@ -59,6 +59,7 @@ import { planAfterClockWentBack, planSync, type SyncPlan } from "./plan.ts";
 import { queryHash } from "./query.ts";
 import { saveAttempt, saveState } from "./save_state.ts";
 import type { LedgerFile } from "../../../ledger/ledger_file.ts";
+import type { Ledger } from "../../../ledger/ledger.ts";
 import { dayNumber } from "../../../ledger/refresh.ts";
 
 export type { SyncLog, SyncPlan };
@@ -217,9 +218,10 @@ async function begin(
     damaged,
     scannerName: config.output.scannerName,
     wholePicture: target.kind !== "dc",
-    // Only what changed goes to a Defense Center: its record must know every host it holds.
+    // Only what changed goes to a Defense Center: its record must know every host it holds (a
+    // record lost or made under refresh_days 0 may know only the hosts sent since).
     noRecord: target.kind === "dc" && target.refreshDays > 0 &&
-      (o.damagedRecord || (ledger?.size === 0 && (state?.hosts.size ?? 0) > 0)),
+      (o.damagedRecord || (ledger !== undefined && unrecorded(state, ledger))),
   });
   log.info(
     plan.kind === "full"
@@ -233,6 +235,12 @@ async function begin(
     );
   }
   return { path, state, query, plan, target, ledger: dest.ledger };
+}
+
+/** Whether the state says the destination holds results at an address its record does not know. */
+function unrecorded(state: SyncState | undefined, ledger: Ledger): boolean {
+  for (const ip of state?.hosts ?? []) if (!ledger.has(ip)) return true;
+  return false;
 }
 
 /**
