@@ -188,8 +188,8 @@ async function runJobs(
   const failed: string[] = [];
   for await (const job of jobs) {
     const run = async (since: { what: string; started: number }) => {
-      // before the long work (a dry run writes nothing, not even a probe)
-      if (!cli.dryRun) await sinks.probeSink(destination, { variant: job.variant });
+      // before the long work (a dry run writes nothing, not even a probe: it only looks)
+      await sinks.probeSink(destination, { variant: job.variant, readOnly: cli.dryRun });
       const delivery = await job.collect();
       await deliver(delivery, {
         openSink: () => sinks.openSink(destination, { variant: job.variant, log }),

@@ -28,9 +28,17 @@ import { flushToUpdate, MessagePacker, OverMaxSize, type Payload } from "./proto
 export async function sendMessages(
   client: DcClient,
   reader: ByteReader,
-  options: { log: DcLog; onProgress?: (totals: DcClient["totals"]) => void },
+  options: {
+    log: DcLog;
+    onProgress?: (totals: DcClient["totals"]) => void;
+    /**
+     * Hears the address of each host whose lines a dropped connection cut: it ended in
+     * ScanUpdate (a merge), so it may keep results the commands no longer list.
+     */
+    onMerged?: (address: string) => void;
+  },
 ): Promise<DcClient["totals"]> {
-  const sender = new Sender(client, options.log);
+  const sender = new Sender(client, options.log, options.onMerged);
   const buf = new Uint8Array(1 << 20);
   for (let n = await reader.read(buf); n !== null; n = await reader.read(buf)) {
     sender.packer.push(buf.subarray(0, n));
@@ -60,10 +68,15 @@ class Sender {
   // dropped after its first part was acknowledged: the DC applied that part as an update when
   // the connection went, and a replace would now drop it. It ends in ScanUpdate instead.
   #dropInsideGroup = false;
+  // The host whose lines the last payload sent ended inside (the one a payload that continues a
+  // group goes on with), and who hears of a host merged so.
+  #openHost: string | undefined;
+  readonly #onMerged: ((address: string) => void) | undefined;
 
-  constructor(client: DcClient, log: DcLog) {
+  constructor(client: DcClient, log: DcLog, onMerged?: (address: string) => void) {
     this.#client = client;
     this.#log = log;
+    this.#onMerged = onMerged;
     this.#packing = {
       onShortened: (l: string) =>
         log.debug(`Shortened to fit MAX_SIZE ${client.payloadLimit}: ${l.slice(0, 120)}...`),
@@ -120,6 +133,7 @@ class Sender {
   async #sendOne(p: Payload): Promise<void> {
     if (!p.continuesGroup) this.#dropInsideGroup = false;
     let bytes = this.#dropInsideGroup ? flushToUpdate(p.bytes) : p.bytes;
+    const host = this.#openHost;
     try {
       const answer = await this.#client.send(bytes, {
         onReconnect: (payload) => {
@@ -129,11 +143,13 @@ class Sender {
               "The connection dropped inside a host's results: that host ends with ScanUpdate " +
                 "(merge) this time, so results Qualys no longer reports stay until the next run",
             );
+            if (host !== undefined) this.#onMerged?.(host);
           }
           this.#dropInsideGroup = true;
           return (bytes = flushToUpdate(payload));
         },
       });
+      this.#openHost = lastHostOf(p.bytes);
       this.#report(answer, bytes);
     } catch (error) {
       if (!(error instanceof OverMaxSize)) throw error;
@@ -193,6 +209,24 @@ class Sender {
         "(a rejected command counts as processed); see the errors above",
     );
   }
+}
+
+const HOST_LINES = ["AddScanResult,", "AddHost,", "SetOS,"].map((t) => new TextEncoder().encode(t));
+
+// The address of the last line of `payload` (whole lines) when it is one of a host's group
+// (AddHost, SetOS, AddScanResult): the host a payload that continues the group goes on with.
+function lastHostOf(payload: Uint8Array): string | undefined {
+  let end = payload.length;
+  while (end > 0 && payload[end - 1] === 10) end--;
+  let start = end;
+  while (start > 0 && payload[start - 1] !== 10) start--;
+  for (const head of HOST_LINES) {
+    if (end - start < head.length || head.some((b, i) => payload[start + i] !== b)) continue;
+    let stop = start + head.length;
+    while (stop < end && payload[stop] !== 44) stop++; // up to the next comma
+    return new TextDecoder().decode(payload.subarray(start + head.length, stop));
+  }
+  return undefined;
 }
 
 // Sets what the DC processed of a message against what it carried, and says which message lost

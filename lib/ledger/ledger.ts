@@ -401,6 +401,18 @@ export class LedgerBuilder {
     this.#nUnsure++;
   }
 
+  /**
+   * Marks every address `set` so far as one whose delivery is unknown (as `unsure` does): the
+   * destination answered, but not what it took of them (exit 6), so the next run sends them
+   * again.
+   */
+  unsureSet(): void {
+    const keys = this.setKeys(), at = this.#nUnsure * KEY_WORDS;
+    this.#unsure = grow(this.#unsure, at + keys.length, at);
+    this.#unsure.set(keys, at);
+    this.#nUnsure += this.#n;
+  }
+
   /** Forgets every address of the last ledger with no `set`, `keep` or `drop` yet. */
   dropUntouched(): void {
     const marks = this.#marks;

@@ -100,9 +100,14 @@ export async function readStatus(
       continue;
     }
     const day = nextRunDay(now, status.history?.last.finished);
-    const summary = file.ledger.size === 0
+    let summary = file.ledger.size === 0
       ? undefined
       : { ...file.ledger.summary({ day, refreshDays }), refreshDays };
+    // A file (`destinationKey`'s "csv <path>") gets the whole picture every run: the next run
+    // sends every host it holds, the unchanged ones as refreshed.
+    if (summary && destination.startsWith("csv ")) {
+      summary = { ...summary, due: summary.hosts - summary.uncertain };
+    }
     out.push({ ...status, ledger: summary });
   }
   return out;

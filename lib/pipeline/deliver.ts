@@ -10,7 +10,7 @@
  */
 
 import { DcRejectedError, LocalIoError } from "../errors.ts";
-import type { CommandSink } from "../sinks/sink.ts";
+import type { CommandSink, SinkClosed } from "../sinks/sink.ts";
 import { copyAll } from "../sinks/spool_file.ts";
 import { collectGarbage } from "../util/memory.ts";
 import { CommandTally } from "./command_tally.ts";
@@ -122,7 +122,7 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
       await delivery.onUncertain?.();
       throw error;
     }
-    let where: string;
+    let where: string, closed: SinkClosed | undefined;
     // Said once the destination took the commands (a file in place, the Defense Center's last
     // answer), made before the job's memory goes.
     let summarize: (() => void) | undefined;
@@ -132,7 +132,7 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
       summarize = summarizer(delivery, { written, copied, where, log, since });
       await delivery.dispose(); // what is left to do needs none of the job's memory
       if (!receipt.delivered) collectGarbage(); // before the Defense Center's TLS session starts
-      await sink.close();
+      closed = (await sink.close()) ?? undefined;
     } catch (error) {
       // The Defense Center has the data, and said no to some lines: the job moves on from here.
       if (error instanceof DcRejectedError) {
@@ -145,7 +145,7 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
     summarize();
     const counts = countsOf(written, copied);
     options.onCounts?.(counts);
-    await taken(delivery, { compare, log }, "all");
+    await taken(delivery, { compare, log, uncertain: closed?.uncertain }, "all");
     return { where, written, counts, dryRun: false, seconds: seconds() };
   } finally {
     await delivery.dispose();
@@ -207,13 +207,22 @@ function summarizer(
  */
 async function taken(
   delivery: Delivery,
-  o: { compare: BlockComparer | undefined; log: DeliverLog },
+  o: {
+    compare: BlockComparer | undefined;
+    log: DeliverLog;
+    /** Addresses the sink says may hold other than was sent: sent again next run. */
+    uncertain?: readonly string[] | undefined;
+  },
   outcome: "all" | "partial",
 ): Promise<void> {
   const record = delivery.record;
   let failed: LocalIoError | undefined;
   if (record && o.compare) {
     if (record.whole) o.compare.next.dropUntouched();
+    for (const address of o.uncertain ?? []) o.compare.next.unsure(address);
+    // Exit 6: the Defense Center processed the data, but an ERROR answer, a message it stopped
+    // or processed short, or a line too long to send, leaves unknown what it took of each host.
+    if (outcome === "partial") o.compare.next.unsureSet();
     try {
       await record.file.save(o.compare.next);
     } catch (error) {

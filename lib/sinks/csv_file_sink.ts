@@ -154,8 +154,9 @@ function cannotWrite(path: string, error: unknown, fix: string): LocalIoError {
 
 /**
  * Checks, before any long download or parse, that `-csvfile path` can be written: the kind of
- * file it names, and that its directory takes a new file (one is created and removed at once).
- * Nothing is left behind and nothing is written to a FIFO or device.
+ * file it names, and that its directory takes a new file (one is created and removed at once;
+ * with `readOnly`, a dry run's check, only that the directory is one). Nothing is left behind and
+ * nothing is written to a FIFO or device.
  *
  * @throws {LocalIoError} When it cannot be written (exit 2 for a path that does not exist or
  * names the wrong kind of file, else 7).
@@ -169,7 +170,10 @@ function cannotWrite(path: string, error: unknown, fix: string): LocalIoError {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function probeCsvFile(path: string): Promise<void> {
+export async function probeCsvFile(
+  path: string,
+  options: { readOnly?: boolean } = {},
+): Promise<void> {
   if (path === "-") return;
   const target = await resolveCsvTarget(path);
   // A FIFO is not opened: that would wait for its reader, and closing it would end its input.
@@ -179,6 +183,19 @@ export async function probeCsvFile(path: string): Promise<void> {
   }
   if (target.kind !== "file") return;
   const dir = dirOf(target.path);
+  if (options.readOnly) {
+    // a dry run writes nothing: the directory is looked at, not written to
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(dir);
+    } catch (error) {
+      throw cannotCreate(path, dir, error);
+    }
+    if (!info.isDirectory) {
+      throw cannotCreate(path, dir, new Deno.errors.NotADirectory("Not a directory"));
+    }
+    return;
+  }
   let probe: string;
   try {
     probe = await Deno.makeTempFile({ dir, prefix: `.${baseOf(target.path)}.`, suffix: ".tmp" });

@@ -12,7 +12,7 @@ import { plural } from "../util/text.ts";
 import type { Log } from "../log/log.ts";
 import { sendMessages } from "../dc/send_messages.ts";
 import { ProgressLine } from "../log/progress.ts";
-import type { CommandSink, SinkReceipt } from "./sink.ts";
+import type { CommandSink, SinkClosed, SinkReceipt } from "./sink.ts";
 import { openSpoolFile } from "./spool_file.ts";
 import { onSignalNote } from "../cleanup.ts";
 
@@ -69,12 +69,12 @@ export async function openDcSink(target: DcOptions, options: DcSinkOptions): Pro
       spool.close(); // nothing is sent before close()
       return Promise.resolve(receipt);
     },
-    async close() {
+    async close(): Promise<SinkClosed | void> {
       if (done) return;
       done = true;
       try {
         spool.close();
-        await send(spool.path, target, log);
+        return { uncertain: await send(spool.path, target, log) };
       } finally {
         await spool.remove();
       }
@@ -86,7 +86,8 @@ export async function openDcSink(target: DcOptions, options: DcSinkOptions): Pro
   };
 }
 
-async function send(path: string, target: DcOptions, log: DcSinkLog): Promise<void> {
+// Sends the spool; resolves to the addresses of the hosts a dropped connection cut (merged).
+async function send(path: string, target: DcOptions, log: DcSinkLog): Promise<string[]> {
   const where = `${target.host}:${target.port}`;
   const started = performance.now();
   const line = new ProgressLine();
@@ -102,7 +103,9 @@ async function send(path: string, target: DcOptions, log: DcSinkLog): Promise<vo
   });
   try {
     client = await DcClient.connect({ ...target, log });
-    await sendAll(client, path, { where, started, line, target, log });
+    const merged: string[] = [];
+    await sendAll(client, path, { where, started, line, target, log, merged });
+    return merged;
   } finally {
     unnote();
   }
@@ -111,7 +114,14 @@ async function send(path: string, target: DcOptions, log: DcSinkLog): Promise<vo
 async function sendAll(
   client: DcClient,
   path: string,
-  o: { where: string; started: number; line: ProgressLine; target: DcOptions; log: DcSinkLog },
+  o: {
+    where: string;
+    started: number;
+    line: ProgressLine;
+    target: DcOptions;
+    log: DcSinkLog;
+    merged: string[];
+  },
 ): Promise<void> {
   const { where, started, line, target, log } = o;
   log.info(
@@ -123,6 +133,7 @@ async function sendAll(
   try {
     await sendMessages(client, file, {
       log,
+      onMerged: (address) => o.merged.push(address),
       onProgress: (t) => {
         const seconds = Math.max((performance.now() - started) / 1000, 0.001);
         line.update(

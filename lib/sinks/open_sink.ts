@@ -121,17 +121,23 @@ export async function checkDestination(
 /**
  * Checks that a job's destination can be written before its long download or parse: the CSV
  * (its kind, and that its directory takes a new file), or for a Defense Center the spool
- * directory (`TMPDIR`). Leaves nothing behind.
+ * directory (`TMPDIR`). Leaves nothing behind. `readOnly` (a dry run): only the checks that
+ * write nothing (a CSV's kind and directory).
  *
  * @throws {LocalIoError} When it cannot be written (exit 7; 2 for a path that does not exist or
  * names the wrong kind of file).
  */
 export async function probeSink(
   destination: Destination,
-  options: OpenSinkOptions = {},
+  options: OpenSinkOptions & { readOnly?: boolean } = {},
 ): Promise<void> {
-  if ("dc" in destination) await probeSpoolDir();
-  else await probeCsvFile(csvPath(destination.csvfile, options.variant));
+  if ("dc" in destination) {
+    if (!options.readOnly) await probeSpoolDir();
+  } else {
+    await probeCsvFile(csvPath(destination.csvfile, options.variant), {
+      readOnly: options.readOnly,
+    });
+  }
 }
 
 /**

@@ -17,6 +17,15 @@ export interface SinkReceipt {
   readonly delivered: boolean;
 }
 
+/** What a sink knows once it delivered ({@linkcode CommandSink.close}). */
+export interface SinkClosed {
+  /**
+   * Addresses whose results the destination may hold otherwise than sent: a Defense Center's
+   * host whose lines a dropped connection cut ended in ScanUpdate (a merge, not a replace).
+   */
+  readonly uncertain?: readonly string[];
+}
+
 /** A destination for host input command text. */
 export interface CommandSink {
   /** Writes bytes (whole lines); resolves once the sink has them. */
@@ -27,8 +36,11 @@ export interface CommandSink {
    * pipeline lets go of the job's memory between this and `close()`.
    */
   seal(): Promise<SinkReceipt>;
-  /** Seals the output (when not yet), then delivers it: sends it to the Defense Center. */
-  close(): Promise<void>;
+  /**
+   * Seals the output (when not yet), then delivers it: sends it to the Defense Center. May
+   * resolve to what it knows of the delivery.
+   */
+  close(): Promise<SinkClosed | void>;
   /** Throws partial output away (what went to stdout cannot be taken back); never throws. */
   abort(): Promise<void>;
 }

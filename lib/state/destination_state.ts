@@ -10,7 +10,7 @@
 
 import { LocalIoError } from "../errors.ts";
 import { LedgerFile, stateFileStem } from "../ledger/ledger_file.ts";
-import { prepareStateDir, tryLock } from "./state_dir.ts";
+import { checkStateDir, prepareStateDir, tryLock } from "./state_dir.ts";
 
 /**
  * Where a job's commands go and how they are compared with the destination's record, as the
@@ -60,7 +60,7 @@ export interface DestinationState {
  * Prepares the state directory, takes the destination's lock and reads its ledger.
  *
  * @throws {LocalIoError} When another run holds the destination, or the directory or the lock
- * cannot be made (exit 7; nothing was sent).
+ * cannot be made (exit 7; nothing was sent); in a dry run, when the directory is not one.
  *
  * @example Usage
  * ```ts
@@ -92,7 +92,7 @@ export async function openDestinationState(
       );
     }
     release = unlock;
-  }
+  } else await checkStateDir(dir);
   try {
     const ledger = options.record === false ? undefined : await LedgerFile.open(dir, {
       destination,

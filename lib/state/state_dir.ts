@@ -66,6 +66,25 @@ export async function prepareStateDir(dir: string): Promise<void> {
 }
 
 /**
+ * A dry run's look at the state directory, writing nothing: where a real run could not make it
+ * (a file stands there, or in its path), the same failure.
+ *
+ * @throws {LocalIoError} When it is not a directory (exit 7).
+ */
+export async function checkStateDir(dir: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return; // a real run makes it
+    throw stateError(dir, "create the state directory", error);
+  }
+  if (!info.isDirectory) {
+    throw stateError(dir, "create the state directory", new Deno.errors.AlreadyExists("a file"));
+  }
+}
+
+/**
  * Starts writing `path` atomically: a 0600 temp file beside it, removed on a signal or
  * `discard()`, renamed over `path` on `commit()`.
  *

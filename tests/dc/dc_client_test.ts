@@ -185,9 +185,25 @@ Deno.test("sendMessages survives 50 dropped connections: nothing lost, no acknow
       log: quiet,
       sleep: noWait,
     });
-    const totals = await sendMessages(client, reader(csv), { log: quiet });
+    const merged: string[] = [];
+    const totals = await sendMessages(client, reader(csv), {
+      log: quiet,
+      onMerged: (address) => merged.push(address),
+    });
     client.close();
     assert.equal(totals.reconnects, 50);
+    // each host a drop cut ends in ScanUpdate (a merge), and is named: its address, once
+    const cut: string[] = [];
+    let last = "";
+    for (const p of sim.processed) {
+      const head = p.split(/^ScanUpdate$/m);
+      if (head.length > 1) {
+        cut.push([...head[0]!.matchAll(/^AddScanResult,([^,]+),/gm)].at(-1)?.[1] ?? last);
+      }
+      last = [...p.matchAll(/^AddScanResult,([^,]+),/gm)].at(-1)?.[1] ?? last;
+    }
+    assert.ok(cut.length > 0, "some drops cut a host's lines");
+    assert.deepEqual(merged, cut);
     assert.equal(totals.shortMessages, 0, "resent messages reconcile too");
     assert.equal(totals.processed, totals.commands);
     assert.equal(sim.connections, 51);

@@ -34,6 +34,22 @@ Deno.test("dueForRefresh(): over any refreshDays consecutive nightly runs every 
   ));
 });
 
+Deno.test("dueForRefresh(): after the clock went back (addresses last sent on days still to come), every address is sent within twice refreshDays nightly runs", () => {
+  fc.assert(fc.property(
+    addresses(40),
+    fc.integer({ min: 1, max: 30 }),
+    fc.integer({ min: 60, max: 40000 }),
+    fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 40, maxLength: 40 }),
+    (ips, r, start, ahead) => {
+      const last = new Map(ips.map((ip, i) => [ip, start + ahead[i]!]));
+      // An address recorded as sent on a later day of its own slot is taken, on that day, as
+      // sent that very day: its refresh waits one more cycle.
+      const sent = nights(ips, last, [start, start + 2 * r - 1], r);
+      for (const ip of ips) assert.ok(sent.get(ip)!.length > 0, `${ip} not sent`);
+    },
+  ));
+});
+
 Deno.test("dueForRefresh(): with nightly runs after a full send, no address goes more than refreshDays days unsent", () => {
   fc.assert(fc.property(
     addresses(40),

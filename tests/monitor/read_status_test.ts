@@ -121,3 +121,27 @@ Deno.test("statusText() prints the blocks, warning what it cannot read", async (
   assert.match(text, /last success: +never\n/);
   assert.equal(log.lines.warn.length, 1);
 });
+
+Deno.test("readStatus(): a file gets the whole picture every run: every host it holds is one the next run sends", async () => {
+  await using dir = await workDir();
+  const ran = new Date(2026, 7, 3, 2, 30);
+  const destination = "csv /var/out.csv";
+  await recordRun(
+    dir.path,
+    runRecord({ destination, source: "report", started: ran, finished: ran, exitCode: 0 }),
+  );
+  const file = await LedgerFile.open(dir.path, { destination });
+  const next = file.ledger.builder({ today });
+  const addresses = Array.from({ length: 50 }, (_, i) => `10.1.0.${i}`);
+  for (const ip of addresses) next.set(ip, { digest: new Uint8Array(8), fingerprints: [1] });
+  await file.save(next);
+  const [status] = await readStatus(dir.path, { refreshDays: 7, now });
+  // sent today: not one would be due for the rolling refresh, yet the file is written whole
+  assert.deepEqual(status?.ledger, {
+    hosts: 50,
+    results: 50,
+    uncertain: 0,
+    due: 50,
+    refreshDays: 7,
+  });
+});

@@ -4,7 +4,7 @@
  * changed is sent, unchanged hosts are refreshed every `refresh_days`, hosts listed without
  * findings are cleared, `-full` sends everything; some nights the Defense Center takes part of
  * the commands and drops the connection, takes them all and the run is killed before it records
- * them, rejects some, or is not reached. After every night, each address the record holds as
+ * them, rejects some, takes part and answers (exit 6), or is not reached. After every night, each address the record holds as
  * delivered holds exactly the results it records (nothing is recorded as sent that was not);
  * after a night that went through, each host the report lists holds exactly its open findings,
  * and a host it does not list what it last held; a last night that lists every host leaves the
@@ -48,14 +48,14 @@ const report: fc.Arbitrary<Report> = fc.array(
   { minLength: POOL.length, maxLength: POOL.length },
 );
 
-type Take = "ok" | "rejected" | "cut" | "killed" | "down";
+type Take = "ok" | "rejected" | "short" | "cut" | "killed" | "down";
 const night = fc.record({
   // a night changes a few hosts of the last report, or is a new report
   report: fc.option(report, { nil: undefined, freq: 2 }),
   changes: fc.array(fc.tuple(fc.nat({ max: POOL.length - 1 }), report.map((r) => r[0])), {
     maxLength: 2,
   }),
-  take: fc.constantFrom<Take>("ok", "ok", "ok", "rejected", "cut", "killed", "down"),
+  take: fc.constantFrom<Take>("ok", "ok", "ok", "rejected", "short", "cut", "killed", "down"),
   cutAt: fc.double({ min: 0, max: 1, noNaN: true }),
   full: fc.constantFrom(false, false, false, true),
   skipped: fc.constantFrom(0, 0, 0, 1, 3), // nights without a run before this one
@@ -121,9 +121,12 @@ function dcSink(fmc: FmcState, take: Take, cutAt: number): CommandSink {
     close() {
       const text = parts.join("");
       if (take === "down") return Promise.reject(new DcError("connection refused"));
-      if (take === "cut") {
+      if (take === "cut" || take === "short") {
         const lines = text.split("\n").slice(0, -1);
         replayCommands(fmc, lines.slice(0, Math.floor(lines.length * cutAt)).join("\n") + "\n");
+        // short: the Defense Center answered, but processed only part (a message it stopped, an
+        // ERROR answer): exit 6, what it took of each host unknown
+        if (take === "short") return Promise.reject(new DcRejectedError("processed fewer"));
         return Promise.reject(new DcError("connection lost", { retryable: true }));
       }
       replayCommands(fmc, text);
@@ -180,7 +183,7 @@ Deno.test("Report nights with the record: only what changed is sent, and the Def
           } catch (error) {
             code = exitCodeOf(error);
           }
-          assert.equal(code, { ok: 0, rejected: 6, cut: 5, down: 5, killed: 1 }[o.take]);
+          assert.equal(code, { ok: 0, rejected: 6, short: 6, cut: 5, down: 5, killed: 1 }[o.take]);
           return o.take === "ok" || o.take === "rejected";
         };
         const checkRecord = async (when: string) => {

@@ -38,6 +38,11 @@ export type Delivery =
   | "rejected"
   /** Takes the first part (whole lines), then the connection is lost (exit 5). */
   | "cut"
+  /**
+   * Takes the first part (whole lines) and answers (exit 6): an ERROR answer, a message it
+   * stopped or processed short; what it took of each host is unknown.
+   */
+  | "short"
   /** Cannot be reached (exit 5): takes nothing. */
   | "down";
 
@@ -264,10 +269,13 @@ function sink(o: RunOptions, deliver: (text: string) => void): CommandSink {
       const text = parts.map((p) => dec.decode(p)).join("");
       const delivery = o.delivery ?? "ok";
       if (delivery === "down") return Promise.reject(new DcError("connect refused"));
-      if (delivery === "cut") {
+      if (delivery === "cut" || delivery === "short") {
         const lines = text.split("\n").slice(0, -1);
         const n = Math.floor(lines.length * (o.cutAt ?? 0.5));
         deliver(lines.slice(0, n).map((l) => `${l}\n`).join(""));
+        if (delivery === "short") {
+          return Promise.reject(new DcRejectedError("The Defense Center processed fewer"));
+        }
         return Promise.reject(new DcError("connection lost", { retryable: true }));
       }
       deliver(text);

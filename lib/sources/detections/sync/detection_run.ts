@@ -59,6 +59,7 @@ import { planAfterClockWentBack, planSync, type SyncPlan } from "./plan.ts";
 import { queryHash } from "./query.ts";
 import { saveAttempt, saveState } from "./save_state.ts";
 import type { LedgerFile } from "../../../ledger/ledger_file.ts";
+import type { Ledger } from "../../../ledger/ledger.ts";
 import { dayNumber } from "../../../ledger/refresh.ts";
 
 export type { SyncLog, SyncPlan };
@@ -217,9 +218,10 @@ async function begin(
     damaged,
     scannerName: config.output.scannerName,
     wholePicture: target.kind !== "dc",
-    // Only what changed goes to a Defense Center: its record must know every host it holds.
+    // Only what changed goes to a Defense Center: its record must know every host it holds (a
+    // record lost or made under refresh_days 0 may know only the hosts sent since).
     noRecord: target.kind === "dc" && target.refreshDays > 0 &&
-      (o.damagedRecord || (ledger?.size === 0 && (state?.hosts.size ?? 0) > 0)),
+      (o.damagedRecord || (ledger !== undefined && unrecorded(state, ledger))),
   });
   log.info(
     plan.kind === "full"
@@ -233,6 +235,12 @@ async function begin(
     );
   }
   return { path, state, query, plan, target, ledger: dest.ledger };
+}
+
+/** Whether the state says the destination holds results at an address its record does not know. */
+function unrecorded(state: SyncState | undefined, ledger: Ledger): boolean {
+  for (const ip of state?.hosts ?? []) if (!ledger.has(ip)) return true;
+  return false;
 }
 
 /**
@@ -271,7 +279,13 @@ function recordOf(start: Start, plan: SyncPlan): RecordAddresses {
   const ledger = start.ledger?.ledger, { target } = start;
   if (!ledger) return {};
   if (plan.kind === "full") return { holding: ledger.holding() };
-  if (target.kind !== "dc" || target.refreshDays === 0) return {};
+  if (target.kind !== "dc") return {};
+  // refresh_days 0 sends every block the run fetches: only the uncertain ones are fetched too
+  // (an exit 6 moved the checkpoint past them).
+  if (target.refreshDays === 0) {
+    const uncertain = [...ledger].filter((e) => e.uncertain).map((e) => e.address);
+    return uncertain.length ? { due: uncertain } : {};
+  }
   return { due: ledger.due({ day: target.today, refreshDays: target.refreshDays }) };
 }
 

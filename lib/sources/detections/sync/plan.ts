@@ -63,8 +63,8 @@ export interface PlanInputs {
   /** The destination is a file (or stdout): it gets the whole picture every run. @default {false} */
   wholePicture?: boolean;
   /**
-   * The record of what the destination holds is missing or damaged while the state says it
-   * holds results: one full sync records them all. @default {false}
+   * The record of what the destination holds is missing, damaged, or lacks an address the
+   * state says holds results: one full sync records them all. @default {false}
    */
   noRecord?: boolean;
 }

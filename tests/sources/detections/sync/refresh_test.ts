@@ -45,6 +45,29 @@ Deno.test("detection sync: a Defense Center that lost every host is whole again 
   });
 });
 
+Deno.test("detection sync: a record that knows only part of what the Defense Center holds (lost under refresh_days 0) is made whole by one full sync once the refresh is on", async () => {
+  await withHarness({ model: { hosts: 40, detectionsPerHost: 4 } }, async (h) => {
+    assert.equal((await h.run({ refreshDays: 0 })).code, 0);
+    // the record is lost; refresh_days 0 goes on incrementally, and records only what it sends
+    for (const e of Deno.readDirSync(h.stateDir)) {
+      if (/^ledger-.*\.bin$/.test(e.name)) await Deno.remove(`${h.stateDir}/${e.name}`);
+    }
+    h.sub.advanceDay({ ...STILL, scanShare: 0.2, fixShare: 0.3 });
+    const partial = await h.run({ refreshDays: 0 });
+    assert.equal(partial.code, 0, String(partial.error));
+    assert.equal(partial.summary?.mode, "incremental");
+    // refresh_days 3 from now on, and the Defense Center lost everything after this night
+    const from = h.delivered.length;
+    for (let night = 1; night <= 3; night++) {
+      h.sub.advanceDay(STILL);
+      const r = await h.run({ refreshDays: 3 });
+      assert.equal(r.code, 0, String(r.error));
+    }
+    const got = dcKeys(replayAll(h.delivered.slice(from))), want = h.sub.openDetectionKeys();
+    assert.deepEqual(got, want, diff(got, want));
+  });
+});
+
 Deno.test("detection sync: hosts processed again with the same findings are not sent; those that changed are", async () => {
   await withHarness({ model: { hosts: 30, detectionsPerHost: 4 } }, async (h) => {
     assert.equal((await h.run({ refreshDays: 3650 })).code, 0);
