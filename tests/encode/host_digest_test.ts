@@ -6,7 +6,12 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ByteBuffer, CommandEncoder, type EncodeOptions } from "../../lib/encode/encoder.ts";
+import {
+  BLOCK_FORMAT,
+  ByteBuffer,
+  CommandEncoder,
+  type EncodeOptions,
+} from "../../lib/encode/encoder.ts";
 import type { GlossaryEntry } from "../../lib/findings/finding_source.ts";
 import type { HostFindings } from "../../lib/findings/finding_spool.ts";
 
@@ -178,4 +183,30 @@ Deno.test("hostDigest(): writes nothing, counts nothing, and takes a host of 100
   assert.deepEqual([enc.hostsWithResults, enc.hostsCleared, enc.lines], [0, 0, 0]);
   assert.deepEqual(enc.os, { set: 0, unknown: 0, missing: 0 });
   enc.dispose();
+});
+
+Deno.test("hostDigest(): one block's bytes pinned with its digest and BLOCK_FORMAT (a change to the layout must raise BLOCK_FORMAT, so every host is sent once again)", () => {
+  const { text, digest } = both(BASE, GLOSSARY, BASE_OPTIONS);
+  const pinned = {
+    format: BLOCK_FORMAT,
+    text: "SetSource,QualysGuard Scan Report\n" +
+      "AddHost,10.0.0.1\n" +
+      'SetOS,10.0.0.1,"Microsoft","Windows"\n' +
+      'AddScanResult,10.0.0.1,"QualysGuard",38170,443,tcp,"Title 38170","Threat 38170",' +
+      '"cve_ids: CVE-2020-39170","bugtraq_ids: 114510"\n' +
+      'AddScanResult,10.0.0.1,"QualysGuard",6,,,"Title 6","Threat 6","cve_ids: CVE-2020-1006",' +
+      '"bugtraq_ids: 18"\n' +
+      "ScanFlush\n",
+    digest: "785a05f370181a95",
+  };
+  assert.equal(
+    text,
+    pinned.text,
+    "the block's bytes changed: raise BLOCK_FORMAT in lib/encode/encoder.ts, then pin the new " +
+      "text, digest and format here",
+  );
+  assert.deepEqual({ format: BLOCK_FORMAT, digest }, {
+    format: pinned.format,
+    digest: pinned.digest,
+  });
 });
