@@ -14,8 +14,8 @@
  * after one warm-up run) for the runs on report files, `--long-runs N` (default 3) for the
  * download, the send and the detection source's syncs; `--ledger-runs N` rounds of two nights
  * for the record (default 1 in the whole bench, `--long-runs` with `--ledger`). The whole bench
- * takes about 20 minutes on 2 cores. It says on what machine it ran and how busy that was, before and after
- * (`bench_machine.ts`), states the targets (docs/platform.md, "The bench's targets") and exits 1
+ * takes about 15 minutes on 2 cores. It says on what machine it ran and how busy that was,
+ * before and after (`bench_machine.ts`), states the targets (docs/platform.md, "The bench's targets") and exits 1
  * when one is missed, 2 when a part failed to run (`bench_report.ts`). Its inputs, written to
  * `bench-data/` (≈540 MB), are removed at the end unless `--keep` (or `QC_BENCH_KEEP=1`): a kept
  * `bench-data/` is used again.

@@ -5,8 +5,8 @@
  * are cited there; nothing new here) with a test CA of its own, issues one client `.pkcs12` as
  * the Host Input Client page does, and prints one JSON line: `host`, `port`, `pkcs12` (the
  * file), `password`. On a `stats` line read from stdin it prints what it saw (DATA messages
- * processed, connections accepted), once no connection is open; it stops on `quit`, SIGINT or SIGTERM,
- * removing the `.pkcs12`.
+ * processed, connections accepted), once no connection is open; it stops on `quit`, SIGINT or
+ * SIGTERM, removing the `.pkcs12`.
  *
  * Flags: `--max-size N` (the MAX_SIZE it announces; 65535 by default), `--store-results`
  * (keep every result in the network map: without it the map keeps the hosts only, as the send
