@@ -5,14 +5,17 @@
  * with apt when missing) and saxes (parse only). Then the memory cases: a glossary of 100,000
  * QIDs, each found once, and one host with 100,000 findings; the ≈250 MB report downloaded from
  * the Qualys simulator; and the send to the Defense Center simulator. Then the detection source's
- * sync (`bench_detections.ts`) and one text block of 100 MB (`bench_big_text.ts`), each in its own
- * process; `--detections` or `--big-text` runs that part alone.
+ * sync (`bench_detections.ts`), one text block of 100 MB (`bench_big_text.ts`) and the record of
+ * what a destination holds, two nights of each source to the Defense Center simulator
+ * (`bench_ledger.ts`), each in its own process; `--detections`, `--big-text` or `--ledger` runs
+ * that part alone.
  *
  * Each figure is the median of several runs, printed with its min–max: `--runs N` (default 5,
  * after one warm-up run) for the runs on report files, `--long-runs N` (default 3) for the
- * download, the send and the detection source's syncs. The whole bench takes about 15 minutes on
- * 2 cores. It says on what machine it ran and how busy that was, before and after
- * (`bench_machine.ts`), states the targets (docs/platform.md, "The bench's targets") and exits 1
+ * download, the send and the detection source's syncs; `--ledger-runs N` rounds of two nights
+ * for the record (default 1 in the whole bench, `--long-runs` with `--ledger`). The whole bench
+ * takes about 15 minutes on 2 cores. It says on what machine it ran and how busy that was,
+ * before and after (`bench_machine.ts`), states the targets (docs/platform.md, "The bench's targets") and exits 1
  * when one is missed, 2 when a part failed to run (`bench_report.ts`). Its inputs, written to
  * `bench-data/` (≈540 MB), are removed at the end unless `--keep` (or `QC_BENCH_KEEP=1`): a kept
  * `bench-data/` is used again.
@@ -40,6 +43,9 @@ const flag = (name: string, dflt: number): number => {
 // long runs (a detection sync takes one to two minutes) keep the whole bench near 15 minutes.
 const runs = flag("runs", 5);
 const longRuns = flag("long-runs", 3);
+// One round of the record's two nights in the whole bench (four minutes: each source's first
+// night sends everything); `--ledger` alone makes `--long-runs` of them.
+const ledgerRuns = flag("ledger-runs", args.includes("--ledger") ? longRuns : 1);
 const big = args.includes("--big");
 const keep = args.includes("--keep") || Deno.env.get("QC_BENCH_KEEP") === "1";
 const report = new BenchReport("reports");
@@ -343,6 +349,11 @@ async function dataSize(): Promise<number> {
   return bytes;
 }
 
+/** The record's case's arguments: its rounds, and `--keep` (its reports in `bench-data/`). */
+function ledgerArgs(): string[] {
+  return ["--runs", String(ledgerRuns), ...(keep ? ["--keep"] : [])];
+}
+
 /** Removes `bench-data/` unless asked to keep it; says which. */
 async function cleanUp(): Promise<void> {
   const bytes = await dataSize();
@@ -372,6 +383,8 @@ if (import.meta.main) {
       report.add(await runCase("bench_detections.ts", ["--runs", String(longRuns)]));
     } else if (args.includes("--big-text")) {
       report.add(await runCase("bench_big_text.ts", ["--runs", String(longRuns)]));
+    } else if (args.includes("--ledger")) {
+      report.add(await runCase("bench_ledger.ts", ledgerArgs()));
     } else {
       const xmlwf = await ensureXmlwf();
       if (!xmlwf) console.log("SKIP: xmlwf could not be installed: no expat ratio");
@@ -385,6 +398,7 @@ if (import.meta.main) {
       // the cases in their own files, one line each
       report.add(await runCase("bench_detections.ts", ["--runs", String(longRuns)]));
       report.add(await runCase("bench_big_text.ts", ["--runs", String(longRuns)]));
+      report.add(await runCase("bench_ledger.ts", ledgerArgs()));
     }
   } finally {
     await cleanUp();

@@ -6,9 +6,13 @@
  * findings, and the glossary after the hosts (or before, on request). `--cycle-qids` makes the
  * findings take the QIDs in turn instead, for the memory cases: many distinct QIDs all found
  * (`--qids 100000 --cycle-qids`), or one host with many findings (`--hosts 1 --findings 100000`).
+ * `--change-share 0.02` makes the next night's report of the same estate: exactly 2 % of the
+ * hosts (chosen by `--change-seed`) each gain a finding, lose one, or see one move to another
+ * port; every other host is written byte for byte as without it (the ledger bench's two nights).
  *
  * Usage: deno run --allow-write scripts/gen_report.ts OUT.xml [--hosts N] [--findings N]
  *        [--qids N] [--seed N] [--glossary-first] [--short] [--cycle-qids]
+ *        [--change-share S] [--change-seed N]
  *
  * @module
  */
@@ -35,6 +39,14 @@ export interface GenerateOptions {
    * then 1, 2, … tcp), so there are no duplicates and no Fixed findings. @default {false}
    */
   cycleQids?: boolean;
+  /**
+   * The next night's report of the same estate: with the same other options, exactly
+   * `Math.round(share × hosts)` hosts, chosen by `seed`, each see one change to their open
+   * findings (one added, one removed, or one moved to another port), so that each of their
+   * blocks differs; every other host is written byte for byte as without `change`.
+   * @default none
+   */
+  change?: { share: number; seed?: number } | undefined;
 }
 
 /** What a generated report should produce. */
@@ -49,6 +61,8 @@ export interface GeneratedCounts {
   duplicates: number;
   /** Glossary entries. */
   qids: number;
+  /** Hosts whose findings `change` changed (0 without it). */
+  changed: number;
 }
 
 const REAL = [
@@ -122,6 +136,48 @@ function glossaryXml(n: number, short: boolean): string {
   return parts.join("");
 }
 
+/** One VULN_INFO as generated: `f` is its place in the host's list (TYPE, TIMES_FOUND). */
+interface Vuln {
+  qid: number;
+  port: number;
+  proto: string;
+  fixed: boolean;
+  f: number;
+}
+
+const keyOf = (v: Vuln) => `${v.qid}/${v.port}/${v.proto}`;
+
+/**
+ * One change to a host's open findings, so that its block differs: a finding added (a QID it
+ * does not have, without port), one removed (every listing of one open finding, Fixed ones
+ * too), or one moved to a port it does not have (every listing of it).
+ */
+function changeHost(
+  vulns: Vuln[],
+  o: { rand: () => number; qids: number; next: number },
+): void {
+  const keys = new Set(vulns.map(keyOf));
+  const open = [...new Set(vulns.filter((v) => !v.fixed).map(keyOf))];
+  const kind = open.length === 0 ? 0 : Math.floor(o.rand() * 3);
+  if (kind === 0) {
+    let qid: number;
+    do qid = qidAt(Math.floor(o.rand() * o.qids)); while (keys.has(`${qid}/0/`));
+    vulns.push({ qid, port: 0, proto: "", fixed: false, f: o.next });
+    return;
+  }
+  const key = open[Math.floor(o.rand() * open.length)]!;
+  if (kind === 1) {
+    for (let i = vulns.length - 1; i >= 0; i--) if (keyOf(vulns[i]!) === key) vulns.splice(i, 1);
+    return;
+  }
+  let port = 10000 + Math.floor(o.rand() * 50000);
+  const qid = Number(key.split("/")[0]);
+  while (keys.has(`${qid}/${port}/tcp`)) port++;
+  for (const v of vulns) {
+    if (keyOf(v) === key) Object.assign(v, { port, proto: "tcp" });
+  }
+}
+
 /**
  * Yields the report as UTF-8 chunks and, at the end, returns the expected counts.
  */
@@ -140,7 +196,14 @@ export function* generateReport(
   } = options;
   const enc = new TextEncoder();
   const rand = mulberry32(seed);
-  const counts: GeneratedCounts = { hosts, findings: 0, fixed: 0, duplicates: 0, qids };
+  const counts: GeneratedCounts = {
+    hosts,
+    findings: 0,
+    fixed: 0,
+    duplicates: 0,
+    qids,
+    changed: 0,
+  };
   yield enc.encode(
     `<?xml version="1.0" encoding="UTF-8" ?>\n` +
       `<!DOCTYPE ASSET_DATA_REPORT SYSTEM "https://qualysguard.example.invalid/asset_data_report.dtd">\n` +
@@ -153,6 +216,11 @@ export function* generateReport(
   const filler = "x".repeat(Math.max(0, resultBytes - 120));
   const parts: string[] = [];
   let pending = 0, cycled = 0;
+  // The hosts to change, chosen one by one as they come (selection sampling: exactly `toChange`),
+  // with their own random numbers, so that the report's stay the same.
+  const crand = mulberry32(options.change?.seed ?? 1);
+  let toChange = options.change ? Math.round(options.change.share * hosts) : 0;
+  counts.changed = toChange;
   for (let h = 0; h < hosts; h++) {
     const n = h + 1;
     const ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
@@ -160,7 +228,7 @@ export function* generateReport(
       `<HOST>\n<IP network_id="0">${ip}</IP>\n<TRACKING_METHOD>IP</TRACKING_METHOD>\n` +
         `<DNS><![CDATA[host-${h}.example.invalid]]></DNS>\n<OPERATING_SYSTEM><![CDATA[Linux 5.x]]></OPERATING_SYSTEM>\n<VULN_INFO_LIST>\n`,
     );
-    const seen = new Set<string>();
+    const vulns: Vuln[] = [];
     let lastKey = "";
     for (let f = 0; f < findingsPerHost; f++) {
       const dup = !cycleQids && f > 0 && rand() < 0.01;
@@ -182,6 +250,15 @@ export function* generateReport(
         proto = withPort ? (port === 161 ? "udp" : "tcp") : "";
       }
       const fixed = !cycleQids && rand() < 0.05;
+      lastKey = `${qid}/${port}/${proto}`;
+      vulns.push({ qid, port, proto, fixed, f });
+    }
+    if (toChange > 0 && crand() * (hosts - h) < toChange) {
+      toChange--;
+      changeHost(vulns, { rand: crand, qids, next: findingsPerHost });
+    }
+    const seen = new Set<string>();
+    for (const { qid, port, proto, fixed, f } of vulns) {
       const key = `${qid}/${port}/${proto}`;
       if (fixed) counts.fixed++;
       else if (seen.has(key)) counts.duplicates++;
@@ -189,7 +266,6 @@ export function* generateReport(
         seen.add(key);
         counts.findings++;
       }
-      lastKey = key;
       parts.push(
         `<VULN_INFO>\n<QID id="qid_${qid}">${qid}</QID>\n<TYPE>${f % 3 ? "Vuln" : "Ig"}</TYPE>\n` +
           (port
@@ -246,7 +322,8 @@ if (import.meta.main) {
   const out = args.shift();
   if (!out) {
     console.error(
-      "usage: gen_report.ts OUT.xml [--hosts N] [--findings N] [--qids N] [--seed N] [--glossary-first] [--short] [--cycle-qids]",
+      "usage: gen_report.ts OUT.xml [--hosts N] [--findings N] [--qids N] [--seed N] " +
+        "[--glossary-first] [--short] [--cycle-qids] [--change-share S] [--change-seed N]",
     );
     Deno.exit(2);
   }
@@ -262,6 +339,9 @@ if (import.meta.main) {
     glossaryFirst: args.includes("--glossary-first"),
     short: args.includes("--short"),
     cycleQids: args.includes("--cycle-qids"),
+    change: args.includes("--change-share")
+      ? { share: num("--change-share", 0), seed: num("--change-seed", 1) }
+      : undefined,
   });
   console.log(JSON.stringify(counts));
 }
