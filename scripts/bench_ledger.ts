@@ -64,6 +64,8 @@ import {
   type TimingJob,
 } from "./bench_ledger_timing.ts";
 
+import type { RunRecord } from "../lib/monitor/run_record.ts";
+
 const ROOT = new URL("..", import.meta.url).pathname;
 const DATA = `${ROOT}bench-data`;
 const args = Deno.args;
@@ -142,20 +144,6 @@ interface DcInfo {
   port: number;
   pkcs12: string;
   password: string;
-}
-
-/** What the connector's run record (`-json`) says, of what the bench reads. */
-interface RunRecord {
-  destination: string;
-  exit_code: number;
-  hosts_sent: number;
-  results_sent: number;
-  hosts_cleared: number;
-  hosts_unchanged: number;
-  hosts_refreshed: number;
-  lines_sent: number;
-  api_calls: number;
-  bytes_downloaded: number;
 }
 
 /** One night: the connector's figures, its run record, the record's size after it. */
