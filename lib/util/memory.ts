@@ -75,6 +75,13 @@ export const DETECTION_MEMORY: MemoryBudget = Object.freeze({
   collectAroundEncode: true,
 });
 
+/**
+ * Sending to a Defense Center: the heap is looked at every 250 DATA messages (`HeapWatch.tick`
+ * once a message) and collected once it has grown 4 MiB, so that a send of millions of lines
+ * does not let the garbage of each message's answer grow the old generation.
+ */
+export const SEND_MEMORY: Pick<MemoryBudget, "heapSlack"> = Object.freeze({ heapSlack: 4 << 20 });
+
 /** Hosts between two looks at the heap while parsing or encoding ({@linkcode MemoryBudget.heapSlack}). */
 export const HEAP_CHECK_HOSTS = 250;
 
