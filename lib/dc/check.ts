@@ -17,6 +17,7 @@ import { seconds } from "../util/deadline.ts";
 import { unbracket } from "../util/text.ts";
 import type { Log } from "../log/log.ts";
 import { loadIdentity, type LoadIdentityOptions } from "./identity.ts";
+import { collectGarbage } from "../util/memory.ts";
 import type { ClientIdentity } from "./pkcs12.ts";
 import type { DcClient as DcClientType, DcOptions } from "./dc_client.ts";
 
@@ -226,5 +227,7 @@ export async function checkDcBeforeRun(
       `${error.message}; found before the run's work: nothing was asked of Qualys, read or sent`,
       { cause: error, retryable: error.retryable, step: error.step, timedOut: error.timedOut },
     );
-  }
+  } // What the certificate's parse (node-forge) and the check's TLS session left, before the run's
+  // long work lets it sit in the old generation.
+  collectGarbage();
 }

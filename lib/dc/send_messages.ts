@@ -12,6 +12,7 @@
  */
 
 import { DcRejectedError } from "../errors.ts";
+import { HeapWatch, type MemoryBudget, SEND_MEMORY } from "../util/memory.ts";
 import { plural } from "../util/text.ts";
 import type { ByteReader } from "../util/bytes.ts";
 import type { DataAnswer, DcClient, DcLog } from "./dc_client.ts";
@@ -36,9 +37,11 @@ export async function sendMessages(
      * ScanUpdate (a merge), so it may keep results the commands no longer list.
      */
     onMerged?: (address: string) => void;
+    /** When the heap is collected while sending (a look every 250 messages). @default {SEND_MEMORY} */
+    memory?: Pick<MemoryBudget, "heapSlack">;
   },
 ): Promise<DcClient["totals"]> {
-  const sender = new Sender(client, options.log, options.onMerged);
+  const sender = new Sender(client, options.log, options.onMerged, options.memory);
   const buf = new Uint8Array(1 << 20);
   for (let n = await reader.read(buf); n !== null; n = await reader.read(buf)) {
     sender.packer.push(buf.subarray(0, n));
@@ -72,8 +75,16 @@ class Sender {
   // group goes on with), and who hears of a host merged so.
   #openHost: string | undefined;
   readonly #onMerged: ((address: string) => void) | undefined;
+  // The answers, the progress line and the debug lines of each message are garbage.
+  readonly #heap: HeapWatch;
 
-  constructor(client: DcClient, log: DcLog, onMerged?: (address: string) => void) {
+  constructor(
+    client: DcClient,
+    log: DcLog,
+    onMerged?: (address: string) => void,
+    memory: Pick<MemoryBudget, "heapSlack"> = SEND_MEMORY,
+  ) {
+    this.#heap = new HeapWatch(memory);
     this.#client = client;
     this.#log = log;
     this.#onMerged = onMerged;
@@ -98,6 +109,7 @@ class Sender {
       await this.#checkDomain(p.bytes);
       await this.#sendOne(p);
       this.packer.release(p);
+      this.#heap.tick();
       onProgress?.(this.#client.totals);
     }
   }

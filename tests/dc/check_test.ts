@@ -57,6 +57,23 @@ Deno.test("checkDcBeforeRun: one connection, the version exchanged, no DATA, hun
   });
 });
 
+Deno.test("checkDcBeforeRun collects what the certificate and the check left, once", async () => {
+  await withDc({ maxSize: 4096 }, async (sim) => {
+    const g = globalThis as { gc?: () => void };
+    const saved = g.gc;
+    let gcs = 0;
+    g.gc = () => void gcs++; // collectGarbage's hook (the binary's --expose-gc), counted
+    try {
+      await checkDcBeforeRun(targetOf(sim), { log: recorder().log });
+    } finally {
+      if (saved) g.gc = saved;
+      else delete g.gc;
+    }
+    await sim.idle();
+    assert.equal(gcs, 1);
+  });
+});
+
 Deno.test("checkDcBeforeRun with a domain: one message holding only SetDomain, which creates nothing", async () => {
   await withDc({ domains: SAMPLE_DOMAINS }, async (sim) => {
     const { info, log } = recorder();

@@ -174,6 +174,36 @@ Deno.test("sendMessages imports exactly what the CSV says (small MAX_SIZE, slow 
   });
 });
 
+Deno.test("sendMessages looks at the heap every 250 messages and collects past the slack", async () => {
+  const csv = await commandsFor(300, 6);
+  await withDc({ maxSize: 1500 }, async (sim) => {
+    const client = await DcClient.connect({
+      host: sim.host,
+      port: sim.port,
+      identity: identityOf(sim),
+      log: quiet,
+    });
+    const g = globalThis as { gc?: () => void };
+    const saved = g.gc;
+    let gcs = 0;
+    g.gc = () => void gcs++; // collectGarbage's hook (the binary's --expose-gc), counted
+    try {
+      // a slack below any growth: every look collects
+      const totals = await sendMessages(client, reader(csv), {
+        log: quiet,
+        memory: { heapSlack: -Infinity },
+      });
+      assert.ok(totals.messages >= 500, `${totals.messages} messages`);
+      assert.equal(gcs, Math.floor(totals.messages / 250));
+    } finally {
+      if (saved) g.gc = saved;
+      else delete g.gc;
+      client.close();
+    }
+    assert.deepStrictEqual(sim.dump(), expectedMap(csv));
+  });
+});
+
 Deno.test("sendMessages survives 50 dropped connections: nothing lost, no acknowledged message twice", async () => {
   const csv = await commandsFor(300, 6);
   const drops = new Set(Array.from({ length: 50 }, (_, k) => 3 + k * 4));

@@ -27,6 +27,7 @@ import {
   type ReportStats,
 } from "./parsed_report.ts";
 import { grow } from "../../util/bytes.ts";
+import { HeapWatch } from "../../util/memory.ts";
 
 export type { ByteReader, Glossary, GlossaryEntry, HostFindings, ParseReportOptions, ReportFormat };
 export type { ReportStats };
@@ -107,6 +108,7 @@ export class ReportParser implements ScanHandler {
     bytes: 0,
   };
   #warnings = 0;
+  #heap: HeapWatch;
 
   // current host
   #hostDepth = 0;
@@ -144,6 +146,7 @@ export class ReportParser implements ScanHandler {
   /** Creates a parser. */
   constructor(options: ParseReportOptions = {}) {
     this.#options = options;
+    this.#heap = new HeapWatch({ heapSlack: options.heapSlack });
     this.#scanner = new XmlScanner(this, { tags: [] }); // the root picks the tags
     this.#spool = new FindingSpool({
       ...(options.tempDir ? { tempDir: options.tempDir } : {}),
@@ -494,6 +497,7 @@ export class ReportParser implements ScanHandler {
     info.osCpe = this.#osCpe;
     info.networkId = this.#networkId;
     this.#hosts.end(this.#hostIp, info);
+    this.#heap.tick();
   }
 
   #readPort(s: XmlScanner): void {

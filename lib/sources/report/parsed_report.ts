@@ -47,6 +47,11 @@ export interface ParseReportOptions {
    * @default {REPORT_MEMORY.glossaryBytes}
    */
   glossaryMemoryLimit?: number | undefined;
+  /**
+   * While parsing, the heap is looked at every 250 hosts and collected once it has grown this
+   * much since the last collection (`MemoryBudget.heapSlack`). @default never
+   */
+  heapSlack?: number | undefined;
 }
 
 /** A fully parsed report: its glossary, counts, and the hosts to replay. */

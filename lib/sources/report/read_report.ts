@@ -15,6 +15,7 @@ import {
 } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import { withProgress } from "../../log/progress.ts";
+import { REPORT_MEMORY } from "../../util/memory.ts";
 import { guardReads } from "../../util/bytes.ts";
 import { type ParsedReport, parseReport, type ParseReportOptions } from "./parse_report.ts";
 
@@ -24,6 +25,7 @@ export function parserOptions(config: QualysConfig, log: Logger): ParseReportOpt
     ipRanges: config.source.ipRanges,
     collectOs: config.output.setOs,
     onWarning: (m: string) => log.warn(m),
+    heapSlack: REPORT_MEMORY.heapSlack,
   };
 }
 

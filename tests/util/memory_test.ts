@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { HEAP_CHECK_HOSTS, HeapWatch, REPORT_MEMORY } from "../../lib/util/memory.ts";
+import { ReportParser } from "../../lib/sources/report/parse_report.ts";
+import { parserOptions } from "../../lib/sources/report/read_report.ts";
+import { generateReport } from "../../scripts/gen_report.ts";
+import { fromParsed } from "../_oracle.ts";
+
+// collectGarbage calls globalThis.gc (the binary's --expose-gc): counted here instead.
+async function countingGc<T>(fn: () => Promise<T>): Promise<{ result: T; gcs: number }> {
+  const g = globalThis as { gc?: () => void };
+  const saved = g.gc;
+  let gcs = 0;
+  g.gc = () => void gcs++;
+  try {
+    return { result: await fn(), gcs };
+  } finally {
+    if (saved) g.gc = saved;
+    else delete g.gc;
+  }
+}
+
+function report(hosts: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const gen = generateReport({ hosts, findingsPerHost: 5, qids: 50, seed: 7 });
+  for (let r = gen.next(); !r.done; r = gen.next()) parts.push(r.value);
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) bytes.set(p, (off += p.length) - p.length);
+  return bytes;
+}
+
+async function parse(bytes: Uint8Array, heapSlack: number | undefined) {
+  const parser = new ReportParser({ heapSlack });
+  for (let i = 0; i < bytes.length; i += 65536) parser.push(bytes.subarray(i, i + 65536));
+  const parsed = parser.end();
+  try {
+    return await fromParsed(parsed);
+  } finally {
+    parsed.dispose();
+  }
+}
+
+Deno.test("HeapWatch looks every HEAP_CHECK_HOSTS ticks and collects past the slack", async () => {
+  const always = await countingGc(() => {
+    const watch = new HeapWatch({ heapSlack: -Infinity }); // every look finds it grown
+    for (let i = 0; i < HEAP_CHECK_HOSTS * 3 + 1; i++) watch.tick();
+    return Promise.resolve(watch.collections);
+  });
+  assert.deepEqual(always, { result: 3, gcs: 3 });
+  const never = await countingGc(() => {
+    const watch = new HeapWatch({ heapSlack: undefined });
+    for (let i = 0; i < HEAP_CHECK_HOSTS * 3; i++) watch.tick();
+    return Promise.resolve(watch.collections);
+  });
+  assert.deepEqual(never, { result: 0, gcs: 0 });
+});
+
+Deno.test("a report's parse is watched: the heap is collected past the slack, the findings the same", async () => {
+  const bytes = report(HEAP_CHECK_HOSTS * 4);
+  const watched = await countingGc(() => parse(bytes, -Infinity));
+  const plain = await countingGc(() => parse(bytes, undefined));
+  assert.equal(watched.gcs, 4); // one look per HEAP_CHECK_HOSTS hosts
+  assert.equal(plain.gcs, 0);
+  assert.deepEqual(watched.result, plain.result);
+});
+
+Deno.test("a report is parsed and encoded under the report budget's heap slack", () => {
+  assert.equal(REPORT_MEMORY.heapSlack, 4 << 20);
+  assert.equal(REPORT_MEMORY.collectAroundEncode, true);
+  const log = { warn() {} } as unknown as Parameters<typeof parserOptions>[1];
+  const config = { source: {}, output: {} } as unknown as Parameters<typeof parserOptions>[0];
+  assert.equal(parserOptions(config, log).heapSlack, REPORT_MEMORY.heapSlack);
+});
