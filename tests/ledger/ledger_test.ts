@@ -180,3 +180,32 @@ Deno.test("Ledger.summary() counts hosts, results, uncertain addresses and those
   assert.equal(ledger.summary({ day: 707, refreshDays: 7 }).due, 49);
   assert.equal(ledger.summary({ day: 700, refreshDays: 0 }).due, 49);
 });
+
+Deno.test("LedgerBuilder keeps whole the blocks that cross its pages (65,536 keys, 524,288 fingerprints a page), one larger than a page, in any order set", () => {
+  const b = Ledger.empty(owner).builder({ today: 20000 });
+  const n = 70_000, ip = (i: number) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`;
+  const fpsOf = (i: number) =>
+    Array.from({ length: (i * 7) % 15 }, (_, k) => (i * 31 + k * 977) & 0xffff);
+  const big = Array.from({ length: 600_000 }, (_, k) => (k * 40503) & 0xffff);
+  // set in an order other than the addresses' (a report's), the big one in the middle
+  for (let r = 0; r < n; r++) {
+    const i = (r * 7919) % n;
+    b.set(ip(i), { digest: digest(i & 255), fingerprints: fpsOf(i) });
+    if (r === n / 2) b.set("2001:db8::1", { digest: digest(7), fingerprints: big });
+  }
+  const ledger = b.build();
+  assert.equal(ledger.size, n + 1);
+  let results = big.length;
+  for (let i = 0; i < n; i++) {
+    const fps = fpsOf(i).sort((x, y) => x - y);
+    results += fps.length;
+    const e = ledger.get(ip(i));
+    assert.deepEqual([...e!.fingerprints], fps, ip(i));
+    assert.deepEqual([...e!.digest], [...digest(i & 255)], ip(i));
+  }
+  assert.deepEqual(
+    [...ledger.get("2001:db8::1")!.fingerprints],
+    big.sort((x, y) => x - y),
+  );
+  assert.equal(ledger.results, results);
+});
