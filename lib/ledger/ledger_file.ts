@@ -333,7 +333,8 @@ function* mergeKeys(lists: Iterable<Uint32Array>[]): Generator<Uint32Array, void
   }
 }
 
-// The file's bytes; undefined when there is no file; null when it cannot be read (said).
+// The file's bytes, in a buffer of their size (8-aligned, as the reader wants them); undefined
+// when there is no file; null when it cannot be read (said).
 async function readIfThere(
   path: string,
   what: string,
@@ -341,7 +342,7 @@ async function readIfThere(
   onUnreadable?: () => void,
 ): Promise<Uint8Array | undefined | null> {
   try {
-    return await Deno.readFile(path);
+    return await readWhole(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     if (error instanceof Deno.errors.IsADirectory) {
@@ -355,6 +356,20 @@ async function readIfThere(
     else onDamaged(`${path}: cannot read ${what} (${fileErrorReason(error)}): read as empty`);
     return null;
   }
+}
+
+// A file's bytes, read into a buffer of its size: `Deno.readFile` holds them twice at its peak.
+async function readWhole(path: string): Promise<Uint8Array> {
+  using file = await Deno.open(path, { read: true });
+  const size = (await file.stat()).size;
+  const bytes = new Uint8Array(size + 1);
+  let got = 0;
+  while (got < bytes.length) {
+    const n = await file.read(bytes.subarray(got));
+    if (n === null) return bytes.subarray(0, got);
+    got += n;
+  }
+  return await Deno.readFile(path); // it grew as it was read
 }
 
 // Writes `chunks` to `path` atomically (0600), and syncs the directory so the rename is on
