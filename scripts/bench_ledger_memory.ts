@@ -19,6 +19,7 @@
  */
 
 import { LedgerFile } from "../lib/ledger/ledger_file.ts";
+import { FINGERPRINT_MEMORY_VALUES } from "../lib/pipeline/compare_blocks.ts";
 
 const args = Deno.args;
 const flag = (name: string, dflt: number): number => {
@@ -99,7 +100,9 @@ try {
   step("start");
   const file = await LedgerFile.open(dir, OWNER);
   step("record read");
-  const next = file.ledger.builder({ today: 20001 });
+  // As BlockComparer makes it.
+  const fingerprints = { memoryValues: FINGERPRINT_MEMORY_VALUES };
+  const next = file.ledger.builder({ today: 20001, fingerprints });
   const fps = new Uint16Array(RESULTS), digest = new Uint8Array(8);
   for (let h = 0; h < HOSTS; h++) {
     const changed = NIGHT === 1 || h % Math.max(1, Math.round(HOSTS / CHANGED)) === 0;

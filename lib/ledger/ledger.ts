@@ -25,7 +25,7 @@ import {
   UNCERTAIN,
   UNRECORDED,
 } from "./_format.ts";
-import { Pages, U16Pages } from "./_pages.ts";
+import { FingerprintStore, type FingerprintStoreOptions, Pages } from "./_pages.ts";
 import { dueKey } from "./refresh.ts";
 import { grow } from "../util/bytes.ts";
 
@@ -211,8 +211,11 @@ export class Ledger {
     }
   }
 
-  /** Starts the next ledger from this one, for a run on day `today` (`dayNumber`). */
-  builder(options: { today: number }): LedgerBuilder {
+  /**
+   * Starts the next ledger from this one, for a run on day `today` (`dayNumber`); the results'
+   * fingerprints past `fingerprints.memoryValues` go to a temp file.
+   */
+  builder(options: BuilderOptions): LedgerBuilder {
     return new LedgerBuilder(this, options);
   }
 
@@ -283,6 +286,17 @@ export function ledgerColumns(ledger: Ledger): Columns {
   return columnsOf(ledger);
 }
 
+/** Options of {@linkcode Ledger.builder}. */
+export interface BuilderOptions {
+  /** The day of the run (`dayNumber`). */
+  today: number;
+  /**
+   * Where the fingerprints of the blocks set go past the memory they may use (in values of 2
+   * bytes, whole MiB), and the directory of their temp file. @default {all in memory}
+   */
+  fingerprints?: FingerprintStoreOptions | undefined;
+}
+
 /** A block as sent to an address this run, for {@linkcode LedgerBuilder.set}. */
 export interface SentBlock {
   /** Its digest (`blockDigest`): 8 bytes. */
@@ -328,7 +342,7 @@ export class LedgerBuilder {
   readonly #keys = new Pages((n) => new Uint32Array(n), { shift: 16, width: KEY_WORDS });
   readonly #digests = new Pages((n) => new Uint8Array(n), { shift: 16, width: DIGEST_BYTES });
   readonly #fpEnd = new Pages((n) => new Uint32Array(n), { shift: 16 });
-  readonly #fps = new U16Pages();
+  readonly #fps: FingerprintStore;
   #sorting = new Uint16Array(64);
   #n = 0;
   // The order of the first `n` keys set (one per address, the last set), when asked for.
@@ -338,13 +352,22 @@ export class LedgerBuilder {
   #nUnsure = 0;
 
   /** Starts from `old` for a run on day `today` (use `ledger.builder()`). */
-  constructor(old: Ledger, options: { today: number }) {
+  constructor(old: Ledger, options: BuilderOptions) {
     if (!Number.isInteger(options.today) || options.today < 0 || options.today > 0xffff) {
       throw new RangeError(`Not a day the ledger can record: ${options.today}`);
     }
     this.#old = old;
     this.#today = options.today;
     this.#marks = new Uint8Array(old.size);
+    this.#fps = new FingerprintStore(options.fingerprints);
+  }
+
+  /**
+   * Removes the temp file of the fingerprints past their memory, if any: once the ledger is
+   * saved, or not to be. Safe to call twice; the builder is not to be used after it.
+   */
+  dispose(): void {
+    this.#fps.dispose();
   }
 
   /** The ledger this one starts from. */
@@ -374,8 +397,8 @@ export class LedgerBuilder {
     const sorted = this.#sorting.subarray(0, count);
     for (let k = 0; k < count; k++) sorted[k] = block.fingerprints[k]!;
     sorted.sort();
-    const from = this.#fpStart(n);
-    this.#fps.write(from, sorted);
+    const from = this.#fps.length;
+    this.#fps.append(sorted);
     this.#digests.reserve(n + 1);
     this.#digests.page(n).set(block.digest, this.#digests.at(n));
     this.#fpEnd.reserve(n + 1);

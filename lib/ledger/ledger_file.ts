@@ -259,6 +259,7 @@ export class LedgerFile {
     const chunks = ledgerChunks(this.#owner, { source: next.plan(), settles });
     const bytes = await writeFileAtomically(this.path, chunks, "write the record of what was sent");
     this.#saved = true;
+    next.dispose();
     try {
       await Deno.remove(this.pendingPath);
     } catch { /* none, or left: the record settles it */ }
