@@ -462,7 +462,7 @@ export class LedgerBuilder {
    * The keys of the first `n` `set`s (all by default), ascending, once each, each yielded in
    * the same array (`KEY_WORDS` words; valid until the next): this folder only.
    */
-  *sortedSetKeys(n = this.#n): Generator<Uint32Array, void, undefined> {
+  *sortedSetKeys(n: number = this.#n): Generator<Uint32Array, void, undefined> {
     const order = this.#sortedSet(n), key = new Uint32Array(KEY_WORDS);
     for (let j = 0; j < order.length; j++) {
       this.setKey(order[j]!, key, 0);
