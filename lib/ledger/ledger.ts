@@ -26,6 +26,7 @@ import {
   UNRECORDED,
 } from "./_format.ts";
 import { FingerprintStore, type FingerprintStoreOptions, Pages } from "./_pages.ts";
+import { planEntries } from "./_plan.ts";
 import { dueKey } from "./refresh.ts";
 import { grow } from "../util/bytes.ts";
 
@@ -518,131 +519,22 @@ export class LedgerBuilder {
 
   /** The entries of the next ledger, in order, for the writer (this folder only). */
   plan(): EntrySource {
-    const old = this.#old, oldC = columnsOf(old), nSet = this.#n;
-    const fresh = this.#sortedSet(nSet);
-    const unsure = sortedUnique(this.#unsure, this.#nUnsure);
-    // src[o] >= 0: old entry; -(k + 1) for set block k; -(nSet + 1 + e) for an unrecorded
-    // address, whose key is extra key e.
-    const cap = old.size + fresh.length + unsure.length;
-    const src = new Int32Array(cap), flags = new Uint8Array(cap);
-    let extra = new Uint32Array(0);
-    const a = new Uint32Array(KEY_WORDS), b = new Uint32Array(KEY_WORDS);
-    const f = new Uint32Array(KEY_WORDS);
-    let i = 0, j = 0, u = 0, n = 0, n4 = 0, nfp = 0, nExtra = 0;
-    while (i < old.size || j < fresh.length || u < unsure.length) {
-      // The smallest key of the three heads.
-      let min: Uint32Array | undefined, minAt = 0;
-      if (i < old.size) {
-        old.keyAt(i, a, 0);
-        min = a;
-      }
-      if (j < fresh.length) {
-        this.setKey(fresh[j]!, f, 0);
-        if (!min || compareKeys(f, 0, min, minAt) < 0) [min, minAt] = [f, 0];
-      }
-      if (u < unsure.length) {
-        const at = unsure[u]! * KEY_WORDS;
-        if (!min || compareKeys(this.#unsure, at, min, minAt) < 0) {
-          [min, minAt] = [this.#unsure, at];
-        }
-      }
-      b.set(min!.subarray(minAt, minAt + KEY_WORDS));
-      const hasOld = i < old.size && compareKeys(a, 0, b, 0) === 0;
-      const hasNew = j < fresh.length && compareKeys(f, 0, b, 0) === 0;
-      const isUnsure = u < unsure.length &&
-        compareKeys(this.#unsure, unsure[u]! * KEY_WORDS, b, 0) === 0;
-      const flag = isUnsure ? UNCERTAIN : 0;
-      let take = true;
-      if (hasNew) {
-        const k = fresh[j]!;
-        src[n] = -(k + 1);
-        flags[n] = flag;
-        nfp += this.#fpEnd.page(k)[this.#fpEnd.at(k)]! - this.#fpStart(k);
-      } else if (hasOld && (this.#marks[i] !== DROP || isUnsure)) {
-        src[n] = i;
-        flags[n] = oldC.flags[i]! | flag;
-        nfp += oldC.starts[i + 1]! - oldC.starts[i]!;
-      } else if (isUnsure) {
-        src[n] = -(nSet + 1 + nExtra);
-        flags[n] = UNCERTAIN | UNRECORDED;
-        extra = grow(extra, (nExtra + 1) * KEY_WORDS, nExtra * KEY_WORDS);
-        extra.set(b, nExtra++ * KEY_WORDS);
-      } else take = false;
-      if (take) {
-        if (b[0] === 4) n4++;
-        n++;
-      }
-      if (hasOld) i++;
-      if (hasNew) j++;
-      if (isUnsure) u++;
-    }
-    return this.#source({ src, flags, extra, n, n4, nfp });
+    const digests = this.#digests, fpEnd = this.#fpEnd, fps = this.#fps, marks = this.#marks;
+    return planEntries({
+      old: this.#old,
+      oldColumns: columnsOf(this.#old),
+      dropped: (i) => marks[i] === DROP,
+      today: this.#today,
+      set: {
+        n: this.#n,
+        order: this.#sortedSet(this.#n),
+        key: (k, out) => this.setKey(k, out, 0),
+        digest: (k) => digests.page(k).subarray(digests.at(k), digests.at(k) + DIGEST_BYTES),
+        start: (k) => this.#fpStart(k),
+        end: (k) => fpEnd.page(k)[fpEnd.at(k)]!,
+        fps: (from, to) => fps.view(from, to),
+      },
+      unsure: this.#unsure.subarray(0, this.#nUnsure * KEY_WORDS),
+    });
   }
-
-  #source(plan: {
-    src: Int32Array;
-    flags: Uint8Array;
-    extra: Uint32Array;
-    n: number;
-    n4: number;
-    nfp: number;
-  }): EntrySource {
-    const old = this.#old, oldC = columnsOf(old), today = this.#today, nSet = this.#n;
-    const { src, flags, extra } = plan;
-    const zeros = new Uint8Array(DIGEST_BYTES), none = new Uint16Array(0);
-    const digests = this.#digests, fpEnd = this.#fpEnd, fps = this.#fps;
-    const end = (k: number) => fpEnd.page(k)[fpEnd.at(k)]!;
-    return {
-      n: plan.n,
-      n4: plan.n4,
-      nfp: plan.nfp,
-      key: (o, out) => {
-        const s = src[o]!;
-        if (s >= 0) old.keyAt(s, out, 0);
-        else if (s >= -nSet) this.setKey(-s - 1, out, 0);
-        else out.set(keyOf(extra, -s - nSet - 1));
-      },
-      digest: (o) => {
-        const s = src[o]!;
-        if (s >= 0) return oldC.digests.subarray(s * DIGEST_BYTES, (s + 1) * DIGEST_BYTES);
-        if (s < -nSet) return zeros;
-        const k = -s - 1, page = digests.page(k), at = digests.at(k);
-        return page.subarray(at, at + DIGEST_BYTES);
-      },
-      day: (o) => {
-        const s = src[o]!;
-        return s >= 0 ? oldC.days[s]! : s >= -nSet ? today : 0;
-      },
-      flags: (o) => flags[o]!,
-      count: (o) => {
-        const s = src[o]!;
-        if (s >= 0) return oldC.starts[s + 1]! - oldC.starts[s]!;
-        return s >= -nSet ? end(-s - 1) - this.#fpStart(-s - 1) : 0;
-      },
-      fps: (o) => {
-        const s = src[o]!;
-        if (s >= 0) return oldC.fps.subarray(oldC.starts[s]!, oldC.starts[s + 1]!);
-        if (s < -nSet) return none;
-        return fps.view(this.#fpStart(-s - 1), end(-s - 1));
-      },
-    };
-  }
-}
-
-function keyOf(keys: Uint32Array, k: number): Uint32Array {
-  return keys.subarray(k * KEY_WORDS, (k + 1) * KEY_WORDS);
-}
-
-// The indices of the first `n` keys in key order, one per key (the first given of each).
-function sortedUnique(keys: Uint32Array, n: number): Uint32Array {
-  const order = new Uint32Array(n);
-  for (let k = 0; k < n; k++) order[k] = k;
-  order.sort((x, y) => compareKeys(keys, x * KEY_WORDS, keys, y * KEY_WORDS) || x - y);
-  let m = 0;
-  for (let k = 0; k < n; k++) {
-    const at = order[k]! * KEY_WORDS;
-    if (m > 0 && compareKeys(keys, at, keys, order[m - 1]! * KEY_WORDS) === 0) continue;
-    order[m++] = order[k]!;
-  }
-  return order.subarray(0, m);
 }
