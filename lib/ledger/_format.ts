@@ -98,7 +98,9 @@ export interface EntrySource {
   day(o: number): number;
   /** Entry o's flags. */
   flags(o: number): number;
-  /** Entry o's fingerprints, ascending. */
+  /** Entry o's number of fingerprints. */
+  count(o: number): number;
+  /** Entry o's fingerprints, ascending (valid until the next call). */
   fps(o: number): Uint16Array;
 }
 
@@ -119,93 +121,89 @@ export function crc32(crc: number, bytes: Uint8Array): number {
   return ~c >>> 0;
 }
 
-// Bytes out, in chunks, with the CRC and the count kept as they go. A full chunk waits in
-// `#ready` until `take()` hands it over (the writing loops take as soon as `backlog` says so,
-// and yield the chunks), so a record of any size needs a chunk or two of memory.
+// Bytes out, through one buffer of 256 KiB, with the CRC and the count kept as they go. The
+// writing generators check for room before each put (`free`) and yield the full buffer
+// (`flush`): each chunk they yield is a view of that one buffer, valid until the next is asked
+// for, so a record of any size needs 256 KiB to write, not a copy of each chunk.
 class Writer {
   #buf = new Uint8Array(1 << 18);
   #view = new DataView(this.#buf.buffer);
   #pos = 0;
   #crc = 0;
   #total = 0;
-  #ready: Uint8Array[] = [];
 
   get total(): number {
     return this.#total + this.#pos;
   }
 
-  get backlog(): boolean {
-    return this.#ready.length > 0;
+  /** Bytes left in the buffer. */
+  get free(): number {
+    return this.#buf.length - this.#pos;
   }
 
-  #room(n: number): void {
-    if (this.#pos + n > this.#buf.length) this.#cut();
-  }
-
-  #cut(): void {
-    if (this.#pos === 0) return;
-    const chunk = this.#buf.slice(0, this.#pos);
+  /** The buffer's bytes so far (counted, in the CRC), and an empty buffer after them. */
+  flush(): Uint8Array {
+    const chunk = this.#buf.subarray(0, this.#pos);
     this.#crc = crc32(this.#crc, chunk);
     this.#total += this.#pos;
     this.#pos = 0;
-    this.#ready.push(chunk);
+    return chunk;
   }
 
-  take(): Uint8Array[] {
-    return this.#ready.splice(0);
-  }
-
+  /** Puts `b`, which fits (`free`). */
   bytes(b: Uint8Array): void {
+    this.#buf.set(b, this.#pos);
+    this.#pos += b.length;
+  }
+
+  /** Puts `b`, of any size, flushing as the buffer fills. */
+  *allBytes(b: Uint8Array): Generator<Uint8Array, void, undefined> {
     for (let off = 0; off < b.length;) {
-      this.#room(1);
-      const n = Math.min(b.length - off, this.#buf.length - this.#pos);
-      this.#buf.set(b.subarray(off, off + n), this.#pos);
-      this.#pos += n;
+      if (this.free === 0) yield this.flush();
+      const n = Math.min(b.length - off, this.free);
+      this.bytes(b.subarray(off, off + n));
       off += n;
     }
   }
 
   u32(v: number): void {
-    this.#room(4);
     this.#view.setUint32(this.#pos, v, true);
     this.#pos += 4;
   }
 
   u16(v: number): void {
-    this.#room(2);
     this.#view.setUint16(this.#pos, v, true);
     this.#pos += 2;
   }
 
   u8(v: number): void {
-    this.#room(1);
     this.#buf[this.#pos++] = v;
   }
 
-  pad(): void {
+  /** Zeros to a multiple of 8 bytes. */
+  *pad(): Generator<Uint8Array, void, undefined> {
+    if (this.free < 8) yield this.flush();
     while (this.total % 8 !== 0) this.u8(0);
   }
 
-  // The trailer (the CRC of everything before it, and the file's length), and the last chunks.
-  end(): Uint8Array[] {
-    this.#cut();
-    const tail = new Uint8Array(TRAILER), view = new DataView(tail.buffer);
-    view.setUint32(0, this.#crc, true);
-    view.setUint32(4, this.#total + TRAILER, true);
-    this.#total += TRAILER;
-    this.#ready.push(tail);
-    return this.take();
+  /** The last chunk, and the trailer: the CRC of everything before it, and the file's length. */
+  *end(): Generator<Uint8Array, void, undefined> {
+    if (this.#pos > 0) yield this.flush();
+    const crc = this.#crc, length = this.#total + TRAILER;
+    this.u32(crc);
+    this.u32(length);
+    yield this.flush();
   }
 }
 
 const encoder = new TextEncoder();
 
-function writeHead(
+function* writeHead(
   w: Writer,
   kind: FileKind,
   owner: FileOwner,
   fields: { token: Uint8Array; n4: number; n6: number; nfp: number; nvar: number },
-): void {
+): Generator<Uint8Array, void, undefined> {
   if (!LITTLE_ENDIAN) throw new Error("The ledger's files are written on little-endian machines");
   const dest = encoder.encode(owner.destination);
   const variant = owner.variant === undefined ? undefined : encoder.encode(owner.variant);
@@ -217,9 +215,9 @@ function writeHead(
   w.u32(variant === undefined ? NO_VARIANT : variant.length);
   w.bytes(fields.token);
   for (const v of [fields.n4, fields.n6, fields.nfp, fields.nvar]) w.u32(v);
-  w.bytes(dest);
-  if (variant) w.bytes(variant);
-  w.pad();
+  yield* w.allBytes(dest);
+  if (variant) yield* w.allBytes(variant);
+  yield* w.pad();
 }
 
 /** Bytes of `n` as LEB128. */
@@ -234,7 +232,8 @@ export function varintBytes(n: number): number {
 
 /**
  * The bytes of a record of `source`'s entries, for `owner`, settling the pending list
- * `settles`, in chunks of at most 256 KiB, made as they are asked for.
+ * `settles`, in chunks of at most 256 KiB, made as they are asked for. Each chunk is a view of
+ * one buffer, valid until the next is asked for: write it (or copy it) before asking.
  */
 export function* ledgerChunks(
   owner: FileOwner,
@@ -242,67 +241,103 @@ export function* ledgerChunks(
 ): Generator<Uint8Array, void, undefined> {
   const { source: s, settles } = entries;
   let nvar = 0;
-  for (let o = 0; o < s.n; o++) nvar += varintBytes(s.fps(o).length);
+  for (let o = 0; o < s.n; o++) nvar += varintBytes(s.count(o));
   const w = new Writer();
-  writeHead(w, "ledger", owner, { token: settles, n4: s.n4, n6: s.n - s.n4, nfp: s.nfp, nvar });
+  yield* writeHead(w, "ledger", owner, {
+    token: settles,
+    n4: s.n4,
+    n6: s.n - s.n4,
+    nfp: s.nfp,
+    nvar,
+  });
   const key = new Uint32Array(KEY_WORDS);
-  const columns: [number, number, (o: number) => void][] = [
-    [0, s.n4, (o) => {
-      s.key(o, key);
-      w.u32(key[1]!);
-    }],
-    [s.n4, s.n, (o) => {
-      s.key(o, key);
-      for (let k = 1; k < KEY_WORDS; k++) w.u32(key[k]!);
-    }],
-    [0, s.n, (o) => w.bytes(s.digest(o))],
-    [0, s.n, (o) => w.u16(s.day(o))],
-    [0, s.n, (o) => w.u8(s.flags(o))],
-    [0, s.n, (o) => {
-      let n = s.fps(o).length;
-      while (n >= 128) {
-        w.u8(n % 128 | 128);
-        n = Math.floor(n / 128);
-      }
-      w.u8(n);
-    }],
-    [0, s.n, (o) => {
-      const fps = s.fps(o);
-      w.bytes(new Uint8Array(fps.buffer, fps.byteOffset, fps.byteLength));
-    }],
-  ];
-  for (const [from, to, put] of columns) {
-    for (let o = from; o < to; o++) {
-      put(o);
-      if (w.backlog) yield* w.take();
-    }
-    w.pad();
+  for (let o = 0; o < s.n4; o++) {
+    if (w.free < 4) yield w.flush();
+    s.key(o, key);
+    w.u32(key[1]!);
   }
+  yield* w.pad();
+  for (let o = s.n4; o < s.n; o++) {
+    if (w.free < 16) yield w.flush();
+    s.key(o, key);
+    for (let k = 1; k < KEY_WORDS; k++) w.u32(key[k]!);
+  }
+  yield* w.pad();
+  for (let o = 0; o < s.n; o++) {
+    if (w.free < DIGEST_BYTES) yield w.flush();
+    w.bytes(s.digest(o));
+  }
+  yield* w.pad();
+  for (let o = 0; o < s.n; o++) {
+    if (w.free < 2) yield w.flush();
+    w.u16(s.day(o));
+  }
+  yield* w.pad();
+  for (let o = 0; o < s.n; o++) {
+    if (w.free < 1) yield w.flush();
+    w.u8(s.flags(o));
+  }
+  yield* w.pad();
+  for (let o = 0; o < s.n; o++) {
+    if (w.free < 5) yield w.flush();
+    let n = s.count(o);
+    while (n >= 128) {
+      w.u8(n % 128 | 128);
+      n = Math.floor(n / 128);
+    }
+    w.u8(n);
+  }
+  yield* w.pad();
+  for (let o = 0; o < s.n; o++) {
+    const fps = s.fps(o);
+    const bytes = new Uint8Array(fps.buffer, fps.byteOffset, fps.byteLength);
+    if (bytes.length <= w.free) w.bytes(bytes);
+    else yield* w.allBytes(bytes);
+  }
+  yield* w.pad();
   yield* w.end();
 }
 
-/** The bytes of a pending list: `keys` (`KEY_WORDS` words each, IPv4 first, ascending, once). */
-export function pendingBytes(owner: FileOwner, pending: Pending): Uint8Array {
-  const { keys, token } = pending;
-  const n = keys.length / KEY_WORDS;
-  let n4 = 0;
-  while (n4 < n && keys[n4 * KEY_WORDS] === 4) n4++;
-  const w = new Writer();
-  writeHead(w, "pending", owner, { token, n4, n6: n - n4, nfp: 0, nvar: 0 });
-  for (let i = 0; i < n4; i++) w.u32(keys[i * KEY_WORDS + 1]!);
-  w.pad();
-  for (let i = n4; i < n; i++) {
-    for (let k = 1; k < KEY_WORDS; k++) w.u32(keys[i * KEY_WORDS + k]!);
-  }
-  w.pad();
-  return concat([...w.take(), ...w.end()]);
+/** The keys of a pending list, ascending, IPv4 first, once each: `n4` IPv4, `n6` IPv6. */
+export interface PendingKeys {
+  /** IPv4 keys. */
+  n4: number;
+  /** IPv6 keys. */
+  n6: number;
+  /** Each key in turn (`KEY_WORDS` words, at index 0 of what it yields). */
+  keys(): Iterable<Uint32Array>;
 }
 
-/** The chunks, end to end. */
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+/**
+ * The bytes of a pending list of `keys`, with `token`, in chunks as {@linkcode ledgerChunks}
+ * makes them (each valid until the next is asked for).
+ */
+export function* pendingChunks(
+  owner: FileOwner,
+  pending: { token: Uint8Array; keys: PendingKeys },
+): Generator<Uint8Array, void, undefined> {
+  const { n4, n6 } = pending.keys;
+  const w = new Writer();
+  yield* writeHead(w, "pending", owner, { token: pending.token, n4, n6, nfp: 0, nvar: 0 });
+  let i = 0;
+  for (const key of pending.keys.keys()) {
+    if (i++ === n4) yield* w.pad();
+    if (w.free < 16) yield w.flush();
+    if (key[0] === 4) w.u32(key[1]!);
+    else for (let k = 1; k < KEY_WORDS; k++) w.u32(key[k]!);
+  }
+  if (i !== n4 + n6) throw new RangeError(`A pending list of ${n4 + n6} keys was given ${i}`);
+  yield* w.pad(); // the end of the IPv6 column (of the IPv4 one too, when there is no IPv6)
+  yield* w.end();
+}
+
+/** The chunks, end to end (each copied as it comes: a writer's chunks are reused views). */
+export function concat(chunks: Iterable<Uint8Array>): Uint8Array {
+  const copies: Uint8Array[] = [];
+  for (const chunk of chunks) copies.push(chunk.slice());
+  const out = new Uint8Array(copies.reduce((n, c) => n + c.length, 0));
   let off = 0;
-  for (const chunk of chunks) {
+  for (const chunk of copies) {
     out.set(chunk, off);
     off += chunk.length;
   }

@@ -25,6 +25,8 @@ import {
   UNCERTAIN,
   UNRECORDED,
 } from "./_format.ts";
+import { FingerprintStore, type FingerprintStoreOptions, Pages } from "./_pages.ts";
+import { planEntries } from "./_plan.ts";
 import { dueKey } from "./refresh.ts";
 import { grow } from "../util/bytes.ts";
 
@@ -210,8 +212,11 @@ export class Ledger {
     }
   }
 
-  /** Starts the next ledger from this one, for a run on day `today` (`dayNumber`). */
-  builder(options: { today: number }): LedgerBuilder {
+  /**
+   * Starts the next ledger from this one, for a run on day `today` (`dayNumber`); the results'
+   * fingerprints past `fingerprints.memoryValues` go to a temp file.
+   */
+  builder(options: BuilderOptions): LedgerBuilder {
     return new LedgerBuilder(this, options);
   }
 
@@ -282,6 +287,17 @@ export function ledgerColumns(ledger: Ledger): Columns {
   return columnsOf(ledger);
 }
 
+/** Options of {@linkcode Ledger.builder}. */
+export interface BuilderOptions {
+  /** The day of the run (`dayNumber`). */
+  today: number;
+  /**
+   * Where the fingerprints of the blocks set go past the memory they may use (in values of 2
+   * bytes, whole MiB), and the directory of their temp file. @default {all in memory}
+   */
+  fingerprints?: FingerprintStoreOptions | undefined;
+}
+
 /** A block as sent to an address this run, for {@linkcode LedgerBuilder.set}. */
 export interface SentBlock {
   /** Its digest (`blockDigest`): 8 bytes. */
@@ -322,29 +338,47 @@ export class LedgerBuilder {
   readonly #old: Ledger;
   readonly #today: number;
   readonly #marks: Uint8Array;
-  // Blocks set this run: keys, digests, fingerprints (entry k's are fps[fpAt[k], fpAt[k + 1])).
-  #keys = new Uint32Array(64 * KEY_WORDS);
-  #digests = new Uint8Array(64 * DIGEST_BYTES);
-  #fpAt = new Uint32Array(65);
-  #fps = new Uint16Array(1024);
+  // Blocks set this run, in pages (growth never copies them): entry k's key, digest, and the
+  // end of its fingerprints (they run from the end of entry k - 1's).
+  readonly #keys = new Pages((n) => new Uint32Array(n), { shift: 16, width: KEY_WORDS });
+  readonly #digests = new Pages((n) => new Uint8Array(n), { shift: 16, width: DIGEST_BYTES });
+  readonly #fpEnd = new Pages((n) => new Uint32Array(n), { shift: 16 });
+  readonly #fps: FingerprintStore;
+  #sorting = new Uint16Array(64);
   #n = 0;
+  // The order of the first `n` keys set (one per address, the last set), when asked for.
+  #order: { n: number; order: Uint32Array } | undefined;
   // Addresses marked unsure.
   #unsure = new Uint32Array(16 * KEY_WORDS);
   #nUnsure = 0;
 
   /** Starts from `old` for a run on day `today` (use `ledger.builder()`). */
-  constructor(old: Ledger, options: { today: number }) {
+  constructor(old: Ledger, options: BuilderOptions) {
     if (!Number.isInteger(options.today) || options.today < 0 || options.today > 0xffff) {
       throw new RangeError(`Not a day the ledger can record: ${options.today}`);
     }
     this.#old = old;
     this.#today = options.today;
     this.#marks = new Uint8Array(old.size);
+    this.#fps = new FingerprintStore(options.fingerprints);
+  }
+
+  /**
+   * Removes the temp file of the fingerprints past their memory, if any: once the ledger is
+   * saved, or not to be. Safe to call twice; the builder is not to be used after it.
+   */
+  dispose(): void {
+    this.#fps.dispose();
   }
 
   /** The ledger this one starts from. */
   get base(): Ledger {
     return this.#old;
+  }
+
+  /** The number of `set` calls so far (an address set twice counts twice). */
+  get setCount(): number {
+    return this.#n;
   }
 
   /**
@@ -357,21 +391,21 @@ export class LedgerBuilder {
       throw new RangeError(`A block digest is ${DIGEST_BYTES} bytes, not ${block.digest.length}`);
     }
     const n = this.#n, count = block.fingerprints.length;
-    this.#keys = grow(this.#keys, (n + 1) * KEY_WORDS);
-    this.#digests = grow(this.#digests, (n + 1) * DIGEST_BYTES);
-    this.#fpAt = grow(this.#fpAt, n + 2);
-    if (!parseKey(address, this.#keys, n * KEY_WORDS)) {
-      throw new RangeError(`Not an IP address: "${address}"`);
-    }
-    const at = this.#fpAt[n]!;
-    this.#fps = grow(this.#fps, at + count, at);
-    const fps = this.#fps.subarray(at, at + count);
-    for (let k = 0; k < count; k++) fps[k] = block.fingerprints[k]!;
-    fps.sort();
-    this.#digests.set(block.digest, n * DIGEST_BYTES);
-    this.#fpAt[n + 1] = at + count;
+    this.#keys.reserve(n + 1);
+    const keys = this.#keys.page(n), at = this.#keys.at(n);
+    if (!parseKey(address, keys, at)) throw new RangeError(`Not an IP address: "${address}"`);
+    this.#sorting = grow(this.#sorting, count, 0);
+    const sorted = this.#sorting.subarray(0, count);
+    for (let k = 0; k < count; k++) sorted[k] = block.fingerprints[k]!;
+    sorted.sort();
+    const from = this.#fps.length;
+    this.#fps.append(sorted);
+    this.#digests.reserve(n + 1);
+    this.#digests.page(n).set(block.digest, this.#digests.at(n));
+    this.#fpEnd.reserve(n + 1);
+    this.#fpEnd.page(n)[this.#fpEnd.at(n)] = from + count;
     this.#n = n + 1;
-    const i = this.#old.indexOfKey(this.#keys, n * KEY_WORDS);
+    const i = this.#old.indexOfKey(keys, at);
     if (i >= 0) this.#marks[i] = SET;
   }
 
@@ -407,10 +441,10 @@ export class LedgerBuilder {
    * again.
    */
   unsureSet(): void {
-    const keys = this.setKeys(), at = this.#nUnsure * KEY_WORDS;
-    this.#unsure = grow(this.#unsure, at + keys.length, at);
-    this.#unsure.set(keys, at);
-    this.#nUnsure += this.#n;
+    const n = this.#n, at = this.#nUnsure * KEY_WORDS;
+    this.#unsure = grow(this.#unsure, at + n * KEY_WORDS, at);
+    for (let k = 0; k < n; k++) this.setKey(k, this.#unsure, at + k * KEY_WORDS);
+    this.#nUnsure += n;
   }
 
   /** Forgets every address of the last ledger with no `set`, `keep` or `drop` yet. */
@@ -419,9 +453,22 @@ export class LedgerBuilder {
     for (let i = 0; i < marks.length; i++) if (marks[i] === 0) marks[i] = DROP;
   }
 
-  /** The keys `set` this run, `KEY_WORDS` words each, in the order set (this folder only). */
-  setKeys(): Uint32Array {
-    return this.#keys.subarray(0, this.#n * KEY_WORDS);
+  /** Writes the key of the `k`th `set` at `out[at]` (this folder only). */
+  setKey(k: number, out: Uint32Array, at: number): void {
+    const page = this.#keys.page(k), from = this.#keys.at(k);
+    out.set(page.subarray(from, from + KEY_WORDS), at);
+  }
+
+  /**
+   * The keys of the first `n` `set`s (all by default), ascending, once each, each yielded in
+   * the same array (`KEY_WORDS` words; valid until the next): this folder only.
+   */
+  *sortedSetKeys(n: number = this.#n): Generator<Uint32Array, void, undefined> {
+    const order = this.#sortedSet(n), key = new Uint32Array(KEY_WORDS);
+    for (let j = 0; j < order.length; j++) {
+      this.setKey(order[j]!, key, 0);
+      yield key;
+    }
   }
 
   /** The addresses of the last ledger with no `set`, `keep` or `drop` yet (those that left). */
@@ -438,7 +485,7 @@ export class LedgerBuilder {
   build(): Ledger {
     // The file's bytes, read back: one way to lay out a ledger.
     const owner = { destination: this.#old.destination, variant: this.#old.variant };
-    const chunks = [...ledgerChunks(owner, { source: this.plan(), settles: new Uint8Array(8) })];
+    const chunks = ledgerChunks(owner, { source: this.plan(), settles: new Uint8Array(8) });
     return new Ledger(readLedger(concat(chunks), owner));
   }
 
@@ -449,127 +496,45 @@ export class LedgerBuilder {
     return true;
   }
 
+  #fpStart(k: number): number {
+    return k === 0 ? 0 : this.#fpEnd.page(k - 1)[this.#fpEnd.at(k - 1)]!;
+  }
+
+  // The indices of the first `n` keys set, in key order, one per key: the last set of each.
+  #sortedSet(n: number): Uint32Array {
+    if (this.#order?.n === n) return this.#order.order;
+    const keys = this.#keys, order = new Uint32Array(n);
+    for (let k = 0; k < n; k++) order[k] = k;
+    const compare = (x: number, y: number) =>
+      compareKeys(keys.page(x), keys.at(x), keys.page(y), keys.at(y));
+    order.sort((x, y) => compare(x, y) || x - y);
+    let m = 0;
+    for (let k = 0; k < n; k++) {
+      if (k + 1 < n && compare(order[k]!, order[k + 1]!) === 0) continue;
+      order[m++] = order[k]!;
+    }
+    this.#order = { n, order: order.subarray(0, m) };
+    return this.#order.order;
+  }
+
   /** The entries of the next ledger, in order, for the writer (this folder only). */
   plan(): EntrySource {
-    const old = this.#old, oldC = columnsOf(old), keys = this.#keys;
-    const fresh = sortedUnique(keys, this.#n, true);
-    const unsure = sortedUnique(this.#unsure, this.#nUnsure, false);
-    // src[o] >= 0: old entry; < 0: -(k + 1) for set block k; UNKNOWN: an unrecorded address,
-    // whose key is in `extra`.
-    const cap = old.size + fresh.length + unsure.length;
-    const src = new Float64Array(cap), flags = new Uint8Array(cap);
-    const extra = new Uint32Array(unsure.length * KEY_WORDS), extraAt = new Int32Array(cap);
-    const a = new Uint32Array(KEY_WORDS), b = new Uint32Array(KEY_WORDS);
-    let i = 0, j = 0, u = 0, n = 0, n4 = 0, nfp = 0, nExtra = 0;
-    while (i < old.size || j < fresh.length || u < unsure.length) {
-      // The smallest key of the three heads.
-      let min: Uint32Array | undefined, minAt = 0;
-      if (i < old.size) {
-        old.keyAt(i, a, 0);
-        min = a;
-      }
-      if (j < fresh.length) {
-        const at = fresh[j]! * KEY_WORDS;
-        if (!min || compareKeys(keys, at, min, minAt) < 0) [min, minAt] = [keys, at];
-      }
-      if (u < unsure.length) {
-        const at = unsure[u]! * KEY_WORDS;
-        if (!min || compareKeys(this.#unsure, at, min, minAt) < 0) {
-          [min, minAt] = [this.#unsure, at];
-        }
-      }
-      b.set(min!.subarray(minAt, minAt + KEY_WORDS));
-      const hasOld = i < old.size && compareKeys(a, 0, b, 0) === 0;
-      const hasNew = j < fresh.length && compareKeys(keys, fresh[j]! * KEY_WORDS, b, 0) === 0;
-      const isUnsure = u < unsure.length &&
-        compareKeys(this.#unsure, unsure[u]! * KEY_WORDS, b, 0) === 0;
-      const flag = isUnsure ? UNCERTAIN : 0;
-      let take = true;
-      if (hasNew) {
-        const k = fresh[j]!;
-        src[n] = -(k + 1);
-        flags[n] = flag;
-        nfp += this.#fpAt[k + 1]! - this.#fpAt[k]!;
-      } else if (hasOld && (this.#marks[i] !== DROP || isUnsure)) {
-        src[n] = i;
-        flags[n] = oldC.flags[i]! | flag;
-        nfp += oldC.starts[i + 1]! - oldC.starts[i]!;
-      } else if (isUnsure) {
-        src[n] = NaN;
-        flags[n] = UNCERTAIN | UNRECORDED;
-        extraAt[n] = nExtra;
-        extra.set(b, nExtra++ * KEY_WORDS);
-      } else take = false;
-      if (take) {
-        if (b[0] === 4) n4++;
-        n++;
-      }
-      if (hasOld) i++;
-      if (hasNew) j++;
-      if (isUnsure) u++;
-    }
-    return this.#source({ src, flags, extra, extraAt, n, n4, nfp });
+    const digests = this.#digests, fpEnd = this.#fpEnd, fps = this.#fps, marks = this.#marks;
+    return planEntries({
+      old: this.#old,
+      oldColumns: columnsOf(this.#old),
+      dropped: (i) => marks[i] === DROP,
+      today: this.#today,
+      set: {
+        n: this.#n,
+        order: this.#sortedSet(this.#n),
+        key: (k, out) => this.setKey(k, out, 0),
+        digest: (k) => digests.page(k).subarray(digests.at(k), digests.at(k) + DIGEST_BYTES),
+        start: (k) => this.#fpStart(k),
+        end: (k) => fpEnd.page(k)[fpEnd.at(k)]!,
+        fps: (from, to) => fps.view(from, to),
+      },
+      unsure: this.#unsure.subarray(0, this.#nUnsure * KEY_WORDS),
+    });
   }
-
-  #source(plan: {
-    src: Float64Array;
-    flags: Uint8Array;
-    extra: Uint32Array;
-    extraAt: Int32Array;
-    n: number;
-    n4: number;
-    nfp: number;
-  }): EntrySource {
-    const old = this.#old, oldC = columnsOf(old), today = this.#today;
-    const { src, flags, extra, extraAt } = plan;
-    const zeros = new Uint8Array(DIGEST_BYTES), none = new Uint16Array(0);
-    return {
-      n: plan.n,
-      n4: plan.n4,
-      nfp: plan.nfp,
-      key: (o, out) => {
-        const s = src[o]!;
-        if (s >= 0) old.keyAt(s, out, 0);
-        else if (s < 0) out.set(keyOf(this.#keys, -s - 1));
-        else out.set(keyOf(extra, extraAt[o]!));
-      },
-      digest: (o) => {
-        const s = src[o]!;
-        if (s >= 0) return oldC.digests.subarray(s * DIGEST_BYTES, (s + 1) * DIGEST_BYTES);
-        if (s < 0) return this.#digests.subarray((-s - 1) * DIGEST_BYTES, -s * DIGEST_BYTES);
-        return zeros;
-      },
-      day: (o) => {
-        const s = src[o]!;
-        return s >= 0 ? oldC.days[s]! : s < 0 ? today : 0;
-      },
-      flags: (o) => flags[o]!,
-      fps: (o) => {
-        const s = src[o]!;
-        if (s >= 0) return oldC.fps.subarray(oldC.starts[s]!, oldC.starts[s + 1]!);
-        if (s < 0) return this.#fps.subarray(this.#fpAt[-s - 1]!, this.#fpAt[-s]!);
-        return none;
-      },
-    };
-  }
-}
-
-function keyOf(keys: Uint32Array, k: number): Uint32Array {
-  return keys.subarray(k * KEY_WORDS, (k + 1) * KEY_WORDS);
-}
-
-// The indices of the first `n` keys in key order, one per key: the last one given of each
-// when `lastWins`, else the first.
-function sortedUnique(keys: Uint32Array, n: number, lastWins: boolean): Uint32Array {
-  const order = new Uint32Array(n);
-  for (let k = 0; k < n; k++) order[k] = k;
-  order.sort((x, y) => compareKeys(keys, x * KEY_WORDS, keys, y * KEY_WORDS) || x - y);
-  let m = 0;
-  for (let k = 0; k < n; k++) {
-    const same = (p: number, q: number) =>
-      compareKeys(keys, order[p]! * KEY_WORDS, keys, order[q]! * KEY_WORDS) === 0;
-    if (lastWins ? k + 1 < n && same(k, k + 1) : m > 0 && same(k, m - 1)) continue;
-    order[m++] = order[k]!;
-  }
-  return order.subarray(0, m);
 }

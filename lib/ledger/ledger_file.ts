@@ -29,7 +29,7 @@ import {
   FormatProblem,
   ledgerChunks,
   type Pending,
-  pendingBytes,
+  pendingChunks,
   readLedger,
   readPending,
   UNCERTAIN,
@@ -110,8 +110,10 @@ export class LedgerFile {
   #diskToken: Uint8Array | undefined;
   #wrote = false;
   #saved = false;
-  #marked = new Uint32Array(64 * KEY_WORDS);
+  // The addresses marked uncertain by this run: given, and the first `n` set in a builder.
+  #marked = new Uint32Array(16 * KEY_WORDS);
   #nMarked = 0;
+  #markedBuilder: { builder: LedgerBuilder; n: number } | undefined;
 
   private constructor(
     paths: { path: string; pendingPath: string },
@@ -194,10 +196,10 @@ export class LedgerFile {
    */
   async markUncertain(addresses: Iterable<string> | LedgerBuilder): Promise<void> {
     if (addresses instanceof LedgerBuilder) {
-      const keys = addresses.setKeys(), at = this.#nMarked * KEY_WORDS;
-      this.#marked = grow(this.#marked, at + keys.length, at);
-      this.#marked.set(keys, at);
-      this.#nMarked += keys.length / KEY_WORDS;
+      // Its keys are read from it as they are written (a builder only appends): no copy.
+      const was = this.#markedBuilder;
+      if (was && was.builder !== addresses) this.#markKeys(was.builder, was.n);
+      this.#markedBuilder = { builder: addresses, n: addresses.setCount };
     } else {
       for (const address of addresses) {
         const at = this.#nMarked * KEY_WORDS;
@@ -208,17 +210,35 @@ export class LedgerFile {
         this.#nMarked++;
       }
     }
-    const flags = ledgerColumns(this.ledger).flags;
-    let n = this.#nMarked;
-    for (let i = 0; i < flags.length; i++) {
-      if (!(flags[i]! & UNCERTAIN)) continue;
-      this.#marked = grow(this.#marked, (n + 1) * KEY_WORDS, n * KEY_WORDS);
-      this.ledger.keyAt(i, this.#marked, n++ * KEY_WORDS);
-    }
-    const keys = sortedKeys(this.#marked.subarray(0, n * KEY_WORDS));
-    const bytes = pendingBytes(this.#owner, { token: this.#token, keys });
-    await writeFileAtomically(this.pendingPath, [bytes], "write the list of addresses being sent");
+    const marked = sortedKeys(this.#marked.subarray(0, this.#nMarked * KEY_WORDS));
+    const by = this.#markedBuilder, ledger = this.ledger;
+    const flags = ledgerColumns(ledger).flags;
+    const lists = () => [
+      keysOf(marked),
+      by ? by.builder.sortedSetKeys(by.n) : [],
+      (function* () {
+        const key = new Uint32Array(KEY_WORDS);
+        for (let i = 0; i < flags.length; i++) {
+          if (!(flags[i]! & UNCERTAIN)) continue;
+          ledger.keyAt(i, key, 0);
+          yield key;
+        }
+      })(),
+    ];
+    let n4 = 0, n6 = 0;
+    for (const key of mergeKeys(lists())) key[0] === 4 ? n4++ : n6++;
+    const keys = { n4, n6, keys: () => mergeKeys(lists()) };
+    const chunks = pendingChunks(this.#owner, { token: this.#token, keys });
+    await writeFileAtomically(this.pendingPath, chunks, "write the list of addresses being sent");
     this.#wrote = true;
+  }
+
+  // Adds the first `n` keys set in `builder` to the addresses marked.
+  #markKeys(builder: LedgerBuilder, n: number): void {
+    const at = this.#nMarked * KEY_WORDS;
+    this.#marked = grow(this.#marked, at + n * KEY_WORDS, at);
+    for (let k = 0; k < n; k++) builder.setKey(k, this.#marked, at + k * KEY_WORDS);
+    this.#nMarked += n;
   }
 
   /**
@@ -239,6 +259,7 @@ export class LedgerFile {
     const chunks = ledgerChunks(this.#owner, { source: next.plan(), settles });
     const bytes = await writeFileAtomically(this.path, chunks, "write the record of what was sent");
     this.#saved = true;
+    next.dispose();
     try {
       await Deno.remove(this.pendingPath);
     } catch { /* none, or left: the record settles it */ }
@@ -281,7 +302,40 @@ function sortedKeys(keys: Uint32Array): Uint32Array {
   return out.slice(0, m * KEY_WORDS);
 }
 
-// The file's bytes; undefined when there is no file; null when it cannot be read (said).
+// Each key of `keys` (`KEY_WORDS` words each) in turn.
+function* keysOf(keys: Uint32Array): Generator<Uint32Array, void, undefined> {
+  for (let at = 0; at < keys.length; at += KEY_WORDS) yield keys.subarray(at, at + KEY_WORDS);
+}
+
+// The keys of ascending lists (each key yielded in an array valid until its list's next), once
+// each, ascending; each yielded in the same array, valid until the next.
+function* mergeKeys(lists: Iterable<Uint32Array>[]): Generator<Uint32Array, void, undefined> {
+  const its = lists.map((list) => list[Symbol.iterator]());
+  const heads = its.map((it) => it.next());
+  const out = new Uint32Array(KEY_WORDS);
+  for (;;) {
+    let min = -1;
+    for (let s = 0; s < heads.length; s++) {
+      const h = heads[s]!;
+      if (
+        !h.done && (min < 0 || compareKeys(h.value, 0, heads[min]!.value as Uint32Array, 0) < 0)
+      ) {
+        min = s;
+      }
+    }
+    if (min < 0) return;
+    out.set((heads[min]!.value as Uint32Array).subarray(0, KEY_WORDS));
+    for (let s = 0; s < heads.length; s++) {
+      while (!heads[s]!.done && compareKeys(heads[s]!.value as Uint32Array, 0, out, 0) === 0) {
+        heads[s] = its[s]!.next();
+      }
+    }
+    yield out;
+  }
+}
+
+// The file's bytes, in a buffer of their size (8-aligned, as the reader wants them); undefined
+// when there is no file; null when it cannot be read (said).
 async function readIfThere(
   path: string,
   what: string,
@@ -289,7 +343,7 @@ async function readIfThere(
   onUnreadable?: () => void,
 ): Promise<Uint8Array | undefined | null> {
   try {
-    return await Deno.readFile(path);
+    return await readWhole(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     if (error instanceof Deno.errors.IsADirectory) {
@@ -303,6 +357,20 @@ async function readIfThere(
     else onDamaged(`${path}: cannot read ${what} (${fileErrorReason(error)}): read as empty`);
     return null;
   }
+}
+
+// A file's bytes, read into a buffer of its size: `Deno.readFile` holds them twice at its peak.
+async function readWhole(path: string): Promise<Uint8Array> {
+  using file = await Deno.open(path, { read: true });
+  const size = (await file.stat()).size;
+  const bytes = new Uint8Array(size + 1);
+  let got = 0;
+  while (got < bytes.length) {
+    const n = await file.read(bytes.subarray(got));
+    if (n === null) return bytes.subarray(0, got);
+    got += n;
+  }
+  return await Deno.readFile(path); // it grew as it was read
 }
 
 // Writes `chunks` to `path` atomically (0600), and syncs the directory so the rename is on

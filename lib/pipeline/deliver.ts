@@ -107,8 +107,14 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
   const { log } = options;
   const record = delivery.content.kind === "findings" ? delivery.record : undefined;
   const debug = log.enabled(Level.Debug) ? (m: string) => log.debug(m) : undefined;
+  let compare: BlockComparer | undefined;
   try {
-    const compare = record && new BlockComparer(record, debug);
+    if (record) {
+      const tempDir = delivery.content.kind === "findings"
+        ? delivery.content.encode.tempDir
+        : undefined;
+      compare = new BlockComparer(record, { debug, tempDir });
+    }
     if (options.dryRun) return await dryRun(delivery, { log, compare, seconds, since });
     const sink = await options.openSink();
     let written: WriteSummary | undefined, copied = new CommandTally();
@@ -148,6 +154,7 @@ export async function deliver(delivery: Delivery, options: DeliverOptions): Prom
     await taken(delivery, { compare, log, uncertain: closed?.uncertain }, "all");
     return { where, written, counts, dryRun: false, seconds: seconds() };
   } finally {
+    compare?.dispose();
     await delivery.dispose();
     delivery.release?.();
   }

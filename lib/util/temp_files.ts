@@ -22,6 +22,8 @@ export const TEMP_FILES = {
   glossary: { prefix: "qualys_connector-glossary-", what: "the glossary store" },
   /** The encoder's QID texts past its cache (`encode/_qid_text_cache.ts`). */
   qidTexts: { prefix: "qualys_connector-texts-", what: "the encoder's text spool" },
+  /** The next record's result fingerprints past their memory (`ledger/_pages.ts`). */
+  fingerprints: { prefix: "qualys_connector-record-", what: "the record's fingerprint spool" },
 } as const;
 
 /** A kind of temp file. */

@@ -146,6 +146,28 @@ Deno.test("LedgerFile.markUncertain(): when the run dies before save(), its addr
   });
 });
 
+Deno.test("LedgerFile.markUncertain(): a list longer than a write (a builder's 20,000 IPv6 addresses, given ones, uncertain ones) comes back whole", async () => {
+  await withDir(async (dir) => {
+    await saveSome(dir);
+    const { file } = await open(dir);
+    await file.markUncertain(["10.0.0.1"]); // the first run dies here
+    const { file: second } = await open(dir);
+    const b = second.ledger.builder({ today: 20001 });
+    const v6 = (i: number) => `2001:db8::1:${i.toString(16)}`;
+    for (let i = 19_999; i >= 0; i--) b.set(v6(i), { digest: digest(1), fingerprints: [i] });
+    b.set(v6(5), { digest: digest(2), fingerprints: [] }); // twice: listed once
+    await second.markUncertain(b);
+    await second.markUncertain(["192.0.2.9", "10.0.0.2"]);
+    // the second run dies here
+    const { file: after, said } = await open(dir);
+    assert.deepEqual(said, []);
+    const expect = ["10.0.0.1", "10.0.0.2", "192.0.2.9"];
+    for (let i = 0; i < 20_000; i++) expect.push(v6(i));
+    const uncertain = [...after.ledger].filter((e) => e.uncertain).map((e) => e.address);
+    assert.deepEqual(uncertain.sort(), [...new Set(expect)].sort());
+  });
+});
+
 Deno.test("LedgerFile.markUncertain(): a second run that dies keeps the first one's uncertain addresses", async () => {
   await withDir(async (dir) => {
     await saveSome(dir);

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import ipaddr from "ipaddr.js";
-import { Ledger, type LedgerEntry } from "../../lib/ledger/ledger.ts";
+import { LocalIoError } from "../../lib/errors.ts";
+import { Ledger, type LedgerBuilder, type LedgerEntry } from "../../lib/ledger/ledger.ts";
+import { isTempFileName, TEMP_FILES } from "../../lib/util/temp_files.ts";
 import { refreshSlot } from "../../lib/ledger/refresh.ts";
 
 const owner = { destination: "dc 10.0.0.1:8307" };
@@ -179,4 +181,73 @@ Deno.test("Ledger.summary() counts hosts, results, uncertain addresses and those
   });
   assert.equal(ledger.summary({ day: 707, refreshDays: 7 }).due, 49);
   assert.equal(ledger.summary({ day: 700, refreshDays: 0 }).due, 49);
+});
+
+// 70,001 blocks set out of address order (a report's), one of 600,000 fingerprints (more than
+// a page) in the middle; built, each must come back whole.
+function crossPages(b: LedgerBuilder): Ledger {
+  const n = 70_000, ip = (i: number) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`;
+  const fpsOf = (i: number) =>
+    Array.from({ length: (i * 7) % 15 }, (_, k) => (i * 31 + k * 977) & 0xffff);
+  const big = Array.from({ length: 600_000 }, (_, k) => (k * 40503) & 0xffff);
+  for (let r = 0; r < n; r++) {
+    const i = (r * 7919) % n;
+    b.set(ip(i), { digest: digest(i & 255), fingerprints: fpsOf(i) });
+    if (r === n / 2) b.set("2001:db8::1", { digest: digest(7), fingerprints: big });
+  }
+  const ledger = b.build();
+  assert.equal(ledger.size, n + 1);
+  let results = big.length;
+  for (let i = 0; i < n; i++) {
+    const fps = fpsOf(i).sort((x, y) => x - y);
+    results += fps.length;
+    const e = ledger.get(ip(i));
+    assert.deepEqual([...e!.fingerprints], fps, ip(i));
+    assert.deepEqual([...e!.digest], [...digest(i & 255)], ip(i));
+  }
+  assert.deepEqual(
+    [...ledger.get("2001:db8::1")!.fingerprints],
+    big.sort((x, y) => x - y),
+  );
+  assert.equal(ledger.results, results);
+  return ledger;
+}
+
+Deno.test("LedgerBuilder keeps whole the blocks that cross its pages (65,536 keys, 524,288 fingerprints a page), one larger than a page, in any order set", () => {
+  crossPages(Ledger.empty(owner).builder({ today: 20000 }));
+});
+
+Deno.test("LedgerBuilder: fingerprints past their memory go to a 0600 temp file, read back whole in any order, removed by dispose()", async () => {
+  const tempDir = await Deno.makeTempDir({ prefix: "qc-ledger-" });
+  try {
+    const b = Ledger.empty(owner).builder({
+      today: 20000,
+      fingerprints: { memoryValues: 1, tempDir }, // one page: 524,288
+    });
+    crossPages(b);
+    const files = [...Deno.readDirSync(tempDir)].map((e) => e.name);
+    assert.equal(files.length, 1);
+    assert.ok(isTempFileName(files[0]!), String(files[0]));
+    assert.match(files[0]!, new RegExp(`^${TEMP_FILES.fingerprints.prefix}`));
+    assert.equal(Deno.statSync(`${tempDir}/${files[0]}`).mode! & 0o777, 0o600);
+    b.dispose();
+    b.dispose();
+    assert.deepEqual([...Deno.readDirSync(tempDir)], []);
+  } finally {
+    await Deno.remove(tempDir, { recursive: true });
+  }
+});
+
+Deno.test("LedgerBuilder: a temp file that cannot be made is a LocalIoError naming the directory (exit 7)", () => {
+  const b = Ledger.empty(owner).builder({
+    today: 20000,
+    fingerprints: { memoryValues: 1, tempDir: "/nonexistent/qc-ledger" },
+  });
+  const fps = new Uint16Array(2 ** 20 + 1); // a page in memory, one in the buffer, and one more
+  assert.throws(() => b.set("10.0.0.1", { digest: digest(1), fingerprints: fps }), (e) => {
+    assert.ok(e instanceof LocalIoError);
+    assert.equal(e.exitCode, 7);
+    assert.equal(e.path, "/nonexistent/qc-ledger");
+    return true;
+  });
 });
