@@ -220,8 +220,10 @@ async function begin(
     wholePicture: target.kind !== "dc",
     // Only what changed goes to a Defense Center: its record must know every host it holds (a
     // record lost or made under refresh_days 0 may know only the hosts sent since).
-    noRecord: target.kind === "dc" && target.refreshDays > 0 &&
-      (o.damagedRecord || (ledger !== undefined && unrecorded(state, ledger))),
+    // A damaged record loses which hosts' delivery was uncertain too: a full sync, whatever
+    // refresh_days says.
+    noRecord: target.kind === "dc" && (o.damagedRecord ||
+      (target.refreshDays > 0 && ledger !== undefined && unrecorded(state, ledger))),
   });
   log.info(
     plan.kind === "full"
@@ -357,19 +359,25 @@ function handOver(options: DetectionRunOptions, run: Gathered): DetectionRun {
   };
   // Made once the destination has taken everything: until then the state's list stays as it
   // was (a failure notes the attempt on it, cleared addresses included: they may hold results).
-  const known = () => {
-    if (plan.kind === "full") return sent; // the hosts sent now are all the destination holds
+  // After exit 6 ("partial") what the destination took of each host is unknown: an address this
+  // run cleared may still hold results, so it stays on the list (a later full run clears it
+  // again), even if the record that also knows it is lost.
+  const known = (outcome: "all" | "partial") => {
+    if (plan.kind === "full") {
+      if (outcome === "partial") { for (const ip of cleared) sent.add(ip); }
+      return sent; // the hosts sent now are all the destination holds
+    }
     for (const ip of sent) plan.state.hosts.add(ip);
-    for (const ip of cleared) plan.state.hosts.delete(ip);
+    if (outcome === "all") { for (const ip of cleared) plan.state.hosts.delete(ip); }
     return plan.state.hosts;
   };
   // Once the destination has taken everything (the host map is then updated in place).
-  const next = (): SyncState => ({
+  const next = (outcome: "all" | "partial"): SyncState => ({
     destination,
     checkpoint: run.fetched.datetime,
     query,
     scanner: config.output.scannerName,
-    hosts: known(),
+    hosts: known(outcome),
     ids: nextHostMap(run.hostMap),
   });
   const summarize = (written: WriteSummary): SyncSummary => ({
@@ -413,7 +421,7 @@ function handOver(options: DetectionRunOptions, run: Gathered): DetectionRun {
       // (or every one is dropped) is not.
       noHost: plan.kind === "full" ? noHost({ config, stats }) : undefined,
     }),
-    onTaken: () => saveState(path, next, log),
+    onTaken: (outcome) => saveState(path, () => next(outcome), log),
     // Whatever becomes of the run now, the destination may hold results of these hosts: a later
     // full run must be able to clear them, and a later run to clear those Qualys no longer lists,
     // so they are noted even when the checkpoint stays.
