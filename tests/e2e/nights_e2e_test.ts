@@ -8,45 +8,10 @@
 import assert from "node:assert/strict";
 import { createTestCa } from "../../scripts/sim/net/mod.ts";
 import { type DcSim, startDcSim } from "../../scripts/sim/fmc/mod.ts";
-import { type QualysSim, startQualysSim } from "../../scripts/sim/qualys/mod.ts";
 import { runMain } from "../_cli.ts";
+import { adr, results, withTwoTemplates } from "./_nights.ts";
 
 const CA = createTestCa("nights CA");
-
-type V = [qid: number, port?: number, status?: string];
-
-const VI = ([qid, port, status]: V) =>
-  `<VULN_INFO><QID id="qid_${qid}">${qid}</QID><TYPE>Vuln</TYPE>` +
-  (port === undefined ? "" : `<PORT>${port}</PORT><PROTOCOL>tcp</PROTOCOL>`) +
-  (status === undefined ? "" : `<VULN_STATUS>${status}</VULN_STATUS>`) + `</VULN_INFO>`;
-
-/** An ASSET_DATA_REPORT: [ip, vulns, OS?, network_id?] per HOST element. */
-function adr(hosts: [string, V[], string?, number?][]): string {
-  const qids = [...new Set(hosts.flatMap(([, vs]) => vs.map((v) => v[0])))];
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<ASSET_DATA_REPORT><HOST_LIST>${
-    hosts.map(([ip, vs, os, net]) =>
-      `<HOST><IP${net === undefined ? "" : ` network_id="${net}"`}>${ip}</IP>` +
-      `<TRACKING_METHOD>IP</TRACKING_METHOD>${
-        os === undefined ? "" : `<OPERATING_SYSTEM><![CDATA[${os}]]></OPERATING_SYSTEM>`
-      }<VULN_INFO_LIST>${vs.map(VI).join("")}</VULN_INFO_LIST></HOST>`
-    ).join("")
-  }</HOST_LIST><GLOSSARY><VULN_DETAILS_LIST>${
-    qids.map((q) =>
-      `<VULN_DETAILS id="qid_${q}"><QID id="qid_${q}">${q}</QID><TITLE>Title ${q}</TITLE>` +
-      `<THREAT>Threat ${q}</THREAT></VULN_DETAILS>`
-    ).join("")
-  }</VULN_DETAILS_LIST></GLOSSARY></ASSET_DATA_REPORT>\n`;
-}
-
-/** The DC's results from one scanner: ip → sorted `qid/port`. */
-function results(dc: DcSim, scanner = "QualysGuard"): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [ip, byScanner] of Object.entries(dc.dump())) {
-    const rs = byScanner[scanner] ?? [];
-    if (rs.length > 0) out[ip] = rs.map((r) => `${r.vulnId}/${r.port || "-"}`).sort();
-  }
-  return out;
-}
 
 interface Setup {
   dir: string;
@@ -217,64 +182,40 @@ Deno.test("set_os: y sends SetOS for hosts with results, after AddHost and befor
 });
 
 Deno.test("-multiinfo with two templates: each template's clean hosts are cleared, the other template's hosts untouched", async () => {
-  const dc = await startDcSim({ maxSize: 4096 }, { ca: CA });
-  const dir = await Deno.makeTempDir({ prefix: "qc-nights-multi-" });
-  const reports = { a: `${dir}/a.xml`, b: `${dir}/b.xml` };
-  let q: QualysSim | undefined;
-  try {
-    q = await startQualysSim({ reports: { "424242": reports.a, "535353": reports.b } }, { ca: CA });
-    await Deno.mkdir(`${dir}/InputPlugins`);
-    await Deno.writeTextFile(`${dir}/ca.pem`, q.caPem);
-    await Deno.writeTextFile(
-      `${dir}/InputPlugins/QualysGuard.yaml`,
-      `user_id: sim_user\npassword: sim_pass\nurl: ${q.url}\nca_file: ${dir}/ca.pem\npoll_interval: 0.01\n`,
-      { mode: 0o600 },
-    );
-    await Deno.writeFile(`${dir}/CertFile.pkcs12`, dc.issueClient({ password: "pw" }));
-    const night = async (a: string, b: string) => {
-      await Deno.writeTextFile(reports.a, a);
-      await Deno.writeTextFile(reports.b, b);
-      const r = await runMain(
-        ["-multiinfo", "424242,535353", `-server=${dc.host}`, `-port=${dc.port}`, "-pa", "pw"],
-        { cwd: dir },
+  await withTwoTemplates(
+    { ca: CA, prefix: "qc-nights-multi-" },
+    async ({ dc, dcArgs, night: run }) => {
+      const night = (a: string, b: string) => run(a, b, dcArgs);
+      await night(
+        adr([["10.1.0.1", [[1]]], ["10.1.0.2", [[2]]]]),
+        adr([["10.2.0.1", [[3]]], ["10.2.0.2", [[4]]]]),
       );
-      await dc.idle();
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      return r;
-    };
-    await night(
-      adr([["10.1.0.1", [[1]]], ["10.1.0.2", [[2]]]]),
-      adr([["10.2.0.1", [[3]]], ["10.2.0.2", [[4]]]]),
-    );
-    assert.deepStrictEqual(results(dc), {
-      "10.1.0.1": ["1/-"],
-      "10.1.0.2": ["2/-"],
-      "10.2.0.1": ["3/-"],
-      "10.2.0.2": ["4/-"],
-    });
-    const two = await night(
-      adr([["10.1.0.1", [[1, undefined, "Fixed"]]], ["10.1.0.2", [[2]]]]),
-      adr([["10.2.0.1", []]]), // 10.2.0.2 not in template B's report tonight
-    );
-    assert.deepStrictEqual(results(dc), { "10.1.0.2": ["2/-"], "10.2.0.2": ["4/-"] });
-    assert.equal(
-      two.stdout.match(/Summary: \d+ hosts? with \d+ AddScanResult lines? and 1 host cleared, /g)
-        ?.length,
-      2,
-      "one per template",
-    );
-    assert.equal(two.stdout.match(/; this template took \d+\.\d\d s\n/g)?.length, 2);
-    assert.match(two.stdout, /\[INFO\] -multiinfo: 0 of 2 templates failed\n$/);
-    await night(adr([["10.1.0.2", [[2]]]]), adr([["10.2.0.1", [[3]]], ["10.1.0.1", [[5]]]]));
-    assert.deepStrictEqual(results(dc), {
-      "10.1.0.1": ["5/-"],
-      "10.1.0.2": ["2/-"],
-      "10.2.0.1": ["3/-"],
-      "10.2.0.2": ["4/-"],
-    });
-  } finally {
-    await q?.shutdown();
-    await dc.shutdown();
-    await Deno.remove(dir, { recursive: true });
-  }
+      assert.deepStrictEqual(results(dc), {
+        "10.1.0.1": ["1/-"],
+        "10.1.0.2": ["2/-"],
+        "10.2.0.1": ["3/-"],
+        "10.2.0.2": ["4/-"],
+      });
+      const two = await night(
+        adr([["10.1.0.1", [[1, undefined, "Fixed"]]], ["10.1.0.2", [[2]]]]),
+        adr([["10.2.0.1", []]]), // 10.2.0.2 not in template B's report tonight
+      );
+      assert.deepStrictEqual(results(dc), { "10.1.0.2": ["2/-"], "10.2.0.2": ["4/-"] });
+      assert.equal(
+        two.stdout.match(/Summary: \d+ hosts? with \d+ AddScanResult lines? and 1 host cleared, /g)
+          ?.length,
+        2,
+        "one per template",
+      );
+      assert.equal(two.stdout.match(/; this template took \d+\.\d\d s\n/g)?.length, 2);
+      assert.match(two.stdout, /\[INFO\] -multiinfo: 0 of 2 templates failed\n$/);
+      await night(adr([["10.1.0.2", [[2]]]]), adr([["10.2.0.1", [[3]]], ["10.1.0.1", [[5]]]]));
+      assert.deepStrictEqual(results(dc), {
+        "10.1.0.1": ["5/-"],
+        "10.1.0.2": ["2/-"],
+        "10.2.0.1": ["3/-"],
+        "10.2.0.2": ["4/-"],
+      });
+    },
+  );
 });

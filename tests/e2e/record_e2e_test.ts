@@ -11,44 +11,12 @@
 import assert from "node:assert/strict";
 import { createTestCa } from "../../scripts/sim/net/mod.ts";
 import { type DcSim, startDcSim } from "../../scripts/sim/fmc/mod.ts";
-import { type QualysSim, startQualysSim, VmdrSubscription } from "../../scripts/sim/qualys/mod.ts";
+import { startQualysSim, VmdrSubscription } from "../../scripts/sim/qualys/mod.ts";
 import { runMain } from "../_cli.ts";
+import { adr, results, type V, withTwoTemplates } from "./_nights.ts";
 import { connectorArgs } from "../../scripts/connector_command.ts";
 
 const CA = createTestCa("record e2e CA");
-
-type V = [qid: number, port?: number];
-
-/** An ASSET_DATA_REPORT of [ip, findings] (no findings: listed without open findings). */
-function adr(hosts: [string, V[]][], title = "Title"): string {
-  const qids = [...new Set(hosts.flatMap(([, vs]) => vs.map((v) => v[0])))];
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<ASSET_DATA_REPORT><HOST_LIST>${
-    hosts.map(([ip, vs]) =>
-      `<HOST><IP>${ip}</IP><VULN_INFO_LIST>${
-        vs.map(([qid, port]) =>
-          `<VULN_INFO><QID id="qid_${qid}">${qid}</QID>` +
-          (port === undefined ? "" : `<PORT>${port}</PORT><PROTOCOL>tcp</PROTOCOL>`) +
-          "</VULN_INFO>"
-        ).join("")
-      }</VULN_INFO_LIST></HOST>`
-    ).join("")
-  }</HOST_LIST><GLOSSARY><VULN_DETAILS_LIST>${
-    qids.map((q) =>
-      `<VULN_DETAILS id="qid_${q}"><QID id="qid_${q}">${q}</QID><TITLE>${title} ${q}</TITLE>` +
-      `</VULN_DETAILS>`
-    ).join("")
-  }</VULN_DETAILS_LIST></GLOSSARY></ASSET_DATA_REPORT>\n`;
-}
-
-/** The DC's results from QualysGuard: ip → sorted `qid/port`. */
-function results(dc: DcSim): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [ip, byScanner] of Object.entries(dc.dump())) {
-    const rs = byScanner.QualysGuard ?? [];
-    if (rs.length > 0) out[ip] = rs.map((r) => `${r.vulnId}/${r.port || "-"}`).sort();
-  }
-  return out;
-}
 
 /** Every file under `dir`: its bytes and modification time. */
 async function snapshot(dir: string): Promise<Map<string, string>> {
@@ -236,33 +204,7 @@ Deno.test("Without a plugin YAML nothing is kept: no state directory, every host
 });
 
 Deno.test("-multiinfo to one Defense Center: templates that share a host leave it as full sends would", async () => {
-  const dc = await startDcSim({ maxSize: 4096 }, { ca: CA });
-  const dir = await Deno.makeTempDir({ prefix: "qc-record-multi-" });
-  const reports = { a: `${dir}/a.xml`, b: `${dir}/b.xml` };
-  let q: QualysSim | undefined;
-  try {
-    q = await startQualysSim({ reports: { "424242": reports.a, "535353": reports.b } }, { ca: CA });
-    await Deno.mkdir(`${dir}/InputPlugins`);
-    await Deno.writeTextFile(`${dir}/ca.pem`, q.caPem);
-    await Deno.writeTextFile(
-      `${dir}/InputPlugins/QualysGuard.yaml`,
-      `user_id: sim_user\npassword: sim_pass\nurl: ${q.url}\nca_file: ${dir}/ca.pem\n` +
-        "poll_interval: 0.01\n",
-      { mode: 0o600 },
-    );
-    await Deno.writeFile(`${dir}/CertFile.pkcs12`, dc.issueClient({ password: "pw" }));
-    const night = async (a: string, b: string, extra: string[] = []) => {
-      await Deno.writeTextFile(reports.a, a);
-      await Deno.writeTextFile(reports.b, b);
-      const r = await runMain(
-        ["-multiinfo", "424242,535353", ...extra, "-pa", "pw"],
-        { cwd: dir },
-      );
-      await dc.idle();
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      return r;
-    };
-    const dcArgs = [`-server=${dc.host}`, `-port=${dc.port}`];
+  await withTwoTemplates({ ca: CA, prefix: "qc-record-multi-" }, async ({ dc, dcArgs, night }) => {
     // both templates list 10.2.0.1; the second one's block is what stays
     await night(adr([["10.2.0.1", [[1]]]]), adr([["10.2.0.1", [[2]]]]), dcArgs);
     assert.deepEqual(results(dc), { "10.2.0.1": ["2/-"] });
@@ -280,11 +222,7 @@ Deno.test("-multiinfo to one Defense Center: templates that share a host leave i
     assert.equal(lines.length, 2);
     assert.match(lines[0]!, /0 changed .* 1 refreshed/);
     assert.match(lines[1]!, /1 changed \(\+1 \u22121 results\)/);
-  } finally {
-    await q?.shutdown();
-    await dc.shutdown();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("source: detections to a CSV: a second run writes the whole picture again, not only what changed", async () => {
