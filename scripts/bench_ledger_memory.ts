@@ -59,7 +59,7 @@ function step(name: string): void {
 
 /** Writes a record of `hosts` hosts (night 1), in this process. */
 async function writeNight1(dir: string, today: number, hosts = HOSTS): Promise<void> {
-  const file = await LedgerFile.open(dir, OWNER);
+  using file = await LedgerFile.open(dir, OWNER);
   const next = file.ledger.builder({ today });
   const fps = new Uint16Array(RESULTS), digest = new Uint8Array(8);
   for (let h = 0; h < hosts; h++) {
@@ -90,7 +90,7 @@ try {
   // and the connector has paid that by the time it sends.
   const warm = await Deno.makeTempDir({ prefix: "qc-ledger-memory-" });
   await writeNight1(warm, 19999, Math.ceil(HOSTS / 10));
-  const again = await LedgerFile.open(warm, OWNER);
+  using again = await LedgerFile.open(warm, OWNER);
   const b = again.ledger.builder({ today: 20000 });
   b.keep(ip(0));
   await again.markUncertain(b);
@@ -98,7 +98,7 @@ try {
   await Deno.remove(warm, { recursive: true });
   (globalThis as { gc?: () => void }).gc?.();
   step("start");
-  const file = await LedgerFile.open(dir, OWNER);
+  using file = await LedgerFile.open(dir, OWNER);
   step("record read");
   // As BlockComparer makes it.
   const fingerprints = { memoryValues: FINGERPRINT_MEMORY_VALUES };

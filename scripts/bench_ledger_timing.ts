@@ -58,7 +58,7 @@ export async function ageRecord(
 ): Promise<number> {
   const days = options.days ?? 1;
   let damaged: string | undefined;
-  const file = await LedgerFile.open(stateDir, {
+  using file = await LedgerFile.open(stateDir, {
     destination: options.destination,
     onDamaged: (m) => damaged = m,
   });
@@ -149,7 +149,7 @@ export async function timeComparison(
     await findings.forEachHost(() => void hosts++);
     const replaySeconds = (performance.now() - t) / 1000;
     t = performance.now();
-    const file = await LedgerFile.open(copy, { destination: night.destination });
+    using file = await LedgerFile.open(copy, { destination: night.destination });
     const today = night.today ?? dayNumber(new Date());
     let due = 0;
     if (night.listDue) {

@@ -36,15 +36,21 @@ export const UNCERTAIN = 1;
 /** Entry flag: known only from a pending list: nothing recorded (it also has UNCERTAIN). */
 export const UNRECORDED = 2;
 
-const VERSION = 1;
-const HEAD = 48;
-const NO_VARIANT = 0xffffffff;
-const TRAILER = 8;
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** The format. */
+export const VERSION = 1;
+/** Bytes of the fixed header. */
+export const HEAD = 48;
+/** The variant length that says there is none. */
+export const NO_VARIANT = 0xffffffff;
+/** Bytes of the trailer: the CRC-32 and the length. */
+export const TRAILER = 8;
+/** Whether this machine is little-endian, as the files are. */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Which file. */
 export type FileKind = "ledger" | "pending";
-const MAGIC: Record<FileKind, string> = { ledger: "QCLEDGER", pending: "QCPENDNG" };
+/** Each file's magic. */
+export const MAGIC: Record<FileKind, string> = { ledger: "QCLEDGER", pending: "QCPENDNG" };
 
 /** Whose file it is. */
 export interface FileOwner {
@@ -68,10 +74,30 @@ export interface Columns extends FileOwner {
   flags: Uint8Array;
   /** Entry i's fingerprints are fps[starts[i], starts[i + 1]). */
   starts: Uint32Array;
-  /** Fingerprints. */
-  fps: Uint16Array;
+  /** Fingerprints: in memory, or left in the record's file. */
+  fps: FingerprintColumn;
   /** The pending list this record settles (8 bytes, zeros for none). */
   settles: Uint8Array;
+}
+
+/**
+ * A record's fingerprints, where they are: in memory ({@linkcode memoryColumn}), or left in the
+ * record's file and read when asked for (`readLedgerFile`).
+ */
+export interface FingerprintColumn {
+  /** Number of fingerprints. */
+  readonly length: number;
+  /**
+   * Fingerprints `from` to `to`: valid until the next call.
+   *
+   * @throws {LocalIoError} When they are in a file that cannot be read.
+   */
+  view(from: number, to: number): Uint16Array;
+}
+
+/** The column of fingerprints held in `fps`. */
+export function memoryColumn(fps: Uint16Array): FingerprintColumn {
+  return { length: fps.length, view: (from, to) => fps.subarray(from, to) };
 }
 
 /** A pending list, as read. */
@@ -342,182 +368,4 @@ export function concat(chunks: Iterable<Uint8Array>): Uint8Array {
     off += chunk.length;
   }
   return out;
-}
-
-/** Why a file cannot be used: a short phrase, as "the record is damaged (…)" shows it. */
-export class FormatProblem extends Error {
-  /** The error's name. */
-  override name = "FormatProblem";
-  /** The file is another destination's. */
-  readonly foreign: boolean;
-
-  /** Creates the problem. */
-  constructor(message: string, foreign = false) {
-    super(message);
-    this.foreign = foreign;
-  }
-}
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
-// Checks the frame (magic, version, length, CRC, owner) and returns the header's numbers.
-function readHead(bytes: Uint8Array, kind: FileKind, owner: FileOwner) {
-  if (!LITTLE_ENDIAN) throw new FormatProblem("this machine is big-endian");
-  if (bytes.length < HEAD + TRAILER) throw new FormatProblem("cut short");
-  if (new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC[kind]) {
-    throw new FormatProblem(`not a ${kind === "ledger" ? "ledger" : "pending list"} file`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  const version = view.getUint32(8, true);
-  if (version !== VERSION) {
-    throw new FormatProblem(`format ${version}, written by another version of the connector`);
-  }
-  const size = view.getUint32(bytes.length - 4, true);
-  if (size !== bytes.length) {
-    throw new FormatProblem(size > bytes.length ? "cut short" : "damaged (length)");
-  }
-  if (view.getUint32(bytes.length - 8, true) !== crc32(0, bytes.subarray(0, bytes.length - 8))) {
-    throw new FormatProblem("damaged (checksum)");
-  }
-  const head = view.getUint32(12, true), dLen = view.getUint32(16, true);
-  const vLen = view.getUint32(20, true);
-  const strings = dLen + (vLen === NO_VARIANT ? 0 : vLen);
-  if (head !== HEAD + Math.ceil(strings / 8) * 8 || head > bytes.length - TRAILER) {
-    throw new FormatProblem("damaged (header)");
-  }
-  let destination: string, variant: string | undefined;
-  try {
-    destination = decoder.decode(bytes.subarray(HEAD, HEAD + dLen));
-    variant = vLen === NO_VARIANT
-      ? undefined
-      : decoder.decode(bytes.subarray(HEAD + dLen, HEAD + dLen + vLen));
-  } catch {
-    throw new FormatProblem("damaged (header)");
-  }
-  if (destination !== owner.destination || variant !== owner.variant) {
-    const whose = variant === undefined ? destination : `${destination} (${variant})`;
-    throw new FormatProblem(`it is the record of another destination, ${whose}`, true);
-  }
-  return {
-    view,
-    head,
-    token: bytes.slice(24, 32),
-    n4: view.getUint32(32, true),
-    n6: view.getUint32(36, true),
-    nfp: view.getUint32(40, true),
-    nvar: view.getUint32(44, true),
-  };
-}
-
-const pad8 = (n: number) => Math.ceil(n / 8) * 8;
-
-// The sizes of the columns, and a check that they fill the file exactly.
-function layout(bytes: Uint8Array, head: number, sizes: number[]): number[] {
-  const offsets: number[] = [];
-  let off = head;
-  for (const size of sizes) {
-    offsets.push(off);
-    off += pad8(size);
-  }
-  if (off + TRAILER !== bytes.length) throw new FormatProblem("damaged (sizes)");
-  return offsets;
-}
-
-// Views `bytes` as 8-aligned (a copy when it is not).
-function aligned(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
-}
-
-/** Reads a record: its columns, or a {@linkcode FormatProblem}. */
-export function readLedger(input: Uint8Array, owner: FileOwner): Columns {
-  const bytes = aligned(input);
-  const h = readHead(bytes, "ledger", owner);
-  const n = h.n4 + h.n6;
-  const [o4, o6, oDig, oDay, oFlag, oVar, oFp] = layout(bytes, h.head, [
-    4 * h.n4,
-    16 * h.n6,
-    DIGEST_BYTES * n,
-    2 * n,
-    n,
-    h.nvar,
-    2 * h.nfp,
-  ]);
-  const buf = bytes.buffer, base = bytes.byteOffset;
-  const v4 = new Uint32Array(buf, base + o4!, h.n4);
-  const v6 = new Uint32Array(buf, base + o6!, 4 * h.n6);
-  checkAscending(v4, v6);
-  const flags = bytes.subarray(oFlag!, oFlag! + n);
-  for (let i = 0; i < n; i++) {
-    const f = flags[i]!;
-    if (f & ~(UNCERTAIN | UNRECORDED) || (f & UNRECORDED && !(f & UNCERTAIN))) {
-      throw new FormatProblem("damaged (flags)");
-    }
-  }
-  const starts = new Uint32Array(n + 1);
-  let p = oVar!, total = 0;
-  const end = oVar! + h.nvar;
-  for (let i = 0; i < n; i++) {
-    let count = 0, scale = 1, b = 128;
-    while (b & 128) {
-      if (p >= end || scale > 2 ** 28) throw new FormatProblem("damaged (counts)");
-      b = bytes[p++]!;
-      count += (b & 127) * scale;
-      scale *= 128;
-    }
-    total += count;
-    if (total > h.nfp) throw new FormatProblem("damaged (counts)");
-    starts[i + 1] = total;
-  }
-  if (total !== h.nfp || p !== end) throw new FormatProblem("damaged (counts)");
-  const fps = new Uint16Array(buf, base + oFp!, h.nfp);
-  for (let i = 0; i < n; i++) {
-    for (let k = starts[i]! + 1; k < starts[i + 1]!; k++) {
-      if (fps[k - 1]! > fps[k]!) throw new FormatProblem("damaged (fingerprints)");
-    }
-  }
-  return {
-    destination: owner.destination,
-    variant: owner.variant,
-    v4,
-    v6,
-    digests: bytes.subarray(oDig!, oDig! + DIGEST_BYTES * n),
-    days: new Uint16Array(buf, base + oDay!, n),
-    flags,
-    starts,
-    fps,
-    settles: h.token,
-  };
-}
-
-/** Reads a pending list, or throws a {@linkcode FormatProblem}. */
-export function readPending(input: Uint8Array, owner: FileOwner): Pending {
-  const bytes = aligned(input);
-  const h = readHead(bytes, "pending", owner);
-  if (h.nfp !== 0 || h.nvar !== 0) throw new FormatProblem("damaged (header)");
-  const [o4, o6] = layout(bytes, h.head, [4 * h.n4, 16 * h.n6]);
-  const v4 = new Uint32Array(bytes.buffer, bytes.byteOffset + o4!, h.n4);
-  const v6 = new Uint32Array(bytes.buffer, bytes.byteOffset + o6!, 4 * h.n6);
-  checkAscending(v4, v6);
-  const keys = new Uint32Array((h.n4 + h.n6) * KEY_WORDS);
-  for (let i = 0; i < h.n4; i++) {
-    keys[i * KEY_WORDS] = 4;
-    keys[i * KEY_WORDS + 1] = v4[i]!;
-  }
-  for (let j = 0; j < h.n6; j++) {
-    const at = (h.n4 + j) * KEY_WORDS;
-    keys[at] = 6;
-    keys.set(v6.subarray(4 * j, 4 * j + 4), at + 1);
-  }
-  return { token: h.token, keys };
-}
-
-function checkAscending(v4: Uint32Array, v6: Uint32Array): void {
-  for (let i = 1; i < v4.length; i++) {
-    if (v4[i - 1]! >= v4[i]!) throw new FormatProblem("damaged (addresses out of order)");
-  }
-  for (let j = 4; j < v6.length; j += 4) {
-    let d = 0;
-    for (let k = 0; k < 4 && d === 0; k++) d = v6[j - 4 + k]! - v6[j + k]!;
-    if (d >= 0) throw new FormatProblem("damaged (addresses out of order)");
-  }
 }

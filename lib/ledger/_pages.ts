@@ -10,6 +10,8 @@
 import { onCleanup } from "../cleanup.ts";
 import { grow, type GrowableArray, readAtSync, writeAllSync } from "../util/bytes.ts";
 import { makeTempFileSync, tempFileError } from "../util/temp_files.ts";
+import { fileErrorReason, LocalIoError } from "../errors.ts";
+import type { FingerprintColumn } from "./_format.ts";
 
 /** Items of `width` elements each, in pages of `2 ** shift` items. */
 export class Pages<T extends GrowableArray> {
@@ -59,13 +61,13 @@ export class Pages<T extends GrowableArray> {
 }
 
 const NONE = new Uint16Array(0);
-/** Values in a page of {@linkcode FingerprintStore}: 1 MiB. */
-const PAGE_VALUES = 2 ** 19;
+/** Values in a page of {@linkcode FingerprintStore}: 256 KiB. */
+const PAGE_VALUES = 2 ** 17;
 
 /** Options of {@linkcode FingerprintStore}. */
 export interface FingerprintStoreOptions {
   /**
-   * Values kept in memory (whole pages of 2 ** 19, at least one); those past them go to a temp
+   * Values kept in memory (whole pages of 2 ** 17, at least one); those past them go to a temp
    * file, through a buffer of one page. @default {Infinity}
    */
   memoryValues?: number | undefined;
@@ -74,7 +76,7 @@ export interface FingerprintStoreOptions {
 }
 
 /**
- * 16-bit values, appended as runs and read back as runs in any order: in pages of 1 MiB up to
+ * 16-bit values, appended as runs and read back as runs in any order: in pages of 256 KiB up to
  * `memoryValues`, then in a 0600 temp file (`qualys_connector-record-*`, removed by
  * {@linkcode FingerprintStore.dispose} and on exit) written a page at a time. A run read from
  * the file is read alone, or with what follows it when the reads go in the order written. A
@@ -90,10 +92,8 @@ export class FingerprintStore {
   #tail: Uint16Array | undefined;
   #tailFrom = 0;
   #tailLength = 0;
-  // Values read from the file: [#windowFrom, #windowTo).
-  #window = new Uint16Array(0);
-  #windowFrom = 0;
-  #windowTo = 0;
+  // Values read from the file.
+  #window: ValueWindow | undefined;
   #scratch = new Uint16Array(64);
   #length = 0;
 
@@ -200,15 +200,10 @@ export class FingerprintStore {
 
   // Values from `from` (in the file) up to at most `to`, as many as the window holds of them.
   #fromFile(from: number, to: number): Uint16Array {
-    if (from < this.#windowFrom || from >= this.#windowTo) {
-      // In the order written: read ahead (64 KiB); else only what is asked for.
-      const ahead = from === this.#windowTo ? 2 ** 15 : 0;
-      const count = Math.min(Math.max(to - from, ahead), this.#tailFrom - from);
-      this.#window = grow(this.#window, count, 0);
-      const into = new Uint8Array(this.#window.buffer, 0, 2 * count);
+    this.#window ??= new ValueWindow((index, into) => {
       let got: number;
       try {
-        got = readAtSync(this.#file!.file, 2 * (from - this.#memoryValues), into);
+        got = readAtSync(this.#file!.file, 2 * (index - this.#memoryValues), into);
       } catch (error) {
         throw tempFileError("read the record's fingerprint spool back", this.#file!.path, error);
       }
@@ -216,12 +211,94 @@ export class FingerprintStore {
         const error = new Error(`it ends ${into.length - got} bytes early`);
         throw tempFileError("read the record's fingerprint spool back", this.#file!.path, error);
       }
-      this.#windowFrom = from;
-      this.#windowTo = from + count;
+    });
+    return this.#window.values(from, to, this.#tailFrom);
+  }
+}
+
+/**
+ * 16-bit values in a file, read through a window: a read that starts where the last one ended
+ * reads ahead (32,768 values, 64 KiB), any other only what it asks for.
+ */
+class ValueWindow {
+  readonly #read: (index: number, into: Uint8Array) => void;
+  #values = new Uint16Array(0);
+  #from = 0;
+  #to = 0;
+
+  /** Reads with `read(index, into)`: the values from `index` into `into`, whole, or throws. */
+  constructor(read: (index: number, into: Uint8Array) => void) {
+    this.#read = read;
+  }
+
+  /** Values from `from` up to at most `to`, as many as the window holds; the file's end at `end`. */
+  values(from: number, to: number, end: number): Uint16Array {
+    if (from < this.#from || from >= this.#to) {
+      const ahead = from === this.#to ? 2 ** 15 : 0;
+      const count = Math.min(Math.max(to - from, ahead), end - from);
+      this.#values = grow(this.#values, count, 0);
+      this.#read(from, new Uint8Array(this.#values.buffer, 0, 2 * count));
+      this.#from = from;
+      this.#to = from + count;
     }
-    return this.#window.subarray(
-      from - this.#windowFrom,
-      Math.min(to, this.#windowTo) - this.#windowFrom,
-    );
+    return this.#values.subarray(from - this.#from, Math.min(to, this.#to) - this.#from);
+  }
+}
+
+/**
+ * The fingerprints of a record read from its file, left there (`count` values from byte
+ * `offset`) and read when asked for: a record of 100,000 hosts of 40 results does not hold its
+ * 8 MB of them in memory for the whole run, only a window of 64 KiB. The file stays open until
+ * {@linkcode RecordFingerprints.close}; a read that fails is a `LocalIoError` (exit 7) naming it.
+ */
+export class RecordFingerprints implements FingerprintColumn {
+  /** Number of fingerprints. */
+  readonly length: number;
+  readonly #file: Deno.FsFile;
+  readonly #window: ValueWindow;
+  #scratch = new Uint16Array(64);
+
+  /** Over `file` (the record at `path`), whose fingerprints are `count` values from `offset`. */
+  constructor(file: Deno.FsFile, where: { path: string; offset: number; count: number }) {
+    this.#file = file;
+    this.length = where.count;
+    this.#window = new ValueWindow((index, into) => {
+      let got: number, reason = "";
+      try {
+        got = readAtSync(file, where.offset + 2 * index, into);
+      } catch (error) {
+        got = -1;
+        reason = fileErrorReason(error);
+      }
+      if (got !== into.length) {
+        throw new LocalIoError(
+          `cannot read the record of what was sent back (${reason || "it was cut short"}): ` +
+            "check the state directory's file system; the next run sends every host again",
+          { path: where.path },
+        );
+      }
+    });
+  }
+
+  /** Fingerprints `from` to `to` (valid until the next call). @throws {LocalIoError} */
+  view(from: number, to: number): Uint16Array {
+    if (to === from) return NONE;
+    const first = this.#window.values(from, to, this.length);
+    if (first.length === to - from) return first;
+    this.#scratch = grow(this.#scratch, to - from, 0);
+    const out = this.#scratch.subarray(0, to - from);
+    for (let p = from; p < to;) {
+      const part = p === from ? first : this.#window.values(p, to, this.length);
+      out.set(part, p - from);
+      p += part.length;
+    }
+    return out;
+  }
+
+  /** Closes the file. Safe to call twice. */
+  close(): void {
+    try {
+      this.#file.close();
+    } catch { /* closed */ }
   }
 }

@@ -130,7 +130,7 @@ export function planEntries(p: PlanInput): EntrySource {
     },
     fps: (o) => {
       const s = src[o]!;
-      if (s >= 0) return oldC.fps.subarray(oldC.starts[s]!, oldC.starts[s + 1]!);
+      if (s >= 0) return oldC.fps.view(oldC.starts[s]!, oldC.starts[s + 1]!);
       return s >= -nSet ? set.fps(set.start(-s - 1), set.end(-s - 1)) : none;
     },
   };

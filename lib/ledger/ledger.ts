@@ -21,10 +21,11 @@ import {
   DIGEST_BYTES,
   type EntrySource,
   ledgerChunks,
-  readLedger,
+  memoryColumn,
   UNCERTAIN,
   UNRECORDED,
 } from "./_format.ts";
+import { readLedger } from "./_format_read.ts";
 import { FingerprintStore, type FingerprintStoreOptions, Pages } from "./_pages.ts";
 import { planEntries } from "./_plan.ts";
 import { dueKey } from "./refresh.ts";
@@ -127,7 +128,7 @@ export class Ledger {
       days: new Uint16Array(0),
       flags: new Uint8Array(0),
       starts: new Uint32Array(1),
-      fps: new Uint16Array(0),
+      fps: memoryColumn(new Uint16Array(0)),
       settles: new Uint8Array(8),
     });
   }
@@ -267,15 +268,18 @@ export class Ledger {
   #entry(i: number): LedgerEntry {
     const c = this.#c, key = new Uint32Array(KEY_WORDS);
     this.keyAt(i, key, 0);
-    const flags = c.flags[i]!;
+    const flags = c.flags[i]!, from = c.starts[i]!, to = c.starts[i + 1]!;
     return {
       address: formatKey(key, 0),
       recorded: !(flags & UNRECORDED),
       uncertain: (flags & UNCERTAIN) !== 0,
       digest: c.digests.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES),
       lastSentDay: c.days[i]!,
-      results: c.starts[i + 1]! - c.starts[i]!,
-      fingerprints: c.fps.subarray(c.starts[i]!, c.starts[i + 1]!),
+      results: to - from,
+      // read when asked for (a changed host's +N −M): they may be in the record's file
+      get fingerprints() {
+        return c.fps.view(from, to).slice();
+      },
     };
   }
 }

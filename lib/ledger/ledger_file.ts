@@ -24,18 +24,11 @@
 import { fileErrorReason, LocalIoError } from "../errors.ts";
 import { createAtomicFile, dirOf } from "../util/atomic_file.ts";
 import { compareKeys, formatKey, KEY_WORDS, parseKey } from "./_address.ts";
-import {
-  type FileOwner,
-  FormatProblem,
-  ledgerChunks,
-  type Pending,
-  pendingChunks,
-  readLedger,
-  readPending,
-  UNCERTAIN,
-} from "./_format.ts";
+import { type FileOwner, ledgerChunks, type Pending, pendingChunks, UNCERTAIN } from "./_format.ts";
+import { FormatProblem, readLedgerFile, readPending } from "./_format_read.ts";
+import { RecordFingerprints } from "./_pages.ts";
 import { Ledger, LedgerBuilder, ledgerColumns, type LedgerOwner } from "./ledger.ts";
-import { grow } from "../util/bytes.ts";
+import { grow, readAtSync } from "../util/bytes.ts";
 
 /**
  * The temp files this folder's writers leave when killed (`.ledger-<stem>.bin.<random>.tmp`,
@@ -73,7 +66,20 @@ export interface LedgerFileOptions extends LedgerOwner {
    * @default {() => {}}
    */
   onDamaged?: (message: string) => void;
+  /**
+   * Bytes of fingerprints read into memory; a record with more leaves them in its file, open
+   * until {@linkcode LedgerFile.close}, and reads them when asked for.
+   * @default {RECORD_FINGERPRINT_BYTES}
+   */
+  fingerprintsInMemory?: number | undefined;
 }
+
+/**
+ * The fingerprints of a record read into memory, at most: 1 MiB (a record of 13,000 hosts of 40
+ * results). Those of a larger one stay in its file (100,000 hosts of 40 results: 8 MB), read
+ * when a changed host's `+N −M` is counted and when the next record is written.
+ */
+export const RECORD_FINGERPRINT_BYTES = 1 << 20;
 
 /**
  * A destination's ledger as read from the state directory, with the two writes of a run:
@@ -115,15 +121,37 @@ export class LedgerFile {
   #nMarked = 0;
   #markedBuilder: { builder: LedgerBuilder; n: number } | undefined;
 
+  // The record's fingerprints left in its file, open until close().
+  readonly #fingerprints: RecordFingerprints | undefined;
+
   private constructor(
     paths: { path: string; pendingPath: string },
-    state: { owner: FileOwner; ledger: Ledger; diskToken: Uint8Array | undefined },
+    state: {
+      owner: FileOwner;
+      ledger: Ledger;
+      diskToken: Uint8Array | undefined;
+      fingerprints: RecordFingerprints | undefined;
+    },
   ) {
     this.path = paths.path;
     this.pendingPath = paths.pendingPath;
     this.ledger = state.ledger;
     this.#owner = state.owner;
     this.#diskToken = state.diskToken;
+    this.#fingerprints = state.fingerprints;
+  }
+
+  /**
+   * Closes the record's file, when its fingerprints were left there (a large record): the
+   * ledger is not to be used after it. Safe to call twice.
+   */
+  close(): void {
+    this.#fingerprints?.close();
+  }
+
+  /** {@linkcode LedgerFile.close}. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /**
@@ -141,46 +169,48 @@ export class LedgerFile {
     const whose = owner.variant === undefined
       ? owner.destination
       : `${owner.destination} (${owner.variant})`;
-    let ledger = Ledger.empty(owner);
-    const bytes = await readIfThere(path, `the record of what ${whose} holds`, onDamaged);
-    if (bytes) {
-      try {
-        ledger = new Ledger(readLedger(bytes, owner));
-      } catch (error) {
-        if (!(error instanceof FormatProblem)) throw error;
-        onDamaged(
-          `${path}: the record of what ${whose} holds is ${problemText(error)}: this run sends ` +
-            "every host again",
-        );
+    const what = `the record of what ${whose} holds`;
+    const memoryBytes = options.fingerprintsInMemory ?? RECORD_FINGERPRINT_BYTES;
+    let { ledger, fingerprints } = await readRecord(path, owner, { what, memoryBytes, onDamaged });
+    const read = ledger;
+    let pending: Pending | undefined;
+    try {
+      const pendingText = `the list of addresses a run was sending to ${whose}`;
+      const listed = await readIfThere(pendingPath, pendingText, onDamaged, () => {
+        onDamaged(`${pendingPath}: cannot read ${pendingText}: every host recorded is sent again`);
+      });
+      let unreadable = listed === null;
+      if (listed) {
+        try {
+          pending = readPending(listed, owner);
+        } catch (error) {
+          if (!(error instanceof FormatProblem)) throw error;
+          unreadable = true;
+          const problem = problemText(error);
+          onDamaged(
+            `${pendingPath}: ${pendingText} is ${problem}: every host recorded is sent again`,
+          );
+        }
       }
-    }
-    const pendingText = `the list of addresses a run was sending to ${whose}`;
-    const listed = await readIfThere(pendingPath, pendingText, onDamaged, () => {
-      onDamaged(`${pendingPath}: cannot read ${pendingText}: every host recorded is sent again`);
-    });
-    let pending: Pending | undefined, unreadable = listed === null;
-    if (listed) {
-      try {
-        pending = readPending(listed, owner);
-      } catch (error) {
-        if (!(error instanceof FormatProblem)) throw error;
-        unreadable = true;
-        onDamaged(
-          `${pendingPath}: ${pendingText} is ${problemText(error)}: every host recorded is sent ` +
-            "again",
-        );
+      const columns = ledgerColumns(ledger);
+      if (unreadable) {
+        for (let i = 0; i < columns.flags.length; i++) columns.flags[i]! |= UNCERTAIN;
+      } else if (pending && !sameToken(pending.token, columns.settles)) {
+        ledger = applyPending(ledger, pending.keys);
       }
+    } catch (error) {
+      fingerprints?.close();
+      throw error;
     }
-    const columns = ledgerColumns(ledger);
-    if (unreadable) {
-      for (let i = 0; i < columns.flags.length; i++) columns.flags[i]! |= UNCERTAIN;
-    } else if (pending && !sameToken(pending.token, columns.settles)) {
-      ledger = applyPending(ledger, pending.keys);
+    if (ledger !== read) {
+      fingerprints?.close(); // the ledger was built again, in memory
+      fingerprints = undefined;
     }
     return new LedgerFile({ path, pendingPath }, {
       owner,
       ledger,
       diskToken: pending?.token,
+      fingerprints,
     });
   }
 
@@ -334,6 +364,76 @@ function* mergeKeys(lists: Iterable<Uint32Array>[]): Generator<Uint32Array, void
   }
 }
 
+// The record at `path`: empty when there is none, or when it cannot be read or is damaged
+// (said); its fingerprints left in the file past `memoryBytes` (the file stays open for them).
+async function readRecord(
+  path: string,
+  owner: FileOwner,
+  o: { what: string; memoryBytes: number; onDamaged: (message: string) => void },
+): Promise<{ ledger: Ledger; fingerprints: RecordFingerprints | undefined }> {
+  const record = await openIfThere(path, o.what, o.onDamaged);
+  if (!record) return { ledger: Ledger.empty(owner), fingerprints: undefined };
+  let readFailed: unknown, fingerprints: RecordFingerprints | undefined;
+  const reader = {
+    size: record.size,
+    read(at: number, into: Uint8Array): number {
+      try {
+        return readAtSync(record.file, at, into);
+      } catch (error) {
+        throw readFailed = error;
+      }
+    },
+  };
+  try {
+    const columns = readLedgerFile(reader, owner, {
+      memoryBytes: o.memoryBytes,
+      column: (offset, count) =>
+        fingerprints = new RecordFingerprints(record.file, { path, offset, count }),
+    });
+    if (!fingerprints) record.file.close();
+    return { ledger: new Ledger(columns), fingerprints };
+  } catch (error) {
+    record.file.close();
+    if (error instanceof FormatProblem) {
+      o.onDamaged(`${path}: ${o.what} is ${problemText(error)}: this run sends every host again`);
+    } else if (error === readFailed) {
+      o.onDamaged(`${path}: cannot read ${o.what} (${fileErrorReason(error)}): read as empty`);
+    } else throw error;
+    return { ledger: Ledger.empty(owner), fingerprints: undefined };
+  }
+}
+
+// A directory where a file belongs: no run could save there (exit 7, before any call).
+function directoryError(path: string, what: string, cause: unknown): LocalIoError {
+  return new LocalIoError(
+    `a directory stands where ${what} belongs: remove it (rm -r ${path}) and run again ` +
+      "(nothing was sent)",
+    { path, cause },
+  );
+}
+
+// The record's file, open, with its size; undefined when there is none, or when it cannot be
+// opened (said).
+async function openIfThere(
+  path: string,
+  what: string,
+  onDamaged: (message: string) => void,
+): Promise<{ file: Deno.FsFile; size: number } | undefined> {
+  let file: Deno.FsFile | undefined;
+  try {
+    file = await Deno.open(path, { read: true });
+    const info = await file.stat();
+    if (info.isDirectory) throw new Deno.errors.IsADirectory(`${path} is a directory`);
+    return { file, size: info.size };
+  } catch (error) {
+    file?.close();
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    if (error instanceof Deno.errors.IsADirectory) throw directoryError(path, what, error);
+    onDamaged(`${path}: cannot read ${what} (${fileErrorReason(error)}): read as empty`);
+    return undefined;
+  }
+}
+
 // The file's bytes, in a buffer of their size (8-aligned, as the reader wants them); undefined
 // when there is no file; null when it cannot be read (said).
 async function readIfThere(
@@ -346,13 +446,7 @@ async function readIfThere(
     return await readWhole(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
-    if (error instanceof Deno.errors.IsADirectory) {
-      throw new LocalIoError(
-        `a directory stands where ${what} belongs: remove it (rm -r ${path}) and run again ` +
-          "(nothing was sent)",
-        { path, cause: error },
-      );
-    }
+    if (error instanceof Deno.errors.IsADirectory) throw directoryError(path, what, error);
     if (onUnreadable) onUnreadable();
     else onDamaged(`${path}: cannot read ${what} (${fileErrorReason(error)}): read as empty`);
     return null;

@@ -103,6 +103,7 @@ export async function readStatus(
     let summary = file.ledger.size === 0
       ? undefined
       : { ...file.ledger.summary({ day, refreshDays }), refreshDays };
+    file.close();
     // A file (`destinationKey`'s "csv <path>") gets the whole picture every run: the next run
     // sends every host it holds, the unchanged ones as refreshed.
     if (summary && destination.startsWith("csv ")) {

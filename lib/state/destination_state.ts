@@ -52,7 +52,7 @@ export interface DestinationState {
   readonly lockPath: string;
   /** The ledger, when asked for. */
   readonly ledger: LedgerFile | undefined;
-  /** Releases the lock (nothing in a dry run). Safe to call twice. */
+  /** Closes the ledger's file and releases the lock (no lock in a dry run). Safe to call twice. */
   release(): void;
 }
 
@@ -99,7 +99,14 @@ export async function openDestinationState(
       variant: options.variant,
       onDamaged: options.onDamaged,
     });
-    return { lockPath, ledger, release };
+    return {
+      lockPath,
+      ledger,
+      release: () => {
+        ledger?.close();
+        release();
+      },
+    };
   } catch (error) {
     release();
     throw error;

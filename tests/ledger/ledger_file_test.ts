@@ -284,6 +284,12 @@ Deno.test("LedgerFile: 100,000 hosts × 40 results are under 10 MB on disk", asy
     assert.deepEqual(said, []);
     assert.equal(found, 100_000);
     assert.equal(read.ledger.results, 4_000_000);
+    // its 8 MB of fingerprints stay in the file, read when asked for
+    assert.deepEqual(
+      [...read.ledger.get("10.0.0.9")!.fingerprints],
+      [...fps.map((_, k) => (9 * 7919 + k * 104729) & 0xffff)].sort((x, y) => x - y),
+    );
+    read.close();
     assert.ok(size < 10_000_000, `${size} bytes`);
   });
 });
@@ -447,5 +453,85 @@ Deno.test("LedgerFile: a destination that lost every host is whole again within 
     for (let night = 0; night < 7; night++) sent.push(await run());
     assert.deepEqual(dc, truth);
     assert.ok(sent.every((n) => n < 200 / 7 * 2), `nightly sends ${sent}`);
+  });
+});
+
+Deno.test("LedgerFile.open(): a record whose fingerprints stay in its file reads the same, says the same of any damage, and saves the same record", async () => {
+  await withDir(async (dir) => {
+    const { path } = await saveSome(dir);
+    const good = await Deno.readFile(path);
+    // Opens it twice: fingerprints read into memory, and left in the file.
+    const both = async () => {
+      const said = { memory: [] as string[], file: [] as string[] };
+      const memory = await LedgerFile.open(dir, {
+        ...owner,
+        onDamaged: (m) => said.memory.push(m),
+      });
+      const inFile = await LedgerFile.open(dir, {
+        ...owner,
+        onDamaged: (m) => said.file.push(m),
+        fingerprintsInMemory: 0,
+      });
+      return { memory, inFile, said };
+    };
+    const entries = (file: LedgerFile) =>
+      [...file.ledger].map((e) => ({ ...e, fingerprints: [...e.fingerprints] }));
+    const { memory, inFile, said } = await both();
+    assert.deepEqual(said, { memory: [], file: [] });
+    assert.deepEqual(entries(inFile), entries(memory));
+    assert.equal(inFile.ledger.results, 303);
+    inFile.close();
+    for (let n = 0; n < good.length; n += 7) {
+      await Deno.writeFile(path, good.subarray(0, n));
+      const { inFile, said } = await both();
+      assert.equal(inFile.ledger.size, 0);
+      assert.equal(said.file.length, 1);
+      assert.deepEqual(said.file, said.memory);
+    }
+    for (let i = 0; i < good.length; i++) {
+      const bad = good.slice();
+      bad[i] = bad[i]! ^ (1 << (i % 8));
+      await Deno.writeFile(path, bad);
+      const { inFile, said } = await both();
+      assert.equal(inFile.ledger.size, 0, `byte ${i}`);
+      assert.deepEqual(said.file, said.memory, `byte ${i}`);
+    }
+    // The next record, from each: the same bytes.
+    const saved: Uint8Array[] = [];
+    for (const fingerprintsInMemory of [undefined, 0]) {
+      await Deno.writeFile(path, good);
+      const file = await LedgerFile.open(dir, { ...owner, fingerprintsInMemory });
+      const b = file.ledger.builder({ today: 20001 });
+      b.set("10.0.0.3", { digest: digest(4), fingerprints: [9, 8] });
+      b.keep("10.0.0.2");
+      b.drop("10.0.0.1");
+      assert.deepEqual(file.ledger.get("10.0.0.2")!.fingerprints.length, 300);
+      await file.save(b);
+      file.close();
+      saved.push(await Deno.readFile(path));
+    }
+    assert.deepEqual(saved[1], saved[0]);
+    const again = await LedgerFile.open(dir, { ...owner, fingerprintsInMemory: 0 });
+    assert.deepEqual(
+      [...again.ledger.get("10.0.0.2")!.fingerprints],
+      Array.from({ length: 300 }, (_, i) => i),
+    );
+    assert.equal(again.ledger.has("10.0.0.1"), false);
+    again.close();
+  });
+});
+
+Deno.test("LedgerFile: the file a record's fingerprints were left in is read while the next record replaces it, and closed by close()", async () => {
+  await withDir(async (dir) => {
+    await saveSome(dir);
+    const file = await LedgerFile.open(dir, { ...owner, fingerprintsInMemory: 0 });
+    const b = file.ledger.builder({ today: 20001 });
+    await file.save(b); // every address kept: their fingerprints copied from the old file
+    // the old file is gone from the directory, and still read through the open handle
+    assert.deepEqual([...file.ledger.get("10.0.0.2")!.fingerprints].length, 300);
+    file.close();
+    file.close(); // twice is fine
+    using next = await LedgerFile.open(dir, { ...owner, fingerprintsInMemory: 0 });
+    assert.equal(next.ledger.results, 303);
   });
 });
