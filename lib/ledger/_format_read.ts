@@ -150,10 +150,10 @@ export function readLedger(input: Uint8Array, owner: FileOwner): Columns {
 }
 
 /** Reads of a record's file at an offset: what `readLedgerFile` needs of it. */
-export interface RecordReader {
+export interface RecordBytes {
   /** The file's size. */
   readonly size: number;
-  /** Reads into `into` from `offset`; resolves to the bytes read (fewer at the end). */
+  /** Reads into `into` from `offset`; returns the bytes read (fewer at the end of the file). */
   read(offset: number, into: Uint8Array): number;
 }
 
@@ -163,7 +163,7 @@ export interface RecordReader {
  * {@linkcode FormatProblem}. The whole file is read once, for its CRC.
  */
 export function readLedgerFile(
-  file: RecordReader,
+  file: RecordBytes,
   owner: FileOwner,
   options: {
     memoryBytes: number;
@@ -195,7 +195,7 @@ export function readLedgerFile(
 }
 
 // `n` bytes of `file` from `offset` (into `into` when given), or a cut-short problem.
-function readAll(file: RecordReader, offset: number, n: number, into?: Uint8Array): Uint8Array {
+function readAll(file: RecordBytes, offset: number, n: number, into?: Uint8Array): Uint8Array {
   const out = into ? into.subarray(0, n) : new Uint8Array(n);
   if (file.read(offset, out) !== n) throw new FormatProblem("cut short");
   return out;
