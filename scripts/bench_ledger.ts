@@ -348,10 +348,9 @@ const owned: string[] = [];
 
 /**
  * A dry run of the night's command in a directory of its own, unmeasured, before the rounds:
- * `deno run` compiles each module the first time it runs it and writes V8's code cache then,
- * which costs the first run 8-10 MiB more at its peak (measured: a report night 1 at 113.9 MiB
- * with a cold cache, 104.3 with a warm one, the same code). The binary keeps its code cache too:
- * a cron job's runs are warm runs, all but its first.
+ * `deno run` transpiles each module the first time it runs it (and keeps the result in its
+ * cache), which a compiled binary never does. (Before the connector ran with `--no-code-cache`,
+ * the first run also wrote V8's code cache: a report night 1 at 113.9 MiB, 104.3 after it.)
  */
 async function warmUp(
   work: string,

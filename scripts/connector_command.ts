@@ -16,6 +16,7 @@ export const RUN_FLAGS: readonly string[] = [
   "--allow-env",
   "--allow-net",
   "--allow-run=logger",
+  "--no-code-cache",
   "--v8-flags=--max-semi-space-size=1,--expose-gc",
 ];
 

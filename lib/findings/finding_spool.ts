@@ -80,6 +80,9 @@ export interface MergeResult {
 }
 
 const CHUNK = 1 << 20;
+// The replay reads the spool this much at a time (its buffer is twice that, grown for a larger
+// record): the ≈281 MB report to a file took 1.1–1.3 s with it as with 1 MiB, 2 MiB lower.
+const READ_CHUNK = 128 << 10;
 const EMPTY = new Uint8Array(0);
 const HEADER = 16;
 const FOLLOWER = 1; // a later listing of a host
@@ -344,6 +347,7 @@ export class FindingSpool {
    */
   async replay(onHost: (host: HostFindings) => Promise<void> | void): Promise<void> {
     this.#sealCurrent();
+    this.#cur = EMPTY; // the chunk being filled (1 MiB) is not held through the replay
     let qids = new Uint32Array(256), ports = new Uint16Array(256), protos = new Uint8Array(256);
     const decoder = new TextDecoder();
     let pass = 1;
@@ -389,7 +393,7 @@ export class FindingSpool {
     };
     for (; pass <= 2; pass++) {
       if (pass === 2 && this.clean === 0) break;
-      const reader = new RecordReader(this.#chunkSize);
+      const reader = new RecordReader(Math.min(this.#chunkSize, READ_CHUNK));
       if (this.#file) {
         await this.#file.seek(0, Deno.SeekMode.Start);
         const file = this.#file;

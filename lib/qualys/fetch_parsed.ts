@@ -1,8 +1,8 @@
 /**
  * One streamed answer into a fresh parser, fetched again when it is cut, truncated or stalls
  * (bounded, never kept in part), with the 1960/1965 limits its body may report waited out; and
- * the traffic counts of a run. What the detection source's pages and the KnowledgeBase join
- * fetch goes through here.
+ * the traffic counts of a run; the heap watched as the answers are parsed (`FETCH_MEMORY`).
+ * What the detection source's pages and the KnowledgeBase join fetch goes through here.
  *
  * @module
  */
@@ -14,6 +14,10 @@ import type { Endpoint } from "./endpoints.ts";
 import { AnswerTap, refusesVersion } from "./notices.ts";
 import { parseQualysResponse } from "./simple_return.ts";
 import { DownloadCut, readInto, type StreamParser, WrongAnswer } from "./stream_body.ts";
+import { FETCH_LOOK_BYTES, FETCH_MEMORY, HeapWatch } from "../util/memory.ts";
+
+// The heap is the process's: one watch over every answer parsed, whichever call it came from.
+const heap = new HeapWatch(FETCH_MEMORY, { every: FETCH_LOOK_BYTES });
 
 /** API calls and bytes downloaded, per path and in total. */
 export class Traffic {
@@ -85,6 +89,7 @@ export async function fetchParsed<T>(
         bytes += chunk.length;
         tap.push(chunk);
         inner.push(chunk);
+        heap.tick(chunk.length);
       },
       end: () => inner.end(),
       abort: () => inner.abort(),

@@ -71,3 +71,15 @@ Deno.test("a report is parsed and encoded under the report budget's heap slack",
   const config = { source: {}, output: {} } as unknown as Parameters<typeof parserOptions>[0];
   assert.equal(parserOptions(config, log).heapSlack, REPORT_MEMORY.heapSlack);
 });
+
+Deno.test("HeapWatch with `every` looks once that many units are ticked (a chunk's bytes)", () => {
+  const watch = new HeapWatch({ heapSlack: -Infinity }, { every: 1000 }); // every look collects
+  watch.tick(600);
+  assert.equal(watch.collections, 0);
+  watch.tick(600); // 1,200 since the last look
+  assert.equal(watch.collections, 1);
+  watch.tick(999);
+  assert.equal(watch.collections, 1);
+  watch.tick(1);
+  assert.equal(watch.collections, 2);
+});

@@ -16,7 +16,7 @@ import type { GlossaryStore } from "../../../findings/glossary_store.ts";
 import type { QualysClient } from "../../../qualys/client.ts";
 import type { Traffic } from "../../../qualys/fetch_parsed.ts";
 import { shortHash } from "../../../state/state_dir.ts";
-import { collectGarbage, FETCH_MEMORY, HeapWatch } from "../../../util/memory.ts";
+import { collectGarbage } from "../../../util/memory.ts";
 import { type DetectionFetchResult, fetchDetections } from "../fetch/fetch_detections.ts";
 import { type GoneHost, listHostScope, nameGone, takeGone } from "../fetch/host_scope.ts";
 import { type KbJoinResult, KnowledgeBaseJoin } from "../knowledge_base/knowledge_base.ts";
@@ -125,9 +125,7 @@ export async function collectDetections(
     // through, to update the map.
     const fresh = run.known ? undefined : new HostMap();
     const seen = new Map<number, Seen>();
-    const heap = new HeapWatch(FETCH_MEMORY);
     const onListing: ListingNote = (id, address, open) => {
-      heap.tick();
       if (!fresh) seen.set(id, { address, open });
       else if (address !== undefined && open > 0) fresh.set(id, address);
     };

@@ -111,6 +111,34 @@ const entry = (q: number, t = `title ${q}`): KbEntry => ({
 const lines = (entries: KbEntry[]) =>
   new TextEncoder().encode(entries.map((e) => JSON.stringify(e) + "\n").join(""));
 
+Deno.test("KbCache.copy looks at the heap as it reads the cache and collects past the slack", async () => {
+  await withWorkDir(async (dir) => {
+    const path = `${dir}/kb-0123456789abcdef.jsonl`;
+    const w = await KbCacheWriter.begin(path);
+    const many = Array.from({ length: 3000 }, (_, i) => entry(i + 1, "t".repeat(1000)));
+    await w.append(lines(many), many.map((e) => e.q)); // 3 MB: past FETCH_LOOK_BYTES twice
+    await w.commit("2026-03-02T06:00:00Z");
+    const cache = await KbCache.open(path, () => {});
+    // collectGarbage calls globalThis.gc (the binary's --expose-gc): counted here instead
+    const g = globalThis as { gc?: () => void };
+    const saved = g.gc;
+    let gcs = 0, decoded = 0;
+    g.gc = () => void gcs++;
+    try {
+      await cache.copy(undefined, {
+        keep: () => false,
+        want: () => true,
+        onEntry: () => decoded++,
+      });
+    } finally {
+      g.gc = saved;
+      cache.close();
+    }
+    assert.equal(decoded, 3000);
+    assert.ok(gcs >= 1, "the heap was collected while the cache was read"); // the first look
+  });
+});
+
 Deno.test("KbCache: entries and checkpoint written whole and read back; copy keeps and decodes what is asked; a cut cache is empty", async () => {
   await withWorkDir(async (dir) => {
     const path = `${dir}/kb-0123456789abcdef.jsonl`;
