@@ -5,12 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { QualysClient } from "../../lib/qualys/client.ts";
 import { fetchParsed, Traffic } from "../../lib/qualys/fetch_parsed.ts";
 import { KbPageParser } from "../../lib/sources/detections/pages/kb_page.ts";
 import { FETCH_LOOK_BYTES } from "../../lib/util/memory.ts";
 import { createTestCa } from "../../scripts/sim/net/mod.ts";
 import { startQualysSim, VmdrSubscription } from "../../scripts/sim/qualys/mod.ts";
+import { simClient } from "./_sim_client.ts";
 
 Deno.test("fetchParsed looks at the heap as an answer is parsed and collects past the slack", async () => {
   const subscription = new VmdrSubscription({
@@ -22,13 +22,7 @@ Deno.test("fetchParsed looks at the heap as an answer is parsed and collects pas
   const sim = await startQualysSim({ reports: {}, vmdr: { subscription } }, {
     ca: createTestCa("fetch heap test CA"),
   });
-  const client = QualysClient.open({
-    url: sim.url,
-    userId: "sim_user",
-    password: "sim_pass",
-    caPem: sim.caPem,
-    sleep: () => Promise.resolve(),
-  });
+  const client = simClient(sim);
   // collectGarbage calls globalThis.gc (the binary's --expose-gc): counted here instead
   const g = globalThis as { gc?: () => void };
   const saved = g.gc;

@@ -6,13 +6,13 @@
  */
 
 import assert from "node:assert/strict";
-import { QualysClient } from "../../lib/qualys/client.ts";
 import { fetchParsed, Traffic } from "../../lib/qualys/fetch_parsed.ts";
 import { KbPageParser } from "../../lib/sources/detections/pages/kb_page.ts";
 import { downloadReport } from "../../lib/sources/report/download_report.ts";
 import { ReportParser } from "../../lib/sources/report/parse_report.ts";
 import { createTestCa } from "../../scripts/sim/net/mod.ts";
 import { startQualysSim, VmdrSubscription } from "../../scripts/sim/qualys/mod.ts";
+import { simClient } from "./_sim_client.ts";
 
 const CA = createTestCa("traffic test CA");
 
@@ -32,14 +32,7 @@ Deno.test("QualysClient counts every request it sends and every answer byte it r
     },
   }, { ca: CA });
   const traffic = { calls: 0, bytes: 0 };
-  const client = QualysClient.open({
-    url: sim.url,
-    userId: "sim_user",
-    password: "sim_pass",
-    caPem: sim.caPem,
-    sleep: () => Promise.resolve(),
-    traffic,
-  });
+  const client = simClient(sim, { traffic });
   try {
     await fetchParsed(
       client,
@@ -69,14 +62,7 @@ Deno.test("QualysClient counts every request it sends and every answer byte it r
 Deno.test("QualysClient counts a refused answer's bytes once, though it reads them again to judge them", async () => {
   const sim = await startQualysSim({ reports: {}, password: "other" }, { ca: CA });
   const traffic = { calls: 0, bytes: 0 };
-  const client = QualysClient.open({
-    url: sim.url,
-    userId: "sim_user",
-    password: "sim_pass",
-    caPem: sim.caPem,
-    sleep: () => Promise.resolve(),
-    traffic,
-  });
+  const client = simClient(sim, { traffic });
   try {
     await assert.rejects(client.call({ action: "list" }), { name: "QualysApiError" });
     await sim.idle();
