@@ -35,7 +35,7 @@ export class QidTextCache {
   readonly #places = new QidPlaces();
   // The queue of QIDs in the arena, oldest first: [#first, #last) of a sequence number space;
   // entry e lives at (e - #base) in the arrays.
-  #qids = new Float64Array(1024);
+  #qids = new Uint32Array(1024); // QIDs below NO_QID only (`put` keeps no other)
   #starts = new Int32Array(1024); // where `<qid>,` starts
   #mids = new Int32Array(1024); // where the tail starts
   #ends = new Int32Array(1024);
@@ -228,7 +228,7 @@ export class QidTextCache {
 }
 
 // A new array of `length` elements holding `count` of `array`'s elements from `from` on, at 0.
-function grow<T extends Float64Array | Int32Array>(
+function grow<T extends Float64Array | Int32Array | Uint32Array>(
   array: T,
   length: number,
   from: number,

@@ -78,7 +78,7 @@ const toUtf8 = new TextEncoder();
  * ```
  */
 export class GlossaryStore implements Glossary {
-  #index = new Map<number, number>(); // QID → record number
+  #index = new QidIndex(); // QID → record number
   #offsets: Float64Array = new Float64Array(1024); // record number → offset in the packed stream
   #lengths = new Uint32Array(1024); // record number → record bytes
   #chunks: Uint8Array[] = []; // sealed in-memory chunks, contiguous from offset 0
@@ -123,7 +123,7 @@ export class GlossaryStore implements Glossary {
   /** Adds an entry unless its QID is already there; returns whether it was added. */
   add(entry: GlossaryInput): boolean {
     const { qid, title, description, cves, bugtraqs } = entry;
-    if (this.#index.has(qid)) return false;
+    if (this.#index.get(qid) >= 0) return false;
     const ids = cves.length + bugtraqs.length;
     let need = HEADER + 4 * ids + 3 * title.length +
       (typeof description === "string" ? 3 * description.length : description.length);
@@ -155,7 +155,7 @@ export class GlossaryStore implements Glossary {
         p += n;
       }
     }
-    const record = this.#index.size;
+    const record = this.#index.add(qid);
     if (record === this.#offsets.length) {
       this.#offsets = growFloat64(this.#offsets, record + 1);
       this.#lengths = grow(this.#lengths, record + 1);
@@ -163,19 +163,18 @@ export class GlossaryStore implements Glossary {
     this.#offsets[record] = this.#curStart + start;
     this.#lengths[record] = p - start;
     this.#curLen = p;
-    this.#index.set(qid, record);
     return true;
   }
 
   /** Whether the QID has an entry. */
   has(qid: number): boolean {
-    return this.#index.has(qid);
+    return this.#index.get(qid) >= 0;
   }
 
   /** The QID's entry, decoded anew on each call, or undefined. */
   get(qid: number): GlossaryEntry | undefined {
     const record = this.#index.get(qid);
-    return record === undefined ? undefined : this.#decode(qid, this.#record(record));
+    return record < 0 ? undefined : this.#decode(qid, this.#record(record));
   }
 
   /** The QIDs, in the order they were added. */
@@ -185,13 +184,16 @@ export class GlossaryStore implements Glossary {
 
   /** The entries, in the order they were added (each decoded as it is reached). */
   *values(): Generator<GlossaryEntry, undefined> {
-    for (const [qid, record] of this.#index) yield this.#decode(qid, this.#record(record));
+    const index = this.#index;
+    for (let r = 0; r < index.size; r++) yield this.#decode(index.qid(r), this.#record(r));
   }
 
   /** `[qid, entry]` pairs, in the order they were added. */
   *entries(): Generator<[number, GlossaryEntry], undefined> {
-    for (const [qid, record] of this.#index) {
-      yield [qid, this.#decode(qid, this.#record(record))];
+    const index = this.#index;
+    for (let r = 0; r < index.size; r++) {
+      const qid = index.qid(r);
+      yield [qid, this.#decode(qid, this.#record(r))];
     }
   }
 
@@ -214,7 +216,7 @@ export class GlossaryStore implements Glossary {
       } catch { /* already gone */ }
       this.#path = undefined;
     }
-    this.#index = new Map();
+    this.#index = new QidIndex();
     this.#offsets = new Float64Array(1024);
     this.#lengths = new Uint32Array(1024);
     this.#chunks = [];
@@ -329,6 +331,70 @@ export class GlossaryStore implements Glossary {
     }
     return { qid, title, description, cves, bugtraqs };
   }
+}
+
+/**
+ * QID → record number, the records numbered in the order their QIDs were added: the QIDs in a
+ * typed array by record, and an open-addressing table of record numbers over them, at most 75 %
+ * full. For 20,000 QIDs 0.4 MB, where a `Map` took 0.9 MB of the JS heap for the whole run.
+ */
+class QidIndex {
+  #qids: Float64Array = new Float64Array(1024); // record → QID
+  #slots = new Int32Array(2048); // record + 1; 0: empty
+  #bits = 11;
+  #count = 0;
+
+  /** Number of QIDs. */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** The QID's record; -1 when it has none. */
+  get(qid: number): number {
+    const slots = this.#slots, mask = slots.length - 1, qids = this.#qids;
+    for (let i = hashQid(qid, this.#bits);; i = (i + 1) & mask) {
+      const r = slots[i]! - 1;
+      if (r < 0 || qids[r] === qid) return r;
+    }
+  }
+
+  /** Gives a QID that has no record the next one, and returns it. */
+  add(qid: number): number {
+    const r = this.#count++;
+    if (r === this.#qids.length) this.#qids = growFloat64(this.#qids, r + 1);
+    this.#qids[r] = qid;
+    if (this.#count * 4 > this.#slots.length * 3) this.#rehash(this.#bits + 1);
+    else this.#place(r);
+    return r;
+  }
+
+  /** The QID of record `r`. */
+  qid(r: number): number {
+    return this.#qids[r]!;
+  }
+
+  /** The QIDs, in the order they were added. */
+  *keys(): Generator<number, undefined> {
+    for (let r = 0; r < this.#count; r++) yield this.#qids[r]!;
+  }
+
+  #place(r: number): void {
+    const slots = this.#slots, mask = slots.length - 1;
+    let i = hashQid(this.#qids[r]!, this.#bits);
+    while (slots[i] !== 0) i = (i + 1) & mask;
+    slots[i] = r + 1;
+  }
+
+  #rehash(bits: number): void {
+    this.#bits = bits;
+    this.#slots = new Int32Array(1 << bits);
+    for (let r = 0; r < this.#count; r++) this.#place(r);
+  }
+}
+
+// A slot in a table of 2^bits for the QID (Fibonacci hashing of its low and high 32 bits).
+function hashQid(qid: number, bits: number): number {
+  return Math.imul((qid | 0) ^ ((qid / 4294967296) | 0), 0x9e3779b1) >>> (32 - bits);
 }
 
 function growFloat64(array: Float64Array, need: number): Float64Array {

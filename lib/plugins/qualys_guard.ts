@@ -205,6 +205,9 @@ function detectionJob(
         });
       } finally {
         line.done();
+        // Collected: nothing more is asked of Qualys this run, so its connections and their
+        // buffers go before the encoding and the send.
+        await client.close();
       }
     },
   };

@@ -68,6 +68,7 @@ export class QualysClient {
   readonly #host: string;
   readonly #port: number;
   readonly #http: Deno.HttpClient;
+  #closed = false;
   readonly #tunnel: ProxyTunnel | undefined;
   readonly #log: ClientLog;
   readonly #waits: ApiWaits;
@@ -211,8 +212,10 @@ export class QualysClient {
     await this.#tokens.get();
   }
 
-  /** Closes the HTTP client and the proxy forwarder. */
+  /** Closes the HTTP client and the proxy forwarder. Safe to call twice. */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#http.close();
     await this.#tunnel?.close();
     await this.#tokens.close();

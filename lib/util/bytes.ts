@@ -60,6 +60,40 @@ export async function writeAll(writer: ByteWriter, bytes: Uint8Array): Promise<v
   while (off < bytes.length) off += await writer.write(bytes.subarray(off));
 }
 
+/**
+ * Writes `text` as UTF-8 a part at a time, from one buffer of 48 KiB: a text of megabytes
+ * (a state's host lists) never becomes a buffer of megabytes, which would grow the C heap for
+ * the rest of the run. The writer must be done with the bytes when its promise resolves (the
+ * buffer is written again next).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const parts: string[] = [];
+ * const writer = { write: (b: Uint8Array) => Promise.resolve(void parts.push(new TextDecoder().decode(b))) };
+ * await writeText(writer, "é".repeat(40_000));
+ * assert.equal(parts.join(""), "é".repeat(40_000));
+ * assert.equal(parts.length, 3);
+ * ```
+ */
+export async function writeText(
+  writer: { write(bytes: Uint8Array): Promise<unknown> },
+  text: string,
+): Promise<void> {
+  const buffer = new Uint8Array(TEXT_PART * 3);
+  for (let at = 0; at < text.length;) {
+    let end = Math.min(text.length, at + TEXT_PART);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--; // a surrogate pair whole
+    const { written } = utf8.encodeInto(text.substring(at, end), buffer);
+    await writer.write(buffer.subarray(0, written));
+    at = end;
+  }
+}
+
+const TEXT_PART = 16384; // UTF-16 code units a part: at most 3 bytes each
+const utf8 = new TextEncoder();
+
 /** Writes all of `bytes` synchronously. */
 export function writeAllSync(writer: SyncByteWriter, bytes: Uint8Array): void {
   let off = 0;

@@ -55,9 +55,10 @@ export const REPORT_MEMORY: MemoryBudget = Object.freeze({
  * The detection source's budget. The pages' sockets and buffers leave less room under the
  * 100 MiB the bench holds a full sync of 100,000 hosts to than a report has: the findings go
  * to a temp file past 512 KiB, the QID texts (a KnowledgeBase join may name tens of thousands) past
- * 256 KiB, and the encoder keeps 4 MiB of encoded texts instead of 16 (the rest it reads back
- * from its text spool: 5 s to encode the bench's 100,000 hosts, against 4 s with all of them in
- * memory and 12 s building them again) and writes in parts of 256 KiB.
+ * 256 KiB, and the encoder keeps 2 MiB of encoded texts instead of 16 (the rest it reads back
+ * from its text spool: 5 s to encode the bench's 100,000 hosts with 4 MiB, against 4 s with all
+ * of them in memory and 12 s building them again; 2 MiB, the peak of a night to a Defense Center
+ * 2 MiB lower, adds about 1 s to the 80 s of a full sync) and writes in parts of 256 KiB.
  *
  * Encoding leaves garbage (a QID's text built from its glossary entry, the hosts read back) that
  * V8, with the small young generation the binary runs with, lets grow the old generation to
@@ -69,7 +70,7 @@ export const REPORT_MEMORY: MemoryBudget = Object.freeze({
 export const DETECTION_MEMORY: MemoryBudget = Object.freeze({
   findingBytes: 512 << 10,
   glossaryBytes: 256 << 10,
-  qidCacheBytes: 4 << 20,
+  qidCacheBytes: 2 << 20,
   bufferBytes: 256 << 10,
   heapSlack: 1 << 20,
   collectAroundEncode: true,
@@ -96,6 +97,20 @@ export const FETCH_MEMORY: Pick<MemoryBudget, "heapSlack"> = Object.freeze({ hea
 /** Bytes parsed between two looks at the heap ({@linkcode FETCH_MEMORY}). */
 export const FETCH_LOOK_BYTES = 1 << 20;
 
+/**
+ * Reading the KnowledgeBase cache into the glossary (`KbCache.copy`): a look every
+ * {@linkcode KB_CACHE_LOOK_BYTES} read, a collection once the heap has grown 2 MiB, and one at the
+ * end. Each line read is a string, and each entry wanted an object decoded from it, garbage once
+ * in the glossary: with `FETCH_MEMORY`'s 4 MiB, the 19,000 entries of an incremental night of the
+ * bench left the heap 4 MiB over what is live as the encoding began, that night's peak.
+ */
+export const KB_CACHE_MEMORY: Pick<MemoryBudget, "heapSlack"> = Object.freeze({
+  heapSlack: 2 << 20,
+});
+
+/** Bytes of the KnowledgeBase cache read between two looks at the heap ({@linkcode KB_CACHE_MEMORY}). */
+export const KB_CACHE_LOOK_BYTES = 256 << 10;
+
 /** Hosts between two looks at the heap while parsing or encoding ({@linkcode MemoryBudget.heapSlack}). */
 export const HEAP_CHECK_HOSTS = 250;
 
@@ -103,14 +118,27 @@ export const HEAP_CHECK_HOSTS = 250;
  * A full garbage collection when the runtime offers one (`--expose-gc`, as the binary is built
  * and `deno task run` runs); nothing otherwise. The only call to V8's `gc()`.
  *
+ * V8's "last resort" collection: it compacts the heap and gives its empty pages back, as V8 does
+ * when the system is short of memory. A plain `gc()` frees the objects but keeps the pages they
+ * were on: after one, a heap of 4 MiB of objects still held 18 MiB of pages (5 after this one).
+ *
  * @example Usage
  * ```ts
  * collectGarbage(); // a no-op without --expose-gc
  * ```
  */
 export function collectGarbage(): void {
-  (globalThis as { gc?: () => void }).gc?.();
+  (globalThis as { gc?: (options: V8GcOptions) => void }).gc?.(LAST_RESORT);
 }
+
+/** What V8's `gc()` takes (`--expose-gc`). */
+interface V8GcOptions {
+  type: "major" | "minor";
+  execution: "sync" | "async";
+  flavor: "regular" | "last-resort";
+}
+
+const LAST_RESORT: V8GcOptions = { type: "major", execution: "sync", flavor: "last-resort" };
 
 /**
  * Watches the heap while parsing or encoding, as `budget.heapSlack` says:

@@ -210,3 +210,23 @@ Deno.test("hostDigest(): one block's bytes pinned with its digest and BLOCK_FORM
     digest: pinned.digest,
   });
 });
+
+Deno.test("hostDigest(): one encoder gives each host the digest a fresh one does, over 3,000 QIDs and the largest QID", () => {
+  const qids = [0, 0xffffffff, ...Array.from({ length: 3000 }, (_, i) => 1 + i * 977)];
+  const glossary = gl(
+    ...qids.map((q) => entry(q % 100_000)).map((e, i) => ({ ...e, qid: qids[i]! })),
+  );
+  const hosts = Array.from(
+    { length: 60 },
+    (_, i) =>
+      host(`10.0.1.${i}`, qids.slice(i * 50, i * 50 + 60).map((q, k) => [q, k, 1] as Finding)),
+  );
+  hosts.push(host("10.0.2.1", [[0xffffffff, 0, 0], [0, 1, 2]]));
+  const shared = new CommandEncoder(glossary), d = new Uint8Array(8);
+  const first = hosts.map((h) => (shared.hostDigest(h, d), hex(d)));
+  const again = hosts.map((h) => (shared.hostDigest(h, d), hex(d)));
+  shared.dispose();
+  assert.deepStrictEqual(again, first);
+  assert.deepStrictEqual(hosts.map((h) => both(h, glossary).digest), first);
+  assert.equal(new Set(first).size, hosts.length);
+});

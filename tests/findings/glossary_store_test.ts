@@ -227,3 +227,28 @@ Deno.test("GlossaryStore says which file and what to do when the file system is 
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["child.ts"]);
   });
 });
+
+Deno.test("GlossaryStore finds every one of 20,000 QIDs as its index grows, and none it lacks", () => {
+  const store = new GlossaryStore({ memoryLimit: 1 << 24 });
+  try {
+    // Sequential QIDs, QIDs that share their low 16 bits, and past 32 bits: each kind of clash.
+    const qids = [
+      ...Array.from({ length: 8000 }, (_, i) => 100_000 + i),
+      ...Array.from({ length: 8000 }, (_, i) => i * 65536),
+      ...Array.from({ length: 4000 }, (_, i) => 2 ** 32 + i * 7),
+    ];
+    for (const qid of qids) assert.equal(store.add(entry(qid)), true);
+    for (const qid of qids) assert.equal(store.add(entry(qid, { title: "again" })), false);
+    assert.equal(store.size, qids.length);
+    assert.deepStrictEqual([...store.keys()], qids);
+    for (const qid of qids) assert.equal(store.get(qid)?.title, `title ${qid}`);
+    for (const qid of [1, 99_999, 108_000, 65535, 2 ** 32 + 1, 2 ** 32 - 1]) {
+      assert.equal(store.has(qid), false);
+      assert.equal(store.get(qid), undefined);
+    }
+  } finally {
+    store.dispose();
+  }
+  assert.equal(store.size, 0);
+  assert.equal(store.has(100_000), false);
+});

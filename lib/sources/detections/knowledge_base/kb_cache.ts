@@ -20,7 +20,12 @@ import { LocalIoError } from "../../../errors.ts";
 import { parseDateTime } from "../../../qualys/datetime.ts";
 import type { KbEntry } from "../pages/kb_page.ts";
 import { type AtomicFile, writeAtomic } from "../../../state/state_dir.ts";
-import { FETCH_LOOK_BYTES, FETCH_MEMORY, HeapWatch } from "../../../util/memory.ts";
+import {
+  collectGarbage,
+  HeapWatch,
+  KB_CACHE_LOOK_BYTES,
+  KB_CACHE_MEMORY,
+} from "../../../util/memory.ts";
 
 export type { KbEntry };
 
@@ -170,7 +175,7 @@ export class KbCache {
     const damaged: number[] = [];
     if (!this.#file) return damaged;
     // each entry decoded is garbage once in the glossary: 19,000 of them grew the heap 10 MiB
-    const heap = new HeapWatch(FETCH_MEMORY, { every: FETCH_LOOK_BYTES });
+    const heap = new HeapWatch(KB_CACHE_MEMORY, { every: KB_CACHE_LOOK_BYTES });
     try {
       for await (const line of lines(this.#file)) {
         heap.tick(line.length);
@@ -198,6 +203,7 @@ export class KbCache {
         { path: this.path, cause: error },
       );
     }
+    collectGarbage(); // what the last lines left, before the pages' findings are encoded
     return damaged;
   }
 

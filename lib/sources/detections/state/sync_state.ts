@@ -12,6 +12,7 @@
 
 import { formatDateTime, parseDateTime } from "../../../qualys/datetime.ts";
 import { directoryInTheWay, shortHash, writeAtomic } from "../../../state/state_dir.ts";
+import { writeText } from "../../../util/bytes.ts";
 import { AddressSet } from "./address_set.ts";
 import { HostMap } from "./host_map.ts";
 
@@ -137,9 +138,9 @@ export async function writeSyncState(path: string, state: SyncState): Promise<vo
   const enc = new TextEncoder();
   const file = await writeAtomic(path);
   await file.write(enc.encode(`${head.slice(0, -2)},\n "hosts": `)); // head ends "\n}"
-  await file.write(enc.encode(JSON.stringify(state.hosts)));
+  await writeText(file, JSON.stringify(state.hosts));
   await file.write(enc.encode(`,\n "ids": `));
-  await file.write(enc.encode(JSON.stringify(state.ids)));
+  await writeText(file, JSON.stringify(state.ids));
   await file.write(enc.encode("\n}\n"));
   await file.commit();
 }
