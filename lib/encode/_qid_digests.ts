@@ -8,6 +8,8 @@
  * @module
  */
 
+import { NO_QID } from "./_qid_text_cache.ts";
+
 /** QID → the two words of its text's digest. */
 export class QidDigests {
   #keys = new Uint32Array(1024); // QID + 1; 0: empty
@@ -64,9 +66,6 @@ export class QidDigests {
     for (let s = 0; s < keys.length; s++) if (keys[s] !== 0) this.set(keys[s]! - 1, d1[s]!, d2[s]!);
   }
 }
-
-// QIDs are 32-bit; the table keys QID + 1, so the largest one cannot be kept.
-const NO_QID = 0xffffffff;
 
 function hash(key: number): number {
   let h = Math.imul(key | 0, 0x9e3779b1);

@@ -239,8 +239,8 @@ function grow<T extends Float64Array | Int32Array | Uint32Array>(
   return bigger;
 }
 
-// QIDs are 32-bit; the table keys QID + 1, so the largest one cannot be kept.
-const NO_QID = 0xffffffff;
+/** QIDs are 32-bit; the encoder's tables key QID + 1, so the largest one cannot be kept. */
+export const NO_QID = 0xffffffff;
 
 /**
  * QID → its queue entry in the arena and its record in the text spool (each -1 when none): an
