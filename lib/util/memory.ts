@@ -86,13 +86,14 @@ export const SEND_MEMORY: Pick<MemoryBudget, "heapSlack"> = Object.freeze({ heap
 /**
  * Fetching from Qualys (the detection source's pages, the host ID list, the KnowledgeBase) and
  * reading the KnowledgeBase cache: the heap is looked at every {@linkcode FETCH_LOOK_BYTES} parsed
- * and collected once it has grown 4 MiB, so that the garbage of the answers' XML does not grow
+ * and collected once it has grown 2 MiB, so that the garbage of the answers' XML does not grow
  * the old generation. Looked at every 250 hosts of the pages instead, an incremental run of the
  * bench's 100,000 hosts held 34 MiB of heap at its peak, 18 of it live (22 after); the host ID
  * list of the same run (2.5 MB, no host in it) still grew the heap by 12 MiB before V8 collected
- * it, the cache's 19,000 entries by 10.
+ * it, the cache's 19,000 entries by 10. With 4 MiB (before collections gave pages back) the end
+ * of the pages was an incremental night's peak; 2 MiB takes 13 collections in a full sync's pages.
  */
-export const FETCH_MEMORY: Pick<MemoryBudget, "heapSlack"> = Object.freeze({ heapSlack: 4 << 20 });
+export const FETCH_MEMORY: Pick<MemoryBudget, "heapSlack"> = Object.freeze({ heapSlack: 2 << 20 });
 
 /** Bytes parsed between two looks at the heap ({@linkcode FETCH_MEMORY}). */
 export const FETCH_LOOK_BYTES = 1 << 20;
