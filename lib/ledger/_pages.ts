@@ -49,6 +49,12 @@ export class Pages<T extends GrowableArray> {
     }
   }
 
+  /** Lets go of every page: the pages hold nothing after it. */
+  clear(): void {
+    this.pages.length = 0;
+    this.#capacity = 0;
+  }
+
   /** The page that holds item `i`. */
   page(i: number): T {
     return this.pages[i >>> this.#shift]!;
